@@ -1,0 +1,40 @@
+"""Names of columns and codes used across modules, in one place."""
+
+from __future__ import annotations
+
+# Canonical fields a manifest may map (brief: "A source manifest").
+PHONE = "phone"
+CANONICAL_FIELDS: tuple[str, ...] = (
+    "phone",
+    "name",
+    "customer_id",
+    "contract_status",
+    "contract_end",
+    "consent_marketing",
+    "consent_third_party",
+    "consent_date",
+    "consent_channel",
+    "consent_proof",
+    "consent_collector",
+)
+BOOLEAN_FIELDS = ("consent_marketing", "consent_third_party")
+DATE_FIELDS = ("contract_end", "consent_date")
+CONTRACT_STATUSES = ("active", "ceased")
+
+SOURCE_KINDS = ("internal_archive", "third_party", "public_directory")
+PURPOSES = ("telemarketing", "survey")
+OPTOUT_SCOPES = ("all", "telemarketing", "survey")
+OPTOUT_CHANNELS = ("operator", "email", "letter", "web", "api")
+
+# Normalised phone columns added to every row.
+E164 = "phone"  # E.164 when valid, else null
+RAW = "raw"
+VALID = "valid"
+REGION = "region"
+NUMBER_TYPE = "number_type"
+ROW = "row"
+SOURCE_ID = "source_id"
+SOURCE_VERSION = "source_version"
+
+# Number types as phonenumbers names them, lower case.
+DIALABLE_TYPES = ("fixed_line", "mobile", "fixed_line_or_mobile")

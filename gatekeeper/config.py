@@ -1,0 +1,201 @@
+"""The workspace folder and its gatekeeper.toml.
+
+A workspace is a folder: gatekeeper.toml, sources/*.toml, data/, reports/.
+Every key is checked; a misspelt one is reported with the accepted keys, because a
+silently ignored policy knob would change who gets called.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+CONFIG_FILE = "gatekeeper.toml"
+
+
+@dataclass(frozen=True)
+class Controller:
+    name: str
+    vat: str
+    address: str
+    dpo_email: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    jurisdiction: str = "IT"
+    rpo_validity_days: int = 15
+    consent_max_age_days: int = 730
+    contract_grace_days: int = 30
+    survey_checks_rpo: bool = False
+
+
+@dataclass(frozen=True)
+class RegistryConfig:
+    adapter: str = "file"
+    price_per_number: float = 0.0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    controller: Controller
+    policy: Policy
+    registry: RegistryConfig
+    retention: dict[str, Any]
+
+
+_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "controller": {"name": str, "vat": str, "address": str, "dpo_email": str},
+    "policy": {
+        "jurisdiction": str,
+        "rpo_validity_days": int,
+        "consent_max_age_days": int,
+        "contract_grace_days": int,
+        "survey_checks_rpo": bool,
+    },
+    "registry": {
+        "adapter": str,
+        "price_per_number": (int, float),
+        "base_url": str,
+        "client_cert": str,
+        "client_key": str,
+        "ca_bundle": str,
+        "token": str,
+        "batch_size": int,
+        "timeout_seconds": (int, float),
+    },
+    "retention": {"list_rows_months": int, "evidence_years": int},
+}
+_REQUIRED_CONTROLLER = ("name", "vat", "address", "dpo_email")
+ADAPTERS = ("file", "http")
+
+
+def _unknown(kind: str, key: str, accepted: list[str], path: Path) -> ConfigError:
+    close = difflib.get_close_matches(key, accepted, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return ConfigError(
+        f"unknown {kind} '{key}'; {hint}accepted: {', '.join(accepted)}", file=path, key=key
+    )
+
+
+def read_toml(path: Path, error: type[ConfigError] | Any = ConfigError) -> dict[str, Any]:
+    """Read a TOML file, turning syntax errors into a message with its line."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise error("file not found; create it (see README, 'The workspace')", file=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"not valid TOML ({exc}); fix the syntax at that line", file=path) from None
+
+
+def _check_table(path: Path, name: str, table: Any) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}] must be a table", file=path, key=name)
+    spec = _SCHEMA[name]
+    for key, value in table.items():
+        if key not in spec:
+            raise _unknown("key", f"{key}", sorted(spec), path)
+        expected = spec[key]
+        bad_bool = isinstance(value, bool) and expected in (int, (int, float))
+        if not isinstance(value, expected) or bad_bool:
+            kind = expected.__name__ if isinstance(expected, type) else "number"
+            raise ConfigError(
+                f"[{name}] {key} must be a {kind}, got {value!r}", file=path, key=f"{name}.{key}"
+            )
+    return table
+
+
+def parse_config(path: Path) -> Config:
+    """Validate gatekeeper.toml; only [controller] is required."""
+    raw = read_toml(path)
+    for key in raw:
+        if key not in _SCHEMA:
+            raise _unknown("table", key, sorted(_SCHEMA), path)
+    if "controller" not in raw:
+        raise ConfigError(
+            "missing [controller] table; add name, vat, address and dpo_email", file=path
+        )
+    ctrl = _check_table(path, "controller", raw["controller"])
+    for key in _REQUIRED_CONTROLLER:
+        if not str(ctrl.get(key, "")).strip():
+            raise ConfigError(
+                f"[controller] needs '{key}' (printed on disclosure letters)",
+                file=path, key=f"controller.{key}",
+            )
+    policy = Policy(**_check_table(path, "policy", raw.get("policy", {})))
+    if policy.jurisdiction != "IT":
+        raise ConfigError(
+            f"jurisdiction '{policy.jurisdiction}' has no policy; accepted: IT",
+            file=path, key="policy.jurisdiction",
+        )
+    for knob in ("rpo_validity_days", "consent_max_age_days", "contract_grace_days"):
+        if getattr(policy, knob) < 0:
+            raise ConfigError(f"{knob} must be 0 or more", file=path, key=f"policy.{knob}")
+    reg = dict(_check_table(path, "registry", raw.get("registry", {})))
+    adapter = reg.pop("adapter", "file")
+    if adapter not in ADAPTERS:
+        raise ConfigError(
+            f"unknown adapter '{adapter}'; accepted: {', '.join(ADAPTERS)}",
+            file=path, key="registry.adapter",
+        )
+    price = float(reg.pop("price_per_number", 0.0))
+    return Config(
+        controller=Controller(**{k: ctrl[k] for k in _REQUIRED_CONTROLLER}),
+        policy=policy,
+        registry=RegistryConfig(adapter=adapter, price_per_number=price, options=reg),
+        retention=_check_table(path, "retention", raw.get("retention", {})),
+    )
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where everything of one call centre lives; paths derive from the root."""
+
+    root: Path
+
+    @classmethod
+    def locate(cls, home: str | Path | None = None) -> Workspace:
+        """--home wins, then GATEKEEPER_HOME, then the current folder."""
+        chosen = home or os.environ.get("GATEKEEPER_HOME") or Path.cwd()
+        root = Path(chosen).expanduser().resolve()
+        if not (root / CONFIG_FILE).is_file():
+            raise ConfigError(
+                f"no {CONFIG_FILE} here; run inside a workspace or pass --home DIR "
+                "(or set GATEKEEPER_HOME)",
+                file=root,
+            )
+        return cls(root)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    def config(self) -> Config:
+        return parse_config(self.config_path)
+
+    @property
+    def sources_dir(self) -> Path:
+        return self.root / "sources"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "gatekeeper.duckdb"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.data_dir / "optouts.jsonl"
+
+    def report_dir(self, campaign: str) -> Path:
+        return self.root / "reports" / campaign

@@ -1,0 +1,408 @@
+"""The demo workspace: three realistic, seeded lists that show every kind of row.
+
+`python -m gatekeeper.demo [DIR]` rewrites gatekeeper.toml, sources/, data/lists/ and the
+bundled RPO exchange in DIR (default: the current folder). Same seed, same files.
+Numbers are random but well formed; names are common Italian names, not people.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import random
+import sys
+from pathlib import Path
+
+FIRST = (
+    "Giuseppe",
+    "Maria",
+    "Giovanni",
+    "Anna",
+    "Antonio",
+    "Giuseppina",
+    "Mario",
+    "Rosa",
+    "Luigi",
+    "Angela",
+    "Francesco",
+    "Giovanna",
+    "Angelo",
+    "Teresa",
+    "Vincenzo",
+    "Lucia",
+    "Pietro",
+    "Carmela",
+    "Salvatore",
+    "Caterina",
+    "Carlo",
+    "Francesca",
+    "Franco",
+    "Chiara",
+    "Domenico",
+    "Elena",
+    "Bruno",
+    "Paola",
+    "Paolo",
+    "Sara",
+    "Nicolò",
+    "Martina",
+)
+LAST = (
+    "Rossi",
+    "Russo",
+    "Ferrari",
+    "Esposito",
+    "Bianchi",
+    "Romano",
+    "Colombo",
+    "Ricci",
+    "Marino",
+    "Greco",
+    "Bruno",
+    "Gallo",
+    "Conti",
+    "De Luca",
+    "Mancini",
+    "Costa",
+    "Giordano",
+    "Rizzo",
+    "Lombardi",
+    "Moretti",
+    "Barbieri",
+    "Fontana",
+    "Santoro",
+    "Mariani",
+    "Rinaldi",
+    "Caruso",
+    "Ferrara",
+    "Galli",
+    "Martini",
+    "Leone",
+    "Longo",
+    "Gentile",
+    "Martinelli",
+    "Vitale",
+    "Lombardo",
+    "Serra",
+    "Coppola",
+    "D'Angelo",
+    "Fabbri",
+    "Bellini",
+    "Marchetti",
+    "Villa",
+    "Parisi",
+    "Pellegrini",
+)
+AREAS = ("02", "06", "011", "010", "051", "055", "081", "091", "041", "045", "070", "080")
+MOBILE = (
+    "320",
+    "328",
+    "333",
+    "335",
+    "338",
+    "339",
+    "340",
+    "347",
+    "348",
+    "349",
+    "366",
+    "380",
+    "388",
+    "389",
+    "391",
+    "392",
+    "393",
+)
+CHECKED_AT = dt.date(2026, 11, 20)
+AS_OF = dt.date(2026, 11, 22)
+
+CONFIG = """[controller]
+name = "Connecto S.r.l."
+vat = "IT08606060963"
+address = "Piazza Eleonora Duse 2, 20122 Milano (MI)"
+dpo_email = "dpo@connecto.example"
+
+[policy]
+jurisdiction = "IT"
+rpo_validity_days = 15
+consent_max_age_days = 730
+contract_grace_days = 30
+survey_checks_rpo = false
+
+[registry]
+adapter = "file"
+price_per_number = 0.004
+"""
+
+MANIFESTS = {
+    "crm-clienti": """id = "crm-clienti"
+kind = "internal_archive"
+file = "data/lists/crm-clienti.csv"
+received_on = 2026-11-01
+purposes = ["telemarketing", "survey"]
+
+[columns]
+phone = "Telefono"
+name = "Nominativo"
+customer_id = "Codice cliente"
+contract_status = "Stato contratto"
+contract_end = "Data cessazione"
+consent_marketing = "Consenso marketing"
+consent_date = "Data consenso"
+consent_channel = "Canale consenso"
+""",
+    "acme-2026-11": """id = "acme-2026-11"
+kind = "third_party"
+file = "data/lists/acme-2026-11.csv"
+received_on = 2026-11-02
+purposes = ["telemarketing"]
+
+[supplier]
+name = "Acme Lead S.r.l."
+vat = "IT01234567890"
+contact = "privacy@acme.example"
+contract_ref = "2026/17"
+
+[columns]
+phone = "Telefono"
+name = "Nominativo"
+consent_third_party = "Consenso terzi"
+consent_date = "Data consenso"
+consent_channel = "Canale"
+consent_proof = "ID prova"
+consent_collector = "Raccolto da"
+""",
+    "pagine-2026": """id = "pagine-2026"
+kind = "public_directory"
+file = "data/lists/pagine-2026.xlsx"
+received_on = 2026-10-15
+purposes = ["telemarketing"]
+
+[supplier]
+name = "Elenchi Italia S.p.A."
+vat = "IT09876543210"
+contact = "dati@elenchi.example"
+contract_ref = "EI-2026-044"
+
+[columns]
+phone = "Telefono"
+name = "Intestatario"
+""",
+}
+
+
+class Maker:
+    """Seeded source of numbers, names and the messy ways lists write them."""
+
+    def __init__(self, seed: int = 20261122) -> None:
+        self.rng = random.Random(seed)
+
+    def national(self) -> str:
+        r = self.rng
+        if r.random() < 0.65:
+            return r.choice(MOBILE) + f"{r.randrange(10**6, 10**7)}"
+        area = r.choice(AREAS)
+        return area + f"{r.randrange(10 ** (9 - len(area)), 10 ** (10 - len(area)))}"
+
+    def name(self) -> str:
+        return f"{self.rng.choice(FIRST)} {self.rng.choice(LAST)}".replace("\u00a0", " ")
+
+    def messy(self, national: str) -> str:
+        r, n = self.rng, national
+        shapes = [
+            n,
+            n,
+            n,
+            f"+39 {n}",
+            f"0039{n}",
+            f"{n[:3]} {n[3:]}",
+            f"{n[:3]}-{n[3:6]}-{n[6:]}",
+            f"{n[:3]}.{n[3:6]}.{n[6:]}",
+            f"{n[:3]}/{n[3:]}",
+            f"+39 ({n[:3]}) {n[3:]}",
+            f"'{n}",
+            f'="{n}"',
+            f"{n}.0",
+            f"\u00a0{n}",
+            f"tel:+39{n}",
+            f"39{n}",
+        ]
+        return r.choice(shapes)
+
+    def junk(self) -> str:
+        return self.rng.choice(
+            [
+                "n/d",
+                "-",
+                "",
+                "non disponibile",
+                "0000",
+                "12345",
+                "+44 20 7946 0958",
+                "+33 1 42 68 53 00",
+                "899 123 456",
+                "800 123 456",
+                "178 1234567",
+                "3.33123E+09",
+            ]
+        )
+
+    def day(self, start: dt.date, end: dt.date) -> dt.date:
+        return start + dt.timedelta(days=self.rng.randrange((end - start).days + 1))
+
+
+def _csv_text(header: list[str], rows: list[list[str]], delimiter: str) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _crm(m: Maker, numbers: list[str]) -> str:
+    r = m.rng
+    rows = []
+    for i, n in enumerate(numbers, 1):
+        active = r.random() < 0.7
+        end = "" if active else m.day(dt.date(2026, 8, 1), AS_OF).strftime("%d/%m/%Y")
+        consent = r.random() < 0.8
+        cdate = m.day(dt.date(2023, 6, 1), dt.date(2026, 11, 1)) if consent else None
+        rows.append(
+            [
+                f"C{100000 + i}",
+                m.name(),
+                m.messy(n) if r.random() > 0.02 else m.junk(),
+                "attivo" if active else "cessato",
+                end,
+                r.choice(["si", "sì", "Si", "x"]) if consent else r.choice(["no", ""]),
+                cdate.strftime("%d/%m/%Y") if cdate else "",
+                r.choice(["contratto", "web", "negozio"]) if consent else "",
+            ]
+        )
+    rows[10][5] = "forse"  # unreadable consent flag -> reject
+    rows[20][6] = "31/02/2025"  # impossible date -> reject
+    text = _csv_text(
+        [
+            "Codice cliente",
+            "Nominativo",
+            "Telefono",
+            "Stato contratto",
+            "Data cessazione",
+            "Consenso marketing",
+            "Data consenso",
+            "Canale consenso",
+        ],
+        rows,
+        ";",
+    )
+    lines = text.split("\r\n")
+    lines[31] = lines[31] + ";colonna in più"  # ragged row -> reject
+    return "\r\n".join(lines)
+
+
+def _acme(m: Maker, numbers: list[str]) -> str:
+    r = m.rng
+    rows = []
+    for i, n in enumerate(numbers):
+        roll = r.random()
+        consent = "no" if roll < 0.05 else r.choice(["si", "SI", "yes", "1"])
+        cdate = m.day(dt.date(2024, 1, 1), dt.date(2026, 10, 31))
+        if 0.05 <= roll < 0.10:
+            cdate = m.day(dt.date(2022, 1, 1), dt.date(2024, 11, 1))  # too old
+        proof = "" if 0.10 <= roll < 0.15 else f"ACME-{2026}-{i:06d}"
+        collector = (
+            r.choice(["Lead Partner S.r.l.", "DataMix S.r.l."])
+            if 0.15 <= roll < 0.20
+            else r.choice(["", "", "Acme Lead S.r.l."])
+        )
+        date_text = cdate.isoformat() if roll >= 0.20 or r.random() < 0.5 else ""
+        rows.append(
+            [
+                m.messy(n) if r.random() > 0.02 else m.junk(),
+                m.name(),
+                consent,
+                date_text,
+                r.choice(["web", "telefono", "concorso"]),
+                proof,
+                collector,
+            ]
+        )
+    return _csv_text(
+        [
+            "Telefono",
+            "Nominativo",
+            "Consenso terzi",
+            "Data consenso",
+            "Canale",
+            "ID prova",
+            "Raccolto da",
+        ],
+        rows,
+        ",",
+    )
+
+
+def _pagine(m: Maker, numbers: list[str], path: Path) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Estrazione"
+    sheet.append(["Telefono", "Intestatario", "Comune"])
+    for n in numbers:
+        value: str | int = m.messy(n) if m.rng.random() > 0.02 else m.junk()
+        if m.rng.random() < 0.3 and not n.startswith("0"):
+            value = int(n)  # a number cell, as Excel makes of mobile numbers
+        sheet.append([value, m.name(), m.rng.choice(["Milano", "Roma", "Torino", "Napoli"])])
+    book.save(path)
+
+
+def generate(
+    root: Path, *, crm: int = 1500, acme: int = 2500, pagine: int = 2000, seed: int = 20261122
+) -> None:
+    """Write the demo workspace under root (seeded, so the files never change)."""
+    m = Maker(seed)
+    pool = list(dict.fromkeys(m.national() for _ in range(crm + acme + pagine)))
+    crm_n, acme_n = pool[:crm], pool[crm : crm + acme]
+    pagine_n = pool[crm + acme : crm + acme + pagine]
+    acme_n[:200] = crm_n[:200]  # customers also on the bought list
+    pagine_n[:300] = acme_n[200:500]  # bought list overlaps the directory: two suppliers
+    (root / "sources").mkdir(parents=True, exist_ok=True)
+    lists = root / "data" / "lists"
+    lists.mkdir(parents=True, exist_ok=True)
+    (root / "gatekeeper.toml").write_text(CONFIG, encoding="utf-8")
+    for source_id, text in MANIFESTS.items():
+        (root / "sources" / f"{source_id}.toml").write_text(text, encoding="utf-8")
+    # Excel on Windows: semicolons, Windows-1252; a web export: commas, UTF-8 with BOM.
+    (lists / "crm-clienti.csv").write_bytes(_crm(m, crm_n).encode("cp1252"))
+    (lists / "acme-2026-11.csv").write_bytes(b"\xef\xbb\xbf" + _acme(m, acme_n).encode())
+    _pagine(m, pagine_n, lists / "pagine-2026.xlsx")
+    _rpo_exchange(m, root, sorted(set(crm_n + acme_n + pagine_n)))
+    _optouts(m, root, crm_n, acme_n)
+
+
+def _rpo_exchange(m: Maker, root: Path, numbers: list[str]) -> None:
+    """What the RPO would answer on 2026-11-20: the list less ~25% registered numbers."""
+    rpo = root / "data" / "rpo"
+    rpo.mkdir(parents=True, exist_ok=True)
+    registered = {n for n in numbers if m.rng.random() < 0.25}
+    (rpo / "2026-11-20-request.txt").write_text("\n".join(numbers) + "\n")
+    kept = [n for n in numbers if n not in registered]
+    (rpo / "2026-11-20-response.txt").write_text("\n".join(kept) + "\n")
+
+
+def _optouts(m: Maker, root: Path, crm_n: list[str], acme_n: list[str]) -> None:
+    picks = m.rng.sample(crm_n[200:], 15) + m.rng.sample(acme_n[500:], 15) + crm_n[:3]
+    rows = [["phone", "channel", "received_at", "by", "scope", "note"]]
+    for n in picks:
+        channel = m.rng.choice(["operator", "email", "letter"])
+        at = m.day(dt.date(2026, 6, 1), dt.date(2026, 11, 15)).isoformat()
+        rows.append([n, channel, at, "back-office", "all", ""])
+    with (root / "data" / "optouts-demo.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+
+
+if __name__ == "__main__":
+    generate(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd())

@@ -1,0 +1,81 @@
+"""Every failure that stops Gatekeeper, in one tree.
+
+    GatekeeperError                 cannot go on; message ends with the fix
+    ├── ConfigError                 gatekeeper.toml is missing or wrong (file, key)
+    ├── ManifestError               a sources/*.toml is wrong (file, key)
+    ├── SourceFileError             a list file cannot be read (file, row)
+    ├── StoreError                  the DuckDB store cannot be used
+    │   └── StoreBusy               another process holds it for writing
+    ├── RegistryError               an RPO exchange cannot be recorded
+    ├── JournalError                the opt-out journal cannot be written or read
+    ├── InputError                  a value given on the command line is wrong
+    └── NotFound                    nothing is held for what was asked
+
+Blocked numbers are never exceptions: they are rows with a reason code (see policy).
+The CLI turns any of these into one clean message and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class GatekeeperError(Exception):
+    """Base of every error Gatekeeper reports to a user."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, file: str | Path | None = None,
+                 row: int | None = None, key: str | None = None) -> None:
+        self.file = str(file) if file is not None else None
+        self.row = row
+        self.key = key
+        self.message = message
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = []
+        if self.file:
+            where.append(self.file)
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.key:
+            where.append(f"key '{self.key}'")
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class ConfigError(GatekeeperError):
+    pass
+
+
+class ManifestError(GatekeeperError):
+    pass
+
+
+class SourceFileError(GatekeeperError):
+    pass
+
+
+class StoreError(GatekeeperError):
+    pass
+
+
+class StoreBusy(StoreError):
+    exit_code = 4
+
+
+class RegistryError(GatekeeperError):
+    pass
+
+
+class JournalError(GatekeeperError):
+    pass
+
+
+class InputError(GatekeeperError):
+    pass
+
+
+class NotFound(GatekeeperError):
+    exit_code = 3

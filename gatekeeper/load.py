@@ -1,0 +1,147 @@
+"""`gatekeeper load`: manifests -> read -> canonical fields -> normalise -> store.
+
+One source is one transaction. An unchanged file (same sha256, same manifest) is a
+no-op; a changed one becomes the next version of the source, and older versions stay
+in the store because disclosure must answer for every list a number was ever in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from .columns import NUMBER_TYPE, ROW, SOURCE_ID, SOURCE_VERSION, VALID
+from .config import Workspace
+from .errors import ManifestError
+from .normalise import normalise
+from .sources.fields import to_canonical
+from .sources.manifest import Manifest, discover
+from .sources.readers import read_source
+from .store import Store
+from .timeutil import now_utc
+
+
+@dataclass
+class LoadResult:
+    """What one source's load did, for the per-source summary."""
+
+    source_id: str
+    version: int
+    unchanged: bool
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    valid: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+    rejects: list[tuple[int, str]] = field(default_factory=list)
+    file_sha256: str = ""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def manifest_fingerprint(manifest: Manifest) -> tuple[str, str]:
+    text = json.dumps(manifest.raw, sort_keys=True, default=str)
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def _latest(store: Store, source_id: str) -> tuple[int, str, str] | None:
+    row = store.one(
+        "SELECT version, file_sha256, manifest_sha256 FROM source_versions "
+        "WHERE source_id = ? ORDER BY version DESC LIMIT 1", [source_id])
+    return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+
+def _summary_of(store: Store, source_id: str, version: int) -> LoadResult:
+    counts = store.one(
+        "SELECT rows_read, rows_loaded, rows_rejected, file_sha256 FROM source_versions "
+        "WHERE source_id = ? AND version = ?", [source_id, version])
+    assert counts is not None
+    types = store.frame(
+        "SELECT number_type, count(*) AS n FROM source_rows WHERE source_id = ? AND "
+        "source_version = ? AND valid GROUP BY 1 ORDER BY 1", [source_id, version])
+    by_type = dict(zip(types["number_type"].to_list(), types["n"].to_list(), strict=True))
+    return LoadResult(source_id, version, True, counts[0], counts[1], counts[2],
+                      sum(by_type.values()), by_type, [], counts[3])
+
+
+def load_source(store: Store, manifest: Manifest) -> LoadResult:
+    """Load one source as one transaction; unchanged input is a no-op."""
+    file_sha = sha256_file(manifest.file) if manifest.file.is_file() else ""
+    manifest_json, manifest_sha = manifest_fingerprint(manifest)
+    latest = _latest(store, manifest.id)
+    if latest and latest[1] == file_sha and latest[2] == manifest_sha:
+        return _summary_of(store, manifest.id, latest[0])
+    table = read_source(manifest)
+    rows, rejects = to_canonical(table, manifest)
+    version = (latest[0] + 1) if latest else 1
+    rows = pl.concat([rows, normalise(rows.get_column("raw"))], how="horizontal")
+    rows = rows.with_columns(pl.lit(manifest.id).alias(SOURCE_ID),
+                             pl.lit(version, pl.Int32).alias(SOURCE_VERSION))
+    rejects = rejects.with_columns(pl.lit(manifest.id).alias(SOURCE_ID),
+                                   pl.lit(version, pl.Int32).alias(SOURCE_VERSION))
+    supplier = manifest.supplier
+    with store.transaction():
+        store.con.execute(
+            "INSERT INTO source_versions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [manifest.id, version, manifest.kind, str(manifest.file), file_sha, manifest_sha,
+             manifest_json, manifest.received_on, list(manifest.purposes),
+             supplier.name if supplier else None, supplier.vat if supplier else None,
+             supplier.contact if supplier else None,
+             supplier.contract_ref if supplier else None, table.encoding, table.delimiter,
+             rows.height + rejects.height, rows.height, rejects.height, now_utc()])
+        store.insert_frame("source_rows", rows)
+        store.check_fault("load.after_rows")
+        store.insert_frame("source_rejects", rejects)
+    types = (rows.filter(pl.col(VALID)).group_by(NUMBER_TYPE).len().sort(NUMBER_TYPE))
+    by_type = dict(zip(types[NUMBER_TYPE].to_list(), types["len"].to_list(), strict=True))
+    return LoadResult(
+        manifest.id, version, False, rows.height + rejects.height, rows.height, rejects.height,
+        sum(by_type.values()), by_type,
+        list(zip(rejects[ROW].to_list(), rejects["reason"].to_list(), strict=True)), file_sha)
+
+
+def select_manifests(workspace: Workspace, ids: Sequence[str] = ()) -> list[Manifest]:
+    """The manifests named (default: all); all are validated before anything loads."""
+    manifests = discover(workspace.sources_dir, workspace.root)
+    if not manifests:
+        raise ManifestError("no source manifests; add sources/<id>.toml (see README)",
+                            file=workspace.sources_dir)
+    unknown = [i for i in ids if i not in manifests]
+    if unknown:
+        raise ManifestError(f"no source with id {', '.join(unknown)}; known: "
+                            + ", ".join(sorted(manifests)), file=workspace.sources_dir)
+    return [manifests[i] for i in (ids or sorted(manifests))]
+
+
+def load_sources(workspace: Workspace, ids: Sequence[str] = ()) -> list[LoadResult]:
+    """Validate every selected manifest, then load each source in its own transaction."""
+    manifests = select_manifests(workspace, ids)
+    with Store(workspace.store_path) as store:
+        return [load_source(store, manifest) for manifest in manifests]
+
+
+def loaded_sources(store: Store) -> pl.DataFrame:
+    """The newest version of every loaded source, with its counts."""
+    return store.frame(
+        "SELECT source_id, version, kind, supplier_name, received_on, rows_read, "
+        "rows_loaded, rows_rejected, file_sha256, loaded_at FROM source_versions "
+        "QUALIFY version = max(version) OVER (PARTITION BY source_id) ORDER BY source_id")
+
+
+def source_rejects(store: Store, source_id: str) -> pl.DataFrame:
+    """Rejected rows of a source's newest version, with why."""
+    return store.frame(
+        'SELECT "row", reason FROM source_rejects WHERE source_id = ? AND source_version = '
+        "(SELECT max(version) FROM source_versions WHERE source_id = ?) ORDER BY 1",
+        [source_id, source_id])

@@ -1,0 +1,229 @@
+"""Raw phone values -> E.164, validity, region and number type (libphonenumber semantics).
+
+phonenumbers is the authority. For speed the common shapes (Italian numbers with or
+without +39/0039) are decided columnar with the *same* regular expressions phonenumbers
+uses, read from its own metadata at import time, so a library upgrade moves both paths
+together; every other value (foreign, junk, odd punctuation) goes to phonenumbers itself,
+once per distinct value. tests/test_normalise.py proves the two agree on every row.
+
+Before either path, spreadsheet artefacts that phonenumbers cannot know about are undone:
+a leading apostrophe, ="…" wrappers, 3331234567.0, 3.331234567E+09, tel: prefixes, NBSP.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+import polars as pl
+from phonenumbers import PhoneNumberType
+from phonenumbers.phonemetadata import PhoneMetadata, PhoneNumberDesc
+
+from .columns import E164, NUMBER_TYPE, REGION, VALID
+
+DEFAULT_REGION = "IT"
+OUTPUT_SCHEMA = {E164: pl.String, VALID: pl.Boolean, REGION: pl.String, NUMBER_TYPE: pl.String}
+
+TYPE_NAMES: dict[int, str] = {
+    PhoneNumberType.FIXED_LINE: "fixed_line",
+    PhoneNumberType.MOBILE: "mobile",
+    PhoneNumberType.FIXED_LINE_OR_MOBILE: "fixed_line_or_mobile",
+    PhoneNumberType.TOLL_FREE: "toll_free",
+    PhoneNumberType.PREMIUM_RATE: "premium_rate",
+    PhoneNumberType.SHARED_COST: "shared_cost",
+    PhoneNumberType.VOIP: "voip",
+    PhoneNumberType.PERSONAL_NUMBER: "personal_number",
+    PhoneNumberType.PAGER: "pager",
+    PhoneNumberType.UAN: "uan",
+    PhoneNumberType.VOICEMAIL: "voicemail",
+    PhoneNumberType.UNKNOWN: "unknown",
+}
+
+_SPACES = " \u00a0\u2007\u202f\t\r\n"
+_SCI = re.compile(r"^(\d)\.(\d+)[eE]\+?(\d{1,2})$")
+# Separators phonenumbers ignores too; removing them changes nothing it would decide.
+_SEPARATORS = r"[ .\-/()\[\]]"
+# Values that may carry a spreadsheet artefact; only these pay for unwrapping.
+_NEEDS_UNWRAP = r"^\s*(?:[='\u00a0\u2007\u202f]|(?i:tel:))|\.0+\s*$|[eE]\+?\d"
+
+
+def unwrap_spreadsheet(value: str) -> str:
+    """Undo what Excel and CSV exports do to a number; the one-value reference version.
+
+    E-notation is undone only when every digit survived (3.331234567E+09); a rounded one
+    (3.33123E+09) has lost digits, and guessing them would invent a number, so it
+    becomes empty, i.e. invalid.
+    """
+    text = value.strip(_SPACES)
+    if text.startswith("="):
+        text = re.sub(r'^="(.*)"$', r"\1", text)
+    if text.startswith("'"):
+        text = text[1:]
+    if text[:4].lower() == "tel:":
+        text = text[4:]
+    text = text.strip(_SPACES)
+    if re.fullmatch(r"\d+\.0+", text):
+        return text.split(".")[0]
+    sci = _SCI.match(text)
+    if sci:
+        return sci[1] + sci[2] if len(sci[2]) == int(sci[3]) else ""
+    return text
+
+
+def _unwrap_expr(col: pl.Expr) -> pl.Expr:
+    """Columnar twin of unwrap_spreadsheet."""
+    text = col.str.strip_chars(_SPACES)
+    text = text.str.replace(r'^="(.*)"$', "$1")
+    text = text.str.replace(r"^'", "")
+    text = text.str.replace(r"^(?i)tel:", "").str.strip_chars(_SPACES)
+    text = text.str.replace(r"^(\d+)\.0+$", "$1")
+    sci = text.str.extract_groups(_SCI.pattern)
+    exact = sci.struct[1].str.len_chars() == sci.struct[2].cast(pl.UInt32, strict=False)
+    return (pl.when(sci.struct[0].is_null()).then(text)
+            .when(exact).then(sci.struct[0] + sci.struct[1])
+            .otherwise(pl.lit("")))
+
+
+def _parse_clean(text: str | None) -> tuple[str | None, bool, str | None, str | None]:
+    """phonenumbers' own answer for one unwrapped value: (E.164, valid, region, type)."""
+    if text is None:
+        return None, False, None, None
+    try:
+        number = phonenumbers.parse(text, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return None, False, None, None
+    if not phonenumbers.is_valid_number(number):
+        return None, False, None, None
+    return (
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        True,
+        phonenumbers.region_code_for_number(number),
+        TYPE_NAMES[phonenumbers.number_type(number)],
+    )
+
+
+def reference(value: str | None) -> tuple[str | None, bool, str | None, str | None]:
+    """The authority, one value at a time: what tests compare the columnar path against."""
+    return _parse_clean(None if value is None else unwrap_spreadsheet(value))
+
+
+# --- the fast path, built from phonenumbers' metadata for IT ---------------------------
+
+_IT = PhoneMetadata.metadata_for_region(DEFAULT_REGION)
+assert _IT is not None and _IT.country_code == 39
+# VA shares +39; its numbers start 06698 (phonenumbers picks VA by leading digits).
+_VA_PREFIX = "06698"
+_SPECIAL_ORDER = (
+    ("premium_rate", "premium_rate"), ("toll_free", "toll_free"),
+    ("shared_cost", "shared_cost"), ("voip", "voip"),
+    ("personal_number", "personal_number"), ("pager", "pager"), ("uan", "uan"),
+    ("voicemail", "voicemail"),
+)
+
+
+def _matches(nsn: pl.Expr, desc: PhoneNumberDesc | None) -> pl.Expr:
+    """phonenumbers._is_number_matching_desc, as an expression."""
+    if desc is None or desc.national_number_pattern is None:
+        return pl.lit(False)
+    pattern = nsn.str.contains(f"^(?:{desc.national_number_pattern})$")
+    lengths = [n for n in (desc.possible_length or ()) if n > 0]
+    if desc.possible_length and not lengths:
+        return pl.lit(False)
+    return nsn.str.len_chars().is_in(lengths) & pattern if lengths else pattern
+
+
+_TYPE_DESCS = ("general_desc", *(attr for attr, _ in _SPECIAL_ORDER), "fixed_line", "mobile")
+
+
+def _it_type(frame: pl.DataFrame, nsn: str) -> pl.Series:
+    """phonenumbers._number_type_helper for region IT, over a whole column."""
+    flags = frame.select(
+        *(_matches(pl.col(nsn), getattr(_IT, attr)).alias(attr) for attr in _TYPE_DESCS))
+    fixed, mobile = pl.col("fixed_line"), pl.col("mobile")
+    chain = pl.when(~pl.col("general_desc")).then(pl.lit("unknown"))
+    for attr, name in _SPECIAL_ORDER:
+        chain = chain.when(pl.col(attr)).then(pl.lit(name))
+    both = "fixed_line_or_mobile"
+    if _IT.same_mobile_and_fixed_line_pattern:
+        chain = chain.when(fixed).then(pl.lit(both))
+    else:
+        chain = (chain.when(fixed & mobile).then(pl.lit(both))
+                 .when(fixed).then(pl.lit("fixed_line"))
+                 .when(mobile).then(pl.lit("mobile")))
+    return flags.select(chain.otherwise(pl.lit("unknown")).alias(NUMBER_TYPE)).to_series()
+
+
+def _strip_default_cc(digits: pl.Expr) -> pl.Expr:
+    """phonenumbers' rule for a plain number starting 39: drop the 39 when the rest looks
+    like an Italian number and the whole does not, or when the whole is too long."""
+    general = f"^(?:{_IT.general_desc.national_number_pattern})$"
+    rest = digits.str.slice(2)
+    too_long = digits.str.len_chars() > max(_IT.general_desc.possible_length)
+    strip = (~digits.str.contains(general) & rest.str.contains(general)) | too_long
+    return pl.when(strip).then(rest).otherwise(digits)
+
+
+def _fast_nsn(compact: pl.Expr) -> pl.Expr:
+    """National significant number for the common Italian shapes, else null (-> residue)."""
+    nsn = (pl.when(compact.str.starts_with("+39")).then(compact.str.slice(3))
+           .when(compact.str.starts_with("0039")).then(compact.str.slice(4))
+           .when(compact.str.starts_with("39")).then(_strip_default_cc(compact))
+           .otherwise(compact))
+    # Outside these the answer is "invalid" or a Vatican number: phonenumbers decides.
+    usable = nsn.str.contains(r"^(?:[1-9]\d{5,11}|0[1-9]\d{4,10})$") & ~nsn.str.starts_with(
+        _VA_PREFIX)
+    return pl.when(usable).then(nsn)
+
+
+def _clean_column(raw: pl.Series) -> pl.Series:
+    """Unwrapped text per value; only values that look like artefacts are rewritten."""
+    suspects = raw.str.contains(_NEEDS_UNWRAP).fill_null(False)
+    if not suspects.any():
+        return raw
+    index = suspects.arg_true()
+    fixed = raw.filter(suspects).to_frame("v").select(_unwrap_expr(pl.col("v"))).to_series()
+    return raw.clone().scatter(index, fixed)
+
+
+def _residue(clean: pl.Series) -> pl.DataFrame:
+    """phonenumbers' answer for values the fast path does not decide, once per value."""
+    distinct = clean.unique().to_list()
+    answers = [_parse_clean(v) for v in distinct]
+    return pl.DataFrame(
+        {"_clean": distinct, E164: [a[0] for a in answers], VALID: [a[1] for a in answers],
+         REGION: [a[2] for a in answers], NUMBER_TYPE: [a[3] for a in answers]},
+        schema={"_clean": pl.String, **OUTPUT_SCHEMA})
+
+
+def normalise(raw: pl.Series) -> pl.DataFrame:
+    """Normalise a column of raw values; returns phone/valid/region/number_type in order."""
+    clean = _clean_column(raw.cast(pl.String))
+    # Each step is materialised: an expression reused inside a when-chain is recomputed.
+    frame = pl.DataFrame({"_clean": clean}).with_columns(
+        pl.col("_clean").str.replace_all(_SEPARATORS, "").alias("_compact"))
+    frame = frame.with_columns(_fast_nsn(pl.col("_compact")).alias("_nsn"))
+    frame = frame.with_columns(_it_type(frame, "_nsn"))
+    valid = pl.col(NUMBER_TYPE) != "unknown"
+    frame = frame.select(
+        "_clean", "_nsn",
+        pl.when(valid).then(pl.lit("+39") + pl.col("_nsn")).alias(E164),
+        valid.alias(VALID),
+        pl.when(valid).then(pl.lit(DEFAULT_REGION)).alias(REGION),
+        pl.when(valid).then(pl.col(NUMBER_TYPE)).alias(NUMBER_TYPE),
+    )
+    slow = frame.get_column("_nsn").is_null()
+    if slow.any():
+        index = slow.arg_true()
+        answers = frame.filter(slow).select("_clean").join(
+            _residue(frame.filter(slow).get_column("_clean")), on="_clean", how="left",
+            maintain_order="left", nulls_equal=True)
+        frame = frame.with_columns(
+            frame.get_column(c).scatter(index, answers.get_column(c)) for c in OUTPUT_SCHEMA)
+    return frame.select(
+        pl.col(E164), pl.col(VALID).fill_null(False), pl.col(REGION), pl.col(NUMBER_TYPE))
+
+
+def normalise_one(value: str) -> tuple[str | None, bool, str | None, str | None]:
+    """One number typed by a person (CLI, service): the same rules as a whole list."""
+    row = normalise(pl.Series([value])).row(0)
+    return row[0], bool(row[1]), row[2], row[3]

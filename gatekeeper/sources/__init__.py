@@ -1,0 +1,1 @@
+"""Where numbers come from: source manifests and the readers for their files."""

@@ -1,0 +1,103 @@
+"""From a reader's text columns to canonical fields (brief: "A source manifest").
+
+Values that cannot be read (a consent flag of "forse", a date of "31/02/2025") make
+the row a reject with the reason, never a silent null: a null consent would quietly
+block a lawful row, and a misread date could make an expired consent look fresh.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from ..columns import (
+    BOOLEAN_FIELDS,
+    CANONICAL_FIELDS,
+    DATE_FIELDS,
+    RAW,
+    ROW,
+)
+from ..errors import SourceFileError
+from .manifest import Manifest
+from .readers import REJECT_SCHEMA, RawTable
+
+TRUE_WORDS = ("si", "sì", "sí", "s", "yes", "y", "true", "vero", "1", "x", "ok")
+FALSE_WORDS = ("no", "n", "false", "falso", "0")
+STATUS_WORDS = {
+    "active": "active", "attivo": "active", "attiva": "active", "in essere": "active",
+    "ceased": "ceased", "cessato": "ceased", "cessata": "ceased", "chiuso": "ceased",
+}
+DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
+_ERR = "__err_"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _source_column(field: str, manifest: Manifest, available: list[str]) -> pl.Expr:
+    if field in manifest.columns:
+        column = manifest.columns[field]
+        if column not in available:
+            raise SourceFileError(
+                f"column '{column}' (for {field}) is not in the file; columns are: "
+                + ", ".join(repr(c) for c in available),
+                file=manifest.path, key=f"columns.{field}")
+        cleaned = pl.col(column).str.strip_chars()
+        return pl.when(cleaned == "").then(None).otherwise(cleaned)
+    if field in manifest.defaults:
+        return pl.lit(_text(manifest.defaults[field]), dtype=pl.String)
+    return pl.lit(None, dtype=pl.String)
+
+
+def _boolean(field: str) -> tuple[pl.Expr, pl.Expr]:
+    low = pl.col(field).str.to_lowercase()
+    value = (pl.when(low.is_in(TRUE_WORDS)).then(True)
+             .when(low.is_in(FALSE_WORDS)).then(False)
+             .otherwise(None))
+    error = (pl.when(pl.col(field).is_not_null() & value.is_null())
+             .then(pl.format(f"{field} '{{}}' is not yes/no (use si/no, yes/no, true/false, "
+                             "1/0 or x/empty)", pl.col(field))))
+    return value.alias(field), error.alias(_ERR + field)
+
+
+def _date(field: str) -> tuple[pl.Expr, pl.Expr]:
+    text = pl.col(field)
+    iso_prefix = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[ T].*)?$", 1)
+    value = pl.coalesce(
+        iso_prefix.str.to_date("%Y-%m-%d", strict=False),
+        *(text.str.to_date(fmt, strict=False) for fmt in DATE_FORMATS[1:]),
+    )
+    error = (pl.when(text.is_not_null() & value.is_null())
+             .then(pl.format(f"{field} '{{}}' is not a date (use 2025-03-31 or 31/03/2025)",
+                             text)))
+    return value.alias(field), error.alias(_ERR + field)
+
+
+def _status() -> tuple[pl.Expr, pl.Expr]:
+    field = "contract_status"
+    value = pl.col(field).str.to_lowercase().replace_strict(STATUS_WORDS, default=None)
+    error = (pl.when(pl.col(field).is_not_null() & value.is_null())
+             .then(pl.format(f"{field} '{{}}' is not active/ceased (attivo/cessato)",
+                             pl.col(field))))
+    return value.alias(field), error.alias(_ERR + field)
+
+
+def to_canonical(table: RawTable, manifest: Manifest) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Canonical fields + `row` + `raw` for readable rows; rejects (row, reason) for the rest."""
+    available = [c for c in table.frame.columns if c != ROW]
+    phone_column = manifest.columns["phone"]
+    selected = [_source_column(f, manifest, available).alias(f) for f in CANONICAL_FIELDS]
+    frame = table.frame.select(pl.col(ROW), pl.col(phone_column).alias(RAW), *selected[1:])
+    parsed = [_boolean(f) for f in BOOLEAN_FIELDS] + [_date(f) for f in DATE_FIELDS]
+    parsed.append(_status())
+    frame = frame.with_columns(*(value for value, _ in parsed), *(err for _, err in parsed))
+    errors = [err.meta.output_name() for _, err in parsed]
+    frame = frame.with_columns(pl.coalesce(errors).alias("reason")).drop(errors)
+    bad = frame.filter(pl.col("reason").is_not_null()).select(ROW, "reason")
+    good = frame.filter(pl.col("reason").is_null()).drop("reason")
+    rejects = pl.concat([table.rejects, bad.cast(REJECT_SCHEMA)]).sort(ROW)  # type: ignore[arg-type]
+    return good, rejects

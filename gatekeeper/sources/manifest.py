@@ -1,0 +1,177 @@
+"""A source manifest (sources/<id>.toml): what a list is, who sold it, how to read it.
+
+Validated strictly: a wrong key could silently drop a consent column, and then
+every row of a bought list would look unconsented (or worse, the reverse).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..columns import CANONICAL_FIELDS, PURPOSES, SOURCE_KINDS
+from ..config import read_toml
+from ..errors import ManifestError
+
+TOP_KEYS = (
+    "id", "kind", "file", "received_on", "purposes", "supplier", "columns", "defaults",
+    "sheet", "delimiter", "encoding",
+)
+SUPPLIER_KEYS = ("name", "vat", "contact", "contract_ref")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Supplier:
+    name: str
+    vat: str
+    contact: str | None = None
+    contract_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One list as declared by its manifest; `path` is the manifest file."""
+
+    id: str
+    kind: str
+    file: Path
+    received_on: dt.date
+    purposes: tuple[str, ...]
+    supplier: Supplier | None
+    columns: dict[str, str]
+    defaults: dict[str, Any]
+    path: Path
+    sheet: str | None = None
+    delimiter: str | None = None
+    encoding: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def _fail(path: Path, key: str, message: str) -> ManifestError:
+    return ManifestError(message, file=path, key=key)
+
+
+def _check_keys(path: Path, table: dict[str, Any], accepted: tuple[str, ...], where: str) -> None:
+    for key in table:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise _fail(path, f"{where}{key}",
+                        f"unknown key; {hint}accepted: {', '.join(accepted)}")
+
+
+def _string(path: Path, table: dict[str, Any], key: str, where: str = "") -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, f"{where}{key}", "required text value is missing or empty")
+    return value.strip()
+
+
+def _received_on(path: Path, value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise _fail(path, "received_on", f"must be a date like 2026-11-02, got {value!r}")
+
+
+def _purposes(path: Path, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise _fail(path, "purposes", 'must be a list, e.g. purposes = ["telemarketing"]')
+    for item in value:
+        if item not in PURPOSES:
+            raise _fail(path, "purposes", f"unknown purpose {item!r}; accepted: "
+                        + ", ".join(PURPOSES))
+    return tuple(dict.fromkeys(value))
+
+
+def _supplier(path: Path, kind: str, value: Any) -> Supplier | None:
+    if value is None:
+        if kind == "internal_archive":
+            return None
+        raise _fail(path, "supplier",
+                    f"a {kind} source needs a [supplier] table with name and vat")
+    if not isinstance(value, dict):
+        raise _fail(path, "supplier", "must be a table: [supplier]")
+    _check_keys(path, value, SUPPLIER_KEYS, "supplier.")
+    return Supplier(
+        name=_string(path, value, "name", "supplier."),
+        vat=_string(path, value, "vat", "supplier."),
+        contact=value.get("contact"),
+        contract_ref=value.get("contract_ref"),
+    )
+
+
+def _mapping(path: Path, value: Any, key: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _fail(path, key, f"must be a table: [{key}]")
+    _check_keys(path, value, CANONICAL_FIELDS, f"{key}.")
+    return dict(value)
+
+
+def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
+    """Validate one manifest; every error names the file and the key to fix."""
+    raw = read_toml(path, ManifestError)
+    _check_keys(path, raw, TOP_KEYS, "")
+    source_id = _string(path, raw, "id")
+    if not ID_PATTERN.match(source_id):
+        raise _fail(path, "id", "use letters, digits, '.', '_' or '-' (max 100)")
+    kind = _string(path, raw, "kind")
+    if kind not in SOURCE_KINDS:
+        raise _fail(path, "kind", f"unknown kind {kind!r}; accepted: {', '.join(SOURCE_KINDS)}")
+    columns = _mapping(path, raw.get("columns"), "columns")
+    for canonical, column in columns.items():
+        if not isinstance(column, str) or not column:
+            raise _fail(path, f"columns.{canonical}", "must be the column's name in the file")
+    if "phone" not in columns:
+        raise _fail(path, "columns.phone",
+                    'missing; name the column holding the number, e.g. phone = "Telefono"')
+    defaults = _mapping(path, raw.get("defaults"), "defaults")
+    if "phone" in defaults:
+        raise _fail(path, "defaults.phone", "a list cannot default its phone number")
+    file_value = _string(path, raw, "file")
+    for opt in ("sheet", "delimiter", "encoding"):
+        if opt in raw and not isinstance(raw[opt], str):
+            raise _fail(path, opt, "must be text")
+    if "delimiter" in raw and len(raw["delimiter"]) != 1:
+        raise _fail(path, "delimiter", 'must be one character, e.g. delimiter = ";"')
+    return Manifest(
+        id=source_id,
+        kind=kind,
+        file=(workspace_root / file_value),
+        received_on=_received_on(path, raw.get("received_on")),
+        purposes=_purposes(path, raw.get("purposes")),
+        supplier=_supplier(path, kind, raw.get("supplier")),
+        columns=columns,
+        defaults=defaults,
+        path=path,
+        sheet=raw.get("sheet"),
+        delimiter=raw.get("delimiter"),
+        encoding=raw.get("encoding"),
+        raw=raw,
+    )
+
+
+def discover(sources_dir: Path, workspace_root: Path) -> dict[str, Manifest]:
+    """All manifests in sources/, keyed by id; duplicate ids are an error."""
+    found: dict[str, Manifest] = {}
+    for path in sorted(sources_dir.glob("*.toml")):
+        manifest = parse_manifest(path, workspace_root)
+        if manifest.id in found:
+            other = found[manifest.id].path.name
+            raise _fail(path, "id", f"id '{manifest.id}' is already used by {other}; "
+                        "ids must be unique")
+        found[manifest.id] = manifest
+    return found

@@ -1,0 +1,197 @@
+"""The store: one DuckDB file holding sources, rows, RPO evidence and run records.
+
+`Store` accepts a path or an open DuckDB connection (":memory:" in unit tests), so the
+same code runs against a real file everywhere. Every change of a source is one
+transaction: a load that fails half-way leaves the store as it was. The schema carries
+a version and migrations run forward on open.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from .errors import StoreBusy, StoreError
+
+SCHEMA_VERSION = 1
+
+# Each entry migrates from version N-1 to N; never edit a released one, append.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        """CREATE TABLE source_versions (
+            source_id VARCHAR NOT NULL, version INTEGER NOT NULL, kind VARCHAR NOT NULL,
+            file VARCHAR NOT NULL, file_sha256 VARCHAR NOT NULL, manifest_sha256 VARCHAR NOT NULL,
+            manifest_json VARCHAR NOT NULL, received_on DATE, purposes VARCHAR[],
+            supplier_name VARCHAR, supplier_vat VARCHAR, supplier_contact VARCHAR,
+            supplier_contract_ref VARCHAR, encoding VARCHAR, delimiter VARCHAR,
+            rows_read BIGINT, rows_loaded BIGINT, rows_rejected BIGINT,
+            loaded_at TIMESTAMP NOT NULL, PRIMARY KEY (source_id, version))""",
+        """CREATE TABLE source_rows (
+            source_id VARCHAR NOT NULL, source_version INTEGER NOT NULL, "row" BIGINT NOT NULL,
+            raw VARCHAR, phone VARCHAR, valid BOOLEAN, region VARCHAR, number_type VARCHAR,
+            name VARCHAR, customer_id VARCHAR, contract_status VARCHAR, contract_end DATE,
+            consent_marketing BOOLEAN, consent_third_party BOOLEAN, consent_date DATE,
+            consent_channel VARCHAR, consent_proof VARCHAR, consent_collector VARCHAR)""",
+        """CREATE TABLE source_rejects (
+            source_id VARCHAR NOT NULL, source_version INTEGER NOT NULL, "row" BIGINT,
+            reason VARCHAR NOT NULL)""",
+        """CREATE TABLE rpo_exchanges (
+            exchange_id VARCHAR PRIMARY KEY, adapter VARCHAR NOT NULL, request_file VARCHAR,
+            request_sha256 VARCHAR, response_file VARCHAR, response_sha256 VARCHAR,
+            checked_at TIMESTAMP NOT NULL, imported_at TIMESTAMP NOT NULL,
+            numbers BIGINT, registered BIGINT)""",
+        """CREATE TABLE rpo_checks (
+            phone VARCHAR NOT NULL, checked_at TIMESTAMP NOT NULL, registered BOOLEAN NOT NULL,
+            registered_at TIMESTAMP, exchange_id VARCHAR NOT NULL)""",
+        """CREATE TABLE runs (
+            run_id VARCHAR NOT NULL, campaign VARCHAR NOT NULL, purpose VARCHAR NOT NULL,
+            as_of TIMESTAMP NOT NULL, executed_at TIMESTAMP NOT NULL, policy_json VARCHAR,
+            inputs_json VARCHAR, journal_position BIGINT, journal_hash VARCHAR,
+            outputs_json VARCHAR, counts_json VARCHAR)""",
+        """CREATE TABLE run_dialable (
+            run_id VARCHAR NOT NULL, phone VARCHAR NOT NULL, source_id VARCHAR,
+            source_version INTEGER, basis VARCHAR)""",
+        """CREATE TABLE erasures (
+            phone VARCHAR NOT NULL, erased_at TIMESTAMP NOT NULL, request_ref VARCHAR NOT NULL,
+            recorded_by VARCHAR)""",
+    ],
+}
+
+LOCK_WAIT_SECONDS = 30.0
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text or "conflicting" in text
+
+
+class Store:
+    """The DuckDB store of one workspace (or an in-memory one for tests)."""
+
+    def __init__(self, target: str | Path | duckdb.DuckDBPyConnection, *,
+                 read_only: bool = False, wait: float = LOCK_WAIT_SECONDS) -> None:
+        self.fault: str | None = None  # test switch: raise at a named point
+        if isinstance(target, duckdb.DuckDBPyConnection):
+            self.con = target
+            self.path: Path | None = None
+        else:
+            self.path = Path(target)
+            if read_only and not self.path.exists():
+                # Nothing loaded yet: an empty schema answers every question with "none".
+                self.con = duckdb.connect(":memory:")
+                read_only = False
+            else:
+                self.con = self._connect(self.path, read_only, wait)
+        if not read_only:
+            self.migrate()
+        elif self.schema_version() != SCHEMA_VERSION:
+            raise StoreError("the store's schema is older than this gatekeeper; run "
+                             "'gatekeeper load' once to upgrade it", file=self.path)
+
+    @staticmethod
+    def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                con = duckdb.connect(str(path), read_only=read_only)
+                break
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc):
+                    raise StoreError(f"cannot open the store ({exc})", file=path) from None
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(
+                        "another gatekeeper process is writing the store; wait for it to "
+                        "finish and try again", file=path) from None
+                time.sleep(0.2)
+        for file in (path, Path(f"{path}.wal")):
+            if file.exists():
+                os.chmod(file, 0o600)  # personal data: owner only
+        return con
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- schema -------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        if not self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"):
+            return 0
+        value = self.scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+        return int(value) if value else 0
+
+    def migrate(self) -> None:
+        """Bring the schema forward to SCHEMA_VERSION, one transaction per step."""
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store has schema {current}, this gatekeeper knows {SCHEMA_VERSION}; "
+                "upgrade gatekeeper", file=self.path)
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            with self.transaction():
+                for statement in MIGRATIONS[version]:
+                    self.con.execute(statement)
+                self.con.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
+
+    # --- helpers ------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: any exception rolls back everything done inside."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def check_fault(self, point: str) -> None:
+        if self.fault == point:
+            raise StoreError(f"injected fault at {point}")
+
+    def frame(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+        """Run a query and hand back a polars frame."""
+        result = pl.from_arrow(self.con.sql(sql, params=params or None).to_arrow_table())
+        assert isinstance(result, pl.DataFrame)
+        return result
+
+    def insert_frame(self, table: str, frame: pl.DataFrame) -> None:
+        """Append a frame whose columns are named as the table's (any order)."""
+        name = f"incoming_{table}"
+        self.con.register(name, frame.to_arrow())
+        try:
+            columns = ", ".join(f'"{c}"' for c in frame.columns)
+            self.con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {name}")
+        finally:
+            self.con.unregister(name)
+
+    def one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
+        """The first row, or None; always drains the result (DuckDB 2 requires it)."""
+        rows = self.con.execute(sql, params or []).fetchall()
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        row = self.one(sql, params)
+        return None if row is None else row[0]
+
+
+def open_store(path: Path, *, read_only: bool = False) -> Store:
+    """The workspace store; read-only opens never block on each other."""
+    return Store(path, read_only=read_only)
