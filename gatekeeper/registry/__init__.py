@@ -1,0 +1,184 @@
+"""The Registro Pubblico delle Opposizioni: what needs checking, and what it answered.
+
+Every answer is kept as evidence (number, when checked, registered or not, which
+exchange and its sha256) for five years (telemarketing code of conduct, GU 27/3/2024).
+Adapters only differ in how they obtain answers: `record_checks` is where every adapter's
+results land, so the file round trip and a web service produce the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import polars as pl
+
+from ..errors import RegistryError
+from ..load import sha256_file
+from ..normalise import normalise
+from ..store import Store
+from ..timeutil import iso, now_utc
+
+CHECK_SCHEMA = {"phone": pl.String, "registered": pl.Boolean, "registered_at": pl.Datetime("us")}
+
+
+class RegistryAdapter(Protocol):
+    """Turns national numbers into check results (phone E.164, registered, registered_at)."""
+
+    name: str
+
+    def check(self, numbers: list[str]) -> pl.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    exchange_id: str
+    checked_at: dt.datetime
+    numbers: int
+    registered: int
+    already_imported: bool = False
+    ignored: int = 0
+
+
+def _rpo_candidates_sql() -> str:
+    # Valid Italian fixed/mobile numbers of the newest version of every source, not erased.
+    return """
+        SELECT DISTINCT r.phone FROM source_rows r
+        JOIN (SELECT source_id, max(version) AS v FROM source_versions GROUP BY 1) s
+          ON r.source_id = s.source_id AND r.source_version = s.v
+        WHERE r.valid AND r.region = 'IT'
+          AND r.number_type IN ('fixed_line', 'mobile', 'fixed_line_or_mobile')
+          AND r.phone NOT IN (SELECT phone FROM erasures)
+    """
+
+
+def numbers_needing_check(store: Store, as_of: dt.datetime, validity_days: int) -> pl.DataFrame:
+    """Numbers with no RPO result still valid at as_of (never pay twice for a number)."""
+    oldest_valid = as_of - dt.timedelta(days=validity_days)
+    return store.frame(
+        f"""SELECT phone FROM ({_rpo_candidates_sql()}) c
+            WHERE phone NOT IN (SELECT phone FROM rpo_checks
+                                WHERE checked_at <= ? AND checked_at > ?)
+            ORDER BY phone""", [as_of, oldest_valid])
+
+
+def national(phones: pl.Expr) -> pl.Expr:
+    """E.164 Italian numbers in the RPO's national format (no +39)."""
+    return phones.str.strip_prefix("+39")
+
+
+def write_request(store: Store, out: Path, as_of: dt.datetime, validity_days: int) -> int:
+    """Write the numbers that need a check, one national number per line; returns count."""
+    needed = numbers_needing_check(store, as_of, validity_days)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = needed.select(national(pl.col("phone"))).to_series().to_list()
+    out.write_text("".join(f"{n}\n" for n in lines), encoding="ascii")
+    return len(lines)
+
+
+def _read_numbers(path: Path, role: str) -> pl.DataFrame:
+    """A request/response file: one number per line; returns distinct E.164 numbers."""
+    if not path.is_file():
+        raise RegistryError(f"{role} file not found; give the path of the file exchanged "
+                            "with the RPO", file=path)
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    lines = pl.Series("raw", [s for s in text.splitlines() if s.strip()], dtype=pl.String)
+    normal = normalise(lines)
+    bad = lines.filter(normal["phone"].is_null())
+    if bad.len():
+        first = text.splitlines().index(bad[0]) + 1
+        raise RegistryError(f"{bad.len()} line(s) are not valid phone numbers (first: "
+                            f"'{bad[0]}'); is this an RPO exchange file?", file=path, row=first)
+    return normal.select("phone").unique()
+
+
+def import_exchange(store: Store, request: Path, response: Path,
+                    checked_at: dt.datetime | None = None) -> ImportResult:
+    """Record an RPO answer: in the request but not in the cleansed response = registered.
+
+    Without --checked-at the check time is the request file's modification time: never
+    later than the real check, so a result never looks fresher than it is.
+    """
+    asked = _read_numbers(request, "request")
+    kept = _read_numbers(response, "response")
+    extra = kept.join(asked, on="phone", how="anti")
+    if extra.height:
+        raise RegistryError(
+            f"{extra.height} number(s) in the response were not in the request (first: "
+            f"{extra['phone'][0]}); is this the answer to that request?", file=response)
+    when = checked_at or dt.datetime.fromtimestamp(
+        request.stat().st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)
+    req_sha, resp_sha = sha256_file(request), sha256_file(response)
+    exchange_id = "file-" + hashlib.sha256(f"{req_sha}:{resp_sha}".encode()).hexdigest()[:16]
+    prior = store.one("SELECT checked_at, numbers, registered FROM rpo_exchanges "
+                      "WHERE exchange_id = ?", [exchange_id])
+    if prior:
+        return ImportResult(exchange_id, prior[0], prior[1], prior[2], already_imported=True)
+    results = asked.with_columns(
+        (~pl.col("phone").is_in(kept["phone"].implode())).alias("registered"),
+        pl.lit(None, pl.Datetime("us")).alias("registered_at"))
+    meta = {"request_file": str(request), "request_sha256": req_sha,
+            "response_file": str(response), "response_sha256": resp_sha}
+    return record_checks(store, results, when, exchange_id, "file", meta)
+
+
+def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
+                  exchange_id: str, adapter: str, meta: dict[str, str] | None = None
+                  ) -> ImportResult:
+    """Store one exchange's results as evidence, in one transaction."""
+    if checked_at > now_utc() + dt.timedelta(minutes=5):
+        raise RegistryError(f"check time {iso(checked_at)} is in the future; give the time "
+                            "the RPO answered with --checked-at")
+    meta = meta or {}
+    rows = results.select(
+        pl.col("phone"), pl.lit(checked_at, pl.Datetime("us")).alias("checked_at"),
+        pl.col("registered"), pl.col("registered_at").cast(pl.Datetime("us")),
+        pl.lit(exchange_id).alias("exchange_id"))
+    registered = int(rows["registered"].sum())
+    with store.transaction():
+        store.con.execute(
+            "INSERT INTO rpo_exchanges VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [exchange_id, adapter, meta.get("request_file"), meta.get("request_sha256"),
+             meta.get("response_file"), meta.get("response_sha256"), checked_at, now_utc(),
+             rows.height, registered])
+        store.insert_frame("rpo_checks", rows)
+    return ImportResult(exchange_id, checked_at, rows.height, registered)
+
+
+def rpo_status(store: Store, as_of: dt.datetime) -> pl.DataFrame:
+    """Per number, what the checks up to as_of prove.
+
+    rpo_checked_at: newest check; registered: what it said; registration_bound: the
+    instant the registration happened no later than (adapter date, else the first check
+    of the current run of "registered" answers). A consent is provably later than the
+    registration only when it is dated after this bound (L. 5/2018 art. 1 c.5).
+    """
+    return store.frame(
+        """
+        WITH c AS (SELECT * FROM rpo_checks WHERE checked_at <= ?),
+        agg AS (
+            SELECT phone, max(checked_at) AS rpo_checked_at,
+                   max(checked_at) FILTER (WHERE NOT registered) AS last_not_registered
+            FROM c GROUP BY phone)
+        SELECT a.phone, a.rpo_checked_at,
+               bool_or(c.registered) FILTER (WHERE c.checked_at = a.rpo_checked_at)
+                   AS registered,
+               coalesce(
+                   max(c.registered_at) FILTER (WHERE c.registered AND (
+                       a.last_not_registered IS NULL OR c.checked_at > a.last_not_registered)),
+                   min(c.checked_at) FILTER (WHERE c.registered AND (
+                       a.last_not_registered IS NULL OR c.checked_at > a.last_not_registered))
+               ) AS registration_bound
+        FROM agg a JOIN c USING (phone)
+        GROUP BY a.phone, a.rpo_checked_at, a.last_not_registered
+        """, [as_of])
+
+
+def exchanges_until(store: Store, as_of: dt.datetime) -> list[str]:
+    """Ids of every RPO exchange a run at as_of may rely on (its evidence trail)."""
+    frame = store.frame("SELECT exchange_id FROM rpo_exchanges WHERE checked_at <= ? "
+                        "ORDER BY exchange_id", [as_of])
+    return frame["exchange_id"].to_list()
