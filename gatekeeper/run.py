@@ -229,7 +229,7 @@ def check_number(ws: Workspace, value: str, purpose: str,
     """Decide one number now (or at `at`): fresh opt-outs and RPO answers count at once."""
     ctx = _context(ws.config(), purpose, at)
     when = iso(ctx.as_of) or ""
-    phone, valid, region, number_type = normalise_one(value)
+    phone, valid, _, _ = normalise_one(value)
     if not valid or phone is None:
         return CheckAnswer(None, purpose, when, False, P.INVALID_NUMBER)
     journal = Journal(ws.journal_path).read()

@@ -1,0 +1,78 @@
+"""Shared fixtures: real workspaces in tmp folders, real files, a real DuckDB store."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gatekeeper.config import Workspace
+
+REPO = Path(__file__).resolve().parent.parent
+
+CONFIG = """
+[controller]
+name = "Connecto S.r.l."
+vat = "IT08606060963"
+address = "Piazza Eleonora Duse 2, 20122 Milano (MI)"
+dpo_email = "dpo@connecto.example"
+"""
+
+
+class WorkspaceMaker:
+    """Builds a workspace folder with manifests and list files, as a user would."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "sources").mkdir(parents=True)
+        (root / "data" / "lists").mkdir(parents=True)
+        (root / "gatekeeper.toml").write_text(CONFIG)
+
+    @property
+    def ws(self) -> Workspace:
+        return Workspace(self.root)
+
+    def source(self, source_id: str, text: str, *, kind: str = "third_party",
+               columns: str = 'phone = "Telefono"', extra: str = "", name: str | None = None,
+               purposes: str = '["telemarketing"]', data: bytes | None = None,
+               supplier: bool = True) -> Path:
+        """Write sources/<id>.toml and its list file (text as UTF-8 unless data given)."""
+        file = self.root / "data" / "lists" / (name or f"{source_id}.csv")
+        file.write_bytes(data if data is not None else textwrap.dedent(text).lstrip().encode())
+        supplier_table = textwrap.dedent("""
+            [supplier]
+            name = "Acme Lead S.r.l."
+            vat = "IT01234567890"
+            """) if supplier and kind != "internal_archive" else ""
+        manifest = textwrap.dedent(f"""
+            id = "{source_id}"
+            kind = "{kind}"
+            file = "data/lists/{file.name}"
+            received_on = 2026-11-02
+            purposes = {purposes}
+            {extra}
+            """) + supplier_table + "\n[columns]\n" + textwrap.dedent(columns)
+        path = self.root / "sources" / f"{source_id}.toml"
+        path.write_text(manifest)
+        return path
+
+
+@pytest.fixture
+def maker(tmp_path: Path) -> WorkspaceMaker:
+    return WorkspaceMaker(tmp_path / "ws")
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Workspace:
+    """A copy of the repository's demo workspace (never the repo itself)."""
+    root = tmp_path / "demo"
+    root.mkdir()
+    shutil.copy(REPO / "gatekeeper.toml", root)
+    shutil.copytree(REPO / "sources", root / "sources")
+    (root / "data").mkdir()
+    for part in ("lists", "rpo"):
+        shutil.copytree(REPO / "data" / part, root / "data" / part)
+    shutil.copy(REPO / "data" / "optouts-demo.csv", root / "data")
+    return Workspace(root)

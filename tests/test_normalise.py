@@ -1,0 +1,121 @@
+"""Normalisation agrees with phonenumbers on every row, and never invents a number."""
+
+from __future__ import annotations
+
+import random
+
+import phonenumbers
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gatekeeper.normalise import normalise, reference, unwrap_spreadsheet
+
+AREAS = ["02", "06", "011", "010", "051", "055", "081", "0669", "06698", "0831", "0878"]
+PREFIXES = ["3", "31", "32", "33", "34", "35", "36", "37", "38", "39", "390", "393", "43",
+            "55", "70", "80", "800", "803", "84", "848", "89", "892", "894", "1", "144", "178",
+            "199", "4", "5", "7", "9", "0"]
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("0123456789") for _ in range(n))
+
+
+def _national(rng: random.Random) -> str:
+    head = rng.choice(AREAS + PREFIXES)
+    return head + _digits(rng, rng.randint(max(0, 4 - len(head)), 12 - len(head)))
+
+
+def _messy(rng: random.Random, n: str) -> str:
+    k = rng.randint(2, 5)
+    shapes = [
+        n, f"+39{n}", f"+39 {n}", f"0039{n}", f"0039 {n}", f"39{n}", f"39 {n}",
+        f"{n[:k]} {n[k:]}", f"{n[:k]}-{n[k:]}", f"{n[:k]}.{n[k:]}", f"{n[:k]}/{n[k:]}",
+        f"({n[:k]}) {n[k:]}", f"+39 (0){n.lstrip('0')}", f"tel:+39{n}", f"TEL:{n}",
+        f"'{n}", f'="{n}"', f"{n}.0", f"\u00a0{n}\u00a0", f"\t{n} ", f"+39\u00a0{n}",
+        f"{n[:k]}\u00a0{n[k:]}", f"{n} int. 21", f"+{rng.choice(['44', '33', '41', '1'])}{n}",
+        f"00{rng.choice(['44', '49', '356'])}{n}", f"+39{n[:k]}+{n[k:]}",
+    ]
+    if n.isdigit() and 9 <= len(n) <= 12 and n[0] != "0":
+        shapes.append(f"{n[0]}.{n[1:]}E+{len(n) - 1:02d}")
+        shapes.append(f"{n[0]}.{n[1:5]}E+{len(n) - 1:02d}")
+    junk = ["", " ", "-", "n/d", "N.D.", "non disponibile", "0", "00", "+", "+39", "abc",
+            "333-ABC-DEFG", "null", "#N/D", "????", "1e5"]
+    return rng.choice(shapes) if rng.random() > 0.08 else rng.choice(junk)
+
+
+def test_agrees_with_phonenumbers_on_100k_messy_values() -> None:
+    """Differential: the columnar path answers as phonenumbers does, value by value."""
+    rng = random.Random(20261122)
+    values = [_messy(rng, _national(rng)) for _ in range(100_000)]
+    got = normalise(pl.Series(values, dtype=pl.String)).rows()
+    expected = [reference(v) for v in values]
+    mismatches = [(v, g, e) for v, g, e in zip(values, got, expected, strict=True) if g != e]
+    assert not mismatches[:20], f"{len(mismatches)} mismatches"
+    assert sum(1 for e in expected if e[1]) > 20_000  # a good share are real numbers
+
+
+def test_known_shapes() -> None:
+    values = ["333 123 4567", "+39 02 1234 5678", "0039 06 1234567", "'3331234567",
+              '="3331234567"', "3331234567.0", "3.331234567E+09", "tel:+39-333-1234567",
+              "393331234567", "02/12345678", "3.33123E+09", "n/d", None]
+    phones = normalise(pl.Series(values, dtype=pl.String))["phone"].to_list()
+    assert phones == ["+393331234567", "+390212345678", "+39061234567", "+393331234567",
+                      "+393331234567", "+393331234567", "+393331234567", "+393331234567",
+                      "+393331234567", "+390212345678", None, None, None]
+
+
+def test_fixed_numbers_keep_their_leading_zero() -> None:
+    frame = normalise(pl.Series(["02 1234567", "+39 02 1234567"]))
+    assert frame["phone"].to_list() == ["+39021234567", "+39021234567"]
+    assert frame["number_type"].to_list() == ["fixed_line", "fixed_line"]
+
+
+def test_types_and_regions() -> None:
+    frame = normalise(pl.Series(["800 123 456", "899 123 456", "+44 20 7946 0958",
+                                 "06 698 12345", "333 1234567"]))
+    assert frame["number_type"].to_list() == ["toll_free", "premium_rate", "fixed_line",
+                                              "fixed_line", "mobile"]
+    assert frame["region"].to_list() == ["IT", "IT", "GB", "VA", "IT"]
+
+
+italian = st.builds(lambda p, d: p + d, st.sampled_from(["3", "02", "06", "0", "39", "8"]),
+                    st.text("0123456789", min_size=4, max_size=10))
+
+
+@given(st.lists(italian | st.text(max_size=20), max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_same_answer_as_phonenumbers_for_any_text(values: list[str]) -> None:
+    got = normalise(pl.Series(values, dtype=pl.String)).rows()
+    assert got == [reference(v) for v in values]
+
+
+@given(st.lists(italian, min_size=1, max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_idempotent(values: list[str]) -> None:
+    first = normalise(pl.Series(values, dtype=pl.String))
+    valid = first.filter(pl.col("valid"))["phone"]
+    again = normalise(valid)
+    assert again["phone"].to_list() == valid.to_list()
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=["Nd", "Cs"]), max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_never_invents_a_number_from_text_without_digits(value: str) -> None:
+    # Letters can spell a vanity number; anything with fewer than 3 letters and no digit is junk.
+    frame = normalise(pl.Series([value], dtype=pl.String))
+    if sum(ch.isalpha() for ch in value) < 3:
+        assert frame["valid"].to_list() == [False]
+        assert frame["phone"].to_list() == [None]
+
+
+def test_rounded_excel_notation_is_not_guessed() -> None:
+    """3.33123E+09 lost digits: turning it into 3331230000 would invent a person's number."""
+    assert unwrap_spreadsheet("3.33123E+09") == ""
+    assert normalise(pl.Series(["3.33123E+09"]))["valid"].to_list() == [False]
+
+
+def test_reference_is_phonenumbers() -> None:
+    number = phonenumbers.parse("+39 333 1234567", "IT")
+    assert reference("+39 333 1234567")[0] == phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.E164)
