@@ -340,3 +340,7 @@ def main() -> None:
                    "This is a bug in gatekeeper; rerun with GATEKEEPER_DEBUG=1 and report it.",
                    err=True)
         sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""Every row of the decision table (policy IT), with its boundaries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import duckdb
+import polars as pl
+import pytest
+
+from gatekeeper import policy as P
+from gatekeeper.config import Policy
+from gatekeeper.optouts import active_optouts
+from gatekeeper.registry import record_checks, rpo_status
+from gatekeeper.store import Store
+from gatekeeper.timeutil import parse_instant, rome_date
+
+AS_OF = parse_instant("2026-11-22T12:00")  # Rome time
+TODAY = rome_date(AS_OF)
+DAY = dt.timedelta(days=1)
+SECOND = dt.timedelta(seconds=1)
+
+BASE: dict[str, Any] = {
+    "source_id": "s", "source_version": 1, "row": 1, "raw": "333 1234567",
+    "phone": "+393331234567", "valid": True, "region": "IT", "number_type": "mobile",
+    "kind": "third_party", "purposes": ["telemarketing", "survey"],
+    "supplier_name": "Acme Lead S.r.l.", "supplier_vat": "IT01234567890", "name": "A",
+    "contract_status": None, "contract_end": None, "consent_marketing": None,
+    "consent_third_party": True, "consent_date": dt.date(2026, 6, 1), "consent_proof": "P1",
+    "consent_collector": None, "erased": False, "opted_out": None,
+    "rpo_checked_at": AS_OF - DAY, "registered": False, "registration_bound": None,
+}
+SCHEMA = {"contract_end": pl.Date, "consent_date": pl.Date, "rpo_checked_at": pl.Datetime("us"),
+          "registration_bound": pl.Datetime("us"), "consent_marketing": pl.Boolean,
+          "opted_out": pl.Boolean, "contract_status": pl.String,
+          "consent_collector": pl.String, "consent_proof": pl.String,
+          "consent_third_party": pl.Boolean, "purposes": pl.List(pl.String)}
+
+
+def decide(purpose: str = "telemarketing", policy: Policy | None = None,
+           **overrides: Any) -> tuple[str | None, str | None]:
+    row = {**BASE, **overrides}
+    frame = pl.DataFrame([row], schema_overrides=SCHEMA)
+    out = P.decide(frame, P.Context(purpose, AS_OF, policy or Policy()))
+    return out["reason"][0], out["basis"][0]
+
+
+INTERNAL = {"kind": "internal_archive", "consent_third_party": None, "consent_marketing": True,
+            "consent_proof": None}
+PUBLIC = {"kind": "public_directory", "consent_third_party": None, "consent_date": None,
+          "consent_proof": None}
+
+
+# --- steps 1-7 -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("overrides", "reason"), [
+    ({"valid": False, "phone": None, "region": None, "number_type": None}, P.INVALID_NUMBER),
+    ({"region": "GB", "phone": "+442079460958", "number_type": "fixed_line"},
+     P.OUT_OF_JURISDICTION),
+    ({"number_type": "premium_rate"}, P.NUMBER_TYPE),
+    ({"number_type": "toll_free"}, P.NUMBER_TYPE),
+    ({"number_type": "voip"}, P.NUMBER_TYPE),
+    ({"number_type": "personal_number"}, P.NUMBER_TYPE),
+    ({"erased": True}, P.ERASED),
+    ({"opted_out": True}, P.OPTED_OUT),
+    ({"purposes": ["survey"]}, P.PURPOSE_NOT_ALLOWED),
+    ({"rpo_checked_at": None, "registered": None}, P.RPO_NOT_CHECKED),
+])
+def test_common_steps_block_with_their_code(overrides: dict[str, Any], reason: str) -> None:
+    assert decide(**overrides) == (reason, None)
+
+
+def test_checks_run_in_order_first_failure_wins() -> None:
+    assert decide(erased=True, opted_out=True, rpo_checked_at=None)[0] == P.ERASED
+    assert decide(opted_out=True, purposes=["survey"])[0] == P.OPTED_OUT
+
+
+def test_fixed_line_and_mixed_types_are_dialable() -> None:
+    assert decide(number_type="fixed_line") == (None, P.THIRD_PARTY_CONSENT)
+    assert decide(number_type="fixed_line_or_mobile") == (None, P.THIRD_PARTY_CONSENT)
+
+
+def test_rpo_result_exactly_15_days_old_is_expired() -> None:
+    assert decide(rpo_checked_at=AS_OF - 15 * DAY)[0] == P.RPO_NOT_CHECKED
+    assert decide(rpo_checked_at=AS_OF - 15 * DAY + SECOND) == (None, P.THIRD_PARTY_CONSENT)
+
+
+def test_rpo_result_after_as_of_does_not_count() -> None:
+    assert decide(rpo_checked_at=AS_OF + SECOND)[0] == P.RPO_NOT_CHECKED
+    assert decide(rpo_checked_at=AS_OF) == (None, P.THIRD_PARTY_CONSENT)
+
+
+def test_rpo_validity_knob() -> None:
+    assert decide(rpo_checked_at=AS_OF - 5 * DAY, policy=Policy(rpo_validity_days=5))[0] == \
+        P.RPO_NOT_CHECKED
+
+
+# --- step 8: public directory ----------------------------------------------------------
+
+def test_public_directory() -> None:
+    assert decide(**PUBLIC) == (None, P.PUBLIC_DIRECTORY)
+    assert decide(**{**PUBLIC, "registered": True}) == (P.RPO_REGISTERED, None)
+
+
+# --- step 8: third party ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("overrides", "reason"), [
+    ({"consent_third_party": False}, P.CONSENT_MISSING),
+    ({"consent_third_party": None}, P.CONSENT_MISSING),
+    ({"consent_date": None}, P.CONSENT_MISSING),
+    ({"consent_date": TODAY + DAY}, P.CONSENT_MISSING),
+    ({"consent_proof": None}, P.CONSENT_UNPROVEN),
+    ({"consent_collector": "Lead Partner S.r.l."}, P.CONSENT_RESOLD),
+    ({"consent_date": TODAY - 730 * DAY}, P.CONSENT_EXPIRED),
+    ({"registered": True, "registration_bound": AS_OF - 2 * DAY}, P.CONSENT_BEFORE_RPO),
+    ({"registered": True, "registration_bound": None}, P.CONSENT_BEFORE_RPO),
+])
+def test_third_party_failures(overrides: dict[str, Any], reason: str) -> None:
+    assert decide(**overrides) == (reason, None)
+
+
+def test_third_party_passes() -> None:
+    assert decide() == (None, P.THIRD_PARTY_CONSENT)
+    assert decide(consent_date=TODAY) == (None, P.THIRD_PARTY_CONSENT)
+    assert decide(consent_collector="acme lead s.r.l.") == (None, P.THIRD_PARTY_CONSENT)
+    assert decide(consent_collector="IT01234567890") == (None, P.THIRD_PARTY_CONSENT)
+    assert decide(consent_date=TODAY - 729 * DAY) == (None, P.THIRD_PARTY_CONSENT)
+    assert decide(consent_date=TODAY - 10 * DAY, policy=Policy(consent_max_age_days=10))[0] == \
+        P.CONSENT_EXPIRED
+
+
+def test_third_party_consent_after_registration_is_valid() -> None:
+    bound = parse_instant("2026-11-10T10:00")
+    assert decide(registered=True, registration_bound=bound,
+                  consent_date=dt.date(2026, 11, 11)) == (None, P.THIRD_PARTY_CONSENT)
+    # Same day as the check that found it registered: not provably later.
+    assert decide(registered=True, registration_bound=bound,
+                  consent_date=dt.date(2026, 11, 10))[0] == P.CONSENT_BEFORE_RPO
+
+
+# --- step 8: internal archive -------------------------------------------------------------
+
+def test_contract_consent_in_force_and_grace_boundary() -> None:
+    assert decide(**INTERNAL, contract_status="active") == (None, P.CONTRACT_CONSENT)
+    ended = {**INTERNAL, "contract_status": "ceased"}
+    assert decide(**ended, contract_end=TODAY - 30 * DAY) == (None, P.CONTRACT_CONSENT)
+    # Ended 31 days ago: falls back to own consent (dated 2026-06-01, so still fine).
+    assert decide(**ended, contract_end=TODAY - 31 * DAY) == (None, P.OWN_CONSENT)
+    # Contract consent holds even when registered (L. 5/2018 c.5 exception).
+    assert decide(**INTERNAL, contract_status="active", registered=True) == (
+        None, P.CONTRACT_CONSENT)
+
+
+def test_ceased_without_end_date_is_not_in_grace() -> None:
+    assert decide(**INTERNAL, contract_status="ceased") == (None, P.OWN_CONSENT)
+
+
+@pytest.mark.parametrize(("overrides", "reason"), [
+    ({"consent_marketing": False}, P.CONSENT_MISSING),
+    ({"consent_date": None}, P.CONSENT_MISSING),
+    ({"consent_date": TODAY - 730 * DAY}, P.CONSENT_EXPIRED),
+    ({"registered": True, "registration_bound": AS_OF - DAY}, P.CONSENT_BEFORE_RPO),
+])
+def test_own_consent_failures(overrides: dict[str, Any], reason: str) -> None:
+    assert decide(**{**INTERNAL, **overrides}) == (reason, None)
+
+
+def test_own_consent_passes_without_contract() -> None:
+    assert decide(**INTERNAL) == (None, P.OWN_CONSENT)
+
+
+# --- purpose survey ---------------------------------------------------------------------
+
+def test_survey_only_internal_archive_and_relationship() -> None:
+    active = {**INTERNAL, "contract_status": "active", "consent_marketing": None}
+    assert decide("survey", **active) == (None, P.LEGITIMATE_INTEREST)
+    assert decide("survey") == (P.PURPOSE_NOT_ALLOWED, None)
+    assert decide("survey", **PUBLIC) == (P.PURPOSE_NOT_ALLOWED, None)
+    ended = {**active, "contract_status": "ceased"}
+    assert decide("survey", **ended, contract_end=TODAY - 30 * DAY)[1] == P.LEGITIMATE_INTEREST
+    assert decide("survey", **ended, contract_end=TODAY - 31 * DAY)[0] == P.NO_RELATIONSHIP
+
+
+def test_survey_ignores_rpo_unless_configured() -> None:
+    active = {**INTERNAL, "contract_status": "active", "rpo_checked_at": None,
+              "registered": None}
+    assert decide("survey", **active) == (None, P.LEGITIMATE_INTEREST)
+    strict = Policy(survey_checks_rpo=True)
+    assert decide("survey", strict, **active)[0] == P.RPO_NOT_CHECKED
+    assert decide("survey", strict, **{**active, "rpo_checked_at": AS_OF - DAY,
+                                       "registered": True})[0] == P.RPO_REGISTERED
+
+
+def test_survey_honours_opt_outs() -> None:
+    active = {**INTERNAL, "contract_status": "active"}
+    assert decide("survey", **active, opted_out=True)[0] == P.OPTED_OUT
+
+
+# --- dedup and ranking --------------------------------------------------------------------
+
+def test_strongest_basis_per_number_ties_by_source_id() -> None:
+    rows = pl.DataFrame([
+        {"phone": "+1", "basis": P.PUBLIC_DIRECTORY, "source_id": "a", "row": 1, "reason": None},
+        {"phone": "+1", "basis": P.THIRD_PARTY_CONSENT, "source_id": "z", "row": 9,
+         "reason": None},
+        {"phone": "+1", "basis": P.THIRD_PARTY_CONSENT, "source_id": "b", "row": 5,
+         "reason": None},
+        {"phone": "+2", "basis": None, "source_id": "a", "row": 2, "reason": P.OPTED_OUT},
+        {"phone": "+3", "basis": P.OWN_CONSENT, "source_id": "c", "row": 3, "reason": None},
+        {"phone": "+3", "basis": P.CONTRACT_CONSENT, "source_id": "d", "row": 4,
+         "reason": None},
+    ])
+    best = P.strongest_per_number(rows)
+    assert best.select("phone", "basis", "source_id").rows() == [
+        ("+1", P.THIRD_PARTY_CONSENT, "b"), ("+3", P.CONTRACT_CONSENT, "d")]
+
+
+def test_basis_text_cites_the_law_and_the_date() -> None:
+    frame = pl.DataFrame([{**BASE, **PUBLIC}], schema_overrides=SCHEMA)
+    out = P.decide(frame, P.Context("telemarketing", AS_OF, Policy()))
+    assert out["basis_text"][0] == ("art. 130 c.3-bis Codice Privacy: elenco pubblico, non "
+                                    "iscritto al RPO al 21/11/2026")
+
+
+# --- registration window from the history of checks --------------------------------------
+
+def _checks(history: list[tuple[str, bool]]) -> pl.DataFrame:
+    store = Store(duckdb.connect(":memory:"))
+    for i, (when, registered) in enumerate(history):
+        record_checks(store, pl.DataFrame({"phone": ["+393331234567"], "registered": [registered],
+                                           "registered_at": [None]},
+                                          schema_overrides={"registered_at": pl.Datetime("us")}),
+                      parse_instant(when), f"x{i}", "file")
+    return rpo_status(store, AS_OF)
+
+
+def test_registration_window_from_checks() -> None:
+    status = _checks([("2026-10-01T10:00", False), ("2026-11-10T10:00", True),
+                      ("2026-11-20T10:00", True)])
+    row = status.row(0, named=True)
+    assert row["registered"] is True
+    assert row["rpo_checked_at"] == parse_instant("2026-11-20T10:00")
+    assert row["registration_bound"] == parse_instant("2026-11-10T10:00")
+    bound = {"registered": True, "registration_bound": row["registration_bound"],
+             "rpo_checked_at": row["rpo_checked_at"]}
+    assert decide(**bound, consent_date=dt.date(2026, 10, 1))[0] == P.CONSENT_BEFORE_RPO
+    assert decide(**bound, consent_date=dt.date(2026, 10, 20))[0] == P.CONSENT_BEFORE_RPO
+    assert decide(**bound, consent_date=dt.date(2026, 11, 11)) == (None, P.THIRD_PARTY_CONSENT)
+
+
+def test_deregistered_number_is_not_registered() -> None:
+    status = _checks([("2026-10-01T10:00", True), ("2026-11-20T10:00", False)])
+    assert status["registered"].to_list() == [False]
+
+
+def test_checks_after_as_of_are_ignored() -> None:
+    status = _checks([("2026-11-20T10:00", False), ("2026-11-22T12:00:01", True)])
+    assert status["registered"].to_list() == [False]
+
+
+# --- opt-outs at as_of --------------------------------------------------------------------
+
+def _events(*rows: tuple[int, str, str, str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [{"seq": s, "type": t, "phone": "+393331234567", "at": parse_instant(at), "scope": sc}
+         for s, t, at, sc in rows], schema_overrides={"at": pl.Datetime("us")})
+
+
+def test_optout_at_or_before_as_of_counts_after_does_not() -> None:
+    at_as_of = _events((1, "optout", "2026-11-22T12:00", "all"))
+    after = _events((1, "optout", "2026-11-22T12:00:01", "all"))
+    assert active_optouts(at_as_of, "telemarketing", AS_OF).height == 1
+    assert active_optouts(after, "telemarketing", AS_OF).height == 0
+
+
+def test_optout_scope() -> None:
+    survey_only = _events((1, "optout", "2026-11-01", "survey"))
+    assert active_optouts(survey_only, "telemarketing", AS_OF).height == 0
+    assert active_optouts(survey_only, "survey", AS_OF).height == 1
+
+
+def test_withdrawal_lifts_earlier_optouts_only() -> None:
+    lifted = _events((1, "optout", "2026-11-01", "all"), (2, "withdraw", "2026-11-05", "all"))
+    assert active_optouts(lifted, "telemarketing", AS_OF).height == 0
+    again = _events((1, "optout", "2026-11-01", "all"), (2, "withdraw", "2026-11-05", "all"),
+                    (3, "optout", "2026-11-10", "all"))
+    assert active_optouts(again, "telemarketing", AS_OF).height == 1
