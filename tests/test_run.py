@@ -1,0 +1,151 @@
+"""The campaign scrub end to end, through the CLI, on a copy of the demo workspace."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner, Result
+
+from gatekeeper.cli import cli
+from gatekeeper.config import Workspace
+
+AS_OF = "2026-11-22T12:00"
+
+
+def _gk(ws: Workspace, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--home", str(ws.root), *args])
+
+
+@pytest.fixture
+def scrubbed(demo: Workspace) -> Workspace:
+    assert _gk(demo, "load").exit_code == 0
+    imported = _gk(demo, "rpo", "import", "--request", "data/rpo/2026-11-20-request.txt",
+                   "--response", "data/rpo/2026-11-20-response.txt", "--checked-at",
+                   "2026-11-20T10:00")
+    assert imported.exit_code == 0, imported.output
+    assert _gk(demo, "optout", "import", "data/optouts-demo.csv").exit_code == 0
+    ran = _gk(demo, "run", "--campaign", "demo", "--purpose", "telemarketing", "--as-of", AS_OF)
+    assert ran.exit_code == 0, ran.output
+    return demo
+
+
+def test_writes_the_files_with_the_brief_columns(scrubbed: Workspace) -> None:
+    out = scrubbed.report_dir("demo")
+    dialable = pl.read_csv(out / "dialable.csv")
+    assert dialable.columns == ["phone", "name", "source_id", "basis", "basis_text",
+                                "rpo_checked_at", "valid_until"]
+    decisions = pl.read_parquet(out / "decisions.parquet")
+    assert decisions.columns[:7] == ["source_id", "row", "raw", "phone", "decision", "reason",
+                                     "basis"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rows"] == decisions.height
+    assert summary["dialable"] == dialable.height == dialable["phone"].n_unique()
+    assert sum(summary["suppressed"].values()) == decisions.filter(
+        pl.col("decision") == "suppressed").height
+    assert summary["valid_until"] == "2026-12-05T09:00:00Z"
+    assert set(dialable["basis"]) == {"CONTRACT_CONSENT", "OWN_CONSENT", "THIRD_PARTY_CONSENT",
+                                      "PUBLIC_DIRECTORY"}
+
+
+def test_never_a_false_dialable(scrubbed: Workspace) -> None:
+    out = scrubbed.report_dir("demo")
+    dialable = pl.read_csv(out / "dialable.csv")
+    decisions = pl.read_parquet(out / "decisions.parquet")
+    # Every dialable number has a row that passed every rule, from the source it names.
+    passed = decisions.filter(pl.col("decision") == "dialable")
+    assert dialable.join(passed, on=["phone", "source_id", "basis"], how="anti").is_empty()
+    # A number blocked for the person (opt-out, erasure) or the number is never dialable.
+    personal = decisions.filter(pl.col("reason").is_in(["OPTED_OUT", "ERASED",
+                                                        "INVALID_NUMBER", "NUMBER_TYPE"]))
+    assert not set(personal["phone"].drop_nulls()) & set(dialable["phone"])
+    # Opt-outs from the demo file are all suppressed.
+    opted = pl.read_csv(scrubbed.root / "data" / "optouts-demo.csv", infer_schema=False)
+    opted_e164 = {"+39" + p for p in opted["phone"]}
+    assert not opted_e164 & set(dialable["phone"])
+    registered = set(Path(scrubbed.root / "data/rpo/2026-11-20-request.txt").read_text().split()) \
+        - set(Path(scrubbed.root / "data/rpo/2026-11-20-response.txt").read_text().split())
+    public = dialable.filter(pl.col("basis") == "PUBLIC_DIRECTORY")
+    assert not {"+39" + n for n in registered} & set(public["phone"])
+
+
+def test_rerun_with_same_inputs_is_byte_identical(scrubbed: Workspace) -> None:
+    out = scrubbed.report_dir("demo")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert _gk(scrubbed, "run", "--campaign", "demo", "--purpose", "telemarketing",
+               "--as-of", AS_OF).exit_code == 0
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_survey_uses_only_the_internal_archive(scrubbed: Workspace) -> None:
+    result = _gk(scrubbed, "run", "--campaign", "sat", "--purpose", "survey", "--as-of", AS_OF,
+                 "--json")
+    assert result.exit_code == 0, result.output
+    dialable = pl.read_csv(scrubbed.report_dir("sat") / "dialable.csv")
+    assert set(dialable["source_id"]) == {"crm-clienti"}
+    assert set(dialable["basis"]) == {"LEGITIMATE_INTEREST"}
+    assert json.loads(result.output)["suppressed"]["PURPOSE_NOT_ALLOWED"] > 0
+
+
+def test_unusable_inputs_exit_nonzero_and_write_nothing(scrubbed: Workspace) -> None:
+    result = _gk(scrubbed, "run", "--campaign", "x", "--purpose", "telemarketing",
+                 "--source", "nope")
+    assert result.exit_code == 2 and "not loaded: nope" in result.output
+    assert not scrubbed.report_dir("x").exists()
+    bad = _gk(scrubbed, "run", "--campaign", "x", "--purpose", "fundraising")
+    assert bad.exit_code == 2 and not scrubbed.report_dir("x").exists()
+
+
+def test_run_before_loading_is_a_clear_error(demo: Workspace) -> None:
+    result = _gk(demo, "run", "--campaign", "x", "--purpose", "telemarketing")
+    assert result.exit_code == 2 and "gatekeeper load" in result.output
+
+
+def test_check_answers_now_with_exit_codes(scrubbed: Workspace) -> None:
+    dialable = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")
+    phone = dialable.filter(pl.col("basis") == "THIRD_PARTY_CONSENT")["phone"][0]
+    # Pinned at the demo's date through the library; the CLI answers for the real now.
+    from gatekeeper.run import check_number
+    from gatekeeper.timeutil import parse_instant
+
+    assert check_number(scrubbed, phone, "telemarketing", parse_instant(AS_OF)).dialable
+    assert _gk(scrubbed, "optout", "add", phone, "--channel", "operator", "--by", "a7",
+               "--at", "2026-11-22T11:00").exit_code == 0
+    answer = check_number(scrubbed, phone, "telemarketing", parse_instant(AS_OF))
+    assert (answer.dialable, answer.reason) == (False, "OPTED_OUT")
+    cli_answer = _gk(scrubbed, "check", phone, "--purpose", "telemarketing")
+    assert cli_answer.exit_code == 1 and "OPTED_OUT" in cli_answer.output
+    assert _gk(scrubbed, "check", "n/d", "--purpose", "telemarketing").exit_code == 1
+
+
+def test_rpo_request_lists_only_numbers_without_a_valid_result(scrubbed: Workspace,
+                                                               tmp_path: Path) -> None:
+    out = tmp_path / "req.txt"
+    assert _gk(scrubbed, "rpo", "request", "--out", str(out), "--as-of", AS_OF).exit_code == 0
+    assert out.read_text() == ""  # everything was checked on 2026-11-20
+    assert _gk(scrubbed, "rpo", "request", "--out", str(out), "--as-of",
+               "2026-12-05T10:00").exit_code == 0
+    lines = out.read_text().split()
+    assert len(lines) > 4000 and all(not n.startswith("+") for n in lines)
+
+
+def test_rpo_import_is_idempotent_and_rejects_a_foreign_response(scrubbed: Workspace,
+                                                                 tmp_path: Path) -> None:
+    again = _gk(scrubbed, "rpo", "import", "--request", "data/rpo/2026-11-20-request.txt",
+                "--response", "data/rpo/2026-11-20-response.txt")
+    assert again.exit_code == 0 and "already imported" in again.output
+    request, response = tmp_path / "q.txt", tmp_path / "r.txt"
+    request.write_text("3331234567\n")
+    response.write_text("3331234568\n")
+    wrong = _gk(scrubbed, "rpo", "import", "--request", str(request), "--response",
+                str(response))
+    assert wrong.exit_code == 2 and "not in the request" in wrong.output
+
+
+def test_rpo_check_dated_later_makes_numbers_expire(scrubbed: Workspace) -> None:
+    result = _gk(scrubbed, "run", "--campaign", "late", "--purpose", "telemarketing",
+                 "--as-of", "2026-12-05T10:00", "--json")
+    summary = json.loads(result.output)
+    assert summary["dialable"] == 0 and summary["suppressed"]["RPO_NOT_CHECKED"] > 0
