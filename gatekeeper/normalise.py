@@ -163,16 +163,21 @@ def _strip_default_cc(digits: pl.Expr) -> pl.Expr:
     return pl.when(strip).then(rest).otherwise(digits)
 
 
-def _fast_nsn(compact: pl.Expr) -> pl.Expr:
+def _fast_nsn(compact: pl.Series) -> pl.Series:
     """National significant number for the common Italian shapes, else null (-> residue)."""
-    nsn = (pl.when(compact.str.starts_with("+39")).then(compact.str.slice(3))
-           .when(compact.str.starts_with("0039")).then(compact.str.slice(4))
-           .when(compact.str.starts_with("39")).then(_strip_default_cc(compact))
-           .otherwise(compact))
+    frame = compact.to_frame("c")
+    c = pl.col("c")
+    nsn = frame.select(pl.when(c.str.starts_with("+39")).then(c.str.slice(3))
+                       .when(c.str.starts_with("0039")).then(c.str.slice(4))
+                       .otherwise(c).alias("nsn")).to_series()
+    plain39 = compact.str.starts_with("39").fill_null(False)
+    if plain39.any():  # only these pay for phonenumbers' country-code heuristic
+        fixed = frame.filter(plain39).select(_strip_default_cc(c)).to_series()
+        nsn = nsn.scatter(plain39.arg_true(), fixed)
     # Outside these the answer is "invalid" or a Vatican number: phonenumbers decides.
     usable = nsn.str.contains(r"^(?:[1-9]\d{5,11}|0[1-9]\d{4,10})$") & ~nsn.str.starts_with(
         _VA_PREFIX)
-    return pl.when(usable).then(nsn)
+    return nsn.zip_with(usable.fill_null(False), pl.Series([None], dtype=pl.String))
 
 
 def _clean_column(raw: pl.Series) -> pl.Series:
@@ -195,13 +200,26 @@ def _residue(clean: pl.Series) -> pl.DataFrame:
         schema={"_clean": pl.String, **OUTPUT_SCHEMA})
 
 
+CHUNK_ROWS = 1_000_000
+
+
 def normalise(raw: pl.Series) -> pl.DataFrame:
-    """Normalise a column of raw values; returns phone/valid/region/number_type in order."""
+    """Normalise a column of raw values; returns phone/valid/region/number_type in order.
+
+    Long columns go in slices of CHUNK_ROWS, so memory stays bounded for any list size.
+    """
+    if raw.len() > CHUNK_ROWS:
+        return pl.concat([_normalise_chunk(raw.slice(start, CHUNK_ROWS))
+                          for start in range(0, raw.len(), CHUNK_ROWS)])
+    return _normalise_chunk(raw)
+
+
+def _normalise_chunk(raw: pl.Series) -> pl.DataFrame:
     clean = _clean_column(raw.cast(pl.String))
     # Each step is materialised: an expression reused inside a when-chain is recomputed.
     frame = pl.DataFrame({"_clean": clean}).with_columns(
         pl.col("_clean").str.replace_all(_SEPARATORS, "").alias("_compact"))
-    frame = frame.with_columns(_fast_nsn(pl.col("_compact")).alias("_nsn"))
+    frame = frame.with_columns(_fast_nsn(frame.get_column("_compact")).alias("_nsn"))
     frame = frame.with_columns(_it_type(frame, "_nsn"))
     valid = pl.col(NUMBER_TYPE) != "unknown"
     frame = frame.select(
