@@ -280,19 +280,19 @@ def basis_text(ctx: Context) -> pl.Expr:
 
 
 def decide(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    """Add reason, basis and basis_text to every row (see module docstring)."""
+    """Add reason (null when dialable) and basis (null when suppressed) to every row."""
     common = _first_failure(rules_for(ctx), ctx)
     step8, basis = _basis_failure(ctx)
-    reason = pl.coalesce(common, step8)
-    decided = rows.with_columns(reason.alias("reason"))
-    decided = decided.with_columns(
-        pl.when(pl.col("reason").is_null()).then(basis).alias("basis"))
-    return decided.with_columns(basis_text(ctx).alias("basis_text"))
+    decided = rows.with_columns(pl.coalesce(common, step8).alias("reason"))
+    return decided.with_columns(pl.when(pl.col("reason").is_null()).then(basis).alias("basis"))
 
 
-def strongest_per_number(decided: pl.DataFrame) -> pl.DataFrame:
-    """One row per dialable number: the strongest basis, ties broken by source id."""
+def strongest_per_number(decided: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """One row per dialable number: the strongest basis, ties broken by source id; with
+    the basis in words (basis_text)."""
     rank = pl.col("basis").replace_strict(BASIS_RANK, return_dtype=pl.Int8)
-    return (decided.filter(pl.col("reason").is_null())
-            .sort([pl.col("phone"), rank, pl.col("source_id"), pl.col("row")])
-            .unique("phone", keep="first", maintain_order=True))
+    key = "phone_key" if "phone_key" in decided.columns else "phone"
+    best = (decided.filter(pl.col("reason").is_null())
+            .sort([pl.col(key), rank, pl.col("source_id"), pl.col("row")])
+            .unique(key, keep="first", maintain_order=True))
+    return best.with_columns(basis_text(ctx).alias("basis_text"))

@@ -29,7 +29,7 @@ from .errors import InputError
 from .load import sha256_file
 from .normalise import normalise_one
 from .optouts import Journal, JournalState, active_optouts, check_journal_state
-from .registry import exchanges_until, rpo_status
+from .registry import RPO_STATUS_SQL, exchanges_until
 from .store import Store
 from .timeutil import iso, now_utc
 
@@ -71,30 +71,42 @@ def _source_versions(store: Store, source_ids: Sequence[str]) -> pl.DataFrame:
     return versions
 
 
-def _candidate_rows(store: Store, versions: pl.DataFrame, phone: str | None = None
-                    ) -> pl.DataFrame:
-    store.con.register("chosen_versions", versions.select("source_id", "version").to_arrow())
+def _candidate_rows(store: Store, versions: pl.DataFrame, ctx: P.Context,
+                    journal: JournalState, phone: str | None = None) -> pl.DataFrame:
+    """Every row of the chosen source versions with the facts the policy needs.
+
+    Joins run in DuckDB (multi-threaded, on the whole list at once); phone_key is the
+    number as an integer, for fast sorting and grouping later.
+    """
+    optouts = active_optouts(journal.events, ctx.purpose, ctx.as_of)
+    store.con.register("chosen_versions", versions.to_arrow())
+    store.con.register("active_optouts", optouts.to_arrow())
     try:
         where = "WHERE r.phone = ?" if phone else ""
         rows = store.frame(
-            f"""SELECT r.*, (r.phone IN (SELECT phone FROM erasures)) AS erased
-                FROM source_rows r JOIN chosen_versions v
-                  ON r.source_id = v.source_id AND r.source_version = v.version {where}""",
-            [phone] if phone else None)
+            f"""WITH rpo AS ({RPO_STATUS_SQL})
+                SELECT r.*, CAST(substr(r.phone, 2) AS BIGINT) AS phone_key,
+                       v.kind, v.purposes, v.supplier_name, v.supplier_vat,
+                       e.phone IS NOT NULL AS erased, o.phone IS NOT NULL AS opted_out,
+                       rpo.rpo_checked_at, rpo.registered, rpo.registration_bound
+                FROM source_rows r
+                JOIN chosen_versions v
+                  ON r.source_id = v.source_id AND r.source_version = v.version
+                LEFT JOIN (SELECT DISTINCT phone FROM erasures) e ON e.phone = r.phone
+                LEFT JOIN active_optouts o ON o.phone = r.phone
+                LEFT JOIN rpo ON rpo.phone = r.phone
+                {where}""",
+            [ctx.as_of, phone] if phone else [ctx.as_of])
     finally:
         store.con.unregister("chosen_versions")
-    return rows.join(versions.drop("version", "file_sha256"), on="source_id", how="left")
+        store.con.unregister("active_optouts")
+    return rows
 
 
-def _decide(rows: pl.DataFrame, rpo: pl.DataFrame, journal: JournalState,
-            ctx: P.Context) -> pl.DataFrame:
-    optouts = active_optouts(journal.events, ctx.purpose, ctx.as_of)
-    frame = (rows.join(rpo, on="phone", how="left")
-             .join(optouts.select("phone", pl.lit(True).alias("opted_out")), on="phone",
-                   how="left"))
-    decided = P.decide(frame, ctx)
-    valid_until = pl.col("rpo_checked_at") + pl.duration(days=ctx.policy.rpo_validity_days)
+def _decide(rows: pl.DataFrame, ctx: P.Context) -> pl.DataFrame:
+    decided = P.decide(rows, ctx)
     uses_rpo = ctx.purpose == "telemarketing" or ctx.policy.survey_checks_rpo
+    valid_until = pl.col("rpo_checked_at") + pl.duration(days=ctx.policy.rpo_validity_days)
     return decided.with_columns(
         pl.when(pl.col("basis").is_not_null() & pl.lit(uses_rpo)).then(valid_until)
         .alias("valid_until"),
@@ -194,12 +206,11 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
     journal = Journal(ws.journal_path).read()
     with Store(ws.store_path, read_only=True) as store:
         versions = _source_versions(store, source_ids)
-        rows = _candidate_rows(store, versions)
-        rpo = rpo_status(store, ctx.as_of)
+        rows = _candidate_rows(store, versions, ctx, journal)
         exchanges = exchanges_until(store, ctx.as_of)
         erasures = int(store.scalar("SELECT count(*) FROM erasures"))
-    decided = _decide(rows, rpo, journal, ctx)
-    dialable = P.strongest_per_number(decided)
+    decided = _decide(rows, ctx)
+    dialable = P.strongest_per_number(decided, ctx)
     run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
     summary = _summary(decided, dialable, ctx, campaign, run_id, versions)
     target = ws.report_dir(campaign)
@@ -238,16 +249,15 @@ def check_number(ws: Workspace, value: str, purpose: str,
             "SELECT source_id, version, kind, purposes, supplier_name, supplier_vat, "
             "file_sha256 FROM source_versions "
             "QUALIFY version = max(version) OVER (PARTITION BY source_id)")
-        rows = _candidate_rows(store, versions, phone)
-        rpo = rpo_status(store, ctx.as_of).filter(pl.col("phone") == phone)
+        rows = _candidate_rows(store, versions, ctx, journal, phone)
         erased = bool(store.scalar("SELECT count(*) FROM erasures WHERE phone = ?", [phone]))
     if rows.is_empty():
         opted = not active_optouts(journal.events, purpose, ctx.as_of).filter(
             pl.col("phone") == phone).is_empty()
         reason = P.OPTED_OUT if opted else P.ERASED if erased else NO_SOURCE
         return CheckAnswer(phone, purpose, when, False, reason)
-    decided = _decide(rows, rpo, journal, ctx).sort("source_id", "row")
-    best = P.strongest_per_number(decided)
+    decided = _decide(rows, ctx).sort("source_id", "row")
+    best = P.strongest_per_number(decided, ctx)
     detail = decided.select("source_id", "row", "reason", "basis").to_dicts()
     if best.height:
         top = best.row(0, named=True)

@@ -200,25 +200,24 @@ def test_survey_honours_opt_outs() -> None:
 # --- dedup and ranking --------------------------------------------------------------------
 
 def test_strongest_basis_per_number_ties_by_source_id() -> None:
+    def row(phone: str, basis: str | None, source_id: str, n: int,
+            reason: str | None = None) -> dict[str, Any]:
+        return {**BASE, "phone": phone, "basis": basis, "source_id": source_id, "row": n,
+                "reason": reason}
     rows = pl.DataFrame([
-        {"phone": "+1", "basis": P.PUBLIC_DIRECTORY, "source_id": "a", "row": 1, "reason": None},
-        {"phone": "+1", "basis": P.THIRD_PARTY_CONSENT, "source_id": "z", "row": 9,
-         "reason": None},
-        {"phone": "+1", "basis": P.THIRD_PARTY_CONSENT, "source_id": "b", "row": 5,
-         "reason": None},
-        {"phone": "+2", "basis": None, "source_id": "a", "row": 2, "reason": P.OPTED_OUT},
-        {"phone": "+3", "basis": P.OWN_CONSENT, "source_id": "c", "row": 3, "reason": None},
-        {"phone": "+3", "basis": P.CONTRACT_CONSENT, "source_id": "d", "row": 4,
-         "reason": None},
-    ])
-    best = P.strongest_per_number(rows)
+        row("+1", P.PUBLIC_DIRECTORY, "a", 1), row("+1", P.THIRD_PARTY_CONSENT, "z", 9),
+        row("+1", P.THIRD_PARTY_CONSENT, "b", 5), row("+2", None, "a", 2, P.OPTED_OUT),
+        row("+3", P.OWN_CONSENT, "c", 3), row("+3", P.CONTRACT_CONSENT, "d", 4),
+    ], schema_overrides=SCHEMA)
+    best = P.strongest_per_number(rows, P.Context("telemarketing", AS_OF, Policy()))
     assert best.select("phone", "basis", "source_id").rows() == [
         ("+1", P.THIRD_PARTY_CONSENT, "b"), ("+3", P.CONTRACT_CONSENT, "d")]
 
 
 def test_basis_text_cites_the_law_and_the_date() -> None:
     frame = pl.DataFrame([{**BASE, **PUBLIC}], schema_overrides=SCHEMA)
-    out = P.decide(frame, P.Context("telemarketing", AS_OF, Policy()))
+    ctx = P.Context("telemarketing", AS_OF, Policy())
+    out = P.strongest_per_number(P.decide(frame, ctx), ctx)
     assert out["basis_text"][0] == ("art. 130 c.3-bis Codice Privacy: elenco pubblico, non "
                                     "iscritto al RPO al 21/11/2026")
 

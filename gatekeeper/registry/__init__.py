@@ -148,6 +148,25 @@ def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
     return ImportResult(exchange_id, checked_at, rows.height, registered)
 
 
+RPO_STATUS_SQL = """
+    WITH c AS (SELECT * FROM rpo_checks WHERE checked_at <= ?),
+    agg AS (
+        SELECT phone, max(checked_at) AS rpo_checked_at,
+               max(checked_at) FILTER (WHERE NOT registered) AS last_not_registered
+        FROM c GROUP BY phone)
+    SELECT a.phone, a.rpo_checked_at,
+           bool_or(c.registered) FILTER (WHERE c.checked_at = a.rpo_checked_at) AS registered,
+           coalesce(
+               max(c.registered_at) FILTER (WHERE c.registered AND (
+                   a.last_not_registered IS NULL OR c.checked_at > a.last_not_registered)),
+               min(c.checked_at) FILTER (WHERE c.registered AND (
+                   a.last_not_registered IS NULL OR c.checked_at > a.last_not_registered))
+           ) AS registration_bound
+    FROM agg a JOIN c USING (phone)
+    GROUP BY a.phone, a.rpo_checked_at, a.last_not_registered
+"""
+
+
 def rpo_status(store: Store, as_of: dt.datetime) -> pl.DataFrame:
     """Per number, what the checks up to as_of prove.
 
@@ -156,25 +175,7 @@ def rpo_status(store: Store, as_of: dt.datetime) -> pl.DataFrame:
     of the current run of "registered" answers). A consent is provably later than the
     registration only when it is dated after this bound (L. 5/2018 art. 1 c.5).
     """
-    return store.frame(
-        """
-        WITH c AS (SELECT * FROM rpo_checks WHERE checked_at <= ?),
-        agg AS (
-            SELECT phone, max(checked_at) AS rpo_checked_at,
-                   max(checked_at) FILTER (WHERE NOT registered) AS last_not_registered
-            FROM c GROUP BY phone)
-        SELECT a.phone, a.rpo_checked_at,
-               bool_or(c.registered) FILTER (WHERE c.checked_at = a.rpo_checked_at)
-                   AS registered,
-               coalesce(
-                   max(c.registered_at) FILTER (WHERE c.registered AND (
-                       a.last_not_registered IS NULL OR c.checked_at > a.last_not_registered)),
-                   min(c.checked_at) FILTER (WHERE c.registered AND (
-                       a.last_not_registered IS NULL OR c.checked_at > a.last_not_registered))
-               ) AS registration_bound
-        FROM agg a JOIN c USING (phone)
-        GROUP BY a.phone, a.rpo_checked_at, a.last_not_registered
-        """, [as_of])
+    return store.frame(RPO_STATUS_SQL, [as_of])
 
 
 def exchanges_until(store: Store, as_of: dt.datetime) -> list[str]:

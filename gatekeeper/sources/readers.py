@@ -117,7 +117,9 @@ def read_csv(manifest: Manifest) -> RawTable:
             pa.BufferReader(utf8),
             read_options=pacsv.ReadOptions(use_threads=threads, column_names=names,
                                            skip_rows=1, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+            # Quoted newlines force a serial parse: only pay for it when there are quotes.
+            parse_options=pacsv.ParseOptions(delimiter=delimiter,
+                                             newlines_in_values=b'"' in utf8,
                                              invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=False,
@@ -134,7 +136,7 @@ def read_csv(manifest: Manifest) -> RawTable:
     # pyarrow numbers rows from the header (row 1) after skip_rows: data row = number - 1.
     rejected = np.array(sorted(int(n) - 1 for n, _ in bad if n is not None), dtype=np.int64)
     total = table.num_rows + len(rejected)
-    kept_rows = np.setdiff1d(np.arange(1, total + 1, dtype=np.int64), rejected)
+    kept_rows = np.delete(np.arange(1, total + 1, dtype=np.int64), rejected - 1)
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     frame = frame.with_columns(pl.Series(ROW, kept_rows))

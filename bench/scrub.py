@@ -1,0 +1,140 @@
+"""End-to-end scrub benchmark: load -> rpo request/import -> run, rows/s and peak memory.
+
+    python bench/scrub.py --rows 1000000
+    python bench/scrub.py --rows 10000000 --dir /tmp/gk-bench
+
+Builds a seeded workspace: 3 sources (internal archive, third-party list, public
+directory) in messy formats, 25% of numbers registered in the RPO, 1% opted out.
+Building the files is not timed; each stage and the total are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from normalise import typical_list
+
+from gatekeeper.config import Workspace
+from gatekeeper.load import load_sources
+from gatekeeper.optouts import Journal, import_optouts
+from gatekeeper.registry import import_exchange, write_request
+from gatekeeper.run import run_campaign
+from gatekeeper.store import Store
+from gatekeeper.timeutil import parse_instant
+
+CONFIG = """[controller]
+name = "Bench S.r.l."
+vat = "IT00000000000"
+address = "Via Bench 1, Milano"
+dpo_email = "dpo@bench.example"
+"""
+MANIFEST = """id = "{id}"
+kind = "{kind}"
+file = "data/lists/{id}.csv"
+received_on = 2026-11-01
+purposes = ["telemarketing"]
+{supplier}
+[columns]
+phone = "Telefono"
+name = "Nome"
+{columns}
+"""
+SUPPLIER = '[supplier]\nname = "Acme"\nvat = "IT01234567890"\n'
+
+
+def build(root: Path, rows: int, seed: int = 11) -> None:
+    rng = np.random.default_rng(seed)
+    (root / "sources").mkdir(parents=True)
+    (root / "data" / "lists").mkdir(parents=True)
+    (root / "gatekeeper.toml").write_text(CONFIG)
+    third = rows // 3
+    kinds = {"archive": ("internal_archive", "", 'consent_marketing = "Consenso"\n'
+                         'consent_date = "Data"\ncontract_status = "Stato"'),
+             "acme": ("third_party", SUPPLIER, 'consent_third_party = "Consenso"\n'
+                      'consent_date = "Data"\nconsent_proof = "Prova"'),
+             "pagine": ("public_directory", SUPPLIER, "")}
+    for i, (source_id, (kind, supplier, columns)) in enumerate(kinds.items()):
+        n = third if i < 2 else rows - 2 * third
+        frame = pl.DataFrame({
+            "Telefono": typical_list(n, seed + i),
+            "Nome": pl.Series(["Mario Rossi", "Anna Bianchi", "Luca Verdi"]).gather(
+                rng.integers(0, 3, n)),
+            "Consenso": np.where(rng.random(n) < 0.9, "si", "no"),
+            "d": rng.integers(0, 900, n),
+            "Stato": np.where(rng.random(n) < 0.6, "attivo", "cessato"),
+            "Prova": "P1",
+        }).with_columns(
+            (pl.lit(dt.date(2026, 11, 1)) - pl.duration(days=pl.col("d")))
+            .dt.strftime("%d/%m/%Y").alias("Data")).drop("d")
+        frame.write_csv(root / "data" / "lists" / f"{source_id}.csv", separator=";")
+        (root / "sources" / f"{source_id}.toml").write_text(MANIFEST.format(
+            id=source_id, kind=kind, supplier=supplier, columns=columns))
+
+
+def timed(label: str, rows: int, fn):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = fn()
+    elapsed = time.perf_counter() - started
+    print(f"  {label:<12}{elapsed:7.2f} s  {rows / elapsed:>12,.0f} rows/s")
+    return result, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--dir", type=Path, default=None)
+    args = parser.parse_args()
+    root = (args.dir or Path(tempfile.mkdtemp(prefix="gk-bench-"))) / "ws"
+    shutil.rmtree(root, ignore_errors=True)
+    build(root, args.rows)
+    ws = Workspace(root)
+    checked_at = parse_instant("2026-11-20T10:00")
+    as_of = parse_instant("2026-11-22T12:00")
+    rpo = root / "data" / "rpo"
+    rpo.mkdir()
+    print(f"scrub benchmark, {args.rows:,} rows in {root}")
+    total = 0.0
+    _, t = timed("load", args.rows, lambda: load_sources(ws))
+    total += t
+
+    def request() -> int:
+        with Store(ws.store_path, read_only=True) as store:
+            return write_request(store, rpo / "req.txt", checked_at, 15)
+    count, t = timed("rpo request", args.rows, request)
+    total += t
+    numbers = pl.read_csv(rpo / "req.txt", has_header=False, new_columns=["n"],
+                          schema_overrides={"n": pl.String})["n"]
+    keep = np.random.default_rng(5).random(numbers.len()) >= 0.25  # 25% registered
+    (rpo / "resp.txt").write_text("\n".join(numbers.filter(pl.Series(keep)).to_list()) + "\n")
+    optouts = numbers.sample(fraction=0.01, seed=3)
+    pl.DataFrame({"phone": optouts, "channel": "operator", "received_at": "2026-11-01",
+                  "by": "bench"}).write_csv(root / "data" / "optouts.csv")
+    import_optouts(Journal(ws.journal_path), root / "data" / "optouts.csv")
+
+    def rpo_import() -> object:
+        with Store(ws.store_path) as store:
+            return import_exchange(store, rpo / "req.txt", rpo / "resp.txt", checked_at)
+    _, t = timed("rpo import", args.rows, rpo_import)
+    total += t
+    result, t = timed("run", args.rows,
+                      lambda: run_campaign(ws, "bench", "telemarketing", as_of=as_of))
+    total += t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  {'total':<12}{total:7.2f} s  {args.rows / total:>12,.0f} rows/s  "
+          f"({count:,} numbers checked, {result.summary['dialable']:,} dialable)  "
+          f"peak RSS {peak:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
