@@ -287,12 +287,25 @@ def decide(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return decided.with_columns(pl.when(pl.col("reason").is_null()).then(basis).alias("basis"))
 
 
+# What a dialable number carries on: its identity, provenance and the facts basis_text cites.
+_DIALABLE_KEEP = ("phone", "name", "source_id", "source_version", "row", "basis", "reason",
+                  "rpo_checked_at", "valid_until", "consent_date", "supplier_name",
+                  "consent_proof")
+
+
 def strongest_per_number(decided: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    """One row per dialable number: the strongest basis, ties broken by source id; with
-    the basis in words (basis_text)."""
-    rank = pl.col("basis").replace_strict(BASIS_RANK, return_dtype=pl.Int8)
+    """One row per dialable number: the strongest basis, ties broken by source id (then
+    row); with the basis in words (basis_text). Output is ordered by number."""
     key = "phone_key" if "phone_key" in decided.columns else "phone"
-    best = (decided.filter(pl.col("reason").is_null())
-            .sort([pl.col(key), rank, pl.col("source_id"), pl.col("row")])
-            .unique(key, keep="first", maintain_order=True))
+    keep = [c for c in decided.columns if c in _DIALABLE_KEEP or c == key]
+    dialable = decided.filter(pl.col("reason").is_null()).select(keep)
+    if dialable.is_empty():
+        return dialable.with_columns(pl.lit(None, pl.String).alias("basis_text"))
+    sources = {s: i for i, s in enumerate(sorted(dialable["source_id"].unique().to_list()))}
+    # One integer orders a number's rows: basis rank, then source id, then row.
+    order = (pl.col("basis").replace_strict(BASIS_RANK, return_dtype=pl.Int64) * (1 << 50)
+             + pl.col("source_id").replace_strict(sources, return_dtype=pl.Int64) * (1 << 34)
+             + pl.col("row").cast(pl.Int64))
+    ranked = dialable.with_columns(order.alias("_order")).sort(key, "_order")
+    best = ranked.filter(pl.col(key).ne_missing(pl.col(key).shift(1))).drop("_order")
     return best.with_columns(basis_text(ctx).alias("basis_text"))

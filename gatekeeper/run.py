@@ -95,7 +95,8 @@ def _candidate_rows(store: Store, versions: pl.DataFrame, ctx: P.Context,
                 LEFT JOIN (SELECT DISTINCT phone FROM erasures) e ON e.phone = r.phone
                 LEFT JOIN active_optouts o ON o.phone = r.phone
                 LEFT JOIN rpo ON rpo.phone = r.phone
-                {where}""",
+                {where}
+                ORDER BY r.source_id, r.row""",
             [ctx.as_of, phone] if phone else [ctx.as_of])
     finally:
         store.con.unregister("chosen_versions")
@@ -159,9 +160,10 @@ def _write_reports(target: Path, decided: pl.DataFrame, dialable: pl.DataFrame,
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(mode=0o700)
     try:
-        (decided.sort("source_id", "row").select(DECISION_COLUMNS)
+        # Rows arrive ordered by source and row, dialable numbers by number (deterministic).
+        (decided.select(DECISION_COLUMNS)
          .write_parquet(tmp / "decisions.parquet", statistics=False))
-        (dialable.sort("phone").with_columns(_iso_col("rpo_checked_at"), _iso_col("valid_until"))
+        (dialable.with_columns(_iso_col("rpo_checked_at"), _iso_col("valid_until"))
          .select(DIALABLE_COLUMNS).write_csv(tmp / "dialable.csv"))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False)
                                           + "\n", encoding="utf-8")
