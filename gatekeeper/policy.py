@@ -164,6 +164,13 @@ PUBLIC_DIRECTORY_RULES = (
     Rule(RPO_REGISTERED, "not registered in the RPO", "art. 130 c.3-bis Codice Privacy",
          lambda c: ~registered()),
 )
+# Both consent bases end with the same two checks: age, then timing against the RPO.
+CONSENT_TIMING_RULES = (
+    Rule(CONSENT_EXPIRED, "consent younger than consent_max_age_days",
+         "Garante, Sky 2024", consent_fresh),
+    Rule(CONSENT_BEFORE_RPO, "if registered, consent given after the registration",
+         "L. 5/2018 art. 1 c.5", lambda c: consent_after_registration()),
+)
 THIRD_PARTY_RULES = (
     Rule(CONSENT_MISSING, "consent to marketing by third parties, dated, not in the future",
          "art. 130 c.1 Codice Privacy; art. 7 GDPR",
@@ -172,19 +179,13 @@ THIRD_PARTY_RULES = (
          lambda c: pl.col("consent_proof").is_not_null()),
     Rule(CONSENT_RESOLD, "consent collected by the supplier that sold the list",
          "Garante, Iren 2021", lambda c: collected_by_supplier()),
-    Rule(CONSENT_EXPIRED, "consent younger than consent_max_age_days",
-         "Garante, Sky 2024", consent_fresh),
-    Rule(CONSENT_BEFORE_RPO, "if registered, consent given after the registration",
-         "L. 5/2018 art. 1 c.5", lambda c: consent_after_registration()),
+    *CONSENT_TIMING_RULES,
 )
 OWN_CONSENT_RULES = (
     Rule(CONSENT_MISSING, "marketing consent, dated, not in the future",
          "art. 130 c.1 Codice Privacy; art. 7 GDPR",
          lambda c: consent_dated("consent_marketing", c)),
-    Rule(CONSENT_EXPIRED, "consent younger than consent_max_age_days",
-         "Garante, Sky 2024", consent_fresh),
-    Rule(CONSENT_BEFORE_RPO, "if registered, consent given after the registration",
-         "L. 5/2018 art. 1 c.5", lambda c: consent_after_registration()),
+    *CONSENT_TIMING_RULES,
 )
 SURVEY_RULES = (
     Rule(NO_RELATIONSHIP, "contract in force or ended within contract_grace_days",
