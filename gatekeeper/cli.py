@@ -327,6 +327,164 @@ def check(ctx: click.Context, phone: str, purpose: str, as_json: bool) -> None:
     ctx.exit(0 if answer.dialable else 1)
 
 
+# --- privacy officer: disclosure, erasure, requests, retention ----------------------------
+
+def _day_option(value: str | None, what: str) -> Any:
+    import datetime as dt
+
+    from .errors import InputError
+
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{what} '{value}' is not a date; use YYYY-MM-DD") from None
+
+
+@cli.command()
+@click.argument("phone")
+@click.option("--format", "fmt", default="text", show_default=True,
+              type=click.Choice(["text", "json", "html"]))
+@click.option("--lang", default="it", show_default=True, type=click.Choice(["it", "en"]),
+              help="Language of the letter (text and html).")
+@click.option("--ref", help="The person's request reference: logs the request as answered.")
+@click.option("--received", help="When the request arrived (YYYY-MM-DD; default: today).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to a file, not stdout.")
+@click.pass_context
+def disclose(ctx: click.Context, phone: str, fmt: str, lang: str, ref: str | None,
+             received: str | None, out: str | None) -> None:
+    """Everything held about a number and where it came from; exit 3 when nothing is held."""
+    from .disclosure import disclose as collect
+    from .disclosure.letter import render_letter
+
+    ws = _workspace(ctx)
+    data = collect(ws, phone, ref=ref, received_on=_day_option(received, "--received"))
+    if fmt == "json":
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = render_letter(data, ws.config().controller, fmt, lang, ref)
+    if out:
+        from pathlib import Path
+
+        Path(out).write_text(text, encoding="utf-8")
+        click.echo(f"written to {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+    if not data["held"]:
+        click.echo(f"nothing is held about {data['phone']}", err=True)
+        ctx.exit(3)
+
+
+@cli.command()
+@click.argument("phone")
+@click.option("--ref", required=True, help="The reference of the person's erasure request.")
+@click.option("--by", "by", default="privacy officer", show_default=True,
+              help="Who carries out the erasure.")
+@click.option("--received", help="When the request arrived (YYYY-MM-DD; default: today).")
+@click.pass_context
+def erase(ctx: click.Context, phone: str, ref: str, by: str, received: str | None) -> None:
+    """Delete a person's data; keep a suppression entry so the number is never dialed."""
+    from .disclosure import erase as do_erase
+
+    r = do_erase(_workspace(ctx), phone, ref, by=by,
+                 received_on=_day_option(received, "--received"))
+    click.echo(f"{r.phone} erased under request {r.request_ref} at {r.erased_at}"
+               + (" (already erased; checked again)" if r.already else ""))
+    click.echo(f"  source rows blanked {r.rows:,}, rejects removed {r.rejects:,}, "
+               f"campaign entries removed {r.campaigns:,}")
+    for folder in r.reports_rewritten:
+        click.echo(f"  report rewritten without the number: {folder}")
+    click.echo("  kept: the suppression entry, RPO check evidence (5 years) and opt-outs")
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--all", "show_all", is_flag=True, help="Include answered requests.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def requests(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """Data-subject requests: open and overdue ones (30 days, extendable by 60)."""
+    if ctx.invoked_subcommand:
+        return
+    from .disclosure.requests import list_requests
+    from .store import Store
+    from .timeutil import now_utc, rome_date
+
+    ws = _workspace(ctx)
+    with Store(ws.store_path, read_only=True) as store:
+        frame = list_requests(store, rome_date(now_utc()), include_answered=show_all)
+    if as_json:
+        _emit_json(frame.to_dicts())
+        return
+    if frame.is_empty():
+        click.echo("no open requests" if not show_all else "no requests logged")
+    for r in frame.to_dicts():
+        click.echo(f"{r['status'].upper():<9} {r['request_ref']}  {r['kind']:<8} "
+                   f"{r['phone'] or '-'}  received {r['received_on']}  due {r['due_on']}"
+                   + (f" (extended: {r['extension_reason']})" if r["extension_reason"] else ""))
+
+
+@requests.command("add")
+@click.argument("ref")
+@click.option("--kind", required=True, type=click.Choice(["access", "erasure"]))
+@click.option("--phone", required=True, help="The number the request is about.")
+@click.option("--received", help="When it arrived (YYYY-MM-DD; default: today).")
+@click.pass_context
+def requests_add(ctx: click.Context, ref: str, kind: str, phone: str,
+                 received: str | None) -> None:
+    """Log a request as it arrives; its deadline starts then."""
+    from .disclosure import phone_of
+    from .disclosure.requests import record_request
+    from .store import Store
+
+    ws = _workspace(ctx)
+    with Store(ws.store_path) as store:
+        record_request(store, ref, kind, phone_of(phone), _day_option(received, "--received"))
+        due = store.scalar("SELECT due_on FROM requests WHERE request_ref = ?", [ref])
+    click.echo(f"request {ref} logged; answer due by {due}")
+
+
+@requests.command("extend")
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why it needs more time (told to the person).")
+@click.pass_context
+def requests_extend(ctx: click.Context, ref: str, reason: str) -> None:
+    """Extend a request's deadline by 60 days (GDPR art. 12(3))."""
+    from .disclosure.requests import extend_request
+    from .store import Store
+
+    ws = _workspace(ctx)
+    with Store(ws.store_path) as store:
+        due = extend_request(store, ref, reason)
+    click.echo(f"request {ref} now due by {due}; tell the person why: {reason}")
+
+
+@cli.command()
+@click.option("--as-of", "as_of", help="Apply retention as at this time (default: now).")
+@click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
+@click.pass_context
+def purge(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
+    """Apply [retention]: old list rows and expired evidence go; opt-outs never do."""
+    from .retention import purge as do_purge
+    from .store import Store
+    from .timeutil import iso, now_utc
+
+    ws = _workspace(ctx)
+    with Store(ws.store_path) as store:
+        plan = do_purge(store, ws.config(), _instant(as_of, "--as-of") or now_utc(),
+                        dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"retention as of {iso(plan.as_of)}: list rows loaded before "
+               f"{iso(plan.rows_cutoff)} and unused since; evidence before "
+               f"{iso(plan.evidence_cutoff)}")
+    for v in plan.source_versions:
+        click.echo(f"  {verb} rows of {v['source_id']} version {v['version']}: {v['rows']:,}")
+    click.echo(f"  {verb} {plan.rows:,} list rows, {plan.rejects:,} rejects, "
+               f"{plan.rpo_checks:,} RPO checks in {plan.rpo_exchanges:,} exchanges, "
+               f"{plan.runs:,} run records")
+    click.echo("  kept: every opt-out and every erasure suppression entry")
+
+
 def main() -> None:
     """Console entry point: no traceback reaches a user unless GATEKEEPER_DEBUG is set."""
     try:

@@ -75,6 +75,25 @@ def _summary_of(store: Store, source_id: str, version: int) -> LoadResult:
                       sum(by_type.values()), by_type, [], counts[3])
 
 
+PERSONAL_FIELDS = ("raw", "phone", "name", "customer_id", "contract_status", "contract_end",
+                   "consent_marketing", "consent_third_party", "consent_date",
+                   "consent_channel", "consent_proof", "consent_collector")
+
+
+def suppress_erased(store: Store, rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows of numbers erased on request arrive without personal data (GDPR art. 17).
+
+    The row stays (so counts add up and the run decides it ERASED) but only its
+    non-personal facts remain, with the reference of the erasure request.
+    """
+    erased = store.frame("SELECT phone, min(request_ref) AS erased_ref FROM erasures "
+                         "GROUP BY phone")
+    rows = rows.join(erased, on="phone", how="left", maintain_order="left")
+    hit = pl.col("erased_ref").is_not_null()
+    return rows.with_columns(
+        pl.when(~hit).then(pl.col(c)).alias(c) for c in PERSONAL_FIELDS if c in rows.columns)
+
+
 def load_source(store: Store, manifest: Manifest) -> LoadResult:
     """Load one source as one transaction; unchanged input is a no-op."""
     file_sha = sha256_file(manifest.file) if manifest.file.is_file() else ""
@@ -86,6 +105,7 @@ def load_source(store: Store, manifest: Manifest) -> LoadResult:
     rows, rejects = to_canonical(table, manifest)
     version = (latest[0] + 1) if latest else 1
     rows = pl.concat([rows, normalise(rows.get_column("raw"))], how="horizontal")
+    rows = suppress_erased(store, rows)
     rows = rows.with_columns(pl.lit(manifest.id).alias(SOURCE_ID),
                              pl.lit(version, pl.Int32).alias(SOURCE_VERSION))
     rejects = rejects.with_columns(pl.lit(manifest.id).alias(SOURCE_ID),

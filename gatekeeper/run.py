@@ -30,6 +30,7 @@ from .load import sha256_file
 from .normalise import normalise_one
 from .optouts import Journal, JournalState, active_optouts, check_journal_state
 from .registry import RPO_STATUS_SQL, exchanges_until
+from .reports import campaign_html, source_report, sources_html
 from .store import Store
 from .timeutil import iso, now_utc
 
@@ -57,7 +58,8 @@ class RunResult:
 
 def _source_versions(store: Store, source_ids: Sequence[str]) -> pl.DataFrame:
     versions = store.frame(
-        "SELECT source_id, version, kind, purposes, supplier_name, supplier_vat, file_sha256 "
+        "SELECT source_id, version, kind, purposes, supplier_name, supplier_vat, file_sha256, "
+        "supplier_contact, supplier_contract_ref, received_on, rows_rejected "
         "FROM source_versions QUALIFY version = max(version) OVER (PARTITION BY source_id) "
         "ORDER BY source_id")
     if versions.is_empty():
@@ -87,7 +89,8 @@ def _candidate_rows(store: Store, versions: pl.DataFrame, ctx: P.Context,
             f"""WITH rpo AS ({RPO_STATUS_SQL})
                 SELECT r.*, CAST(substr(r.phone, 2) AS BIGINT) AS phone_key,
                        v.kind, v.purposes, v.supplier_name, v.supplier_vat,
-                       e.phone IS NOT NULL AS erased, o.phone IS NOT NULL AS opted_out,
+                       (e.phone IS NOT NULL OR r.erased_ref IS NOT NULL) AS erased,
+                       o.phone IS NOT NULL AS opted_out,
                        rpo.rpo_checked_at, rpo.registered, rpo.registration_bound
                 FROM source_rows r
                 JOIN chosen_versions v
@@ -153,7 +156,7 @@ def _run_id(campaign: str, ctx: P.Context, versions: pl.DataFrame, exchanges: li
 
 
 def _write_reports(target: Path, decided: pl.DataFrame, dialable: pl.DataFrame,
-                   summary: dict[str, Any]) -> dict[str, str]:
+                   summary: dict[str, Any], versions: pl.DataFrame) -> dict[str, str]:
     """Write into a sibling temp folder, then swap it in: readers never see half a report."""
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
@@ -165,6 +168,10 @@ def _write_reports(target: Path, decided: pl.DataFrame, dialable: pl.DataFrame,
          .write_parquet(tmp / "decisions.parquet", statistics=False))
         (dialable.with_columns(_iso_col("rpo_checked_at"), _iso_col("valid_until"))
          .select(DIALABLE_COLUMNS).write_csv(tmp / "dialable.csv"))
+        sources = source_report(decided, dialable, versions)
+        sources.write_csv(tmp / "sources.csv")
+        (tmp / "sources.html").write_text(sources_html(sources, summary), encoding="utf-8")
+        (tmp / "report.html").write_text(campaign_html(summary, sources), encoding="utf-8")
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False)
                                           + "\n", encoding="utf-8")
         outputs = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
@@ -216,7 +223,7 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
     run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
     summary = _summary(decided, dialable, ctx, campaign, run_id, versions)
     target = ws.report_dir(campaign)
-    outputs = _write_reports(target, decided, dialable, summary)
+    outputs = _write_reports(target, decided, dialable, summary, versions)
     _record_run(ws, run_id, campaign, ctx, inputs, outputs, summary, dialable)
     return RunResult(run_id, campaign, purpose, iso(ctx.as_of) or "", target, summary, outputs,
                      check_journal_state(journal))

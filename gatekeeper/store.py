@@ -20,7 +20,7 @@ import polars as pl
 
 from .errors import StoreBusy, StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry migrates from version N-1 to N; never edit a released one, append.
 MIGRATIONS: dict[int, list[str]] = {
@@ -63,6 +63,22 @@ MIGRATIONS: dict[int, list[str]] = {
             phone VARCHAR NOT NULL, erased_at TIMESTAMP NOT NULL, request_ref VARCHAR NOT NULL,
             recorded_by VARCHAR)""",
     ],
+    2: [
+        # An erased row keeps its non-personal facts (source, row, validity, type) so runs
+        # still count it, and says under which request its personal data was removed.
+        "ALTER TABLE source_rows ADD COLUMN erased_ref VARCHAR",
+        # Data-subject requests and their legal deadline (GDPR art. 12(3): 30 days, +60).
+        """CREATE TABLE requests (
+            request_ref VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, phone VARCHAR,
+            received_on DATE NOT NULL, due_on DATE NOT NULL, extension_reason VARCHAR,
+            answered_at TIMESTAMP, recorded_at TIMESTAMP NOT NULL)""",
+        # Web-service RPO jobs: persisted before polling so a crash resumes the same job.
+        """CREATE TABLE rpo_jobs (
+            batch_key VARCHAR PRIMARY KEY, base_url VARCHAR NOT NULL, job_id VARCHAR,
+            state VARCHAR NOT NULL, numbers BIGINT NOT NULL, created_at TIMESTAMP NOT NULL,
+            submitted_at TIMESTAMP, exchange_id VARCHAR)""",
+        """CREATE TABLE rpo_job_numbers (batch_key VARCHAR NOT NULL, phone VARCHAR NOT NULL)""",
+    ],
 }
 
 LOCK_WAIT_SECONDS = 30.0
@@ -78,7 +94,9 @@ class Store:
 
     def __init__(self, target: str | Path | duckdb.DuckDBPyConnection, *,
                  read_only: bool = False, wait: float = LOCK_WAIT_SECONDS) -> None:
-        self.fault: str | None = None  # test switch: raise at a named point
+        # Test switch: raise at a named point (also from GATEKEEPER_FAULT, for tests that
+        # drive the CLI or a subprocess).
+        self.fault: str | None = os.environ.get("GATEKEEPER_FAULT")
         if isinstance(target, duckdb.DuckDBPyConnection):
             self.con = target
             self.path: Path | None = None

@@ -7,7 +7,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
+from gatekeeper.cli import cli
 from gatekeeper.config import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,3 +78,25 @@ def demo(tmp_path: Path) -> Workspace:
         shutil.copytree(REPO / "data" / part, root / "data" / part)
     shutil.copy(REPO / "data" / "optouts-demo.csv", root / "data")
     return Workspace(root)
+
+
+AS_OF = "2026-11-22T12:00"
+
+
+def gk(ws: Workspace, *args: str) -> Result:
+    """Run the real CLI in-process against a workspace."""
+    return CliRunner().invoke(cli, ["--home", str(ws.root), *args])
+
+
+@pytest.fixture
+def scrubbed(demo: Workspace) -> Workspace:
+    """The demo after the README's main job: load, RPO import, opt-outs, run."""
+    assert gk(demo, "load").exit_code == 0
+    imported = gk(demo, "rpo", "import", "--request", "data/rpo/2026-11-20-request.txt",
+                  "--response", "data/rpo/2026-11-20-response.txt", "--checked-at",
+                  "2026-11-20T10:00")
+    assert imported.exit_code == 0, imported.output
+    assert gk(demo, "optout", "import", "data/optouts-demo.csv").exit_code == 0
+    ran = gk(demo, "run", "--campaign", "demo", "--purpose", "telemarketing", "--as-of", AS_OF)
+    assert ran.exit_code == 0, ran.output
+    return demo

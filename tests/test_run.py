@@ -6,30 +6,11 @@ import json
 from pathlib import Path
 
 import polars as pl
-import pytest
-from click.testing import CliRunner, Result
 
-from gatekeeper.cli import cli
 from gatekeeper.config import Workspace
 
-AS_OF = "2026-11-22T12:00"
-
-
-def _gk(ws: Workspace, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--home", str(ws.root), *args])
-
-
-@pytest.fixture
-def scrubbed(demo: Workspace) -> Workspace:
-    assert _gk(demo, "load").exit_code == 0
-    imported = _gk(demo, "rpo", "import", "--request", "data/rpo/2026-11-20-request.txt",
-                   "--response", "data/rpo/2026-11-20-response.txt", "--checked-at",
-                   "2026-11-20T10:00")
-    assert imported.exit_code == 0, imported.output
-    assert _gk(demo, "optout", "import", "data/optouts-demo.csv").exit_code == 0
-    ran = _gk(demo, "run", "--campaign", "demo", "--purpose", "telemarketing", "--as-of", AS_OF)
-    assert ran.exit_code == 0, ran.output
-    return demo
+from .conftest import AS_OF
+from .conftest import gk as _gk
 
 
 def test_writes_the_files_with_the_brief_columns(scrubbed: Workspace) -> None:

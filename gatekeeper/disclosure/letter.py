@@ -1,0 +1,340 @@
+"""The reply letter to "where did you get my number?", in Italian or English.
+
+Written for the person, not for a lawyer: where the number came from (supplier, date,
+consent and its proof), what we did with it, how to object (the channels of seed 000)
+and the right to complain to the Garante. The same blocks render as plain text (to paste
+into an e-mail) or as a self-contained HTML page (to print and sign).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from typing import Any
+
+from ..config import Controller
+from ..htmlpage import e, page
+
+Block = tuple[str, Any]  # ("h", text) | ("p", text) | ("ul", [text, ...])
+
+T: dict[str, dict[str, str]] = {
+    "it": {
+        "subject": "Oggetto: origine del Suo numero di telefono {phone} e dati che "
+                   "conserviamo",
+        "ref": "Riferimento della Sua richiesta: {ref}",
+        "date": "Data: {date}",
+        "greeting": "Gentile Signora, Gentile Signore,",
+        "intro": "ci ha chiesto da dove abbiamo ottenuto il Suo numero di telefono e quali "
+                 "dati conserviamo (artt. 14 e 15 del Regolamento (UE) 2016/679). Ecco la "
+                 "risposta completa.",
+        "none": "Non conserviamo alcun dato relativo al numero {phone}: non compare in "
+                "nessuna delle liste che abbiamo ricevuto, né nelle nostre verifiche o "
+                "nelle nostre campagne.",
+        "h_sources": "Da dove abbiamo ottenuto il Suo numero",
+        "internal_archive": "dal nostro archivio clienti",
+        "third_party": "da una lista acquistata da {supplier} (P.IVA {vat}{contract})",
+        "public_directory": "da un elenco telefonico pubblico fornito da {supplier} "
+                            "(P.IVA {vat}{contract})",
+        "contract_ref": ", contratto n. {ref}",
+        "source": "Lista «{source_id}», ricevuta il {received}: il numero proviene {origin}. "
+                  "Compare alla riga {row} del file (impronta SHA-256 {sha}).",
+        "versions": "Il numero compare anche in {n} versioni precedenti della stessa lista.",
+        "held_name": "Nome ricevuto: {name}.",
+        "held_customer": "Codice cliente: {customer}.",
+        "tp_consent": "Secondo il fornitore, il {date}{channel} Lei ha dato il consenso, "
+                      "raccolto da {collector}, a essere contattato per offerte commerciali "
+                      "di altre aziende{proof}.",
+        "own_consent": "Ci ha dato il consenso a ricevere offerte commerciali il {date}"
+                       "{channel}{proof}.",
+        "no_consent": "Non risulta alcun consenso al marketing.",
+        "channel": " tramite {channel}",
+        "proof": " (prova del consenso n. {proof})",
+        "contract_active": "Il Suo contratto con noi è in essere.",
+        "contract_ceased": "Il Suo contratto con noi è cessato{end}.",
+        "ended_on": " il {date}",
+        "public_rule": "Un numero pubblicato in un elenco pubblico può essere chiamato per "
+                       "offerte commerciali solo se non è iscritto al Registro Pubblico "
+                       "delle Opposizioni (art. 130, comma 3-bis, Codice Privacy).",
+        "supplier_contact": "Per i dettagli del consenso può rivolgersi anche al fornitore: "
+                            "{contact}.",
+        "h_campaigns": "Quando e perché l'abbiamo chiamata",
+        "campaign": "Campagna «{campaign}» ({purpose}), lista preparata il {date}: {basis}.",
+        "no_campaigns": "Il numero non è stato inserito in alcuna lista di chiamata.",
+        "telemarketing": "offerte commerciali",
+        "survey": "indagine sulla soddisfazione dei clienti",
+        "CONTRACT_CONSENT": "sulla base del consenso che ci ha dato come cliente",
+        "OWN_CONSENT": "sulla base del consenso al marketing che ci ha dato",
+        "THIRD_PARTY_CONSENT": "sulla base del consenso dato al fornitore della lista",
+        "PUBLIC_DIRECTORY": "elenco pubblico, numero non iscritto al Registro delle "
+                            "Opposizioni",
+        "LEGITIMATE_INTEREST": "sulla base del nostro legittimo interesse a chiedere ai "
+                               "clienti un giudizio sul servizio",
+        "h_rpo": "Verifiche nel Registro Pubblico delle Opposizioni",
+        "rpo_yes": "{date}: il numero risultava iscritto (non chiamabile)",
+        "rpo_no": "{date}: il numero non risultava iscritto",
+        "no_rpo": "Non abbiamo ancora verificato il numero nel Registro.",
+        "h_optouts": "Le Sue opposizioni",
+        "optout": "{date}: opposizione registrata ({channel}, {scope}); da allora non La "
+                  "chiamiamo più per queste finalità",
+        "withdraw": "{date}: opposizione revocata su Sua richiesta",
+        "operator": "all'operatore telefonico", "email": "per e-mail", "letter": "per lettera",
+        "web": "dal sito web", "api": "dal nostro sistema di chiamata",
+        "scope_all": "ogni finalità", "scope_telemarketing": "offerte commerciali",
+        "scope_survey": "indagini sulla soddisfazione",
+        "h_erased": "Cancellazione dei Suoi dati",
+        "erased": "Il {date} abbiamo cancellato i Suoi dati su Sua richiesta (rif. {ref}). "
+                  "Conserviamo soltanto il numero in un elenco di esclusione, perché non "
+                  "venga più chiamato, e gli esiti delle verifiche nel Registro delle "
+                  "Opposizioni, che la legge ci impone di conservare per cinque anni.",
+        "h_object": "Come opporsi",
+        "object": "Può opporsi in qualsiasi momento e gratuitamente alle nostre chiamate "
+                  "commerciali, anche se effettuate tramite terzi:",
+        "object_a": "dicendolo all'operatore durante una telefonata, che ne prenderà nota "
+                    "subito;",
+        "object_b": "scrivendo a {email};",
+        "object_c": "con una lettera a {name}, {address}.",
+        "rpo_hint": "Può anche iscrivere il Suo numero al Registro Pubblico delle "
+                    "Opposizioni (www.registrodelleopposizioni.it).",
+        "h_complaint": "Reclamo",
+        "complaint": "Se ritiene che il trattamento dei Suoi dati non rispetti il Regolamento "
+                     "(UE) 2016/679, può proporre reclamo al Garante per la protezione dei "
+                     "dati personali, Piazza Venezia 11, 00187 Roma — www.garanteprivacy.it.",
+        "regards": "Distinti saluti.",
+        "dpo": "Responsabile della protezione dei dati: {email}",
+        "title": "Origine del numero {phone}",
+    },
+    "en": {
+        "subject": "Subject: where your phone number {phone} came from, and what we hold",
+        "ref": "Your request reference: {ref}",
+        "date": "Date: {date}",
+        "greeting": "Dear Sir or Madam,",
+        "intro": "you asked us where we obtained your phone number and what data we hold "
+                 "(Articles 14 and 15 of Regulation (EU) 2016/679). Here is our full answer.",
+        "none": "We hold no data about the number {phone}: it is in none of the lists we "
+                "have received, nor in our checks or campaigns.",
+        "h_sources": "Where we obtained your number",
+        "internal_archive": "from our own customer records",
+        "third_party": "from a list bought from {supplier} (VAT {vat}{contract})",
+        "public_directory": "from a public telephone directory supplied by {supplier} "
+                            "(VAT {vat}{contract})",
+        "contract_ref": ", contract no. {ref}",
+        "source": "List “{source_id}”, received on {received}: the number came {origin}. "
+                  "It is on row {row} of the file (SHA-256 fingerprint {sha}).",
+        "versions": "The number is also in {n} earlier versions of the same list.",
+        "held_name": "Name received: {name}.",
+        "held_customer": "Customer code: {customer}.",
+        "tp_consent": "According to the supplier, you gave {collector} your consent to be "
+                      "contacted with other companies' offers on {date}{channel}{proof}.",
+        "own_consent": "You gave us your consent to receive offers on {date}{channel}{proof}.",
+        "no_consent": "No marketing consent is recorded.",
+        "channel": " via {channel}",
+        "proof": " (consent proof no. {proof})",
+        "contract_active": "Your contract with us is in force.",
+        "contract_ceased": "Your contract with us has ended{end}.",
+        "ended_on": " on {date}",
+        "public_rule": "A number published in a public directory may be called with offers "
+                       "only if it is not registered in the Registro Pubblico delle "
+                       "Opposizioni (Italy's do-not-call register; art. 130(3-bis) Privacy "
+                       "Code).",
+        "supplier_contact": "You may also ask the supplier about the consent: {contact}.",
+        "h_campaigns": "When and why we called you",
+        "campaign": "Campaign “{campaign}” ({purpose}), list prepared on {date}: {basis}.",
+        "no_campaigns": "The number has not been put on any call list.",
+        "telemarketing": "commercial offers",
+        "survey": "customer-satisfaction survey",
+        "CONTRACT_CONSENT": "on the consent you gave us as a customer",
+        "OWN_CONSENT": "on the marketing consent you gave us",
+        "THIRD_PARTY_CONSENT": "on the consent you gave the list's supplier",
+        "PUBLIC_DIRECTORY": "public directory, number not in the do-not-call register",
+        "LEGITIMATE_INTEREST": "on our legitimate interest in asking customers about our "
+                               "service",
+        "h_rpo": "Checks in the do-not-call register (RPO)",
+        "rpo_yes": "{date}: the number was registered (not callable)",
+        "rpo_no": "{date}: the number was not registered",
+        "no_rpo": "We have not yet checked the number in the register.",
+        "h_optouts": "Your objections",
+        "optout": "{date}: objection recorded ({channel}, {scope}); since then we do not "
+                  "call you for these purposes",
+        "withdraw": "{date}: objection withdrawn at your request",
+        "operator": "told to our operator", "email": "by e-mail", "letter": "by letter",
+        "web": "on our website", "api": "from our dialling system",
+        "scope_all": "all purposes", "scope_telemarketing": "commercial offers",
+        "scope_survey": "satisfaction surveys",
+        "h_erased": "Erasure of your data",
+        "erased": "On {date} we erased your data at your request (ref. {ref}). We keep only "
+                  "the number in a suppression list, so that it is never called again, and "
+                  "the results of the do-not-call register checks, which the law requires us "
+                  "to keep for five years.",
+        "h_object": "How to object",
+        "object": "You may object at any time, free of charge, to our marketing calls, "
+                  "including calls made on our behalf:",
+        "object_a": "by telling the operator during a call, who will record it at once;",
+        "object_b": "by e-mail to {email};",
+        "object_c": "by letter to {name}, {address}.",
+        "rpo_hint": "You may also register your number in the Registro Pubblico delle "
+                    "Opposizioni (www.registrodelleopposizioni.it).",
+        "h_complaint": "Complaints",
+        "complaint": "If you believe that the processing of your data breaches Regulation "
+                     "(EU) 2016/679, you may lodge a complaint with the Garante per la "
+                     "protezione dei dati personali, Piazza Venezia 11, 00187 Rome, Italy — "
+                     "www.garanteprivacy.it.",
+        "regards": "Yours faithfully,",
+        "dpo": "Data protection officer: {email}",
+        "title": "Where the number {phone} came from",
+    },
+}
+LANGS = tuple(T)
+
+
+def _day(value: str | None, lang: str) -> str:
+    if not value:
+        return "—"
+    day = dt.date.fromisoformat(value[:10])
+    return day.strftime("%d/%m/%Y") if lang == "it" else day.isoformat()
+
+
+def _source_blocks(records: list[dict[str, Any]], t: dict[str, str], lang: str) -> list[str]:
+    """One paragraph per source (its newest version), in the person's words."""
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        by_source.setdefault(rec["source_id"], []).append(rec)
+    out = []
+    for source_id, recs in by_source.items():
+        rec = max(recs, key=lambda r: (r["version"], -r["row"]))
+        sup = rec["supplier"] or {}
+        contract = t["contract_ref"].format(ref=sup["contract_ref"]) if sup.get(
+            "contract_ref") else ""
+        origin = t[rec["kind"]].format(supplier=sup.get("name") or "—",
+                                       vat=sup.get("vat") or "—", contract=contract)
+        parts = [t["source"].format(source_id=source_id, received=_day(rec["received_on"], lang),
+                                    origin=origin, row=rec["row"],
+                                    sha=rec["file_sha256"][:16] + "…")]
+        earlier = {r["version"] for r in recs} - {rec["version"]}
+        if earlier:
+            parts.append(t["versions"].format(n=len(earlier)))
+        if rec.get("name"):
+            parts.append(t["held_name"].format(name=rec["name"]))
+        if rec.get("customer_id"):
+            parts.append(t["held_customer"].format(customer=rec["customer_id"]))
+        c = rec["consent"]
+        channel = t["channel"].format(channel=c["channel"]) if c.get("channel") else ""
+        proof = t["proof"].format(proof=c["proof"]) if c.get("proof") else ""
+        if rec["kind"] == "third_party":
+            if c.get("third_party"):
+                parts.append(t["tp_consent"].format(
+                    collector=c.get("collector") or sup.get("name") or "—",
+                    date=_day(c.get("date"), lang), channel=channel, proof=proof))
+            else:
+                parts.append(t["no_consent"])
+        elif rec["kind"] == "internal_archive":
+            parts.append(t["own_consent"].format(date=_day(c.get("date"), lang),
+                                                 channel=channel, proof=proof)
+                         if c.get("marketing") else t["no_consent"])
+            if rec.get("contract_status") == "active":
+                parts.append(t["contract_active"])
+            elif rec.get("contract_status") == "ceased":
+                end = rec.get("contract_end")
+                parts.append(t["contract_ceased"].format(
+                    end=t["ended_on"].format(date=_day(end, lang)) if end else ""))
+        else:
+            parts.append(t["public_rule"])
+        if sup.get("contact") and rec["kind"] == "third_party":
+            parts.append(t["supplier_contact"].format(contact=sup["contact"]))
+        out.append(" ".join(parts))
+    return out
+
+
+def letter_blocks(data: dict[str, Any], controller: Controller, lang: str = "it",
+                  ref: str | None = None) -> list[Block]:
+    """The letter as blocks (headings, paragraphs, lists), independent of the format."""
+    t = T[lang]
+    phone = data["phone"]
+    blocks: list[Block] = [
+        ("head", f"{controller.name}\n{controller.address}\n"
+                 f"{'P.IVA' if lang == 'it' else 'VAT'} {controller.vat}"),
+        ("p", t["date"].format(date=_day(data["generated_at"], lang))),
+    ]
+    if ref:
+        blocks.append(("p", t["ref"].format(ref=ref)))
+    blocks += [("subject", t["subject"].format(phone=phone)), ("p", t["greeting"]),
+               ("p", t["intro"])]
+    if not data["held"]:
+        blocks.append(("p", t["none"].format(phone=phone)))
+    if data["sources"]:
+        blocks += [("h", t["h_sources"]), ("ul", _source_blocks(data["sources"], t, lang))]
+    if data["erased"]:
+        er = data["erased"]
+        blocks += [("h", t["h_erased"]), ("p", t["erased"].format(
+            date=_day(er["erased_at"], lang), ref=er["request_ref"]))]
+    if data["held"]:
+        campaigns = [t["campaign"].format(campaign=c["campaign"], purpose=t[c["purpose"]],
+                                          date=_day(c["as_of"], lang), basis=t[c["basis"]])
+                     for c in data["campaigns"]]
+        blocks += [("h", t["h_campaigns"]),
+                   ("ul", campaigns) if campaigns else ("p", t["no_campaigns"])]
+        checks = [t["rpo_yes" if c["registered"] else "rpo_no"].format(
+            date=_day(c["checked_at"], lang)) for c in data["rpo_checks"]]
+        blocks += [("h", t["h_rpo"]), ("ul", checks) if checks else ("p", t["no_rpo"])]
+    if data["optouts"]:
+        items = [t["withdraw"].format(date=_day(o["at"], lang)) if o["type"] == "withdraw"
+                 else t["optout"].format(date=_day(o["at"], lang),
+                                         channel=t.get(o["channel"] or "", o["channel"]),
+                                         scope=t[f"scope_{o['scope'] or 'all'}"])
+                 for o in data["optouts"]]
+        blocks += [("h", t["h_optouts"]), ("ul", items)]
+    blocks += [
+        ("h", t["h_object"]), ("p", t["object"]),
+        ("ul", [t["object_a"], t["object_b"].format(email=controller.dpo_email),
+                t["object_c"].format(name=controller.name, address=controller.address)]),
+        ("p", t["rpo_hint"]),
+        ("h", t["h_complaint"]), ("p", t["complaint"]),
+        ("p", t["regards"]),
+        ("sign", f"{controller.name}\n{t['dpo'].format(email=controller.dpo_email)}"),
+    ]
+    return blocks
+
+
+def render_text(blocks: list[Block], width: int = 88) -> str:
+    out: list[str] = []
+    for kind, value in blocks:
+        if kind == "ul":
+            for item in value:
+                out.append(textwrap.fill(item, width, initial_indent="  - ",
+                                         subsequent_indent="    "))
+            out.append("")
+        elif kind == "h":
+            out += [value, "-" * len(value)]
+        elif kind in ("head", "sign"):
+            out += [*value.split("\n"), ""]
+        else:
+            out += [textwrap.fill(value, width), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render_html(blocks: list[Block], title: str, lang: str) -> str:
+    parts = []
+    for kind, value in blocks:
+        if kind == "ul":
+            parts.append("<ul>" + "".join(f"<li>{e(i)}</li>" for i in value) + "</ul>")
+        elif kind == "h":
+            parts.append(f"<h2>{e(value)}</h2>")
+        elif kind == "head":
+            parts.append('<p class="letterhead">' + "<br>".join(map(e, value.split("\n")))
+                         + "</p>")
+        elif kind == "subject":
+            parts.append(f"<h1>{e(value)}</h1>")
+        elif kind == "sign":
+            parts.append('<p class="signature">' + "<br>".join(map(e, value.split("\n")))
+                         + "</p>")
+        else:
+            parts.append(f"<p>{e(value)}</p>")
+    return page(title, "\n".join(parts), lang)
+
+
+def render_letter(data: dict[str, Any], controller: Controller, fmt: str = "text",
+                  lang: str = "it", ref: str | None = None) -> str:
+    """The reply letter as text or HTML."""
+    blocks = letter_blocks(data, controller, lang, ref)
+    if fmt == "html":
+        return render_html(blocks, T[lang]["title"].format(phone=data["phone"]), lang)
+    return render_text(blocks)

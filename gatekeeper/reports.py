@@ -1,0 +1,152 @@
+"""What a run writes besides its decisions: the source-disclosure report and report.html.
+
+`sources.csv`/`sources.html` are what the company shows the Garante about its list supply
+chain: per source version used, who supplied it under which contract, the file's
+checksum, and what became of its rows. `report.html` is the page a campaign manager
+reads. Both are computed from the decided rows in one group-by, and written
+deterministically (same inputs, same bytes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+
+from . import policy as P
+from .htmlpage import e, page, table
+from .timeutil import ROME
+
+REASONS = tuple(P.REASON_TEXT)  # table order
+SOURCE_COLUMNS = (
+    "source_id", "version", "kind", "supplier_name", "supplier_vat", "supplier_contact",
+    "supplier_contract_ref", "received_on", "file_sha256", "rows_loaded", "rows_rejected",
+    "rows_valid", "rows_dialable", "numbers_dialable",
+    *(f"suppressed_{r}" for r in REASONS),
+    "consent_proof_coverage", "oldest_consent", "newest_consent",
+)
+KIND_TEXT = {"internal_archive": "archivio clienti", "third_party": "lista di terzi",
+             "public_directory": "elenco pubblico"}
+
+
+def source_report(decided: pl.DataFrame, dialable: pl.DataFrame,
+                  versions: pl.DataFrame) -> pl.DataFrame:
+    """One row per source version used by the run; counts add up to summary.json."""
+    per_source = decided.group_by("source_id").agg(
+        pl.len().alias("rows_loaded"),
+        pl.col("valid").fill_null(False).sum().alias("rows_valid"),
+        pl.col("reason").is_null().sum().alias("rows_dialable"),
+        *((pl.col("reason") == r).sum().alias(f"suppressed_{r}") for r in REASONS),
+        (pl.col("consent_proof").is_not_null().mean().round(4)
+         .alias("consent_proof_coverage")),
+        pl.col("consent_date").min().alias("oldest_consent"),
+        pl.col("consent_date").max().alias("newest_consent"),
+    )
+    numbers = dialable.group_by("source_id").agg(pl.len().alias("numbers_dialable"))
+    report = (versions.join(per_source, on="source_id", how="left")
+              .join(numbers, on="source_id", how="left"))
+    counts = [c for c in SOURCE_COLUMNS if c.startswith(("rows_", "numbers_", "suppressed_"))]
+    return report.with_columns(
+        pl.col(c).fill_null(0).cast(pl.Int64) for c in counts
+    ).select(SOURCE_COLUMNS).sort("source_id")
+
+
+def _rome(instant: str | None) -> str:
+    """An ISO UTC instant as a manager reads it: Rome local time, dd/mm/yyyy hh:mm."""
+    if not instant:
+        return "—"
+    utc = dt.datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    return utc.astimezone(ROME).strftime("%d/%m/%Y %H:%M")
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "—"
+
+
+def sources_html(report: pl.DataFrame, summary: dict[str, Any]) -> str:
+    """The source-disclosure report as a page a privacy officer can hand over."""
+    rows = []
+    for s in report.to_dicts():
+        suppressed = "; ".join(f"{r}: {s[f'suppressed_{r}']:,}" for r in REASONS
+                               if s[f"suppressed_{r}"])
+        rows.append([
+            f"{s['source_id']} (v{s['version']})", KIND_TEXT.get(s["kind"], s["kind"]),
+            " · ".join(str(x) for x in (s["supplier_name"], s["supplier_vat"],
+                                        s["supplier_contact"]) if x) or "titolare",
+            s["supplier_contract_ref"], s["received_on"], s["file_sha256"],
+            f"{s['rows_loaded']:,}", f"{s['rows_rejected']:,}", f"{s['rows_valid']:,}",
+            f"{s['rows_dialable']:,}", f"{s['numbers_dialable']:,}", suppressed or "—",
+            f"{100 * (s['consent_proof_coverage'] or 0):.1f}%",
+            f"{s['oldest_consent'] or '—'} / {s['newest_consent'] or '—'}"])
+    body = (
+        f"<h1>Fonti dei numeri — campagna {e(summary['campaign'])}</h1>"
+        f"<p class=muted>Finalità {e(summary['purpose'])}, decisione al {e(summary['as_of'])}, "
+        f"esecuzione {e(summary['run_id'])}. Per ogni fonte: chi l'ha fornita, con quale "
+        "contratto, l'impronta SHA-256 del file ricevuto e l'esito delle sue righe.</p>"
+        + table(["Fonte", "Tipo", "Fornitore", "Contratto", "Ricevuta il", "SHA-256 file",
+                 "Righe caricate", "Scartate", "Valide", "Chiamabili", "Numeri in lista",
+                 "Escluse per motivo", "Prova del consenso", "Consenso più vecchio / recente"],
+                rows, numeric={6, 7, 8, 9, 10}, test_id="sources"))
+    return page(f"Fonti — {summary['campaign']}", body)
+
+
+def _funnel_svg(stages: list[tuple[str, str, int]]) -> str:
+    """Horizontal bars, widths relative to the first stage; labels carry the figures."""
+    top = max(stages[0][2], 1)
+    bar_h, gap, width = 34, 10, 480
+    parts = []
+    for i, (key, label, value) in enumerate(stages):
+        y = i * (bar_h + gap)
+        w = max(2, round(width * value / top))
+        parts.append(
+            f'<rect x="0" y="{y}" width="{w}" height="{bar_h}" rx="4" fill="#2f6fb5" '
+            f'opacity="{1 - i * 0.15:.2f}"></rect>'
+            f'<text x="{width + 12}" y="{y + 22}" font-size="14">{e(label)}: '
+            f'<tspan data-testid="funnel-{e(key)}" font-weight="bold">{value:,}</tspan>'
+            "</text>")
+    height = len(stages) * (bar_h + gap)
+    return (f'<svg role="img" aria-label="funnel" width="{width + 360}" height="{height}" '
+            f'viewBox="0 0 {width + 360} {height}" xmlns="http://www.w3.org/2000/svg">'
+            + "".join(parts) + "</svg>")
+
+
+def campaign_html(summary: dict[str, Any], report: pl.DataFrame) -> str:
+    """report.html: funnel, suppressions explained, per-source yield, validity window."""
+    rows = summary["rows"]
+    stages = [("rows", "righe ricevute", rows),
+              ("valid", "numeri validi", summary["valid"]),
+              ("dialable_rows", "righe chiamabili", summary["dialable_rows"]),
+              ("dialable", "numeri chiamabili (senza doppioni)", summary["dialable"])]
+    cards = "".join(
+        f'<div class=card><b data-testid="card-{key}">{value:,}</b>{e(label)}</div>'
+        for key, label, value in stages)
+    until = summary["valid_until"]
+    validity = (f'<p>La lista va chiamata <b>entro il {e(_rome(until))} (ora di Roma)</b>, '
+                f'<span class=muted data-testid="valid-until">{e(until)}</span>: dopo, '
+                "le verifiche nel Registro delle Opposizioni "
+                "non sono più valide e la campagna va rielaborata.</p>" if until else
+                '<p data-testid="valid-until">Nessun numero chiamabile.</p>')
+    reasons = [[code, f"{count:,}", _pct(count, rows), P.REASON_TEXT.get(code, code)]
+               for code, count in sorted(summary["suppressed"].items(),
+                                         key=lambda kv: (-kv[1], kv[0]))]
+    yields = [[s["source_id"], KIND_TEXT.get(s["kind"], s["kind"]),
+               s["supplier_name"] or "titolare", f"{s['rows_loaded']:,}",
+               f"{s['rows_dialable']:,}", f"{s['numbers_dialable']:,}",
+               _pct(s["rows_dialable"], s["rows_loaded"])] for s in report.to_dicts()]
+    body = (
+        f"<h1>Campagna {e(summary['campaign'])}</h1>"
+        f"<p class=muted>Finalità <b>{e(summary['purpose'])}</b> · decisione al "
+        f'<span data-testid="as-of">{e(summary["as_of"])}</span> · esecuzione '
+        f"{e(summary['run_id'])}</p>"
+        f"<div>{cards}</div>{validity}"
+        "<h2>Dalle righe ricevute ai numeri chiamabili</h2>" + _funnel_svg(stages)
+        + "<h2>Perché le righe sono state escluse</h2>"
+        + table(["Motivo", "Righe", "% delle righe", "Spiegazione"], reasons,
+                numeric={1, 2}, test_id="reasons")
+        + "<h2>Resa per fonte</h2>"
+        + table(["Fonte", "Tipo", "Fornitore", "Righe", "Righe chiamabili",
+                 "Numeri in lista", "Resa"], yields, numeric={3, 4, 5, 6}, test_id="yield")
+        + "<p class=muted>Dettaglio per riga in decisions.parquet; fonti e fornitori in "
+          "sources.html; numeri da chiamare in dialable.csv.</p>")
+    return page(f"Campagna {summary['campaign']}", body)

@@ -1,0 +1,223 @@
+"""The privacy officer's side: disclosure letters, erasure, request log, retention."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import duckdb
+import polars as pl
+import pytest
+
+from gatekeeper.config import Workspace
+from gatekeeper.optouts import Journal
+
+from .conftest import AS_OF, WorkspaceMaker, gk
+
+
+def _in_two_supplied_sources(ws: Workspace) -> tuple[str, str]:
+    """A demo number sold by Acme (with a consent proof) and listed by the directory."""
+    with duckdb.connect(str(ws.store_path), read_only=True) as con:
+        phone, proof = con.execute(
+            """SELECT a.phone, a.consent_proof FROM source_rows a JOIN source_rows p
+               ON a.phone = p.phone AND p.source_id = 'pagine-2026'
+               WHERE a.source_id = 'acme-2026-11' AND a.consent_proof IS NOT NULL
+                 AND a.phone IN (SELECT phone FROM rpo_checks)
+               ORDER BY a.phone LIMIT 1""").fetchone()
+    return phone, proof
+
+
+def test_disclose_names_both_suppliers_in_both_languages(scrubbed: Workspace) -> None:
+    phone, proof = _in_two_supplied_sources(scrubbed)
+    national = phone.removeprefix("+39")
+    written = f"{national[:3]} {national[3:6]} {national[6:]}"  # as a person writes it
+    data = json.loads(gk(scrubbed, "disclose", written, "--format", "json").output)
+    assert data["phone"] == phone
+    assert {"phone", "sources", "rpo_checks", "optouts", "campaigns", "erased"} <= set(data)
+    suppliers = {s["source_id"]: s["supplier"]["name"] for s in data["sources"]
+                 if s["supplier"]}
+    assert suppliers == {"acme-2026-11": "Acme Lead S.r.l.",
+                         "pagine-2026": "Elenchi Italia S.p.A."}
+    acme = next(s for s in data["sources"] if s["source_id"] == "acme-2026-11")
+    assert acme["consent"]["proof"] == proof and acme["file_sha256"] and acme["row"] >= 1
+    assert data["rpo_checks"][0]["checked_at"] == "2026-11-20T09:00:00Z"
+    italian = gk(scrubbed, "disclose", phone)
+    english = gk(scrubbed, "disclose", phone, "--lang", "en", "--format", "html")
+    assert italian.exit_code == english.exit_code == 0
+    for letter in (italian.output, english.output):
+        assert "Acme Lead S.r.l." in letter and "Elenchi Italia S.p.A." in letter
+        assert proof in letter and "Garante" in letter and "dpo@connecto.example" in letter
+        assert "Connecto S.r.l." in letter
+    assert "Da dove abbiamo ottenuto il Suo numero" in italian.output
+    assert "reclamo" in italian.output
+    assert english.output.startswith("<!DOCTYPE html>") and "How to object" in english.output
+    assert "http" not in english.output.split("<body>")[0]  # no external fetches
+
+
+def test_nothing_held_exits_3_with_a_plain_statement(scrubbed: Workspace) -> None:
+    result = gk(scrubbed, "disclose", "+39 351 000 0000")
+    assert result.exit_code == 3
+    assert "Non conserviamo alcun dato relativo al numero +393510000000" in result.output
+    bad = gk(scrubbed, "disclose", "n/d")
+    assert bad.exit_code == 2 and "not a valid phone number" in bad.output
+
+
+def test_disclose_lists_campaigns_and_optouts(scrubbed: Workspace) -> None:
+    dialable = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")
+    first = dialable.row(0, named=True)
+    assert gk(scrubbed, "optout", "add", first["phone"], "--channel", "email", "--by",
+              "dpo").exit_code == 0
+    data = json.loads(gk(scrubbed, "disclose", first["phone"], "--format", "json").output)
+    assert [(c["campaign"], c["basis"], c["source_id"]) for c in data["campaigns"]] == [
+        ("demo", first["basis"], first["source_id"])]
+    assert data["optouts"][-1]["channel"] == "email"
+    letter = gk(scrubbed, "disclose", first["phone"]).output
+    assert "Campagna «demo»" in letter and "opposizione registrata (per e-mail" in letter
+
+
+def _two_versions(maker: WorkspaceMaker) -> None:
+    columns = 'phone = "Telefono"\nname = "Nome"'
+    maker.source("lista", "Telefono;Nome\n3331234567;Anna Rossi\n3339999999;Bea\n",
+                 columns=columns)
+    assert gk(maker.ws, "load").exit_code == 0
+    maker.source("lista", "Telefono;Nome\n3330000001;Carlo\n333 123 4567;Anna Rossi Bis\n",
+                 columns=columns)
+    assert gk(maker.ws, "load").exit_code == 0
+
+
+def test_disclose_reports_every_version_of_a_source(maker: WorkspaceMaker) -> None:
+    _two_versions(maker)
+    data = json.loads(gk(maker.ws, "disclose", "3331234567", "--format", "json").output)
+    assert [(s["version"], s["row"], s["name"]) for s in data["sources"]] == [
+        (1, 1, "Anna Rossi"), (2, 2, "Anna Rossi Bis")]
+    assert data["sources"][0]["file_sha256"] != data["sources"][1]["file_sha256"]
+    letter = gk(maker.ws, "disclose", "3331234567").output
+    assert "anche in 1 versioni precedenti" in letter
+
+
+def test_erasure_removes_personal_data_and_suppresses_later_loads(
+        maker: WorkspaceMaker) -> None:
+    _two_versions(maker)
+    erased = gk(maker.ws, "erase", "+39 333 1234567", "--ref", "PEC-77")
+    assert erased.exit_code == 0, erased.output
+    with duckdb.connect(str(maker.ws.store_path), read_only=True) as con:
+        left = con.execute("SELECT count(*) FROM source_rows WHERE phone = '+393331234567' "
+                           "OR name LIKE 'Anna%' OR raw LIKE '%1234567%'").fetchone()[0]
+        blanked = con.execute("SELECT count(*) FROM source_rows WHERE erased_ref = 'PEC-77'"
+                              ).fetchone()[0]
+    assert (left, blanked) == (0, 2)
+    data = json.loads(gk(maker.ws, "disclose", "3331234567", "--format", "json").output)
+    assert data["sources"] == [] and data["erased"]["request_ref"] == "PEC-77"
+    assert "PEC-77" in gk(maker.ws, "disclose", "3331234567").output
+    # The same number arrives again in a new version of the list: suppressed ERASED, and
+    # its personal data is not stored again.
+    maker.source("lista", "Telefono;Nome\n3331234567;Anna Rossi Tris\n3330000002;Dino\n",
+                 columns='phone = "Telefono"\nname = "Nome"')
+    assert gk(maker.ws, "load").exit_code == 0
+    assert gk(maker.ws, "run", "--campaign", "c", "--purpose", "telemarketing",
+              "--as-of", AS_OF).exit_code == 0
+    decisions = pl.read_parquet(maker.ws.report_dir("c") / "decisions.parquet")
+    assert decisions.filter(pl.col("row") == 1)["reason"].to_list() == ["ERASED"]
+    assert decisions.filter(pl.col("row") == 1)["raw"].to_list() == [None]
+    check = gk(maker.ws, "check", "3331234567", "--purpose", "telemarketing")
+    assert check.exit_code == 1 and "ERASED" in check.output
+
+
+def test_erasure_is_one_transaction(maker: WorkspaceMaker,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    _two_versions(maker)
+    monkeypatch.setenv("GATEKEEPER_FAULT", "erase.before_commit")
+    failed = gk(maker.ws, "erase", "3331234567", "--ref", "PEC-1")
+    assert failed.exit_code == 2 and "injected fault" in failed.output
+    monkeypatch.delenv("GATEKEEPER_FAULT")
+    data = json.loads(gk(maker.ws, "disclose", "3331234567", "--format", "json").output)
+    assert len(data["sources"]) == 2 and data["erased"] is None
+    assert data["sources"][0]["name"] == "Anna Rossi"
+
+
+def test_erasure_rewrites_reports_without_the_number(scrubbed: Workspace) -> None:
+    dialable = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")
+    phone = dialable["phone"][0]
+    assert gk(scrubbed, "erase", phone, "--ref", "R-1").exit_code == 0
+    out = scrubbed.report_dir("demo")
+    assert phone not in pl.read_csv(out / "dialable.csv")["phone"].to_list()
+    assert pl.read_parquet(out / "decisions.parquet").filter(
+        pl.col("phone") == phone).is_empty()
+    data = json.loads(gk(scrubbed, "disclose", phone, "--format", "json").output)
+    assert data["campaigns"] == [] and data["erased"]["request_ref"] == "R-1"
+
+
+def test_request_log_deadlines(scrubbed: Workspace) -> None:
+    assert gk(scrubbed, "requests", "add", "ACC-1", "--kind", "access", "--phone",
+              "3331234567", "--received", "2020-01-10").exit_code == 0
+    assert gk(scrubbed, "requests", "add", "ACC-2", "--kind", "access", "--phone",
+              "3331234568").exit_code == 0
+    listing = gk(scrubbed, "requests").output
+    assert "OVERDUE   ACC-1" in listing and "due 2020-02-09" in listing
+    assert "OPEN      ACC-2" in listing
+    assert gk(scrubbed, "requests", "extend", "ACC-2", "--reason", "molte fonti").exit_code == 0
+    assert "extended: molte fonti" in gk(scrubbed, "requests").output
+    again = gk(scrubbed, "requests", "extend", "ACC-2", "--reason", "ancora")
+    assert again.exit_code == 2 and "already extended" in again.output
+    assert gk(scrubbed, "disclose", "3331234567", "--ref", "ACC-1").exit_code in (0, 3)
+    assert gk(scrubbed, "erase", "3331234568", "--ref", "ER-9").exit_code == 0
+    listing = gk(scrubbed, "requests").output
+    assert "ACC-1" not in listing and "ER-9" not in listing
+    everything = json.loads(gk(scrubbed, "requests", "--all", "--json").output)
+    assert {r["request_ref"]: r["status"] for r in everything} == {
+        "ACC-1": "answered", "ACC-2": "open", "ER-9": "answered"}
+
+
+def test_purge_removes_old_rows_and_keeps_optouts_and_erasures(scrubbed: Workspace) -> None:
+    journal_before = Journal(scrubbed.journal_path).read().events.height
+    assert gk(scrubbed, "erase", "3331234567", "--ref", "E-1").exit_code == 0
+    dry = gk(scrubbed, "purge", "--as-of", "2028-06-01", "--dry-run")
+    assert dry.exit_code == 0 and "would remove 5,997 list rows" in dry.output
+    soon = gk(scrubbed, "purge", "--as-of", "2027-01-01")
+    assert "removed 0 list rows" in soon.output  # used by a run less than 12 months ago
+    done = gk(scrubbed, "purge", "--as-of", "2032-01-01")
+    assert "removed 5,997 list rows" in done.output and "1 run records" in done.output
+    with duckdb.connect(str(scrubbed.store_path), read_only=True) as con:
+        counts = con.execute("SELECT (SELECT count(*) FROM source_rows), "
+                             "(SELECT count(*) FROM erasures), "
+                             "(SELECT count(*) FROM source_versions), "
+                             "(SELECT count(*) FROM rpo_checks)").fetchone()
+    assert counts == (0, 1, 3, 0)
+    assert Journal(scrubbed.journal_path).read().events.height == journal_before
+    opted = Journal(scrubbed.journal_path).read().events["phone"][0]
+    check = gk(scrubbed, "check", opted, "--purpose", "telemarketing")
+    assert check.exit_code == 1 and "OPTED_OUT" in check.output
+
+
+def test_sources_report_adds_up_to_the_summary(scrubbed: Workspace) -> None:
+    out = scrubbed.report_dir("demo")
+    sources = pl.read_csv(out / "sources.csv")
+    summary = json.loads((out / "summary.json").read_text())
+    assert sources["source_id"].to_list() == ["acme-2026-11", "crm-clienti", "pagine-2026"]
+    assert sources["rows_loaded"].sum() == summary["rows"]
+    assert sources["rows_valid"].sum() == summary["valid"]
+    assert sources["rows_dialable"].sum() == summary["dialable_rows"]
+    assert sources["numbers_dialable"].sum() == summary["dialable"]
+    for reason, count in summary["suppressed"].items():
+        assert sources[f"suppressed_{reason}"].sum() == count
+    suppressed = sources.select(pl.col("^suppressed_.*$")).sum_horizontal()
+    assert (sources["rows_dialable"] + suppressed == sources["rows_loaded"]).all()
+    acme = sources.row(0, named=True)
+    assert acme["supplier_contract_ref"] == "2026/17" and len(acme["file_sha256"]) == 64
+    assert 0.9 < acme["consent_proof_coverage"] < 1
+    assert acme["rows_rejected"] == 0 and sources["rows_rejected"].sum() == 3
+    html = (out / "sources.html").read_text()
+    assert "Acme Lead S.r.l." in html and acme["file_sha256"] in html
+
+
+def test_manifest_text_is_escaped_in_html(maker: WorkspaceMaker) -> None:
+    maker.source("x", "Telefono\n3331234567\n", kind="public_directory",
+                 extra=textwrap.dedent(""))
+    manifest = maker.root / "sources" / "x.toml"
+    manifest.write_text(manifest.read_text().replace('"Acme Lead S.r.l."',
+                                                     '"<script>alert(1)</script>"'))
+    assert gk(maker.ws, "load").exit_code == 0
+    assert gk(maker.ws, "run", "--campaign", "c", "--purpose", "telemarketing").exit_code == 0
+    for page in ("sources.html", "report.html"):
+        text = (maker.ws.report_dir("c") / page).read_text()
+        assert "<script>" not in text
