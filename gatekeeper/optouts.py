@@ -159,6 +159,25 @@ class Journal:
         last_hash = str(raw["hash"][-1])
         return JournalState(events, end, last_hash, len(data) - end)
 
+    def events_of(self, phone: str) -> pl.DataFrame:
+        """The events of one number, without parsing the whole journal (disclosure)."""
+        if not self.path.exists():
+            return pl.DataFrame(schema=EVENT_SCHEMA)
+        with self._locked(exclusive=False) as handle:
+            handle.seek(0)
+            data = handle.read()
+        data = data[:data.rfind(b"\n") + 1]
+        needle = b'"phone": ' + json.dumps(phone).encode()
+        lines, at = [], data.find(needle)
+        while at >= 0:  # a byte search, then the line around each hit
+            start, end = data.rfind(b"\n", 0, at) + 1, data.find(b"\n", at) + 1
+            lines.append(data[start:end])
+            at = data.find(needle, end)
+        if not lines:
+            return pl.DataFrame(schema=EVENT_SCHEMA)
+        raw = pl.read_ndjson(io.BytesIO(b"".join(lines)), infer_schema_length=None)
+        return raw.select(_event_column(raw, n, t) for n, t in EVENT_SCHEMA.items())
+
     def verify(self) -> tuple[int, list[str]]:
         """Check the hash chain line by line; returns (entries, problems)."""
         if not self.path.exists():

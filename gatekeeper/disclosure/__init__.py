@@ -86,7 +86,7 @@ def _campaigns(store: Store, phone: str) -> list[dict[str, Any]]:
 
 
 def _optouts(journal: Journal, phone: str) -> list[dict[str, Any]]:
-    events = journal.read().events.filter(pl.col("phone") == phone).sort("seq")
+    events = journal.events_of(phone).sort("seq")
     return _records(events.select("seq", "type", "at", "channel", "scope", "recorded_by",
                                   "note", "evidence", "recorded_at"))
 
