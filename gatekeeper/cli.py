@@ -485,6 +485,67 @@ def purge(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
     click.echo("  kept: every opt-out and every erasure suppression entry")
 
 
+# --- the service ------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8787, show_default=True, type=int)
+@click.option("--as-of", "as_of", help="Answer checks as at this instant (demos and tests; "
+              "default: the real time). Opt-outs always count from when they arrive.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, as_of: str | None) -> None:
+    """HTTP service for agents and dialers (opt-outs, check, disclosure), page at /."""
+    from .service import serve as run_service
+
+    ws = _workspace(ctx)
+    ws.config()  # a broken gatekeeper.toml stops here, not at the first request
+    click.echo(f"gatekeeper service on http://{host}:{port}/ (workspace {ws.root})", err=True)
+    run_service(ws, host, port, _instant(as_of, "--as-of"))
+
+
+@cli.group()
+def token() -> None:
+    """Service tokens (roles: agent, dialer, privacy)."""
+
+
+def _tokens(ctx: click.Context) -> Any:
+    from .service.tokens import TokenFile
+
+    return TokenFile(_workspace(ctx).data_dir / "tokens.json")
+
+
+@token.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["agent", "dialer", "privacy"]))
+@click.pass_context
+def token_add(ctx: click.Context, name: str, role: str) -> None:
+    """Make a token; it is printed once, alone on stdout (only its hash is kept)."""
+    click.echo(_tokens(ctx).add(name, role))
+    click.echo(f"token for {name} ({role}) made; store it now, it cannot be shown again",
+               err=True)
+
+
+@token.command("revoke")
+@click.argument("name")
+@click.pass_context
+def token_revoke(ctx: click.Context, name: str) -> None:
+    """Revoke a name's active token; the service refuses it at once."""
+    count = _tokens(ctx).revoke(name)
+    click.echo(f"{count} token(s) of {name} revoked")
+
+
+@token.command("list")
+@click.pass_context
+def token_list(ctx: click.Context) -> None:
+    """Names, roles and dates of tokens (never the tokens)."""
+    entries = _tokens(ctx).listing()
+    for t in entries:
+        state = f"revoked {t['revoked_at']}" if t.get("revoked_at") else "active"
+        click.echo(f"{t['name']:<20} {t['role']:<8} created {t['created_at']}  {state}")
+    if not entries:
+        click.echo("no tokens yet: gatekeeper token add NAME --role agent|dialer|privacy")
+
+
 def main() -> None:
     """Console entry point: no traceback reaches a user unless GATEKEEPER_DEBUG is set."""
     try:

@@ -242,6 +242,8 @@ def _normalise_chunk(raw: pl.Series) -> pl.DataFrame:
 
 
 def normalise_one(value: str) -> tuple[str | None, bool, str | None, str | None]:
-    """One number typed by a person (CLI, service): the same rules as a whole list."""
-    row = normalise(pl.Series([value])).row(0)
-    return row[0], bool(row[1]), row[2], row[3]
+    """One number typed by a person (CLI, service): the authority itself, which the
+    columnar path is proven to agree with (tests/test_normalise.py); microseconds, not
+    the milliseconds of a one-row frame."""
+    phone, valid, region, number_type = reference(value)
+    return phone, bool(valid), region, number_type

@@ -1,0 +1,259 @@
+"""The HTTP service for agents and dialers: opt-outs, dial checks, disclosure.
+
+A thin Starlette app over the library: the journal for opt-outs (durable before 201),
+the in-memory CheckIndex for checks, `disclose` for the privacy officer. Every error is
+JSON with a clear message; nothing personal is logged (paths with a number are logged
+as their template, query strings never).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..columns import OPTOUT_CHANNELS, OPTOUT_SCOPES, PURPOSES
+from ..config import Workspace
+from ..disclosure import disclose, phone_of
+from ..errors import GatekeeperError, InputError, NotFound, StoreBusy, StoreError
+from ..optouts import Journal, add_optout
+from ..timeutil import parse_instant
+from .index import CheckIndex
+from .openapi import OPENAPI
+from .page import AGENT_PAGE
+from .tokens import Caller, TokenFile
+
+log = logging.getLogger("gatekeeper.access")
+
+
+class ApiError(Exception):
+    """An HTTP error with a code a client can act on and a message a person can read."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+def _error(status: int, code: str, message: str,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"status": status, "code": code, "message": message}},
+                        status_code=status, headers=headers)
+
+
+def _caller(request: Request, right: str) -> Caller:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>'; tokens "
+                       "are made with 'gatekeeper token add NAME --role R'",
+                       {"WWW-Authenticate": "Bearer"})
+    caller = request.app.state.tokens.caller(token.strip())
+    if caller is None:
+        raise ApiError(401, "unauthorized", "unknown or revoked token",
+                       {"WWW-Authenticate": "Bearer"})
+    request.state.caller = caller.name
+    if not caller.may(right):
+        raise ApiError(403, "forbidden", f"role '{caller.role}' may not use this endpoint")
+    return caller
+
+
+def _valid_phone(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(422, "invalid_phone", "phone is required, e.g. \"333 123 4567\"")
+    try:
+        return phone_of(value)
+    except InputError as exc:
+        raise ApiError(422, "invalid_phone", exc.message) from None
+
+
+def _choice(body: dict[str, Any], key: str, accepted: tuple[str, ...], default: str) -> str:
+    value = body.get(key) or default
+    if value not in accepted:
+        raise ApiError(422, f"invalid_{key}",
+                       f"unknown {key} '{value}'; accepted: {', '.join(accepted)}")
+    return str(value)
+
+
+def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok", **request.app.state.index.status()})
+
+
+def agent_page(request: Request) -> HTMLResponse:
+    return HTMLResponse(AGENT_PAGE, headers={
+        "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
+                                   "style-src 'unsafe-inline'; connect-src 'self'",
+        "Cache-Control": "no-store"})
+
+
+def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(OPENAPI)
+
+
+async def post_optout(request: Request) -> JSONResponse:
+    caller = _caller(request, "optout")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "invalid_json", "the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    phone = _valid_phone(body.get("phone"))
+    channel = _choice(body, "channel", OPTOUT_CHANNELS,
+                      "operator" if caller.role == "agent" else "api")
+    scope = _choice(body, "scope", OPTOUT_SCOPES, "all")
+    note = body.get("note") or ""
+    if not isinstance(note, str) or len(note) > 500:
+        raise ApiError(422, "invalid_note", "note must be text of at most 500 characters")
+    at = None
+    if body.get("received_at"):
+        try:
+            at = parse_instant(str(body["received_at"]), what="received_at")
+        except InputError as exc:
+            raise ApiError(422, "invalid_received_at", exc.message) from None
+    journal: Journal = request.app.state.journal
+    # fsync happens in a worker thread; 201 is sent only once the entry is on disk.
+    result = await asyncio.to_thread(add_optout, journal, phone=phone, channel=channel,
+                                     by=caller.name, scope=scope, note=note, at=at)
+    entry = result.entries[0]
+    return JSONResponse({"ref": entry["seq"], "phone": entry["phone"], "at": entry["at"],
+                         "channel": entry["channel"], "scope": entry["scope"],
+                         "recorded_by": entry["recorded_by"],
+                         "recorded_at": entry["recorded_at"], "note": entry["note"]},
+                        status_code=201)
+
+
+def check(request: Request) -> JSONResponse:
+    _caller(request, "check")
+    phone = _valid_phone(request.query_params.get("phone"))
+    purpose = request.query_params.get("purpose", "telemarketing")
+    if purpose not in PURPOSES:
+        raise ApiError(422, "invalid_purpose",
+                       f"unknown purpose '{purpose}'; accepted: {', '.join(PURPOSES)}")
+    return JSONResponse(request.app.state.index.check(phone, purpose))
+
+
+def disclosure(request: Request) -> JSONResponse:
+    _caller(request, "disclosure")
+    phone = _valid_phone(request.path_params["phone"])
+    data = disclose(request.app.state.ws, phone)
+    if not data["held"]:
+        raise ApiError(404, "not_held", f"nothing is held about {data['phone']}")
+    return JSONResponse(data)
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _error(exc.status, exc.code, exc.message, exc.headers)
+
+
+async def gatekeeper_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatekeeperError)
+    if isinstance(exc, StoreBusy):
+        return _error(503, "store_busy", "the store is busy (a load or run is writing); "
+                      "retry shortly", {"Retry-After": "5"})
+    if isinstance(exc, NotFound):
+        return _error(404, "not_found", exc.message)
+    if isinstance(exc, InputError):
+        return _error(422, "invalid_input", exc.message)
+    status = 503 if isinstance(exc, StoreError) else 500
+    return _error(status, "unavailable", exc.message)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 404)
+    return _error(status, "not_found" if status == 404 else "http_error",
+                  "no such endpoint; see /openapi.json" if status == 404 else str(exc))
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    logging.getLogger("gatekeeper").error("internal error: %s", type(exc).__name__)
+    return _error(500, "internal", "internal error; the request was not carried out")
+
+
+class AccessLog:
+    """One line per request, never a phone number: route template, status, time, caller.
+
+    Plain ASGI (not BaseHTTPMiddleware) to keep the per-request cost of a check small.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), [500]
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            path = scope["path"]
+            if path.startswith("/v1/disclosure/"):
+                path = "/v1/disclosure/{phone}"
+            caller = scope.get("state", {}).get("caller", "-")
+            log.info("%s %s %d %.1fms caller=%s", scope["method"], path, status[0],
+                     (time.perf_counter() - start) * 1000, caller)
+
+
+def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
+               refresh_seconds: float = 1.0) -> Starlette:
+    """The service for one workspace; `clock` pins "now" (demos and tests)."""
+    index = CheckIndex(ws, clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(index.refresh)
+
+        async def keep_fresh() -> None:
+            while True:
+                await asyncio.sleep(refresh_seconds)
+                with contextlib.suppress(Exception):  # next tick tries again
+                    await asyncio.to_thread(index.refresh)
+
+        task = asyncio.create_task(keep_fresh())
+        yield
+        task.cancel()
+
+    app = Starlette(
+        routes=[Route("/", agent_page), Route("/healthz", healthz),
+                Route("/openapi.json", openapi),
+                Route("/v1/optouts", post_optout, methods=["POST"]),
+                Route("/v1/check", check),
+                Route("/v1/disclosure/{phone}", disclosure)],
+        exception_handlers={ApiError: api_error, GatekeeperError: gatekeeper_error,
+                            404: not_found, 405: not_found, Exception: server_error},
+        middleware=[Middleware(AccessLog)],
+        lifespan=lifespan)
+    app.state.ws = ws
+    app.state.index = index
+    app.state.journal = Journal(ws.journal_path)
+    app.state.tokens = TokenFile(ws.data_dir / "tokens.json")
+    return app
+
+
+def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 8787,
+          clock: dt.datetime | None = None) -> None:
+    """Run the service with uvicorn until interrupted; access lines go to stderr."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run(create_app(ws, clock=clock), host=host, port=port, access_log=False,
+                log_level="warning")

@@ -1,0 +1,211 @@
+"""What the service answers "may I dial this number now?" from, without holding the store.
+
+A dialer asks before every call, hundreds of times a second, while loads and runs hold
+the DuckDB store. So the service keeps in memory:
+
+- per purpose, the latest run's outcome per number (from that run's dialable.csv and
+  decisions.parquet, used only if their sha256 still match the run's record: fail closed),
+  refreshed in the background when the store changes and can be read;
+- the opt-out journal, tailed on every question, so an opt-out counts from the instant
+  it is acknowledged, by this service or any other process.
+
+A number is dialable when the latest run listed it, its RPO check is still valid, it is
+not erased, and no opt-out covering the purpose has been received since.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from .. import policy as P
+from ..columns import PURPOSES
+from ..config import Workspace
+from ..errors import StoreError
+from ..load import sha256_file
+from ..optouts import Journal
+from ..store import Store
+from ..timeutil import iso, now_utc
+
+NO_RUN = "NO_RUN"  # no usable run for the purpose yet: not dialable (fail closed)
+NO_SOURCE = "NO_SOURCE"
+
+
+@dataclass
+class RunSnapshot:
+    """One run's answer per number, as sorted arrays for microsecond lookups."""
+
+    run_id: str
+    campaign: str
+    as_of: str
+    keys: np.ndarray  # int64 phone keys, sorted
+    dialable: pl.DataFrame  # phone_key, basis, basis_text, valid_until (sorted by key)
+    reasons: pl.DataFrame  # phone_key, reason, for numbers not dialable (sorted by key)
+    reason_keys: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+
+    def lookup(self, key: int) -> dict[str, Any] | None:
+        i = int(np.searchsorted(self.keys, key))
+        if i < len(self.keys) and self.keys[i] == key:
+            return self.dialable.row(i, named=True)
+        j = int(np.searchsorted(self.reason_keys, key))
+        if j < len(self.reason_keys) and self.reason_keys[j] == key:
+            return {"reason": self.reasons["reason"][j]}
+        return None
+
+
+def _load_run(ws: Workspace, run: tuple[Any, ...]) -> RunSnapshot | None:
+    run_id, campaign, as_of, outputs_json = run
+    folder = ws.report_dir(campaign)
+    outputs = json.loads(outputs_json or "{}")
+    files = {name: folder / name for name in ("dialable.csv", "decisions.parquet")}
+    for name, path in files.items():  # overwritten by another run, or tampered: unusable
+        if not path.is_file() or sha256_file(path) != outputs.get(name):
+            return None
+    key = pl.col("phone").str.strip_prefix("+").cast(pl.Int64).alias("phone_key")
+    dialable = (pl.read_csv(files["dialable.csv"], infer_schema=False)
+                .select(key, "basis", "basis_text", "valid_until").sort("phone_key"))
+    reasons = (pl.read_parquet(files["decisions.parquet"], columns=["phone", "reason"])
+               .filter(pl.col("phone").is_not_null() & pl.col("reason").is_not_null())
+               .unique("phone", keep="first", maintain_order=True)
+               .select(key, "reason").sort("phone_key"))
+    return RunSnapshot(run_id, campaign, iso(as_of) or "", dialable["phone_key"].to_numpy(),
+                       dialable, reasons, reasons["phone_key"].to_numpy())
+
+
+class OptoutTail:
+    """The journal, read incrementally: only bytes appended since the last question."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.position = 0
+        self.events: dict[str, list[dict[str, Any]]] = {}
+        self.lock = threading.Lock()
+
+    def refresh(self) -> None:
+        path = self.journal.path
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            return
+        with self.lock:
+            if size <= self.position:
+                return
+            with open(path, "rb") as handle:
+                handle.seek(self.position)
+                data = handle.read(size - self.position)
+            end = data.rfind(b"\n") + 1  # a line being written is read next time
+            if not end:
+                return
+            for line in io.BytesIO(data[:end]):
+                entry = json.loads(line)
+                self.events.setdefault(entry["phone"], []).append(entry)
+            self.position += end
+
+    def opted_out(self, phone: str, purpose: str, now: dt.datetime) -> dict[str, Any] | None:
+        """The opt-out in force for phone and purpose at now (withdrawals lift earlier ones)."""
+        self.refresh()
+        stamp = iso(now) or ""
+        active = None
+        for entry in self.events.get(phone, ()):
+            if entry["at"] > stamp:
+                continue
+            if entry["type"] == "withdraw":
+                active = None
+            elif entry.get("scope") in ("all", purpose) and active is None:
+                active = entry
+        return active
+
+
+class CheckIndex:
+    """Answers check questions from memory; refreshes itself when the store changes."""
+
+    def __init__(self, ws: Workspace, clock: dt.datetime | None = None) -> None:
+        self.ws = ws
+        self.clock = clock  # fixed instant for demos and tests; None = real time
+        self.optouts = OptoutTail(Journal(ws.journal_path))
+        self.runs: dict[str, RunSnapshot | None] = dict.fromkeys(PURPOSES)
+        self.erased: set[str] = set()
+        self.loaded_stamp: tuple[int, ...] | None = None
+        self.last_error: str | None = None
+        self._lock = threading.Lock()
+
+    def now(self) -> dt.datetime:
+        return self.clock or now_utc()
+
+    def _store_stamp(self) -> tuple[int, ...]:
+        stamps: list[int] = []
+        for path in (self.ws.store_path, Path(f"{self.ws.store_path}.wal")):
+            try:
+                st = path.stat()
+                stamps += [st.st_mtime_ns, st.st_size]
+            except FileNotFoundError:
+                stamps += [0, 0]
+        return tuple(stamps)
+
+    def refresh(self) -> bool:
+        """Re-read runs and erasures if the store changed; keep the old answers if busy."""
+        stamp = self._store_stamp()
+        if stamp == self.loaded_stamp:
+            return False
+        try:
+            with Store(self.ws.store_path, read_only=True, wait=0) as store:
+                latest = {purpose: store.one(
+                    "SELECT run_id, campaign, as_of, outputs_json FROM runs WHERE purpose = ? "
+                    "ORDER BY executed_at DESC, run_id DESC LIMIT 1", [purpose])
+                    for purpose in PURPOSES}
+                erased = set(store.frame("SELECT phone FROM erasures")["phone"].to_list())
+        except StoreError as exc:  # a load or run is writing: answer from what we have
+            self.last_error = exc.message
+            return False
+        runs = {p: (_load_run(self.ws, r) if r else None) for p, r in latest.items()}
+        with self._lock:
+            self.runs, self.erased, self.loaded_stamp = runs, erased, stamp
+            self.last_error = None
+        return True
+
+    def check(self, phone: str, purpose: str) -> dict[str, Any]:
+        """The decision for one valid E.164 number now."""
+        now = self.now()
+        answer: dict[str, Any] = {"phone": phone, "purpose": purpose, "at": iso(now),
+                                  "dialable": False, "decision": "suppressed",
+                                  "reason": None, "basis": None, "basis_text": None,
+                                  "valid_until": None, "run_id": None, "campaign": None}
+        with self._lock:
+            run, erased = self.runs.get(purpose), phone in self.erased
+        # Opt-outs count from the instant they are received, whatever the clock says.
+        optout = self.optouts.opted_out(phone, purpose, max(now, now_utc()))
+        if run is not None:
+            answer.update(run_id=run.run_id, campaign=run.campaign)
+        if erased:
+            answer["reason"] = P.ERASED
+        elif optout:
+            answer["reason"] = P.OPTED_OUT
+        elif run is None:
+            answer["reason"] = NO_RUN
+        else:
+            found = run.lookup(int(phone.removeprefix("+")))
+            if found is None:
+                answer["reason"] = NO_SOURCE
+            elif "basis" not in found:
+                answer["reason"] = found["reason"]
+            elif found["valid_until"] and found["valid_until"] <= iso(now):
+                answer["reason"] = P.RPO_NOT_CHECKED  # the run's RPO checks have expired
+            else:
+                answer.update(dialable=True, decision="dialable", basis=found["basis"],
+                              basis_text=found["basis_text"],
+                              valid_until=found["valid_until"] or None)
+        return answer
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            return {"runs": {p: (r.run_id if r else None) for p, r in self.runs.items()},
+                    "store_busy": self.last_error is not None}

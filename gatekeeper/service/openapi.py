@@ -1,0 +1,80 @@
+"""The service's OpenAPI description (served at /openapi.json), written by hand so it says
+what the endpoints promise, in the words clients need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"description": "JSON error", "content": {"application/json": {"schema": {
+    "$ref": "#/components/schemas/Error"}}}}
+_AUTH_ERRORS = {"401": _ERROR, "403": _ERROR, "422": _ERROR}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Gatekeeper service", "version": "1",
+             "description": "Opt-outs and dial checks for agents and dialers; disclosure for "
+                            "the privacy officer. Bearer tokens with roles agent, dialer, "
+                            "privacy ('gatekeeper token add')."},
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
+                "status": {"type": "integer"}, "code": {"type": "string"},
+                "message": {"type": "string"}}}}},
+            "OptoutIn": {"type": "object", "required": ["phone"], "properties": {
+                "phone": {"type": "string", "examples": ["333 123 4567"]},
+                "channel": {"enum": ["operator", "email", "letter", "web", "api"],
+                            "description": "default: operator for agents, api otherwise"},
+                "scope": {"enum": ["all", "telemarketing", "survey"], "default": "all"},
+                "note": {"type": "string", "maxLength": 500},
+                "received_at": {"type": "string", "description": "ISO 8601; default now"}}},
+            "Optout": {"type": "object", "properties": {
+                "ref": {"type": "integer", "description": "journal sequence number"},
+                "phone": {"type": "string"}, "at": {"type": "string"},
+                "channel": {"type": "string"}, "scope": {"type": "string"},
+                "recorded_by": {"type": "string"}, "recorded_at": {"type": "string"},
+                "note": {"type": "string"}}},
+            "Check": {"type": "object", "properties": {
+                "phone": {"type": "string"}, "purpose": {"type": "string"},
+                "at": {"type": "string"}, "dialable": {"type": "boolean"},
+                "decision": {"enum": ["dialable", "suppressed"]},
+                "reason": {"type": ["string", "null"],
+                           "description": "a reason code of the decision table, or NO_RUN / "
+                                          "NO_SOURCE"},
+                "basis": {"type": ["string", "null"]},
+                "basis_text": {"type": ["string", "null"]},
+                "valid_until": {"type": ["string", "null"]},
+                "run_id": {"type": ["string", "null"]},
+                "campaign": {"type": ["string", "null"]}}},
+        },
+    },
+    "security": [{"bearer": []}],
+    "paths": {
+        "/healthz": {"get": {"summary": "Liveness and which runs answer checks",
+                             "security": [], "responses": {"200": {"description": "ok"}}}},
+        "/v1/optouts": {"post": {
+            "summary": "Record an objection (agent, privacy); 201 once it is on disk",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/OptoutIn"}}}},
+            "responses": {"201": {"description": "durably recorded", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Optout"}}}},
+                **_AUTH_ERRORS}}},
+        "/v1/check": {"get": {
+            "summary": "May this number be dialled now? (agent, dialer, privacy)",
+            "parameters": [
+                {"name": "phone", "in": "query", "required": True,
+                 "schema": {"type": "string"}},
+                {"name": "purpose", "in": "query",
+                 "schema": {"enum": ["telemarketing", "survey"], "default": "telemarketing"}}],
+            "responses": {"200": {"description": "the decision", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Check"}}}},
+                **_AUTH_ERRORS}}},
+        "/v1/disclosure/{phone}": {"get": {
+            "summary": "Everything held about a number (privacy only)",
+            "parameters": [{"name": "phone", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "keys phone, sources, rpo_checks, optouts, "
+                                                 "campaigns, erased"},
+                          "404": _ERROR, "503": _ERROR, **_AUTH_ERRORS}}},
+    },
+}

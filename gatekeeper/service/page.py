@@ -1,0 +1,136 @@
+"""The agents' page: log "non chiamatemi più" during a call, and check a number.
+
+Plain HTML and a little JavaScript, no external fetches. The token stays in the tab's
+sessionStorage (gone when the tab closes) and is sent as a bearer token.
+"""
+
+AGENT_PAGE = """<!DOCTYPE html>
+<html lang="it">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Gatekeeper — opposizioni</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:34rem;
+margin:2rem auto;padding:0 1rem;color:#1d2430}
+h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
+label{display:block;margin:.7rem 0 .2rem;font-weight:600}
+input,select,textarea,button{font:inherit;padding:.45rem;width:100%;box-sizing:border-box}
+button{margin-top:1rem;background:#2f6fb5;color:#fff;border:0;border-radius:4px;
+cursor:pointer}button.secondary{background:#5b6576}
+.ok{background:#e6f4ea;border:1px solid #34a853;padding:.8rem;margin-top:1rem}
+.ko{background:#fdecea;border:1px solid #d93025;padding:.8rem;margin-top:1rem}
+[hidden]{display:none}
+</style>
+</head>
+<body>
+<h1>Registro delle opposizioni</h1>
+<section id="login">
+  <p>Inserisca il codice di accesso (token) che le ha dato il responsabile.</p>
+  <form id="login-form">
+    <label for="token">Codice di accesso</label>
+    <input id="token" type="password" autocomplete="off" required>
+    <button type="submit" id="login-button">Entra</button>
+  </form>
+</section>
+<section id="work" hidden>
+  <h2>"Non chiamatemi più"</h2>
+  <p>Registri l'opposizione mentre è al telefono: vale subito, per ogni campagna.</p>
+  <form id="optout-form">
+    <label for="phone">Numero di telefono</label>
+    <input id="phone" inputmode="tel" autocomplete="off" required placeholder="333 123 4567">
+    <label for="channel">Come l'ha chiesto</label>
+    <select id="channel">
+      <option value="operator">Al telefono, con me</option>
+      <option value="email">Per e-mail</option>
+      <option value="letter">Per lettera</option>
+      <option value="web">Dal sito</option>
+    </select>
+    <label for="scope">Per cosa</label>
+    <select id="scope">
+      <option value="all">Tutte le chiamate</option>
+      <option value="telemarketing">Solo offerte commerciali</option>
+      <option value="survey">Solo sondaggi</option>
+    </select>
+    <label for="note">Nota (facoltativa, senza altri dati personali)</label>
+    <textarea id="note" rows="2" maxlength="500"></textarea>
+    <button type="submit" id="optout-button">Registra l'opposizione</button>
+  </form>
+  <div id="optout-result" role="status" hidden></div>
+  <h2>Verifica un numero</h2>
+  <form id="check-form">
+    <label for="check-phone">Numero di telefono</label>
+    <input id="check-phone" inputmode="tel" autocomplete="off" required>
+    <button type="submit" class="secondary" id="check-button">Si può chiamare?</button>
+  </form>
+  <div id="check-result" role="status" hidden></div>
+  <p><button type="button" class="secondary" id="logout">Esci</button></p>
+</section>
+<script>
+const $ = (id) => document.getElementById(id);
+const REASONS = {
+  OPTED_OUT: "si è opposto alle chiamate", ERASED: "dati cancellati su richiesta",
+  RPO_REGISTERED: "iscritto al Registro delle Opposizioni",
+  RPO_NOT_CHECKED: "verifica nel Registro delle Opposizioni scaduta o assente",
+  NO_SOURCE: "numero non presente nelle nostre liste", NO_RUN: "nessuna lista elaborata",
+  INVALID_NUMBER: "numero non valido"};
+function token() { return sessionStorage.getItem("gk-token"); }
+function show(loggedIn) { $("login").hidden = loggedIn; $("work").hidden = !loggedIn; }
+function result(box, ok, text) {
+  const el = $(box); el.hidden = false; el.className = ok ? "ok" : "ko"; el.textContent = text;
+}
+async function call(method, url, body) {
+  const response = await fetch(url, {method, headers: {
+    "Authorization": "Bearer " + token(), "Content-Type": "application/json"},
+    body: body ? JSON.stringify(body) : undefined});
+  const data = await response.json().catch(() => ({}));
+  if (response.status === 401) { sessionStorage.removeItem("gk-token"); show(false); }
+  return {status: response.status, data};
+}
+$("login-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault(); sessionStorage.setItem("gk-token", $("token").value.trim());
+  $("token").value = "";
+  const probe = await call("GET", "/v1/check?phone=0200000000");
+  if (probe.status === 401) { alert("Codice di accesso non valido"); return; }
+  show(true);
+});
+$("logout").addEventListener("click", () => {
+  sessionStorage.removeItem("gk-token"); show(false);
+});
+$("optout-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault(); $("optout-button").disabled = true;
+  try {
+    const r = await call("POST", "/v1/optouts", {phone: $("phone").value,
+      channel: $("channel").value, scope: $("scope").value, note: $("note").value});
+    if (r.status === 201) {
+      const when = new Date(r.data.recorded_at).toLocaleString("it-IT");
+      result("optout-result", true, "Opposizione registrata per " + r.data.phone + " il " +
+        when + ". Riferimento n. " + r.data.ref + ". Da ora il numero non verrà più chiamato.");
+      $("phone").value = ""; $("note").value = "";
+    } else {
+      result("optout-result", false, "Non registrata: " +
+        ((r.data.error && r.data.error.message) || ("errore " + r.status)));
+    }
+  } catch (e) {
+    result("optout-result", false, "Non registrata: servizio non raggiungibile. Riprovi.");
+  } finally { $("optout-button").disabled = false; }
+});
+$("check-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const r = await call("GET", "/v1/check?purpose=telemarketing&phone=" +
+    encodeURIComponent($("check-phone").value));
+  if (r.status !== 200) {
+    result("check-result", false, (r.data.error && r.data.error.message) || "errore " + r.status);
+  } else if (r.data.dialable) {
+    result("check-result", true, r.data.phone + ": si può chiamare fino al " +
+      new Date(r.data.valid_until).toLocaleString("it-IT") + " (" + r.data.basis + ")");
+  } else {
+    result("check-result", false, r.data.phone + ": NON chiamare — " +
+      (REASONS[r.data.reason] || r.data.reason) + " (" + r.data.reason + ")");
+  }
+});
+show(Boolean(token()));
+</script>
+</body>
+</html>
+"""

@@ -1,0 +1,105 @@
+"""Service tokens: who may call the service, with which role. Only hashes are stored.
+
+Tokens live in data/tokens.json (owner-only), not in DuckDB, so the service can check
+them while a load or run holds the store. A token is shown once, when it is made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, NotFound
+from ..timeutil import iso, now_utc
+
+ROLES = ("agent", "dialer", "privacy")
+# What each role may do (privacy: everything).
+RIGHTS = {"agent": {"check", "optout"}, "dialer": {"check"},
+          "privacy": {"check", "optout", "disclosure"}}
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    role: str
+
+    def may(self, right: str) -> bool:
+        return right in RIGHTS[self.role]
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenFile:
+    """data/tokens.json; re-read when it changes, so revocation takes effect at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        self._by_hash: dict[str, Caller] = {}
+
+    def _read(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {"tokens": []}
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            raise InputError("not valid JSON; restore it from backup or recreate tokens",
+                             file=self.path) from None
+
+    def _write(self, data: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+
+    def add(self, name: str, role: str) -> str:
+        """Make a token for name with role; returns it (the only time it is visible)."""
+        if role not in ROLES:
+            raise InputError(f"unknown role '{role}'; accepted: {', '.join(ROLES)}")
+        if not name.strip():
+            raise InputError("a token needs a name (the agent or system using it)")
+        data = self._read()
+        if any(t["name"] == name and not t.get("revoked_at") for t in data["tokens"]):
+            raise InputError(f"an active token named '{name}' exists; revoke it first")
+        token = "gk_" + secrets.token_urlsafe(32)
+        data["tokens"].append({"name": name, "role": role, "sha256": _hash(token),
+                               "created_at": iso(now_utc()), "revoked_at": None})
+        self._write(data)
+        return token
+
+    def revoke(self, name: str) -> int:
+        data = self._read()
+        active = [t for t in data["tokens"] if t["name"] == name and not t.get("revoked_at")]
+        if not active:
+            raise NotFound(f"no active token named '{name}'; see 'gatekeeper token list'")
+        for t in active:
+            t["revoked_at"] = iso(now_utc())
+        self._write(data)
+        return len(active)
+
+    def listing(self) -> list[dict[str, Any]]:
+        return [{k: v for k, v in t.items() if k != "sha256"} for t in self._read()["tokens"]]
+
+    def caller(self, token: str) -> Caller | None:
+        """Who holds this token, or None (unknown or revoked)."""
+        try:
+            st = self.path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = (0, 0)
+        if stamp != self._stamp:
+            self._by_hash = {t["sha256"]: Caller(t["name"], t["role"])
+                             for t in self._read()["tokens"] if not t.get("revoked_at")}
+            self._stamp = stamp
+        return self._by_hash.get(_hash(token))

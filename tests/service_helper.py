@@ -1,0 +1,62 @@
+"""Start the real `gatekeeper serve` on loopback, in its own process, for tests."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from gatekeeper.config import Workspace
+from gatekeeper.service.tokens import TokenFile
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Service:
+    url: str
+    tokens: dict[str, str]
+    log: Path
+
+    def client(self, role: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+
+@contextmanager
+def running_service(ws: Workspace, as_of: str | None = None) -> Iterator[Service]:
+    tokens = TokenFile(ws.data_dir / "tokens.json")
+    made = {role: tokens.add(f"{role}-1", role) for role in ("agent", "dialer", "privacy")}
+    port = free_port()
+    log = ws.root / "service.log"
+    args = [sys.executable, "-m", "gatekeeper.cli", "--home", str(ws.root), "serve",
+            "--port", str(port)] + (["--as-of", as_of] if as_of else [])
+    with log.open("w") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"service did not start: {log.read_text()}")
+            time.sleep(0.1)
+        yield Service(url, made, log)
+    finally:
+        proc.terminate()
+        proc.wait(10)

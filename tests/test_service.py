@@ -1,0 +1,165 @@
+"""The real service on loopback: opt-outs, checks, roles, disclosure, logs, concurrency."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import polars as pl
+import pytest
+
+from gatekeeper.config import Workspace
+
+from .conftest import AS_OF, gk
+from .service_helper import Service, running_service
+
+
+@pytest.fixture
+def service(scrubbed: Workspace) -> Iterator[Service]:
+    with running_service(scrubbed, AS_OF) as svc:
+        yield svc
+
+
+def _dialable(ws: Workspace, n: int = 1) -> list[dict[str, str]]:
+    return pl.read_csv(ws.report_dir("demo") / "dialable.csv").head(n).to_dicts()
+
+
+def test_agent_optout_is_honoured_by_the_next_check(scrubbed: Workspace,
+                                                    service: Service) -> None:
+    row = _dialable(scrubbed)[0]
+    national = row["phone"].removeprefix("+39")
+    with service.client("dialer") as dialer, service.client("agent") as agent:
+        before = dialer.get("/v1/check", params={"phone": national}).json()
+        assert before["dialable"] is True and before["basis"] == row["basis"]
+        assert before["valid_until"] == row["valid_until"]
+        posted = agent.post("/v1/optouts", json={"phone": national, "note": "in chiamata"})
+        assert posted.status_code == 201
+        entry = posted.json()
+        assert entry["phone"] == row["phone"] and entry["recorded_by"] == "agent-1"
+        assert entry["channel"] == "operator" and isinstance(entry["ref"], int)
+        after = dialer.get("/v1/check", params={"phone": row["phone"]}).json()
+        assert after["dialable"] is False and after["reason"] == "OPTED_OUT"
+    # The CLI sees the same journal entry.
+    assert gk(scrubbed, "check", row["phone"], "--purpose", "telemarketing").exit_code == 1
+
+
+def test_roles_and_tokens(scrubbed: Workspace, service: Service) -> None:
+    phone = _dialable(scrubbed)[0]["phone"]
+    with service.client() as anonymous:
+        assert anonymous.get("/v1/check", params={"phone": phone}).status_code == 401
+        wrong = anonymous.get("/v1/check", params={"phone": phone},
+                              headers={"Authorization": "Bearer gk_nope"})
+        assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "unauthorized"
+    with service.client("dialer") as dialer:
+        refused = dialer.post("/v1/optouts", json={"phone": phone})
+        assert refused.status_code == 403
+        assert dialer.get(f"/v1/disclosure/{phone}").status_code == 403
+    with service.client("agent") as agent:
+        assert agent.get(f"/v1/disclosure/{phone}").status_code == 403
+    with service.client("privacy") as privacy:
+        data = privacy.get(f"/v1/disclosure/{phone}").json()
+        assert {"phone", "sources", "rpo_checks", "optouts", "campaigns", "erased"} <= set(data)
+        assert data["campaigns"][0]["campaign"] == "demo"
+        assert privacy.get("/v1/disclosure/3510000000").status_code == 404
+    # Revocation takes effect at once.
+    assert gk(scrubbed, "token", "revoke", "dialer-1").exit_code == 0
+    with service.client("dialer") as dialer:
+        assert dialer.get("/v1/check", params={"phone": phone}).status_code == 401
+
+
+def test_bad_input_is_a_clear_json_error(service: Service) -> None:
+    with service.client("agent") as agent:
+        bad = agent.get("/v1/check", params={"phone": "n/d"})
+        assert bad.status_code == 422 and "not a valid phone number" in bad.json()["error"][
+            "message"]
+        bad = agent.post("/v1/optouts", json={"phone": "333 123 4567", "channel": "fax"})
+        assert bad.status_code == 422 and "accepted: operator" in bad.json()["error"]["message"]
+        assert agent.post("/v1/optouts", content=b"{").status_code == 400
+        assert agent.get("/v1/check", params={"phone": "3331234567",
+                                              "purpose": "x"}).status_code == 422
+        assert agent.get("/nope").json()["error"]["code"] == "not_found"
+    with service.client() as anonymous:
+        spec = anonymous.get("/openapi.json").json()
+        assert {"/v1/optouts", "/v1/check", "/v1/disclosure/{phone}", "/healthz"} <= set(
+            spec["paths"])
+
+
+def test_nothing_personal_in_the_access_log(scrubbed: Workspace, service: Service) -> None:
+    phone = _dialable(scrubbed)[0]["phone"]
+    with service.client("privacy") as privacy:
+        privacy.get("/v1/check", params={"phone": phone})
+        privacy.post("/v1/optouts", json={"phone": phone, "note": "Mario Rossi"})
+        privacy.get(f"/v1/disclosure/{phone}")
+    time.sleep(0.3)
+    log = service.log.read_text()
+    assert "GET /v1/check 200" in log and "POST /v1/optouts 201" in log
+    assert "/v1/disclosure/{phone}" in log
+    national = phone.removeprefix("+39")
+    assert national not in log and "Mario" not in log and service.tokens["privacy"] not in log
+
+
+def test_token_add_prints_only_the_token(scrubbed: Workspace) -> None:
+    made = subprocess.run([sys.executable, "-m", "gatekeeper.cli", "--home", str(scrubbed.root),
+                           "token", "add", "centralino", "--role", "dialer"],
+                          capture_output=True, text=True, check=True)
+    assert made.stdout.startswith("gk_") and made.stdout.count("\n") == 1
+    stored = (scrubbed.data_dir / "tokens.json").read_text()
+    assert made.stdout.strip() not in stored
+    assert (scrubbed.data_dir / "tokens.json").stat().st_mode & 0o077 == 0
+
+
+HOLDER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute("BEGIN TRANSACTION")
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_checks_and_optouts_go_on_while_the_store_is_held(scrubbed: Workspace,
+                                                          service: Service) -> None:
+    rows = _dialable(scrubbed, 3)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(scrubbed.store_path), "4"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        with service.client("agent") as agent:
+            assert agent.get("/v1/check", params={"phone": rows[0]["phone"]}).json()[
+                "dialable"]
+            start = time.monotonic()
+            posted = agent.post("/v1/optouts", json={"phone": rows[1]["phone"]})
+            assert posted.status_code == 201 and time.monotonic() - start < 2
+            assert agent.get("/v1/check", params={"phone": rows[1]["phone"]}).json()[
+                "reason"] == "OPTED_OUT"
+        assert holder.poll() is None  # the store really was held all along
+    finally:
+        holder.communicate(timeout=10)
+
+
+def test_optout_posted_during_a_scrub_is_honoured_by_the_next_run(
+        scrubbed: Workspace, service: Service) -> None:
+    rows = _dialable(scrubbed, 40)
+    scrub = subprocess.Popen([sys.executable, "-m", "gatekeeper.cli", "--home",
+                              str(scrubbed.root), "run", "--campaign", "again", "--purpose",
+                              "telemarketing", "--as-of", AS_OF],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    posted = []
+    with service.client("agent") as agent:
+        for row in rows:
+            response = agent.post("/v1/optouts", json={"phone": row["phone"]})
+            assert response.status_code == 201
+            posted.append(row["phone"])
+            if scrub.poll() is not None and len(posted) >= 5:
+                break
+    _, err = scrub.communicate(timeout=60)
+    assert scrub.returncode == 0, err
+    # Acknowledged opt-outs are all in the journal, and the next run honours every one.
+    assert gk(scrubbed, "run", "--campaign", "next", "--purpose", "telemarketing",
+              "--as-of", "2026-11-23T12:00").exit_code == 0
+    decisions = pl.read_parquet(scrubbed.report_dir("next") / "decisions.parquet")
+    outcome = decisions.filter(pl.col("phone").is_in(posted))
+    assert outcome.height >= len(posted)
+    assert outcome["reason"].unique().to_list() == ["OPTED_OUT"]
