@@ -159,6 +159,120 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
                f"not registered (exchange {result.exchange_id})")
 
 
+@rpo.command("check")
+@click.option("--as-of", "as_of", help="Which results count as still valid (default: now).")
+@click.option("--dry-run", is_flag=True, help="Only say how many numbers would be bought.")
+@click.option("--base-url", help="Registry web service (default: [registry] base_url).")
+@click.option("--tls-dir", type=click.Path(file_okay=False),
+              help="Folder with ca.pem, client.pem, client.key (e.g. the emulator's).")
+@click.option("--batch-size", type=int, help="Numbers per job (default: [registry]).")
+@click.option("--poll-timeout", type=float, default=600.0, show_default=True,
+              help="Seconds to wait for jobs; unfinished ones are fetched by the next check.")
+@click.pass_context
+def rpo_check(ctx: click.Context, as_of: str | None, dry_run: bool, base_url: str | None,
+              tls_dir: str | None, batch_size: int | None, poll_timeout: float) -> None:
+    """The RPO round trip through the web service: only numbers without a valid result."""
+    from pathlib import Path
+
+    from .errors import ConfigError
+    from .registry.http import HttpSettings
+    from .registry.http import rpo_check as do_check
+    from .timeutil import now_utc
+
+    ws = _workspace(ctx)
+    config = ws.config()
+    if config.registry.adapter != "http" and not base_url:
+        raise ConfigError("[registry] adapter is 'file': exchange files with 'rpo request' "
+                          "and 'rpo import', or set adapter = \"http\" (or pass --base-url)",
+                          file=ws.config_path, key="registry.adapter")
+    settings = HttpSettings.from_config(ws, config, base_url=base_url,
+                                        tls_dir=Path(tls_dir) if tls_dir else None,
+                                        batch_size=batch_size, poll_timeout=poll_timeout)
+    report = do_check(ws, settings, _instant(as_of, "--as-of") or now_utc(), dry_run=dry_run,
+                      progress=_progress_printer())
+    price = report.price_per_number
+    if dry_run:
+        click.echo(f"would submit {report.to_submit:,} of {report.candidates:,} numbers "
+                   f"(cost {report.cost:,.2f} at {price:g} per number); "
+                   f"{report.saved:,} already have a valid result or a job")
+        if report.resumed_jobs:
+            click.echo(f"{report.resumed_jobs} unfinished job(s) would be resumed")
+        return
+    click.echo(f"submitted {report.submitted:,} numbers in {report.batches} new job(s)"
+               + (f", resumed {report.resumed_jobs} job(s)" if report.resumed_jobs else "")
+               + (f", {report.retries} retries" if report.retries else ""))
+    click.echo(f"recorded {report.recorded_numbers:,} results: {report.registered:,} "
+               f"registered ({len(report.exchanges)} exchange(s))")
+    click.echo(f"saved: {report.saved:,} numbers not bought again "
+               f"({report.saved * price:,.2f} at {price:g} per number)")
+    if report.pending_jobs:
+        click.echo(f"{report.pending_jobs} job(s) still pending at the registry; run "
+                   "'gatekeeper rpo check' again later to fetch them (nothing is bought "
+                   "twice)", err=True)
+        ctx.exit(1)
+
+
+def _progress_printer() -> Any:
+    """Progress on a terminal (stderr), silence in pipes and CI."""
+    import time
+
+    if not sys.stderr.isatty():
+        return None
+    last = [0.0]
+
+    def show(state: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.2:
+            return
+        last[0] = now
+        done, total, elapsed = state["submitted"], state["total"], state["elapsed"]
+        eta = f", ETA {elapsed / done * (total - done):.0f} s" if done and done < total else ""
+        pending = "" if state["pending"] is None else f", jobs pending {state['pending']}"
+        click.echo(f"\r  submitted {done:,}/{total:,}{pending}{eta}   ", err=True, nl=False)
+
+    return show
+
+
+@rpo.command("emulator")
+@click.option("--registry", "registry_file", required=True, type=click.Path(dir_okay=False),
+              help="Registered national numbers, one per line.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8443, show_default=True, type=int)
+@click.option("--tls-dir", default="data/rpo/tls", show_default=True,
+              type=click.Path(file_okay=False),
+              help="Certificates (made on first use): ca.pem, server.*, client.*.")
+@click.option("--checked-at", "checked_at", help="Answer with this check time (demos).")
+@click.option("--job-seconds", default=0.5, show_default=True, type=float,
+              help="How long a job stays pending.")
+@click.option("--token", help="Also require this bearer token.")
+@click.option("--fail-rate", default=0.0, type=float, help="Share of requests answered 500.")
+@click.option("--http-429", "http_429", default=0.0, type=float,
+              help="Share of requests answered 429 with Retry-After.")
+@click.option("--retry-after", default=1, show_default=True, type=int)
+@click.option("--drop-rate", default=0.0, type=float,
+              help="Share of requests carried out whose answer is cut off.")
+@click.option("--slow", default=0.0, type=float, help="Seconds added to every answer.")
+@click.option("--pending-forever", is_flag=True, help="Jobs never finish.")
+@click.option("--seed", type=int, help="Make the injected faults repeatable.")
+@click.pass_context
+def rpo_emulator(ctx: click.Context, registry_file: str, host: str, port: int, tls_dir: str,
+                 checked_at: str | None, job_seconds: float, token: str | None,
+                 fail_rate: float, http_429: float, retry_after: int, drop_rate: float,
+                 slow: float, pending_forever: bool, seed: int | None) -> None:
+    """A local RPO web service (mutual TLS) for tests and demos."""
+    from pathlib import Path
+
+    from .registry.emulator import Faults, ensure_tls, run_emulator
+
+    tls = Path(tls_dir)
+    paths = ensure_tls(tls)
+    click.echo(f"RPO emulator on https://{host}:{port} — client certificate {paths['client.pem']}"
+               f", key {paths['client.key']}, CA {paths['ca.pem']}", err=True)
+    run_emulator(Path(registry_file), tls, host, port,
+                 Faults(fail_rate, http_429, drop_rate, slow, pending_forever, retry_after,
+                        seed), job_seconds, _instant(checked_at, "--checked-at"), token)
+
+
 # --- opt-outs ---------------------------------------------------------------------------
 
 @cli.group()

@@ -391,6 +391,8 @@ def _rpo_exchange(m: Maker, root: Path, numbers: list[str]) -> None:
     (rpo / "2026-11-20-request.txt").write_text("\n".join(numbers) + "\n")
     kept = [n for n in numbers if n not in registered]
     (rpo / "2026-11-20-response.txt").write_text("\n".join(kept) + "\n")
+    # The same registrations, as the RPO emulator's registry (gatekeeper rpo emulator).
+    (rpo / "registered.txt").write_text("\n".join(sorted(registered)) + "\n")
 
 
 def _optouts(m: Maker, root: Path, crm_n: list[str], acme_n: list[str]) -> None:

@@ -1,0 +1,298 @@
+"""`gatekeeper rpo check`: the RPO round trip through its web service (adapter "http").
+
+What matters here is money and evidence: a number is bought only when it has no valid
+result (15 days) and is not already in a job; every batch's key and numbers are in the
+store before it is submitted and its job id right after, so a crash anywhere resumes the
+same job (the idempotency key makes a retried submit free); retries back off with jitter
+and honour Retry-After. Results land through `record_checks`, exactly as `rpo import`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import ssl
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import polars as pl
+
+from ..config import Config, Workspace
+from ..errors import ConfigError, RegistryError
+from ..faults import crash_point
+from ..store import Store
+from ..timeutil import now_utc
+from . import numbers_needing_check, record_checks, wire
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Where and how to reach the registry ([registry] in gatekeeper.toml)."""
+
+    base_url: str
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    ca_bundle: Path | None = None
+    token: str | None = None
+    batch_size: int = 5000
+    timeout: float = 30.0
+    max_attempts: int = 8
+    backoff_base: float = 0.2
+    backoff_cap: float = 10.0
+    poll_interval: float = 0.5
+    poll_timeout: float = 600.0
+
+    @classmethod
+    def from_config(cls, ws: Workspace, config: Config, *, base_url: str | None = None,
+                    tls_dir: Path | None = None, batch_size: int | None = None,
+                    poll_timeout: float | None = None) -> HttpSettings:
+        opts = config.registry.options
+
+        def path(key: str, fallback: str) -> Path | None:
+            if tls_dir is not None:
+                return tls_dir / fallback
+            value = opts.get(key)
+            return (ws.root / value) if value else None
+
+        url = base_url or opts.get("base_url")
+        if not url:
+            raise ConfigError("[registry] base_url is required for the web-service adapter "
+                              "(or pass --base-url)", file=ws.config_path, key="base_url")
+        settings = cls(
+            base_url=str(url).rstrip("/"), client_cert=path("client_cert", "client.pem"),
+            client_key=path("client_key", "client.key"), ca_bundle=path("ca_bundle", "ca.pem"),
+            token=opts.get("token"), batch_size=batch_size or int(opts.get("batch_size", 5000)),
+            timeout=float(opts.get("timeout_seconds", 30.0)),
+            poll_timeout=poll_timeout if poll_timeout is not None else 600.0)
+        for key in ("client_cert", "client_key", "ca_bundle"):
+            value = getattr(settings, key)
+            if value is not None and not value.is_file():
+                raise ConfigError(f"{key} file not found: {value}", file=ws.config_path,
+                                  key=f"registry.{key}")
+        if settings.batch_size < 1:
+            raise ConfigError("batch_size must be at least 1", key="registry.batch_size")
+        return settings
+
+
+class RegistryClient:
+    """HTTP calls with mutual TLS, retries with backoff and jitter, Retry-After honoured."""
+
+    def __init__(self, settings: HttpSettings, rng: random.Random | None = None) -> None:
+        self.settings = settings
+        self.rng = rng or random.Random()
+        context = ssl.create_default_context(
+            cafile=str(settings.ca_bundle) if settings.ca_bundle else None)
+        if settings.client_cert:
+            context.load_cert_chain(str(settings.client_cert),
+                                    str(settings.client_key) if settings.client_key else None)
+        headers = {"Authorization": f"Bearer {settings.token}"} if settings.token else {}
+        self.http = httpx.Client(base_url=settings.base_url, verify=context, headers=headers,
+                                 timeout=settings.timeout)
+        self.retries = 0
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _wait(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after is not None:
+            try:
+                return max(0.0, float(retry_after))
+            except ValueError:
+                pass
+        cap = min(self.settings.backoff_cap, self.settings.backoff_base * 2 ** attempt)
+        return self.rng.uniform(0, cap)  # full jitter: retries of many clients spread out
+
+    def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        last = ""
+        for attempt in range(self.settings.max_attempts):
+            retry_after = None
+            try:
+                response = self.http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:  # timeouts, refused, dropped, TLS
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code < 400:
+                    return dict(response.json())
+                detail = wire.error_message(_json(response))
+                if response.status_code == 429 or response.status_code >= 500:
+                    last = f"HTTP {response.status_code}: {detail}"
+                    retry_after = response.headers.get("Retry-After")
+                else:
+                    raise RegistryError(f"{method} {path} refused with HTTP "
+                                        f"{response.status_code}: {detail}")
+            if attempt + 1 < self.settings.max_attempts:
+                self.retries += 1
+                time.sleep(self._wait(attempt, retry_after))
+        raise RegistryError(f"{method} {path}: no answer after {self.settings.max_attempts} "
+                            f"attempts ({last}); nothing is lost, run 'gatekeeper rpo check' "
+                            "again")
+
+    def submit(self, key: str, numbers: list[str]) -> wire.Job:
+        return wire.parse_job(self.request("POST", wire.SUBMIT_PATH,
+                                           json=wire.submit_body(numbers),
+                                           headers={wire.IDEMPOTENCY_HEADER: key}))
+
+    def poll(self, job_id: str) -> wire.Job:
+        return wire.parse_job(self.request("GET", wire.job_path(job_id)))
+
+    def result(self, job_id: str) -> wire.Result:
+        return wire.parse_result(self.request("GET", wire.result_path(job_id)))
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+@dataclass
+class CheckReport:
+    """What a check did (or would do): for the user, and for the bill."""
+
+    candidates: int = 0
+    to_submit: int = 0
+    submitted: int = 0
+    batches: int = 0
+    resumed_jobs: int = 0
+    recorded_numbers: int = 0
+    registered: int = 0
+    pending_jobs: int = 0
+    retries: int = 0
+    price_per_number: float = 0.0
+    exchanges: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def saved(self) -> int:
+        """Numbers not bought because a valid result (or a job) already covers them."""
+        return self.candidates - self.to_submit
+
+    @property
+    def cost(self) -> float:
+        return self.to_submit * self.price_per_number
+
+
+def _candidates(store: Store) -> int:
+    from . import _rpo_candidates_sql
+
+    return int(store.scalar(f"SELECT count(*) FROM ({_rpo_candidates_sql()})"))
+
+
+def _plan(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, validity: int
+          ) -> tuple[pl.DataFrame, int]:
+    with Store(ws.store_path, read_only=True) as store:
+        needed = numbers_needing_check(store, as_of, validity)
+        in_jobs = store.frame(
+            "SELECT DISTINCT n.phone FROM rpo_job_numbers n JOIN rpo_jobs j USING (batch_key) "
+            "WHERE j.state <> 'done'")
+        return needed.join(in_jobs, on="phone", how="anti"), _candidates(store)
+
+
+def _persist_batches(ws: Workspace, settings: HttpSettings, needed: pl.DataFrame) -> int:
+    """Every batch's key and numbers are committed before anything is submitted."""
+    phones = needed["phone"]
+    batches = 0
+    with Store(ws.store_path) as store, store.transaction():
+        for start in range(0, phones.len(), settings.batch_size):
+            chunk = phones.slice(start, settings.batch_size)
+            key = uuid.uuid4().hex
+            store.con.execute("INSERT INTO rpo_jobs VALUES (?,?,?,?,?,?,?,?)",
+                              [key, settings.base_url, None, "submitting", chunk.len(),
+                               now_utc(), None, None])
+            store.insert_frame("rpo_job_numbers", pl.DataFrame(
+                {"batch_key": [key] * chunk.len(), "phone": chunk}))
+            batches += 1
+    return batches
+
+
+def _jobs(ws: Workspace, settings: HttpSettings, state: str) -> list[tuple[str, str | None, int]]:
+    with Store(ws.store_path, read_only=True) as store:
+        return store.con.execute(
+            "SELECT batch_key, job_id, numbers FROM rpo_jobs WHERE base_url = ? AND state = ? "
+            "ORDER BY created_at, batch_key", [settings.base_url, state]).fetchall()
+
+
+def _record(ws: Workspace, client: RegistryClient, key: str, job_id: str,
+            report: CheckReport) -> None:
+    result = client.result(job_id)
+    exchange_id = f"http-{job_id}"
+    with Store(ws.store_path) as store:
+        asked = store.frame("SELECT phone FROM rpo_job_numbers WHERE batch_key = ?", [key])
+        kept = pl.Series("n", result.cleansed, dtype=pl.String)
+        extra = kept.filter(~("+39" + kept).is_in(asked["phone"].implode()))
+        if extra.len():
+            raise RegistryError(f"job {job_id} answered {extra.len()} number(s) that were not "
+                                f"submitted (first: {extra[0]}); not recorded")
+        if not store.scalar("SELECT count(*) FROM rpo_exchanges WHERE exchange_id = ?",
+                            [exchange_id]):
+            results = asked.with_columns(
+                (~pl.col("phone").is_in(("+39" + kept).implode())).alias("registered"),
+                pl.lit(None, pl.Datetime("us")).alias("registered_at"))
+            recorded = record_checks(store, results, result.checked_at, exchange_id, "http",
+                                     {"request_file": f"{client.settings.base_url}"
+                                                      f"{wire.job_path(job_id)}"})
+            report.recorded_numbers += recorded.numbers
+            report.registered += recorded.registered
+        store.con.execute("UPDATE rpo_jobs SET state = 'done', exchange_id = ? "
+                          "WHERE batch_key = ?", [exchange_id, key])
+    report.exchanges.append(exchange_id)
+
+
+def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
+              dry_run: bool = False, progress: Progress | None = None) -> CheckReport:
+    """Check every number that needs it through the web service; resume unfinished jobs."""
+    config = ws.config()
+    needed, candidates = _plan(ws, settings, as_of, config.policy.rpo_validity_days)
+    report = CheckReport(candidates=candidates, to_submit=needed.height,
+                         price_per_number=config.registry.price_per_number, dry_run=dry_run)
+    report.resumed_jobs = len(_jobs(ws, settings, "submitting")) + len(
+        _jobs(ws, settings, "submitted"))
+    if dry_run:
+        return report
+    report.batches = _persist_batches(ws, settings, needed) if needed.height else 0
+    client = RegistryClient(settings)
+    started = time.monotonic()
+    try:
+        submitting = _jobs(ws, settings, "submitting")
+        total = sum(n for _, _, n in submitting)
+        for key, _, count in submitting:
+            with Store(ws.store_path, read_only=True) as store:
+                numbers = store.frame("SELECT phone FROM rpo_job_numbers WHERE batch_key = ? "
+                                      "ORDER BY phone", [key])["phone"]
+            job = client.submit(key, numbers.str.strip_prefix("+39").to_list())
+            with Store(ws.store_path) as store:
+                store.con.execute("UPDATE rpo_jobs SET job_id = ?, state = 'submitted', "
+                                  "submitted_at = ? WHERE batch_key = ?",
+                                  [job.job_id, now_utc(), key])
+            crash_point("rpo.after_submit")
+            report.submitted += count
+            if progress:
+                progress({"submitted": report.submitted, "total": total, "pending": None,
+                          "elapsed": time.monotonic() - started})
+        deadline = time.monotonic() + settings.poll_timeout
+        while True:
+            pending = _jobs(ws, settings, "submitted")
+            for key, job_id, _ in pending:
+                assert job_id is not None
+                if client.poll(job_id).done:
+                    _record(ws, client, key, job_id, report)
+            left = _jobs(ws, settings, "submitted")
+            if progress:
+                progress({"submitted": report.submitted, "total": total,
+                          "pending": len(left), "elapsed": time.monotonic() - started})
+            if not left or time.monotonic() >= deadline:
+                report.pending_jobs = len(left)
+                break
+            time.sleep(settings.poll_interval)
+    finally:
+        report.retries = client.retries
+        client.close()
+    return report
