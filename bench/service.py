@@ -27,19 +27,12 @@ import polars as pl
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from gatekeeper.config import Workspace  # noqa: E402
-from tests.conftest import AS_OF, gk  # noqa: E402  (the same quick start the tests use)
+from tests.conftest import AS_OF, copy_demo, gk  # noqa: E402  (the same quick start the tests use)
 from tests.service_helper import running_service  # noqa: E402
 
 
 def demo_workspace(root: Path) -> Workspace:
-    root.mkdir(parents=True)
-    shutil.copy(REPO / "gatekeeper.toml", root)
-    shutil.copytree(REPO / "sources", root / "sources")
-    (root / "data").mkdir()
-    for part in ("lists", "rpo"):
-        shutil.copytree(REPO / "data" / part, root / "data" / part)
-    shutil.copy(REPO / "data" / "optouts-demo.csv", root / "data")
-    ws = Workspace(root)
+    ws = copy_demo(root)
     for args in (("load",), ("rpo", "import", "--request", "data/rpo/2026-11-20-request.txt",
                              "--response", "data/rpo/2026-11-20-response.txt",
                              "--checked-at", "2026-11-20T10:00"),

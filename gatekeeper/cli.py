@@ -547,8 +547,8 @@ def requests(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 def requests_add(ctx: click.Context, ref: str, kind: str, phone: str,
                  received: str | None) -> None:
     """Log a request as it arrives; its deadline starts then."""
-    from .disclosure import phone_of
     from .disclosure.requests import record_request
+    from .normalise import phone_of
     from .store import Store
 
     ws = _workspace(ctx)

@@ -20,6 +20,7 @@ from phonenumbers import PhoneNumberType
 from phonenumbers.phonemetadata import PhoneMetadata, PhoneNumberDesc
 
 from .columns import E164, NUMBER_TYPE, REGION, VALID
+from .errors import InputError
 
 DEFAULT_REGION = "IT"
 OUTPUT_SCHEMA = {E164: pl.String, VALID: pl.Boolean, REGION: pl.String, NUMBER_TYPE: pl.String}
@@ -247,3 +248,12 @@ def normalise_one(value: str) -> tuple[str | None, bool, str | None, str | None]
     the milliseconds of a one-row frame."""
     phone, valid, region, number_type = reference(value)
     return phone, bool(valid), region, number_type
+
+
+def phone_of(value: str) -> str:
+    """The E.164 form of a number as a person or agent writes it; refuses junk."""
+    phone, valid, _, _ = normalise_one(value)
+    if not valid or phone is None:
+        raise InputError(f"'{value}' is not a valid phone number; give it as the person wrote "
+                         "it, e.g. 333 123 4567 or +39 02 1234567")
+    return phone

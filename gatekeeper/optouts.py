@@ -29,7 +29,7 @@ import polars as pl
 
 from .columns import OPTOUT_CHANNELS, OPTOUT_SCOPES
 from .errors import InputError, JournalError
-from .normalise import normalise, normalise_one
+from .normalise import normalise, phone_of
 from .timeutil import iso, now_utc, parse_instant
 
 GENESIS = "0" * 64
@@ -204,14 +204,6 @@ class Journal:
         return count, problems
 
 
-def _phone(value: str) -> str:
-    phone, valid, _, _ = normalise_one(value)
-    if not valid or phone is None:
-        raise InputError(f"'{value}' is not a valid phone number; give it as written by the "
-                         "person, e.g. 333 123 4567 or +39 02 1234567")
-    return phone
-
-
 def _choice(value: str, accepted: tuple[str, ...], what: str) -> str:
     if value not in accepted:
         raise InputError(f"unknown {what} '{value}'; accepted: {', '.join(accepted)}")
@@ -224,7 +216,7 @@ def optout_event(phone: str, channel: str, by: str, scope: str = "all", note: st
     if not by.strip():
         raise InputError("--by is required: who received the objection")
     recorded = now_utc()
-    return {"type": "optout", "phone": _phone(phone),
+    return {"type": "optout", "phone": phone_of(phone),
             "channel": _choice(channel, OPTOUT_CHANNELS, "channel"),
             "scope": _choice(scope, OPTOUT_SCOPES, "scope"), "recorded_by": by.strip(),
             "note": note, "at": iso(at or recorded), "recorded_at": iso(recorded)}
@@ -240,7 +232,7 @@ def withdraw_optout(journal: Journal, phone: str, evidence: str, by: str) -> App
     if not evidence.strip():
         raise InputError("--evidence is required: the person's own request (e.g. PEC ref.)")
     now = iso(now_utc())
-    return journal.append([{"type": "withdraw", "phone": _phone(phone), "evidence": evidence,
+    return journal.append([{"type": "withdraw", "phone": phone_of(phone), "evidence": evidence,
                             "recorded_by": by, "at": now, "recorded_at": now}])
 
 

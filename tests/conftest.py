@@ -69,8 +69,12 @@ def maker(tmp_path: Path) -> WorkspaceMaker:
 @pytest.fixture
 def demo(tmp_path: Path) -> Workspace:
     """A copy of the repository's demo workspace (never the repo itself)."""
-    root = tmp_path / "demo"
-    root.mkdir()
+    return copy_demo(tmp_path / "demo")
+
+
+def copy_demo(root: Path) -> Workspace:
+    """The repository's demo workspace copied to root, as a user would set it up."""
+    root.mkdir(parents=True)
     shutil.copy(REPO / "gatekeeper.toml", root)
     shutil.copytree(REPO / "sources", root / "sources")
     (root / "data").mkdir()

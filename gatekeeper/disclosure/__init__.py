@@ -19,22 +19,13 @@ import polars as pl
 from ..config import Workspace
 from ..errors import InputError
 from ..load import PERSONAL_FIELDS, sha256_file
-from ..normalise import normalise_one
+from ..normalise import phone_of
 from ..optouts import Journal
 from ..store import Store
 from ..timeutil import iso, now_utc
 from .requests import record_request
 
 DISCLOSURE_KEYS = ("phone", "sources", "rpo_checks", "optouts", "campaigns", "erased")
-
-
-def phone_of(value: str) -> str:
-    """The E.164 form of a number as a person or agent writes it; refuses junk."""
-    phone, valid, _, _ = normalise_one(value)
-    if not valid or phone is None:
-        raise InputError(f"'{value}' is not a valid phone number; give it as the person wrote "
-                         "it, e.g. 333 123 4567 or +39 02 1234567")
-    return phone
 
 
 def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:

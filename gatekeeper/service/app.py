@@ -25,8 +25,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..columns import OPTOUT_CHANNELS, OPTOUT_SCOPES, PURPOSES
 from ..config import Workspace
-from ..disclosure import disclose, phone_of
+from ..disclosure import disclose
 from ..errors import GatekeeperError, InputError, NotFound, StoreBusy, StoreError
+from ..normalise import phone_of
 from ..optouts import Journal, add_optout
 from ..timeutil import parse_instant
 from .index import CheckIndex
