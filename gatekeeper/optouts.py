@@ -76,6 +76,11 @@ def _event_column(raw: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(name).cast(dtype).alias(name)
 
 
+def events_frame(raw: pl.DataFrame) -> pl.DataFrame:
+    """Journal lines (as parsed JSON columns) in EVENT_SCHEMA, whatever keys they carry."""
+    return raw.select(_event_column(raw, name, dtype) for name, dtype in EVENT_SCHEMA.items())
+
+
 class Journal:
     """The opt-out journal of one workspace."""
 
@@ -155,7 +160,7 @@ class Journal:
         if not complete:
             return JournalState(pl.DataFrame(schema=EVENT_SCHEMA), 0, GENESIS, len(data))
         raw = pl.read_ndjson(io.BytesIO(complete), infer_schema_length=None)
-        events = raw.select(_event_column(raw, name, dtype) for name, dtype in EVENT_SCHEMA.items())
+        events = events_frame(raw)
         last_hash = str(raw["hash"][-1])
         return JournalState(events, end, last_hash, len(data) - end)
 
@@ -176,7 +181,7 @@ class Journal:
         if not lines:
             return pl.DataFrame(schema=EVENT_SCHEMA)
         raw = pl.read_ndjson(io.BytesIO(b"".join(lines)), infer_schema_length=None)
-        return raw.select(_event_column(raw, n, t) for n, t in EVENT_SCHEMA.items())
+        return events_frame(raw)
 
     def verify(self) -> tuple[int, list[str]]:
         """Check the hash chain line by line; returns (entries, problems)."""

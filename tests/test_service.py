@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gatekeeper.config import Workspace
 
@@ -163,3 +165,30 @@ def test_optout_posted_during_a_scrub_is_honoured_by_the_next_run(
     outcome = decisions.filter(pl.col("phone").is_in(posted))
     assert outcome.height >= len(posted)
     assert outcome["reason"].unique().to_list() == ["OPTED_OUT"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["optout", "withdraw"]),
+                          st.sampled_from(["all", "telemarketing", "survey"]),
+                          st.integers(0, 6)), max_size=8),
+       st.sampled_from(["telemarketing", "survey"]), st.integers(0, 6))
+def test_service_optout_rule_is_the_journals_rule(
+        events: list[tuple[str, str, int]], purpose: str, now_day: int) -> None:
+    """The service's per-request opt-out rule answers as active_optouts does."""
+    import datetime as dt
+    from pathlib import Path
+
+    from gatekeeper.optouts import Journal, active_optouts, events_frame
+    from gatekeeper.service.index import OptoutTail
+
+    phone = "+393331234567"
+    entries = [{"type": kind, "phone": phone, "scope": scope if kind == "optout" else None,
+                "at": f"2026-11-{day + 1:02d}T00:00:00Z", "seq": seq, "channel": "operator",
+                "recorded_by": "a", "note": "", "recorded_at": "2026-11-20T00:00:00Z"}
+               for seq, (kind, scope, day) in enumerate(events, 1)]
+    now = dt.datetime(2026, 11, now_day + 1, 12)
+    tail = OptoutTail(Journal(Path("/nonexistent/optouts.jsonl")))
+    tail.events[phone] = entries
+    expected = bool(entries) and not active_optouts(
+        events_frame(pl.from_dicts(entries, infer_schema_length=None)), purpose, now).is_empty()
+    assert (tail.opted_out(phone, purpose, now) is not None) == expected
