@@ -213,11 +213,13 @@ def _persist_batches(ws: Workspace, settings: HttpSettings, needed: pl.DataFrame
     return batches
 
 
-def _jobs(ws: Workspace, settings: HttpSettings, state: str) -> list[tuple[str, str | None, int]]:
+def _jobs(ws: Workspace, settings: HttpSettings, *states: str
+          ) -> list[tuple[str, str | None, int]]:
     with Store(ws.store_path, read_only=True) as store:
         return store.con.execute(
-            "SELECT batch_key, job_id, numbers FROM rpo_jobs WHERE base_url = ? AND state = ? "
-            "ORDER BY created_at, batch_key", [settings.base_url, state]).fetchall()
+            "SELECT batch_key, job_id, numbers FROM rpo_jobs WHERE base_url = ? "
+            "AND list_contains(?, state) ORDER BY created_at, batch_key",
+            [settings.base_url, list(states)]).fetchall()
 
 
 def _record(ws: Workspace, client: RegistryClient, key: str, job_id: str,
@@ -253,8 +255,7 @@ def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
     needed, candidates = _plan(ws, settings, as_of, config.policy.rpo_validity_days)
     report = CheckReport(candidates=candidates, to_submit=needed.height,
                          price_per_number=config.registry.price_per_number, dry_run=dry_run)
-    report.resumed_jobs = len(_jobs(ws, settings, "submitting")) + len(
-        _jobs(ws, settings, "submitted"))
+    report.resumed_jobs = len(_jobs(ws, settings, "submitting", "submitted"))
     if dry_run:
         return report
     report.batches = _persist_batches(ws, settings, needed) if needed.height else 0
@@ -278,13 +279,16 @@ def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
                 progress({"submitted": report.submitted, "total": total, "pending": None,
                           "elapsed": time.monotonic() - started})
         deadline = time.monotonic() + settings.poll_timeout
+        left = _jobs(ws, settings, "submitted")
         while True:
-            pending = _jobs(ws, settings, "submitted")
-            for key, job_id, _ in pending:
+            still = []
+            for key, job_id, count in left:
                 assert job_id is not None
                 if client.poll(job_id).done:
                     _record(ws, client, key, job_id, report)
-            left = _jobs(ws, settings, "submitted")
+                else:
+                    still.append((key, job_id, count))
+            left = still
             if progress:
                 progress({"submitted": report.submitted, "total": total,
                           "pending": len(left), "elapsed": time.monotonic() - started})
