@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -26,15 +27,9 @@ DEFAULT_EVIDENCE_YEARS = 5
 
 def months_before(instant: dt.datetime, months: int) -> dt.datetime:
     """The same day `months` earlier (clamped to the month's last day)."""
-    total = instant.year * 12 + instant.month - 1 - months
-    year, month = divmod(total, 12)
-    month += 1
-    for day in range(instant.day, 27, -1):
-        try:
-            return instant.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    return instant.replace(year=year, month=month, day=min(instant.day, 28))
+    year, month = divmod(instant.year * 12 + instant.month - 1 - months, 12)
+    day = min(instant.day, calendar.monthrange(year, month + 1)[1])
+    return instant.replace(year=year, month=month + 1, day=day)
 
 
 @dataclass
