@@ -147,6 +147,24 @@ def test_erasure_rewrites_reports_without_the_number(scrubbed: Workspace) -> Non
     assert data["campaigns"] == [] and data["erased"]["request_ref"] == "R-1"
 
 
+def test_erasure_keeps_the_latest_runs_record_true_to_its_files(scrubbed: Workspace) -> None:
+    # A second run of the same campaign overwrites the folder; erasure must re-stamp the
+    # run that wrote the files (the service trusts files only while their sha256 match).
+    assert gk(scrubbed, "run", "--campaign", "demo", "--purpose", "telemarketing",
+              "--as-of", "2026-11-22T13:00").exit_code == 0
+    out = scrubbed.report_dir("demo")
+    phone = pl.read_csv(out / "dialable.csv")["phone"][0]
+    assert gk(scrubbed, "erase", phone, "--ref", "R-2").exit_code == 0
+    from gatekeeper.load import sha256_file
+
+    with duckdb.connect(str(scrubbed.store_path), read_only=True) as con:
+        latest, older = [json.loads(r[0]) for r in con.execute(
+            "SELECT outputs_json FROM runs ORDER BY as_of DESC").fetchall()]
+    for name in ("decisions.parquet", "dialable.csv"):
+        assert latest[name] == sha256_file(out / name)
+        assert older[name] != sha256_file(out / name)
+
+
 def test_request_log_deadlines(scrubbed: Workspace) -> None:
     assert gk(scrubbed, "requests", "add", "ACC-1", "--kind", "access", "--phone",
               "3331234567", "--received", "2020-01-10").exit_code == 0

@@ -125,14 +125,24 @@ class EraseResult:
 
 
 def _rewrite_reports(ws: Workspace, store: Store, phone: str) -> list[str]:
-    """Blank the number in every campaign report still on disk (decisions and dialable)."""
-    rewritten = []
+    """Blank the number in every campaign report still on disk (decisions and dialable).
+
+    A folder is rewritten once, for the newest run that wrote it (its recorded sha256
+    matches the file), and that run's record gets the new sha256s, so the service keeps
+    trusting the files.
+    """
+    rewritten: list[str] = []
+    seen: set[str] = set()
     for run_id, campaign, outputs_json in store.con.execute(
-            "SELECT run_id, campaign, outputs_json FROM runs").fetchall():
+            "SELECT run_id, campaign, outputs_json FROM runs "
+            "ORDER BY executed_at DESC, rowid DESC").fetchall():
         folder = ws.report_dir(campaign)
         decisions, dialable = folder / "decisions.parquet", folder / "dialable.csv"
-        if not decisions.is_file():
-            continue
+        outputs = json.loads(outputs_json or "{}")
+        if (campaign in seen or not decisions.is_file()
+                or sha256_file(decisions) != outputs.get(decisions.name)):
+            continue  # done, gone, or overwritten by a later run of the same campaign
+        seen.add(campaign)
         frame = pl.read_parquet(decisions)
         hit = pl.col("phone") == phone
         if not frame.select(hit.any()).item():
@@ -143,12 +153,11 @@ def _rewrite_reports(ws: Workspace, store: Store, phone: str) -> list[str]:
         if dialable.is_file():
             dial = pl.read_csv(dialable, infer_schema=False)
             dial.filter(pl.col("phone") != phone).write_csv(dialable)
-        outputs = json.loads(outputs_json or "{}")
         outputs.update({p.name: sha256_file(p) for p in (decisions, dialable) if p.is_file()})
         store.con.execute("UPDATE runs SET outputs_json = ? WHERE run_id = ?",
                           [json.dumps(outputs), run_id])
         rewritten.append(str(folder.relative_to(ws.root)))
-    return sorted(set(rewritten))
+    return sorted(rewritten)
 
 
 def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",

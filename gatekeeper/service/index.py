@@ -164,7 +164,7 @@ class CheckIndex:
             with Store(self.ws.store_path, read_only=True, wait=0) as store:
                 latest = {purpose: store.one(
                     "SELECT run_id, campaign, as_of, outputs_json FROM runs WHERE purpose = ? "
-                    "ORDER BY executed_at DESC, run_id DESC LIMIT 1", [purpose])
+                    "ORDER BY executed_at DESC, rowid DESC LIMIT 1", [purpose])
                     for purpose in PURPOSES}
                 erased = set(store.frame("SELECT phone FROM erasures")["phone"].to_list())
         except StoreError as exc:  # a load or run is writing: answer from what we have
