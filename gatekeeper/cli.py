@@ -553,8 +553,8 @@ def requests_add(ctx: click.Context, ref: str, kind: str, phone: str,
 
     ws = _workspace(ctx)
     with Store(ws.store_path) as store:
-        record_request(store, ref, kind, phone_of(phone), _day_option(received, "--received"))
-        due = store.scalar("SELECT due_on FROM requests WHERE request_ref = ?", [ref])
+        due = record_request(store, ref, kind, phone_of(phone),
+                             _day_option(received, "--received"))
     click.echo(f"request {ref} logged; answer due by {due}")
 
 

@@ -21,13 +21,14 @@ REQUEST_KINDS = ("access", "erasure")
 
 
 def record_request(store: Store, ref: str, kind: str, phone: str | None,
-                   received_on: dt.date | None = None, *, answered: bool = False) -> None:
-    """Log a request (or close one already logged); the deadline counts from receipt."""
+                   received_on: dt.date | None = None, *, answered: bool = False) -> dt.date:
+    """Log a request (or close one already logged); returns its deadline."""
     if kind not in REQUEST_KINDS:
         raise InputError(f"unknown request kind '{kind}'; accepted: {', '.join(REQUEST_KINDS)}")
     now = now_utc()
     answered_at = now if answered else None
-    existing = store.one("SELECT kind, phone FROM requests WHERE request_ref = ?", [ref])
+    existing = store.one("SELECT kind, phone, due_on FROM requests WHERE request_ref = ?",
+                         [ref])
     if existing:
         if existing[1] and phone and existing[1] != phone:
             raise InputError(f"request {ref} was logged for another number; use its own "
@@ -35,14 +36,14 @@ def record_request(store: Store, ref: str, kind: str, phone: str | None,
         if answered:
             store.con.execute("UPDATE requests SET answered_at = coalesce(answered_at, ?) "
                               "WHERE request_ref = ?", [answered_at, ref])
-        return
+        return existing[2]
     received = received_on or rome_date(now)
     if received > rome_date(now):
         raise InputError(f"received date {received} is in the future")
-    store.con.execute(
-        "INSERT INTO requests VALUES (?,?,?,?,?,?,?,?)",
-        [ref, kind, phone, received, received + dt.timedelta(days=ANSWER_DAYS), None,
-         answered_at, now])
+    due = received + dt.timedelta(days=ANSWER_DAYS)
+    store.con.execute("INSERT INTO requests VALUES (?,?,?,?,?,?,?,?)",
+                      [ref, kind, phone, received, due, None, answered_at, now])
+    return due
 
 
 def extend_request(store: Store, ref: str, reason: str) -> dt.date:
