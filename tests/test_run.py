@@ -6,8 +6,13 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from gatekeeper.config import Workspace
+from gatekeeper.errors import RegistryError
+from gatekeeper.registry import import_exchange
+from gatekeeper.store import Store
+from gatekeeper.timeutil import parse_instant
 
 from .conftest import AS_OF
 from .conftest import gk as _gk
@@ -123,6 +128,28 @@ def test_rpo_import_is_idempotent_and_rejects_a_foreign_response(scrubbed: Works
     wrong = _gk(scrubbed, "rpo", "import", "--request", str(request), "--response",
                 str(response))
     assert wrong.exit_code == 2 and "not in the request" in wrong.output
+
+
+def test_rpo_import_reads_a_response_however_its_numbers_are_written(
+        tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.duckdb")
+    request, response = tmp_path / "q.txt", tmp_path / "r.txt"
+    request.write_text("\ufeff3331234567\r\n0612345678\n\n3471234567\n")
+    # kept: one as asked, one in international form; 3471234567 is missing = registered
+    response.write_text("3331234567\n+39 06 1234 5678\n")
+    result = import_exchange(store, request, response, parse_instant("2026-11-20T10:00"))
+    assert (result.numbers, result.registered) == (3, 1)
+    checks = store.frame("SELECT phone, registered FROM rpo_checks ORDER BY phone")
+    assert checks.rows() == [("+390612345678", False), ("+393331234567", False),
+                             ("+393471234567", True)]
+    response.write_text("3331234567\nabc\n")
+    with pytest.raises(RegistryError) as bad:
+        import_exchange(store, request, response, parse_instant("2026-11-20T10:00"))
+    assert bad.value.row == 2 and "'abc'" in bad.value.message
+    request.write_text("3331234567\n\n333 12\n")
+    with pytest.raises(RegistryError) as bad_request:
+        import_exchange(store, request, response, parse_instant("2026-11-20T10:00"))
+    assert bad_request.value.row == 3 and bad_request.value.file == str(request)
 
 
 def test_rpo_check_dated_later_makes_numbers_expire(scrubbed: Workspace) -> None:

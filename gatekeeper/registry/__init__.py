@@ -74,25 +74,60 @@ def write_request(store: Store, out: Path, as_of: dt.datetime, validity_days: in
     """Write the numbers that need a check, one national number per line; returns count."""
     needed = numbers_needing_check(store, as_of, validity_days)
     out.parent.mkdir(parents=True, exist_ok=True)
-    lines = needed.select(national(pl.col("phone"))).to_series().to_list()
-    out.write_text("".join(f"{n}\n" for n in lines), encoding="ascii")
-    return len(lines)
+    needed.select(national(pl.col("phone"))).write_csv(out, include_header=False)
+    return needed.height
 
 
-def _read_numbers(path: Path, role: str) -> pl.DataFrame:
-    """A request/response file: one number per line; returns distinct E.164 numbers."""
+def _lines(path: Path, role: str) -> pl.DataFrame:
+    """The non-blank lines of an exchange file (line = 1-based line number), stripped.
+
+    Split columnar: an exchange file holds millions of numbers."""
     if not path.is_file():
         raise RegistryError(f"{role} file not found; give the path of the file exchanged "
                             "with the RPO", file=path)
-    text = path.read_text(encoding="utf-8-sig", errors="replace")
-    lines = pl.Series("raw", [s for s in text.splitlines() if s.strip()], dtype=pl.String)
-    normal = normalise(lines)
-    bad = lines.filter(normal["phone"].is_null())
-    if bad.len():
-        first = text.splitlines().index(bad[0]) + 1
-        raise RegistryError(f"{bad.len()} line(s) are not valid phone numbers (first: "
-                            f"'{bad[0]}'); is this an RPO exchange file?", file=path, row=first)
-    return normal.select("phone").unique()
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    raw = pl.Series("raw", [text]).str.split("\n").explode().str.strip_chars()
+    return raw.to_frame().with_row_index("line", 1).filter(pl.col("raw") != "")
+
+
+def _with_phones(lines: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """lines plus their E.164 phone; any line that is not a valid number stops the import."""
+    phones = lines.with_columns(normalise(lines["raw"])["phone"])
+    bad = phones.filter(pl.col("phone").is_null())
+    if bad.height:
+        raise RegistryError(f"{bad.height} line(s) are not valid phone numbers (first: "
+                            f"'{bad['raw'][0]}'); is this an RPO exchange file?", file=path,
+                            row=int(bad["line"][0]))
+    return phones
+
+
+def _key(phones: pl.Expr) -> pl.Expr:
+    """E.164 as an integer: hashing and joining millions of them is cheaper than strings."""
+    return phones.str.strip_prefix("+").cast(pl.Int64, strict=False)
+
+
+def _answered(asked_keys: pl.Series, response: Path) -> pl.Series:
+    """The numbers (as keys) the cleansed response kept; each must have been asked.
+
+    The response repeats the request's national numbers, so a line is first read as
+    "+39" + line; only a line that is then not a number asked is normalised (the RPO
+    never sends many of those)."""
+    lines = _lines(response, "response")
+    asked_set = asked_keys.implode()
+    lines = lines.with_columns(_key(pl.lit("+39") + pl.col("raw")).alias("key"))
+    hit = pl.col("key").is_in(asked_set).fill_null(False)
+    kept = lines.filter(hit)["key"]
+    other = lines.filter(~hit).drop("key")
+    if other.height:
+        other_keys = _with_phones(other, response).select(_key(pl.col("phone")))["phone"]
+        extra = other.filter(~other_keys.is_in(asked_set))
+        if extra.height:
+            raise RegistryError(
+                f"{extra.height} number(s) in the response were not in the request (first: "
+                f"'{extra['raw'][0]}'); is this the answer to that request?", file=response,
+                row=int(extra["line"][0]))
+        kept = pl.concat([kept, other_keys])
+    return kept
 
 
 def import_exchange(store: Store, request: Path, response: Path,
@@ -102,13 +137,9 @@ def import_exchange(store: Store, request: Path, response: Path,
     Without --checked-at the check time is the request file's modification time: never
     later than the real check, so a result never looks fresher than it is.
     """
-    asked = _read_numbers(request, "request")
-    kept = _read_numbers(response, "response")
-    extra = kept.join(asked, on="phone", how="anti")
-    if extra.height:
-        raise RegistryError(
-            f"{extra.height} number(s) in the response were not in the request (first: "
-            f"{extra['phone'][0]}); is this the answer to that request?", file=response)
+    asked = (_with_phones(_lines(request, "request"), request)
+             .select("phone", _key(pl.col("phone")).alias("key")).unique("key"))
+    kept = _answered(asked["key"], response)
     when = checked_at or dt.datetime.fromtimestamp(
         request.stat().st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)
     req_sha, resp_sha = sha256_file(request), sha256_file(response)
@@ -117,8 +148,8 @@ def import_exchange(store: Store, request: Path, response: Path,
                       "WHERE exchange_id = ?", [exchange_id])
     if prior:
         return ImportResult(exchange_id, prior[0], prior[1], prior[2], already_imported=True)
-    results = asked.with_columns(
-        (~pl.col("phone").is_in(kept["phone"].implode())).alias("registered"),
+    results = asked.select(
+        "phone", (~pl.col("key").is_in(kept.implode())).alias("registered"),
         pl.lit(None, pl.Datetime("us")).alias("registered_at"))
     meta = {"request_file": str(request), "request_sha256": req_sha,
             "response_file": str(response), "response_sha256": resp_sha}
@@ -136,7 +167,8 @@ def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
     rows = results.select(
         pl.col("phone"), pl.lit(checked_at, pl.Datetime("us")).alias("checked_at"),
         pl.col("registered"), pl.col("registered_at").cast(pl.Datetime("us")),
-        pl.lit(exchange_id).alias("exchange_id")).sort("phone")  # number order: fast lookups
+        pl.lit(exchange_id).alias("exchange_id")
+    ).sort(_key(pl.col("phone")))  # number order, so a lookup of one number reads one block
     registered = int(rows["registered"].sum())
     with store.transaction():
         store.con.execute(
