@@ -30,10 +30,9 @@ KIND_TEXT = {"internal_archive": "archivio clienti", "third_party": "lista di te
              "public_directory": "elenco pubblico"}
 
 
-def source_report(decided: pl.DataFrame, dialable: pl.DataFrame,
-                  versions: pl.DataFrame) -> pl.DataFrame:
-    """One row per source version used by the run; counts add up to summary.json."""
-    per_source = decided.group_by("source_id").agg(
+def source_counts(decided: pl.DataFrame) -> pl.DataFrame:
+    """What became of the decided rows, per source (a run adds these up source by source)."""
+    return decided.group_by("source_id").agg(
         pl.len().alias("rows_loaded"),
         pl.col("valid").fill_null(False).sum().alias("rows_valid"),
         pl.col("reason").is_null().sum().alias("rows_dialable"),
@@ -43,12 +42,18 @@ def source_report(decided: pl.DataFrame, dialable: pl.DataFrame,
         pl.col("consent_date").min().alias("oldest_consent"),
         pl.col("consent_date").max().alias("newest_consent"),
     )
+
+
+def source_report(counts: pl.DataFrame, dialable: pl.DataFrame,
+                  versions: pl.DataFrame) -> pl.DataFrame:
+    """One row per source version used by the run (counts: source_counts of each source);
+    the figures add up to summary.json."""
     numbers = dialable.group_by("source_id").agg(pl.len().alias("numbers_dialable"))
-    report = (versions.join(per_source, on="source_id", how="left")
+    report = (versions.join(counts, on="source_id", how="left")
               .join(numbers, on="source_id", how="left"))
-    counts = [c for c in SOURCE_COLUMNS if c.startswith(("rows_", "numbers_", "suppressed_"))]
+    columns = [c for c in SOURCE_COLUMNS if c.startswith(("rows_", "numbers_", "suppressed_"))]
     return report.with_columns(
-        pl.col(c).fill_null(0).cast(pl.Int64) for c in counts
+        pl.col(c).fill_null(0).cast(pl.Int64) for c in columns
     ).select(SOURCE_COLUMNS).sort("source_id")
 
 

@@ -15,12 +15,14 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from . import policy as P
 from .columns import PURPOSES
@@ -29,8 +31,8 @@ from .errors import InputError
 from .load import sha256_file
 from .normalise import normalise_one
 from .optouts import Journal, JournalState, active_optouts, check_journal_state
-from .registry import RPO_STATUS_SQL, exchanges_until
-from .reports import campaign_html, source_report, sources_html
+from .registry import exchanges_until, rpo_status
+from .reports import campaign_html, source_counts, source_report, sources_html
 from .store import Store
 from .timeutil import iso, now_utc
 
@@ -73,38 +75,41 @@ def _source_versions(store: Store, source_ids: Sequence[str]) -> pl.DataFrame:
     return versions
 
 
-def _candidate_rows(store: Store, versions: pl.DataFrame, ctx: P.Context,
-                    journal: JournalState, phone: str | None = None) -> pl.DataFrame:
-    """Every row of the chosen source versions with the facts the policy needs.
+@dataclass(frozen=True)
+class Facts:
+    """What a run knows besides the rows: RPO status, erasures, opt-outs (by phone_key)."""
 
-    Joins run in DuckDB (multi-threaded, on the whole list at once); phone_key is the
-    number as an integer, for fast sorting and grouping later.
-    """
-    optouts = active_optouts(journal.events, ctx.purpose, ctx.as_of)
-    store.con.register("chosen_versions", versions.to_arrow())
-    store.con.register("active_optouts", optouts.to_arrow())
-    try:
-        where = "WHERE r.phone = ?" if phone else ""
-        rows = store.frame(
-            f"""WITH rpo AS ({RPO_STATUS_SQL})
-                SELECT r.*, CAST(substr(r.phone, 2) AS BIGINT) AS phone_key,
-                       v.kind, v.purposes, v.supplier_name, v.supplier_vat,
-                       (e.phone IS NOT NULL OR r.erased_ref IS NOT NULL) AS erased,
-                       o.phone IS NOT NULL AS opted_out,
-                       rpo.rpo_checked_at, rpo.registered, rpo.registration_bound
-                FROM source_rows r
-                JOIN chosen_versions v
-                  ON r.source_id = v.source_id AND r.source_version = v.version
-                LEFT JOIN (SELECT DISTINCT phone FROM erasures) e ON e.phone = r.phone
-                LEFT JOIN active_optouts o ON o.phone = r.phone
-                LEFT JOIN rpo ON rpo.phone = r.phone
-                {where}
-                ORDER BY r.source_id, r.row""",
-            [ctx.as_of, phone] if phone else [ctx.as_of])
-    finally:
-        store.con.unregister("chosen_versions")
-        store.con.unregister("active_optouts")
-    return rows
+    rpo: pl.DataFrame  # phone_key, rpo_checked_at, registered, registration_bound
+    erased: pl.Series  # phone_key
+    opted_out: pl.Series  # phone_key
+
+    @classmethod
+    def read(cls, store: Store, ctx: P.Context, journal: JournalState,
+             phone: str | None = None) -> Facts:
+        keys = pl.col("phone").str.strip_prefix("+").cast(pl.Int64).alias("phone_key")
+        rpo = rpo_status(store, ctx.as_of, phone).drop("phone")
+        erased = store.frame("SELECT DISTINCT phone FROM erasures" + (
+            " WHERE phone = ?" if phone else ""), [phone] if phone else None)
+        optouts = active_optouts(journal.events, ctx.purpose, ctx.as_of)
+        return cls(rpo, erased.select(keys)["phone_key"], optouts.select(keys)["phone_key"])
+
+
+ROWS_SQL = """SELECT r.*, CAST(substr(r.phone, 2) AS BIGINT) AS phone_key FROM source_rows r
+              WHERE {where}"""
+
+
+def _with_facts(rows: pl.DataFrame, versions: pl.DataFrame, facts: Facts) -> pl.DataFrame:
+    """Every row with the facts the policy needs, joined on the number as an integer."""
+    return (rows
+            .join(versions.select(pl.col("source_id"), pl.col("version").alias("source_version"),
+                                  "kind", "purposes", "supplier_name", "supplier_vat"),
+                  on=["source_id", "source_version"], how="left", maintain_order="left")
+            .join(facts.rpo, on="phone_key", how="left", maintain_order="left")
+            .with_columns(
+                (pl.col("erased_ref").is_not_null()
+                 | pl.col("phone_key").is_in(facts.erased.implode())).alias("erased"),
+                pl.col("phone_key").is_in(facts.opted_out.implode()).fill_null(False)
+                .alias("opted_out")))
 
 
 def _decide(rows: pl.DataFrame, ctx: P.Context) -> pl.DataFrame:
@@ -122,21 +127,21 @@ def _iso_col(name: str) -> pl.Expr:
     return pl.col(name).dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias(name)
 
 
-def _summary(decided: pl.DataFrame, dialable: pl.DataFrame, ctx: P.Context, campaign: str,
-             run_id: str, versions: pl.DataFrame) -> dict[str, Any]:
-    reasons = (decided.filter(pl.col("reason").is_not_null()).group_by("reason").len()
-               .sort("reason"))
+def _summary(sources: pl.DataFrame, reasons: pl.DataFrame, dialable: pl.DataFrame,
+             ctx: P.Context, campaign: str, run_id: str) -> dict[str, Any]:
+    reasons = reasons.group_by("reason").agg(pl.col("len").sum()).sort("reason")
     until = dialable["valid_until"].min() if dialable.height else None
+    rows, dialable_rows = int(sources["rows_loaded"].sum()), int(sources["rows_dialable"].sum())
     return {
         "campaign": campaign, "purpose": ctx.purpose, "run_id": run_id,
         "as_of": iso(ctx.as_of),
         "valid_until": iso(until) if isinstance(until, dt.datetime) else None,
-        "sources": versions["source_id"].to_list(),
-        "rows": decided.height,
-        "valid": int(decided["valid"].fill_null(False).sum()),
+        "sources": sources["source_id"].to_list(),
+        "rows": rows,
+        "valid": int(sources["rows_valid"].sum()),
         "dialable": dialable.height,
-        "dialable_rows": int(decided["reason"].is_null().sum()),
-        "suppressed_rows": int(decided["reason"].is_not_null().sum()),
+        "dialable_rows": dialable_rows,
+        "suppressed_rows": rows - dialable_rows,
         "suppressed": dict(zip(reasons["reason"].to_list(), reasons["len"].to_list(),
                                strict=True)),
     }
@@ -155,26 +160,16 @@ def _run_id(campaign: str, ctx: P.Context, versions: pl.DataFrame, exchanges: li
     return hashlib.sha256(text.encode()).hexdigest()[:20], inputs
 
 
-def _write_reports(target: Path, decided: pl.DataFrame, dialable: pl.DataFrame,
-                   summary: dict[str, Any], versions: pl.DataFrame) -> dict[str, str]:
-    """Write into a sibling temp folder, then swap it in: readers never see half a report."""
+@contextmanager
+def _report_folder(target: Path) -> Iterator[Path]:
+    """A sibling temp folder swapped in at the end: readers never see half a report, and a
+    failed run leaves the previous one in place."""
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(mode=0o700)
     try:
-        # Rows arrive ordered by source and row, dialable numbers by number (deterministic).
-        (decided.select(DECISION_COLUMNS)
-         .write_parquet(tmp / "decisions.parquet", statistics=False))
-        (dialable.with_columns(_iso_col("rpo_checked_at"), _iso_col("valid_until"))
-         .select(DIALABLE_COLUMNS).write_csv(tmp / "dialable.csv"))
-        sources = source_report(decided, dialable, versions)
-        sources.write_csv(tmp / "sources.csv")
-        (tmp / "sources.html").write_text(sources_html(sources, summary), encoding="utf-8")
-        (tmp / "report.html").write_text(campaign_html(summary, sources), encoding="utf-8")
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False)
-                                          + "\n", encoding="utf-8")
-        outputs = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
+        yield tmp
         old = target.parent / f".{target.name}.old-{os.getpid()}"
         if target.exists():
             target.rename(old)
@@ -183,7 +178,25 @@ def _write_reports(target: Path, decided: pl.DataFrame, dialable: pl.DataFrame,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return outputs
+
+
+DECISION_SCHEMA = pl.Schema({"source_id": pl.String, "row": pl.Int64, "raw": pl.String,
+                             "phone": pl.String, "decision": pl.String, "reason": pl.String,
+                             "basis": pl.String, "source_version": pl.Int32})
+
+
+def _write_small_files(folder: Path, dialable: pl.DataFrame, sources: pl.DataFrame,
+                       summary: dict[str, Any]) -> dict[str, str]:
+    """Everything but decisions.parquet; returns every file's sha256."""
+    # Dialable numbers arrive ordered by number (deterministic).
+    (dialable.with_columns(_iso_col("rpo_checked_at"), _iso_col("valid_until"))
+     .select(DIALABLE_COLUMNS).write_csv(folder / "dialable.csv"))
+    sources.write_csv(folder / "sources.csv")
+    (folder / "sources.html").write_text(sources_html(sources, summary), encoding="utf-8")
+    (folder / "report.html").write_text(campaign_html(summary, sources), encoding="utf-8")
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False)
+                                         + "\n", encoding="utf-8")
+    return {p.name: sha256_file(p) for p in sorted(folder.iterdir())}
 
 
 def _record_run(ws: Workspace, run_id: str, campaign: str, ctx: P.Context,
@@ -213,20 +226,52 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
                          "'-' (it names a folder under reports/)")
     ctx = _context(ws.config(), purpose, as_of)
     journal = Journal(ws.journal_path).read()
+    target = ws.report_dir(campaign)
     with Store(ws.store_path, read_only=True) as store:
         versions = _source_versions(store, source_ids)
-        rows = _candidate_rows(store, versions, ctx, journal)
         exchanges = exchanges_until(store, ctx.as_of)
         erasures = int(store.scalar("SELECT count(*) FROM erasures"))
-    decided = _decide(rows, ctx)
-    dialable = P.strongest_per_number(decided, ctx)
-    run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
-    summary = _summary(decided, dialable, ctx, campaign, run_id, versions)
-    target = ws.report_dir(campaign)
-    outputs = _write_reports(target, decided, dialable, summary, versions)
+        run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
+        with _report_folder(target) as folder:
+            counts, reasons, dialable = _decide_by_source(store, versions, ctx, journal,
+                                                          folder / "decisions.parquet")
+            sources = source_report(counts, dialable, versions)
+            summary = _summary(sources, reasons, dialable, ctx, campaign, run_id)
+            outputs = _write_small_files(folder, dialable, sources, summary)
     _record_run(ws, run_id, campaign, ctx, inputs, outputs, summary, dialable)
     return RunResult(run_id, campaign, purpose, iso(ctx.as_of) or "", target, summary, outputs,
                      check_journal_state(journal))
+
+
+def _decide_by_source(store: Store, versions: pl.DataFrame, ctx: P.Context,
+                      journal: JournalState, decisions: Path
+                      ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Decide one source at a time, streaming its rows to decisions.parquet.
+
+    Only one source's rows are in memory at once, plus the dialable ones (which need
+    every source to pick each number's strongest basis): memory stays bounded by the
+    largest list, not the campaign. Returns (per-source counts, reason counts, dialable).
+    """
+    facts = Facts.read(store, ctx, journal)
+    counts, reasons, candidates = [], [], []
+    schema = DECISION_SCHEMA.to_arrow(compat_level=pl.CompatLevel.oldest())
+    with pq.ParquetWriter(decisions, schema, compression="zstd",
+                          write_statistics=False) as writer:
+        for source_id, version in versions.select("source_id", "version").iter_rows():
+            rows = store.frame(ROWS_SQL.format(where="source_id = ? AND source_version = ?"),
+                               [source_id, version])
+            decided = _decide(_with_facts(rows, versions, facts), ctx)
+            # Rows are stored in number order; decisions are listed in file order. Only
+            # the narrow decision columns are sorted (sorting the wide rows costs 10x).
+            writer.write_table(decided.select(DECISION_SCHEMA.names()).sort("row")
+                               .cast(dict(DECISION_SCHEMA))
+                               .to_arrow(compat_level=pl.CompatLevel.oldest()))
+            counts.append(source_counts(decided))
+            reasons.append(decided.drop_nulls("reason").group_by("reason").len())
+            candidates.append(P.dialable_rows(decided))
+            del rows, decided
+    dialable = P.strongest_per_number(pl.concat(candidates), ctx)
+    return pl.concat(counts), pl.concat(reasons), dialable
 
 
 @dataclass
@@ -258,8 +303,12 @@ def check_number(ws: Workspace, value: str, purpose: str,
             "SELECT source_id, version, kind, purposes, supplier_name, supplier_vat, "
             "file_sha256 FROM source_versions "
             "QUALIFY version = max(version) OVER (PARTITION BY source_id)")
-        rows = _candidate_rows(store, versions, ctx, journal, phone)
-        erased = bool(store.scalar("SELECT count(*) FROM erasures WHERE phone = ?", [phone]))
+        facts = Facts.read(store, ctx, journal, phone)
+        rows = _with_facts(store.frame(ROWS_SQL.format(where="r.phone = ?"), [phone]),
+                           versions, facts).join(
+            versions.select("source_id", pl.col("version").alias("source_version")),
+            on=["source_id", "source_version"], how="semi")
+        erased = bool(facts.erased.len())
     if rows.is_empty():
         opted = not active_optouts(journal.events, purpose, ctx.as_of).filter(
             pl.col("phone") == phone).is_empty()

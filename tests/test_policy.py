@@ -8,6 +8,8 @@ from typing import Any
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gatekeeper import policy as P
 from gatekeeper.config import Policy
@@ -256,6 +258,52 @@ def test_deregistered_number_is_not_registered() -> None:
 def test_checks_after_as_of_are_ignored() -> None:
     status = _checks([("2026-11-20T10:00", False), ("2026-11-22T12:00:01", True)])
     assert status["registered"].to_list() == [False]
+
+
+# The registration window as first written: two passes and a join, obviously right. The
+# store's one-pass query must agree with it on every history.
+REFERENCE_RPO_STATUS = """
+    WITH c AS (SELECT * FROM rpo_checks WHERE checked_at <= ?),
+    agg AS (
+        SELECT phone, max(checked_at) AS rpo_checked_at,
+               max(checked_at) FILTER (WHERE NOT registered) AS last_not_registered
+        FROM c GROUP BY phone)
+    SELECT a.phone, a.rpo_checked_at,
+           bool_or(c.registered) FILTER (WHERE c.checked_at = a.rpo_checked_at) AS registered,
+           coalesce(
+               max(c.registered_at) FILTER (WHERE c.registered AND (
+                   a.last_not_registered IS NULL OR c.checked_at > a.last_not_registered)),
+               min(c.checked_at) FILTER (WHERE c.registered AND (
+                   a.last_not_registered IS NULL OR c.checked_at > a.last_not_registered))
+           ) AS registration_bound
+    FROM agg a JOIN c USING (phone)
+    GROUP BY a.phone, a.rpo_checked_at, a.last_not_registered ORDER BY a.phone
+"""
+
+CHECK = st.tuples(st.sampled_from(["+393331234567", "+390612345678"]),
+                  st.integers(0, 8),  # day: a few collide, some fall after as_of
+                  st.booleans(),
+                  st.one_of(st.none(), st.integers(0, 40)))  # adapter's registration date
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(CHECK, min_size=1, max_size=8))
+def test_one_pass_rpo_status_matches_the_reference(history: list[Any]) -> None:
+    store = Store(duckdb.connect(":memory:"))
+    start = AS_OF - 6 * DAY
+    frame = pl.DataFrame(
+        [(phone, start + day * DAY, registered,
+          None if reg_day is None or not registered else start - reg_day * DAY, "x")
+         for phone, day, registered, reg_day in history],
+        schema={"phone": pl.String, "checked_at": pl.Datetime("us"), "registered": pl.Boolean,
+                "registered_at": pl.Datetime("us"), "exchange_id": pl.String}, orient="row")
+    store.insert_frame("rpo_checks", frame)
+    expected = store.frame(REFERENCE_RPO_STATUS, [AS_OF])
+    got = rpo_status(store, AS_OF).sort("phone").select(expected.columns)
+    assert got.rows() == expected.rows()
+    for phone in expected["phone"]:
+        one = rpo_status(store, AS_OF, phone).select(expected.columns)
+        assert one.rows() == expected.filter(pl.col("phone") == phone).rows()
 
 
 # --- opt-outs at as_of --------------------------------------------------------------------
