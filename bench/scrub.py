@@ -87,7 +87,9 @@ def timed(label: str, rows: int, fn):  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     result = fn()
     elapsed = time.perf_counter() - started
-    print(f"  {label:<12}{elapsed:7.2f} s  {rows / elapsed:>12,.0f} rows/s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  {label:<12}{elapsed:7.2f} s  {rows / elapsed:>12,.0f} rows/s  "
+          f"(peak RSS so far {peak:,.0f} MB)")
     return result, elapsed
 
 

@@ -303,19 +303,33 @@ def dialable_rows(decided: pl.DataFrame) -> pl.DataFrame:
 def strongest_per_number(decided: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """One row per dialable number: the strongest basis, ties broken by source id (then
     row); with the basis in words (basis_text). Rows keep the order they came in."""
-    key = "phone_key" if "phone_key" in decided.columns else "phone"
-    dialable = dialable_rows(decided)
+    best = pick_strongest(dialable_rows(decided))
+    return best.with_columns(basis_text(ctx).alias("basis_text"))
+
+
+def basis_order(source_ids: list[str]) -> pl.Expr:
+    """One integer that orders a number's dialable rows: basis rank (strongest first),
+    then source id, then row."""
+    sources = {s: i for i, s in enumerate(sorted(source_ids))}
+    return (pl.col("basis").replace_strict(BASIS_RANK, return_dtype=pl.Int64) * (1 << 50)
+            + pl.col("source_id").replace_strict(sources, return_dtype=pl.Int64) * (1 << 34)
+            + pl.col("row").cast(pl.Int64))
+
+
+def strongest_mask(ranks: pl.DataFrame) -> pl.Series:
+    """ranks: (number key, basis_order) of dialable rows; True where a row is its
+    number's strongest. Only these two integer columns are sorted: the wide rows are then
+    kept in place by the mask (gathering them at random costs 10x more)."""
+    key, order = ranks.columns
+    ordered = ranks.with_row_index("_at").sort(key, order)
+    first = ordered.filter(pl.col(key).ne_missing(pl.col(key).shift(1)))["_at"]
+    return pl.repeat(False, ranks.height, eager=True).scatter(first, True)
+
+
+def pick_strongest(dialable: pl.DataFrame) -> pl.DataFrame:
+    """Of dialable rows (dialable_rows), each number's strongest, in the order given."""
     if dialable.is_empty():
-        return dialable.with_columns(pl.lit(None, pl.String).alias("basis_text"))
-    sources = {s: i for i, s in enumerate(sorted(dialable["source_id"].unique().to_list()))}
-    # One integer orders a number's rows: basis rank, then source id, then row. Only the
-    # two integer columns are sorted; the winners are then kept by a mask, in place (a
-    # filter reads the wide rows in order; gathering them at random costs 10x more).
-    order = (pl.col("basis").replace_strict(BASIS_RANK, return_dtype=pl.Int64) * (1 << 50)
-             + pl.col("source_id").replace_strict(sources, return_dtype=pl.Int64) * (1 << 34)
-             + pl.col("row").cast(pl.Int64))
-    ranked = (dialable.select(key, order.alias("_order")).with_row_index("_at")
-              .sort(key, "_order"))
-    first = ranked.filter(pl.col(key).ne_missing(pl.col(key).shift(1)))["_at"]
-    winner = pl.repeat(False, dialable.height, eager=True).scatter(first, True)
-    return dialable.filter(winner).with_columns(basis_text(ctx).alias("basis_text"))
+        return dialable
+    key = "phone_key" if "phone_key" in dialable.columns else "phone"
+    order = basis_order(dialable["source_id"].unique().to_list())
+    return dialable.filter(strongest_mask(dialable.select(key, order)))

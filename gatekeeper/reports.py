@@ -37,11 +37,18 @@ def source_counts(decided: pl.DataFrame) -> pl.DataFrame:
         pl.col("valid").fill_null(False).sum().alias("rows_valid"),
         pl.col("reason").is_null().sum().alias("rows_dialable"),
         *((pl.col("reason") == r).sum().alias(f"suppressed_{r}") for r in REASONS),
-        (pl.col("consent_proof").is_not_null().mean().round(4)
-         .alias("consent_proof_coverage")),
+        pl.col("consent_proof").is_not_null().sum().alias("consent_proofs"),
         pl.col("consent_date").min().alias("oldest_consent"),
         pl.col("consent_date").max().alias("newest_consent"),
     )
+
+
+def add_counts(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """source_counts of several batches of the same sources, added up."""
+    frame = pl.concat(parts)
+    return frame.group_by("source_id", maintain_order=True).agg(
+        pl.col("oldest_consent").min(), pl.col("newest_consent").max(),
+        pl.exclude("oldest_consent", "newest_consent").sum())
 
 
 def source_report(counts: pl.DataFrame, dialable: pl.DataFrame,
@@ -50,7 +57,9 @@ def source_report(counts: pl.DataFrame, dialable: pl.DataFrame,
     the figures add up to summary.json."""
     numbers = dialable.group_by("source_id").agg(pl.len().alias("numbers_dialable"))
     report = (versions.join(counts, on="source_id", how="left")
-              .join(numbers, on="source_id", how="left"))
+              .join(numbers, on="source_id", how="left")
+              .with_columns((pl.col("consent_proofs") / pl.col("rows_loaded")).round(4)
+                            .alias("consent_proof_coverage")))
     columns = [c for c in SOURCE_COLUMNS if c.startswith(("rows_", "numbers_", "suppressed_"))]
     return report.with_columns(
         pl.col(c).fill_null(0).cast(pl.Int64) for c in columns

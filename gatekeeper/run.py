@@ -32,7 +32,7 @@ from .load import sha256_file
 from .normalise import normalise_one
 from .optouts import Journal, JournalState, active_optouts, check_journal_state
 from .registry import exchanges_until, rpo_status
-from .reports import campaign_html, source_counts, source_report, sources_html
+from .reports import add_counts, campaign_html, source_counts, source_report, sources_html
 from .store import Store
 from .timeutil import iso, now_utc
 
@@ -42,6 +42,7 @@ DIALABLE_COLUMNS = ("phone", "name", "source_id", "basis", "basis_text", "rpo_ch
                     "valid_until")
 CAMPAIGN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 NO_SOURCE = "NO_SOURCE"
+BATCH_ROWS = 1_000_000  # rows decided at once: bounds a run's memory, whatever the lists
 
 
 @dataclass
@@ -87,29 +88,57 @@ class Facts:
     def read(cls, store: Store, ctx: P.Context, journal: JournalState,
              phone: str | None = None) -> Facts:
         keys = pl.col("phone").str.strip_prefix("+").cast(pl.Int64).alias("phone_key")
-        rpo = rpo_status(store, ctx.as_of, phone).drop("phone")
+        rpo = rpo_status(store, ctx.as_of, phone).drop("phone", strict=False).sort("phone_key")
         erased = store.frame("SELECT DISTINCT phone FROM erasures" + (
             " WHERE phone = ?" if phone else ""), [phone] if phone else None)
         optouts = active_optouts(journal.events, ctx.purpose, ctx.as_of)
         return cls(rpo, erased.select(keys)["phone_key"], optouts.select(keys)["phone_key"])
 
 
-ROWS_SQL = """SELECT r.*, CAST(substr(r.phone, 2) AS BIGINT) AS phone_key FROM source_rows r
-              WHERE {where}"""
+# What the policy and the outputs read of a stored row (not every column: memory).
+ROWS_SQL = """
+    SELECT source_id, source_version, "row", raw, phone, valid, region, number_type, name,
+           contract_status, contract_end, consent_marketing, consent_third_party,
+           consent_date, consent_proof, consent_collector, erased_ref,
+           CAST(substr(phone, 2) AS BIGINT) AS phone_key
+    FROM source_rows r WHERE {where}
+"""
 
 
-def _with_facts(rows: pl.DataFrame, versions: pl.DataFrame, facts: Facts) -> pl.DataFrame:
-    """Every row with the facts the policy needs, joined on the number as an integer."""
-    return (rows
-            .join(versions.select(pl.col("source_id"), pl.col("version").alias("source_version"),
-                                  "kind", "purposes", "supplier_name", "supplier_vat"),
-                  on=["source_id", "source_version"], how="left", maintain_order="left")
-            .join(facts.rpo, on="phone_key", how="left", maintain_order="left")
-            .with_columns(
-                (pl.col("erased_ref").is_not_null()
-                 | pl.col("phone_key").is_in(facts.erased.implode())).alias("erased"),
-                pl.col("phone_key").is_in(facts.opted_out.implode()).fill_null(False)
-                .alias("opted_out")))
+def _rpo_beside(rows: pl.DataFrame, rpo: pl.DataFrame) -> pl.DataFrame:
+    """Each row's RPO status (nulls where there is none), in the rows' order.
+
+    A binary search into the status sorted by number: cheaper than hashing millions of
+    statuses again for every batch."""
+    columns = [c for c in rpo.columns if c != "phone_key"]
+    if rpo.is_empty():
+        return pl.DataFrame({c: pl.Series(c, [None] * rows.height, rpo.schema[c])
+                             for c in columns})
+    keys = rpo["phone_key"]
+    wanted = rows["phone_key"].fill_null(-1)
+    at = keys.search_sorted(wanted).clip(0, keys.len() - 1)
+    found = keys.gather(at) == wanted
+    return rpo.select(columns).select(pl.all().gather(at)).with_columns(
+        pl.when(found).then(pl.col(c)).alias(c) for c in columns)
+
+
+def _rows_with_facts(store: Store, versions: pl.DataFrame, facts: Facts, where: str,
+                     params: list[Any]) -> Iterator[pl.DataFrame]:
+    """The rows matching `where`, as stored (per source, in number order), with every
+    fact the policy needs, a million at a time: memory stays bounded whatever the size
+    of a list, and no sort or join is asked of the store."""
+    by_version = versions.select(
+        pl.col("source_id"), pl.col("version").alias("source_version"), "kind", "purposes",
+        "supplier_name", "supplier_vat")
+    for rows in store.batches(ROWS_SQL.format(where=where), params, BATCH_ROWS):
+        beside = rows.select("source_id", "source_version").join(
+            by_version, on=["source_id", "source_version"], how="left",
+            maintain_order="left").drop("source_id", "source_version")
+        yield rows.hstack(beside).hstack(_rpo_beside(rows, facts.rpo)).with_columns(
+            (pl.col("erased_ref").is_not_null()
+             | pl.col("phone_key").is_in(facts.erased.implode())).alias("erased"),
+            pl.col("phone_key").is_in(facts.opted_out.implode()).fill_null(False)
+            .alias("opted_out"))
 
 
 def _decide(rows: pl.DataFrame, ctx: P.Context) -> pl.DataFrame:
@@ -185,12 +214,9 @@ DECISION_SCHEMA = pl.Schema({"source_id": pl.String, "row": pl.Int64, "raw": pl.
                              "basis": pl.String, "source_version": pl.Int32})
 
 
-def _write_small_files(folder: Path, dialable: pl.DataFrame, sources: pl.DataFrame,
+def _write_small_files(folder: Path, sources: pl.DataFrame,
                        summary: dict[str, Any]) -> dict[str, str]:
-    """Everything but decisions.parquet; returns every file's sha256."""
-    # Dialable numbers arrive ordered by number (deterministic).
-    (dialable.with_columns(_iso_col("rpo_checked_at"), _iso_col("valid_until"))
-     .select(DIALABLE_COLUMNS).write_csv(folder / "dialable.csv"))
+    """The reports besides the two lists; returns every file's sha256."""
     sources.write_csv(folder / "sources.csv")
     (folder / "sources.html").write_text(sources_html(sources, summary), encoding="utf-8")
     (folder / "report.html").write_text(campaign_html(summary, sources), encoding="utf-8")
@@ -233,45 +259,96 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
         erasures = int(store.scalar("SELECT count(*) FROM erasures"))
         run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
         with _report_folder(target) as folder:
-            counts, reasons, dialable = _decide_by_source(store, versions, ctx, journal,
-                                                          folder / "decisions.parquet")
+            counts, reasons, dialable = _decide_and_list(store, versions, ctx, journal, folder)
             sources = source_report(counts, dialable, versions)
             summary = _summary(sources, reasons, dialable, ctx, campaign, run_id)
-            outputs = _write_small_files(folder, dialable, sources, summary)
+            outputs = _write_small_files(folder, sources, summary)
     _record_run(ws, run_id, campaign, ctx, inputs, outputs, summary, dialable)
     return RunResult(run_id, campaign, purpose, iso(ctx.as_of) or "", target, summary, outputs,
                      check_journal_state(journal))
 
 
-def _decide_by_source(store: Store, versions: pl.DataFrame, ctx: P.Context,
-                      journal: JournalState, decisions: Path
-                      ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Decide one source at a time, streaming its rows to decisions.parquet.
+def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
+                     journal: JournalState, folder: Path
+                     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Decide every row and write decisions.parquet and dialable.csv into folder.
 
-    Only one source's rows are in memory at once, plus the dialable ones (which need
-    every source to pick each number's strongest basis): memory stays bounded by the
-    largest list, not the campaign. Returns (per-source counts, reason counts, dialable).
+    Rows stream through in batches: memory holds one batch, plus two integers per
+    dialable row (to pick each number's strongest basis across sources); the dialable
+    rows themselves wait on disk. Returns (per-source counts, reason counts, and the
+    dialable numbers' phone, source, version, basis and valid_until).
     """
     facts = Facts.read(store, ctx, journal)
-    counts, reasons, candidates = [], [], []
+    order = P.basis_order(versions["source_id"].to_list())
+    counts, reasons, ranks = [], [], []
+    waiting = folder / ".dialable-rows.parquet"
     schema = DECISION_SCHEMA.to_arrow(compat_level=pl.CompatLevel.oldest())
-    with pq.ParquetWriter(decisions, schema, compression="zstd",
-                          write_statistics=False) as writer:
-        for source_id, version in versions.select("source_id", "version").iter_rows():
-            rows = store.frame(ROWS_SQL.format(where="source_id = ? AND source_version = ?"),
-                               [source_id, version])
-            decided = _decide(_with_facts(rows, versions, facts), ctx)
-            # Rows are stored in number order; decisions are listed in file order. Only
-            # the narrow decision columns are sorted (sorting the wide rows costs 10x).
-            writer.write_table(decided.select(DECISION_SCHEMA.names()).sort("row")
-                               .cast(dict(DECISION_SCHEMA))
-                               .to_arrow(compat_level=pl.CompatLevel.oldest()))
+    batches = (rows for source in versions.select("source_id", "version").rows()
+               for rows in _rows_with_facts(store, versions, facts, "r.source_id = ? AND "
+                                            "r.source_version = ?", list(source)))
+    with (pq.ParquetWriter(folder / "decisions.parquet", schema, compression="zstd",
+                           write_statistics=False) as decisions,
+          _SpillWriter(waiting) as spill):
+        for rows in batches:
+            decided = _decide(rows, ctx)
+            decisions.write_table(decided.select(DECISION_SCHEMA.names())
+                                  .cast(dict(DECISION_SCHEMA))
+                                  .to_arrow(compat_level=pl.CompatLevel.oldest()))
             counts.append(source_counts(decided))
             reasons.append(decided.drop_nulls("reason").group_by("reason").len())
-            candidates.append(P.dialable_rows(decided))
-            del rows, decided
-    dialable = P.strongest_per_number(pl.concat(candidates), ctx)
-    return pl.concat(counts), pl.concat(reasons), dialable
+            dialable = P.dialable_rows(decided)
+            spill.write(dialable)
+            ranks.append(dialable.select("phone_key", order.alias("order")))
+    strongest = P.strongest_mask(pl.concat(ranks))
+    listed = _write_dialable(folder / "dialable.csv", waiting, strongest, ctx)
+    waiting.unlink()
+    return add_counts(counts), pl.concat(reasons), listed
+
+
+class _SpillWriter:
+    """Frames appended to one uncompressed parquet file (a run's scratch, never kept)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, frame: pl.DataFrame) -> None:
+        table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema, compression="none")
+        self.writer.write_table(table.cast(self.writer.schema))
+
+    def __enter__(self) -> _SpillWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is None:
+            self.write(pl.DataFrame())
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _write_dialable(out: Path, waiting: Path, strongest: pl.Series,
+                    ctx: P.Context) -> pl.DataFrame:
+    """dialable.csv from the waiting rows each number's strongest; basis_text (long) is
+    written a batch at a time. Returns what the run record and the reports need."""
+    listed, offset = [], 0
+    with open(out, "wb") as handle:
+        handle.write((",".join(DIALABLE_COLUMNS) + "\n").encode())
+        for batch in pq.ParquetFile(waiting).iter_batches(BATCH_ROWS):
+            rows = pl.from_arrow(batch)
+            assert isinstance(rows, pl.DataFrame)
+            best = rows.filter(strongest.slice(offset, rows.height))
+            offset += rows.height
+            (best.with_columns(P.basis_text(ctx).alias("basis_text"),
+                               _iso_col("rpo_checked_at"), _iso_col("valid_until"))
+             .select(DIALABLE_COLUMNS).write_csv(handle, include_header=False))
+            listed.append(best.select("phone", "source_id", "source_version", "basis",
+                                      "valid_until"))
+    assert offset == strongest.len()
+    return pl.concat(listed) if listed else pl.DataFrame(
+        schema={"phone": pl.String, "source_id": pl.String, "source_version": pl.Int32,
+                "basis": pl.String, "valid_until": pl.Datetime("us")})
 
 
 @dataclass
@@ -304,8 +381,8 @@ def check_number(ws: Workspace, value: str, purpose: str,
             "file_sha256 FROM source_versions "
             "QUALIFY version = max(version) OVER (PARTITION BY source_id)")
         facts = Facts.read(store, ctx, journal, phone)
-        rows = _with_facts(store.frame(ROWS_SQL.format(where="r.phone = ?"), [phone]),
-                           versions, facts).join(
+        rows = pl.concat(_rows_with_facts(store, versions, facts, "r.phone = ?", [phone]))
+        rows = rows.join(
             versions.select("source_id", pl.col("version").alias("source_version")),
             on=["source_id", "source_version"], how="semi")
         erased = bool(facts.erased.len())

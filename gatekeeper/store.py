@@ -8,6 +8,7 @@ a version and migrations run forward on open.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from .errors import StoreBusy, StoreError
 
@@ -82,6 +84,9 @@ MIGRATIONS: dict[int, list[str]] = {
 }
 
 LOCK_WAIT_SECONDS = 30.0
+# DuckDB would otherwise take up to 80% of RAM for itself; past this it spills to disk.
+# Runs stream rows out in batches, so the store never needs to hold a list at once.
+MEMORY_LIMIT = "1GB"
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -120,7 +125,8 @@ class Store:
         deadline = time.monotonic() + wait
         while True:
             try:
-                con = duckdb.connect(str(path), read_only=read_only)
+                con = duckdb.connect(str(path), read_only=read_only,
+                                     config={"memory_limit": MEMORY_LIMIT})
                 break
             except duckdb.Error as exc:
                 if not _is_lock_error(exc):
@@ -190,15 +196,42 @@ class Store:
         assert isinstance(result, pl.DataFrame)
         return result
 
+    def batches(self, sql: str, params: list[Any] | None = None,
+                size: int = 1_000_000) -> Iterator[pl.DataFrame]:
+        """A query's result as frames of at most `size` rows, without holding it all
+        (at least one frame, empty when nothing matched, so callers see the columns)."""
+        reader = self.con.sql(sql, params=params or None).to_arrow_reader(size)
+        pending: list[pa.RecordBatch] = []  # DuckDB hands out ~100k rows at a time
+        count, empty = 0, True
+        for batch in itertools.chain(reader, [None]):
+            if batch is not None:
+                pending.append(batch)
+                count += batch.num_rows
+            if pending and (count >= size or batch is None):
+                frame = pl.from_arrow(pa.Table.from_batches(pending))
+                assert isinstance(frame, pl.DataFrame)
+                pending, count, empty = [], 0, False
+                yield frame
+        if empty:
+            frame = pl.from_arrow(reader.schema.empty_table())
+            assert isinstance(frame, pl.DataFrame)
+            yield frame
+
+    @contextmanager
+    def registered(self, name: str, frame: pl.DataFrame) -> Iterator[None]:
+        """A frame visible to SQL as `name` for the duration (no copy)."""
+        self.con.register(name, frame.to_arrow())
+        try:
+            yield
+        finally:
+            self.con.unregister(name)
+
     def insert_frame(self, table: str, frame: pl.DataFrame) -> None:
         """Append a frame whose columns are named as the table's (any order)."""
         name = f"incoming_{table}"
-        self.con.register(name, frame.to_arrow())
-        try:
-            columns = ", ".join(f'"{c}"' for c in frame.columns)
+        columns = ", ".join(f'"{c}"' for c in frame.columns)
+        with self.registered(name, frame):
             self.con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {name}")
-        finally:
-            self.con.unregister(name)
 
     def one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
         """The first row, or None; always drains the result (DuckDB 2 requires it)."""

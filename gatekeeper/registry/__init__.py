@@ -216,8 +216,9 @@ def rpo_status(store: Store, as_of: dt.datetime, phone: str | None = None) -> pl
     registration only when it is dated after this bound (L. 5/2018 art. 1 c.5).
     One pass over the checks: a run reads millions of them.
     """
-    if phone is None:
-        return store.frame(RPO_STATUS_SQL.format(and_phone=""), [as_of])
+    if phone is None:  # every number: keyed by integer only, half the memory
+        return store.frame(f"SELECT * EXCLUDE (phone) FROM ({RPO_STATUS_SQL.format(and_phone='')})",
+                           [as_of])
     return store.frame(RPO_STATUS_SQL.format(and_phone="AND phone = ?"), [as_of, phone])
 
 
