@@ -107,8 +107,10 @@ def load_source(store: Store, manifest: Manifest) -> LoadResult:
     rows = pl.concat([rows, normalise(rows.get_column("raw"))], how="horizontal")
     # Stored in number order: DuckDB's per-block min/max then lets a lookup of one number
     # (disclose, check) read a block or two instead of the whole table.
+    # Stable: a number's rows keep file order, so the same file is always stored the same.
     rows = suppress_erased(store, rows).sort(
-        pl.col("phone").str.strip_prefix("+").cast(pl.Int64), pl.col(ROW), nulls_last=True)
+        pl.col("phone").str.strip_prefix("+").cast(pl.Int64), nulls_last=True,
+        maintain_order=True)
     rows = rows.with_columns(pl.lit(manifest.id).alias(SOURCE_ID),
                              pl.lit(version, pl.Int32).alias(SOURCE_VERSION))
     rejects = rejects.with_columns(pl.lit(manifest.id).alias(SOURCE_ID),
