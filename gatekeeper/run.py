@@ -123,14 +123,15 @@ def _rpo_beside(rows: pl.DataFrame, rpo: pl.DataFrame) -> pl.DataFrame:
 
 
 def _rows_with_facts(store: Store, versions: pl.DataFrame, facts: Facts, where: str,
-                     params: list[Any]) -> Iterator[pl.DataFrame]:
+                     params: list[Any], batch_rows: int = BATCH_ROWS
+                     ) -> Iterator[pl.DataFrame]:
     """The rows matching `where`, as stored (per source, in number order), with every
     fact the policy needs, a million at a time: memory stays bounded whatever the size
     of a list, and no sort or join is asked of the store."""
     by_version = versions.select(
         pl.col("source_id"), pl.col("version").alias("source_version"), "kind", "purposes",
         "supplier_name", "supplier_vat")
-    for rows in store.batches(ROWS_SQL.format(where=where), params, BATCH_ROWS):
+    for rows in store.batches(ROWS_SQL.format(where=where), params, batch_rows):
         beside = rows.select("source_id", "source_version").join(
             by_version, on=["source_id", "source_version"], how="left",
             maintain_order="left").drop("source_id", "source_version")
@@ -245,7 +246,7 @@ def _context(config: Config, purpose: str, as_of: dt.datetime | None) -> P.Conte
 
 
 def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequence[str] = (),
-                 as_of: dt.datetime | None = None) -> RunResult:
+                 as_of: dt.datetime | None = None, batch_rows: int = BATCH_ROWS) -> RunResult:
     """Decide every row of the chosen sources at as_of and write reports/<campaign>/."""
     if not CAMPAIGN_NAME.match(campaign):
         raise InputError(f"campaign name '{campaign}' must be letters, digits, '.', '_' or "
@@ -259,7 +260,8 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
         erasures = int(store.scalar("SELECT count(*) FROM erasures"))
         run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
         with _report_folder(target) as folder:
-            counts, reasons, dialable = _decide_and_list(store, versions, ctx, journal, folder)
+            counts, reasons, dialable = _decide_and_list(store, versions, ctx, journal,
+                                                         folder, batch_rows)
             sources = source_report(counts, dialable, versions)
             summary = _summary(sources, reasons, dialable, ctx, campaign, run_id)
             outputs = _write_small_files(folder, sources, summary)
@@ -269,7 +271,7 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
 
 
 def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
-                     journal: JournalState, folder: Path
+                     journal: JournalState, folder: Path, batch_rows: int
                      ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Decide every row and write decisions.parquet and dialable.csv into folder.
 
@@ -285,7 +287,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
     schema = DECISION_SCHEMA.to_arrow(compat_level=pl.CompatLevel.oldest())
     batches = (rows for source in versions.select("source_id", "version").rows()
                for rows in _rows_with_facts(store, versions, facts, "r.source_id = ? AND "
-                                            "r.source_version = ?", list(source)))
+                                            "r.source_version = ?", list(source), batch_rows))
     with (pq.ParquetWriter(folder / "decisions.parquet", schema, compression="zstd",
                            write_statistics=False) as decisions,
           _SpillWriter(waiting) as spill):
@@ -300,7 +302,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
             spill.write(dialable)
             ranks.append(dialable.select("phone_key", order.alias("order")))
     strongest = P.strongest_mask(pl.concat(ranks))
-    listed = _write_dialable(folder / "dialable.csv", waiting, strongest, ctx)
+    listed = _write_dialable(folder / "dialable.csv", waiting, strongest, ctx, batch_rows)
     waiting.unlink()
     return add_counts(counts), pl.concat(reasons), listed
 
@@ -328,14 +330,14 @@ class _SpillWriter:
             self.writer.close()
 
 
-def _write_dialable(out: Path, waiting: Path, strongest: pl.Series,
-                    ctx: P.Context) -> pl.DataFrame:
+def _write_dialable(out: Path, waiting: Path, strongest: pl.Series, ctx: P.Context,
+                    batch_rows: int) -> pl.DataFrame:
     """dialable.csv from the waiting rows each number's strongest; basis_text (long) is
     written a batch at a time. Returns what the run record and the reports need."""
     listed, offset = [], 0
     with open(out, "wb") as handle:
         handle.write((",".join(DIALABLE_COLUMNS) + "\n").encode())
-        for batch in pq.ParquetFile(waiting).iter_batches(BATCH_ROWS):
+        for batch in pq.ParquetFile(waiting).iter_batches(batch_rows):
             rows = pl.from_arrow(batch)
             assert isinstance(rows, pl.DataFrame)
             best = rows.filter(strongest.slice(offset, rows.height))
