@@ -288,8 +288,11 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
     batches = (rows for source in versions.select("source_id", "version").rows()
                for rows in _rows_with_facts(store, versions, facts, "r.source_id = ? AND "
                                             "r.source_version = ?", list(source), batch_rows))
+    # Dictionaries only where values repeat: on row, raw and phone they cost time and bytes.
     with (pq.ParquetWriter(folder / "decisions.parquet", schema, compression="zstd",
-                           write_statistics=False) as decisions,
+                           write_statistics=False, use_dictionary=[
+                               "source_id", "decision", "reason", "basis", "source_version"]
+                           ) as decisions,
           _SpillWriter(waiting) as spill):
         for rows in batches:
             decided = _decide(rows, ctx)
