@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
+from pathlib import Path
 
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from gatekeeper.cli import cli
@@ -16,8 +19,8 @@ from gatekeeper.config import parse_config
 from gatekeeper.errors import ConfigError, StoreError
 from gatekeeper.load import load_source, load_sources
 from gatekeeper.sources.fields import to_canonical
-from gatekeeper.sources.manifest import discover
-from gatekeeper.sources.readers import read_source
+from gatekeeper.sources.manifest import Manifest, discover
+from gatekeeper.sources.readers import REJECT_SCHEMA, RawTable, read_source
 from gatekeeper.store import Store
 
 from .conftest import WorkspaceMaker
@@ -188,3 +191,34 @@ def test_demo_load_prints_per_source_summary(demo) -> None:  # type: ignore[no-u
     listed = CliRunner().invoke(cli, ["--home", str(demo.root), "sources", "--json"])
     assert {r["source_id"] for r in __import__("json").loads(listed.output)} == {
         "acme-2026-11", "crm-clienti", "pagine-2026"}
+
+
+# Values as lists really carry them: repeated, blank, padded, in several formats, some junk.
+FLAG = st.sampled_from(["si", "SI", " no ", "x", "", "forse", "1", "0", "Sì", "true"])
+DAY = st.sampled_from(["2025-03-31", "31/03/2025", "31-03-2025", "31.03.2025",
+                       "2025-03-31T10:00:00", "31/02/2025", "", " 01/01/2024 ", "ieri"])
+STATUS = st.sampled_from(["attivo", "Cessato", "in essere", "", "sospeso", "ACTIVE"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(FLAG, DAY, STATUS), min_size=1, max_size=30))
+def test_each_row_is_read_as_if_it_were_alone(rows: list[tuple[str, str, str]]) -> None:
+    """Flags, dates and statuses are parsed once per distinct value and joined back:
+    every row must still get its own value, or its own reject, in file order."""
+    manifest = Manifest(
+        id="l", kind="internal_archive", file=Path("l.csv"), received_on=dt.date(2026, 11, 1),
+        purposes=("telemarketing",), supplier=None,
+        columns={"phone": "T", "consent_marketing": "C", "consent_date": "D",
+                 "contract_status": "S"}, defaults={}, path=Path("sources/l.toml"))
+
+    def table(part: list[tuple[str, str, str]], first_row: int) -> RawTable:
+        frame = pl.DataFrame({"T": ["3331234567"] * len(part), "C": [r[0] for r in part],
+                              "D": [r[1] for r in part], "S": [r[2] for r in part]})
+        frame = frame.with_columns(pl.Series("row", range(first_row, first_row + len(part)),
+                                             pl.Int64))
+        return RawTable(frame, pl.DataFrame(schema=REJECT_SCHEMA))
+
+    good, rejects = to_canonical(table(rows, 1), manifest)
+    alone = [to_canonical(table([r], i + 1), manifest) for i, r in enumerate(rows)]
+    assert good.rows() == pl.concat([g for g, _ in alone]).rows()
+    assert rejects.rows() == pl.concat([r for _, r in alone]).rows()
