@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gatekeeper.config import Workspace
 from gatekeeper.errors import RegistryError
@@ -178,3 +182,36 @@ def test_rpo_check_dated_later_makes_numbers_expire(scrubbed: Workspace) -> None
                  "--as-of", "2026-12-05T10:00", "--json")
     summary = json.loads(result.output)
     assert summary["dialable"] == 0 and summary["suppressed"]["RPO_NOT_CHECKED"] > 0
+
+
+LINE = st.sampled_from([b"3331234567", b" 0612345678 ", b"", b"  ", b"3471234567\r"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(LINE, min_size=1, max_size=12), st.integers(0, 12), st.booleans(),
+       st.sampled_from([b"33 12", b"\xff\xfe", b"abc"]))
+def test_rpo_exchange_errors_name_the_true_line(lines: list[bytes], at: int, bom: bool,
+                                                junk: bytes) -> None:
+    """Blank lines, CRLF, a BOM or bytes that are not UTF-8 never shift the line an error
+    names: the operator opens the file at that line and finds the bad value."""
+    at = min(at, len(lines))
+    body = [*lines[:at], junk, *lines[at:]]
+    with tempfile.TemporaryDirectory() as folder:
+        request, response = Path(folder) / "q.txt", Path(folder) / "r.txt"
+        request.write_bytes((b"\xef\xbb\xbf" if bom else b"") + b"\n".join(body) + b"\n")
+        response.write_bytes(b"")
+        with pytest.raises(RegistryError) as bad:
+            import_exchange(Store(duckdb.connect(":memory:")), request, response,
+                            parse_instant("2026-11-20T10:00"))
+    assert bad.value.row == at + 1 and bad.value.file == str(request)
+
+
+def test_a_number_asked_twice_is_one_check(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.duckdb")
+    request, response = tmp_path / "q.txt", tmp_path / "r.txt"
+    request.write_text("3331234567\n0612345678\n333 123 4567\n")
+    response.write_text("0612345678\n")
+    result = import_exchange(store, request, response, parse_instant("2026-11-20T10:00"))
+    assert (result.numbers, result.registered) == (2, 1)
+    assert store.frame("SELECT phone, registered FROM rpo_checks ORDER BY phone").rows() == [
+        ("+390612345678", False), ("+393331234567", True)]

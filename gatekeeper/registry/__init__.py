@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Protocol
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from ..errors import RegistryError
 from ..load import sha256_file
@@ -81,12 +83,26 @@ def write_request(store: Store, out: Path, as_of: dt.datetime, validity_days: in
 def _lines(path: Path, role: str) -> pl.DataFrame:
     """The non-blank lines of an exchange file (line = 1-based line number), stripped.
 
-    Split columnar: an exchange file holds millions of numbers."""
+    Split by pyarrow's CSV reader as one text column, blank lines kept so line numbers
+    stay true (9.5M lines: 3.2 s -> 0.6 s); a file that is not valid UTF-8 takes the slow
+    road, where the bad bytes become a line the import then refuses by number."""
     if not path.is_file():
         raise RegistryError(f"{role} file not found; give the path of the file exchanged "
                             "with the RPO", file=path)
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
-    raw = pl.Series("raw", [text]).str.split("\n").explode().str.strip_chars()
+    try:
+        table = pacsv.read_csv(
+            path, read_options=pacsv.ReadOptions(column_names=["raw"], block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter="\x1f", quote_char=False,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types={"raw": pa.string()},
+                                                 strings_can_be_null=False))
+        series = pl.Series("raw", table.column("raw"))
+    except pa.ArrowInvalid:
+        text = path.read_bytes().decode("utf-8-sig", errors="replace")
+        series = pl.Series("raw", [text]).str.split("\n").explode()
+        if text.endswith("\n"):
+            series = series.head(-1)
+    raw = series.str.strip_chars()
     return raw.to_frame().with_row_index("line", 1).filter(pl.col("raw") != "")
 
 
@@ -138,7 +154,9 @@ def import_exchange(store: Store, request: Path, response: Path,
     later than the real check, so a result never looks fresher than it is.
     """
     asked = (_with_phones(_lines(request, "request"), request)
-             .select("phone", _key(pl.col("phone")).alias("key")).unique("key"))
+             .select("phone", _key(pl.col("phone")).alias("key")))
+    if asked["key"].n_unique() < asked.height:  # counting is 20x cheaper than deduplicating
+        asked = asked.unique("key", keep="first", maintain_order=True)
     kept = _answered(asked["key"], response)
     when = checked_at or dt.datetime.fromtimestamp(
         request.stat().st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)
