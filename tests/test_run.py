@@ -37,6 +37,11 @@ def test_writes_the_files_with_the_brief_columns(scrubbed: Workspace) -> None:
     assert sum(summary["suppressed"].values()) == decisions.filter(
         pl.col("decision") == "suppressed").height
     assert summary["valid_until"] == "2026-12-05T09:00:00Z"
+    # Instants in the list as the dialer reads them: UTC to the second, never blank here
+    # (every telemarketing number was checked).
+    raw = pl.read_csv(out / "dialable.csv", infer_schema=False)
+    assert raw["rpo_checked_at"].str.contains(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$").all()
+    assert set(raw["valid_until"]) == {"2026-12-05T09:00:00Z"}
     assert set(dialable["basis"]) == {"CONTRACT_CONSENT", "OWN_CONSENT", "THIRD_PARTY_CONSENT",
                                       "PUBLIC_DIRECTORY"}
 
