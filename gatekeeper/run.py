@@ -346,7 +346,7 @@ def _write_dialable(out: Path, waiting: Path, strongest: pl.Series, ctx: P.Conte
             offset += rows.height
             # The CSV writer formats the two instants itself: same bytes as strftime
             # first, 0.4 s less per 6 million rows.
-            (best.with_columns(P.basis_text(ctx).alias("basis_text"))
+            (P.with_basis_text(best, ctx)
              .select(DIALABLE_COLUMNS).write_csv(handle, include_header=False,
                                                  datetime_format=ISO_UTC))
             listed.append(best.select("phone", "source_id", "source_version", "basis",

@@ -334,3 +334,27 @@ def test_withdrawal_lifts_earlier_optouts_only() -> None:
     again = _events((1, "optout", "2026-11-01", "all"), (2, "withdraw", "2026-11-05", "all"),
                     (3, "optout", "2026-11-10", "all"))
     assert active_optouts(again, "telemarketing", AS_OF).height == 1
+
+
+# --- basis_text in words ---------------------------------------------------------------------
+
+TEXT_ROW = st.tuples(
+    st.sampled_from([P.PUBLIC_DIRECTORY, P.THIRD_PARTY_CONSENT, P.CONTRACT_CONSENT,
+                     P.OWN_CONSENT, P.LEGITIMATE_INTEREST, None]),
+    st.one_of(st.none(), st.dates(dt.date(2020, 1, 1), dt.date(2026, 11, 22))),
+    st.one_of(st.none(), st.sampled_from([AS_OF, AS_OF - dt.timedelta(days=3)])),
+    st.sampled_from(["Acme", "Beta S.p.A.", None]), st.sampled_from(["P1", "prova-77", None]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(TEXT_ROW, max_size=25))
+def test_basis_text_built_per_basis_reads_as_the_plain_rule(rows: list[Any]) -> None:
+    """The list's basis_text is built one basis at a time for speed; every row must still
+    carry the words of its own basis, in its own place."""
+    frame = pl.DataFrame(rows, orient="row", schema={
+        "basis": pl.String, "consent_date": pl.Date, "rpo_checked_at": pl.Datetime("us"),
+        "supplier_name": pl.String, "consent_proof": pl.String})
+    ctx = P.Context("telemarketing", AS_OF, Policy())
+    fast = P.with_basis_text(frame, ctx)
+    assert fast.columns == [*frame.columns, "basis_text"]
+    assert fast.rows() == frame.with_columns(P.basis_text(ctx).alias("basis_text")).rows()
