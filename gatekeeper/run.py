@@ -301,7 +301,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
             counts.append(source_counts(decided))
             reasons.append(decided.drop_nulls("reason").group_by("reason").len())
             dialable = P.dialable_rows(decided)
-            spill.write(dialable)
+            spill.write(dialable.drop("row", "reason", "phone_key"))  # key and order live in ranks
             ranks.append(dialable.select("phone_key", order.alias("order")))
     strongest = P.strongest_mask(pl.concat(ranks))
     listed = _write_dialable(folder / "dialable.csv", waiting, strongest, ctx, batch_rows)
