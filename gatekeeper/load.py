@@ -88,7 +88,7 @@ def suppress_erased(store: Store, rows: pl.DataFrame) -> pl.DataFrame:
     """
     erased = store.frame("SELECT phone, min(request_ref) AS erased_ref FROM erasures "
                          "GROUP BY phone")
-    if not erased.height:  # the usual case; the join costs 0.3 s per million rows
+    if not erased.height:  # the usual case: no join, no blanking pass
         return rows.with_columns(pl.lit(None, pl.String).alias("erased_ref"))
     rows = rows.join(erased, on="phone", how="left", maintain_order="left")
     hit = pl.col("erased_ref").is_not_null()

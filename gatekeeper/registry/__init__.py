@@ -84,7 +84,7 @@ def _lines(path: Path, role: str) -> pl.DataFrame:
     """The non-blank lines of an exchange file (line = 1-based line number), stripped.
 
     Split by pyarrow's CSV reader as one text column, blank lines kept so line numbers
-    stay true (9.5M lines: 3.2 s -> 0.6 s); a file that is not valid UTF-8 takes the slow
+    stay true (9.5M lines: 0.8-1.0 s -> about 0.5 s); a file that is not valid UTF-8 takes the slow
     road, where the bad bytes become a line the import then refuses by number."""
     if not path.is_file():
         raise RegistryError(f"{role} file not found; give the path of the file exchanged "
@@ -199,7 +199,7 @@ def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
 
 
 RPO_STATUS_SQL = """
-    -- Grouped by the number as an integer: a third faster than by its text over millions.
+    -- Grouped by the number as an integer: 9.5M checks in 2.5 s instead of 3.1 s as text.
     WITH c AS (SELECT CAST(substr(phone, 2) AS BIGINT) AS phone_key, checked_at, registered,
                       registered_at
                FROM rpo_checks WHERE checked_at <= ? {and_phone}),

@@ -95,7 +95,7 @@ def to_canonical(table: RawTable, manifest: Manifest) -> tuple[pl.DataFrame, pl.
     parsed = [_boolean(f) for f in BOOLEAN_FIELDS] + [_date(f) for f in DATE_FIELDS]
     parsed.append(_status())
     # Flags, dates and statuses take a few hundred distinct values in millions of rows:
-    # each is parsed once and joined back (a date column: 0.6 s -> 0.08 s per 3.3M rows).
+    # each is parsed once and joined back (a date column: 0.85 s -> 0.12 s per 3.3M rows).
     for value, error in parsed:
         field = value.meta.output_name()
         lookup = frame.select(pl.col(field).unique()).with_columns(
