@@ -18,7 +18,7 @@ import polars as pl
 from .columns import NUMBER_TYPE, ROW, SOURCE_ID, SOURCE_VERSION, VALID
 from .config import Workspace
 from .errors import ManifestError
-from .normalise import normalise
+from .normalise import normalise, phone_key
 from .sources.fields import to_canonical
 from .sources.manifest import Manifest, discover
 from .sources.readers import read_source
@@ -111,7 +111,7 @@ def load_source(store: Store, manifest: Manifest) -> LoadResult:
     # (disclose, check) read a block or two instead of the whole table.
     # Stable: a number's rows keep file order, so the same file is always stored the same.
     rows = suppress_erased(store, rows).sort(
-        pl.col("phone").str.strip_prefix("+").cast(pl.Int64), nulls_last=True,
+        phone_key(pl.col("phone")), nulls_last=True,
         maintain_order=True)
     rows = rows.with_columns(pl.lit(manifest.id).alias(SOURCE_ID),
                              pl.lit(version, pl.Int32).alias(SOURCE_VERSION))

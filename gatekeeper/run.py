@@ -29,7 +29,7 @@ from .columns import PURPOSES
 from .config import Config, Workspace
 from .errors import InputError
 from .load import sha256_file
-from .normalise import normalise_one
+from .normalise import normalise_one, phone_key
 from .optouts import Journal, JournalState, active_optouts, check_journal_state
 from .registry import exchanges_until, rpo_status
 from .reports import add_counts, campaign_html, source_counts, source_report, sources_html
@@ -87,7 +87,7 @@ class Facts:
     @classmethod
     def read(cls, store: Store, ctx: P.Context, journal: JournalState,
              phone: str | None = None) -> Facts:
-        keys = pl.col("phone").str.strip_prefix("+").cast(pl.Int64).alias("phone_key")
+        keys = phone_key(pl.col("phone")).alias("phone_key")
         rpo = rpo_status(store, ctx.as_of, phone).drop("phone", strict=False).sort("phone_key")
         erased = store.frame("SELECT DISTINCT phone FROM erasures" + (
             " WHERE phone = ?" if phone else ""), [phone] if phone else None)

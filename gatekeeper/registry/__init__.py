@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 
 from ..errors import RegistryError
 from ..load import sha256_file
-from ..normalise import normalise
+from ..normalise import normalise, phone_key
 from ..store import Store
 from ..timeutil import iso, now_utc
 
@@ -117,11 +117,6 @@ def _with_phones(lines: pl.DataFrame, path: Path) -> pl.DataFrame:
     return phones
 
 
-def _key(phones: pl.Expr) -> pl.Expr:
-    """E.164 as an integer: hashing and joining millions of them is cheaper than strings."""
-    return phones.str.strip_prefix("+").cast(pl.Int64, strict=False)
-
-
 def _answered(asked_keys: pl.Series, response: Path) -> pl.Series:
     """The numbers (as keys) the cleansed response kept; each must have been asked.
 
@@ -130,12 +125,13 @@ def _answered(asked_keys: pl.Series, response: Path) -> pl.Series:
     never sends many of those)."""
     lines = _lines(response, "response")
     asked_set = asked_keys.implode()
-    lines = lines.with_columns(_key(pl.lit("+39") + pl.col("raw")).alias("key"))
+    lines = lines.with_columns(phone_key(pl.lit("+39") + pl.col("raw"), strict=False)
+                               .alias("key"))
     hit = pl.col("key").is_in(asked_set).fill_null(False)
     kept = lines.filter(hit)["key"]
     other = lines.filter(~hit).drop("key")
     if other.height:
-        other_keys = _with_phones(other, response).select(_key(pl.col("phone")))["phone"]
+        other_keys = _with_phones(other, response).select(phone_key(pl.col("phone")))["phone"]
         extra = other.filter(~other_keys.is_in(asked_set))
         if extra.height:
             raise RegistryError(
@@ -154,7 +150,7 @@ def import_exchange(store: Store, request: Path, response: Path,
     later than the real check, so a result never looks fresher than it is.
     """
     asked = (_with_phones(_lines(request, "request"), request)
-             .select("phone", _key(pl.col("phone")).alias("key")))
+             .select("phone", phone_key(pl.col("phone")).alias("key")))
     if asked["key"].n_unique() < asked.height:  # counting is 20x cheaper than deduplicating
         asked = asked.unique("key", keep="first", maintain_order=True)
     kept = _answered(asked["key"], response)
@@ -186,7 +182,7 @@ def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
         pl.col("phone"), pl.lit(checked_at, pl.Datetime("us")).alias("checked_at"),
         pl.col("registered"), pl.col("registered_at").cast(pl.Datetime("us")),
         pl.lit(exchange_id).alias("exchange_id")
-    ).sort(_key(pl.col("phone")))  # number order, so a lookup of one number reads one block
+    ).sort(phone_key(pl.col("phone"), strict=False))  # number order: a lookup reads one block
     registered = int(rows["registered"].sum())
     with store.transaction():
         store.con.execute(

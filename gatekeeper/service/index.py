@@ -32,6 +32,7 @@ from ..columns import PURPOSES
 from ..config import Workspace
 from ..errors import StoreError
 from ..load import sha256_file
+from ..normalise import phone_key
 from ..optouts import Journal
 from ..store import Store
 from ..timeutil import iso, now_utc
@@ -70,7 +71,7 @@ def _load_run(ws: Workspace, run: tuple[Any, ...]) -> RunSnapshot | None:
     for name, path in files.items():  # overwritten by another run, or tampered: unusable
         if not path.is_file() or sha256_file(path) != outputs.get(name):
             return None
-    key = pl.col("phone").str.strip_prefix("+").cast(pl.Int64).alias("phone_key")
+    key = phone_key(pl.col("phone")).alias("phone_key")
     dialable = (pl.read_csv(files["dialable.csv"], infer_schema=False)
                 .select(key, "basis", "basis_text", "valid_until").sort("phone_key"))
     reasons = (pl.read_parquet(files["decisions.parquet"], columns=["phone", "reason"])
