@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from gatekeeper.config import Workspace
 from gatekeeper.errors import RegistryError
-from gatekeeper.registry import import_exchange
+from gatekeeper.registry import ImportResult, import_exchange
 from gatekeeper.run import run_campaign
 from gatekeeper.store import Store
 from gatekeeper.timeutil import parse_instant
@@ -160,26 +160,33 @@ def test_rpo_import_is_idempotent_and_rejects_a_foreign_response(scrubbed: Works
     assert wrong.exit_code == 2 and "not in the request" in wrong.output
 
 
+CHECKED = parse_instant("2026-11-20T10:00")
+
+
+def _exchange(store: Store, folder: Path, request: bytes, response: bytes) -> ImportResult:
+    """Write a request/response pair as the registry's files and import it."""
+    request_file, response_file = folder / "q.txt", folder / "r.txt"
+    request_file.write_bytes(request)
+    response_file.write_bytes(response)
+    return import_exchange(store, request_file, response_file, CHECKED)
+
+
 def test_rpo_import_reads_a_response_however_its_numbers_are_written(
         tmp_path: Path) -> None:
     store = Store(tmp_path / "s.duckdb")
-    request, response = tmp_path / "q.txt", tmp_path / "r.txt"
-    request.write_text("\ufeff3331234567\r\n0612345678\n\n3471234567\n")
+    request = "\ufeff3331234567\r\n0612345678\n\n3471234567\n".encode()
     # kept: one as asked, one in international form; 3471234567 is missing = registered
-    response.write_text("3331234567\n+39 06 1234 5678\n")
-    result = import_exchange(store, request, response, parse_instant("2026-11-20T10:00"))
+    result = _exchange(store, tmp_path, request, b"3331234567\n+39 06 1234 5678\n")
     assert (result.numbers, result.registered) == (3, 1)
     checks = store.frame("SELECT phone, registered FROM rpo_checks ORDER BY phone")
     assert checks.rows() == [("+390612345678", False), ("+393331234567", False),
                              ("+393471234567", True)]
-    response.write_text("3331234567\nabc\n")
     with pytest.raises(RegistryError) as bad:
-        import_exchange(store, request, response, parse_instant("2026-11-20T10:00"))
+        _exchange(store, tmp_path, request, b"3331234567\nabc\n")
     assert bad.value.row == 2 and "'abc'" in bad.value.message
-    request.write_text("3331234567\n\n333 12\n")
     with pytest.raises(RegistryError) as bad_request:
-        import_exchange(store, request, response, parse_instant("2026-11-20T10:00"))
-    assert bad_request.value.row == 3 and bad_request.value.file == str(request)
+        _exchange(store, tmp_path, b"3331234567\n\n333 12\n", b"3331234567\n")
+    assert bad_request.value.row == 3 and bad_request.value.file == str(tmp_path / "q.txt")
 
 
 def test_rpo_check_dated_later_makes_numbers_expire(scrubbed: Workspace) -> None:
@@ -201,22 +208,16 @@ def test_rpo_exchange_errors_name_the_true_line(lines: list[bytes], at: int, bom
     names: the operator opens the file at that line and finds the bad value."""
     at = min(at, len(lines))
     body = [*lines[:at], junk, *lines[at:]]
-    with tempfile.TemporaryDirectory() as folder:
-        request, response = Path(folder) / "q.txt", Path(folder) / "r.txt"
-        request.write_bytes((b"\xef\xbb\xbf" if bom else b"") + b"\n".join(body) + b"\n")
-        response.write_bytes(b"")
-        with pytest.raises(RegistryError) as bad:
-            import_exchange(Store(duckdb.connect(":memory:")), request, response,
-                            parse_instant("2026-11-20T10:00"))
-    assert bad.value.row == at + 1 and bad.value.file == str(request)
+    with tempfile.TemporaryDirectory() as name, pytest.raises(RegistryError) as bad:
+        _exchange(Store(duckdb.connect(":memory:")), Path(name),
+                  (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(body) + b"\n", b"")
+    assert bad.value.row == at + 1 and bad.value.file == str(Path(name) / "q.txt")
 
 
 def test_a_number_asked_twice_is_one_check(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.duckdb")
-    request, response = tmp_path / "q.txt", tmp_path / "r.txt"
-    request.write_text("3331234567\n0612345678\n333 123 4567\n")
-    response.write_text("0612345678\n")
-    result = import_exchange(store, request, response, parse_instant("2026-11-20T10:00"))
+    result = _exchange(store, tmp_path, b"3331234567\n0612345678\n333 123 4567\n",
+                       b"0612345678\n")
     assert (result.numbers, result.registered) == (2, 1)
     assert store.frame("SELECT phone, registered FROM rpo_checks ORDER BY phone").rows() == [
         ("+390612345678", False), ("+393331234567", True)]
