@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from .errors import InputError
 from .load import sha256_file
 from .normalise import normalise_one, phone_key
 from .optouts import Journal, JournalState, active_optouts, check_journal_state
+from .overlap import WriteBehind, read_ahead
 from .registry import exchanges_until, rpo_status
 from .reports import add_counts, campaign_html, source_counts, source_report, sources_html
 from .store import Store
@@ -274,9 +275,9 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
                      ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Decide every row and write decisions.parquet and dialable.csv into folder.
 
-    Rows stream through in batches: memory holds one batch, plus two integers per
-    dialable row (to pick each number's strongest basis across sources); the dialable
-    rows themselves wait on disk. Returns (per-source counts, reason counts, and the
+    Rows stream through in batches: memory holds three (the one read ahead, the one
+    decided, the one being written), plus two integers per dialable row (to pick each
+    number's strongest basis across sources); the dialable rows themselves wait on disk. Returns (per-source counts, reason counts, and the
     dialable numbers' phone, source, version, basis and valid_until).
     """
     facts = Facts.read(store, ctx, journal)
@@ -284,29 +285,37 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
     counts, reasons, ranks = [], [], []
     waiting = folder / ".dialable-rows.parquet"
     schema = DECISION_SCHEMA.to_arrow(compat_level=pl.CompatLevel.oldest())
-    batches = (rows for source in versions.select("source_id", "version").rows()
-               for rows in _rows_with_facts(store, versions, facts, "r.source_id = ? AND "
-                                            "r.source_version = ?", list(source), batch_rows))
+    # The next batch is read from the store while this one is decided, and written while
+    # the next is decided: ~2.5 s of a 10M-row run's 22 (byte-identical output).
+    batches = read_ahead(
+        rows for source in versions.select("source_id", "version").rows()
+        for rows in _rows_with_facts(store, versions, facts, "r.source_id = ? AND "
+                                     "r.source_version = ?", list(source), batch_rows))
     # Dictionaries only where values repeat: on row, raw and phone they cost time and bytes.
-    with (pq.ParquetWriter(folder / "decisions.parquet", schema, compression="zstd",
+    with (closing(batches),  # a failed run stops the reader before the store closes
+          pq.ParquetWriter(folder / "decisions.parquet", schema, compression="zstd",
                            write_statistics=False, use_dictionary=[
                                "source_id", "decision", "reason", "basis", "source_version"]
                            ) as decisions,
-          _SpillWriter(waiting) as spill):
+          _SpillWriter(waiting) as spill, WriteBehind() as behind):
         for rows in batches:
             decided = _decide(rows, ctx)
-            decisions.write_table(decided.select(DECISION_SCHEMA.names())
-                                  .cast(dict(DECISION_SCHEMA))
-                                  .to_arrow(compat_level=pl.CompatLevel.oldest()))
             counts.append(source_counts(decided))
             reasons.append(decided.drop_nulls("reason").group_by("reason").len())
             dialable = P.dialable_rows(decided)
-            spill.write(dialable.drop("row", "reason", "phone_key"))  # key and order live in ranks
             ranks.append(dialable.select("phone_key", order.alias("order")))
+            behind.write(_write_batch, decisions, spill, decided, dialable)
     strongest = P.strongest_mask(pl.concat(ranks))
     listed = _write_dialable(folder / "dialable.csv", waiting, strongest, ctx, batch_rows)
     waiting.unlink()
     return add_counts(counts), pl.concat(reasons), listed
+
+
+def _write_batch(decisions: pq.ParquetWriter, spill: _SpillWriter, decided: pl.DataFrame,
+                 dialable: pl.DataFrame) -> None:
+    decisions.write_table(decided.select(DECISION_SCHEMA.names()).cast(dict(DECISION_SCHEMA))
+                          .to_arrow(compat_level=pl.CompatLevel.oldest()))
+    spill.write(dialable.drop("row", "reason", "phone_key"))  # key and order live in ranks
 
 
 class _SpillWriter:
