@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,9 +20,10 @@ from .columns import NUMBER_TYPE, ROW, SOURCE_ID, SOURCE_VERSION, VALID
 from .config import Workspace
 from .errors import ManifestError
 from .normalise import normalise, phone_key
+from .overlap import read_ahead
 from .sources.fields import to_canonical
 from .sources.manifest import Manifest, discover
-from .sources.readers import read_source
+from .sources.readers import RawTable, read_source
 from .store import Store
 from .timeutil import now_utc
 
@@ -80,14 +82,18 @@ PERSONAL_FIELDS = ("raw", "phone", "name", "customer_id", "contract_status", "co
                    "consent_channel", "consent_proof", "consent_collector")
 
 
-def suppress_erased(store: Store, rows: pl.DataFrame) -> pl.DataFrame:
+def erasures(store: Store) -> pl.DataFrame:
+    """Numbers erased on request, with the request that erased them (phone, erased_ref)."""
+    return store.frame("SELECT phone, min(request_ref) AS erased_ref FROM erasures "
+                       "GROUP BY phone")
+
+
+def suppress_erased(erased: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
     """Rows of numbers erased on request arrive without personal data (GDPR art. 17).
 
     The row stays (so counts add up and the run decides it ERASED) but only its
     non-personal facts remain, with the reference of the erasure request.
     """
-    erased = store.frame("SELECT phone, min(request_ref) AS erased_ref FROM erasures "
-                         "GROUP BY phone")
     if not erased.height:  # the usual case: no join, no blanking pass
         return rows.with_columns(pl.lit(None, pl.String).alias("erased_ref"))
     rows = rows.join(erased, on="phone", how="left", maintain_order="left")
@@ -96,13 +102,29 @@ def suppress_erased(store: Store, rows: pl.DataFrame) -> pl.DataFrame:
         pl.when(~hit).then(pl.col(c)).alias(c) for c in PERSONAL_FIELDS if c in rows.columns)
 
 
-def load_source(store: Store, manifest: Manifest) -> LoadResult:
-    """Load one source as one transaction; unchanged input is a no-op."""
+@dataclass
+class _Prepared:
+    """A source read, checked and normalised, ready to be stored (or found unchanged)."""
+
+    manifest: Manifest
+    version: int
+    file_sha: str
+    manifest_json: str
+    manifest_sha: str
+    unchanged: bool
+    table: RawTable | None = None
+    rows: pl.DataFrame | None = None
+    rejects: pl.DataFrame | None = None
+
+
+def _prepare(manifest: Manifest, latest: tuple[int, str, str] | None,
+             erased: pl.DataFrame) -> _Prepared:
+    """Everything a load does before the store: no connection needed, so the next source
+    is prepared while this one is written."""
     file_sha = sha256_file(manifest.file) if manifest.file.is_file() else ""
     manifest_json, manifest_sha = manifest_fingerprint(manifest)
-    latest = _latest(store, manifest.id)
     if latest and latest[1] == file_sha and latest[2] == manifest_sha:
-        return _summary_of(store, manifest.id, latest[0])
+        return _Prepared(manifest, latest[0], file_sha, manifest_json, manifest_sha, True)
     table = read_source(manifest)
     rows, rejects = to_canonical(table, manifest)
     version = (latest[0] + 1) if latest else 1
@@ -110,19 +132,31 @@ def load_source(store: Store, manifest: Manifest) -> LoadResult:
     # Stored in number order: DuckDB's per-block min/max then lets a lookup of one number
     # (disclose, check) read a block or two instead of the whole table.
     # Stable: a number's rows keep file order, so the same file is always stored the same.
-    rows = suppress_erased(store, rows).sort(
+    rows = suppress_erased(erased, rows).sort(
         phone_key(pl.col("phone")), nulls_last=True,
         maintain_order=True)
     rows = rows.with_columns(pl.lit(manifest.id).alias(SOURCE_ID),
                              pl.lit(version, pl.Int32).alias(SOURCE_VERSION))
     rejects = rejects.with_columns(pl.lit(manifest.id).alias(SOURCE_ID),
                                    pl.lit(version, pl.Int32).alias(SOURCE_VERSION))
+    return _Prepared(manifest, version, file_sha, manifest_json, manifest_sha, False, table,
+                     rows, rejects)
+
+
+def _commit(store: Store, prepared: _Prepared) -> LoadResult:
+    """Store a prepared source as one transaction."""
+    manifest, version = prepared.manifest, prepared.version
+    if prepared.unchanged:
+        return _summary_of(store, manifest.id, version)
+    table, rows, rejects = prepared.table, prepared.rows, prepared.rejects
+    assert table is not None and rows is not None and rejects is not None
     supplier = manifest.supplier
     with store.transaction():
         store.con.execute(
             "INSERT INTO source_versions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [manifest.id, version, manifest.kind, str(manifest.file), file_sha, manifest_sha,
-             manifest_json, manifest.received_on, list(manifest.purposes),
+            [manifest.id, version, manifest.kind, str(manifest.file), prepared.file_sha,
+             prepared.manifest_sha, prepared.manifest_json, manifest.received_on,
+             list(manifest.purposes),
              supplier.name if supplier else None, supplier.vat if supplier else None,
              supplier.contact if supplier else None,
              supplier.contract_ref if supplier else None, table.encoding, table.delimiter,
@@ -135,7 +169,13 @@ def load_source(store: Store, manifest: Manifest) -> LoadResult:
     return LoadResult(
         manifest.id, version, False, rows.height + rejects.height, rows.height, rejects.height,
         sum(by_type.values()), by_type,
-        list(zip(rejects[ROW].to_list(), rejects["reason"].to_list(), strict=True)), file_sha)
+        list(zip(rejects[ROW].to_list(), rejects["reason"].to_list(), strict=True)),
+        prepared.file_sha)
+
+
+def load_source(store: Store, manifest: Manifest) -> LoadResult:
+    """Load one source as one transaction; unchanged input is a no-op."""
+    return _commit(store, _prepare(manifest, _latest(store, manifest.id), erasures(store)))
 
 
 def select_manifests(workspace: Workspace, ids: Sequence[str] = ()) -> list[Manifest]:
@@ -155,7 +195,12 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = ()) -> list[LoadResu
     """Validate every selected manifest, then load each source in its own transaction."""
     manifests = select_manifests(workspace, ids)
     with Store(workspace.store_path) as store:
-        return [load_source(store, manifest) for manifest in manifests]
+        erased = erasures(store)
+        latest = {m.id: _latest(store, m.id) for m in manifests}  # we hold the write lock
+        # Source by source, in order, as before: the next is read and normalised while
+        # this one is written, so a bad later file fails after the earlier ones are in.
+        with closing(read_ahead(_prepare(m, latest[m.id], erased) for m in manifests)) as ready:
+            return [_commit(store, p) for p in ready]
 
 
 def loaded_sources(store: Store) -> pl.DataFrame:

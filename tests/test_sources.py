@@ -174,6 +174,21 @@ def test_failed_load_leaves_nothing(maker: WorkspaceMaker) -> None:
     assert counts == [0, 0, 0]
 
 
+def test_a_bad_later_source_fails_after_the_earlier_ones_are_stored(
+        maker: WorkspaceMaker) -> None:
+    """Sources load one by one, each its own transaction, even though the next is read
+    while one is written: the good list before a broken one is in, the broken one not."""
+    maker.source("a", "Telefono\n3331234567\n")
+    maker.source("b", "", data="Telefono\n3331234567\n".encode("utf-16-le"))
+    maker.source("c", "Telefono\n3331234568\n")
+    with pytest.raises(Exception, match="not text in a known encoding") as bad:
+        load_sources(maker.ws)
+    assert "b.csv" in str(bad.value.file)  # type: ignore[attr-defined]
+    with Store(maker.ws.store_path, read_only=True) as store:
+        loaded = store.frame("SELECT source_id FROM source_versions ORDER BY 1")
+    assert loaded["source_id"].to_list() == ["a"]
+
+
 def test_store_is_owner_only(maker: WorkspaceMaker) -> None:
     maker.source("a", "Telefono\n3331234567\n")
     CliRunner().invoke(cli, ["--home", str(maker.root), "load"])
