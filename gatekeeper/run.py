@@ -277,8 +277,9 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
 
     Rows stream through in batches: memory holds three (the one read ahead, the one
     decided, the one being written), plus two integers per dialable row (to pick each
-    number's strongest basis across sources); the dialable rows themselves wait on disk. Returns (per-source counts, reason counts, and the
-    dialable numbers' phone, source, version, basis and valid_until).
+    number's strongest basis across sources); the dialable rows themselves wait on disk.
+    Returns (per-source counts, reason counts, and the dialable numbers' phone, source,
+    version, basis and valid_until).
     """
     facts = Facts.read(store, ctx, journal)
     order = P.basis_order(versions["source_id"].to_list())

@@ -84,8 +84,9 @@ def _lines(path: Path, role: str) -> pl.DataFrame:
     """The non-blank lines of an exchange file (line = 1-based line number), stripped.
 
     Split by pyarrow's CSV reader as one text column, blank lines kept so line numbers
-    stay true (9.5M lines: 0.8-1.0 s -> about 0.5 s); a file that is not valid UTF-8 takes the slow
-    road, where the bad bytes become a line the import then refuses by number."""
+    stay true (9.5M lines: 0.8-1.0 s -> about 0.5 s); a file that is not valid UTF-8
+    takes the slow road, where the bad bytes become a line the import then refuses by
+    number."""
     if not path.is_file():
         raise RegistryError(f"{role} file not found; give the path of the file exchanged "
                             "with the RPO", file=path)
