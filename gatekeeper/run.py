@@ -314,6 +314,8 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
 
 def _write_batch(decisions: pq.ParquetWriter, spill: _SpillWriter, decided: pl.DataFrame,
                  dialable: pl.DataFrame) -> None:
+    if os.environ.get("GATEKEEPER_FAULT") == "run.write":  # test switch: a full disk
+        raise OSError(28, "No space left on device (injected)")
     decisions.write_table(decided.select(DECISION_SCHEMA.names()).cast(dict(DECISION_SCHEMA))
                           .to_arrow(compat_level=pl.CompatLevel.oldest()))
     spill.write(dialable.drop("row", "reason", "phone_key"))  # key and order live in ranks

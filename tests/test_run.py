@@ -114,6 +114,25 @@ def test_unusable_inputs_exit_nonzero_and_write_nothing(scrubbed: Workspace) -> 
     assert bad.exit_code == 2 and not scrubbed.report_dir("x").exists()
 
 
+def test_a_run_that_fails_half_way_leaves_the_last_report_and_the_store(
+        scrubbed: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write failing in the background (disk full) stops the run, the reader stops
+    before the store closes, the previous report stays, and the next run works."""
+    folder = scrubbed.report_dir("demo")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    monkeypatch.setenv("GATEKEEPER_FAULT", "run.write")
+    with pytest.raises(OSError, match="No space left"):
+        run_campaign(scrubbed, "demo", "telemarketing", as_of=parse_instant(AS_OF),
+                     batch_rows=7)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert [p.name for p in folder.parent.iterdir()] == ["demo"]  # no half-written folder
+    monkeypatch.delenv("GATEKEEPER_FAULT")
+    again = run_campaign(scrubbed, "demo", "telemarketing", as_of=parse_instant(AS_OF),
+                         batch_rows=7)
+    assert (folder / "dialable.csv").read_bytes() == before["dialable.csv"]
+    assert again.summary["dialable"] > 0
+
+
 def test_run_before_loading_is_a_clear_error(demo: Workspace) -> None:
     result = _gk(demo, "run", "--campaign", "x", "--purpose", "telemarketing")
     assert result.exit_code == 2 and "gatekeeper load" in result.output
