@@ -28,6 +28,7 @@ from . import policy as P
 from .columns import PURPOSES
 from .config import Config, Workspace
 from .errors import InputError
+from .faults import fail_point
 from .load import sha256_file
 from .normalise import normalise_one, phone_key
 from .optouts import Journal, JournalState, active_optouts, check_journal_state
@@ -314,8 +315,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
 
 def _write_batch(decisions: pq.ParquetWriter, spill: _SpillWriter, decided: pl.DataFrame,
                  dialable: pl.DataFrame) -> None:
-    if os.environ.get("GATEKEEPER_FAULT") == "run.write":  # test switch: a full disk
-        raise OSError(28, "No space left on device (injected)")
+    fail_point("run.write", OSError(28, "No space left on device (injected)"))
     decisions.write_table(decided.select(DECISION_SCHEMA.names()).cast(dict(DECISION_SCHEMA))
                           .to_arrow(compat_level=pl.CompatLevel.oldest()))
     spill.write(dialable.drop("row", "reason", "phone_key"))  # key and order live in ranks
