@@ -111,8 +111,7 @@ class _Prepared:
     file_sha: str
     manifest_json: str
     manifest_sha: str
-    unchanged: bool
-    table: RawTable | None = None
+    table: RawTable | None = None  # these three are None when the source is unchanged
     rows: pl.DataFrame | None = None
     rejects: pl.DataFrame | None = None
 
@@ -124,7 +123,7 @@ def _prepare(manifest: Manifest, latest: tuple[int, str, str] | None,
     file_sha = sha256_file(manifest.file) if manifest.file.is_file() else ""
     manifest_json, manifest_sha = manifest_fingerprint(manifest)
     if latest and latest[1] == file_sha and latest[2] == manifest_sha:
-        return _Prepared(manifest, latest[0], file_sha, manifest_json, manifest_sha, True)
+        return _Prepared(manifest, latest[0], file_sha, manifest_json, manifest_sha)
     table = read_source(manifest)
     rows, rejects = to_canonical(table, manifest)
     version = (latest[0] + 1) if latest else 1
@@ -139,17 +138,16 @@ def _prepare(manifest: Manifest, latest: tuple[int, str, str] | None,
                              pl.lit(version, pl.Int32).alias(SOURCE_VERSION))
     rejects = rejects.with_columns(pl.lit(manifest.id).alias(SOURCE_ID),
                                    pl.lit(version, pl.Int32).alias(SOURCE_VERSION))
-    return _Prepared(manifest, version, file_sha, manifest_json, manifest_sha, False, table,
-                     rows, rejects)
+    return _Prepared(manifest, version, file_sha, manifest_json, manifest_sha, table, rows,
+                     rejects)
 
 
 def _commit(store: Store, prepared: _Prepared) -> LoadResult:
     """Store a prepared source as one transaction."""
     manifest, version = prepared.manifest, prepared.version
-    if prepared.unchanged:
-        return _summary_of(store, manifest.id, version)
     table, rows, rejects = prepared.table, prepared.rows, prepared.rejects
-    assert table is not None and rows is not None and rejects is not None
+    if table is None or rows is None or rejects is None:  # unchanged: nothing to store
+        return _summary_of(store, manifest.id, version)
     supplier = manifest.supplier
     with store.transaction():
         store.con.execute(
