@@ -27,12 +27,32 @@ import polars as pl
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from click.testing import CliRunner, Result  # noqa: E402
+
+from gatekeeper.cli import cli  # noqa: E402
 from gatekeeper.config import Workspace  # noqa: E402
-from tests.conftest import AS_OF, copy_demo, gk  # noqa: E402  (the same quick start the tests use)
-from tests.service_helper import running_service  # noqa: E402
+from tests.service_helper import running_service  # noqa: E402  (no pytest needed)
+
+AS_OF = "2026-11-22T12:00"
+
+
+def copy_demo(root: Path) -> Workspace:
+    """The repository's demo workspace (config, manifests, lists, RPO files, opt-outs)."""
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "gatekeeper.toml", root)
+    shutil.copytree(REPO / "sources", root / "sources")
+    for part in ("lists", "rpo"):
+        shutil.copytree(REPO / "data" / part, root / "data" / part)
+    shutil.copy(REPO / "data" / "optouts-demo.csv", root / "data")
+    return Workspace(root)
+
+
+def gk(ws: Workspace, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--home", str(ws.root), *args])
 
 
 def demo_workspace(root: Path) -> Workspace:
+    """The demo after the README's quick start: load, RPO import, opt-outs, run."""
     ws = copy_demo(root)
     for args in (("load",), ("rpo", "import", "--request", "data/rpo/2026-11-20-request.txt",
                              "--response", "data/rpo/2026-11-20-response.txt",
@@ -40,7 +60,8 @@ def demo_workspace(root: Path) -> Workspace:
                  ("optout", "import", "data/optouts-demo.csv"),
                  ("run", "--campaign", "demo", "--purpose", "telemarketing", "--as-of", AS_OF)):
         result = gk(ws, *args)
-        assert result.exit_code == 0, result.output
+        if result.exit_code != 0:
+            raise SystemExit(f"gatekeeper {' '.join(args)} failed: {result.output}")
     return ws
 
 
