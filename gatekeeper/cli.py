@@ -311,7 +311,8 @@ def optout_add(ctx: click.Context, phone: str, channel: str, by: str, scope: str
     _print_warnings(result.warnings)
     entry = result.entries[0]
     click.echo(f"opt-out recorded: {entry['phone']} scope={entry['scope']} at {entry['at']} "
-               f"(ref {entry['seq']})")
+               f"(ref {entry['seq']}; receipt: journal position {result.position}, hash "
+               f"{result.hash})")
 
 
 @optout.command("import")
@@ -334,6 +335,10 @@ def optout_import(ctx: click.Context, file: str) -> None:
 def optout_list(ctx: click.Context, as_json: bool) -> None:
     """Every opt-out and withdrawal, oldest first."""
     state = _journal(ctx).read()
+    _print_warnings(state.warnings())
+    for bad in state.damaged:
+        click.echo(f"warning: {bad.describe()}; no number is decided until the privacy "
+                   "officer runs 'gatekeeper optout repair'", err=True)
     events = state.events.drop("recorded_at").with_columns(
         pl_iso("at")).to_dicts()
     if as_json:
@@ -369,6 +374,28 @@ def optout_withdraw(ctx: click.Context, phone: str, evidence: str, by: str) -> N
                f"(ref {result.entries[0]['seq']})")
 
 
+@optout.command("repair")
+@click.option("--by", "by", required=True, help="The privacy officer acknowledging it.")
+@click.option("--reason", required=True, help="What happened and what was checked.")
+@click.pass_context
+def optout_repair(ctx: click.Context, by: str, reason: str) -> None:
+    """Privacy officer only: acknowledge damaged journal lines so decisions resume.
+
+    Each damaged line stays in the journal as evidence; a repair event names it and its
+    sha256. An opt-out it held is lost: record it again with 'optout add'."""
+    from .optouts import repair_journal
+
+    damaged, result = repair_journal(_journal(ctx), by, reason)
+    if result is None:
+        click.echo("no damaged line: nothing to repair")
+        return
+    _print_warnings(result.warnings)
+    for bad in damaged:
+        click.echo(f"acknowledged: {bad.describe()}; kept in the journal as evidence")
+    click.echo("if a damaged line held an objection, record it again with "
+               "'gatekeeper optout add' (check the agents' receipts or a backup)")
+
+
 @cli.group()
 def audit() -> None:
     """Evidence checks."""
@@ -377,11 +404,28 @@ def audit() -> None:
 @audit.command("verify")
 @click.pass_context
 def audit_verify(ctx: click.Context) -> None:
-    """Verify the opt-out journal's hash chain; exit 1 if anything was altered."""
-    count, problems = _journal(ctx).verify()
+    """Verify the evidence: the opt-out journal's chain and every checkpoint; exit 1 if
+    anything was cut or altered."""
+    import contextlib
+
+    from .errors import StoreBusy
+    from .optouts import Checkpoint
+    from .store import Store
+    from .timeutil import now_utc
+
+    ws = _workspace(ctx)
+    journal = _journal(ctx)
+    with Store(ws.store_path, read_only=True) as store:
+        stored = [Checkpoint(p, h, b) for p, h, b in store.journal_checkpoints()]
+    state, problems = journal.verify(stored)
+    _print_warnings(state.warnings())
+    if not problems:  # a verified head is a checkpoint too (skipped if a run holds the store)
+        with contextlib.suppress(StoreBusy), Store(ws.store_path, wait=0) as store:
+            store.note_journal_head(state.position, state.last_hash, "audit verify", now_utc())
     for problem in problems:
         click.echo(f"problem: {problem}", err=True)
-    click.echo(f"{count:,} journal entries, {'chain intact' if not problems else 'NOT intact'}")
+    click.echo(f"{state.entries:,} journal entries, "
+               f"{'chain intact' if not problems else 'NOT intact'}")
     ctx.exit(1 if problems else 0)
 
 

@@ -8,6 +8,7 @@
     │   └── StoreBusy               another process holds it for writing
     ├── RegistryError               an RPO exchange cannot be recorded
     ├── JournalError                the opt-out journal cannot be written or read
+    ├── EvidenceError               evidence was cut or rewritten: nothing is decided on it
     ├── InputError                  a value given on the command line is wrong
     └── NotFound                    nothing is held for what was asked
 
@@ -71,6 +72,12 @@ class RegistryError(GatekeeperError):
 
 class JournalError(GatekeeperError):
     pass
+
+
+class EvidenceError(GatekeeperError):
+    """Stored evidence no longer matches what was recorded: decisions stop (exit 5)."""
+
+    exit_code = 5
 
 
 class InputError(GatekeeperError):

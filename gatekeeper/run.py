@@ -31,7 +31,7 @@ from .errors import InputError
 from .faults import fail_point
 from .load import sha256_file
 from .normalise import normalise_one, phone_key
-from .optouts import Journal, JournalState, active_optouts, check_journal_state
+from .optouts import Journal, JournalState, active_optouts, trusted_state
 from .overlap import WriteBehind, read_ahead
 from .registry import exchanges_until, rpo_status
 from .reports import add_counts, campaign_html, source_counts, source_report, sources_html
@@ -253,9 +253,9 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
         raise InputError(f"campaign name '{campaign}' must be letters, digits, '.', '_' or "
                          "'-' (it names a folder under reports/)")
     ctx = _context(ws.config(), purpose, as_of)
-    journal = Journal(ws.journal_path).read()
     target = ws.report_dir(campaign)
     with Store(ws.store_path, read_only=True) as store:
+        journal = trusted_state(Journal(ws.journal_path), store.journal_checkpoints())
         versions = _source_versions(store, source_ids)
         exchanges = exchanges_until(store, ctx.as_of)
         erasures = int(store.scalar("SELECT count(*) FROM erasures"))
@@ -268,7 +268,7 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
             outputs = _write_small_files(folder, sources, summary)
     _record_run(ws, run_id, campaign, ctx, inputs, outputs, summary, dialable)
     return RunResult(run_id, campaign, purpose, iso(ctx.as_of) or "", target, summary, outputs,
-                     check_journal_state(journal))
+                     journal.warnings())
 
 
 def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
@@ -392,8 +392,8 @@ def check_number(ws: Workspace, value: str, purpose: str,
     phone, valid, _, _ = normalise_one(value)
     if not valid or phone is None:
         return CheckAnswer(None, purpose, when, False, P.INVALID_NUMBER)
-    journal = Journal(ws.journal_path).read()
     with Store(ws.store_path, read_only=True) as store:
+        journal = trusted_state(Journal(ws.journal_path), store.journal_checkpoints())
         versions = store.frame(
             "SELECT source_id, version, kind, purposes, supplier_name, supplier_vat, "
             "file_sha256 FROM source_versions "

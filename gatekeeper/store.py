@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from .errors import StoreBusy, StoreError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry migrates from version N-1 to N; never edit a released one, append.
 MIGRATIONS: dict[int, list[str]] = {
@@ -80,6 +80,13 @@ MIGRATIONS: dict[int, list[str]] = {
             state VARCHAR NOT NULL, numbers BIGINT NOT NULL, created_at TIMESTAMP NOT NULL,
             submitted_at TIMESTAMP, exchange_id VARCHAR)""",
         """CREATE TABLE rpo_job_numbers (batch_key VARCHAR NOT NULL, phone VARCHAR NOT NULL)""",
+    ],
+    3: [
+        # Positions and hashes of the opt-out journal this store has relied on, besides
+        # those of runs: a journal cut or rewritten behind them is refused.
+        """CREATE TABLE journal_checkpoints (
+            position BIGINT NOT NULL, hash VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL,
+            recorded_by VARCHAR NOT NULL)""",
     ],
 }
 
@@ -234,6 +241,25 @@ class Store:
         columns = ", ".join(f'"{c}"' for c in frame.columns)
         with self.registered(name, frame):
             self.con.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {name}")
+
+    # --- the opt-out journal's checkpoints -----------------------------------------------
+
+    def journal_checkpoints(self) -> list[tuple[int, str, str]]:
+        """(position, hash, who recorded it) of every journal head this store relied on."""
+        rows = self.con.execute(
+            "SELECT journal_position, journal_hash, 'run ' || run_id FROM runs "
+            "WHERE journal_position IS NOT NULL UNION ALL "
+            "SELECT position, hash, recorded_by || ' at ' || strftime(recorded_at, "
+            "'%Y-%m-%dT%H:%M:%SZ') FROM journal_checkpoints").fetchall()
+        return [(int(p), str(h), str(b)) for p, h, b in rows]
+
+    def note_journal_head(self, position: int, chain_hash: str, by: str, at: Any) -> None:
+        """The store's high-water mark of the journal: a later cut behind it is caught."""
+        newest = self.one("SELECT position, hash FROM journal_checkpoints "
+                          "ORDER BY position DESC LIMIT 1")
+        if newest != (position, chain_hash):
+            self.con.execute("INSERT INTO journal_checkpoints VALUES (?, ?, ?, ?)",
+                             [position, chain_hash, at, by])
 
     def one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
         """The first row, or None; always drains the result (DuckDB 2 requires it)."""

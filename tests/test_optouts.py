@@ -60,8 +60,8 @@ def test_kill_during_burst_loses_no_acknowledged_optout(tmp_path: Path) -> None:
     stored = set(state.events["phone"].to_list())
     assert len(acknowledged) >= 150
     assert set(acknowledged) <= stored
-    count, problems = Journal(path).verify()
-    assert count == state.events.height
+    verified, problems = Journal(path).verify()
+    assert verified.entries == state.events.height
     assert [p for p in problems if "torn" not in p] == []
 
 
@@ -76,7 +76,8 @@ def test_torn_last_line_is_reported_and_set_aside(tmp_path: Path) -> None:
     assert result.warnings and "torn" in result.warnings[0]
     assert Path(f"{journal.path}.torn").read_bytes().startswith(b'{"type"')
     assert journal.read().events["phone"].to_list() == ["+393331234567", "+393331234568"]
-    assert journal.verify() == (2, [])
+    verified, problems = journal.verify()
+    assert (verified.entries, problems) == (2, [])
 
 
 def test_edited_entry_breaks_the_chain(tmp_path: Path) -> None:
@@ -88,8 +89,8 @@ def test_edited_entry_breaks_the_chain(tmp_path: Path) -> None:
     entry["phone"] = "+393339999999"
     lines[1] = json.dumps(entry, sort_keys=True)
     journal.path.write_text("\n".join(lines) + "\n")
-    count, problems = journal.verify()
-    assert count == 3 and "line 2" in problems[0]
+    verified, problems = journal.verify()
+    assert verified.entries == 3 and "line 2" in problems[0]
 
 
 def test_removed_entry_breaks_the_chain(tmp_path: Path) -> None:

@@ -131,7 +131,8 @@ async def post_optout(request: Request) -> JSONResponse:
     return JSONResponse({"ref": entry["seq"], "phone": entry["phone"], "at": entry["at"],
                          "channel": entry["channel"], "scope": entry["scope"],
                          "recorded_by": entry["recorded_by"],
-                         "recorded_at": entry["recorded_at"], "note": entry["note"]},
+                         "recorded_at": entry["recorded_at"], "note": entry["note"],
+                         "journal_position": result.position, "journal_hash": result.hash},
                         status_code=201)
 
 

@@ -1,0 +1,180 @@
+"""The opt-out register: objections, withdrawals and which of them are in force.
+
+Objections live in the journal (journal.py), not in DuckDB, so an agent can record one
+while a long run holds the store, and it is on disk before the agent is told so. An
+objection counts from the instant it was received; one dated in the future would be
+acknowledged yet not honoured until then, so it is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ..columns import OPTOUT_CHANNELS, OPTOUT_SCOPES
+from ..errors import InputError, JournalError
+from ..normalise import normalise, phone_of
+from ..timeutil import iso, now_utc, parse_instant
+from .journal import (
+    EVENT_SCHEMA,
+    AppendResult,
+    BadLine,
+    Checkpoint,
+    Journal,
+    JournalState,
+    checkpoint_problems,
+    events_frame,
+    require_whole,
+)
+
+# A device clock a little ahead of ours is not an objection dated in the future.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def _choice(value: str, accepted: tuple[str, ...], what: str) -> str:
+    if value not in accepted:
+        raise InputError(f"unknown {what} '{value}'; accepted: {', '.join(accepted)}")
+    return value
+
+
+def received_at(at: dt.datetime | None, recorded: dt.datetime, what: str = "--at"
+                ) -> dt.datetime:
+    """When an objection takes effect: when it was received, never later than now.
+
+    Dated in the future (beyond clock skew) it is refused: acknowledging it would tell
+    the person "done" while the number stays dialable until that date."""
+    if at is None:
+        return recorded
+    if at > recorded + CLOCK_SKEW:
+        raise InputError(f"{what} {iso(at)} is in the future: an objection counts from when "
+                         "it was received; give that time, or leave it out for 'now'")
+    return min(at, recorded)
+
+
+def optout_event(phone: str, channel: str, by: str, scope: str = "all", note: str = "",
+                 at: dt.datetime | None = None) -> dict[str, Any]:
+    """A validated opt-out event (not yet written)."""
+    if not by.strip():
+        raise InputError("--by is required: who received the objection")
+    recorded = now_utc()
+    return {"type": "optout", "phone": phone_of(phone),
+            "channel": _choice(channel, OPTOUT_CHANNELS, "channel"),
+            "scope": _choice(scope, OPTOUT_SCOPES, "scope"), "recorded_by": by.strip(),
+            "note": note, "at": iso(received_at(at, recorded)), "recorded_at": iso(recorded)}
+
+
+def add_optout(journal: Journal, **kwargs: Any) -> AppendResult:
+    """Record one objection; durable when this returns. Old lines are never parsed: a
+    damaged journal must not stop an agent recording an objection."""
+    return journal.append([optout_event(**kwargs)])
+
+
+def withdraw_optout(journal: Journal, phone: str, evidence: str, by: str) -> AppendResult:
+    """The privacy officer lifts earlier opt-outs, on evidence of the person's own request."""
+    if not evidence.strip():
+        raise InputError("--evidence is required: the person's own request (e.g. PEC ref.)")
+    now = iso(now_utc())
+    return journal.append([{"type": "withdraw", "phone": phone_of(phone), "evidence": evidence,
+                            "recorded_by": by, "at": now, "recorded_at": now}])
+
+
+IMPORT_COLUMNS = ("phone", "channel", "received_at", "by", "scope", "note")
+
+
+def _read_import(path: Path) -> pl.DataFrame:
+    if not path.is_file():
+        raise InputError("file not found", file=path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")  # Excel's "CSV" on Windows
+    if not text.strip():
+        raise InputError("the file is empty; it needs the header " + ",".join(IMPORT_COLUMNS)
+                         + " and one objection per row", file=path)
+    try:
+        return pl.read_csv(text.encode(), infer_schema=False).fill_null("")
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"cannot read as CSV ({str(exc).splitlines()[0]}); save it as CSV "
+                         "with the header " + ",".join(IMPORT_COLUMNS), file=path) from None
+
+
+def import_optouts(journal: Journal, path: Path) -> AppendResult:
+    """Bulk objections from CSV; every row is checked before any is written."""
+    frame = _read_import(path)
+    missing = [c for c in ("phone", "channel", "received_at", "by") if c not in frame.columns]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}; the header must be "
+                         + ",".join(IMPORT_COLUMNS), file=path, row=0)
+    frame = frame.with_columns(
+        *(pl.lit("").alias(c) for c in ("scope", "note") if c not in frame.columns))
+    phones = normalise(frame["phone"])
+    bad = frame.with_row_index("row", 1).filter(~phones["valid"])
+    if bad.height:
+        raise InputError(f"'{bad['phone'][0]}' is not a valid phone number ({bad.height} "
+                         "such rows); fix or remove them", file=path, row=int(bad["row"][0]))
+    recorded = now_utc()
+    events = []
+    for number, record in enumerate(frame.with_columns(phones["phone"]).to_dicts(), 1):
+        try:  # opt-out files are small (thousands); each row is validated like a CLI call
+            if not record["by"].strip():
+                raise InputError("'by' is empty: who received the objection")
+            at = received_at(parse_instant(record["received_at"], what="received_at"),
+                             recorded, "received_at")
+            events.append({"type": "optout", "phone": record["phone"],
+                           "channel": _choice(record["channel"], OPTOUT_CHANNELS, "channel"),
+                           "scope": _choice(record["scope"] or "all", OPTOUT_SCOPES, "scope"),
+                           "recorded_by": record["by"].strip(), "note": record["note"],
+                           "at": iso(at), "recorded_at": iso(recorded)})
+        except InputError as exc:
+            raise InputError(exc.message, file=path, row=number) from None
+    return journal.append(events)
+
+
+def repair_journal(journal: Journal, by: str, reason: str) -> tuple[list[BadLine],
+                                                                   AppendResult | None]:
+    """Acknowledge every damaged line, leaving it in place as evidence: one repair event
+    each (line number and sha256 of its bytes), so decisions can resume."""
+    if not by.strip() or not reason.strip():
+        raise InputError("--by and --reason are required: who acknowledges the damage, and "
+                         "why (e.g. 'disk error, ticket 42; no opt-out lost per backup')")
+    damaged = list(journal.read().damaged)
+    if not damaged:
+        return [], None
+    now = iso(now_utc())
+    events = [{"type": "repair", "line": b.line, "line_sha256": b.sha256,
+               "recorded_by": by.strip(), "note": reason.strip(), "at": now,
+               "recorded_at": now} for b in damaged]
+    return damaged, journal.append(events)
+
+
+def trusted_state(journal: Journal, store_checkpoints: list[tuple[int, str, str]]
+                  ) -> JournalState:
+    """The journal as decisions may rely on it: whole, and holding every checkpoint the
+    store and the agents' receipts recorded (else JournalError / EvidenceError)."""
+    state = journal.read()
+    require_whole(state, [*(Checkpoint(p, h, b) for p, h, b in store_checkpoints),
+                          *journal.checkpoints()])
+    return state
+
+
+def active_optouts(events: pl.DataFrame, purpose: str, as_of: dt.datetime) -> pl.DataFrame:
+    """Phones with an opt-out covering purpose, received at or before as_of, not lifted by
+    a later withdrawal recorded at or before as_of. Columns: phone, optout_at."""
+    optouts = events.filter(
+        (pl.col("type") == "optout") & pl.col("scope").is_in(["all", purpose])
+        & (pl.col("at") <= as_of))
+    withdrawn = (events.filter((pl.col("type") == "withdraw") & (pl.col("at") <= as_of))
+                 .group_by("phone").agg(pl.col("seq").max().alias("withdraw_seq")))
+    active = optouts.join(withdrawn, on="phone", how="left").filter(
+        pl.col("withdraw_seq").is_null() | (pl.col("seq") > pl.col("withdraw_seq")))
+    return active.group_by("phone").agg(pl.col("at").min().alias("optout_at"))
+
+
+__all__ = ["EVENT_SCHEMA", "AppendResult", "BadLine", "Checkpoint", "Journal", "JournalError",
+           "JournalState", "active_optouts", "add_optout", "checkpoint_problems",
+           "events_frame", "import_optouts", "repair_journal", "require_whole", "trusted_state",
+           "withdraw_optout"]

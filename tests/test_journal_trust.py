@@ -1,0 +1,169 @@
+"""The opt-out journal as evidence: objections that take effect at once, damage that stops
+decisions but never an agent, and cuts or rewrites that are caught by every checkpoint."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import stat
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from gatekeeper.config import Workspace
+from gatekeeper.errors import InputError
+from gatekeeper.optouts import Journal, add_optout
+from gatekeeper.optouts.journal import digest
+from gatekeeper.timeutil import iso, now_utc
+
+from .conftest import AS_OF, gk
+
+RUN = ("run", "--campaign", "again", "--purpose", "telemarketing", "--as-of", AS_OF)
+
+
+def _opted_out(ws: Workspace, campaign: str) -> int:
+    summary = json.loads((ws.report_dir(campaign) / "summary.json").read_text())
+    return int(summary["suppressed"].get("OPTED_OUT", 0))
+
+
+# --- 3. an objection dated in the future is refused, never acknowledged ------------------
+
+def test_optout_dated_in_the_future_is_refused_by_every_door(scrubbed: Workspace,
+                                                             tmp_path: Path) -> None:
+    before = scrubbed.journal_path.read_bytes()
+    added = gk(scrubbed, "optout", "add", "3331234567", "--channel", "operator", "--by", "a7",
+               "--at", "2099-01-01")
+    assert added.exit_code == 2 and "in the future" in added.output
+    bulk = tmp_path / "o.csv"
+    bulk.write_text("phone,channel,received_at,by\n3331234567,letter,2026-11-01,bo\n"
+                    "3331234568,letter,2099-01-01T10:00,bo\n")
+    imported = gk(scrubbed, "optout", "import", str(bulk))
+    assert imported.exit_code == 2 and "row 2" in imported.output
+    assert "in the future" in imported.output
+    assert scrubbed.journal_path.read_bytes() == before  # nothing acknowledged
+
+
+def test_a_device_clock_slightly_ahead_takes_effect_now(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "optouts.jsonl")
+    ahead = now_utc() + dt.timedelta(minutes=2)
+    entry = add_optout(journal, phone="3331234567", channel="api", by="dialer",
+                       at=ahead).entries[0]
+    assert entry["at"] == entry["recorded_at"]  # in force from when we received it
+    with pytest.raises(InputError, match="in the future"):
+        add_optout(journal, phone="3331234567", channel="api", by="dialer",
+                   at=now_utc() + dt.timedelta(hours=1))
+
+
+# --- 4. a damaged line stops decisions, never an agent -----------------------------------
+
+def test_damaged_line_blocks_decisions_until_repaired_but_never_an_optout(
+        scrubbed: Workspace) -> None:
+    with scrubbed.journal_path.open("ab") as handle:
+        handle.write(b"\x00\x01garbage\n")
+    damaged_line = scrubbed.journal_path.read_bytes().count(b"\n")
+    phone = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")["phone"][0]
+    added = gk(scrubbed, "optout", "add", phone, "--channel", "operator", "--by", "a7",
+               "--at", "2026-11-22T09:00")
+    assert added.exit_code == 0, added.output  # an agent can always record an objection
+    for args in (RUN, ("check", phone, "--purpose", "telemarketing")):
+        refused = gk(scrubbed, *args)
+        assert refused.exit_code == 2, refused.output
+        assert f"line {damaged_line}" in refused.output and "optout repair" in refused.output
+    listed = gk(scrubbed, "optout", "list")
+    assert listed.exit_code == 0 and f"line {damaged_line}" in listed.output
+    assert gk(scrubbed, "audit", "verify").exit_code == 1
+
+    repaired = gk(scrubbed, "optout", "repair", "--by", "dpo", "--reason", "disk error")
+    assert repaired.exit_code == 0 and f"line {damaged_line}" in repaired.output
+    assert b"\x00\x01garbage\n" in scrubbed.journal_path.read_bytes()  # kept as evidence
+    assert gk(scrubbed, "audit", "verify").exit_code == 0
+    assert gk(scrubbed, *RUN).exit_code == 0
+    decisions = pl.read_parquet(scrubbed.report_dir("again") / "decisions.parquet")
+    assert decisions.filter(pl.col("phone") == phone)["reason"].unique().to_list() == [
+        "OPTED_OUT"]
+
+
+def test_optout_list_warns_about_a_torn_tail(scrubbed: Workspace) -> None:
+    with scrubbed.journal_path.open("ab") as handle:
+        handle.write(b'{"type": "optout", "phone": "+3933')
+    listed = gk(scrubbed, "optout", "list")
+    assert listed.exit_code == 0 and "torn" in listed.output
+
+
+# --- 5. cuts and rewrites are caught by every checkpoint ---------------------------------
+
+def _lines(ws: Workspace) -> list[str]:
+    return ws.journal_path.read_text().splitlines(keepends=True)
+
+
+def _rehash(lines: list[str]) -> list[str]:
+    """What a careful forger does: recompute every hash after an edit."""
+    out, prev = [], "0" * 64
+    for seq, line in enumerate(lines, 1):
+        entry = json.loads(line)
+        body = {k: v for k, v in entry.items() if k != "hash"} | {"seq": seq, "prev": prev}
+        prev = digest(prev, body)
+        out.append(json.dumps({**body, "hash": prev}, ensure_ascii=False, sort_keys=True)
+                   + "\n")
+    return out
+
+
+def _forged_tail(lines: list[str]) -> list[str]:
+    last = json.loads(lines[-1])
+    forged = {k: v for k, v in last.items() if k != "hash"} | {"phone": "+393330000000"}
+    return [*lines[:-1], json.dumps(forged, sort_keys=True) + "\n"]
+
+
+@pytest.mark.parametrize("cut", [
+    pytest.param(lambda lines: lines[:-1], id="last line deleted"),
+    pytest.param(lambda lines: lines[:-5], id="last 5 lines deleted"),
+    pytest.param(lambda lines: _rehash(_forged_tail(lines)), id="forged last line, re-hashed"),
+    pytest.param(lambda lines: _rehash(lines[:3] + lines[4:]),
+                 id="middle line deleted, rest re-hashed"),
+])
+def test_cut_or_rewritten_journal_is_refused_by_runs_and_audit(scrubbed: Workspace,
+                                                               cut: object) -> None:
+    # One more objection after the campaign: its receipt is the only checkpoint after it.
+    gk(scrubbed, "optout", "add", "3471234567", "--channel", "email", "--by", "bo",
+       "--at", "2026-11-21")
+    scrubbed.journal_path.write_text("".join(cut(_lines(scrubbed))))  # type: ignore[operator]
+    verified = gk(scrubbed, "audit", "verify")
+    assert verified.exit_code == 1 and "NOT intact" in verified.output
+    refused = gk(scrubbed, *RUN)
+    assert refused.exit_code == 5, refused.output
+    assert "cannot be trusted" in refused.output and "backup" in refused.output
+    assert not scrubbed.report_dir("again").exists()
+
+
+def test_a_cut_behind_a_run_is_caught_without_the_receipts(scrubbed: Workspace) -> None:
+    """Deleting the receipts too does not help: the run's own checkpoint still holds."""
+    before = _opted_out(scrubbed, "demo")
+    assert before > 5
+    scrubbed.journal_path.write_text("".join(_rehash(_lines(scrubbed)[5:])))
+    Journal(scrubbed.journal_path).checkpoints_path.unlink()
+    refused = gk(scrubbed, *RUN)
+    assert refused.exit_code == 5 and "run " in refused.output
+
+
+def test_receipt_is_printed_and_journal_tightened_to_owner_only(scrubbed: Workspace) -> None:
+    os.chmod(scrubbed.journal_path, 0o644)
+    added = gk(scrubbed, "optout", "add", "3471234567", "--channel", "email", "--by", "bo")
+    assert added.exit_code == 0
+    size = scrubbed.journal_path.stat().st_size
+    assert f"journal position {size}" in added.output
+    assert stat.S_IMODE(scrubbed.journal_path.stat().st_mode) == 0o600
+
+
+def test_service_refuses_an_objection_dated_in_the_future(scrubbed: Workspace) -> None:
+    from .service_helper import running_service
+
+    with running_service(scrubbed, AS_OF) as service, service.client("agent") as agent:
+        late = agent.post("/v1/optouts", json={"phone": "3331234567",
+                                               "received_at": "2099-01-01T10:00"})
+        assert late.status_code == 422 and "in the future" in late.json()["error"]["message"]
+        ok = agent.post("/v1/optouts", json={"phone": "3331234567",
+                                             "received_at": iso(now_utc())})
+        assert ok.status_code == 201
+        assert {"journal_position", "journal_hash"} <= set(ok.json())
