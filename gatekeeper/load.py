@@ -20,6 +20,7 @@ from .columns import NUMBER_TYPE, ROW, SOURCE_ID, SOURCE_VERSION, VALID
 from .config import Workspace
 from .errors import ManifestError
 from .normalise import normalise, phone_key
+from .optouts import Journal
 from .overlap import read_ahead
 from .sources.fields import to_canonical
 from .sources.manifest import Manifest, discover
@@ -198,7 +199,9 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = ()) -> list[LoadResu
         # Source by source, in order, as before: the next is read and normalised while
         # this one is written, so a bad later file fails after the earlier ones are in.
         with closing(read_ahead(_prepare(m, latest[m.id], erased) for m in manifests)) as ready:
-            return [_commit(store, p) for p in ready]
+            results = [_commit(store, p) for p in ready]
+        store.note_journal_head(*Journal(workspace.journal_path).head(), "load", now_utc())
+        return results
 
 
 def loaded_sources(store: Store) -> pl.DataFrame:

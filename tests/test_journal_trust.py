@@ -167,3 +167,12 @@ def test_service_refuses_an_objection_dated_in_the_future(scrubbed: Workspace) -
                                              "received_at": iso(now_utc())})
         assert ok.status_code == 201
         assert {"journal_position", "journal_hash"} <= set(ok.json())
+
+
+def test_the_stores_high_water_mark_catches_a_cut_before_any_run(demo: Workspace) -> None:
+    assert gk(demo, "optout", "import", "data/optouts-demo.csv").exit_code == 0
+    assert gk(demo, "load").exit_code == 0  # the store notes the journal's head
+    Journal(demo.journal_path).checkpoints_path.unlink()
+    demo.journal_path.write_text("".join(_lines(demo)[:-3]))
+    refused = gk(demo, *RUN)
+    assert refused.exit_code == 5 and "recorded by load" in refused.output

@@ -192,6 +192,7 @@ def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
                                   [phone, now, ref, by])
             store.check_fault("erase.before_commit")
             record_request(store, ref, "erasure", phone, received_on, answered=True)
+            store.note_journal_head(*Journal(ws.journal_path).head(), "erase", now)
         reports = _rewrite_reports(ws, store, phone)
     return EraseResult(phone, ref, iso(prior[0] if prior else now) or "", int(rows),
                        int(rejects), int(campaigns), reports, already=bool(prior))
