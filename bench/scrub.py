@@ -54,6 +54,12 @@ name = "Nome"
 SUPPLIER = '[supplier]\nname = "Acme"\nvat = "IT01234567890"\n'
 
 
+def _loaded(ws: Workspace) -> None:
+    report = load_sources(ws)
+    if report.failures:
+        raise SystemExit(f"load failed: {report.failures[0]}")
+
+
 def build(root: Path, rows: int, seed: int = 11) -> None:
     rng = np.random.default_rng(seed)
     (root / "sources").mkdir(parents=True)
@@ -121,7 +127,7 @@ def main() -> None:
     rpo.mkdir()
     print(f"scrub benchmark, {args.rows:,} rows in {root}")
     total = 0.0
-    _, t = timed("load", args.rows, lambda: load_sources(ws))
+    _, t = timed("load", args.rows, lambda: _loaded(ws))
     total += t
 
     def request() -> int:

@@ -57,11 +57,13 @@ def load(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool) -> None
     """Validate and load source manifests (default: all in sources/)."""
     from .load import load_sources
 
-    results = load_sources(_workspace(ctx), source_ids)
+    report = load_sources(_workspace(ctx), source_ids)
     if as_json:
-        _emit_json([r.__dict__ for r in results])
-        return
-    for r in results:
+        _emit_json({"loaded": [r.__dict__ for r in report.results],
+                    "failed": [{"file": e.file, "row": e.row, "key": e.key,
+                                "error": e.message} for e in report.failures]})
+        ctx.exit(2 if report.failures else 0)
+    for r in report.results:
         state = "unchanged, already loaded" if r.unchanged else "loaded"
         click.echo(f"{r.source_id} (version {r.version}, {state})")
         click.echo(f"  rows read      {r.rows_read:>10,}")
@@ -74,6 +76,10 @@ def load(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool) -> None
         click.echo(f"  valid numbers  {r.valid:>10,}")
         for kind, count in r.by_type.items():
             click.echo(f"    {kind:<22}{count:>10,}")
+    for failure in report.failures:  # after the good ones, so none is lost in the output
+        click.echo(f"error: {failure}", err=True)
+    if report.failures:
+        ctx.exit(2)
 
 
 @cli.command()

@@ -18,12 +18,12 @@ import polars as pl
 
 from .columns import NUMBER_TYPE, ROW, SOURCE_ID, SOURCE_VERSION, VALID
 from .config import Workspace
-from .errors import ManifestError
+from .errors import GatekeeperError, ManifestError
 from .normalise import normalise, phone_key
 from .optouts import Journal
 from .overlap import read_ahead
 from .sources.fields import to_canonical
-from .sources.manifest import Manifest, discover
+from .sources.manifest import Manifest, discover_all
 from .sources.readers import RawTable, read_source
 from .store import Store
 from .timeutil import now_utc
@@ -177,31 +177,64 @@ def load_source(store: Store, manifest: Manifest) -> LoadResult:
     return _commit(store, _prepare(manifest, _latest(store, manifest.id), erasures(store)))
 
 
-def select_manifests(workspace: Workspace, ids: Sequence[str] = ()) -> list[Manifest]:
-    """The manifests named (default: all); all are validated before anything loads."""
-    manifests = discover(workspace.sources_dir, workspace.root)
-    if not manifests:
+@dataclass
+class LoadReport:
+    """Every source loaded (or found unchanged), and every one that could not be, each
+    with its own error: one broken list never keeps the others out."""
+
+    results: list[LoadResult]
+    failures: list[GatekeeperError]
+
+
+def select_manifests(workspace: Workspace, ids: Sequence[str] = ()
+                     ) -> tuple[list[Manifest], list[GatekeeperError]]:
+    """The manifests named (default: all) that are valid, and an error for each that is
+    not (or is named but unknown)."""
+    if not workspace.sources_dir.is_dir():
+        raise ManifestError("no sources/ folder; add sources/<id>.toml (see README)",
+                            file=workspace.sources_dir)
+    manifests, errors = discover_all(workspace.sources_dir, workspace.root)
+    if not manifests and not errors:
         raise ManifestError("no source manifests; add sources/<id>.toml (see README)",
                             file=workspace.sources_dir)
+    failures: list[GatekeeperError] = list(errors) if not ids else []
     unknown = [i for i in ids if i not in manifests]
     if unknown:
-        raise ManifestError(f"no source with id {', '.join(unknown)}; known: "
-                            + ", ".join(sorted(manifests)), file=workspace.sources_dir)
-    return [manifests[i] for i in (ids or sorted(manifests))]
+        hint = f" ({len(errors)} manifest(s) could not be read)" if errors else ""
+        failures.append(ManifestError(
+            f"no source with id {', '.join(unknown)}{hint}; known: "
+            + (", ".join(sorted(manifests)) or "none"), file=workspace.sources_dir))
+    chosen = [manifests[i] for i in dict.fromkeys(ids) if i in manifests] if ids else [
+        manifests[i] for i in sorted(manifests)]
+    return chosen, failures
 
 
-def load_sources(workspace: Workspace, ids: Sequence[str] = ()) -> list[LoadResult]:
-    """Validate every selected manifest, then load each source in its own transaction."""
-    manifests = select_manifests(workspace, ids)
+def _prepare_or_fail(manifest: Manifest, latest: tuple[int, str, str] | None,
+                     erased: pl.DataFrame) -> _Prepared | GatekeeperError:
+    try:
+        return _prepare(manifest, latest, erased)
+    except GatekeeperError as exc:
+        return exc
+
+
+def load_sources(workspace: Workspace, ids: Sequence[str] = ()) -> LoadReport:
+    """Load each valid source in its own transaction, in id order; report the rest."""
+    manifests, failures = select_manifests(workspace, ids)
+    results: list[LoadResult] = []
     with Store(workspace.store_path) as store:
         erased = erasures(store)
         latest = {m.id: _latest(store, m.id) for m in manifests}  # we hold the write lock
-        # Source by source, in order, as before: the next is read and normalised while
-        # this one is written, so a bad later file fails after the earlier ones are in.
-        with closing(read_ahead(_prepare(m, latest[m.id], erased) for m in manifests)) as ready:
-            results = [_commit(store, p) for p in ready]
+        # Source by source, in order: the next is read and normalised while this one is
+        # written; a source that fails is reported and the next one still loads.
+        prepared = (_prepare_or_fail(m, latest[m.id], erased) for m in manifests)
+        with closing(read_ahead(prepared)) as ready:
+            for item in ready:
+                if isinstance(item, GatekeeperError):
+                    failures.append(item)
+                else:
+                    results.append(_commit(store, item))
         store.note_journal_head(*Journal(workspace.journal_path).head(), "load", now_utc())
-        return results
+    return LoadReport(results, failures)
 
 
 def loaded_sources(store: Store) -> pl.DataFrame:

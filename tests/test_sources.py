@@ -150,11 +150,11 @@ def test_misspelt_config_key_names_the_accepted_keys(maker: WorkspaceMaker) -> N
 def test_reload_unchanged_is_noop_and_change_is_new_version(maker: WorkspaceMaker) -> None:
     path = maker.root / "data" / "lists" / "a.csv"
     maker.source("a", "Telefono\n3331234567\n3331234568\n")
-    first = load_sources(maker.ws)[0]
-    again = load_sources(maker.ws)[0]
+    first = load_sources(maker.ws).results[0]
+    again = load_sources(maker.ws).results[0]
     assert (first.version, again.version, again.unchanged) == (1, 1, True)
     path.write_text("Telefono\n3339999999\n")
-    changed = load_sources(maker.ws)[0]
+    changed = load_sources(maker.ws).results[0]
     assert (changed.version, changed.unchanged) == (2, False)
     with Store(maker.ws.store_path, read_only=True) as store:
         per_version = store.frame("SELECT source_version, count(*) AS n FROM source_rows "
@@ -174,19 +174,25 @@ def test_failed_load_leaves_nothing(maker: WorkspaceMaker) -> None:
     assert counts == [0, 0, 0]
 
 
-def test_a_bad_later_source_fails_after_the_earlier_ones_are_stored(
-        maker: WorkspaceMaker) -> None:
+def test_every_good_source_loads_and_each_bad_one_is_reported(maker: WorkspaceMaker) -> None:
     """Sources load one by one, each its own transaction, even though the next is read
-    while one is written: the good list before a broken one is in, the broken one not."""
+    while one is written: a broken list (or manifest) keeps none of the others out, and
+    each failure is reported with its file before the command fails."""
     maker.source("a", "Telefono\n3331234567\n")
     maker.source("b", "", data="Telefono\n3331234567\n".encode("utf-16-le"))
     maker.source("c", "Telefono\n3331234568\n")
-    with pytest.raises(Exception, match="not text in a known encoding") as bad:
-        load_sources(maker.ws)
-    assert "b.csv" in str(bad.value.file)  # type: ignore[attr-defined]
+    broken = maker.source("d", "Telefono\n3331234569\n")
+    broken.write_text(broken.read_text().replace('kind = "third_party"', 'kind = "bought"'))
+    maker.source("e", "Telefono\n3331234570\n")
+    result = CliRunner().invoke(cli, ["--home", str(maker.root), "load"])
+    assert result.exit_code == 2
+    assert "not text in a known encoding" in result.output and "b.csv" in result.output
+    assert "d.toml" in result.output and "kind" in result.output
+    for good in ("a", "c", "e"):
+        assert f"{good} (version 1, loaded)" in result.output
     with Store(maker.ws.store_path, read_only=True) as store:
         loaded = store.frame("SELECT source_id FROM source_versions ORDER BY 1")
-    assert loaded["source_id"].to_list() == ["a"]
+    assert loaded["source_id"].to_list() == ["a", "c", "e"]
 
 
 def test_store_is_owner_only(maker: WorkspaceMaker) -> None:
@@ -237,3 +243,19 @@ def test_each_row_is_read_as_if_it_were_alone(rows: list[tuple[str, str, str]]) 
     alone = [to_canonical(table([r], i + 1), manifest) for i, r in enumerate(rows)]
     assert good.rows() == pl.concat([g for g, _ in alone]).rows()
     assert rejects.rows() == pl.concat([r for _, r in alone]).rows()
+
+
+@pytest.mark.parametrize("where", ["../outside.csv", "/tmp/gk-outside.csv", "link"])
+def test_a_list_outside_the_workspace_is_refused_unless_declared(maker: WorkspaceMaker,
+                                                                 where: str) -> None:
+    outside = maker.root.parent / "outside.csv"
+    outside.write_text("Telefono\n3331234567\n")
+    Path("/tmp/gk-outside.csv").write_text("Telefono\n3331234567\n")
+    (maker.root / "data" / "link.csv").symlink_to(outside)
+    target = "data/link.csv" if where == "link" else where
+    path = maker.source("a", "Telefono\n3331234567\n")
+    path.write_text(path.read_text().replace('file = "data/lists/a.csv"', f'file = "{target}"'))
+    refused = CliRunner().invoke(cli, ["--home", str(maker.root), "load"])
+    assert refused.exit_code == 2 and "outside the workspace" in refused.output
+    path.write_text("outside_workspace = true\n" + path.read_text())
+    assert CliRunner().invoke(cli, ["--home", str(maker.root), "load"]).exit_code == 0

@@ -19,7 +19,7 @@ from ..errors import ManifestError
 
 TOP_KEYS = (
     "id", "kind", "file", "received_on", "purposes", "supplier", "columns", "defaults",
-    "sheet", "delimiter", "encoding",
+    "sheet", "delimiter", "encoding", "outside_workspace",
 )
 SUPPLIER_KEYS = ("name", "vat", "contact", "contract_ref")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -121,6 +121,18 @@ def _mapping(path: Path, value: Any, key: str) -> dict[str, Any]:
     return dict(value)
 
 
+def _list_file(path: Path, workspace_root: Path, value: str, outside: Any) -> Path:
+    """The list file, which must lie inside the workspace (symlinks followed): a manifest
+    could otherwise load, and later disclose, any file the user can read."""
+    if not isinstance(outside, bool):
+        raise _fail(path, "outside_workspace", "must be true or false")
+    file = workspace_root / value
+    if not outside and not file.resolve().is_relative_to(workspace_root.resolve()):
+        raise _fail(path, "file", f"'{value}' is outside the workspace; copy the list under "
+                    "data/lists/ (or set outside_workspace = true if it must stay there)")
+    return file
+
+
 def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
     """Validate one manifest; every error names the file and the key to fix."""
     raw = read_toml(path, ManifestError)
@@ -142,6 +154,7 @@ def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
     if "phone" in defaults:
         raise _fail(path, "defaults.phone", "a list cannot default its phone number")
     file_value = _string(path, raw, "file")
+    file = _list_file(path, workspace_root, file_value, raw.get("outside_workspace", False))
     for opt in ("sheet", "delimiter", "encoding"):
         if opt in raw and not isinstance(raw[opt], str):
             raise _fail(path, opt, "must be text")
@@ -150,7 +163,7 @@ def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
     return Manifest(
         id=source_id,
         kind=kind,
-        file=(workspace_root / file_value),
+        file=file,
         received_on=_received_on(path, raw.get("received_on")),
         purposes=_purposes(path, raw.get("purposes")),
         supplier=_supplier(path, kind, raw.get("supplier")),
@@ -164,14 +177,30 @@ def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
     )
 
 
-def discover(sources_dir: Path, workspace_root: Path) -> dict[str, Manifest]:
-    """All manifests in sources/, keyed by id; duplicate ids are an error."""
+def discover_all(sources_dir: Path, workspace_root: Path
+                 ) -> tuple[dict[str, Manifest], list[ManifestError]]:
+    """Every valid manifest in sources/ by id, and an error for each one that is not (a
+    duplicate id is an error of the later file): one bad manifest stops no other."""
     found: dict[str, Manifest] = {}
+    errors: list[ManifestError] = []
     for path in sorted(sources_dir.glob("*.toml")):
-        manifest = parse_manifest(path, workspace_root)
+        try:
+            manifest = parse_manifest(path, workspace_root)
+        except ManifestError as exc:
+            errors.append(exc)
+            continue
         if manifest.id in found:
             other = found[manifest.id].path.name
-            raise _fail(path, "id", f"id '{manifest.id}' is already used by {other}; "
-                        "ids must be unique")
+            errors.append(_fail(path, "id", f"id '{manifest.id}' is already used by {other}; "
+                                "ids must be unique"))
+            continue
         found[manifest.id] = manifest
+    return found, errors
+
+
+def discover(sources_dir: Path, workspace_root: Path) -> dict[str, Manifest]:
+    """All manifests in sources/, keyed by id; the first bad one is an error."""
+    found, errors = discover_all(sources_dir, workspace_root)
+    if errors:
+        raise errors[0]
     return found
