@@ -160,6 +160,10 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
                                  _instant(checked_at, "--checked-at"))
     if result.already_imported:
         click.echo(f"already imported as {result.exchange_id}; nothing changed")
+    elif not checked_at:
+        click.echo(f"warning: no --checked-at: the check time is taken from {request}'s "
+                   f"modification time ({iso(result.checked_at)}); if the file was copied "
+                   "since, import again with --checked-at", err=True)
     click.echo(f"{result.numbers:,} numbers checked at {iso(result.checked_at)}: "
                f"{result.registered:,} registered, {result.numbers - result.registered:,} "
                f"not registered (exchange {result.exchange_id})")

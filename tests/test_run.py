@@ -179,6 +179,22 @@ def test_rpo_import_is_idempotent_and_rejects_a_foreign_response(scrubbed: Works
     assert wrong.exit_code == 2 and "not in the request" in wrong.output
 
 
+def test_the_same_files_checked_again_later_are_a_new_check(scrubbed: Workspace) -> None:
+    """An unchanged list re-checked a month on gets the same answer, byte for byte: it is
+    still a new check, or every number would turn RPO_NOT_CHECKED."""
+    files = ("--request", "data/rpo/2026-11-20-request.txt",
+             "--response", "data/rpo/2026-11-20-response.txt")
+    later = _gk(scrubbed, "rpo", "import", *files, "--checked-at", "2026-11-21T10:00")
+    assert later.exit_code == 0 and "already imported" not in later.output
+    assert _gk(scrubbed, "rpo", "import", *files, "--checked-at",
+               "2026-11-21T10:00").output.startswith("already imported")
+    ran = _gk(scrubbed, "run", "--campaign", "later", "--purpose", "telemarketing",
+              "--as-of", "2026-12-05T12:00")
+    assert ran.exit_code == 0
+    summary = json.loads((scrubbed.report_dir("later") / "summary.json").read_text())
+    assert "RPO_NOT_CHECKED" not in summary["suppressed"] and summary["dialable"] > 3000
+
+
 CHECKED = parse_instant("2026-11-20T10:00")
 
 

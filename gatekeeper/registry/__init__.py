@@ -147,18 +147,28 @@ def import_exchange(store: Store, request: Path, response: Path,
                     checked_at: dt.datetime | None = None) -> ImportResult:
     """Record an RPO answer: in the request but not in the cleansed response = registered.
 
-    Without --checked-at the check time is the request file's modification time: never
-    later than the real check, so a result never looks fresher than it is.
+    Without --checked-at the check time is the request file's modification time (a copy
+    of the file looks newer than the check: the CLI says so), and files imported before
+    are a repeat. With it, the same files at a new time are a new check.
     """
     asked = (_with_phones(_lines(request, "request"), request)
              .select("phone", phone_key(pl.col("phone")).alias("key")))
     if asked["key"].n_unique() < asked.height:  # counting is 20x cheaper than deduplicating
         asked = asked.unique("key", keep="first", maintain_order=True)
     kept = _answered(asked["key"], response)
+    req_sha, resp_sha = sha256_file(request), sha256_file(response)
+    if checked_at is None:
+        prior = store.one("SELECT exchange_id, checked_at, numbers, registered FROM "
+                          "rpo_exchanges WHERE request_sha256 = ? AND response_sha256 = ? "
+                          "ORDER BY checked_at DESC LIMIT 1", [req_sha, resp_sha])
+        if prior:  # no time given: the files' time is a guess, never a new check
+            return ImportResult(prior[0], prior[1], prior[2], prior[3], already_imported=True)
     when = checked_at or dt.datetime.fromtimestamp(
         request.stat().st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)
-    req_sha, resp_sha = sha256_file(request), sha256_file(response)
-    exchange_id = "file-" + hashlib.sha256(f"{req_sha}:{resp_sha}".encode()).hexdigest()[:16]
+    # The same files checked again later (an unchanged list re-checked a month on, the
+    # same answer) are a new check; only the same files at the same time are a repeat.
+    exchange_id = "file-" + hashlib.sha256(
+        f"{req_sha}:{resp_sha}:{iso(when)}".encode()).hexdigest()[:16]
     prior = store.one("SELECT checked_at, numbers, registered FROM rpo_exchanges "
                       "WHERE exchange_id = ?", [exchange_id])
     if prior:
