@@ -28,7 +28,7 @@ from . import policy as P
 from .columns import PURPOSES
 from .config import Config, Workspace
 from .errors import InputError
-from .faults import fail_point
+from .faults import crash_point, fail_point
 from .load import sha256_file
 from .normalise import normalise_one, phone_key
 from .optouts import Journal, JournalState, active_optouts, trusted_state
@@ -191,11 +191,35 @@ def _run_id(campaign: str, ctx: P.Context, versions: pl.DataFrame, exchanges: li
     return hashlib.sha256(text.encode()).hexdigest()[:20], inputs
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_leftovers(reports: Path) -> None:
+    """Half-written report folders of runs that were killed (a power cut, kill -9): their
+    process is gone, so nobody will finish or remove them."""
+    for folder in reports.glob(".*.tmp-*"):
+        pid = folder.name.rsplit("-", 1)[-1]
+        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+    for folder in reports.glob(".*.old-*"):
+        pid = folder.name.rsplit("-", 1)[-1]
+        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @contextmanager
 def _report_folder(target: Path) -> Iterator[Path]:
     """A sibling temp folder swapped in at the end: readers never see half a report, and a
     failed run leaves the previous one in place."""
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _remove_leftovers(target.parent)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(mode=0o700)
@@ -316,6 +340,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
 def _write_batch(decisions: pq.ParquetWriter, spill: _SpillWriter, decided: pl.DataFrame,
                  dialable: pl.DataFrame) -> None:
     fail_point("run.write", OSError(28, "No space left on device (injected)"))
+    crash_point("run.write")
     decisions.write_table(decided.select(DECISION_SCHEMA.names()).cast(dict(DECISION_SCHEMA))
                           .to_arrow(compat_level=pl.CompatLevel.oldest()))
     spill.write(dialable.drop("row", "reason", "phone_key"))  # key and order live in ranks

@@ -133,6 +133,24 @@ def test_a_run_that_fails_half_way_leaves_the_last_report_and_the_store(
     assert again.summary["dialable"] > 0
 
 
+def test_a_killed_run_leaves_nothing_behind_the_next_run(scrubbed: Workspace) -> None:
+    """kill -9 half-way: the next run removes the half-written folder nobody will finish."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GATEKEEPER_FAULT": "run.write:kill"}
+    killed = subprocess.run([sys.executable, "-m", "gatekeeper.cli", "--home",
+                             str(scrubbed.root), "run", "--campaign", "demo", "--purpose",
+                             "telemarketing", "--as-of", AS_OF], env=env, capture_output=True)
+    assert killed.returncode == -9
+    reports = scrubbed.root / "reports"
+    assert any(p.name.startswith(".demo.tmp-") for p in reports.iterdir())
+    assert _gk(scrubbed, "run", "--campaign", "other", "--purpose", "telemarketing",
+               "--as-of", AS_OF).exit_code == 0
+    assert sorted(p.name for p in reports.iterdir()) == ["demo", "other"]
+
+
 def test_run_before_loading_is_a_clear_error(demo: Workspace) -> None:
     result = _gk(demo, "run", "--campaign", "x", "--purpose", "telemarketing")
     assert result.exit_code == 2 and "gatekeeper load" in result.output
