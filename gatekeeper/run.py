@@ -35,6 +35,7 @@ from .optouts import Journal, JournalState, active_optouts, trusted_state
 from .overlap import WriteBehind, read_ahead
 from .registry import exchanges_until, rpo_status
 from .reports import add_counts, campaign_html, source_counts, source_report, sources_html
+from .spreadsheet import neutralised, safe_for_spreadsheets
 from .store import Store
 from .timeutil import iso, now_utc
 
@@ -243,7 +244,7 @@ DECISION_SCHEMA = pl.Schema({"source_id": pl.String, "row": pl.Int64, "raw": pl.
 def _write_small_files(folder: Path, sources: pl.DataFrame,
                        summary: dict[str, Any]) -> dict[str, str]:
     """The reports besides the two lists; returns every file's sha256."""
-    sources.write_csv(folder / "sources.csv")
+    safe_for_spreadsheets(sources).write_csv(folder / "sources.csv")
     (folder / "sources.html").write_text(sources_html(sources, summary), encoding="utf-8")
     (folder / "report.html").write_text(campaign_html(summary, sources), encoding="utf-8")
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False)
@@ -383,7 +384,9 @@ def _write_dialable(out: Path, waiting: Path, strongest: pl.Series, ctx: P.Conte
             offset += rows.height
             # The CSV writer formats the two instants itself: same bytes as strftime
             # first, 0.4 s less per 6 million rows.
-            (P.with_basis_text(best, ctx)
+            # Only the name comes from the list as typed; ids are checked, basis_text
+            # starts with the law it cites.
+            (P.with_basis_text(best, ctx).with_columns(neutralised("name"))
              .select(DIALABLE_COLUMNS).write_csv(handle, include_header=False,
                                                  datetime_format=ISO_UTC))
             listed.append(best.select("phone", "source_id", "source_version", "basis",

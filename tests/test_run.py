@@ -19,7 +19,7 @@ from gatekeeper.run import run_campaign
 from gatekeeper.store import Store
 from gatekeeper.timeutil import parse_instant
 
-from .conftest import AS_OF
+from .conftest import AS_OF, WorkspaceMaker
 from .conftest import gk as _gk
 
 
@@ -274,3 +274,39 @@ def test_a_number_asked_twice_is_one_check(tmp_path: Path) -> None:
     assert (result.numbers, result.registered) == (2, 1)
     assert store.frame("SELECT phone, registered FROM rpo_checks ORDER BY phone").rows() == [
         ("+390612345678", False), ("+393331234567", True)]
+
+
+def test_formulas_in_a_list_reach_no_spreadsheet(maker: WorkspaceMaker) -> None:
+    """CSV injection: names a spreadsheet would run are written as text; phones stay E.164."""
+    import csv
+    import io
+
+    names = ['=HYPERLINK("http://x.example","clic")', "+SUM(1,2)", "-2+3", "@SUM(A1)",
+             "\t=2+2", "Mario Rossi"]
+    text = io.StringIO()
+    csv.writer(text).writerows([["Telefono", "Nome", "Consenso", "Data", "Prova"]] + [
+        [f"33312345{60 + i}", name, "si", "2026-01-10", f"P{i}"]
+        for i, name in enumerate(names)])
+    maker.source("f", text.getvalue(),
+                 columns='phone = "Telefono"\nname = "Nome"\nconsent_third_party = "Consenso"\n'
+                         'consent_date = "Data"\nconsent_proof = "Prova"\n')
+    manifest = maker.root / "sources" / "f.toml"
+    manifest.write_text(manifest.read_text().replace('name = "Acme Lead S.r.l."',
+                                                     'name = "=cmd|\' /C calc\'!A0"'))
+    ws = maker.ws
+    assert _gk(ws, "load").exit_code == 0
+    request = maker.root / "q.txt"
+    request.write_text("\n".join(f"33312345{60 + i}" for i in range(len(names))) + "\n")
+    assert _gk(ws, "rpo", "import", "--request", str(request), "--response", str(request),
+               "--checked-at", "2026-11-20T10:00").exit_code == 0
+    assert _gk(ws, "run", "--campaign", "f", "--purpose", "telemarketing", "--as-of",
+               AS_OF).exit_code == 0
+    dialable = pl.read_csv(ws.report_dir("f") / "dialable.csv", infer_schema=False)
+    assert dialable.height == len(names)
+    for column in ("name", "source_id", "basis", "basis_text"):
+        assert not dialable[column].str.contains(r"^[=+\-@\t\r]").any(), column
+    assert dialable["phone"].str.starts_with("+39").all()
+    assert "'=HYPERLINK(\"http://x.example\",\"clic\")" in dialable["name"].to_list()
+    assert "'=2+2" in dialable["name"].to_list() or "'\t=2+2" in dialable["name"].to_list()
+    sources = pl.read_csv(ws.report_dir("f") / "sources.csv", infer_schema=False)
+    assert sources["supplier_name"][0] == "'=cmd|' /C calc'!A0"
