@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -100,6 +101,34 @@ def test_nothing_personal_in_the_access_log(scrubbed: Workspace, service: Servic
     assert "/v1/disclosure/{phone}" in log
     national = phone.removeprefix("+39")
     assert national not in log and "Mario" not in log and service.tokens["privacy"] not in log
+
+
+def test_access_log_names_routes_never_raw_paths(scrubbed: Workspace,
+                                                 service: Service) -> None:
+    """Unknown paths, 405s, redirects and known routes alike: the log shows a template."""
+    phone = _dialable(scrubbed)[0]["phone"]
+    national, stranger, unheld = phone.removeprefix("+39"), "3331664217", "3510000000"
+    with service.client("privacy") as privacy:
+        for path in (f"/v1/check/{stranger}", f"/{stranger}", f"/v1/optouts/{national}",
+                     f"/v1/disclosure/{stranger}/sources", f"/v1/check/?phone={stranger}",
+                     f"/nope?phone={national}"):
+            assert privacy.get(path).status_code in (307, 404), path
+        assert privacy.delete(f"/v1/disclosure/{national}").status_code == 405
+        assert privacy.get("/v1/check", params={"phone": stranger}).status_code == 200
+        assert privacy.get(f"/v1/disclosure/{unheld}").status_code == 404
+        assert privacy.get(f"/v1/disclosure/{phone}").status_code == 200
+    time.sleep(0.3)
+    log = service.log.read_text()
+    access = [line for line in log.splitlines() if "gatekeeper.access" in line]
+    assert len(access) >= 10
+    for number in (stranger, national, unheld):
+        assert number not in log and number[-6:] not in log
+    assert not [line for line in access if re.search(r"\d{5,}", line.split("access", 1)[1])]
+    assert sum("GET <unmatched> 404" in line for line in access) >= 5
+    assert any("GET <unmatched> 307" in line for line in access)
+    assert any("DELETE /v1/disclosure/{phone} 405" in line for line in access)
+    assert any("GET /v1/disclosure/{phone} 404" in line for line in access)
+    assert any("GET /v1/check 200" in line for line in access)
 
 
 def test_token_add_prints_only_the_token(scrubbed: Workspace) -> None:

@@ -2,8 +2,9 @@
 
 A thin Starlette app over the library: the journal for opt-outs (durable before 201),
 the in-memory CheckIndex for checks, `disclose` for the privacy officer. Every error is
-JSON with a clear message; nothing personal is logged (paths with a number are logged
-as their template, query strings never).
+JSON with a clear message; nothing personal is logged: the access log names a request by
+the route template it matched (`/v1/disclosure/{phone}`), or `<unmatched>`, never by its
+raw path or query string, which may carry a phone number.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ from .page import AGENT_PAGE
 from .tokens import Caller, TokenFile
 
 log = logging.getLogger("gatekeeper.access")
+
+ROUTE_TEMPLATE = "gatekeeper.route"  # scope key: the template of the route that took the request
+UNMATCHED = "<unmatched>"  # logged for a request no route took: its path may hold a number
+# Logged as sent; any other method (HTTP allows any token, digits included) as OTHER.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class ApiError(Exception):
@@ -183,10 +189,26 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return _error(500, "internal", "internal error; the request was not carried out")
 
 
+class ApiRoute(Route):
+    """A route that records its template in the scope for the access log.
+
+    The access log must never see a raw path (`/v1/check/3331664217` holds a number), only
+    the template of the route that took the request. Stamping it here, in the route itself,
+    covers full matches and 405s alike and does not depend on the Starlette version putting
+    the matched route into the scope.
+    """
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[ROUTE_TEMPLATE] = self.path
+        await super().handle(scope, receive, send)
+
+
 class AccessLog:
     """One line per request, never a phone number: route template, status, time, caller.
 
-    Plain ASGI (not BaseHTTPMiddleware) to keep the per-request cost of a check small.
+    A request no route took is logged as `<unmatched>`, whatever its path; query strings
+    are never logged. Plain ASGI (not BaseHTTPMiddleware) to keep the per-request cost of a
+    check small.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -206,11 +228,10 @@ class AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
-            path = scope["path"]
-            if path.startswith("/v1/disclosure/"):
-                path = "/v1/disclosure/{phone}"
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
+            template = scope.get(ROUTE_TEMPLATE, UNMATCHED)
             caller = scope.get("state", {}).get("caller", "-")
-            log.info("%s %s %d %.1fms caller=%s", scope["method"], path, status[0],
+            log.info("%s %s %d %.1fms caller=%s", method, template, status[0],
                      (time.perf_counter() - start) * 1000, caller)
 
 
@@ -234,11 +255,11 @@ def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
         task.cancel()
 
     app = Starlette(
-        routes=[Route("/", agent_page), Route("/healthz", healthz),
-                Route("/openapi.json", openapi),
-                Route("/v1/optouts", post_optout, methods=["POST"]),
-                Route("/v1/check", check),
-                Route("/v1/disclosure/{phone}", disclosure)],
+        routes=[ApiRoute("/", agent_page), ApiRoute("/healthz", healthz),
+                ApiRoute("/openapi.json", openapi),
+                ApiRoute("/v1/optouts", post_optout, methods=["POST"]),
+                ApiRoute("/v1/check", check),
+                ApiRoute("/v1/disclosure/{phone}", disclosure)],
         exception_handlers={ApiError: api_error, GatekeeperError: gatekeeper_error,
                             404: not_found, 405: not_found, Exception: server_error},
         middleware=[Middleware(AccessLog)],
