@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -129,6 +131,73 @@ def test_access_log_names_routes_never_raw_paths(scrubbed: Workspace,
     assert any("DELETE /v1/disclosure/{phone} 405" in line for line in access)
     assert any("GET /v1/disclosure/{phone} 404" in line for line in access)
     assert any("GET /v1/check 200" in line for line in access)
+
+
+def _raw_exchange(service: Service, head: str, parts: list[bytes]) -> tuple[int, dict]:
+    """Send a request head and some body bytes on a raw socket (the body may be left
+    unfinished on purpose) and read the answer: the service must not wait for the rest."""
+    host, port = service.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(head.encode())
+        for part in parts:
+            sock.sendall(part)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536) or b"EOF"  # a timeout raises: the service waited
+        header, _, body = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: *(\d+)", header)[1])  # type: ignore[index]
+        while len(body) < length:
+            body += sock.recv(65536)
+    return int(header.split()[1]), json.loads(body)
+
+
+def test_request_bodies_are_capped_before_they_are_read(service: Service) -> None:
+    limit = 1024 * 1024  # 1 MiB for ordinary endpoints
+    token = service.tokens["agent"]
+    with service.client("agent") as agent:
+        just_fits = json.dumps({"phone": "333 123 4567"}).encode().ljust(limit)
+        assert agent.post("/v1/optouts", content=just_fits).status_code == 201
+        over = agent.post("/v1/optouts", content=just_fits + b" ")  # with Content-Length
+        assert over.status_code == 413
+        assert over.json()["error"]["code"] == "body_too_large"
+        assert f"{limit:,} bytes" in over.json()["error"]["message"]
+
+        def chunks() -> Iterator[bytes]:
+            yield b'{"phone": "333 123 4567"}'
+            for _ in range(17):
+                yield b" " * 65536
+
+        chunked = agent.post("/v1/optouts", content=chunks())
+        assert chunked.status_code == 413 and chunked.json()["error"]["code"] == "body_too_large"
+    # A 400 MB body is refused on its Content-Length alone, before a byte of it is read ...
+    head = ("POST /v1/optouts HTTP/1.1\r\nHost: gk\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {token}\r\n")
+    status, answer = _raw_exchange(service, head + "Content-Length: 400000000\r\n\r\n", [])
+    assert status == 413 and answer["error"]["code"] == "body_too_large"
+    # ... and a chunked one as soon as it passes the limit, while it is still streaming.
+    piece = b" " * 65536
+    status, answer = _raw_exchange(service, head + "Transfer-Encoding: chunked\r\n\r\n",
+                                   [b"10000\r\n" + piece + b"\r\n"] * (limit // 65536 + 1))
+    assert status == 413 and answer["error"]["code"] == "body_too_large"
+    with service.client("agent") as agent:
+        assert agent.get("/healthz").json()["status"] == "ok"
+        assert agent.post("/v1/optouts", json={"phone": "333 123 4568"}).status_code == 201
+
+
+def test_deeply_nested_json_is_a_bad_request(service: Service) -> None:
+    with service.client("agent") as agent:
+        nested = agent.post("/v1/optouts", content=b"[" * 100_000)
+        assert nested.status_code == 400
+        assert nested.json()["error"]["code"] == "invalid_json"
+        assert "nested too deeply" in nested.json()["error"]["message"]
+        deep = "[" * 500 + "]" * 500
+        for field in ("channel", "scope", "received_at"):
+            body = f'{{"phone": "333 123 4567", "{field}": {deep}}}'.encode()
+            answer = agent.post("/v1/optouts", content=body)
+            assert answer.status_code == 422, field
+            assert answer.json()["error"]["code"] == f"invalid_{field}"
+        assert agent.get("/healthz").json()["status"] == "ok"
+    assert "Traceback" not in service.log.read_text()
 
 
 def test_token_add_prints_only_the_token(scrubbed: Workspace) -> None:
