@@ -200,6 +200,58 @@ def test_deeply_nested_json_is_a_bad_request(service: Service) -> None:
     assert "Traceback" not in service.log.read_text()
 
 
+def _policy_reason_codes() -> set[str]:
+    """Every reason code the policy's decision table can give, read from its rules (not
+    from REASON_TEXT), so a rule added without words is caught."""
+    from gatekeeper import policy as P
+
+    codes: set[str] = set()
+    for value in vars(P).values():
+        for rule in value if isinstance(value, tuple) else (value,):
+            if isinstance(rule, P.Rule):
+                codes.add(rule.code)
+    return codes
+
+
+def test_every_reason_the_service_gives_has_italian_words(scrubbed: Workspace) -> None:
+    from gatekeeper import policy as P
+    from gatekeeper.service import index
+
+    words = {**P.REASON_TEXT, "NO_RUN": "nessuna lista elaborata per questa finalità",
+             "NO_SOURCE": "numero non presente nelle liste caricate"}
+    codes = _policy_reason_codes() | {index.NO_RUN, index.NO_SOURCE}
+    assert len(codes) >= 16
+    for code in codes:
+        assert index.reason_text(code) == words[code], code
+    # The real service, after the run's RPO checks expired: one number per reason.
+    decisions = pl.read_parquet(scrubbed.report_dir("demo") / "decisions.parquet")
+    dialable = _dialable(scrubbed, 2)
+    only = (decisions.filter(pl.col("phone").is_not_null())
+            .group_by("phone").agg(pl.col("reason").unique())
+            .filter(pl.col("reason").list.len() == 1)
+            .with_columns(pl.col("reason").list.first()).drop_nulls()
+            .group_by("reason").agg(pl.col("phone").min()))
+    asked = dict(zip(only["phone"], only["reason"], strict=True))
+    assert {"RPO_REGISTERED", "CONSENT_EXPIRED", "NUMBER_TYPE"} <= set(asked.values())
+    asked |= {dialable[0]["phone"]: "RPO_NOT_CHECKED", "3510000000": "NO_SOURCE",
+              dialable[1]["phone"]: "ERASED"}
+    erased = gk(scrubbed, "erase", dialable[1]["phone"], "--ref", "REQ-1",
+                "--received", "2026-11-21")
+    assert erased.exit_code == 0, erased.output
+    with running_service(scrubbed, "2026-12-06T12:00") as svc, svc.client("dialer") as dialer:
+        seen = {}
+        for phone, reason in asked.items():
+            answer = dialer.get("/v1/check", params={"phone": phone}).json()
+            assert (answer["dialable"], answer["reason"]) == (False, reason), phone
+            seen[reason] = answer["reason_text"]
+        survey = dialer.get("/v1/check", params={"phone": "3510000000", "purpose": "survey"})
+        seen[survey.json()["reason"]] = survey.json()["reason_text"]
+    assert set(seen) >= {"NO_RUN", "NO_SOURCE", "ERASED", "RPO_NOT_CHECKED", "OPTED_OUT"}
+    for reason, text in seen.items():
+        assert text == words[reason], reason
+    assert "no Italian text" not in svc.log.read_text()
+
+
 def test_token_add_prints_only_the_token(scrubbed: Workspace) -> None:
     made = subprocess.run([sys.executable, "-m", "gatekeeper.cli", "--home", str(scrubbed.root),
                            "token", "add", "centralino", "--role", "dialer"],

@@ -44,10 +44,18 @@ OPENAPI: dict[str, Any] = {
                 "at": {"type": "string"}, "dialable": {"type": "boolean"},
                 "decision": {"enum": ["dialable", "suppressed"]},
                 "reason": {"type": ["string", "null"],
-                           "description": "a reason code of the decision table, or NO_RUN / "
-                                          "NO_SOURCE"},
-                "basis": {"type": ["string", "null"]},
-                "basis_text": {"type": ["string", "null"]},
+                           "description": "null when dialable; else a reason code of the "
+                                          "decision table, or NO_RUN (no run for the "
+                                          "purpose) / NO_SOURCE (the number is in no list "
+                                          "of the run)"},
+                "reason_text": {"type": ["string", "null"],
+                                "description": "null when dialable; else the reason in "
+                                               "Italian words, to show to an operator",
+                                "examples": ["l'interessato si è opposto alle chiamate"]},
+                "basis": {"type": ["string", "null"],
+                          "description": "null when suppressed; else the legal basis code"},
+                "basis_text": {"type": ["string", "null"],
+                               "description": "the basis in words, citing its law"},
                 "valid_until": {"type": ["string", "null"]},
                 "run_id": {"type": ["string", "null"]},
                 "campaign": {"type": ["string", "null"]}}},
