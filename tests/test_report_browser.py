@@ -47,23 +47,62 @@ def test_report_figures_match_the_summary(scrubbed: Workspace, browser: Any) -> 
     assert requests == []
 
 
+def _only_reason(ws: Workspace, reason: str) -> str:
+    """A number all of whose rows were suppressed for `reason` in the demo run."""
+    import polars as pl
+
+    decisions = pl.read_parquet(ws.report_dir("demo") / "decisions.parquet")
+    rows = decisions.filter(pl.col("phone").is_not_null()).group_by("phone").agg(
+        pl.col("reason").unique())
+    return str(rows.filter(pl.col("reason").list.len() == 1)
+               .filter(pl.col("reason").list.first() == reason)["phone"].min())
+
+
 def test_agent_logs_an_optout_through_the_page(scrubbed: Workspace, browser: Any) -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
     import polars as pl
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
+    from gatekeeper.policy import REASON_TEXT
+
     from .conftest import AS_OF
     from .service_helper import running_service
 
-    phone = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")["phone"][0]
+    dialable = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv").row(0, named=True)
+    phone = dialable["phone"]
     national = phone.removeprefix("+39")
+    until = dt.datetime.fromisoformat(dialable["valid_until"].replace("Z", "+00:00"))
+    rome_until = until.astimezone(ZoneInfo("Europe/Rome")).strftime("%d/%m/%Y alle %H:%M")
+    expired = _only_reason(scrubbed, "CONSENT_EXPIRED")
     wait = WebDriverWait(browser, 10)
+    # The agent's PC is in another time zone: the page must still say Rome time.
+    browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "America/New_York"})
+
+    def check(number: str, expected: str) -> str:
+        field = browser.find_element(By.ID, "check-phone")
+        field.clear()
+        field.send_keys(number)
+        browser.find_element(By.ID, "check-button").click()
+        box = wait.until(ec.visibility_of_element_located((By.ID, "check-result")))
+        wait.until(lambda _: expected in box.text)
+        return str(box.text)
+
     with running_service(scrubbed, AS_OF) as service:
         browser.get(service.url + "/")
         browser.find_element(By.ID, "token").send_keys(service.tokens["agent"])
         browser.find_element(By.ID, "login-button").click()
         wait.until(ec.visibility_of_element_located((By.ID, "optout-form")))
+        # Before the opt-out: dialable until the RPO check expires, in Italian, Rome time.
+        shown = check(national, "si può chiamare")
+        assert f"fino al {rome_until} (ora italiana)" in shown
+        assert dialable["basis_text"] in shown
+        # A number suppressed for a reason the page used to show only as its code.
+        shown = check(expired, "NON chiamare")
+        assert f"NON chiamare — {REASON_TEXT['CONSENT_EXPIRED']} (codice CONSENT_EXPIRED)" in shown
         browser.find_element(By.ID, "phone").send_keys(f"{national[:3]} {national[3:]}")
         Select(browser.find_element(By.ID, "channel")).select_by_value("operator")
         browser.find_element(By.ID, "note").send_keys("chiede di non essere richiamato")
@@ -72,12 +111,10 @@ def test_agent_logs_an_optout_through_the_page(scrubbed: Workspace, browser: Any
         wait.until(lambda _: "Riferimento n." in box.text)
         assert f"Opposizione registrata per {phone}" in box.text
         assert box.get_attribute("class") == "ok"
-        # The same agent checks the number at once: not to be called.
-        browser.find_element(By.ID, "check-phone").send_keys(national)
-        browser.find_element(By.ID, "check-button").click()
-        check = wait.until(ec.visibility_of_element_located((By.ID, "check-result")))
-        wait.until(lambda _: "OPTED_OUT" in check.text)
-        assert "NON chiamare" in check.text
+        # The same agent checks the number at once: not to be called, and why, in words.
+        shown = check(national, "OPTED_OUT")
+        assert f"NON chiamare — {REASON_TEXT['OPTED_OUT']}" in shown
+        assert browser.find_element(By.ID, "check-result").get_attribute("class") == "ko"
         # Logging out hides the form again; the page fetched nothing from elsewhere.
         browser.find_element(By.ID, "logout").click()
         assert browser.find_element(By.ID, "login").is_displayed()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+import socket
 import subprocess
 import sys
 import time
@@ -100,6 +103,153 @@ def test_nothing_personal_in_the_access_log(scrubbed: Workspace, service: Servic
     assert "/v1/disclosure/{phone}" in log
     national = phone.removeprefix("+39")
     assert national not in log and "Mario" not in log and service.tokens["privacy"] not in log
+
+
+def test_access_log_names_routes_never_raw_paths(scrubbed: Workspace,
+                                                 service: Service) -> None:
+    """Unknown paths, 405s, redirects and known routes alike: the log shows a template."""
+    phone = _dialable(scrubbed)[0]["phone"]
+    national, stranger, unheld = phone.removeprefix("+39"), "3331664217", "3510000000"
+    with service.client("privacy") as privacy:
+        for path in (f"/v1/check/{stranger}", f"/{stranger}", f"/v1/optouts/{national}",
+                     f"/v1/disclosure/{stranger}/sources", f"/v1/check/?phone={stranger}",
+                     f"/nope?phone={national}"):
+            assert privacy.get(path).status_code in (307, 404), path
+        assert privacy.delete(f"/v1/disclosure/{national}").status_code == 405
+        assert privacy.get("/v1/check", params={"phone": stranger}).status_code == 200
+        assert privacy.get(f"/v1/disclosure/{unheld}").status_code == 404
+        assert privacy.get(f"/v1/disclosure/{phone}").status_code == 200
+    time.sleep(0.3)
+    log = service.log.read_text()
+    access = [line for line in log.splitlines() if "gatekeeper.access" in line]
+    assert len(access) >= 10
+    for number in (stranger, national, unheld):
+        assert number not in log and number[-6:] not in log
+    assert not [line for line in access if re.search(r"\d{5,}", line.split("access", 1)[1])]
+    assert sum("GET <unmatched> 404" in line for line in access) >= 5
+    assert any("GET <unmatched> 307" in line for line in access)
+    assert any("DELETE /v1/disclosure/{phone} 405" in line for line in access)
+    assert any("GET /v1/disclosure/{phone} 404" in line for line in access)
+    assert any("GET /v1/check 200" in line for line in access)
+
+
+def _raw_exchange(service: Service, head: str, parts: list[bytes]) -> tuple[int, dict]:
+    """Send a request head and some body bytes on a raw socket (the body may be left
+    unfinished on purpose) and read the answer: the service must not wait for the rest."""
+    host, port = service.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(head.encode())
+        for part in parts:
+            sock.sendall(part)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536) or b"EOF"  # a timeout raises: the service waited
+        header, _, body = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: *(\d+)", header)[1])  # type: ignore[index]
+        while len(body) < length:
+            body += sock.recv(65536)
+    return int(header.split()[1]), json.loads(body)
+
+
+def test_request_bodies_are_capped_before_they_are_read(service: Service) -> None:
+    limit = 1024 * 1024  # 1 MiB for ordinary endpoints
+    token = service.tokens["agent"]
+    with service.client("agent") as agent:
+        just_fits = json.dumps({"phone": "333 123 4567"}).encode().ljust(limit)
+        assert agent.post("/v1/optouts", content=just_fits).status_code == 201
+        over = agent.post("/v1/optouts", content=just_fits + b" ")  # with Content-Length
+        assert over.status_code == 413
+        assert over.json()["error"]["code"] == "body_too_large"
+        assert f"{limit:,} bytes" in over.json()["error"]["message"]
+
+        def chunks() -> Iterator[bytes]:
+            yield b'{"phone": "333 123 4567"}'
+            for _ in range(17):
+                yield b" " * 65536
+
+        chunked = agent.post("/v1/optouts", content=chunks())
+        assert chunked.status_code == 413 and chunked.json()["error"]["code"] == "body_too_large"
+    # A 400 MB body is refused on its Content-Length alone, before a byte of it is read ...
+    head = ("POST /v1/optouts HTTP/1.1\r\nHost: gk\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {token}\r\n")
+    status, answer = _raw_exchange(service, head + "Content-Length: 400000000\r\n\r\n", [])
+    assert status == 413 and answer["error"]["code"] == "body_too_large"
+    # ... and a chunked one as soon as it passes the limit, while it is still streaming.
+    piece = b" " * 65536
+    status, answer = _raw_exchange(service, head + "Transfer-Encoding: chunked\r\n\r\n",
+                                   [b"10000\r\n" + piece + b"\r\n"] * (limit // 65536 + 1))
+    assert status == 413 and answer["error"]["code"] == "body_too_large"
+    with service.client("agent") as agent:
+        assert agent.get("/healthz").json()["status"] == "ok"
+        assert agent.post("/v1/optouts", json={"phone": "333 123 4568"}).status_code == 201
+
+
+def test_deeply_nested_json_is_a_bad_request(service: Service) -> None:
+    with service.client("agent") as agent:
+        nested = agent.post("/v1/optouts", content=b"[" * 100_000)
+        assert nested.status_code == 400
+        assert nested.json()["error"]["code"] == "invalid_json"
+        assert "nested too deeply" in nested.json()["error"]["message"]
+        deep = "[" * 500 + "]" * 500
+        for field in ("channel", "scope", "received_at"):
+            body = f'{{"phone": "333 123 4567", "{field}": {deep}}}'.encode()
+            answer = agent.post("/v1/optouts", content=body)
+            assert answer.status_code == 422, field
+            assert answer.json()["error"]["code"] == f"invalid_{field}"
+        assert agent.get("/healthz").json()["status"] == "ok"
+    assert "Traceback" not in service.log.read_text()
+
+
+def _policy_reason_codes() -> set[str]:
+    """Every reason code the policy's decision table can give, read from its rules (not
+    from REASON_TEXT), so a rule added without words is caught."""
+    from gatekeeper import policy as P
+
+    codes: set[str] = set()
+    for value in vars(P).values():
+        for rule in value if isinstance(value, tuple) else (value,):
+            if isinstance(rule, P.Rule):
+                codes.add(rule.code)
+    return codes
+
+
+def test_every_reason_the_service_gives_has_italian_words(scrubbed: Workspace) -> None:
+    from gatekeeper import policy as P
+    from gatekeeper.service import index
+
+    words = {**P.REASON_TEXT, "NO_RUN": "nessuna lista elaborata per questa finalità",
+             "NO_SOURCE": "numero non presente nelle liste caricate"}
+    codes = _policy_reason_codes() | {index.NO_RUN, index.NO_SOURCE}
+    assert len(codes) >= 16
+    for code in codes:
+        assert index.reason_text(code) == words[code], code
+    # The real service, after the run's RPO checks expired: one number per reason.
+    decisions = pl.read_parquet(scrubbed.report_dir("demo") / "decisions.parquet")
+    dialable = _dialable(scrubbed, 2)
+    only = (decisions.filter(pl.col("phone").is_not_null())
+            .group_by("phone").agg(pl.col("reason").unique())
+            .filter(pl.col("reason").list.len() == 1)
+            .with_columns(pl.col("reason").list.first()).drop_nulls()
+            .group_by("reason").agg(pl.col("phone").min()))
+    asked = dict(zip(only["phone"], only["reason"], strict=True))
+    assert {"RPO_REGISTERED", "CONSENT_EXPIRED", "NUMBER_TYPE"} <= set(asked.values())
+    asked |= {dialable[0]["phone"]: "RPO_NOT_CHECKED", "3510000000": "NO_SOURCE",
+              dialable[1]["phone"]: "ERASED"}
+    erased = gk(scrubbed, "erase", dialable[1]["phone"], "--ref", "REQ-1",
+                "--received", "2026-11-21")
+    assert erased.exit_code == 0, erased.output
+    with running_service(scrubbed, "2026-12-06T12:00") as svc, svc.client("dialer") as dialer:
+        seen = {}
+        for phone, reason in asked.items():
+            answer = dialer.get("/v1/check", params={"phone": phone}).json()
+            assert (answer["dialable"], answer["reason"]) == (False, reason), phone
+            seen[reason] = answer["reason_text"]
+        survey = dialer.get("/v1/check", params={"phone": "3510000000", "purpose": "survey"})
+        seen[survey.json()["reason"]] = survey.json()["reason_text"]
+    assert set(seen) >= {"NO_RUN", "NO_SOURCE", "ERASED", "RPO_NOT_CHECKED", "OPTED_OUT"}
+    for reason, text in seen.items():
+        assert text == words[reason], reason
+    assert "no Italian text" not in svc.log.read_text()
 
 
 def test_token_add_prints_only_the_token(scrubbed: Workspace) -> None:

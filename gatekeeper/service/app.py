@@ -2,8 +2,9 @@
 
 A thin Starlette app over the library: the journal for opt-outs (durable before 201),
 the in-memory CheckIndex for checks, `disclose` for the privacy officer. Every error is
-JSON with a clear message; nothing personal is logged (paths with a number are logged
-as their template, query strings never).
+JSON with a clear message; nothing personal is logged: the access log names a request by
+the route template it matched (`/v1/disclosure/{phone}`), or `<unmatched>`, never by its
+raw path or query string, which may carry a phone number.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -37,6 +39,16 @@ from .tokens import Caller, TokenFile
 
 log = logging.getLogger("gatekeeper.access")
 
+ROUTE_TEMPLATE = "gatekeeper.route"  # scope key: the template of the route that took the request
+UNMATCHED = "<unmatched>"  # logged for a request no route took: its path may hold a number
+# Request-body limits, per route (ApiRoute's max_body): bodies are refused before they are
+# read, so a client cannot make the service hold a 400 MB body in memory.
+MiB = 1024 * 1024
+BODY_LIMIT = 1 * MiB  # every endpoint unless it declares more
+BATCH_BODY_LIMIT = 10 * MiB  # for batch endpoints (POST /v1/check, POST /v1/calls)
+# Logged as sent; any other method (HTTP allows any token, digits included) as OTHER.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 class ApiError(Exception):
     """An HTTP error with a code a client can act on and a message a person can read."""
@@ -51,6 +63,26 @@ def _error(status: int, code: str, message: str,
            headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"status": status, "code": code, "message": message}},
                         status_code=status, headers=headers)
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 a client can act on.
+
+    Deeply nested JSON (100,000 '[') makes the parser hit Python's recursion limit: that
+    is a bad request, not an internal error."""
+    body = await request.body()
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "the JSON is nested too deeply; send a flat "
+                       "JSON object, e.g. {\"phone\": \"333 123 4567\"}") from None
+    except ValueError:
+        raise ApiError(400, "invalid_json", "the body is not valid JSON (UTF-8); send a "
+                       "JSON object, e.g. {\"phone\": \"333 123 4567\"}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object, e.g. "
+                       "{\"phone\": \"333 123 4567\"}")
+    return data
 
 
 def _caller(request: Request, right: str) -> Caller:
@@ -81,10 +113,13 @@ def _valid_phone(value: Any) -> str:
 
 def _choice(body: dict[str, Any], key: str, accepted: tuple[str, ...], default: str) -> str:
     value = body.get(key) or default
+    if not isinstance(value, str):  # never echo (or repr) a nested structure back
+        raise ApiError(422, f"invalid_{key}",
+                       f"{key} must be text; accepted: {', '.join(accepted)}")
     if value not in accepted:
         raise ApiError(422, f"invalid_{key}",
-                       f"unknown {key} '{value}'; accepted: {', '.join(accepted)}")
-    return str(value)
+                       f"unknown {key} '{value[:40]}'; accepted: {', '.join(accepted)}")
+    return value
 
 
 def healthz(request: Request) -> JSONResponse:
@@ -104,12 +139,7 @@ def openapi(request: Request) -> JSONResponse:
 
 async def post_optout(request: Request) -> JSONResponse:
     caller = _caller(request, "optout")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(400, "invalid_json", "the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    body = await _json_object(request)
     phone = _valid_phone(body.get("phone"))
     channel = _choice(body, "channel", OPTOUT_CHANNELS,
                       "operator" if caller.role == "agent" else "api")
@@ -119,8 +149,11 @@ async def post_optout(request: Request) -> JSONResponse:
         raise ApiError(422, "invalid_note", "note must be text of at most 500 characters")
     at = None
     if body.get("received_at"):
+        if not isinstance(body["received_at"], str):
+            raise ApiError(422, "invalid_received_at",
+                           "received_at must be ISO 8601 text, e.g. 2026-11-20T09:30+01:00")
         try:
-            at = parse_instant(str(body["received_at"]), what="received_at")
+            at = parse_instant(body["received_at"], what="received_at")
         except InputError as exc:
             raise ApiError(422, "invalid_received_at", exc.message) from None
     journal: Journal = request.app.state.journal
@@ -184,10 +217,79 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return _error(500, "internal", "internal error; the request was not carried out")
 
 
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "body_too_large",
+                    f"the request body is larger than this endpoint accepts ({limit:,} bytes, "
+                    f"{limit // MiB} MiB); send less, e.g. split a batch into smaller ones")
+
+
+class BodyLimit:
+    """Refuses a request body larger than `limit` bytes without holding it in memory.
+
+    A declared Content-Length over the limit is answered 413 before the endpoint runs; a
+    chunked body is counted as it streams in and refused (413) as soon as it passes the
+    limit, so at most `limit` bytes plus one chunk are ever held.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        declared = None
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    await _error(400, "invalid_content_length",
+                                 "Content-Length must be a whole number of bytes")(
+                        scope, receive, send)
+                    return
+        if declared is not None and declared > self.limit:
+            error = _too_large(self.limit)
+            await _error(error.status, error.code, error.message)(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _too_large(self.limit)  # answered as JSON by api_error
+            return message
+
+        await self.app(scope, counted, send)
+
+
+class ApiRoute(Route):
+    """A route with a request-body limit that records its template for the access log.
+
+    `max_body` is per route: ordinary endpoints take BODY_LIMIT (1 MiB), batch endpoints
+    declare BATCH_BODY_LIMIT (10 MiB). The access log must never see a raw path
+    (`/v1/check/3331664217` holds a number), only the template of the route that took the
+    request; stamping it here, in the route itself, covers full matches and 405s alike and
+    does not depend on the Starlette version putting the matched route into the scope.
+    """
+
+    def __init__(self, path: str, endpoint: Any, *, methods: list[str] | None = None,
+                 max_body: int = BODY_LIMIT) -> None:
+        super().__init__(path, endpoint, methods=methods)
+        self.max_body = max_body
+        self.app = BodyLimit(self.app, max_body)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[ROUTE_TEMPLATE] = self.path
+        await super().handle(scope, receive, send)
+
+
 class AccessLog:
     """One line per request, never a phone number: route template, status, time, caller.
 
-    Plain ASGI (not BaseHTTPMiddleware) to keep the per-request cost of a check small.
+    A request no route took is logged as `<unmatched>`, whatever its path; query strings
+    are never logged. Plain ASGI (not BaseHTTPMiddleware) to keep the per-request cost of a
+    check small.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -207,11 +309,10 @@ class AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
-            path = scope["path"]
-            if path.startswith("/v1/disclosure/"):
-                path = "/v1/disclosure/{phone}"
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
+            template = scope.get(ROUTE_TEMPLATE, UNMATCHED)
             caller = scope.get("state", {}).get("caller", "-")
-            log.info("%s %s %d %.1fms caller=%s", scope["method"], path, status[0],
+            log.info("%s %s %d %.1fms caller=%s", method, template, status[0],
                      (time.perf_counter() - start) * 1000, caller)
 
 
@@ -235,11 +336,11 @@ def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
         task.cancel()
 
     app = Starlette(
-        routes=[Route("/", agent_page), Route("/healthz", healthz),
-                Route("/openapi.json", openapi),
-                Route("/v1/optouts", post_optout, methods=["POST"]),
-                Route("/v1/check", check),
-                Route("/v1/disclosure/{phone}", disclosure)],
+        routes=[ApiRoute("/", agent_page), ApiRoute("/healthz", healthz),
+                ApiRoute("/openapi.json", openapi),
+                ApiRoute("/v1/optouts", post_optout, methods=["POST"]),
+                ApiRoute("/v1/check", check),
+                ApiRoute("/v1/disclosure/{phone}", disclosure)],
         exception_handlers={ApiError: api_error, GatekeeperError: gatekeeper_error,
                             404: not_found, 405: not_found, Exception: server_error},
         middleware=[Middleware(AccessLog)],

@@ -10,7 +10,9 @@ the DuckDB store. So the service keeps in memory:
   it is acknowledged, by this service or any other process.
 
 A number is dialable when the latest run listed it, its RPO check is still valid, it is
-not erased, and no opt-out covering the purpose has been received since.
+not erased, and no opt-out covering the purpose has been received since. Every answer
+that is not dialable carries its reason in Italian words (`reason_text`), for the agents'
+page and for dialers that show it to an operator.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -39,6 +42,31 @@ from ..timeutil import iso, now_utc
 
 NO_RUN = "NO_RUN"  # no usable run for the purpose yet: not dialable (fail closed)
 NO_SOURCE = "NO_SOURCE"
+
+# The reasons only the service gives, in the words of the policy's REASON_TEXT (Italian,
+# as the agents who read them). The policy's own codes take their words from policy.py.
+SERVICE_REASON_TEXT = {
+    NO_RUN: "nessuna lista elaborata per questa finalità",
+    NO_SOURCE: "numero non presente nelle liste caricate",
+}
+
+log = logging.getLogger("gatekeeper.service")
+_untold: set[str] = set()  # reason codes already reported as having no text
+
+
+def reason_text(code: str) -> str:
+    """The reason in Italian words, for a person deciding whether to dial.
+
+    A code without words (a rule added to the policy without its REASON_TEXT) still
+    answers "not dialable" and says which code, and the gap is logged once: loud, but the
+    number stays blocked."""
+    text = SERVICE_REASON_TEXT.get(code) or P.REASON_TEXT.get(code)
+    if text:
+        return text
+    if code not in _untold:
+        _untold.add(code)
+        log.warning("reason code %s has no Italian text (policy.REASON_TEXT)", code)
+    return f"non chiamabile: motivo {code} (descrizione mancante)"
 
 
 @dataclass
@@ -182,7 +210,8 @@ class CheckIndex:
         now = self.now()
         answer: dict[str, Any] = {"phone": phone, "purpose": purpose, "at": iso(now),
                                   "dialable": False, "decision": "suppressed",
-                                  "reason": None, "basis": None, "basis_text": None,
+                                  "reason": None, "reason_text": None,
+                                  "basis": None, "basis_text": None,
                                   "valid_until": None, "run_id": None, "campaign": None}
         with self._lock:
             run, erased = self.runs.get(purpose), phone in self.erased
@@ -208,6 +237,8 @@ class CheckIndex:
                 answer.update(dialable=True, decision="dialable", basis=found["basis"],
                               basis_text=found["basis_text"],
                               valid_until=found["valid_until"] or None)
+        if answer["reason"]:
+            answer["reason_text"] = reason_text(answer["reason"])
         return answer
 
     def status(self) -> dict[str, Any]:

@@ -8,13 +8,18 @@ from typing import Any
 _ERROR = {"description": "JSON error", "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/Error"}}}}
 _AUTH_ERRORS = {"401": _ERROR, "403": _ERROR, "422": _ERROR}
+# 400 invalid_json (not JSON, not an object, nested too deeply); 413 body_too_large.
+_BODY_ERRORS = {"400": _ERROR, "413": _ERROR}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "Gatekeeper service", "version": "1",
              "description": "Opt-outs and dial checks for agents and dialers; disclosure for "
                             "the privacy officer. Bearer tokens with roles agent, dialer, "
-                            "privacy ('gatekeeper token add')."},
+                            "privacy ('gatekeeper token add'). Request bodies are limited to "
+                            "1 MiB (batch endpoints: 10 MiB): a larger Content-Length, or a "
+                            "chunked body that grows past the limit, is answered 413 "
+                            "body_too_large."},
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
@@ -39,10 +44,18 @@ OPENAPI: dict[str, Any] = {
                 "at": {"type": "string"}, "dialable": {"type": "boolean"},
                 "decision": {"enum": ["dialable", "suppressed"]},
                 "reason": {"type": ["string", "null"],
-                           "description": "a reason code of the decision table, or NO_RUN / "
-                                          "NO_SOURCE"},
-                "basis": {"type": ["string", "null"]},
-                "basis_text": {"type": ["string", "null"]},
+                           "description": "null when dialable; else a reason code of the "
+                                          "decision table, or NO_RUN (no run for the "
+                                          "purpose) / NO_SOURCE (the number is in no list "
+                                          "of the run)"},
+                "reason_text": {"type": ["string", "null"],
+                                "description": "null when dialable; else the reason in "
+                                               "Italian words, to show to an operator",
+                                "examples": ["l'interessato si è opposto alle chiamate"]},
+                "basis": {"type": ["string", "null"],
+                          "description": "null when suppressed; else the legal basis code"},
+                "basis_text": {"type": ["string", "null"],
+                               "description": "the basis in words, citing its law"},
                 "valid_until": {"type": ["string", "null"]},
                 "run_id": {"type": ["string", "null"]},
                 "campaign": {"type": ["string", "null"]}}},
@@ -58,7 +71,7 @@ OPENAPI: dict[str, Any] = {
                 "schema": {"$ref": "#/components/schemas/OptoutIn"}}}},
             "responses": {"201": {"description": "durably recorded", "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Optout"}}}},
-                **_AUTH_ERRORS}}},
+                **_AUTH_ERRORS, **_BODY_ERRORS}}},
         "/v1/check": {"get": {
             "summary": "May this number be dialled now? (agent, dialer, privacy)",
             "parameters": [

@@ -1,7 +1,9 @@
 """The agents' page: log "non chiamatemi più" during a call, and check a number.
 
 Plain HTML and a little JavaScript, no external fetches. The token stays in the tab's
-sessionStorage (gone when the tab closes) and is sent as a bearer token.
+sessionStorage (gone when the tab closes) and is sent as a bearer token. Reasons are shown
+in the words the service sends (`reason_text`), so the page never lags behind the policy's
+codes; times are shown in Italian format and Rome time, whatever the agent's PC is set to.
 """
 
 AGENT_PAGE = """<!DOCTYPE html>
@@ -68,12 +70,14 @@ cursor:pointer}button.secondary{background:#5b6576}
 </section>
 <script>
 const $ = (id) => document.getElementById(id);
-const REASONS = {
-  OPTED_OUT: "si è opposto alle chiamate", ERASED: "dati cancellati su richiesta",
-  RPO_REGISTERED: "iscritto al Registro delle Opposizioni",
-  RPO_NOT_CHECKED: "verifica nel Registro delle Opposizioni scaduta o assente",
-  NO_SOURCE: "numero non presente nelle nostre liste", NO_RUN: "nessuna lista elaborata",
-  INVALID_NUMBER: "numero non valido"};
+// Rome time, Italian format ("05/12/2026 alle 10:00"), whatever the PC's time zone.
+const ROME = new Intl.DateTimeFormat("it-IT", {timeZone: "Europe/Rome", day: "2-digit",
+  month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23"});
+function romeTime(iso) {
+  const p = {};
+  for (const part of ROME.formatToParts(new Date(iso))) { p[part.type] = part.value; }
+  return p.day + "/" + p.month + "/" + p.year + " alle " + p.hour + ":" + p.minute;
+}
 function token() { return sessionStorage.getItem("gk-token"); }
 function show(loggedIn) { $("login").hidden = loggedIn; $("work").hidden = !loggedIn; }
 function result(box, ok, text) {
@@ -103,7 +107,7 @@ $("optout-form").addEventListener("submit", async (ev) => {
     const r = await call("POST", "/v1/optouts", {phone: $("phone").value,
       channel: $("channel").value, scope: $("scope").value, note: $("note").value});
     if (r.status === 201) {
-      const when = new Date(r.data.recorded_at).toLocaleString("it-IT");
+      const when = romeTime(r.data.recorded_at);
       result("optout-result", true, "Opposizione registrata per " + r.data.phone + " il " +
         when + ". Riferimento n. " + r.data.ref + ". Da ora il numero non verrà più chiamato.");
       $("phone").value = ""; $("note").value = "";
@@ -122,11 +126,12 @@ $("check-form").addEventListener("submit", async (ev) => {
   if (r.status !== 200) {
     result("check-result", false, (r.data.error && r.data.error.message) || "errore " + r.status);
   } else if (r.data.dialable) {
-    result("check-result", true, r.data.phone + ": si può chiamare fino al " +
-      new Date(r.data.valid_until).toLocaleString("it-IT") + " (" + r.data.basis + ")");
+    result("check-result", true, r.data.phone + ": si può chiamare" + (r.data.valid_until ?
+      " fino al " + romeTime(r.data.valid_until) + " (ora italiana)" : "") + ". Base giuridica: " +
+      (r.data.basis_text || r.data.basis) + ".");
   } else {
     result("check-result", false, r.data.phone + ": NON chiamare — " +
-      (REASONS[r.data.reason] || r.data.reason) + " (" + r.data.reason + ")");
+      (r.data.reason_text || "motivo non indicato") + " (codice " + r.data.reason + ").");
   }
 });
 show(Boolean(token()));
