@@ -176,3 +176,23 @@ def test_the_stores_high_water_mark_catches_a_cut_before_any_run(demo: Workspace
     demo.journal_path.write_text("".join(_lines(demo)[:-3]))
     refused = gk(demo, *RUN)
     assert refused.exit_code == 5 and "recorded by load" in refused.output
+
+
+def test_service_refuses_checks_on_a_damaged_or_cut_journal(scrubbed: Workspace) -> None:
+    """Fail closed at dial time too: opt-outs still go in, no answer is "dialable"."""
+    from .service_helper import running_service
+
+    phone = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")["phone"][0]
+    with running_service(scrubbed, AS_OF) as service, service.client("agent") as agent:
+        assert agent.get("/v1/check", params={"phone": phone}).json()["dialable"]
+        with scrubbed.journal_path.open("ab") as handle:
+            handle.write(b"\x00\x01garbage\n")
+        damaged = agent.get("/v1/check", params={"phone": phone})
+        assert damaged.status_code == 503 and "optout repair" in damaged.json()["error"][
+            "message"]
+        assert agent.post("/v1/optouts", json={"phone": "3471234567"}).status_code == 201
+        assert gk(scrubbed, "optout", "repair", "--by", "dpo", "--reason", "x").exit_code == 0
+        assert agent.get("/v1/check", params={"phone": phone}).json()["dialable"]
+        scrubbed.journal_path.write_text("".join(_lines(scrubbed)[:-2]))
+        cut = agent.get("/v1/check", params={"phone": phone})
+        assert cut.status_code == 503 and "cut" in cut.json()["error"]["message"]

@@ -138,7 +138,7 @@ def _preview(raw: bytes) -> str:
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
-def _entry(raw: bytes) -> dict[str, Any] | None:
+def journal_entry(raw: bytes) -> dict[str, Any] | None:
     """The line as a journal entry, or None when it is not one."""
     try:
         entry = json.loads(raw)
@@ -162,7 +162,7 @@ def _entry(raw: bytes) -> dict[str, Any] | None:
     return entry
 
 
-def _link(raw: bytes, entry: dict[str, Any] | None) -> str:
+def chain_link(raw: bytes, entry: dict[str, Any] | None) -> str:
     """What the next line chains to: the entry's hash, or the bad line's own bytes."""
     return str(entry["hash"]) if entry is not None else hashlib.sha256(raw).hexdigest()
 
@@ -222,8 +222,8 @@ class Journal:
             handle.seek(start)
             lines = handle.read(size - start).split(b"\n")[:-1]
             for raw in reversed(lines if start == 0 else lines[1:]):
-                entry = _entry(raw)
-                link = link or _link(raw, entry)
+                entry = journal_entry(raw)
+                link = link or chain_link(raw, entry)
                 if entry is not None:
                     seq = int(entry["seq"])
                     break
@@ -299,7 +299,7 @@ class Journal:
         found, at = [], data.find(needle)
         while at >= 0:  # a byte search, then the line around each hit
             start, end = data.rfind(b"\n", 0, at) + 1, data.find(b"\n", at)
-            entry = _entry(data[start:end])
+            entry = journal_entry(data[start:end])
             if entry is not None and entry.get("phone") == phone:
                 found.append(entry)
             at = data.find(needle, end)
@@ -331,7 +331,7 @@ class Journal:
         problems += checkpoint_problems(state, [*self.checkpoints(), *extra])
         complete = data[:state.position]
         for number, raw in enumerate(complete.split(b"\n")[:-1], 1):
-            entry = _entry(raw)
+            entry = journal_entry(raw)
             if entry is None:
                 continue
             body = {k: v for k, v in entry.items() if k != "hash"}
@@ -362,8 +362,8 @@ def parse(data: bytes) -> JournalState:
     end = data.rfind(b"\n") + 1
     torn = len(data) - end
     lines = data[:end].split(b"\n")[:-1]
-    entries = [_entry(raw) for raw in lines]  # one JSON parse per line: needed to find
-    links = [_link(raw, e) for raw, e in zip(lines, entries, strict=True)]  # damage anyway
+    entries = [journal_entry(raw) for raw in lines]  # one JSON parse per line: needed to find
+    links = [chain_link(raw, e) for raw, e in zip(lines, entries, strict=True)]  # damage anyway
     bad = {n: BadLine(n, links[n - 1], len(raw), _preview(raw))
            for n, (raw, e) in enumerate(zip(lines, entries, strict=True), 1) if e is None}
     acknowledged = {(int(e["line"]), str(e["line_sha256"])) for e in entries

@@ -28,7 +28,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..columns import OPTOUT_CHANNELS, OPTOUT_SCOPES, PURPOSES
 from ..config import Workspace
 from ..disclosure import disclose
-from ..errors import GatekeeperError, InputError, NotFound, StoreBusy, StoreError
+from ..errors import (
+    EvidenceError,
+    GatekeeperError,
+    InputError,
+    JournalError,
+    NotFound,
+    StoreBusy,
+    StoreError,
+)
 from ..normalise import phone_of
 from ..optouts import Journal, add_optout
 from ..timeutil import parse_instant
@@ -202,6 +210,8 @@ async def gatekeeper_error(request: Request, exc: Exception) -> Response:
         return _error(404, "not_found", exc.message)
     if isinstance(exc, InputError):
         return _error(422, "invalid_input", exc.message)
+    if isinstance(exc, JournalError | EvidenceError):  # fail closed: no answer is "dialable"
+        return _error(503, "journal_damaged", exc.message)
     status = 503 if isinstance(exc, StoreError) else 500
     return _error(status, "unavailable", exc.message)
 

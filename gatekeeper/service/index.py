@@ -18,7 +18,6 @@ page and for dialers that show it to an operator.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import logging
 import os
@@ -33,10 +32,17 @@ import polars as pl
 from .. import policy as P
 from ..columns import PURPOSES
 from ..config import Workspace
-from ..errors import StoreError
+from ..errors import EvidenceError, JournalError, StoreError
 from ..load import sha256_file
 from ..normalise import phone_key
-from ..optouts import Journal
+from ..optouts import Checkpoint, Journal, checkpoint_problems
+from ..optouts.journal import (
+    GENESIS,
+    REPAIR_HINT,
+    RESTORE_HINT,
+    chain_link,
+    journal_entry,
+)
 from ..store import Store
 from ..timeutil import iso, now_utc
 
@@ -111,12 +117,22 @@ def _load_run(ws: Workspace, run: tuple[Any, ...]) -> RunSnapshot | None:
 
 
 class OptoutTail:
-    """The journal, read incrementally: only bytes appended since the last question."""
+    """The journal, read incrementally: only bytes appended since the last question.
+
+    It follows the chain as it reads (as journal.parse does for the whole file): a
+    damaged line nobody acknowledged, a line that does not chain to the one before, or a
+    journal that shrank under it makes every check fail closed until that is resolved.
+    """
 
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
         self.position = 0
+        self.lines = 0
+        self.link = GENESIS
         self.events: dict[str, list[dict[str, Any]]] = {}
+        self.damaged: dict[int, str] = {}  # line -> sha256 of its bytes
+        self.broken: dict[int, str] = {}  # line -> the link of the line before it
+        self.shrunk = False
         self.lock = threading.Lock()
 
     def refresh(self) -> None:
@@ -124,20 +140,51 @@ class OptoutTail:
         try:
             size = os.stat(path).st_size
         except FileNotFoundError:
+            self.shrunk = self.shrunk or self.position > 0
             return
         with self.lock:
+            if size < self.position:
+                self.shrunk = True  # cut while we were reading it: nothing can be trusted
             if size <= self.position:
                 return
             with open(path, "rb") as handle:
                 handle.seek(self.position)
                 data = handle.read(size - self.position)
             end = data.rfind(b"\n") + 1  # a line being written is read next time
-            if not end:
-                return
-            for line in io.BytesIO(data[:end]):
-                entry = json.loads(line)
-                self.events.setdefault(entry["phone"], []).append(entry)
+            for raw in data[:end].split(b"\n")[:-1]:
+                self._take(raw)
             self.position += end
+
+    def _take(self, raw: bytes) -> None:
+        self.lines += 1
+        entry = journal_entry(raw)
+        link = chain_link(raw, entry)
+        if entry is None:
+            self.damaged[self.lines] = link
+        elif entry["prev"] != self.link:
+            self.broken[self.lines] = self.link
+        if entry is not None and entry["type"] == "repair":
+            line, sha = int(entry["line"]), str(entry["line_sha256"])
+            if self.damaged.get(line) == sha:
+                del self.damaged[line]
+                if self.broken.get(line + 1) == sha:
+                    del self.broken[line + 1]
+        elif entry is not None:
+            self.events.setdefault(entry["phone"], []).append(entry)
+        self.link = link
+
+    def require_whole(self) -> None:
+        """Refuse to answer while an opt-out may be missing from what was read."""
+        if self.shrunk:
+            raise EvidenceError("the opt-out journal became shorter while the service was "
+                                f"reading it: entries were cut; {RESTORE_HINT}")
+        if self.damaged:
+            line = min(self.damaged)
+            raise JournalError(f"the opt-out journal's line {line} is not a journal entry; "
+                               f"no number is decided until {REPAIR_HINT}")
+        if self.broken:
+            raise EvidenceError(f"the opt-out journal's line {min(self.broken)} does not "
+                                f"chain to the line before it; {RESTORE_HINT}")
 
     def opted_out(self, phone: str, purpose: str, now: dt.datetime) -> dict[str, Any] | None:
         """The opt-out in force for phone and purpose at now (withdrawals lift earlier ones).
@@ -146,6 +193,7 @@ class OptoutTail:
         Python: the polars version costs ~2 ms a call, too much per dial check.
         tests/test_service.py holds the two to the same answers."""
         self.refresh()
+        self.require_whole()
         stamp = iso(now) or ""
         active = None
         for entry in self.events.get(phone, ()):
@@ -169,6 +217,7 @@ class CheckIndex:
         self.erased: set[str] = set()
         self.loaded_stamp: tuple[int, ...] | None = None
         self.last_error: str | None = None
+        self.journal_problem: str | None = None
         self._lock = threading.Lock()
 
     def now(self) -> dt.datetime:
@@ -196,12 +245,19 @@ class CheckIndex:
                     "ORDER BY executed_at DESC, rowid DESC LIMIT 1", [purpose])
                     for purpose in PURPOSES}
                 erased = set(store.frame("SELECT phone FROM erasures")["phone"].to_list())
+                checkpoints = store.journal_checkpoints()
         except StoreError as exc:  # a load or run is writing: answer from what we have
             self.last_error = exc.message
             return False
         runs = {p: (_load_run(self.ws, r) if r else None) for p, r in latest.items()}
+        # The journal against every checkpoint the store recorded (the tail then follows
+        # the chain line by line): a journal cut behind a run is refused from the start.
+        journal = self.optouts.journal
+        cut = checkpoint_problems(journal.read(), [
+            *(Checkpoint(p, h, b) for p, h, b in checkpoints), *journal.checkpoints()])
         with self._lock:
             self.runs, self.erased, self.loaded_stamp = runs, erased, stamp
+            self.journal_problem = f"{cut[0]}; {RESTORE_HINT}" if cut else None
             self.last_error = None
         return True
 
@@ -215,6 +271,9 @@ class CheckIndex:
                                   "valid_until": None, "run_id": None, "campaign": None}
         with self._lock:
             run, erased = self.runs.get(purpose), phone in self.erased
+            if self.journal_problem:
+                raise EvidenceError(f"the opt-out journal cannot be trusted: "
+                                    f"{self.journal_problem}")
         # Opt-outs count from the instant they are received, whatever the clock says.
         optout = self.optouts.opted_out(phone, purpose, max(now, now_utc()))
         if run is not None:
