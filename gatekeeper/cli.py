@@ -421,17 +421,19 @@ def audit_verify(ctx: click.Context) -> None:
     from .errors import StoreBusy
     from .optouts import Checkpoint
     from .store import Store
+    from .store import evidence as evidence_store
     from .timeutil import now_utc
 
     ws = _workspace(ctx)
     journal = _journal(ctx)
     with Store(ws.store_path, read_only=True) as store:
-        stored = [Checkpoint(p, h, b) for p, h, b in store.journal_checkpoints()]
+        stored = [Checkpoint(p, h, b) for p, h, b in evidence_store.journal_checkpoints(store)]
     state, problems = journal.verify(stored)
     _print_warnings(state.warnings())
     if not problems:  # a verified head is a checkpoint too (skipped if a run holds the store)
         with contextlib.suppress(StoreBusy), Store(ws.store_path, wait=0) as store:
-            store.note_journal_head(state.position, state.last_hash, "audit verify", now_utc())
+            evidence_store.note_journal_head(store, state.position, state.last_hash,
+                                             "audit verify", now_utc())
     for problem in problems:
         click.echo(f"problem: {problem}", err=True)
     click.echo(f"{state.entries:,} journal entries, "

@@ -26,6 +26,12 @@ PURPOSES = ("telemarketing", "survey")
 OPTOUT_SCOPES = ("all", "telemarketing", "survey")
 OPTOUT_CHANNELS = ("operator", "email", "letter", "web", "api")
 
+# What an erasure blanks in every stored row of a number (GDPR art. 17): the row stays,
+# with its source, row number, validity and type, so counts still add up.
+PERSONAL_FIELDS = ("raw", "phone", "phone_key", "name", "customer_id", "contract_status",
+                   "contract_end", "consent_marketing", "consent_third_party",
+                   "consent_date", "consent_channel", "consent_proof", "consent_collector")
+
 # Normalised phone columns added to every row.
 E164 = "phone"  # E.164 when valid, else null
 RAW = "raw"

@@ -190,8 +190,15 @@ class Workspace:
         return self.root / "data"
 
     @property
+    def store_dir(self) -> Path:
+        """The store: a DuckDB catalog beside Parquet files and kept evidence files."""
+        return self.data_dir / "store"
+
+    @property
     def store_path(self) -> Path:
-        return self.data_dir / "gatekeeper.duckdb"
+        from .store.schema import CATALOG_FILE
+
+        return self.store_dir / CATALOG_FILE
 
     @property
     def journal_path(self) -> Path:

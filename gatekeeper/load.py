@@ -12,12 +12,12 @@ import json
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
-from .columns import NUMBER_TYPE, ROW, SOURCE_ID, SOURCE_VERSION, VALID
+from .columns import PERSONAL_FIELDS, ROW, SOURCE_ID, SOURCE_VERSION
 from .config import Workspace
+from .digest import sha256_file
 from .errors import GatekeeperError, ManifestError
 from .normalise import normalise, phone_key
 from .optouts import Journal
@@ -26,6 +26,9 @@ from .sources.fields import to_canonical
 from .sources.manifest import Manifest, discover_all
 from .sources.readers import RawTable, read_source
 from .store import Store
+from .store import evidence as evidence_store
+from .store import people as people_store
+from .store import sources as source_store
 from .timeutil import now_utc
 
 
@@ -43,50 +46,12 @@ class LoadResult:
     by_type: dict[str, int] = field(default_factory=dict)
     rejects: list[tuple[int, str]] = field(default_factory=list)
     file_sha256: str = ""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    rows_skipped: int = 0
 
 
 def manifest_fingerprint(manifest: Manifest) -> tuple[str, str]:
     text = json.dumps(manifest.raw, sort_keys=True, default=str)
     return text, hashlib.sha256(text.encode()).hexdigest()
-
-
-def _latest(store: Store, source_id: str) -> tuple[int, str, str] | None:
-    row = store.one(
-        "SELECT version, file_sha256, manifest_sha256 FROM source_versions "
-        "WHERE source_id = ? ORDER BY version DESC LIMIT 1", [source_id])
-    return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
-
-
-def _summary_of(store: Store, source_id: str, version: int) -> LoadResult:
-    counts = store.one(
-        "SELECT rows_read, rows_loaded, rows_rejected, file_sha256 FROM source_versions "
-        "WHERE source_id = ? AND version = ?", [source_id, version])
-    assert counts is not None
-    types = store.frame(
-        "SELECT number_type, count(*) AS n FROM source_rows WHERE source_id = ? AND "
-        "source_version = ? AND valid GROUP BY 1 ORDER BY 1", [source_id, version])
-    by_type = dict(zip(types["number_type"].to_list(), types["n"].to_list(), strict=True))
-    return LoadResult(source_id, version, True, counts[0], counts[1], counts[2],
-                      sum(by_type.values()), by_type, [], counts[3])
-
-
-PERSONAL_FIELDS = ("raw", "phone", "name", "customer_id", "contract_status", "contract_end",
-                   "consent_marketing", "consent_third_party", "consent_date",
-                   "consent_channel", "consent_proof", "consent_collector")
-
-
-def erasures(store: Store) -> pl.DataFrame:
-    """Numbers erased on request, with the request that erased them (phone, erased_ref)."""
-    return store.frame("SELECT phone, min(request_ref) AS erased_ref FROM erasures "
-                       "GROUP BY phone")
 
 
 def suppress_erased(erased: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
@@ -129,12 +94,12 @@ def _prepare(manifest: Manifest, latest: tuple[int, str, str] | None,
     rows, rejects = to_canonical(table, manifest)
     version = (latest[0] + 1) if latest else 1
     rows = pl.concat([rows, normalise(rows.get_column("raw"))], how="horizontal")
-    # Stored in number order: DuckDB's per-block min/max then lets a lookup of one number
-    # (disclose, check) read a block or two instead of the whole table.
+    # Stored in number order: the Parquet file's row-group statistics then let a lookup of
+    # one number (disclose, check) read a row group or two instead of the whole list.
     # Stable: a number's rows keep file order, so the same file is always stored the same.
-    rows = suppress_erased(erased, rows).sort(
-        phone_key(pl.col("phone")), nulls_last=True,
-        maintain_order=True)
+    rows = suppress_erased(erased, rows).with_columns(
+        phone_key(pl.col("phone")).alias("phone_key")).sort(
+        "phone_key", nulls_last=True, maintain_order=True)
     rows = rows.with_columns(pl.lit(manifest.id).alias(SOURCE_ID),
                              pl.lit(version, pl.Int32).alias(SOURCE_VERSION))
     rejects = rejects.with_columns(pl.lit(manifest.id).alias(SOURCE_ID),
@@ -143,38 +108,47 @@ def _prepare(manifest: Manifest, latest: tuple[int, str, str] | None,
                      rejects)
 
 
+def _skipped(table: RawTable) -> int:
+    skipped = getattr(table, "skipped", None)
+    return 0 if skipped is None else int(skipped.height)
+
+
 def _commit(store: Store, prepared: _Prepared) -> LoadResult:
     """Store a prepared source as one transaction."""
     manifest, version = prepared.manifest, prepared.version
     table, rows, rejects = prepared.table, prepared.rows, prepared.rejects
     if table is None or rows is None or rejects is None:  # unchanged: nothing to store
-        return _summary_of(store, manifest.id, version)
+        held = source_store.version_summary(store, manifest.id, version)
+        return LoadResult(manifest.id, version, True, held["rows_read"], held["rows_loaded"],
+                          held["rows_rejected"], sum(held["by_type"].values()),
+                          held["by_type"], [], held["file_sha256"], held["rows_skipped"])
     supplier = manifest.supplier
-    with store.transaction():
-        store.con.execute(
-            "INSERT INTO source_versions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [manifest.id, version, manifest.kind, str(manifest.file), prepared.file_sha,
-             prepared.manifest_sha, prepared.manifest_json, manifest.received_on,
-             list(manifest.purposes),
-             supplier.name if supplier else None, supplier.vat if supplier else None,
-             supplier.contact if supplier else None,
-             supplier.contract_ref if supplier else None, table.encoding, table.delimiter,
-             rows.height + rejects.height, rows.height, rejects.height, now_utc()])
-        store.insert_frame("source_rows", rows)
-        store.check_fault("load.after_rows")
-        store.insert_frame("source_rejects", rejects)
-    types = (rows.filter(pl.col(VALID)).group_by(NUMBER_TYPE).len().sort(NUMBER_TYPE))
-    by_type = dict(zip(types[NUMBER_TYPE].to_list(), types["len"].to_list(), strict=True))
+    skipped = _skipped(table)
+    record = {
+        "source_id": manifest.id, "version": version, "kind": manifest.kind,
+        "file": str(manifest.file), "file_sha256": prepared.file_sha,
+        "manifest_sha256": prepared.manifest_sha, "manifest_json": prepared.manifest_json,
+        "received_on": manifest.received_on, "purposes": list(manifest.purposes),
+        "supplier_name": supplier.name if supplier else None,
+        "supplier_vat": supplier.vat if supplier else None,
+        "supplier_contact": supplier.contact if supplier else None,
+        "supplier_contract_ref": supplier.contract_ref if supplier else None,
+        "encoding": table.encoding, "delimiter": table.delimiter,
+        "rows_read": rows.height + rejects.height + skipped, "rows_loaded": rows.height,
+        "rows_rejected": rejects.height, "rows_skipped": skipped, "loaded_at": now_utc(),
+    }
+    by_type = source_store.add_version(store, record, rows, rejects)
     return LoadResult(
-        manifest.id, version, False, rows.height + rejects.height, rows.height, rejects.height,
+        manifest.id, version, False, record["rows_read"], rows.height, rejects.height,
         sum(by_type.values()), by_type,
         list(zip(rejects[ROW].to_list(), rejects["reason"].to_list(), strict=True)),
-        prepared.file_sha)
+        prepared.file_sha, skipped)
 
 
 def load_source(store: Store, manifest: Manifest) -> LoadResult:
     """Load one source as one transaction; unchanged input is a no-op."""
-    return _commit(store, _prepare(manifest, _latest(store, manifest.id), erasures(store)))
+    return _commit(store, _prepare(manifest, source_store.latest_version(store, manifest.id),
+                                   people_store.erased_numbers(store)))
 
 
 @dataclass
@@ -222,8 +196,8 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = ()) -> LoadReport:
     manifests, failures = select_manifests(workspace, ids)
     results: list[LoadResult] = []
     with Store(workspace.store_path) as store:
-        erased = erasures(store)
-        latest = {m.id: _latest(store, m.id) for m in manifests}  # we hold the write lock
+        erased = people_store.erased_numbers(store)
+        latest = {m.id: source_store.latest_version(store, m.id) for m in manifests}
         # Source by source, in order: the next is read and normalised while this one is
         # written; a source that fails is reported and the next one still loads.
         prepared = (_prepare_or_fail(m, latest[m.id], erased) for m in manifests)
@@ -233,21 +207,18 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = ()) -> LoadReport:
                     failures.append(item)
                 else:
                     results.append(_commit(store, item))
-        store.note_journal_head(*Journal(workspace.journal_path).head(), "load", now_utc())
+        evidence_store.note_journal_head(store, *Journal(workspace.journal_path).head(),
+                                         "load", now_utc())
     return LoadReport(results, failures)
 
 
 def loaded_sources(store: Store) -> pl.DataFrame:
     """The newest version of every loaded source, with its counts."""
-    return store.frame(
-        "SELECT source_id, version, kind, supplier_name, received_on, rows_read, "
-        "rows_loaded, rows_rejected, file_sha256, loaded_at FROM source_versions "
-        "QUALIFY version = max(version) OVER (PARTITION BY source_id) ORDER BY source_id")
+    return source_store.newest_versions(store).select(
+        "source_id", "version", "kind", "supplier_name", "received_on", "rows_read",
+        "rows_loaded", "rows_rejected", "rows_skipped", "file_sha256", "loaded_at")
 
 
 def source_rejects(store: Store, source_id: str) -> pl.DataFrame:
     """Rejected rows of a source's newest version, with why."""
-    return store.frame(
-        'SELECT "row", reason FROM source_rejects WHERE source_id = ? AND source_version = '
-        "(SELECT max(version) FROM source_versions WHERE source_id = ?) ORDER BY 1",
-        [source_id, source_id])
+    return source_store.rejects_of(store, source_id)

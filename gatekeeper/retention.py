@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from .config import Config
 from .store import Store
+from .store import retention as retention_store
 
 DEFAULT_LIST_ROWS_MONTHS = 12
 DEFAULT_EVIDENCE_YEARS = 5
@@ -48,30 +48,14 @@ class PurgePlan:
     applied: bool = False
 
 
-def _used_versions_since(store: Store, cutoff: dt.datetime) -> set[tuple[str, int]]:
-    used: set[tuple[str, int]] = set()
-    for (inputs_json,) in store.con.execute(
-            "SELECT inputs_json FROM runs WHERE executed_at >= ?", [cutoff]).fetchall():
-        for source in json.loads(inputs_json or "{}").get("sources", []):
-            used.add((source["source_id"], int(source["version"])))
-    return used
-
-
 def purge(store: Store, config: Config, as_of: dt.datetime, *, dry_run: bool = False
           ) -> PurgePlan:
     """Apply the retention rules at as_of in one transaction (or only plan them)."""
     months = int(config.retention.get("list_rows_months", DEFAULT_LIST_ROWS_MONTHS))
     years = int(config.retention.get("evidence_years", DEFAULT_EVIDENCE_YEARS))
     plan = PurgePlan(as_of, months_before(as_of, months), months_before(as_of, 12 * years))
-    used = _used_versions_since(store, plan.rows_cutoff)
-    candidates = store.frame(
-        """SELECT v.source_id, v.version, v.loaded_at,
-                  (SELECT count(*) FROM source_rows r WHERE r.source_id = v.source_id
-                     AND r.source_version = v.version) AS rows,
-                  (SELECT count(*) FROM source_rejects j WHERE j.source_id = v.source_id
-                     AND j.source_version = v.version) AS rejects
-           FROM source_versions v WHERE v.loaded_at < ? ORDER BY v.source_id, v.version""",
-        [plan.rows_cutoff])
+    used = retention_store.versions_used_since(store, plan.rows_cutoff)
+    candidates = retention_store.versions_loaded_before(store, plan.rows_cutoff)
     used_frame = pl.DataFrame(sorted(used), schema={"source_id": pl.String,
                                                     "version": candidates["version"].dtype},
                               orient="row")
@@ -80,26 +64,11 @@ def purge(store: Store, config: Config, as_of: dt.datetime, *, dry_run: bool = F
     plan.source_versions = stale.select("source_id", "version", "rows").to_dicts()
     plan.rows = int(stale["rows"].sum()) if stale.height else 0
     plan.rejects = int(stale["rejects"].sum()) if stale.height else 0
-    plan.rpo_exchanges = int(store.scalar(
-        "SELECT count(*) FROM rpo_exchanges WHERE checked_at < ?", [plan.evidence_cutoff]))
-    plan.rpo_checks = int(store.scalar(
-        "SELECT count(*) FROM rpo_checks WHERE checked_at < ?", [plan.evidence_cutoff]))
-    plan.runs = int(store.scalar("SELECT count(*) FROM runs WHERE executed_at < ?",
-                                 [plan.evidence_cutoff]))
+    plan.rpo_exchanges, plan.rpo_checks, plan.runs = retention_store.evidence_before(
+        store, plan.evidence_cutoff)
     if dry_run:
         return plan
-    with store.transaction():
-        for version in plan.source_versions:
-            key = [version["source_id"], version["version"]]
-            store.con.execute("DELETE FROM source_rows WHERE source_id = ? AND "
-                              "source_version = ?", key)
-            store.con.execute("DELETE FROM source_rejects WHERE source_id = ? AND "
-                              "source_version = ?", key)
-        store.con.execute("DELETE FROM rpo_checks WHERE checked_at < ?", [plan.evidence_cutoff])
-        store.con.execute("DELETE FROM rpo_exchanges WHERE checked_at < ?",
-                          [plan.evidence_cutoff])
-        store.con.execute("DELETE FROM run_dialable WHERE run_id IN (SELECT run_id FROM runs "
-                          "WHERE executed_at < ?)", [plan.evidence_cutoff])
-        store.con.execute("DELETE FROM runs WHERE executed_at < ?", [plan.evidence_cutoff])
+    for file in retention_store.purge(store, plan.source_versions, plan.evidence_cutoff):
+        store.remove_file(file)
     plan.applied = True
     return plan

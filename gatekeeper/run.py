@@ -27,16 +27,20 @@ import pyarrow.parquet as pq
 from . import policy as P
 from .columns import PURPOSES
 from .config import Config, Workspace
+from .digest import sha256_file
 from .errors import InputError
 from .faults import crash_point, fail_point
-from .load import sha256_file
 from .normalise import normalise_one, phone_key
 from .optouts import Journal, JournalState, active_optouts, trusted_state
 from .overlap import WriteBehind, read_ahead
-from .registry import exchanges_until, rpo_status
 from .reports import add_counts, campaign_html, source_counts, source_report, sources_html
 from .spreadsheet import neutralised, safe_for_spreadsheets
 from .store import Store
+from .store import evidence as evidence_store
+from .store import people as people_store
+from .store import rpo as rpo_store
+from .store import runs as run_store
+from .store import sources as source_store
 from .timeutil import iso, now_utc
 
 DECISION_COLUMNS = ("source_id", "row", "raw", "phone", "decision", "reason", "basis",
@@ -63,11 +67,7 @@ class RunResult:
 
 
 def _source_versions(store: Store, source_ids: Sequence[str]) -> pl.DataFrame:
-    versions = store.frame(
-        "SELECT source_id, version, kind, purposes, supplier_name, supplier_vat, file_sha256, "
-        "supplier_contact, supplier_contract_ref, received_on, rows_rejected "
-        "FROM source_versions QUALIFY version = max(version) OVER (PARTITION BY source_id) "
-        "ORDER BY source_id")
+    versions = source_store.newest_versions(store)
     if versions.is_empty():
         raise InputError("no sources are loaded; run 'gatekeeper load' first")
     if source_ids:
@@ -76,6 +76,10 @@ def _source_versions(store: Store, source_ids: Sequence[str]) -> pl.DataFrame:
             raise InputError(f"source(s) not loaded: {', '.join(unknown)}; loaded: "
                              + ", ".join(versions["source_id"].to_list()))
         versions = versions.filter(pl.col("source_id").is_in(list(source_ids)))
+    purged = versions.filter(pl.col("rows_file").is_null())["source_id"].to_list()
+    if purged:
+        raise InputError(f"the rows of {', '.join(purged)} were purged (retention); load the "
+                         "list again or leave it out with --source")
     return versions
 
 
@@ -91,21 +95,20 @@ class Facts:
     def read(cls, store: Store, ctx: P.Context, journal: JournalState,
              phone: str | None = None) -> Facts:
         keys = phone_key(pl.col("phone")).alias("phone_key")
-        rpo = rpo_status(store, ctx.as_of, phone).drop("phone", strict=False).sort("phone_key")
-        erased = store.frame("SELECT DISTINCT phone FROM erasures" + (
-            " WHERE phone = ?" if phone else ""), [phone] if phone else None)
+        rpo = rpo_store.status(store, ctx.as_of, phone).drop("phone", strict=False).sort(
+            "phone_key")
+        erased = people_store.erased_numbers(store)
+        if phone:
+            erased = erased.filter(pl.col("phone") == phone)
         optouts = active_optouts(journal.events, ctx.purpose, ctx.as_of)
         return cls(rpo, erased.select(keys)["phone_key"], optouts.select(keys)["phone_key"])
 
 
 # What the policy and the outputs read of a stored row (not every column: memory).
-ROWS_SQL = """
-    SELECT source_id, source_version, "row", raw, phone, valid, region, number_type, name,
-           contract_status, contract_end, consent_marketing, consent_third_party,
-           consent_date, consent_proof, consent_collector, erased_ref,
-           CAST(substr(phone, 2) AS BIGINT) AS phone_key
-    FROM source_rows r WHERE {where}
-"""
+ROW_COLUMNS = ("source_id", "source_version", "row", "raw", "phone", "valid", "region",
+               "number_type", "name", "contract_status", "contract_end", "consent_marketing",
+               "consent_third_party", "consent_date", "consent_proof", "consent_collector",
+               "erased_ref", "phone_key")
 
 
 def _rpo_beside(rows: pl.DataFrame, rpo: pl.DataFrame) -> pl.DataFrame:
@@ -125,24 +128,29 @@ def _rpo_beside(rows: pl.DataFrame, rpo: pl.DataFrame) -> pl.DataFrame:
         pl.when(found).then(pl.col(c)).alias(c) for c in columns)
 
 
-def _rows_with_facts(store: Store, versions: pl.DataFrame, facts: Facts, where: str,
-                     params: list[Any], batch_rows: int = BATCH_ROWS
-                     ) -> Iterator[pl.DataFrame]:
-    """The rows matching `where`, as stored (per source, in number order), with every
-    fact the policy needs, a million at a time: memory stays bounded whatever the size
-    of a list, and no sort or join is asked of the store."""
-    by_version = versions.select(
-        pl.col("source_id"), pl.col("version").alias("source_version"), "kind", "purposes",
-        "supplier_name", "supplier_vat")
-    for rows in store.batches(ROWS_SQL.format(where=where), params, batch_rows):
-        beside = rows.select("source_id", "source_version").join(
-            by_version, on=["source_id", "source_version"], how="left",
-            maintain_order="left").drop("source_id", "source_version")
-        yield rows.hstack(beside).hstack(_rpo_beside(rows, facts.rpo)).with_columns(
-            (pl.col("erased_ref").is_not_null()
-             | pl.col("phone_key").is_in(facts.erased.implode())).alias("erased"),
-            pl.col("phone_key").is_in(facts.opted_out.implode()).fill_null(False)
-            .alias("opted_out"))
+def _with_facts(rows: pl.DataFrame, version: dict[str, Any], facts: Facts) -> pl.DataFrame:
+    """A batch of one version's rows with every fact the policy needs beside each row."""
+    return rows.with_columns(
+        pl.lit(version["kind"]).alias("kind"),
+        pl.lit(version["purposes"], pl.List(pl.String)).alias("purposes"),
+        pl.lit(version["supplier_name"], pl.String).alias("supplier_name"),
+        pl.lit(version["supplier_vat"], pl.String).alias("supplier_vat"),
+    ).hstack(_rpo_beside(rows, facts.rpo)).with_columns(
+        (pl.col("erased_ref").is_not_null()
+         | pl.col("phone_key").is_in(facts.erased.implode())).alias("erased"),
+        pl.col("phone_key").is_in(facts.opted_out.implode()).fill_null(False)
+        .alias("opted_out"))
+
+
+def _rows_with_facts(store: Store, versions: pl.DataFrame, facts: Facts,
+                     batch_rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    """Every row of the versions, as stored (per source, in number order), with every fact
+    the policy needs, batch_rows at a time: memory stays bounded whatever the size of a
+    list, and no sort or join is asked of the store."""
+    for version in versions.to_dicts():
+        for rows in source_store.version_batches(store, version["rows_file"], ROW_COLUMNS,
+                                                 batch_rows):
+            yield _with_facts(rows, version, facts)
 
 
 def _decide(rows: pl.DataFrame, ctx: P.Context) -> pl.DataFrame:
@@ -255,14 +263,15 @@ def _write_small_files(folder: Path, sources: pl.DataFrame,
 def _record_run(ws: Workspace, run_id: str, campaign: str, ctx: P.Context,
                 inputs: dict[str, Any], outputs: dict[str, str], summary: dict[str, Any],
                 dialable: pl.DataFrame) -> None:
-    with Store(ws.store_path) as store, store.transaction():
-        store.con.execute(
-            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [run_id, campaign, ctx.purpose, ctx.as_of, now_utc(),
-             json.dumps(asdict(ctx.policy)), json.dumps(inputs), inputs["journal_position"],
-             inputs["journal_hash"], json.dumps(outputs), json.dumps(summary)])
-        store.insert_frame("run_dialable", dialable.select(
-            pl.lit(run_id).alias("run_id"), "phone", "source_id", "source_version", "basis"))
+    record = {"run_id": run_id, "campaign": campaign, "purpose": ctx.purpose,
+              "as_of": ctx.as_of, "executed_at": now_utc(),
+              "policy_json": json.dumps(asdict(ctx.policy)), "inputs_json": json.dumps(inputs),
+              "journal_position": inputs["journal_position"],
+              "journal_hash": inputs["journal_hash"], "outputs_json": json.dumps(outputs),
+              "counts_json": json.dumps(summary)}
+    with Store(ws.store_path) as store:
+        run_store.record_run(store, record, dialable.select(
+            "phone", "source_id", "source_version", "basis"))
 
 
 def _context(config: Config, purpose: str, as_of: dt.datetime | None) -> P.Context:
@@ -280,10 +289,11 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
     ctx = _context(ws.config(), purpose, as_of)
     target = ws.report_dir(campaign)
     with Store(ws.store_path, read_only=True) as store:
-        journal = trusted_state(Journal(ws.journal_path), store.journal_checkpoints())
+        journal = trusted_state(Journal(ws.journal_path),
+                                evidence_store.journal_checkpoints(store))
         versions = _source_versions(store, source_ids)
-        exchanges = exchanges_until(store, ctx.as_of)
-        erasures = int(store.scalar("SELECT count(*) FROM erasures"))
+        exchanges = rpo_store.exchanges_until(store, ctx.as_of)
+        erasures = people_store.erasure_count(store)
         run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
         with _report_folder(target) as folder:
             counts, reasons, dialable = _decide_and_list(store, versions, ctx, journal,
@@ -314,10 +324,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
     schema = DECISION_SCHEMA.to_arrow(compat_level=pl.CompatLevel.oldest())
     # The next batch is read from the store while this one is decided, and written while
     # the next is decided: ~2.5 s of a 10M-row run's 22 (byte-identical output).
-    batches = read_ahead(
-        rows for source in versions.select("source_id", "version").rows()
-        for rows in _rows_with_facts(store, versions, facts, "r.source_id = ? AND "
-                                     "r.source_version = ?", list(source), batch_rows))
+    batches = read_ahead(_rows_with_facts(store, versions, facts, batch_rows))
     # Dictionaries only where values repeat: on row, raw and phone they cost time and bytes.
     with (closing(batches),  # a failed run stops the reader before the store closes
           pq.ParquetWriter(folder / "decisions.parquet", schema, compression="zstd",
@@ -421,21 +428,19 @@ def check_number(ws: Workspace, value: str, purpose: str,
     if not valid or phone is None:
         return CheckAnswer(None, purpose, when, False, P.INVALID_NUMBER)
     with Store(ws.store_path, read_only=True) as store:
-        journal = trusted_state(Journal(ws.journal_path), store.journal_checkpoints())
-        versions = store.frame(
-            "SELECT source_id, version, kind, purposes, supplier_name, supplier_vat, "
-            "file_sha256 FROM source_versions "
-            "QUALIFY version = max(version) OVER (PARTITION BY source_id)")
+        journal = trusted_state(Journal(ws.journal_path),
+                                evidence_store.journal_checkpoints(store))
+        versions = source_store.newest_versions(store)
         facts = Facts.read(store, ctx, journal, phone)
-        rows = pl.concat(_rows_with_facts(store, versions, facts, "r.phone = ?", [phone]))
-        rows = rows.join(
-            versions.select("source_id", pl.col("version").alias("source_version")),
-            on=["source_id", "source_version"], how="semi")
+        held = source_store.rows_of_phone(store, phone, newest_only=True)
+        parts = [_with_facts(held.filter(pl.col("source_id") == v["source_id"])
+                             .select(ROW_COLUMNS), v, facts) for v in versions.to_dicts()]
         erased = bool(facts.erased.len())
-    if rows.is_empty():
+    rows = pl.concat([p for p in parts if p.height]) if any(p.height for p in parts) else None
+    if rows is None:  # the table's order: erased before opted out
         opted = not active_optouts(journal.events, purpose, ctx.as_of).filter(
             pl.col("phone") == phone).is_empty()
-        reason = P.OPTED_OUT if opted else P.ERASED if erased else NO_SOURCE
+        reason = P.ERASED if erased else P.OPTED_OUT if opted else NO_SOURCE
         return CheckAnswer(phone, purpose, when, False, reason)
     decided = _decide(rows, ctx).sort("source_id", "row")
     best = P.strongest_per_number(decided, ctx)

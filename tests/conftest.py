@@ -6,6 +6,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
+import polars as pl
 import pytest
 from click.testing import CliRunner, Result
 
@@ -85,6 +86,17 @@ def copy_demo(root: Path) -> Workspace:
 
 
 AS_OF = "2026-11-22T12:00"
+
+
+def stored_rows(ws: Workspace) -> pl.DataFrame:
+    """Every list row the store holds, every version (its Parquet files, read as they are)."""
+    from gatekeeper.store import Store
+    from gatekeeper.store.sources import ROW_SCHEMA, all_versions, conform
+
+    with Store(ws.store_path, read_only=True) as store:
+        files = all_versions(store)["rows_file"].drop_nulls().to_list()
+        parts = [conform(pl.read_parquet(store.file_path(f))) for f in files]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=ROW_SCHEMA)
 
 
 def gk(ws: Workspace, *args: str) -> Result:

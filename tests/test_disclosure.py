@@ -12,19 +12,20 @@ import pytest
 from gatekeeper.config import Workspace
 from gatekeeper.optouts import Journal
 
-from .conftest import AS_OF, WorkspaceMaker, gk
+from .conftest import AS_OF, WorkspaceMaker, gk, stored_rows
 
 
 def _in_two_supplied_sources(ws: Workspace) -> tuple[str, str]:
     """A demo number sold by Acme (with a consent proof) and listed by the directory."""
+    rows = stored_rows(ws)
     with duckdb.connect(str(ws.store_path), read_only=True) as con:
-        phone, proof = con.execute(
-            """SELECT a.phone, a.consent_proof FROM source_rows a JOIN source_rows p
-               ON a.phone = p.phone AND p.source_id = 'pagine-2026'
-               WHERE a.source_id = 'acme-2026-11' AND a.consent_proof IS NOT NULL
-                 AND a.phone IN (SELECT phone FROM rpo_checks)
-               ORDER BY a.phone LIMIT 1""").fetchone()
-    return phone, proof
+        checked = pl.Series([r[0] for r in con.execute(
+            "SELECT DISTINCT phone FROM rpo_checks").fetchall()])
+    acme = rows.filter((pl.col("source_id") == "acme-2026-11")
+                       & pl.col("consent_proof").is_not_null() & pl.col("phone").is_in(checked))
+    listed = rows.filter(pl.col("source_id") == "pagine-2026").select("phone")
+    first = acme.join(listed, on="phone").sort("phone").row(0, named=True)
+    return first["phone"], first["consent_proof"]
 
 
 def test_disclose_names_both_suppliers_in_both_languages(scrubbed: Workspace) -> None:
@@ -100,11 +101,11 @@ def test_erasure_removes_personal_data_and_suppresses_later_loads(
     _two_versions(maker)
     erased = gk(maker.ws, "erase", "+39 333 1234567", "--ref", "PEC-77")
     assert erased.exit_code == 0, erased.output
-    with duckdb.connect(str(maker.ws.store_path), read_only=True) as con:
-        left = con.execute("SELECT count(*) FROM source_rows WHERE phone = '+393331234567' "
-                           "OR name LIKE 'Anna%' OR raw LIKE '%1234567%'").fetchone()[0]
-        blanked = con.execute("SELECT count(*) FROM source_rows WHERE erased_ref = 'PEC-77'"
-                              ).fetchone()[0]
+    rows = stored_rows(maker.ws)
+    left = rows.filter((pl.col("phone") == "+393331234567")
+                       | pl.col("name").str.starts_with("Anna")
+                       | pl.col("raw").str.contains("1234567")).height
+    blanked = rows.filter(pl.col("erased_ref") == "PEC-77").height
     assert (left, blanked) == (0, 2)
     data = json.loads(gk(maker.ws, "disclose", "3331234567", "--format", "json").output)
     assert data["sources"] == [] and data["erased"]["request_ref"] == "PEC-77"
@@ -155,7 +156,7 @@ def test_erasure_keeps_the_latest_runs_record_true_to_its_files(scrubbed: Worksp
     out = scrubbed.report_dir("demo")
     phone = pl.read_csv(out / "dialable.csv")["phone"][0]
     assert gk(scrubbed, "erase", phone, "--ref", "R-2").exit_code == 0
-    from gatekeeper.load import sha256_file
+    from gatekeeper.digest import sha256_file
 
     with duckdb.connect(str(scrubbed.store_path), read_only=True) as con:
         latest, older = [json.loads(r[0]) for r in con.execute(
@@ -196,11 +197,12 @@ def test_purge_removes_old_rows_and_keeps_optouts_and_erasures(scrubbed: Workspa
     done = gk(scrubbed, "purge", "--as-of", "2032-01-01")
     assert "removed 5,997 list rows" in done.output and "1 run records" in done.output
     with duckdb.connect(str(scrubbed.store_path), read_only=True) as con:
-        counts = con.execute("SELECT (SELECT count(*) FROM source_rows), "
-                             "(SELECT count(*) FROM erasures), "
+        counts = con.execute("SELECT (SELECT count(*) FROM erasures), "
                              "(SELECT count(*) FROM source_versions), "
                              "(SELECT count(*) FROM rpo_checks)").fetchone()
-    assert counts == (0, 1, 3, 0)
+    assert stored_rows(scrubbed).height == 0
+    assert counts == (1, 3, 0)
+    assert not list(scrubbed.store_dir.rglob("*.parquet"))  # the files are gone too
     assert Journal(scrubbed.journal_path).read().events.height == journal_before
     opted = Journal(scrubbed.journal_path).read().events["phone"][0]
     check = gk(scrubbed, "check", opted, "--purpose", "telemarketing")

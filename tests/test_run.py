@@ -261,8 +261,9 @@ def test_rpo_exchange_errors_name_the_true_line(lines: list[bytes], at: int, bom
     names: the operator opens the file at that line and finds the bad value."""
     at = min(at, len(lines))
     body = [*lines[:at], junk, *lines[at:]]
-    with tempfile.TemporaryDirectory() as name, pytest.raises(RegistryError) as bad:
-        _exchange(Store(duckdb.connect(":memory:")), Path(name),
+    with (tempfile.TemporaryDirectory() as name, Store(duckdb.connect(":memory:")) as store,
+          pytest.raises(RegistryError) as bad):
+        _exchange(store, Path(name),
                   (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(body) + b"\n", b"")
     assert bad.value.row == at + 1 and bad.value.file == str(Path(name) / "q.txt")
 

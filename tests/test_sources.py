@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import stat
 from pathlib import Path
@@ -22,6 +23,7 @@ from gatekeeper.sources.fields import to_canonical
 from gatekeeper.sources.manifest import Manifest, discover
 from gatekeeper.sources.readers import REJECT_SCHEMA, RawTable, read_source
 from gatekeeper.store import Store
+from gatekeeper.store.sources import all_versions
 
 from .conftest import WorkspaceMaker
 
@@ -157,21 +159,24 @@ def test_reload_unchanged_is_noop_and_change_is_new_version(maker: WorkspaceMake
     changed = load_sources(maker.ws).results[0]
     assert (changed.version, changed.unchanged) == (2, False)
     with Store(maker.ws.store_path, read_only=True) as store:
-        per_version = store.frame("SELECT source_version, count(*) AS n FROM source_rows "
-                                  "GROUP BY 1 ORDER BY 1")
-    assert per_version.rows() == [(1, 2), (2, 1)]  # the old version stays for disclosure
+        per_version = [(v["version"], pl.read_parquet(store.file_path(v["rows_file"])).height)
+                       for v in all_versions(store).to_dicts()]
+    assert per_version == [(1, 2), (2, 1)]  # the old version stays for disclosure
 
 
-def test_failed_load_leaves_nothing(maker: WorkspaceMaker) -> None:
+def test_failed_load_leaves_nothing(maker: WorkspaceMaker,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     maker.source("a", "Telefono\n3331234567\n")
     manifest = discover(maker.ws.sources_dir, maker.root)["a"]
     with Store(maker.ws.store_path) as store:
-        store.fault = "load.after_rows"
+        monkeypatch.setenv("GATEKEEPER_FAULT", "load.after_rows")
         with pytest.raises(StoreError):
             load_source(store, manifest)
         counts = [store.scalar(f"SELECT count(*) FROM {t}")
-                  for t in ("source_versions", "source_rows", "source_rejects")]
-    assert counts == [0, 0, 0]
+                  for t in ("source_versions", "source_rejects")]
+        store.sweep()  # what the next writer does
+    assert counts == [0, 0]
+    assert not list((maker.ws.store_dir / "rows").rglob("*.parquet"))  # no orphan file
 
 
 def test_every_good_source_loads_and_each_bad_one_is_reported(maker: WorkspaceMaker) -> None:
@@ -259,3 +264,38 @@ def test_a_list_outside_the_workspace_is_refused_unless_declared(maker: Workspac
     assert refused.exit_code == 2 and "outside the workspace" in refused.output
     path.write_text("outside_workspace = true\n" + path.read_text())
     assert CliRunner().invoke(cli, ["--home", str(maker.root), "load"]).exit_code == 0
+
+
+def test_a_store_from_before_the_folder_is_moved_and_migrated(maker: WorkspaceMaker) -> None:
+    """data/gatekeeper.duckdb with rows in DuckDB (schema 3) becomes data/store/ with the
+    rows in Parquet; nothing held is lost."""
+    import duckdb
+
+    from gatekeeper.store.schema import MIGRATIONS
+
+    legacy = maker.root / "data" / "gatekeeper.duckdb"
+    con = duckdb.connect(str(legacy))
+    for version in (1, 2, 3):
+        for step in MIGRATIONS[version]:
+            con.execute(step)  # type: ignore[arg-type]
+    con.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    con.execute("INSERT INTO source_versions (source_id, version, kind, file, file_sha256, "
+                "manifest_sha256, manifest_json, purposes, rows_read, rows_loaded, "
+                "rows_rejected, loaded_at) VALUES ('old', 1, 'third_party', 'x.csv', 'f', "
+                "'m', '{}', ['telemarketing'], 2, 2, 0, TIMESTAMP '2026-01-01')")
+    con.execute("""INSERT INTO source_rows (source_id, source_version, "row", raw, phone, valid,
+                   region, number_type, name) VALUES
+                   ('old', 1, 2, '3339999999', '+393339999999', true, 'IT', 'mobile', 'B'),
+                   ('old', 1, 1, '3331234567', '+393331234567', true, 'IT', 'mobile', 'A')""")
+    con.execute("INSERT INTO runs (run_id, campaign, purpose, as_of, executed_at) VALUES "
+                "('r1', 'c', 'telemarketing', TIMESTAMP '2026-01-02', TIMESTAMP '2026-01-02')")
+    con.execute("INSERT INTO run_dialable VALUES ('r1', '+393331234567', 'old', 1, "
+                "'THIRD_PARTY_CONSENT')")
+    con.close()
+    with Store(maker.ws.store_path) as store:
+        assert store.schema_version() == 4
+    assert not legacy.exists() and maker.ws.store_path.exists()
+    data = json.loads(CliRunner().invoke(cli, ["--home", str(maker.root), "disclose",
+                                               "3331234567", "--format", "json"]).output)
+    assert [s["name"] for s in data["sources"]] == ["A"]
+    assert [c["campaign"] for c in data["campaigns"]] == ["c"]

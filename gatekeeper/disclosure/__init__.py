@@ -17,11 +17,16 @@ from typing import Any
 import polars as pl
 
 from ..config import Workspace
+from ..digest import sha256_file
 from ..errors import InputError
-from ..load import PERSONAL_FIELDS, sha256_file
 from ..normalise import phone_of
 from ..optouts import Journal
 from ..store import Store
+from ..store import evidence as evidence_store
+from ..store import people as people_store
+from ..store import rpo as rpo_store
+from ..store import runs as run_store
+from ..store import sources as source_store
 from ..timeutil import iso, now_utc
 from .requests import record_request
 
@@ -39,16 +44,12 @@ def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
 
 
 def _sources(store: Store, phone: str) -> list[dict[str, Any]]:
-    rows = store.frame(
-        """SELECT r.source_id, r.source_version AS version, v.kind, v.received_on, v.file,
-                  v.file_sha256, v.loaded_at, r."row", r.raw, r.name, r.customer_id,
-                  r.contract_status, r.contract_end, r.consent_marketing,
-                  r.consent_third_party, r.consent_date, r.consent_channel, r.consent_proof,
-                  r.consent_collector, v.supplier_name, v.supplier_vat, v.supplier_contact,
-                  v.supplier_contract_ref, v.purposes
-           FROM source_rows r JOIN source_versions v
-             ON r.source_id = v.source_id AND r.source_version = v.version
-           WHERE r.phone = ? ORDER BY r.source_id, r.source_version, r."row" """, [phone])
+    rows = people_store.source_rows_of(store, phone).select(
+        "source_id", pl.col("source_version").alias("version"), "kind", "received_on", "file",
+        "file_sha256", "loaded_at", "row", "raw", "name", "customer_id", "contract_status",
+        "contract_end", "consent_marketing", "consent_third_party", "consent_date",
+        "consent_channel", "consent_proof", "consent_collector", "supplier_name",
+        "supplier_vat", "supplier_contact", "supplier_contract_ref", "purposes")
     result = []
     for rec in _records(rows):
         supplier = {k: rec.pop(f"supplier_{k}") for k in ("name", "vat", "contact",
@@ -62,18 +63,11 @@ def _sources(store: Store, phone: str) -> list[dict[str, Any]]:
 
 
 def _rpo_checks(store: Store, phone: str) -> list[dict[str, Any]]:
-    return _records(store.frame(
-        """SELECT c.checked_at, c.registered, c.registered_at, c.exchange_id, e.adapter
-           FROM rpo_checks c LEFT JOIN rpo_exchanges e USING (exchange_id)
-           WHERE c.phone = ? ORDER BY c.checked_at, c.exchange_id""", [phone]))
+    return _records(rpo_store.checks_of(store, phone))
 
 
 def _campaigns(store: Store, phone: str) -> list[dict[str, Any]]:
-    return _records(store.frame(
-        """SELECT r.campaign, r.purpose, r.as_of, r.executed_at, d.basis, d.source_id,
-                  r.run_id
-           FROM run_dialable d JOIN runs r USING (run_id)
-           WHERE d.phone = ? ORDER BY r.executed_at, r.run_id""", [phone]))
+    return _records(run_store.campaigns_of(store, phone))
 
 
 def _optouts(journal: Journal, phone: str) -> list[dict[str, Any]]:
@@ -83,8 +77,7 @@ def _optouts(journal: Journal, phone: str) -> list[dict[str, Any]]:
 
 
 def _erased(store: Store, phone: str) -> dict[str, Any] | None:
-    rows = _records(store.frame("SELECT erased_at, request_ref, recorded_by FROM erasures "
-                                "WHERE phone = ? ORDER BY erased_at", [phone]))
+    rows = _records(people_store.erasure_of(store, phone))
     return rows[0] if rows else None
 
 
@@ -133,9 +126,7 @@ def _rewrite_reports(ws: Workspace, store: Store, phone: str) -> list[str]:
     """
     rewritten: list[str] = []
     seen: set[str] = set()
-    for run_id, campaign, outputs_json in store.con.execute(
-            "SELECT run_id, campaign, outputs_json FROM runs "
-            "ORDER BY executed_at DESC, rowid DESC").fetchall():
+    for run_id, campaign, outputs_json in run_store.runs_newest_first(store):
         folder = ws.report_dir(campaign)
         decisions, dialable = folder / "decisions.parquet", folder / "dialable.csv"
         outputs = json.loads(outputs_json or "{}")
@@ -154,8 +145,7 @@ def _rewrite_reports(ws: Workspace, store: Store, phone: str) -> list[str]:
             dial = pl.read_csv(dialable, infer_schema=False)
             dial.filter(pl.col("phone") != phone).write_csv(dialable)
         outputs.update({p.name: sha256_file(p) for p in (decisions, dialable) if p.is_file()})
-        store.con.execute("UPDATE runs SET outputs_json = ? WHERE run_id = ?",
-                          [json.dumps(outputs), run_id])
+        run_store.set_outputs(store, run_id, outputs)
         rewritten.append(str(folder.relative_to(ws.root)))
     return sorted(rewritten)
 
@@ -171,28 +161,20 @@ def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
         raise InputError("--ref is required: the reference of the person's request")
     phone = phone_of(value)
     now = now_utc()
-    national = phone.removeprefix("+39")
     with Store(ws.store_path) as store:
-        prior = store.one("SELECT erased_at FROM erasures WHERE phone = ? AND request_ref = ?",
-                          [phone, ref])
+        prior = people_store.erasure_under(store, phone, ref)
         with store.transaction():
-            blank = ", ".join(f"{c} = NULL" for c in PERSONAL_FIELDS)
-            rows = store.scalar("SELECT count(*) FROM source_rows WHERE phone = ?", [phone])
-            store.con.execute(f"UPDATE source_rows SET {blank}, erased_ref = ? WHERE phone = ?",
-                              [ref, phone])
-            rejects = store.scalar(
-                "SELECT count(*) FROM source_rejects WHERE contains(reason, ?)", [national])
-            store.con.execute("DELETE FROM source_rejects WHERE contains(reason, ?)",
-                              [national])
-            campaigns = store.scalar("SELECT count(*) FROM run_dialable WHERE phone = ?",
-                                     [phone])
-            store.con.execute("DELETE FROM run_dialable WHERE phone = ?", [phone])
+            rows, retired = source_store.erase_rows(store, phone, ref, now)
+            rejects = source_store.erase_rejects(store, phone.removeprefix("+39"))
+            campaigns, retired_lists = run_store.erase_listed(store, phone, ref, now)
             if not prior:
-                store.con.execute("INSERT INTO erasures VALUES (?,?,?,?)",
-                                  [phone, now, ref, by])
-            store.check_fault("erase.before_commit")
+                people_store.record_erasure(store, phone, now, ref, by)
+            store.fault("erase.before_commit")
             record_request(store, ref, "erasure", phone, received_on, answered=True)
-            store.note_journal_head(*Journal(ws.journal_path).head(), "erase", now)
+            evidence_store.note_journal_head(store, *Journal(ws.journal_path).head(),
+                                             "erase", now)
+        for file in retired + retired_lists:  # the old files held the person's data
+            store.remove_file(file)
         reports = _rewrite_reports(ws, store, phone)
-    return EraseResult(phone, ref, iso(prior[0] if prior else now) or "", int(rows),
-                       int(rejects), int(campaigns), reports, already=bool(prior))
+    return EraseResult(phone, ref, iso(prior or now) or "", rows, rejects, campaigns, reports,
+                       already=bool(prior))

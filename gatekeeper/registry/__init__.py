@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -18,11 +21,13 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from ..digest import sha256_file
 from ..errors import RegistryError
-from ..load import sha256_file
 from ..normalise import normalise, phone_key
 from ..store import Store
+from ..store import rpo as rpo_store
 from ..timeutil import iso, now_utc
+from . import wire
 
 CHECK_SCHEMA = {"phone": pl.String, "registered": pl.Boolean, "registered_at": pl.Datetime("us")}
 
@@ -45,26 +50,19 @@ class ImportResult:
     ignored: int = 0
 
 
-def _rpo_candidates_sql() -> str:
-    # Valid Italian fixed/mobile numbers of the newest version of every source, not erased.
-    return """
-        SELECT DISTINCT r.phone FROM source_rows r
-        JOIN (SELECT source_id, max(version) AS v FROM source_versions GROUP BY 1) s
-          ON r.source_id = s.source_id AND r.source_version = s.v
-        WHERE r.valid AND r.region = 'IT'
-          AND r.number_type IN ('fixed_line', 'mobile', 'fixed_line_or_mobile')
-          AND r.phone NOT IN (SELECT phone FROM erasures)
-    """
+# The numbers an RPO check covers: valid Italian fixed lines and mobiles.
+REGION = "IT"
+CHECKED_TYPES = ("fixed_line", "mobile", "fixed_line_or_mobile")
 
 
 def numbers_needing_check(store: Store, as_of: dt.datetime, validity_days: int) -> pl.DataFrame:
     """Numbers with no RPO result still valid at as_of (never pay twice for a number)."""
-    oldest_valid = as_of - dt.timedelta(days=validity_days)
-    return store.frame(
-        f"""SELECT phone FROM ({_rpo_candidates_sql()}) c
-            WHERE phone NOT IN (SELECT phone FROM rpo_checks
-                                WHERE checked_at <= ? AND checked_at > ?)
-            ORDER BY phone""", [as_of, oldest_valid])
+    return rpo_store.numbers_needing_check(store, as_of, validity_days, REGION, CHECKED_TYPES)
+
+
+def candidates(store: Store) -> int:
+    """How many numbers an RPO check covers now (the web check's saving is counted on it)."""
+    return rpo_store.candidates(store, REGION, CHECKED_TYPES).height
 
 
 def national(phones: pl.Expr) -> pl.Expr:
@@ -158,33 +156,32 @@ def import_exchange(store: Store, request: Path, response: Path,
     kept = _answered(asked["key"], response)
     req_sha, resp_sha = sha256_file(request), sha256_file(response)
     if checked_at is None:
-        prior = store.one("SELECT exchange_id, checked_at, numbers, registered FROM "
-                          "rpo_exchanges WHERE request_sha256 = ? AND response_sha256 = ? "
-                          "ORDER BY checked_at DESC LIMIT 1", [req_sha, resp_sha])
+        prior = rpo_store.exchange_of_files(store, req_sha, resp_sha)
         if prior:  # no time given: the files' time is a guess, never a new check
-            return ImportResult(prior[0], prior[1], prior[2], prior[3], already_imported=True)
+            return ImportResult(*prior, already_imported=True)
     when = checked_at or dt.datetime.fromtimestamp(
         request.stat().st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)
     # The same files checked again later (an unchanged list re-checked a month on, the
     # same answer) are a new check; only the same files at the same time are a repeat.
     exchange_id = "file-" + hashlib.sha256(
         f"{req_sha}:{resp_sha}:{iso(when)}".encode()).hexdigest()[:16]
-    prior = store.one("SELECT checked_at, numbers, registered FROM rpo_exchanges "
-                      "WHERE exchange_id = ?", [exchange_id])
-    if prior:
-        return ImportResult(exchange_id, prior[0], prior[1], prior[2], already_imported=True)
+    known = rpo_store.exchange(store, exchange_id)
+    if known:
+        return ImportResult(exchange_id, *known, already_imported=True)
     results = asked.select(
         "phone", (~pl.col("key").is_in(kept.implode())).alias("registered"),
         pl.lit(None, pl.Datetime("us")).alias("registered_at"))
     meta = {"request_file": str(request), "request_sha256": req_sha,
             "response_file": str(response), "response_sha256": resp_sha}
-    return record_checks(store, results, when, exchange_id, "file", meta)
+    return record_checks(store, results, when, exchange_id, "file", meta,
+                         [(request, "rpo request"), (response, "rpo response")])
 
 
 def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
-                  exchange_id: str, adapter: str, meta: dict[str, str] | None = None
-                  ) -> ImportResult:
-    """Store one exchange's results as evidence, in one transaction."""
+                  exchange_id: str, adapter: str, meta: dict[str, str] | None = None,
+                  files: Sequence[tuple[Path | bytes, str]] = ()) -> ImportResult:
+    """Store one exchange's results as evidence, with the files they came from kept byte
+    for byte (audit verify re-derives the checks from them), in one transaction."""
     if checked_at > now_utc() + dt.timedelta(minutes=5):
         raise RegistryError(f"check time {iso(checked_at)} is in the future; give the time "
                             "the RPO answered with --checked-at")
@@ -195,63 +192,42 @@ def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
         pl.lit(exchange_id).alias("exchange_id")
     ).sort(phone_key(pl.col("phone"), strict=False))  # number order: a lookup reads one block
     registered = int(rows["registered"].sum())
-    with store.transaction():
-        store.con.execute(
-            "INSERT INTO rpo_exchanges VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [exchange_id, adapter, meta.get("request_file"), meta.get("request_sha256"),
-             meta.get("response_file"), meta.get("response_sha256"), checked_at, now_utc(),
-             rows.height, registered])
-        store.insert_frame("rpo_checks", rows)
+    record = {"exchange_id": exchange_id, "adapter": adapter,
+              "request_file": meta.get("request_file"),
+              "request_sha256": meta.get("request_sha256"),
+              "response_file": meta.get("response_file"),
+              "response_sha256": meta.get("response_sha256"), "checked_at": checked_at,
+              "imported_at": now_utc(), "numbers": rows.height, "registered": registered}
+    rpo_store.record_exchange(store, record, rows, files)
     return ImportResult(exchange_id, checked_at, rows.height, registered)
 
 
-RPO_STATUS_SQL = """
-    -- Grouped by the number as an integer: 9.5M checks in 2.5 s instead of 3.1 s as text.
-    WITH c AS (SELECT CAST(substr(phone, 2) AS BIGINT) AS phone_key, checked_at, registered,
-                      registered_at
-               FROM rpo_checks WHERE checked_at <= ? {and_phone}),
-    agg AS (
-        SELECT phone_key, max(checked_at) AS rpo_checked_at,
-               max(checked_at) FILTER (WHERE registered) AS last_registered,
-               max(checked_at) FILTER (WHERE NOT registered) AS last_not_registered,
-               max(registered_at) FILTER (WHERE registered) AS registered_at,
-               min(checked_at) FILTER (WHERE registered) AS first_registered
-        FROM c GROUP BY phone_key),
-    -- The rare number registered again after a "not registered" answer: only the
-    -- registered answers since that one date the current registration.
-    again AS (
-        SELECT c.phone_key, coalesce(max(c.registered_at), min(c.checked_at)) AS bound
-        FROM c JOIN (SELECT phone_key, last_not_registered FROM agg
-                     WHERE last_registered > last_not_registered) a USING (phone_key)
-        WHERE c.registered AND c.checked_at > a.last_not_registered
-        GROUP BY c.phone_key)
-    SELECT '+' || a.phone_key AS phone, a.phone_key, a.rpo_checked_at,
-           -- two answers at the same instant that disagree count as registered
-           coalesce(a.last_registered = a.rpo_checked_at, false) AS registered,
-           CASE WHEN a.last_not_registered IS NULL
-                THEN coalesce(a.registered_at, a.first_registered)
-                ELSE g.bound END AS registration_bound
-    FROM agg a LEFT JOIN again g USING (phone_key)
-"""
+def rederive(request: bytes, response: bytes, adapter: str) -> pl.DataFrame:
+    """The checks an exchange's kept files prove (phone, registered): what audit verify
+    compares the stored checks with."""
+    if adapter == "http":
+        asked = pl.Series("phone", request.decode().split(), dtype=pl.String)
+        kept = pl.Series("n", wire.parse_result(json.loads(response)).cleansed,
+                         dtype=pl.String)
+        return asked.to_frame().select(
+            "phone", (~pl.col("phone").is_in(("+39" + kept).implode())).alias("registered"))
+    with tempfile.TemporaryDirectory(prefix="gk-audit-") as folder:
+        req, resp = Path(folder) / "request", Path(folder) / "response"
+        req.write_bytes(request)
+        resp.write_bytes(response)
+        asked = (_with_phones(_lines(req, "request"), req)
+                 .select("phone", phone_key(pl.col("phone")).alias("key"))
+                 .unique("key", keep="first", maintain_order=True))
+        kept = _answered(asked["key"], resp)
+        return asked.select("phone", (~pl.col("key").is_in(kept.implode())).alias(
+            "registered"))
 
 
 def rpo_status(store: Store, as_of: dt.datetime, phone: str | None = None) -> pl.DataFrame:
-    """Per number (or for one), what the checks up to as_of prove.
-
-    rpo_checked_at: newest check; registered: what it said; registration_bound: the
-    instant the registration happened no later than (adapter date, else the first check
-    of the current run of "registered" answers). A consent is provably later than the
-    registration only when it is dated after this bound (L. 5/2018 art. 1 c.5).
-    One pass over the checks: a run reads millions of them.
-    """
-    if phone is None:  # every number: keyed by integer only, half the memory
-        return store.frame(f"SELECT * EXCLUDE (phone) FROM ({RPO_STATUS_SQL.format(and_phone='')})",
-                           [as_of])
-    return store.frame(RPO_STATUS_SQL.format(and_phone="AND phone = ?"), [as_of, phone])
+    """Per number (or for one), what the checks up to as_of prove (see store.rpo.status)."""
+    return rpo_store.status(store, as_of, phone)
 
 
 def exchanges_until(store: Store, as_of: dt.datetime) -> list[str]:
     """Ids of every RPO exchange a run at as_of may rely on (its evidence trail)."""
-    frame = store.frame("SELECT exchange_id FROM rpo_exchanges WHERE checked_at <= ? "
-                        "ORDER BY exchange_id", [as_of])
-    return frame["exchange_id"].to_list()
+    return rpo_store.exchanges_until(store, as_of)

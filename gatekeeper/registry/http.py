@@ -10,6 +10,7 @@ and honour Retry-After. Results land through `record_checks`, exactly as `rpo im
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 import ssl
 import time
@@ -26,8 +27,9 @@ from ..config import Config, Workspace
 from ..errors import ConfigError, RegistryError
 from ..faults import crash_point
 from ..store import Store
+from ..store import rpo as rpo_store
 from ..timeutil import now_utc
-from . import numbers_needing_check, record_checks, wire
+from . import candidates, numbers_needing_check, record_checks, wire
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -110,6 +112,10 @@ class RegistryClient:
         return self.rng.uniform(0, cap)  # full jitter: retries of many clients spread out
 
     def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return dict(self.request_raw(method, path, **kwargs).json())
+
+    def request_raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The first answer under 400, after retries (the body kept as it came)."""
         last = ""
         for attempt in range(self.settings.max_attempts):
             retry_after = None
@@ -119,7 +125,7 @@ class RegistryClient:
                 last = f"{type(exc).__name__}: {exc}"
             else:
                 if response.status_code < 400:
-                    return dict(response.json())
+                    return response
                 detail = wire.error_message(_json(response))
                 if response.status_code == 429 or response.status_code >= 500:
                     last = f"HTTP {response.status_code}: {detail}"
@@ -142,8 +148,10 @@ class RegistryClient:
     def poll(self, job_id: str) -> wire.Job:
         return wire.parse_job(self.request("GET", wire.job_path(job_id)))
 
-    def result(self, job_id: str) -> wire.Result:
-        return wire.parse_result(self.request("GET", wire.result_path(job_id)))
+    def result(self, job_id: str) -> tuple[wire.Result, bytes]:
+        """The job's result, and its body byte for byte (kept as the exchange's evidence)."""
+        response = self.request_raw("GET", wire.result_path(job_id))
+        return wire.parse_result(response.json()), response.content
 
 
 def _json(response: httpx.Response) -> Any:
@@ -180,20 +188,12 @@ class CheckReport:
         return self.to_submit * self.price_per_number
 
 
-def _candidates(store: Store) -> int:
-    from . import _rpo_candidates_sql
-
-    return int(store.scalar(f"SELECT count(*) FROM ({_rpo_candidates_sql()})"))
-
-
 def _plan(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, validity: int
           ) -> tuple[pl.DataFrame, int]:
     with Store(ws.store_path, read_only=True) as store:
         needed = numbers_needing_check(store, as_of, validity)
-        in_jobs = store.frame(
-            "SELECT DISTINCT n.phone FROM rpo_job_numbers n JOIN rpo_jobs j USING (batch_key) "
-            "WHERE j.state <> 'done'")
-        return needed.join(in_jobs, on="phone", how="anti"), _candidates(store)
+        in_jobs = rpo_store.numbers_in_open_jobs(store)
+        return needed.join(in_jobs, on="phone", how="anti"), candidates(store)
 
 
 def _persist_batches(ws: Workspace, settings: HttpSettings, needed: pl.DataFrame) -> int:
@@ -202,13 +202,8 @@ def _persist_batches(ws: Workspace, settings: HttpSettings, needed: pl.DataFrame
     batches = 0
     with Store(ws.store_path) as store, store.transaction():
         for start in range(0, phones.len(), settings.batch_size):
-            chunk = phones.slice(start, settings.batch_size)
-            key = uuid.uuid4().hex
-            store.con.execute("INSERT INTO rpo_jobs VALUES (?,?,?,?,?,?,?,?)",
-                              [key, settings.base_url, None, "submitting", chunk.len(),
-                               now_utc(), None, None])
-            store.insert_frame("rpo_job_numbers", pl.DataFrame(
-                {"batch_key": [key] * chunk.len(), "phone": chunk}))
+            rpo_store.add_job(store, uuid.uuid4().hex, settings.base_url,
+                              phones.slice(start, settings.batch_size), now_utc())
             batches += 1
     return batches
 
@@ -216,35 +211,35 @@ def _persist_batches(ws: Workspace, settings: HttpSettings, needed: pl.DataFrame
 def _jobs(ws: Workspace, settings: HttpSettings, *states: str
           ) -> list[tuple[str, str | None, int]]:
     with Store(ws.store_path, read_only=True) as store:
-        return store.con.execute(
-            "SELECT batch_key, job_id, numbers FROM rpo_jobs WHERE base_url = ? "
-            "AND list_contains(?, state) ORDER BY created_at, batch_key",
-            [settings.base_url, list(states)]).fetchall()
+        return rpo_store.jobs(store, settings.base_url, states)
 
 
 def _record(ws: Workspace, client: RegistryClient, key: str, job_id: str,
             report: CheckReport) -> None:
-    result = client.result(job_id)
+    result, body = client.result(job_id)
     exchange_id = f"http-{job_id}"
     with Store(ws.store_path) as store:
-        asked = store.frame("SELECT phone FROM rpo_job_numbers WHERE batch_key = ?", [key])
+        asked = rpo_store.job_numbers(store, key).to_frame("phone")
         kept = pl.Series("n", result.cleansed, dtype=pl.String)
         extra = kept.filter(~("+39" + kept).is_in(asked["phone"].implode()))
         if extra.len():
             raise RegistryError(f"job {job_id} answered {extra.len()} number(s) that were not "
                                 f"submitted (first: {extra[0]}); not recorded")
-        if not store.scalar("SELECT count(*) FROM rpo_exchanges WHERE exchange_id = ?",
-                            [exchange_id]):
+        if rpo_store.exchange(store, exchange_id) is None:
             results = asked.with_columns(
                 (~pl.col("phone").is_in(("+39" + kept).implode())).alias("registered"),
                 pl.lit(None, pl.Datetime("us")).alias("registered_at"))
-            recorded = record_checks(store, results, result.checked_at, exchange_id, "http",
-                                     {"request_file": f"{client.settings.base_url}"
-                                                      f"{wire.job_path(job_id)}"})
+            request = ("\n".join(asked["phone"].to_list()) + "\n").encode()
+            recorded = record_checks(
+                store, results, result.checked_at, exchange_id, "http",
+                {"request_file": f"{client.settings.base_url}{wire.job_path(job_id)}",
+                 "request_sha256": hashlib.sha256(request).hexdigest(),
+                 "response_file": f"{client.settings.base_url}{wire.result_path(job_id)}",
+                 "response_sha256": hashlib.sha256(body).hexdigest()},
+                [(request, "rpo request (numbers submitted)"), (body, "rpo response")])
             report.recorded_numbers += recorded.numbers
             report.registered += recorded.registered
-        store.con.execute("UPDATE rpo_jobs SET state = 'done', exchange_id = ? "
-                          "WHERE batch_key = ?", [exchange_id, key])
+        rpo_store.job_done(store, key, exchange_id)
     report.exchanges.append(exchange_id)
 
 
@@ -266,13 +261,10 @@ def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
         total = sum(n for _, _, n in submitting)
         for key, _, count in submitting:
             with Store(ws.store_path, read_only=True) as store:
-                numbers = store.frame("SELECT phone FROM rpo_job_numbers WHERE batch_key = ? "
-                                      "ORDER BY phone", [key])["phone"]
+                numbers = rpo_store.job_numbers(store, key)
             job = client.submit(key, numbers.str.strip_prefix("+39").to_list())
             with Store(ws.store_path) as store:
-                store.con.execute("UPDATE rpo_jobs SET job_id = ?, state = 'submitted', "
-                                  "submitted_at = ? WHERE batch_key = ?",
-                                  [job.job_id, now_utc(), key])
+                rpo_store.job_submitted(store, key, job.job_id, now_utc())
             crash_point("rpo.after_submit")
             report.submitted += count
             if progress:

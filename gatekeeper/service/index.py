@@ -32,8 +32,8 @@ import polars as pl
 from .. import policy as P
 from ..columns import PURPOSES
 from ..config import Workspace
+from ..digest import sha256_file
 from ..errors import EvidenceError, JournalError, StoreError
-from ..load import sha256_file
 from ..normalise import phone_key
 from ..optouts import Checkpoint, Journal, checkpoint_problems
 from ..optouts.journal import (
@@ -44,6 +44,9 @@ from ..optouts.journal import (
     journal_entry,
 )
 from ..store import Store
+from ..store import evidence as evidence_store
+from ..store import people as people_store
+from ..store import runs as run_store
 from ..timeutil import iso, now_utc
 
 NO_RUN = "NO_RUN"  # no usable run for the purpose yet: not dialable (fail closed)
@@ -240,12 +243,9 @@ class CheckIndex:
             return False
         try:
             with Store(self.ws.store_path, read_only=True, wait=0) as store:
-                latest = {purpose: store.one(
-                    "SELECT run_id, campaign, as_of, outputs_json FROM runs WHERE purpose = ? "
-                    "ORDER BY executed_at DESC, rowid DESC LIMIT 1", [purpose])
-                    for purpose in PURPOSES}
-                erased = set(store.frame("SELECT phone FROM erasures")["phone"].to_list())
-                checkpoints = store.journal_checkpoints()
+                latest = {purpose: run_store.latest_run(store, purpose) for purpose in PURPOSES}
+                erased = set(people_store.erased_numbers(store)["phone"].to_list())
+                checkpoints = evidence_store.journal_checkpoints(store)
         except StoreError as exc:  # a load or run is writing: answer from what we have
             self.last_error = exc.message
             return False

@@ -1,0 +1,222 @@
+"""Source versions (the catalog) and their rows (one immutable Parquet file each).
+
+A version's rows are written once, sorted by number, with zstd and row-group statistics:
+a run streams them back a batch at a time, and a lookup of one number (disclose, check)
+reads a row group or two. Only an erasure rewrites a file (a new file, recorded as an
+evidence change); retention deletes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from ..columns import PERSONAL_FIELDS
+from . import Store
+
+ROWS_DIR = "rows"
+ROW_GROUP = 100_000
+ROW_SCHEMA: dict[str, pl.DataType] = {
+    "source_id": pl.String(), "source_version": pl.Int32(), "row": pl.Int64(),
+    "raw": pl.String(), "phone": pl.String(), "phone_key": pl.Int64(), "valid": pl.Boolean(),
+    "region": pl.String(), "number_type": pl.String(), "name": pl.String(),
+    "customer_id": pl.String(), "contract_status": pl.String(), "contract_end": pl.Date(),
+    "consent_marketing": pl.Boolean(), "consent_third_party": pl.Boolean(),
+    "consent_date": pl.Date(), "consent_channel": pl.String(), "consent_proof": pl.String(),
+    "consent_collector": pl.String(), "erased_ref": pl.String(),
+}
+VERSION_COLUMNS = (
+    "source_id", "version", "kind", "file", "file_sha256", "manifest_sha256", "manifest_json",
+    "received_on", "purposes", "supplier_name", "supplier_vat", "supplier_contact",
+    "supplier_contract_ref", "encoding", "delimiter", "rows_read", "rows_loaded",
+    "rows_rejected", "loaded_at", "rows_file", "rows_sha256", "number_types", "rows_skipped",
+    "current_file_sha256",
+)
+_NEWEST = "QUALIFY version = max(version) OVER (PARTITION BY source_id)"
+
+
+def conform(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows in ROW_SCHEMA's columns and order; a column a file predates is null."""
+    return rows.select(
+        (pl.col(c).cast(t) if c in rows.columns else pl.lit(None, t)).alias(c)
+        for c, t in ROW_SCHEMA.items())
+
+
+def _types(rows: pl.DataFrame) -> dict[str, int]:
+    counts = rows.filter(pl.col("valid").fill_null(False)).group_by("number_type").len()
+    return dict(sorted(zip(counts["number_type"].to_list(), counts["len"].to_list(),
+                           strict=True)))
+
+
+def write_rows(store: Store, relative_dir: str, version: int, rows: pl.DataFrame
+               ) -> tuple[str, str, dict[str, int]]:
+    """Write a version's rows (already in number order) as one Parquet file; returns
+    (relative path, sha256, valid numbers per type)."""
+    frame = conform(rows)
+    relative, digest = store.write_file(
+        relative_dir, f"v{version}", lambda path: frame.write_parquet(
+            path, compression="zstd", statistics=True, row_group_size=ROW_GROUP))
+    return relative, digest, _types(frame)
+
+
+def latest_version(store: Store, source_id: str) -> tuple[int, str, str] | None:
+    """(version, the sha256 its list file should have now, manifest sha256) or None."""
+    row = store.one(
+        "SELECT version, coalesce(current_file_sha256, file_sha256), manifest_sha256 "
+        "FROM source_versions WHERE source_id = ? ORDER BY version DESC LIMIT 1",
+        [source_id])
+    return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+
+def add_version(store: Store, record: dict[str, Any], rows: pl.DataFrame,
+                rejects: pl.DataFrame) -> dict[str, int]:
+    """Store a new version (catalog row, rows file, rejects) in one transaction; returns
+    the valid numbers per type."""
+    source_id, version = record["source_id"], record["version"]
+    with store.transaction():
+        relative, digest, types = write_rows(store, f"{ROWS_DIR}/{source_id}", version, rows)
+        values = {**record, "rows_file": relative, "rows_sha256": digest,
+                  "number_types": json.dumps(types),
+                  "current_file_sha256": record["file_sha256"]}
+        store.con.execute(
+            f"INSERT INTO source_versions ({', '.join(VERSION_COLUMNS)}) VALUES "
+            f"({', '.join('?' for _ in VERSION_COLUMNS)})", [values[c] for c in VERSION_COLUMNS])
+        store.fault("load.after_rows")
+        store.insert_frame("source_rejects", rejects)
+    return types
+
+
+def version_summary(store: Store, source_id: str, version: int) -> dict[str, Any]:
+    """What a stored version holds: counts, valid numbers per type, file sha256."""
+    row = store.one(
+        "SELECT rows_read, rows_loaded, rows_rejected, coalesce(rows_skipped, 0), "
+        "file_sha256, number_types FROM source_versions WHERE source_id = ? AND version = ?",
+        [source_id, version])
+    assert row is not None
+    return {"rows_read": row[0], "rows_loaded": row[1], "rows_rejected": row[2],
+            "rows_skipped": row[3], "file_sha256": row[4],
+            "by_type": json.loads(row[5] or "{}")}
+
+
+def newest_versions(store: Store, source_ids: Sequence[str] = ()) -> pl.DataFrame:
+    """The newest version of every source (or of those named), by source id."""
+    frame = store.frame(
+        "SELECT source_id, version, kind, purposes, supplier_name, supplier_vat, "
+        "supplier_contact, supplier_contract_ref, received_on, rows_read, rows_loaded, "
+        "rows_rejected, coalesce(rows_skipped, 0) AS rows_skipped, file_sha256, loaded_at, "
+        f"rows_file, rows_sha256, file FROM source_versions {_NEWEST} ORDER BY source_id")
+    return frame.filter(pl.col("source_id").is_in(list(source_ids))) if source_ids else frame
+
+
+def all_versions(store: Store) -> pl.DataFrame:
+    """Every version of every source, with its rows file (evidence checks, anchors)."""
+    return store.frame("SELECT source_id, version, file, file_sha256, current_file_sha256, "
+                       "rows_file, rows_sha256, loaded_at FROM source_versions "
+                       "ORDER BY source_id, version")
+
+
+def version_batches(store: Store, rows_file: str, columns: Sequence[str],
+                    batch_rows: int) -> Iterator[pl.DataFrame]:
+    """A version's rows in stored (number) order, batch_rows at a time, in ROW_SCHEMA
+    types; the file is opened once, so a run keeps reading it if an erasure replaces it."""
+    parquet = pq.ParquetFile(store.file_path(rows_file))
+    present = [c for c in columns if c in parquet.schema_arrow.names]
+    missing = [c for c in columns if c not in present]
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=present):
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        yield frame.with_columns(pl.lit(None, ROW_SCHEMA[c]).alias(c) for c in missing
+                                 ).select(columns)
+
+
+def _read_files(store: Store, files: list[str], where: str, params: list[Any],
+                columns: str = "*") -> pl.DataFrame:
+    if not files:
+        return pl.DataFrame(schema=ROW_SCHEMA)
+    paths = [str(store.file_path(f)) for f in files]
+    frame = store.frame(f"SELECT {columns} FROM read_parquet(?, union_by_name = true) "
+                        f"WHERE {where}", [paths, *params])
+    return conform(frame) if columns == "*" else frame
+
+
+def rows_of_phone(store: Store, phone: str, *, newest_only: bool) -> pl.DataFrame:
+    """Every stored row of one number (newest versions only, or every version ever)."""
+    files = _newest_files(store) if newest_only else [r[0] for r in store.con.execute(
+        "SELECT rows_file FROM source_versions WHERE rows_file IS NOT NULL").fetchall()]
+    return _read_files(store, files, "phone_key = ?", [int(phone.removeprefix("+"))])
+
+
+def _newest_files(store: Store) -> list[str]:
+    """The rows files of the newest version of every source (a purged one has none)."""
+    return [r[0] for r in store.con.execute(
+        f"SELECT rows_file FROM (SELECT rows_file FROM source_versions {_NEWEST}) "
+        "WHERE rows_file IS NOT NULL").fetchall()]
+
+
+def newest_numbers(store: Store, where: str) -> pl.DataFrame:
+    """Distinct numbers (phone) of the newest versions' rows matching a row condition."""
+    files = _newest_files(store)
+    if not files:
+        return pl.DataFrame(schema={"phone": pl.String})
+    return _read_files(store, files, where, [], "DISTINCT phone")
+
+
+def versions_of(store: Store, pairs: pl.DataFrame) -> pl.DataFrame:
+    """The catalog facts disclosure shows beside a row, for (source_id, source_version)."""
+    catalog = store.frame(
+        "SELECT source_id, version AS source_version, kind, received_on, file, file_sha256, "
+        "loaded_at, supplier_name, supplier_vat, supplier_contact, supplier_contract_ref, "
+        "purposes FROM source_versions")
+    return pairs.join(catalog, on=["source_id", "source_version"], how="left")
+
+
+def rejects_of(store: Store, source_id: str) -> pl.DataFrame:
+    """Rejected rows of a source's newest version, with why."""
+    return store.frame(
+        'SELECT "row", reason FROM source_rejects WHERE source_id = ? AND source_version = '
+        "(SELECT max(version) FROM source_versions WHERE source_id = ?) ORDER BY 1",
+        [source_id, source_id])
+
+
+def erase_rows(store: Store, phone: str, ref: str, at: dt.datetime) -> tuple[int, list[str]]:
+    """Blank the person's fields in every version holding the number: each such file is
+    rewritten (new name, new sha256, the change recorded). Call inside a transaction;
+    returns (rows blanked, files to delete once it commits)."""
+    key = int(phone.removeprefix("+"))
+    versions = store.con.execute(
+        "SELECT source_id, version, rows_file, rows_sha256 FROM source_versions "
+        "WHERE rows_file IS NOT NULL").fetchall()
+    blanked, retired = 0, []
+    for source_id, version, rows_file, old_sha in versions:
+        rows = pl.read_parquet(store.file_path(rows_file))
+        hit = pl.col("phone_key") == key
+        count = int(rows.select(hit.sum()).item())
+        if not count:
+            continue
+        rows = rows.with_columns(
+            *(pl.when(hit).then(None).otherwise(pl.col(c)).alias(c)
+              for c in PERSONAL_FIELDS if c in rows.columns),
+            pl.when(hit).then(pl.lit(ref)).otherwise(pl.col("erased_ref")).alias("erased_ref"))
+        relative, digest, _ = write_rows(store, str(Path(rows_file).parent), version, rows)
+        store.con.execute("UPDATE source_versions SET rows_file = ?, rows_sha256 = ? "
+                          "WHERE source_id = ? AND version = ?",
+                          [relative, digest, source_id, version])
+        store.con.execute("INSERT INTO evidence_changes VALUES (?, 'erasure', ?, ?, ?, ?)",
+                          [at, f"rows {source_id} v{version}", old_sha, digest, ref])
+        blanked += count
+        retired.append(rows_file)
+    return blanked, retired
+
+
+def erase_rejects(store: Store, national: str) -> int:
+    """Rejected rows whose reason quotes the number (as the list wrote it) are deleted."""
+    count = int(store.scalar("SELECT count(*) FROM source_rejects WHERE contains(reason, ?)",
+                             [national]))
+    store.con.execute("DELETE FROM source_rejects WHERE contains(reason, ?)", [national])
+    return count
