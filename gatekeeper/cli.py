@@ -563,9 +563,10 @@ def erase(ctx: click.Context, phone: str, ref: str, by: str, received: str | Non
                + (" (already erased; checked again)" if r.already else ""))
     click.echo(f"  source rows blanked {r.rows:,}, rejects removed {r.rejects:,}, "
                f"campaign entries removed {r.campaigns:,}")
-    for folder in r.reports_rewritten:
-        click.echo(f"  report rewritten without the number: {folder}")
-    click.echo("  kept: the suppression entry, RPO check evidence (5 years) and opt-outs")
+    for copy in r.copies:
+        why = f" ({copy.why})" if copy.why else ""
+        detail = f": {copy.detail}" if copy.detail else ""
+        click.echo(f"  {copy.action:<6} {copy.where}{why}{detail}")
 
 
 @cli.group(invoke_without_command=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import textwrap
 from pathlib import Path
@@ -100,8 +101,10 @@ def stored_rows(ws: Workspace) -> pl.DataFrame:
 
 
 def gk(ws: Workspace, *args: str) -> Result:
-    """Run the real CLI in-process against a workspace."""
-    return CliRunner().invoke(cli, ["--home", str(ws.root), *args])
+    """Run the real CLI in-process against a workspace, from inside it (as a user would:
+    relative paths on the command line are the workspace's)."""
+    with contextlib.chdir(ws.root):
+        return CliRunner().invoke(cli, ["--home", str(ws.root), *args])
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ def _in_two_supplied_sources(ws: Workspace) -> tuple[str, str]:
         checked = pl.Series([r[0] for r in con.execute(
             "SELECT DISTINCT phone FROM rpo_checks").fetchall()])
     acme = rows.filter((pl.col("source_id") == "acme-2026-11")
-                       & pl.col("consent_proof").is_not_null() & pl.col("phone").is_in(checked))
+                       & pl.col("consent_proof").is_not_null()
+                       & pl.col("phone").is_in(checked.implode()))
     listed = rows.filter(pl.col("source_id") == "pagine-2026").select("phone")
     first = acme.join(listed, on="phone").sort("phone").row(0, named=True)
     return first["phone"], first["consent_proof"]
@@ -241,3 +242,37 @@ def test_manifest_text_is_escaped_in_html(maker: WorkspaceMaker) -> None:
     for page in ("sources.html", "report.html"):
         text = (maker.ws.report_dir("c") / page).read_text()
         assert "<script>" not in text
+
+
+def test_erasure_reaches_every_copy_or_says_why_it_is_kept(scrubbed: Workspace) -> None:
+    """The received list files lose the person's row (blanked in place, rows keep their
+    numbers); RPO files and the journal are kept, each with its reason, in the output
+    and in the letter; the next load sees the same lists, not new versions."""
+    import fastexcel
+
+    phone, _ = _in_two_supplied_sources(scrubbed)
+    national = phone.removeprefix("+39")
+    acme = scrubbed.root / "data" / "lists" / "acme-2026-11.csv"
+    lines_before = acme.read_bytes().count(b"\n")
+    assert gk(scrubbed, "optout", "add", phone, "--channel", "letter", "--by", "bo",
+              "--at", "2026-11-22T08:00").exit_code == 0
+    erased = gk(scrubbed, "erase", phone, "--ref", "PEC-9")
+    assert erased.exit_code == 0, erased.output
+    out = erased.output
+    assert "erased data/lists/acme-2026-11.csv" in out
+    assert "erased data/lists/pagine-2026.xlsx" in out
+    assert "kept   data/rpo/2026-11-20-request.txt (rpo_evidence)" in out
+    assert "kept   data/optouts.jsonl (optout)" in out
+    assert acme.read_bytes().count(b"\n") == lines_before  # rows keep their numbers
+    digits = acme.read_bytes().decode("utf-8-sig").replace(" ", "").replace("+39", "")
+    assert national not in digits
+    sheet = fastexcel.read_excel(str(scrubbed.root / "data" / "lists" / "pagine-2026.xlsx"))
+    phones = pl.from_arrow(sheet.load_sheet(0, dtypes="string").to_arrow())["Telefono"]
+    assert not phones.drop_nulls().str.replace_all(r"\D", "").str.contains(national).any()
+    reload = gk(scrubbed, "load")
+    assert reload.exit_code == 0 and "version 2" not in reload.output  # unchanged lists
+    letter = gk(scrubbed, "disclose", phone).output
+    assert "conservati" in letter and "cinque anni" in letter
+    data = json.loads(gk(scrubbed, "disclose", phone, "--format", "json").output)
+    kept = {c["where"]: c["why"] for c in data["erased"]["copies"] if c["action"] == "kept"}
+    assert kept["data/optouts.jsonl"] == "optout"

@@ -126,13 +126,12 @@ HOLDER = textwrap.dedent("""
 
 
 def _prepared(demo: Workspace) -> None:
-    runner = CliRunner()
-    home = ["--home", str(demo.root)]
-    assert runner.invoke(cli, [*home, "load"]).exit_code == 0
-    assert runner.invoke(cli, [*home, "rpo", "import", "--request",
-                               "data/rpo/2026-11-20-request.txt", "--response",
-                               "data/rpo/2026-11-20-response.txt", "--checked-at",
-                               "2026-11-20T10:00"], catch_exceptions=False).exit_code == 0
+    from .conftest import gk
+
+    assert gk(demo, "load").exit_code == 0
+    assert gk(demo, "rpo", "import", "--request", "data/rpo/2026-11-20-request.txt",
+              "--response", "data/rpo/2026-11-20-response.txt", "--checked-at",
+              "2026-11-20T10:00").exit_code == 0
 
 
 # The demo's RPO answer is from 2026-11-20: runs are pinned so tests never depend on today.

@@ -11,23 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from ..config import Workspace
-from ..digest import sha256_file
-from ..errors import InputError
 from ..normalise import phone_of
 from ..optouts import Journal
 from ..store import Store
-from ..store import evidence as evidence_store
 from ..store import people as people_store
 from ..store import rpo as rpo_store
 from ..store import runs as run_store
-from ..store import sources as source_store
 from ..timeutil import iso, now_utc
+from .erasure import EraseResult, erase
 from .requests import record_request
 
 DISCLOSURE_KEYS = ("phone", "sources", "rpo_checks", "optouts", "campaigns", "erased")
@@ -78,7 +74,11 @@ def _optouts(journal: Journal, phone: str) -> list[dict[str, Any]]:
 
 def _erased(store: Store, phone: str) -> dict[str, Any] | None:
     rows = _records(people_store.erasure_of(store, phone))
-    return rows[0] if rows else None
+    if not rows:
+        return None
+    erased = rows[0]
+    erased["copies"] = json.loads(erased.pop("copies_json") or "[]")
+    return erased
 
 
 def disclose(ws: Workspace, value: str, *, ref: str | None = None,
@@ -105,76 +105,4 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
     return data
 
 
-@dataclass
-class EraseResult:
-    phone: str
-    request_ref: str
-    erased_at: str
-    rows: int
-    rejects: int
-    campaigns: int
-    reports_rewritten: list[str] = field(default_factory=list)
-    already: bool = False
-
-
-def _rewrite_reports(ws: Workspace, store: Store, phone: str) -> list[str]:
-    """Blank the number in every campaign report still on disk (decisions and dialable).
-
-    A folder is rewritten once, for the newest run that wrote it (its recorded sha256
-    matches the file), and that run's record gets the new sha256s, so the service keeps
-    trusting the files.
-    """
-    rewritten: list[str] = []
-    seen: set[str] = set()
-    for run_id, campaign, outputs_json in run_store.runs_newest_first(store):
-        folder = ws.report_dir(campaign)
-        decisions, dialable = folder / "decisions.parquet", folder / "dialable.csv"
-        outputs = json.loads(outputs_json or "{}")
-        if (campaign in seen or not decisions.is_file()
-                or sha256_file(decisions) != outputs.get(decisions.name)):
-            continue  # done, gone, or overwritten by a later run of the same campaign
-        seen.add(campaign)
-        frame = pl.read_parquet(decisions)
-        hit = pl.col("phone") == phone
-        if not frame.select(hit.any()).item():
-            continue
-        frame.with_columns(
-            pl.when(hit).then(None).otherwise(pl.col(c)).alias(c) for c in ("raw", "phone")
-        ).write_parquet(decisions, statistics=False)
-        if dialable.is_file():
-            dial = pl.read_csv(dialable, infer_schema=False)
-            dial.filter(pl.col("phone") != phone).write_csv(dialable)
-        outputs.update({p.name: sha256_file(p) for p in (decisions, dialable) if p.is_file()})
-        run_store.set_outputs(store, run_id, outputs)
-        rewritten.append(str(folder.relative_to(ws.root)))
-    return sorted(rewritten)
-
-
-def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
-          received_on: dt.date | None = None) -> EraseResult:
-    """Remove a person's data everywhere, keeping the number only as a suppression entry.
-
-    Kept on purpose: RPO check evidence (5-year duty, code of conduct GU 27/3/2024) and
-    the opt-out journal (the objection must go on being honoured); GDPR art. 17(3)(b).
-    """
-    if not ref.strip():
-        raise InputError("--ref is required: the reference of the person's request")
-    phone = phone_of(value)
-    now = now_utc()
-    with Store(ws.store_path) as store:
-        prior = people_store.erasure_under(store, phone, ref)
-        with store.transaction():
-            rows, retired = source_store.erase_rows(store, phone, ref, now)
-            rejects = source_store.erase_rejects(store, phone.removeprefix("+39"))
-            campaigns, retired_lists = run_store.erase_listed(store, phone, ref, now)
-            if not prior:
-                people_store.record_erasure(store, phone, now, ref, by)
-            store.fault("erase.before_commit")
-            record_request(store, ref, "erasure", phone, received_on, answered=True)
-            evidence_store.note_journal_head(store, *Journal(ws.journal_path).head(),
-                                             "erase", now)
-        for file in retired + retired_lists:  # the old files held the person's data
-            store.remove_file(file)
-        reports = _rewrite_reports(ws, store, phone)
-    return EraseResult(phone, ref, iso(prior or now) or "", rows, rejects, campaigns, reports,
-                       already=bool(prior))
+__all__ = ["DISCLOSURE_KEYS", "EraseResult", "disclose", "erase"]

@@ -86,6 +86,21 @@ T: dict[str, dict[str, str]] = {
                   "Conserviamo soltanto il numero in un elenco di esclusione, perché non "
                   "venga più chiamato, e gli esiti delle verifiche nel Registro delle "
                   "Opposizioni, che la legge ci impone di conservare per cinque anni.",
+        "kept_intro": "Di seguito, dove si trovavano i Suoi dati e che cosa ne abbiamo fatto:",
+        "copy_erased": "{where}: cancellati",
+        "copy_kept": "{where}: conservati — {why}",
+        "kept_rpo_evidence": "obbligo di legge di conservare per cinque anni i file di confronto "
+                             "con il Registro delle Opposizioni (art. 17, par. 3, lett. b, GDPR; "
+                             "codice di condotta, G.U. 27 marzo 2024)",
+        "kept_optout": "la Sua opposizione deve continuare a essere rispettata (artt. 17, par. 3, "
+                       "lett. b, e 21 GDPR)",
+        "kept_suppression": "solo il numero, perché non venga più chiamato",
+        "kept_by_hand": "il file non ha potuto essere modificato automaticamente; il responsabile "
+                        "della protezione dei dati lo correggerà a mano",
+        "kept_unmanaged": "file non gestito dal sistema; il responsabile della protezione dei dati "
+                          "lo correggerà a mano",
+        "kept_backups": "copie di sicurezza precedenti, fino alla loro scadenza; se ripristinate, "
+                        "la cancellazione viene ripetuta",
         "h_object": "Come opporsi",
         "object": "Può opporsi in qualsiasi momento e gratuitamente alle nostre chiamate "
                   "commerciali, anche se effettuate tramite terzi:",
@@ -165,6 +180,20 @@ T: dict[str, dict[str, str]] = {
                   "the number in a suppression list, so that it is never called again, and "
                   "the results of the do-not-call register checks, which the law requires us "
                   "to keep for five years.",
+        "kept_intro": "Below, where your data was and what we did with each copy:",
+        "copy_erased": "{where}: erased",
+        "copy_kept": "{where}: kept — {why}",
+        "kept_rpo_evidence": "the law requires us to keep the comparison files with the "
+                             "do-not-call register for five years (Art. 17(3)(b) GDPR; "
+                             "code of conduct, Gazzetta Ufficiale 27 March 2024)",
+        "kept_optout": "your objection must go on being honoured (Art. 17(3)(b) and 21 GDPR)",
+        "kept_suppression": "only the number, so that it is never called again",
+        "kept_by_hand": "the file could not be edited automatically; our data protection officer "
+                        "will correct it by hand",
+        "kept_unmanaged": "a file our system does not manage; our data protection officer will "
+                          "correct it by hand",
+        "kept_backups": "earlier backup copies, until they expire; if one is restored, the erasure "
+                        "is repeated",
         "h_object": "How to object",
         "object": "You may object at any time, free of charge, to our marketing calls, "
                   "including calls made on our behalf:",
@@ -266,6 +295,12 @@ def letter_blocks(data: dict[str, Any], controller: Controller, lang: str = "it"
         er = data["erased"]
         blocks += [("h", t["h_erased"]), ("p", t["erased"].format(
             date=_day(er["erased_at"], lang), ref=er["request_ref"]))]
+        copies = [t["copy_erased"].format(where=c["where"]) if c["action"] == "erased"
+                  else t["copy_kept"].format(where=c["where"],
+                                             why=t.get(f"kept_{c['why']}", c["why"]))
+                  for c in er.get("copies") or []]
+        if copies:
+            blocks += [("p", t["kept_intro"]), ("ul", copies)]
     if data["held"]:
         campaigns = [t["campaign"].format(campaign=c["campaign"], purpose=t[c["purpose"]],
                                           date=_day(c["as_of"], lang), basis=t[c["basis"]])

@@ -171,8 +171,8 @@ def import_exchange(store: Store, request: Path, response: Path,
     results = asked.select(
         "phone", (~pl.col("key").is_in(kept.implode())).alias("registered"),
         pl.lit(None, pl.Datetime("us")).alias("registered_at"))
-    meta = {"request_file": str(request), "request_sha256": req_sha,
-            "response_file": str(response), "response_sha256": resp_sha}
+    meta = {"request_file": str(request.resolve()), "request_sha256": req_sha,
+            "response_file": str(response.resolve()), "response_sha256": resp_sha}
     return record_checks(store, results, when, exchange_id, "file", meta,
                          [(request, "rpo request"), (response, "rpo response")])
 

@@ -57,6 +57,13 @@ def all_evidence_files(store: Store) -> pl.DataFrame:
     return store.frame("SELECT sha256, path, size, kind FROM evidence_files ORDER BY sha256")
 
 
+def record_change(store: Store, at: dt.datetime, kind: str, what: str, old: str | None,
+                  new: str | None, ref: str | None) -> None:
+    """A legitimate change of stored evidence (an erasure rewriting a file)."""
+    store.con.execute("INSERT INTO evidence_changes VALUES (?, ?, ?, ?, ?, ?)",
+                      [at, kind, what, old, new, ref])
+
+
 def changes(store: Store) -> pl.DataFrame:
     """Every legitimate change of stored evidence (erasures), oldest first."""
     return store.frame("SELECT changed_at, kind, object, old_sha256, new_sha256, request_ref "

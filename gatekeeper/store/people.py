@@ -24,8 +24,14 @@ def erasure_count(store: Store) -> int:
 
 
 def erasure_of(store: Store, phone: str) -> pl.DataFrame:
-    return store.frame("SELECT erased_at, request_ref, recorded_by FROM erasures "
+    return store.frame("SELECT erased_at, request_ref, recorded_by, copies_json FROM erasures "
                        "WHERE phone = ? ORDER BY erased_at", [phone])
+
+
+def set_erasure_copies(store: Store, phone: str, ref: str, copies_json: str) -> None:
+    """Where the person's data was, and what the erasure did to each copy."""
+    store.con.execute("UPDATE erasures SET copies_json = ? WHERE phone = ? AND "
+                      "request_ref = ?", [copies_json, phone, ref])
 
 
 def erasure_under(store: Store, phone: str, ref: str) -> dt.datetime | None:
@@ -35,7 +41,8 @@ def erasure_under(store: Store, phone: str, ref: str) -> dt.datetime | None:
 
 
 def record_erasure(store: Store, phone: str, at: dt.datetime, ref: str, by: str) -> None:
-    store.con.execute("INSERT INTO erasures VALUES (?,?,?,?)", [phone, at, ref, by])
+    store.con.execute("INSERT INTO erasures (phone, erased_at, request_ref, recorded_by) "
+                      "VALUES (?,?,?,?)", [phone, at, ref, by])
 
 
 # --- disclosure ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from . import Store
+from .evidence import record_change
 
 RUNS_DIR = "runs"
 RUN_COLUMNS = ("run_id", "campaign", "purpose", "as_of", "executed_at", "policy_json",
@@ -105,8 +106,7 @@ def erase_listed(store: Store, phone: str, ref: str, at: dt.datetime
         new_relative, digest = write_listed(store, run_id, keep)
         store.con.execute("UPDATE runs SET dialable_file = ?, dialable_sha256 = ? "
                           "WHERE run_id = ?", [new_relative, digest, run_id])
-        store.con.execute("INSERT INTO evidence_changes VALUES (?, 'erasure', ?, ?, ?, ?)",
-                          [at, f"run list {run_id}", old_sha, digest, ref])
+        record_change(store, at, "erasure", f"run list {run_id}", old_sha, digest, ref)
         removed += listed.height - keep.height
         retired.append(relative)
     return removed, retired

@@ -138,6 +138,8 @@ MIGRATIONS: dict[int, list[Step]] = {
         """CREATE TABLE evidence_changes (
             changed_at TIMESTAMP NOT NULL, kind VARCHAR NOT NULL, object VARCHAR NOT NULL,
             old_sha256 VARCHAR, new_sha256 VARCHAR, request_ref VARCHAR)""",
+        # Where an erased person's data was, and what became of each copy (JSON).
+        "ALTER TABLE erasures ADD COLUMN copies_json VARCHAR",
         # Digests of the whole evidence state handed to the DPO (audit anchor).
         """CREATE TABLE anchors (
             digest VARCHAR PRIMARY KEY, created_at TIMESTAMP NOT NULL,

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from ..columns import PERSONAL_FIELDS
 from . import Store
+from .evidence import record_change
 
 ROWS_DIR = "rows"
 ROW_GROUP = 100_000
@@ -207,8 +208,8 @@ def erase_rows(store: Store, phone: str, ref: str, at: dt.datetime) -> tuple[int
         store.con.execute("UPDATE source_versions SET rows_file = ?, rows_sha256 = ? "
                           "WHERE source_id = ? AND version = ?",
                           [relative, digest, source_id, version])
-        store.con.execute("INSERT INTO evidence_changes VALUES (?, 'erasure', ?, ?, ?, ?)",
-                          [at, f"rows {source_id} v{version}", old_sha, digest, ref])
+        record_change(store, at, "erasure", f"rows {source_id} v{version}", old_sha, digest,
+                      ref)
         blanked += count
         retired.append(rows_file)
     return blanked, retired
@@ -220,3 +221,10 @@ def erase_rejects(store: Store, national: str) -> int:
                              [national]))
     store.con.execute("DELETE FROM source_rejects WHERE contains(reason, ?)", [national])
     return count
+
+
+def list_file_edited(store: Store, old_sha: str, new_sha: str) -> None:
+    """A received list file was edited (an erasure): the versions read from it now expect
+    the new bytes, so the next load sees the same list, not a new version."""
+    store.con.execute("UPDATE source_versions SET current_file_sha256 = ? "
+                      "WHERE current_file_sha256 = ?", [new_sha, old_sha])
