@@ -412,33 +412,57 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--anchor", help="A digest from 'audit anchor': prove nothing recorded before "
+              "it was rewritten since.")
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
-    """Verify the evidence: the opt-out journal's chain and every checkpoint; exit 1 if
-    anything was cut or altered."""
+def audit_verify(ctx: click.Context, anchor: str | None) -> None:
+    """Verify the evidence: the opt-out journal's chain and every checkpoint, each RPO
+    check against its exchange files, rows, lists and reports against their sha256; exit
+    1 naming what changed."""
     import contextlib
 
+    from .audit import verify
     from .errors import StoreBusy
-    from .optouts import Checkpoint
+    from .optouts import Journal
     from .store import Store
     from .store import evidence as evidence_store
     from .timeutil import now_utc
 
     ws = _workspace(ctx)
-    journal = _journal(ctx)
-    with Store(ws.store_path, read_only=True) as store:
-        stored = [Checkpoint(p, h, b) for p, h, b in evidence_store.journal_checkpoints(store)]
-    state, problems = journal.verify(stored)
-    _print_warnings(state.warnings())
-    if not problems:  # a verified head is a checkpoint too (skipped if a run holds the store)
-        with contextlib.suppress(StoreBusy), Store(ws.store_path, wait=0) as store:
-            evidence_store.note_journal_head(store, state.position, state.last_hash,
-                                             "audit verify", now_utc())
-    for problem in problems:
+    report = verify(ws, anchor.strip() if anchor else None)
+    _print_warnings(report.notes)
+    for problem in report.problems:
         click.echo(f"problem: {problem}", err=True)
-    click.echo(f"{state.entries:,} journal entries, "
-               f"{'chain intact' if not problems else 'NOT intact'}")
-    ctx.exit(1 if problems else 0)
+    if report.intact:  # a verified head is a checkpoint too (skipped if a run holds the store)
+        position, head = Journal(ws.journal_path).head()
+        with contextlib.suppress(StoreBusy), Store(ws.store_path, wait=0) as store:
+            evidence_store.note_journal_head(store, position, head, "audit verify",
+                                             now_utc())
+    click.echo(f"{report.journal_entries:,} journal entries, {report.exchanges:,} RPO "
+               f"exchanges ({report.checks:,} checks derived again from their files), "
+               f"{report.versions:,} source versions, {report.runs:,} runs: "
+               + ("evidence intact" if report.intact else
+                  f"NOT intact ({len(report.problems)} problem(s))"))
+    ctx.exit(0 if report.intact else 1)
+
+
+@audit.command("anchor")
+@click.pass_context
+def audit_anchor(ctx: click.Context) -> None:
+    """One digest of the whole evidence state, to keep outside the workspace (send it to
+    the DPO by PEC); 'audit verify --anchor DIGEST' proves nothing was rewritten since."""
+    from .audit import make_anchor
+
+    digest, report = make_anchor(_workspace(ctx))
+    if not digest:
+        for problem in report.problems:
+            click.echo(f"problem: {problem}", err=True)
+        click.echo("no anchor made: the evidence is not intact (see 'gatekeeper audit "
+                   "verify')", err=True)
+        ctx.exit(1)
+    click.echo(digest)
+    click.echo("keep this digest outside the workspace (e.g. send it to the DPO by PEC); "
+               f"check later with: gatekeeper audit verify --anchor {digest}", err=True)
 
 
 # --- run and check ------------------------------------------------------------------------
