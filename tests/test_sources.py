@@ -237,3 +237,65 @@ def test_each_row_is_read_as_if_it_were_alone(rows: list[tuple[str, str, str]]) 
     alone = [to_canonical(table([r], i + 1), manifest) for i, r in enumerate(rows)]
     assert good.rows() == pl.concat([g for g, _ in alone]).rows()
     assert rejects.rows() == pl.concat([r for _, r in alone]).rows()
+
+
+def test_two_digit_years_and_excel_serials_are_dates_as_excel_reads_them(
+        maker: WorkspaceMaker) -> None:
+    """10/04/25 was read as the year 25 and every such consent decided CONSENT_EXPIRED;
+    a date cell that lost its format (45757) was a reject although Excel shows a date."""
+    days = ["10/04/25", "10-04-99", "10.04.29", "01/01/30", "45757", "45757.0", "45757,5",
+            "19999", "10/04/202", "10/04-25"]
+    text = "Telefono;Data consenso\r\n" + "".join(
+        f"33312345{i:02d};{day}\r\n" for i, day in enumerate(days))
+    maker.source("a", "", data=text.encode("cp1252"),
+                 columns='phone = "Telefono"\nconsent_date = "Data consenso"')
+    rows, rejects = _read(maker, "a")
+    assert rows["consent_date"].to_list() == [
+        dt.date(2025, 4, 10), dt.date(1999, 4, 10), dt.date(2029, 4, 10), dt.date(1930, 1, 1),
+        dt.date(2025, 4, 10), dt.date(2025, 4, 10), dt.date(2025, 4, 10)]
+    assert rejects["row"].to_list() == [8, 9, 10]  # out of the serial range, 3-digit year, mixed
+    assert "'19999' is not a date" in rejects["reason"][0]
+
+
+def _date_table(values: list[str]) -> tuple[RawTable, Manifest]:
+    manifest = Manifest(
+        id="l", kind="internal_archive", file=Path("l.csv"), received_on=dt.date(2026, 11, 1),
+        purposes=("telemarketing",), supplier=None,
+        columns={"phone": "T", "consent_date": "D"}, defaults={},
+        path=Path("sources/l.toml"))
+    frame = pl.DataFrame({"T": ["3331234567"] * len(values), "D": values}).with_columns(
+        pl.Series("row", range(1, len(values) + 1), pl.Int64))
+    return RawTable(frame, pl.DataFrame(schema=REJECT_SCHEMA)), manifest
+
+
+def _written(day: dt.date, form: str, fraction: int) -> str:
+    d, m, y = day.day, day.month, day.year
+    serial = (day - dt.date(1899, 12, 30)).days
+    return {
+        "iso": f"{y:04d}-{m:02d}-{d:02d}", "iso_time": f"{y:04d}-{m:02d}-{d:02d} 10:30:00",
+        "dmy/": f"{d:02d}/{m:02d}/{y:04d}", "dmy-": f"{d:02d}-{m:02d}-{y:04d}",
+        "dmy.": f"{d:02d}.{m:02d}.{y:04d}", "d/m/y unpadded": f"{d}/{m}/{y:04d}",
+        "dmyy/": f"{d:02d}/{m:02d}/{y % 100:02d}", "dmyy-": f"{d:02d}-{m:02d}-{y % 100:02d}",
+        "dmyy.": f"{d:02d}.{m:02d}.{y % 100:02d}", "serial": str(serial),
+        "serial.0": f"{serial}.0", "serial+time": f"{serial}.{fraction}",
+    }[form]
+
+
+FOUR_DIGIT = ("iso", "iso_time", "dmy/", "dmy-", "dmy.", "d/m/y unpadded")
+TWO_DIGIT = ("dmyy/", "dmyy-", "dmyy.")
+SERIAL = ("serial", "serial.0", "serial+time")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(
+    st.tuples(st.dates(dt.date(1000, 1, 1), dt.date(9999, 12, 31)), st.sampled_from(FOUR_DIGIT)),
+    st.tuples(st.dates(dt.date(1930, 1, 1), dt.date(2029, 12, 31)), st.sampled_from(TWO_DIGIT)),
+    st.tuples(st.dates(dt.date(1954, 10, 3), dt.date(2119, 1, 11)), st.sampled_from(SERIAL)),
+), st.integers(1, 999_999))
+def test_any_date_written_in_an_accepted_form_reads_back_as_itself(
+        case: tuple[dt.date, str], fraction: int) -> None:
+    day, form = case
+    table, manifest = _date_table([_written(day, form, fraction)])
+    good, rejects = to_canonical(table, manifest)
+    assert rejects.is_empty(), rejects.rows()
+    assert good["consent_date"].to_list() == [day]

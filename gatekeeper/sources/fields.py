@@ -7,6 +7,7 @@ block a lawful row, and a misread date could make an expired consent look fresh.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import polars as pl
@@ -28,7 +29,11 @@ STATUS_WORDS = {
     "active": "active", "attivo": "active", "attiva": "active", "in essere": "active",
     "ceased": "ceased", "cessato": "ceased", "cessata": "ceased", "chiuso": "ceased",
 }
-DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
+# Excel's two-digit-year window: 00-29 are 20xx, 30-99 are 19xx.
+EXCEL_PIVOT_YY = 30
+# Excel's 1900 date system, past its phantom 1900-02-29: date = 1899-12-30 + serial days.
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+EXCEL_SERIALS = (20000, 80000)  # 1954-10-03 .. 2119-01-11: plausible dates only
 _ERR = "__err_"
 
 
@@ -65,11 +70,34 @@ def _boolean(field: str) -> tuple[pl.Expr, pl.Expr]:
 
 
 def _date(field: str) -> tuple[pl.Expr, pl.Expr]:
+    """Dates as Italian lists carry them: ISO, d/m/y with a 4- or 2-digit year, or an Excel
+    serial number from a cell that lost its date format.
+
+    A two-digit year is read as Excel reads it (00-29 -> 20xx, 30-99 -> 19xx): read as
+    year 0025 it would make every consent look expired. A serial is accepted only in
+    20000-80000 (1954-2119), so a stray count or code is never taken for a date.
+    """
     text = pl.col(field)
     iso_prefix = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[ T].*)?$", 1)
+    # One separator throughout (31/03/25, 31-03-25, 31.03.25), never mixed (31/03-25).
+    one_sep = "|".join(rf"^\d{{1,2}}{sep}\d{{1,2}}{sep}(?:\d{{4}}|\d{{2}})$"
+                       for sep in ("/", "-", r"\."))
+    dmy = text.str.extract_groups(r"^(\d{1,2})\D(\d{1,2})\D(\d+)$")
+    day, month, year = (dmy.struct[i] for i in range(3))
+    short = year.str.len_chars() == 2
+    full_year = (pl.when(short & (year.cast(pl.Int32, strict=False) < EXCEL_PIVOT_YY))
+                 .then(pl.lit("20") + year)
+                 .when(short).then(pl.lit("19") + year)
+                 .otherwise(year))
+    dmy_iso = pl.when(text.str.contains(one_sep)).then(pl.concat_str(
+        full_year, pl.lit("-"), month.str.zfill(2), pl.lit("-"), day.str.zfill(2)))
+    serial = text.str.extract(r"^(\d{5})(?:[.,]\d+)?$", 1).cast(pl.Int64, strict=False)
+    serial_date = (pl.when(serial.is_between(*EXCEL_SERIALS))
+                   .then(pl.lit(EXCEL_EPOCH) + pl.duration(days=serial)))
     value = pl.coalesce(
         iso_prefix.str.to_date("%Y-%m-%d", strict=False),
-        *(text.str.to_date(fmt, strict=False) for fmt in DATE_FORMATS[1:]),
+        dmy_iso.str.to_date("%Y-%m-%d", strict=False),
+        serial_date.cast(pl.Date),
     )
     error = (pl.when(text.is_not_null() & value.is_null())
              .then(pl.format(f"{field} '{{}}' is not a date (use 2025-03-31 or 31/03/2025)",
