@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -299,3 +302,128 @@ def test_any_date_written_in_an_accepted_form_reads_back_as_itself(
     good, rejects = to_canonical(table, manifest)
     assert rejects.is_empty(), rejects.rows()
     assert good["consent_date"].to_list() == [day]
+
+
+def test_a_stray_quote_that_never_closes_rejects_every_row_it_swallowed(
+        maker: WorkspaceMaker) -> None:
+    """3331234567,"Mario swallowed the two rows after it into one name: 1 row, 0 rejects,
+    two numbers gone without a trace."""
+    maker.source("a", 'Telefono,Nominativo\n3331234560,Anna\n3331234567,"Mario\n'
+                      "3331234568,Luigi\n3331234569,Bruno\n")
+    rows, rejects = _read(maker, "a")
+    assert rows.select("row", "raw").rows() == [(1, "3331234560")]
+    assert rejects["row"].to_list() == [2, 3, 4]
+    assert rejects["reason"][0] == (
+        'a quote opened here is never closed; it swallowed rows 3..4; remove the stray " '
+        "or quote the whole field")
+    assert "swallowed by the quote opened in row 2" in rejects["reason"][1]
+
+
+def test_a_stray_quote_closed_rows_later_keeps_later_row_numbers_true(
+        maker: WorkspaceMaker) -> None:
+    text = ('Telefono;Nominativo;Consenso terzi\r\n3331234567;"Niccolò;sì\r\n'
+            '3331234568;Luigi;no\r\n3331234569;Bruno";sì\r\n3331234570;Carla;sì\r\n'
+            "3331234571;Dora\r\n3331234572;Ezio;no\r\n")
+    maker.source("a", "", data=text.encode("cp1252"), columns=(
+        'phone = "Telefono"\nname = "Nominativo"\nconsent_third_party = "Consenso terzi"'))
+    rows, rejects = _read(maker, "a")
+    assert rows.select("row", "raw").rows() == [(4, "3331234570"), (6, "3331234572")]
+    assert rejects["row"].to_list() == [1, 2, 3, 5]
+    assert rejects["reason"][0].startswith(
+        "a quote opened here closes only in row 3; it swallowed rows 2..3")
+    assert rejects["reason"][3].startswith("row has 2 fields, the header has 3")
+
+
+def test_a_quote_open_at_the_end_of_the_file_is_a_reject(maker: WorkspaceMaker) -> None:
+    maker.source("a", "", data=b'Telefono,Nominativo\n3331234567,A\n3331234568,"B')
+    rows, rejects = _read(maker, "a")
+    assert rows["row"].to_list() == [1]
+    assert rejects.rows() == [(2, 'a quote opened here is never closed; remove the stray " '
+                                  "or quote the whole field")]
+
+
+def test_a_quoted_field_spanning_lines_is_one_row_a_stray_quote_is_not(
+        maker: WorkspaceMaker) -> None:
+    """A name or address over two lines, even in the first column, is one row; the same
+    file ending in a quote that never closes rejects that row, naming it."""
+    text = ('Nominativo,Telefono\n"Bianchi\nAnna",3331234567\n"Via Roma 1,\nMilano",'
+            '3331234568\nCarla,3331234569\n"Dora,3331234570\n')
+    maker.source("a", "", data=text.encode(), columns='phone = "Telefono"\nname = "Nominativo"')
+    rows, rejects = _read(maker, "a")
+    assert rows.select("row", "name").rows() == [
+        (1, "Bianchi\nAnna"), (2, "Via Roma 1,\nMilano"), (3, "Carla")]
+    assert rejects.rows() == [(4, 'a quote opened here is never closed; remove the stray " '
+                                  "or quote the whole field")]
+
+
+def _csv_manifest(path: Path) -> Manifest:
+    return Manifest(
+        id="l", kind="internal_archive", file=path, received_on=dt.date(2026, 11, 1),
+        purposes=("telemarketing",), supplier=None, columns={"phone": "Telefono"},
+        defaults={}, path=path.with_suffix(".toml"))
+
+
+def _write_csv(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["Telefono", "Nominativo", "Note"])
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _accounted(data: bytes) -> tuple[RawTable, list[int]]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "l.csv"
+        path.write_bytes(data)
+        table = read_source(_csv_manifest(path))
+    numbers = sorted(table.frame["row"].to_list() + table.rejects["row"].to_list())
+    return table, numbers
+
+
+CELL = st.text(alphabet='ab ,"\n', max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.from_regex(r"\A3[0-9]{9}\Z"), CELL, CELL), min_size=1,
+                max_size=12))
+def test_properly_quoted_files_read_back_row_for_row(rows: list[tuple[str, str, str]]) -> None:
+    """Whatever a CSV writer quotes (delimiters, quotes, newlines), every row is read back
+    as written under its own number. The one exception is the stray-quote rule: a value
+    with a later line that is a whole record by itself (here: two commas) is rejected,
+    one reject per line it spans, so that later rows keep the numbers a reader counts."""
+    written = [list(r) for r in rows]
+    expected_rows, expected_rejects, number = [], [], 1
+    for row in written:
+        looks_swallowed = any(line.count(",") >= 2 for cell in row[1:]
+                              for line in cell.split("\n")[1:])
+        if looks_swallowed:
+            lines = 1 + sum(cell.count("\n") for cell in row)
+            expected_rejects += range(number, number + lines)
+            number += lines
+        else:
+            expected_rows.append((number, *row))
+            number += 1
+    table, _ = _accounted(_write_csv(written))
+    assert table.frame.select("row", "Telefono", "Nominativo", "Note").rows() == expected_rows
+    assert table.rejects["row"].to_list() == expected_rejects
+    assert all("quote" in reason for reason in table.rejects["reason"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.from_regex(r"\A3[0-9]{9}\Z"), st.from_regex(r"\A[a-z ]{0,8}\Z"),
+                          st.from_regex(r"\A[a-z ,]{0,8}\Z")), min_size=1, max_size=12),
+       st.data())
+def test_a_stray_quote_never_loses_or_misnumbers_a_row(
+        rows: list[tuple[str, str, str]], data: st.DataObject) -> None:
+    written = [list(r) for r in rows]
+    stray = data.draw(st.integers(0, len(rows) - 1))
+    column = data.draw(st.integers(1, 2))
+    lines = _write_csv(written).decode().split("\r\n")
+    cells = next(csv.reader([lines[stray + 1]]))
+    cells[column] = '"' + cells[column].strip('"')
+    lines[stray + 1] = ",".join(cells)
+    table, numbers = _accounted("\r\n".join(lines).encode())
+    assert numbers == list(range(1, len(rows) + 1))
+    assert stray + 1 in table.rejects["row"].to_list()
+    for row, *values in table.frame.select("row", "Telefono", "Nominativo", "Note").rows():
+        assert values == written[row - 1]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,8 +81,7 @@ def _decode(data: bytes, manifest: Manifest) -> tuple[bytes, str]:
         return data.decode("latin-1").encode("utf-8"), "latin-1"
 
 
-def _header(text_head: str, manifest: Manifest) -> tuple[list[str], str]:
-    first = text_head.splitlines()[0] if text_head.strip() else ""
+def _header(first: str, manifest: Manifest) -> tuple[list[str], str]:
     if not first.strip():
         raise SourceFileError("the first line is empty; it must be the header row",
                               file=manifest.file, row=0)
@@ -96,53 +97,181 @@ def _header(text_head: str, manifest: Manifest) -> tuple[list[str], str]:
     return names, delimiter
 
 
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
+
+
+def _split_lines(data: bytes, count: int) -> tuple[list[bytes], bytes]:
+    """The first `count` physical lines (without their ends) and the bytes after them."""
+    lines: list[bytes] = []
+    offset = 0
+    for match in _NEWLINE.finditer(data):
+        if len(lines) == count:
+            break
+        lines.append(data[offset:match.start()])
+        offset = match.end()
+    if len(lines) < count and offset < len(data):
+        lines.append(data[offset:])
+        offset = len(data)
+    return lines, data[offset:]
+
+
+def _physical_lines(data: bytes) -> int:
+    newlines = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    return newlines + (1 if data and not data.endswith((b"\n", b"\r")) else 0)
+
+
+def _quote_swallows(values: list[str], delimiter: str, fields: int) -> bool:
+    """Does a value's second or later line look like a whole record of its own?"""
+    return any(line.count(delimiter) >= fields - 1
+               for value in values for line in _split_text_lines(value)[1:])
+
+
+def _split_text_lines(value: str) -> list[str]:
+    return value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _multiline(frame: pl.DataFrame, names: list[str], delimiter: str) -> pl.DataFrame:
+    """Per row with a value spanning lines: its physical lines and whether a later line of
+    one of its values has the header's delimiter count (rows swallowed by a stray quote)."""
+    spans = pl.any_horizontal(pl.col(n).str.contains(r"[\r\n]") for n in names)
+    rows = frame.with_row_index("_i").filter(spans)
+    lines = [pl.col(n).str.replace_all(r"\r\n?", "\n").str.split("\n") for n in names]
+    return rows.select(
+        pl.col("_i").cast(pl.Int64),
+        (1 + pl.sum_horizontal(line.list.len() - 1 for line in lines)).alias("lines"),
+        pl.any_horizontal(
+            line.list.slice(1).list.eval(
+                pl.element().str.count_matches(delimiter, literal=True) >= len(names) - 1
+            ).list.any()
+            for line in lines).alias("swallows"),
+    )
+
+
+def _quote_rejects(start: np.ndarray, span: np.ndarray, open_at_end: np.ndarray,
+                   ) -> pl.DataFrame:
+    """One reject per row a stray quote swallowed, the first naming where it opened."""
+    if not len(start):
+        return _empty_rejects()
+    regions = pl.DataFrame({"start": start, "span": span, "open": open_at_end},
+                           schema={"start": pl.Int64, "span": pl.Int64, "open": pl.Boolean})
+    last = pl.col("start") + pl.col("span") - 1
+    fix = 'remove the stray " or quote the whole field'
+    first = (pl.when(pl.col("open") & (pl.col("span") == 1))
+             .then(pl.lit(f"a quote opened here is never closed; {fix}"))
+             .when(pl.col("open"))
+             .then(pl.format(f"a quote opened here is never closed; it swallowed rows "
+                             f"{{}}..{{}}; {fix}", pl.col("start") + 1, last))
+             .otherwise(pl.format(f"a quote opened here closes only in row {{}}; it "
+                                  f"swallowed rows {{}}..{{}}; {fix}",
+                                  last, pl.col("start") + 1, last)))
+    later = pl.format('swallowed by the quote opened in row {}; remove the stray " there',
+                      pl.col("start"))
+    return (regions.with_columns(first.alias("first"), later.alias("later"),
+                                 pl.int_ranges("start", last + 1).alias(ROW))
+            .explode(ROW)
+            .select(pl.col(ROW).cast(pl.Int64),
+                    pl.when(pl.col(ROW) == pl.col("start")).then("first")
+                    .otherwise("later").alias("reason")))
+
+
 def read_csv(manifest: Manifest) -> RawTable:
-    """CSV with any common delimiter and encoding, quoted fields; ragged rows are rejects."""
+    """CSV with any common delimiter and encoding, quoted fields; ragged rows are rejects.
+
+    A quoted value may span lines, but a stray quote (3331234567,"Mario) would swallow the
+    rows after it into one name: numbers vanishing without a trace. So a record whose
+    quote never closes, or whose value holds a line that is a whole record by itself, is
+    rejected row by row, and later rows keep the numbers they have in the file.
+    """
     data = manifest.file.read_bytes()
     if not data.strip():
         raise SourceFileError("the file is empty; it needs a header row and data rows",
                               file=manifest.file)
     utf8, encoding = _decode(data, manifest)
-    names, delimiter = _header(utf8[:65536].decode("utf-8", "ignore"), manifest)
-    bad: list[tuple[int | None, str]] = []
+    head, body = _split_lines(utf8, 1)
+    names, delimiter = _header(head[0].decode("utf-8") if head else "", manifest)
+    fields = len(names)
+    quoted = b'"' in body
+    # A line after the data that a still-open quote would swallow: where it ends up tells
+    # whether the file ends inside a quote (pyarrow reads that without complaint).
+    end_mark = f"\x1fgatekeeper-end-{uuid.uuid4().hex}"
+    source = body
+    if quoted:
+        source = (body + (b"" if body.endswith((b"\n", b"\r")) else b"\n")
+                  + (end_mark + delimiter * (fields - 1)).encode())
+    bad: list[tuple[int | None, int, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad.append((row.number, f"row has {row.actual_columns} fields, the header has "
-                    f"{row.expected_columns}; quote fields that contain '{delimiter}'"))
+        bad.append((row.number, row.actual_columns, row.text))
         return "skip"
 
     def parse(threads: bool) -> pa.Table:
         bad.clear()
         return pacsv.read_csv(
-            pa.BufferReader(utf8),
+            pa.BufferReader(source),
             read_options=pacsv.ReadOptions(use_threads=threads, column_names=names,
-                                           skip_rows=1, block_size=1 << 24),
+                                           block_size=1 << 24),
             # Quoted newlines force a serial parse: only pay for it when there are quotes.
-            parse_options=pacsv.ParseOptions(delimiter=delimiter,
-                                             newlines_in_values=b'"' in utf8,
-                                             invalid_row_handler=on_invalid),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted,
+                                             invalid_row_handler=on_invalid,
+                                             ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False),
         )
 
-    try:
-        table = parse(threads=True)
-        if any(number is None for number, _ in bad):
-            table = parse(threads=False)
-    except pa.ArrowInvalid as exc:
-        raise SourceFileError(f"cannot parse as CSV ({exc}); check the delimiter and quotes",
-                              file=manifest.file) from None
-    # pyarrow numbers rows from the header (row 1) after skip_rows: data row = number - 1.
-    rejected = np.array(sorted(int(n) - 1 for n, _ in bad if n is not None), dtype=np.int64)
-    total = table.num_rows + len(rejected)
-    kept_rows = np.delete(np.arange(1, total + 1, dtype=np.int64), rejected - 1)
-    frame = pl.from_arrow(table)
+    if source:
+        try:
+            table = parse(threads=True)
+            if any(number is None for number, _, _ in bad):
+                table = parse(threads=False)
+        except pa.ArrowInvalid as exc:
+            raise SourceFileError(f"cannot parse as CSV ({exc}); check the delimiter and "
+                                  "quotes", file=manifest.file) from None
+        frame = pl.from_arrow(table)
+    else:
+        frame = pl.DataFrame(schema={n: pl.String for n in names})
     assert isinstance(frame, pl.DataFrame)
-    frame = frame.with_columns(pl.Series(ROW, kept_rows))
-    rejects = pl.DataFrame(
-        {ROW: [int(n) - 1 for n, _ in bad if n is not None],
-         "reason": [why for n, why in bad if n is not None]}, schema=REJECT_SCHEMA)
+    # Records in file order, 0-based; pyarrow numbers the ones it could not read from 1.
+    bad_at = np.array([int(number) - 1 for number, _, _ in bad], dtype=np.int64)
+    ends_open = quoted and not (frame.height and frame.item(-1, 0) == end_mark)
+    if quoted and not ends_open:
+        frame = frame.head(-1)
+    total = frame.height + len(bad)
+    open_at_end = np.zeros(total, dtype=bool)
+    open_at_end[-1:] = ends_open
+    valid_at = np.delete(np.arange(total, dtype=np.int64), bad_at)
+    lines = np.ones(total, dtype=np.int64)
+    swallows = np.zeros(total, dtype=bool)
+    if quoted and frame.height:
+        multi = _multiline(frame, names, delimiter)
+        at = valid_at[multi["_i"].to_numpy()]
+        lines[at] = multi["lines"].to_numpy()
+        swallows[at] = multi["swallows"].to_numpy()
+    for at, (_, _, text) in zip(bad_at, bad, strict=True):
+        lines[at] = len(_split_text_lines(text))
+        try:  # the record's values, read as pyarrow read them (quotes open a field only)
+            values = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+        except csv.Error:  # unreadable even so: judge its raw lines
+            values = [text]
+        swallows[at] = _quote_swallows(values, delimiter, fields)
+    if open_at_end.any():  # runs to the end of the file: as many lines as are left
+        lines[-1] = _physical_lines(body) - int(lines[:-1].sum())
+    stray = swallows | open_at_end
+    span = np.where(stray, lines, 1)
+    start = np.cumsum(span) - span + 1  # data row of each record, as the file numbers it
+    frame = frame.with_columns(pl.Series(ROW, start[valid_at], dtype=pl.Int64))
+    if stray.any():
+        frame = frame.filter(~pl.Series(stray[valid_at]))
+    ragged = ~stray[bad_at]
+    rejects = pl.concat([
+        pl.DataFrame(
+            {ROW: start[bad_at][ragged],
+             "reason": [f"row has {actual} fields, the header has {fields}; quote fields "
+                        f"that contain '{delimiter}'"
+                        for (_, actual, _), keep in zip(bad, ragged, strict=True) if keep]},
+            schema=REJECT_SCHEMA),
+        _quote_rejects(start[stray], span[stray], open_at_end[stray]),
+    ])
     return RawTable(frame, rejects.sort(ROW), encoding, delimiter)
 
 
