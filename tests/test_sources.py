@@ -19,14 +19,14 @@ from openpyxl import Workbook
 
 from gatekeeper.cli import cli
 from gatekeeper.config import parse_config
-from gatekeeper.errors import ConfigError, StoreError
+from gatekeeper.errors import ConfigError, ManifestError, SourceFileError, StoreError
 from gatekeeper.load import load_source, load_sources
 from gatekeeper.sources.fields import to_canonical
 from gatekeeper.sources.manifest import Manifest, discover
 from gatekeeper.sources.readers import REJECT_SCHEMA, RawTable, read_source
 from gatekeeper.store import Store
 
-from .conftest import WorkspaceMaker
+from .conftest import WorkspaceMaker, gk
 
 CONSENT_COLUMNS = """
 phone = "Telefono"
@@ -427,3 +427,92 @@ def test_a_stray_quote_never_loses_or_misnumbers_a_row(
     assert stray + 1 in table.rejects["row"].to_list()
     for row, *values in table.frame.select("row", "Telefono", "Nominativo", "Note").rows():
         assert values == written[row - 1]
+
+
+TITLED_CSV = ("Lista contatti Acme - novembre 2026;;\r\n;;\r\n"
+              "Telefono;Nominativo;Data consenso\r\n"
+              "333 1234567;Niccolò;31/03/2025\r\n333 1234568;Bèrgamo;01/04/2025\r\n")
+DATED_COLUMNS = 'phone = "Telefono"\nname = "Nominativo"\nconsent_date = "Data consenso"'
+
+
+@pytest.mark.parametrize("extra", ["header_row = 3", "skip_rows = 2",
+                                   "header_row = 3\nskip_rows = 2"])
+def test_csv_with_a_title_above_the_header(maker: WorkspaceMaker, extra: str) -> None:
+    maker.source("a", "", data=TITLED_CSV.encode("cp1252"), columns=DATED_COLUMNS, extra=extra)
+    rows, rejects = _read(maker, "a")
+    assert rows.select("row", "name", "consent_date").rows() == [
+        (1, "Niccolò", dt.date(2025, 3, 31)), (2, "Bèrgamo", dt.date(2025, 4, 1))]
+    assert rejects.is_empty()
+
+
+def test_a_title_above_the_header_is_named_in_the_error(maker: WorkspaceMaker) -> None:
+    maker.source("a", "", data=TITLED_CSV.encode("cp1252"), columns=DATED_COLUMNS)
+    with pytest.raises(SourceFileError, match=r"column 'Telefono' \(for phone\) is not in the "
+                       r"file; columns are: .*; if the file has a title above the header, "
+                       r"set header_row = 3$"):
+        _read(maker, "a")
+    result = gk(maker.ws, "load")
+    assert result.exit_code == 2 and "set header_row = 3" in result.output
+
+
+def _titled_book(path: Path, *, blank_top: bool = False) -> None:
+    """A list as a person saves it from Excel: a title, a blank row, then the header."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    if blank_top:
+        sheet.append([])
+    sheet.append(["Elenco clienti - estrazione novembre 2026"])
+    sheet.append([])
+    sheet.append(["Telefono", "Nominativo", "Data consenso"])
+    sheet.append([3331234567, "Anna", dt.date(2025, 3, 4)])
+    sheet.append(["02 1234567", "Bruno", dt.datetime(2025, 3, 5, 10, 0)])
+    sheet.append([3331234569, "Carla", 45757])  # a date cell that lost its format
+    book.save(path)
+
+
+@pytest.mark.parametrize(("blank_top", "extra"), [
+    (False, "header_row = 3"), (False, "skip_rows = 2"), (True, "header_row = 4")])
+def test_xlsx_with_a_title_above_the_header(maker: WorkspaceMaker, blank_top: bool,
+                                            extra: str) -> None:
+    path = maker.root / "data" / "lists" / "a.xlsx"
+    _titled_book(path, blank_top=blank_top)
+    maker.source("a", "", name="a.xlsx", data=path.read_bytes(), columns=DATED_COLUMNS,
+                 extra=extra)
+    rows, rejects = _read(maker, "a")
+    assert rows.select("row", "name", "consent_date").rows() == [
+        (1, "Anna", dt.date(2025, 3, 4)), (2, "Bruno", dt.date(2025, 3, 5)),
+        (3, "Carla", dt.date(2025, 4, 10))]
+    assert rejects.is_empty()
+
+
+def test_xlsx_title_without_header_row_names_the_sheet_row(maker: WorkspaceMaker) -> None:
+    path = maker.root / "data" / "lists" / "a.xlsx"
+    _titled_book(path, blank_top=True)
+    maker.source("a", "", name="a.xlsx", data=path.read_bytes(), columns=DATED_COLUMNS)
+    with pytest.raises(SourceFileError, match=r"set header_row = 4$"):
+        _read(maker, "a")
+
+
+@pytest.mark.parametrize(("extra", "key", "message"), [
+    ("header_row = 0", "header_row", "whole number >= 1"),
+    ('header_row = "3"', "header_row", "whole number >= 1"),
+    ("header_row = true", "header_row", "whole number >= 1"),
+    ("skip_rows = -1", "skip_rows", "whole number >= 0"),
+    ("header_row = 3\nskip_rows = 3", "skip_rows", "skip_rows = 3 means header_row = 4"),
+    ("heder_row = 3", "heder_row", "did you mean 'header_row'"),
+])
+def test_header_row_and_skip_rows_are_validated(maker: WorkspaceMaker, extra: str, key: str,
+                                                message: str) -> None:
+    maker.source("a", "Telefono\n3331234567\n", extra=extra)
+    with pytest.raises(ManifestError, match=message) as error:
+        discover(maker.ws.sources_dir, maker.root)
+    assert error.value.key == key and error.value.file.endswith("a.toml")  # type: ignore[union-attr]
+
+
+def test_header_row_on_a_parquet_source_is_refused(maker: WorkspaceMaker) -> None:
+    path = maker.root / "data" / "lists" / "a.parquet"
+    pl.DataFrame({"Telefono": ["3331234567"]}).write_parquet(path)
+    maker.source("a", "", name="a.parquet", data=path.read_bytes(), extra="skip_rows = 1")
+    with pytest.raises(ManifestError, match="Parquet file has no header line"):
+        discover(maker.ws.sources_dir, maker.root)

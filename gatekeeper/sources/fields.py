@@ -21,7 +21,7 @@ from ..columns import (
 )
 from ..errors import SourceFileError
 from .manifest import Manifest
-from .readers import REJECT_SCHEMA, RawTable
+from .readers import REJECT_SCHEMA, RawTable, header_hint_text
 
 TRUE_WORDS = ("si", "sì", "sí", "s", "yes", "y", "true", "vero", "1", "x", "ok")
 FALSE_WORDS = ("no", "n", "false", "falso", "0")
@@ -43,13 +43,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _source_column(field: str, manifest: Manifest, available: list[str]) -> pl.Expr:
+def _source_column(field: str, manifest: Manifest, table: RawTable) -> pl.Expr:
+    available = [c for c in table.frame.columns if c != ROW]
     if field in manifest.columns:
         column = manifest.columns[field]
         if column not in available:
             raise SourceFileError(
                 f"column '{column}' (for {field}) is not in the file; columns are: "
-                + ", ".join(repr(c) for c in available),
+                + ", ".join(repr(c) for c in available) + header_hint_text(table.header_hint),
                 file=manifest.path, key=f"columns.{field}")
         cleaned = pl.col(column).str.strip_chars()
         return pl.when(cleaned == "").then(None).otherwise(cleaned)
@@ -116,9 +117,8 @@ def _status() -> tuple[pl.Expr, pl.Expr]:
 
 def to_canonical(table: RawTable, manifest: Manifest) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical fields + `row` + `raw` for readable rows; rejects (row, reason) for the rest."""
-    available = [c for c in table.frame.columns if c != ROW]
     phone_column = manifest.columns["phone"]
-    selected = [_source_column(f, manifest, available).alias(f) for f in CANONICAL_FIELDS]
+    selected = [_source_column(f, manifest, table).alias(f) for f in CANONICAL_FIELDS]
     frame = table.frame.select(pl.col(ROW), pl.col(phone_column).alias(RAW), *selected[1:])
     parsed = [_boolean(f) for f in BOOLEAN_FIELDS] + [_date(f) for f in DATE_FIELDS]
     parsed.append(_status())

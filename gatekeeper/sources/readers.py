@@ -37,6 +37,12 @@ class RawTable:
     rejects: pl.DataFrame
     encoding: str | None = None
     delimiter: str | None = None
+    # The line/sheet row that holds the mapped phone column's name, when the configured
+    # header does not: a title above the header is the usual cause.
+    header_hint: int | None = None
+
+
+HINT_ROWS = 20  # how far down a header is looked for when the configured one is wrong
 
 
 def _empty_rejects() -> pl.DataFrame:
@@ -56,11 +62,13 @@ def _decode(data: bytes, manifest: Manifest) -> tuple[bytes, str]:
         try:
             return data.decode(manifest.encoding).encode("utf-8"), manifest.encoding
         except UnicodeDecodeError as exc:
-            row = data[: exc.start].count(b"\n")
+            line = data[: exc.start].count(b"\n") + 1
+            row = line - (manifest.header_row or 1)
             raise SourceFileError(
-                f"byte 0x{data[exc.start]:02x} is not {manifest.encoding}; "
-                "remove 'encoding' from the manifest to let Gatekeeper detect it",
-                file=path, row=row) from None
+                f"byte 0x{data[exc.start]:02x} is not {manifest.encoding}"
+                + (f" (line {line}, above the header)" if row < 0 else "")
+                + "; remove 'encoding' from the manifest to let Gatekeeper detect it",
+                file=path, row=row if row >= 0 else None) from None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16").encode("utf-8"), "utf-16"
     if b"\x00" in data[:65536]:
@@ -81,20 +89,53 @@ def _decode(data: bytes, manifest: Manifest) -> tuple[bytes, str]:
         return data.decode("latin-1").encode("utf-8"), "latin-1"
 
 
-def _header(first: str, manifest: Manifest) -> tuple[list[str], str]:
-    if not first.strip():
-        raise SourceFileError("the first line is empty; it must be the header row",
-                              file=manifest.file, row=0)
-    delimiter = manifest.delimiter or max(DELIMITERS, key=first.count)
-    header = next(csv.reader(io.StringIO(first), delimiter=delimiter))
-    names = [name.strip() for name in header]
+def _cells(line: str, manifest: Manifest) -> tuple[list[str], str]:
+    """A line's stripped cells, split on the manifest's delimiter or the line's likeliest."""
+    delimiter = manifest.delimiter or max(DELIMITERS, key=line.count)
+    cells = next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+    return [c.strip() for c in cells], delimiter
+
+
+def _hint(rows: list[list[str]], header_row: int, manifest: Manifest) -> int | None:
+    """The 1-based line/row among the first ones that names the mapped phone column."""
+    phone = manifest.columns["phone"]
+    return next((number for number, cells in enumerate(rows[:HINT_ROWS], start=1)
+                 if number != header_row and phone in cells), None)
+
+
+def header_hint_text(hint: int | None) -> str:
+    """The error's ending when the header seems to be on another line."""
+    return (f"; if the file has a title above the header, set header_row = {hint}"
+            if hint else "")
+
+
+def _unique_names(names: list[str], manifest: Manifest, hint: int | None) -> list[str]:
+    """Header names; a blank one is named by its position, a repeated one is an error
+    (which of the two would the manifest mean?)."""
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise SourceFileError(f"column '{name}' appears twice in the header; rename one",
-                                  file=manifest.file, row=0)
-        seen.add(name)
-    return names, delimiter
+            raise SourceFileError(f"column '{name}' appears twice in the header; rename one"
+                                  + header_hint_text(hint), file=manifest.file, row=0)
+        if name:
+            seen.add(name)
+    return [name or f"__UNNAMED__{i}" for i, name in enumerate(names)]
+
+
+def _header(lines: list[str], manifest: Manifest) -> tuple[list[str], str, int | None]:
+    """Column names and delimiter from the configured header line, and a hint when the
+    mapped phone column is named on another line instead."""
+    header_row = manifest.header_row or 1
+    line = lines[header_row - 1] if len(lines) >= header_row else ""
+    hint = None
+    names, delimiter = _cells(line, manifest)
+    if manifest.columns["phone"] not in names:
+        hint = _hint([_cells(other, manifest)[0] for other in lines], header_row, manifest)
+    if not line.strip():
+        where = "the first line" if header_row == 1 else f"line {header_row}"
+        raise SourceFileError(f"{where} is empty; it must be the header row"
+                              + header_hint_text(hint), file=manifest.file, row=0)
+    return _unique_names(names, manifest, hint), delimiter, hint
 
 
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
@@ -187,8 +228,15 @@ def read_csv(manifest: Manifest) -> RawTable:
         raise SourceFileError("the file is empty; it needs a header row and data rows",
                               file=manifest.file)
     utf8, encoding = _decode(data, manifest)
-    head, body = _split_lines(utf8, 1)
-    names, delimiter = _header(head[0].decode("utf-8") if head else "", manifest)
+    header_row = manifest.header_row or 1
+    head, body = _split_lines(utf8, header_row)
+    if len(head) < header_row:
+        raise SourceFileError(f"header_row = {header_row}, but the file has only {len(head)} "
+                              "lines", file=manifest.path, key="header_row")
+    # Lines past the header are only read for a hint, when the header lacks the phone.
+    look, _ = _split_lines(body, max(0, HINT_ROWS - header_row))
+    names, delimiter, hint = _header(
+        [line.decode("utf-8", "replace") for line in head + look], manifest)
     fields = len(names)
     quoted = b'"' in body
     # A line after the data that a still-open quote would swallow: where it ends up tells
@@ -272,11 +320,15 @@ def read_csv(manifest: Manifest) -> RawTable:
             schema=REJECT_SCHEMA),
         _quote_rejects(start[stray], span[stray], open_at_end[stray]),
     ])
-    return RawTable(frame, rejects.sort(ROW), encoding, delimiter)
+    return RawTable(frame, rejects.sort(ROW), encoding, delimiter, hint)
 
 
 def read_xlsx(manifest: Manifest) -> RawTable:
-    """First sheet (or `sheet =`) of a workbook, every cell as text; dates as ISO."""
+    """First sheet (or `sheet =`) of a workbook, every cell as text; dates as ISO.
+
+    The header is sheet row `header_row` as Excel numbers it (default: the first row with
+    anything in it), so a title or a blank row above the header is simply named.
+    """
     import fastexcel
 
     try:
@@ -289,10 +341,29 @@ def read_xlsx(manifest: Manifest) -> RawTable:
         raise SourceFileError(
             f"no sheet '{sheet}'; sheets: {', '.join(reader.sheet_names)}",
             file=manifest.path, key="sheet")
-    frame = pl.from_arrow(reader.load_sheet(sheet, dtypes="string").to_arrow())
-    assert isinstance(frame, pl.DataFrame)
+    # No header and no skipping: row i of this frame is the sheet's row i + 1, blank or not.
+    cells = pl.from_arrow(
+        reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string").to_arrow())
+    assert isinstance(cells, pl.DataFrame)
+    filled = cells.select(pl.any_horizontal(
+        pl.col(c).str.strip_chars().fill_null("") != "" for c in cells.columns)).to_series()
+    if not filled.any():
+        raise SourceFileError("the sheet is empty; it needs a header row and data rows",
+                              file=manifest.file)
+    header_row = manifest.header_row or int(filled.arg_true()[0]) + 1
+    if header_row > cells.height:
+        raise SourceFileError(f"header_row = {header_row}, but the sheet's last row is "
+                              f"{cells.height}", file=manifest.path, key="header_row")
+    head = [["" if v is None else str(v).strip() for v in row]
+            for row in cells.head(HINT_ROWS).rows()]
+    header = head[header_row - 1]
+    hint = None
+    if manifest.columns["phone"] not in header:
+        hint = _hint(head, header_row, manifest)
+    names = _unique_names(header, manifest, hint)
+    frame = cells.slice(header_row).rename(dict(zip(cells.columns, names, strict=True)))
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-    return RawTable(frame, _empty_rejects())
+    return RawTable(frame, _empty_rejects(), header_hint=hint)
 
 
 def read_parquet(manifest: Manifest) -> RawTable:
