@@ -376,7 +376,8 @@ def _accounted(data: bytes) -> tuple[RawTable, list[int]]:
         path = Path(folder) / "l.csv"
         path.write_bytes(data)
         table = read_source(_csv_manifest(path))
-    numbers = sorted(table.frame["row"].to_list() + table.rejects["row"].to_list())
+    numbers = sorted(table.frame["row"].to_list() + table.rejects["row"].to_list()
+                     + table.skipped["row"].to_list())
     return table, numbers
 
 
@@ -516,3 +517,63 @@ def test_header_row_on_a_parquet_source_is_refused(maker: WorkspaceMaker) -> Non
     maker.source("a", "", name="a.parquet", data=path.read_bytes(), extra="skip_rows = 1")
     with pytest.raises(ManifestError, match="Parquet file has no header line"):
         discover(maker.ws.sources_dir, maker.root)
+
+
+def _read_all(maker: WorkspaceMaker, source_id: str) -> tuple[pl.DataFrame, pl.DataFrame,
+                                                               pl.DataFrame]:
+    manifest = discover(maker.ws.sources_dir, maker.root)[source_id]
+    table = read_source(manifest)
+    rows, rejects = to_canonical(table, manifest)
+    return rows, rejects, table.skipped
+
+
+def test_blank_and_total_rows_of_a_csv_are_skipped_and_counted(maker: WorkspaceMaker) -> None:
+    """Excel writes a blank row as ';;' and a closing 'Totale;;2': loaded, they were
+    INVALID_NUMBER rows (or rejects) that no person behind them."""
+    text = ("Telefono;Nominativo;Consenso terzi\r\n3331234567;Niccolò;sì\r\n;;\r\n\r\n"
+            "   \r\n3331234568;Bèrgamo;no\r\n;;;\r\n\u00a0;\u00a0;\r\nTotale;;2\r\n"
+            "TOTALE:;;\r\n")
+    maker.source("a", "", data=text.encode("cp1252"), columns=(
+        'phone = "Telefono"\nname = "Nominativo"\nconsent_third_party = "Consenso terzi"'))
+    rows, rejects, skipped = _read_all(maker, "a")
+    assert rows.select("row", "raw").rows() == [(1, "3331234567"), (5, "3331234568")]
+    assert rejects.is_empty()
+    assert skipped.rows() == [(2, "empty row"), (3, "empty row"), (4, "empty row"),
+                              (6, "empty row"), (7, "empty row"), (8, "total row 'Totale'"),
+                              (9, "total row 'TOTALE:'")]
+    assert skipped.schema == pl.Schema({"row": pl.Int64, "reason": pl.String})
+
+
+def test_blank_and_total_rows_of_a_sheet_are_skipped_and_counted(
+        maker: WorkspaceMaker) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Nominativo", "Telefono", "Data consenso"])
+    sheet.append(["Anna", 3331234567, dt.date(2025, 3, 4)])
+    sheet.append([])
+    sheet.append(["Bruno", 3331234568, dt.date(2025, 3, 5)])
+    sheet.append([None, "  ", None])
+    sheet.append(["Totale", None, 2])  # Excel's count of the rows above
+    sheet.append(["Totale", 1234, None])  # digits in the phone cell: kept, decided invalid
+    sheet.append([])
+    sheet.append(["Somma", None, "=COUNTA(B2:B5)"])
+    path = maker.root / "data" / "lists" / "a.xlsx"
+    book.save(path)
+    maker.source("a", "", name="a.xlsx", data=path.read_bytes(), columns=(
+        'phone = "Telefono"\nname = "Nominativo"\nconsent_date = "Data consenso"'))
+    rows, rejects, skipped = _read_all(maker, "a")
+    assert rows.select("row", "name").rows() == [(1, "Anna"), (3, "Bruno"), (6, "Totale")]
+    assert rejects.is_empty()
+    assert skipped.rows() == [(2, "empty row"), (4, "empty row"), (5, "total row 'Totale'"),
+                              (7, "empty row"), (8, "total row 'Somma'")]
+
+
+def test_blank_and_total_rows_of_a_parquet_file_are_skipped(maker: WorkspaceMaker) -> None:
+    path = maker.root / "data" / "lists" / "a.parquet"
+    pl.DataFrame({"Telefono": ["3331234567", None, "", "Totali"],
+                  "n": [1, None, None, 1]}).write_parquet(path)
+    maker.source("a", "", name="a.parquet", data=path.read_bytes())
+    rows, _, skipped = _read_all(maker, "a")
+    assert rows["row"].to_list() == [1]
+    assert skipped.rows() == [(2, "empty row"), (3, "empty row"), (4, "total row 'Totali'")]

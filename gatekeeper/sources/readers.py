@@ -1,7 +1,8 @@
 """Readers: a list file as campaign managers really send it -> a table of text columns.
 
 Each reader returns a `RawTable`: every column as text exactly as in the file, a 1-based
-`row` (data row in the file) and the rows it could not read (rejects, with why).
+`row` (data row in the file), the rows it could not read (rejects, with why) and the rows
+that are no list row (blank, or a total), skipped with why.
 Adding a format is one function and one line in READERS.
 """
 
@@ -13,7 +14,7 @@ import io
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +27,20 @@ from ..errors import SourceFileError
 from .manifest import Manifest
 
 REJECT_SCHEMA = {ROW: pl.Int64, "reason": pl.String}
+SKIPPED_SCHEMA = {ROW: pl.Int64, "reason": pl.String}
 DELIMITERS = (";", ",", "\t", "|")
+# A spreadsheet's closing row ("Totale" and a count): not a person, so not a list row.
+TOTAL_WORDS = r"(?i)^(?:totale|totali|total|somma)\s*:?$"
+
+
+def _empty_skipped() -> pl.DataFrame:
+    return pl.DataFrame(schema=SKIPPED_SCHEMA)
 
 
 @dataclass(frozen=True)
 class RawTable:
-    """What a reader hands on: text columns + `row`, and the rejected rows."""
+    """What a reader hands on: text columns + `row`, the rejected rows, and the rows that
+    are not list rows at all (blank, or a spreadsheet's total), counted but not loaded."""
 
     frame: pl.DataFrame
     rejects: pl.DataFrame
@@ -40,6 +49,30 @@ class RawTable:
     # The line/sheet row that holds the mapped phone column's name, when the configured
     # header does not: a title above the header is the usual cause.
     header_hint: int | None = None
+    skipped: pl.DataFrame = field(default_factory=_empty_skipped)
+
+
+def _split_skipped(frame: pl.DataFrame, manifest: Manifest) -> tuple[pl.DataFrame,
+                                                                       pl.DataFrame]:
+    """Rows that hold no one: every cell blank, or a total row (first filled cell is
+    Totale/Total/Totali/Somma and the phone cell has no digit). Loaded, they would be
+    INVALID_NUMBER rows that inflate the list; dropped unseen, a count would not add up.
+    So they leave the frame and are listed with why."""
+    cells = [c for c in frame.columns if c != ROW]
+    filled = [pl.col(c).cast(pl.String).str.strip_chars() for c in cells]
+    first = pl.coalesce([pl.when(c != "").then(c) for c in filled]) if cells else pl.lit(None)
+    phone = manifest.columns["phone"]
+    no_digit = (~pl.col(phone).cast(pl.String).str.contains(r"\d").fill_null(False)
+                if phone in cells else pl.lit(False))
+    reason = (pl.when(first.is_null()).then(pl.lit("empty row"))
+              .when(first.str.contains(TOTAL_WORDS) & no_digit)
+              .then(pl.format("total row '{}'", first)))
+    marked = frame.with_columns(reason.alias("_skip"))
+    skipped = marked.filter(pl.col("_skip").is_not_null()).select(
+        pl.col(ROW).cast(pl.Int64), pl.col("_skip").alias("reason"))
+    if skipped.is_empty():
+        return frame, skipped
+    return marked.filter(pl.col("_skip").is_null()).drop("_skip"), skipped
 
 
 HINT_ROWS = 20  # how far down a header is looked for when the configured one is wrong
@@ -310,17 +343,24 @@ def read_csv(manifest: Manifest) -> RawTable:
     frame = frame.with_columns(pl.Series(ROW, start[valid_at], dtype=pl.Int64))
     if stray.any():
         frame = frame.filter(~pl.Series(stray[valid_at]))
-    ragged = ~stray[bad_at]
+    # A line of only delimiters or spaces is a blank row, not a damaged one.
+    blank = ~stray[bad_at] & np.array([not text.strip(" \t\r\n" + delimiter)
+                                       for _, _, text in bad], dtype=bool)
+    damaged = ~stray[bad_at] & ~blank
     rejects = pl.concat([
         pl.DataFrame(
-            {ROW: start[bad_at][ragged],
+            {ROW: start[bad_at][damaged],
              "reason": [f"row has {actual} fields, the header has {fields}; quote fields "
                         f"that contain '{delimiter}'"
-                        for (_, actual, _), keep in zip(bad, ragged, strict=True) if keep]},
+                        for (_, actual, _), keep in zip(bad, damaged, strict=True) if keep]},
             schema=REJECT_SCHEMA),
         _quote_rejects(start[stray], span[stray], open_at_end[stray]),
     ])
-    return RawTable(frame, rejects.sort(ROW), encoding, delimiter, hint)
+    frame, skipped = _split_skipped(frame, manifest)
+    skipped = pl.concat([skipped, pl.DataFrame(
+        {ROW: start[bad_at][blank], "reason": ["empty row"] * int(blank.sum())},
+        schema=SKIPPED_SCHEMA)])
+    return RawTable(frame, rejects.sort(ROW), encoding, delimiter, hint, skipped.sort(ROW))
 
 
 def read_xlsx(manifest: Manifest) -> RawTable:
@@ -363,7 +403,8 @@ def read_xlsx(manifest: Manifest) -> RawTable:
     names = _unique_names(header, manifest, hint)
     frame = cells.slice(header_row).rename(dict(zip(cells.columns, names, strict=True)))
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-    return RawTable(frame, _empty_rejects(), header_hint=hint)
+    frame, skipped = _split_skipped(frame, manifest)
+    return RawTable(frame, _empty_rejects(), header_hint=hint, skipped=skipped)
 
 
 def read_parquet(manifest: Manifest) -> RawTable:
@@ -374,7 +415,8 @@ def read_parquet(manifest: Manifest) -> RawTable:
         raise SourceFileError(f"cannot read as Parquet ({exc})", file=manifest.file) from None
     frame = frame.select(pl.all().cast(pl.String))
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-    return RawTable(frame, _empty_rejects())
+    frame, skipped = _split_skipped(frame, manifest)
+    return RawTable(frame, _empty_rejects(), skipped=skipped)
 
 
 READERS: dict[str, Callable[[Manifest], RawTable]] = {
