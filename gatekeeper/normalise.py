@@ -250,6 +250,37 @@ def _normalise_chunk(raw: pl.Series) -> pl.DataFrame:
         pl.col(E164), pl.col(VALID).fill_null(False), pl.col(REGION), pl.col(NUMBER_TYPE))
 
 
+def lost_leading_zero(raw: pl.Series) -> pl.Series:
+    """Which values look like an Italian landline that lost its leading 0: all digits
+    (after undoing spreadsheet artefacts), no valid number as they stand, a valid fixed
+    line with a 0 in front. A cell stored as a number drops the 0 (02 12345678 becomes
+    212345678); normalise() rightly calls that invalid, but the reader must say why,
+    because the fix is in the export, not in the row.
+    """
+    # Narrowed step by step, cheapest and most selective first: a list is mostly valid
+    # mobiles and landlines that kept their 0, and only the rest pays for phonenumbers.
+    space = f"[{_SPACES}]*"
+    frame = _clean_column(raw.cast(pl.String)).to_frame("c").with_row_index("_i").filter(
+        pl.col("c").str.contains(f"^{space}[1-9][0-9]{{4,11}}{space}$"))
+    c = pl.col("c")
+    frame = frame.with_columns(c.str.strip_chars(_SPACES))
+    # The fast path reads a plain number not starting 39 as its own national number, so
+    # one matching IT's general and mobile patterns is valid as it stands.
+    frame = frame.filter(~(~c.str.starts_with("39") & _matches(c, _IT.general_desc)
+                           & _matches(c, _IT.mobile)))
+    frame = frame.filter(_matches(pl.lit("0") + c, _IT.fixed_line))
+    lost = pl.Series(raw.name, [False] * raw.len(), dtype=pl.Boolean)
+    if frame.is_empty():
+        return lost
+    values = frame.get_column("c")
+    as_is = normalise(values)
+    with_zero = normalise(frame.select(pl.lit("0") + c).to_series())
+    fixed = (~as_is.get_column(VALID) & with_zero.get_column(VALID)
+             & (with_zero.get_column(NUMBER_TYPE) == "fixed_line")
+             & (with_zero.get_column(REGION) == DEFAULT_REGION)).fill_null(False)
+    return lost.scatter(frame.get_column("_i"), fixed)
+
+
 def normalise_one(value: str) -> tuple[str | None, bool, str | None, str | None]:
     """One number typed by a person (CLI, service): the authority itself, which the
     columnar path is proven to agree with (tests/test_normalise.py); microseconds, not

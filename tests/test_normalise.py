@@ -9,7 +9,13 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gatekeeper.normalise import _unwrap_expr, normalise, reference, unwrap_spreadsheet
+from gatekeeper.normalise import (
+    _unwrap_expr,
+    lost_leading_zero,
+    normalise,
+    reference,
+    unwrap_spreadsheet,
+)
 
 AREAS = ["02", "06", "011", "010", "051", "055", "081", "0669", "06698", "0831", "0878"]
 PREFIXES = ["3", "31", "32", "33", "34", "35", "36", "37", "38", "39", "390", "393", "43",
@@ -171,3 +177,37 @@ def test_excel_notation_is_ascii_digits_only_in_both_paths() -> None:
     values = ["3.331234567E+\u0660\u0669", "\u0663,331234567E+09", "0.0E\u07c0"]
     assert [unwrap_spreadsheet(v) for v in values] == values
     assert _unwrap_column(values) == values
+
+
+def _lost_zero_reference(value: str) -> bool:
+    """The rule, one value at a time, with phonenumbers as the authority."""
+    text = unwrap_spreadsheet(value)
+    if not (text.isascii() and text.isdigit()) or text.startswith("0"):
+        return False
+    with_zero = phonenumbers.parse("0" + text, "IT")
+    return (not reference(value)[1] and phonenumbers.is_valid_number(with_zero)
+            and phonenumbers.region_code_for_number(with_zero) == "IT"
+            and phonenumbers.number_type(with_zero) == phonenumbers.PhoneNumberType.FIXED_LINE)
+
+
+digits_like_cells = st.builds(
+    lambda head, tail, shape: shape.format(head + tail),
+    st.sampled_from(["2", "6", "11", "55", "81", "3", "33", "34", "8", "9", "1", "7"]),
+    st.text("0123456789", min_size=2, max_size=10),
+    st.sampled_from(["{}", " {} ", "{}.0", "'{}"]))
+
+
+@given(st.lists(digits_like_cells | st.text(max_size=12), max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_lost_leading_zero_is_the_rule_applied_by_phonenumbers(values: list[str]) -> None:
+    """Columnar helper == the rule per value; normalise itself still just says invalid."""
+    got = lost_leading_zero(pl.Series(values, dtype=pl.String)).to_list()
+    assert got == [_lost_zero_reference(v) for v in values]
+    flagged = [v for v, lost in zip(values, got, strict=True) if lost]
+    assert not any(normalise(pl.Series(flagged, dtype=pl.String))["valid"].to_list())
+
+
+def test_milan_and_rome_landlines_stored_as_numbers() -> None:
+    values = ["212345678", "612345678", "212345678.0", "3331234567", "0212345678", "12"]
+    assert lost_leading_zero(pl.Series(values)).to_list() == [True, True, True, False, False,
+                                                              False]

@@ -577,3 +577,37 @@ def test_blank_and_total_rows_of_a_parquet_file_are_skipped(maker: WorkspaceMake
     rows, _, skipped = _read_all(maker, "a")
     assert rows["row"].to_list() == [1]
     assert skipped.rows() == [(2, "empty row"), (3, "empty row"), (4, "total row 'Totali'")]
+
+
+def test_a_landline_that_lost_its_leading_zero_is_a_reject_that_says_why(
+        maker: WorkspaceMaker) -> None:
+    """02 12345678 in a cell formatted as number is 212345678: decided INVALID_NUMBER it
+    hid that the whole column must be exported again as text."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Telefono", "Nominativo"])
+    for number, name in [(212345678, "Milano"), (3331234567, "Mobile"), ("02 12345678", "Text"),
+                         (612345678, "Roma"), (3451234567, "Mobile 345"), (12, "Junk")]:
+        sheet.append([number, name])
+    path = maker.root / "data" / "lists" / "a.xlsx"
+    book.save(path)
+    maker.source("a", "", name="a.xlsx", data=path.read_bytes(),
+                 columns='phone = "Telefono"\nname = "Nominativo"')
+    rows, rejects = _read(maker, "a")
+    assert rows["name"].to_list() == ["Mobile", "Text", "Mobile 345", "Junk"]
+    assert rejects.rows() == [
+        (1, "phone '212345678' looks like a landline whose leading zero was lost (the column "
+            "was stored as a number); format the column as text and export again"),
+        (4, "phone '612345678' looks like a landline whose leading zero was lost (the column "
+            "was stored as a number); format the column as text and export again")]
+
+
+def test_a_landline_in_italian_excel_notation_that_lost_its_zero(maker: WorkspaceMaker) -> None:
+    text = "Telefono;Nominativo\r\n2,12345678E+08;Niccolò\r\n3,331234567E+09;Bèrgamo\r\n"
+    maker.source("a", "", data=text.encode("cp1252"))
+    rows, rejects = _read(maker, "a")
+    assert rows["row"].to_list() == [2]
+    assert rejects["reason"].to_list() == [
+        "phone '2,12345678E+08' looks like a landline whose leading zero was lost (the column "
+        "was stored as a number); format the column as text and export again"]

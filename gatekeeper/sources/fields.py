@@ -20,6 +20,7 @@ from ..columns import (
     ROW,
 )
 from ..errors import SourceFileError
+from ..normalise import lost_leading_zero
 from .manifest import Manifest
 from .readers import REJECT_SCHEMA, RawTable, header_hint_text
 
@@ -29,6 +30,8 @@ STATUS_WORDS = {
     "active": "active", "attivo": "active", "attiva": "active", "in essere": "active",
     "ceased": "ceased", "cessato": "ceased", "cessata": "ceased", "chiuso": "ceased",
 }
+LOST_ZERO = ("looks like a landline whose leading zero was lost (the column was stored as a "
+             "number); format the column as text and export again")
 # Excel's two-digit-year window: 00-29 are 20xx, 30-99 are 19xx.
 EXCEL_PIVOT_YY = 30
 # Excel's 1900 date system, past its phantom 1900-02-29: date = 1899-12-30 + serial days.
@@ -131,7 +134,12 @@ def to_canonical(table: RawTable, manifest: Manifest) -> tuple[pl.DataFrame, pl.
         frame = frame.join(lookup, on=field, how="left", maintain_order="left",
                            nulls_equal=True)
         frame = frame.with_columns(pl.col(_ERR + "value").alias(field)).drop(_ERR + "value")
-    errors = [err.meta.output_name() for _, err in parsed]
+    # A landline read from a number cell lost its 0: as a row it would just be "invalid",
+    # hiding that the whole column needs exporting again as text.
+    lost_zero = (pl.when(lost_leading_zero(frame.get_column(RAW)))
+                 .then(pl.format(f"phone '{{}}' {LOST_ZERO}", pl.col(RAW).str.strip_chars())))
+    frame = frame.with_columns(lost_zero.alias(_ERR + "phone"))
+    errors = [_ERR + "phone", *(err.meta.output_name() for _, err in parsed)]
     frame = frame.with_columns(pl.coalesce(errors).alias("reason")).drop(errors)
     bad = frame.filter(pl.col("reason").is_not_null()).select(ROW, "reason")
     good = frame.filter(pl.col("reason").is_null()).drop("reason")
