@@ -250,10 +250,15 @@ def _normalise_chunk(raw: pl.Series) -> pl.DataFrame:
         pl.col(E164), pl.col(VALID).fill_null(False), pl.col(REGION), pl.col(NUMBER_TYPE))
 
 
+# A landline without its 0 has 6 digits or more; a shorter all-digit value is a
+# placeholder like 12345: an invalid number, not an export problem.
+LOST_ZERO_MIN_DIGITS = 6
+
+
 def lost_leading_zero(raw: pl.Series) -> pl.Series:
     """Which values look like an Italian landline that lost its leading 0: all digits
-    (after undoing spreadsheet artefacts), no valid number as they stand, a valid fixed
-    line with a 0 in front. A cell stored as a number drops the 0 (02 12345678 becomes
+    (after undoing spreadsheet artefacts, 6 at least), no valid number as they stand, a
+    valid fixed line with a 0 in front. A cell stored as a number drops the 0 (02 12345678 becomes
     212345678); normalise() rightly calls that invalid, but the reader must say why,
     because the fix is in the export, not in the row.
     """
@@ -261,7 +266,7 @@ def lost_leading_zero(raw: pl.Series) -> pl.Series:
     # mobiles and landlines that kept their 0, and only the rest pays for phonenumbers.
     space = f"[{_SPACES}]*"
     frame = _clean_column(raw.cast(pl.String)).to_frame("c").with_row_index("_i").filter(
-        pl.col("c").str.contains(f"^{space}[1-9][0-9]{{4,11}}{space}$"))
+        pl.col("c").str.contains(f"^{space}[1-9][0-9]{{{LOST_ZERO_MIN_DIGITS - 1},11}}{space}$"))
     c = pl.col("c")
     frame = frame.with_columns(c.str.strip_chars(_SPACES))
     # The fast path reads a plain number not starting 39 as its own national number, so
