@@ -611,3 +611,51 @@ def test_a_landline_in_italian_excel_notation_that_lost_its_zero(maker: Workspac
     assert rejects["reason"].to_list() == [
         "phone '2,12345678E+08' looks like a landline whose leading zero was lost (the column "
         "was stored as a number); format the column as text and export again"]
+
+
+def test_a_sheet_as_excel_users_save_it(maker: WorkspaceMaker) -> None:
+    """Title, blank row, header on row 3; number cells for phones (one landline lost its
+    0), a date cell, a date cell that lost its format, a two-digit year typed as text, a
+    blank row and Excel's Totale row: every data row is read, rejected or skipped."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Lista clienti Acme - novembre 2026"])
+    sheet.append([])
+    sheet.append(["Telefono", "Nominativo", "Consenso terzi", "Data consenso", "ID prova"])
+    sheet.append([3331234567, "Anna", "sì", dt.date(2025, 3, 4), "P1"])
+    sheet.append([212345678, "Bruno", "si", 45757, "P2"])
+    sheet.append(["02 1234567", "Carla", "x", "10/04/25", "P3"])
+    sheet.append([])
+    sheet.append(["Totale", None, None, None, 3])
+    path = maker.root / "data" / "lists" / "a.xlsx"
+    book.save(path)
+    maker.source("a", "", name="a.xlsx", data=path.read_bytes(), columns=CONSENT_COLUMNS,
+                 extra="header_row = 3")
+    rows, rejects, skipped = _read_all(maker, "a")
+    assert rows.select("row", "raw", "consent_third_party", "consent_date").rows() == [
+        (1, "3331234567", True, dt.date(2025, 3, 4)),
+        (3, "02 1234567", True, dt.date(2025, 4, 10))]
+    assert rejects["row"].to_list() == [2]
+    assert "phone '212345678' looks like a landline" in rejects["reason"][0]
+    assert skipped.rows() == [(4, "empty row"), (5, "total row 'Totale'")]
+
+
+def test_a_csv_as_italian_excel_saves_it(maker: WorkspaceMaker) -> None:
+    """The same list as Excel's 'CSV (separato da punto e virgola)': Windows-1252, ';',
+    E-notation with a comma, the title and the Totale row written with every ';'."""
+    text = ("Lista clienti Acme - novembre 2026;;;;\r\n;;;;\r\n"
+            "Telefono;Nominativo;Consenso terzi;Data consenso;ID prova\r\n"
+            "3,331234567E+09;Niccolò;sì;04/03/25;P1\r\n"
+            "2,12345678E+08;Bèrgamo;si;45757;P2\r\n"
+            "02 1234567;Carla;x;10.04.2025;P3\r\n"
+            ";;;;\r\n"
+            "Totale;;;;3\r\n")
+    maker.source("a", "", data=text.encode("cp1252"), columns=CONSENT_COLUMNS,
+                 extra="skip_rows = 2")
+    rows, rejects, skipped = _read_all(maker, "a")
+    assert rows.select("row", "name", "consent_date").rows() == [
+        (1, "Niccolò", dt.date(2025, 3, 4)), (3, "Carla", dt.date(2025, 4, 10))]
+    assert rejects["row"].to_list() == [2]
+    assert "phone '2,12345678E+08' looks like a landline" in rejects["reason"][0]
+    assert skipped.rows() == [(4, "empty row"), (5, "total row 'Totale'")]
