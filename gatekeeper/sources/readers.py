@@ -59,20 +59,24 @@ def _split_skipped(frame: pl.DataFrame, manifest: Manifest) -> tuple[pl.DataFram
     INVALID_NUMBER rows that inflate the list; dropped unseen, a count would not add up.
     So they leave the frame and are listed with why."""
     cells = [c for c in frame.columns if c != ROW]
-    filled = [pl.col(c).cast(pl.String).str.strip_chars() for c in cells]
-    first = pl.coalesce([pl.when(c != "").then(c) for c in filled]) if cells else pl.lit(None)
     phone = manifest.columns["phone"]
+    if not cells:
+        return frame, _empty_skipped()
     no_digit = (~pl.col(phone).cast(pl.String).str.contains(r"\d").fill_null(False)
-                if phone in cells else pl.lit(False))
+                if phone in cells else pl.lit(True))
+    # Both kinds have no digit in the phone cell: only those rows pay for the rest.
+    suspects = frame.filter(no_digit)
+    filled = [pl.col(c).cast(pl.String).str.strip_chars() for c in cells]
+    first = pl.coalesce([pl.when(c != "").then(c) for c in filled])
     reason = (pl.when(first.is_null()).then(pl.lit("empty row"))
-              .when(first.str.contains(TOTAL_WORDS) & no_digit)
+              .when(first.str.contains(TOTAL_WORDS) & (pl.lit(True) if phone in cells
+                                                       else pl.lit(False)))
               .then(pl.format("total row '{}'", first)))
-    marked = frame.with_columns(reason.alias("_skip"))
-    skipped = marked.filter(pl.col("_skip").is_not_null()).select(
-        pl.col(ROW).cast(pl.Int64), pl.col("_skip").alias("reason"))
+    skipped = suspects.select(pl.col(ROW).cast(pl.Int64), reason.alias("reason")).filter(
+        pl.col("reason").is_not_null())
     if skipped.is_empty():
         return frame, skipped
-    return marked.filter(pl.col("_skip").is_null()).drop("_skip"), skipped
+    return frame.filter(~pl.col(ROW).is_in(skipped.get_column(ROW).implode())), skipped
 
 
 HINT_ROWS = 20  # how far down a header is looked for when the configured one is wrong
