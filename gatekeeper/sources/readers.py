@@ -62,16 +62,17 @@ def _split_skipped(frame: pl.DataFrame, manifest: Manifest) -> tuple[pl.DataFram
     phone = manifest.columns["phone"]
     if not cells:
         return frame, _empty_skipped()
+    # Both kinds have no digit in the phone cell: only those rows pay for the rest. (A
+    # file without the phone column fails in to_canonical; only blank rows are told here.)
+    has_phone = phone in cells
     no_digit = (~pl.col(phone).cast(pl.String).str.contains(r"\d").fill_null(False)
-                if phone in cells else pl.lit(True))
-    # Both kinds have no digit in the phone cell: only those rows pay for the rest.
+                if has_phone else pl.lit(True))
     suspects = frame.filter(no_digit)
     filled = [pl.col(c).cast(pl.String).str.strip_chars() for c in cells]
     first = pl.coalesce([pl.when(c != "").then(c) for c in filled])
+    total = first.str.contains(TOTAL_WORDS) if has_phone else pl.lit(False)
     reason = (pl.when(first.is_null()).then(pl.lit("empty row"))
-              .when(first.str.contains(TOTAL_WORDS) & (pl.lit(True) if phone in cells
-                                                       else pl.lit(False)))
-              .then(pl.format("total row '{}'", first)))
+              .when(total).then(pl.format("total row '{}'", first)))
     skipped = suspects.select(pl.col(ROW).cast(pl.Int64), reason.alias("reason")).filter(
         pl.col("reason").is_not_null())
     if skipped.is_empty():
