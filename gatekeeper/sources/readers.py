@@ -179,8 +179,8 @@ def _header(lines: list[str], manifest: Manifest) -> tuple[list[str], str, int |
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
 
 
-def _split_lines(data: bytes, count: int) -> tuple[list[bytes], bytes]:
-    """The first `count` physical lines (without their ends) and the bytes after them."""
+def _split_lines(data: bytes, count: int) -> tuple[list[bytes], int]:
+    """The first `count` physical lines (without their ends) and where the rest starts."""
     lines: list[bytes] = []
     offset = 0
     for match in _NEWLINE.finditer(data):
@@ -191,7 +191,7 @@ def _split_lines(data: bytes, count: int) -> tuple[list[bytes], bytes]:
     if len(lines) < count and offset < len(data):
         lines.append(data[offset:])
         offset = len(data)
-    return lines, data[offset:]
+    return lines, offset
 
 
 def _physical_lines(data: bytes) -> int:
@@ -267,12 +267,13 @@ def read_csv(manifest: Manifest) -> RawTable:
                               file=manifest.file)
     utf8, encoding = _decode(data, manifest)
     header_row = manifest.header_row or 1
-    head, body = _split_lines(utf8, header_row)
+    head, offset = _split_lines(utf8, header_row)
+    body = utf8[offset:]
     if len(head) < header_row:
         raise SourceFileError(f"header_row = {header_row}, but the file has only {len(head)} "
                               "lines", file=manifest.path, key="header_row")
     # Lines past the header are only read for a hint, when the header lacks the phone.
-    look, _ = _split_lines(body, max(0, HINT_ROWS - header_row))
+    look, _ = _split_lines(body[:1 << 20], max(0, HINT_ROWS - header_row))
     names, delimiter, hint = _header(
         [line.decode("utf-8", "replace") for line in head + look], manifest)
     fields = len(names)
