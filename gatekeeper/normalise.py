@@ -7,7 +7,8 @@ together; every other value (foreign, junk, odd punctuation) goes to phonenumber
 once per distinct value. tests/test_normalise.py proves the two agree on every row.
 
 Before either path, spreadsheet artefacts that phonenumbers cannot know about are undone:
-a leading apostrophe, ="…" wrappers, 3331234567.0, 3.331234567E+09, tel: prefixes, NBSP.
+a leading apostrophe, ="…" wrappers, 3331234567.0, 3.331234567E+09 (or Italian
+Excel's 3,331234567E+09), tel: prefixes, NBSP.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ TYPE_NAMES: dict[int, str] = {
 }
 
 _SPACES = " \u00a0\u2007\u202f\t\r\n"
-_SCI = re.compile(r"^(\d)\.(\d+)[eE]\+?(\d{1,2})$")
+# 3.331234567E+09, and as Italian Excel writes it, 3,331234567E+09.
+# ASCII digits only: Python's \d and polars' \d disagree on what other scripts' digits are.
+_SCI = re.compile(r"^([0-9])[.,]([0-9]+)[eE]\+?([0-9]{1,2})$")
 # Separators phonenumbers ignores too; removing them changes nothing it would decide.
 _SEPARATORS = r"[ .\-/()\[\]]"
 # Values that may carry a spreadsheet artefact; only these pay for unwrapping.
@@ -51,9 +54,9 @@ _NEEDS_UNWRAP = r"^\s*(?:[='\u00a0\u2007\u202f]|(?i:tel:))|\.0+\s*$|[eE]\+?\d"
 def unwrap_spreadsheet(value: str) -> str:
     """Undo what Excel and CSV exports do to a number; the one-value reference version.
 
-    E-notation is undone only when every digit survived (3.331234567E+09); a rounded one
-    (3.33123E+09) has lost digits, and guessing them would invent a number, so it
-    becomes empty, i.e. invalid.
+    E-notation is undone only when every digit survived (3.331234567E+09, or with zeros
+    padding the mantissa, 3.552755300E+8); a rounded one (3.33123E+09) has lost digits,
+    and guessing them would invent a number, so it becomes empty, i.e. invalid.
     """
     text = value.strip(_SPACES)
     if text.startswith("="):
@@ -67,7 +70,9 @@ def unwrap_spreadsheet(value: str) -> str:
         return text.split(".")[0]
     sci = _SCI.match(text)
     if sci:
-        return sci[1] + sci[2] if len(sci[2]) == int(sci[3]) else ""
+        exponent, digits = int(sci[3]), sci[2]
+        exact = len(digits) >= exponent and not digits[exponent:].strip("0")
+        return sci[1] + digits[:exponent] if exact else ""
     return text
 
 
@@ -79,9 +84,12 @@ def _unwrap_expr(col: pl.Expr) -> pl.Expr:
     text = text.str.replace(r"^(?i)tel:", "").str.strip_chars(_SPACES)
     text = text.str.replace(r"^(\d+)\.0+$", "$1")
     sci = text.str.extract_groups(_SCI.pattern)
-    exact = sci.struct[1].str.len_chars() == sci.struct[2].cast(pl.UInt32, strict=False)
+    exponent = sci.struct[2].cast(pl.UInt32, strict=False)
+    digits = sci.struct[1]
+    exact = ((digits.str.len_chars() >= exponent)
+             & digits.str.slice(exponent).str.contains("^0*$"))
     return (pl.when(sci.struct[0].is_null()).then(text)
-            .when(exact).then(sci.struct[0] + sci.struct[1])
+            .when(exact).then(sci.struct[0] + digits.str.slice(0, exponent))
             .otherwise(pl.lit("")))
 
 
@@ -240,6 +248,42 @@ def _normalise_chunk(raw: pl.Series) -> pl.DataFrame:
             frame.get_column(c).scatter(index, answers.get_column(c)) for c in OUTPUT_SCHEMA)
     return frame.select(
         pl.col(E164), pl.col(VALID).fill_null(False), pl.col(REGION), pl.col(NUMBER_TYPE))
+
+
+# A landline without its 0 has 6 digits or more; a shorter all-digit value is a
+# placeholder like 12345: an invalid number, not an export problem.
+LOST_ZERO_MIN_DIGITS = 6
+
+
+def lost_leading_zero(raw: pl.Series) -> pl.Series:
+    """Which values look like an Italian landline that lost its leading 0: all digits
+    (after undoing spreadsheet artefacts, 6 at least), no valid number as they stand, a
+    valid fixed line with a 0 in front. A cell stored as a number drops the 0 (02 12345678 becomes
+    212345678); normalise() rightly calls that invalid, but the reader must say why,
+    because the fix is in the export, not in the row.
+    """
+    # Narrowed step by step, cheapest and most selective first: a list is mostly valid
+    # mobiles and landlines that kept their 0, and only the rest pays for phonenumbers.
+    space = f"[{_SPACES}]*"
+    frame = _clean_column(raw.cast(pl.String)).to_frame("c").with_row_index("_i").filter(
+        pl.col("c").str.contains(f"^{space}[1-9][0-9]{{{LOST_ZERO_MIN_DIGITS - 1},11}}{space}$"))
+    c = pl.col("c")
+    frame = frame.with_columns(c.str.strip_chars(_SPACES))
+    # The fast path reads a plain number not starting 39 as its own national number, so
+    # one matching IT's general and mobile patterns is valid as it stands.
+    frame = frame.filter(~(~c.str.starts_with("39") & _matches(c, _IT.general_desc)
+                           & _matches(c, _IT.mobile)))
+    frame = frame.filter(_matches(pl.lit("0") + c, _IT.fixed_line))
+    lost = pl.Series(raw.name, [False] * raw.len(), dtype=pl.Boolean)
+    if frame.is_empty():
+        return lost
+    values = frame.get_column("c")
+    as_is = normalise(values)
+    with_zero = normalise(frame.select(pl.lit("0") + c).to_series())
+    fixed = (~as_is.get_column(VALID) & with_zero.get_column(VALID)
+             & (with_zero.get_column(NUMBER_TYPE) == "fixed_line")
+             & (with_zero.get_column(REGION) == DEFAULT_REGION)).fill_null(False)
+    return lost.scatter(frame.get_column("_i"), fixed)
 
 
 def normalise_one(value: str) -> tuple[str | None, bool, str | None, str | None]:

@@ -9,7 +9,13 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gatekeeper.normalise import normalise, reference, unwrap_spreadsheet
+from gatekeeper.normalise import (
+    _unwrap_expr,
+    lost_leading_zero,
+    normalise,
+    reference,
+    unwrap_spreadsheet,
+)
 
 AREAS = ["02", "06", "011", "010", "051", "055", "081", "0669", "06698", "0831", "0878"]
 PREFIXES = ["3", "31", "32", "33", "34", "35", "36", "37", "38", "39", "390", "393", "43",
@@ -39,6 +45,9 @@ def _messy(rng: random.Random, n: str) -> str:
     if n.isdigit() and 9 <= len(n) <= 12 and n[0] != "0":
         shapes.append(f"{n[0]}.{n[1:]}E+{len(n) - 1:02d}")
         shapes.append(f"{n[0]}.{n[1:5]}E+{len(n) - 1:02d}")
+        shapes.append(f"{n[0]},{n[1:]}E+{len(n) - 1:02d}")  # Italian Excel
+        shapes.append(f"{n[0]}.{n[1:]}00E+{len(n) - 1}")  # zeros padding the mantissa
+        shapes.append(f"{n[0]},{n[1:-1]}E+{len(n) - 1:02d}")  # rounded: lost a digit
     junk = ["", " ", "-", "n/d", "N.D.", "non disponibile", "0", "00", "+", "+39", "abc",
             "333-ABC-DEFG", "null", "#N/D", "????", "1e5"]
     return rng.choice(shapes) if rng.random() > 0.08 else rng.choice(junk)
@@ -119,3 +128,87 @@ def test_reference_is_phonenumbers() -> None:
     number = phonenumbers.parse("+39 333 1234567", "IT")
     assert reference("+39 333 1234567")[0] == phonenumbers.format_number(
         number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def test_italian_and_zero_padded_excel_notation() -> None:
+    """Italian Excel writes 3,331234567E+09; some exports pad the mantissa with zeros
+    (3.552755300E+8 is exactly 355275530). Both lost no digit, so both are numbers."""
+    values = ["3,331234567E+09", "3.552755300E+8", "3,5527553000E+08", "3.55275531E+8",
+              "3,5527553E+8", "3.552755301E+8"]
+    assert [unwrap_spreadsheet(v) for v in values] == [
+        "3331234567", "355275530", "355275530", "355275531", "", ""]
+    assert normalise(pl.Series(values))["phone"].to_list() == [
+        "+393331234567", "+39355275530", "+39355275530", "+39355275531", None, None]
+
+
+def _unwrap_column(values: list[str]) -> list[str]:
+    return pl.Series(values, dtype=pl.String).to_frame("v").select(
+        _unwrap_expr(pl.col("v"))).to_series().to_list()
+
+
+@given(st.text("0123456789", min_size=6, max_size=12).filter(lambda n: n[0] != "0"),
+       st.sampled_from([".", ","]), st.integers(0, 4), st.sampled_from(["E+", "e", "E"]))
+@settings(max_examples=300, deadline=None)
+def test_exact_excel_notation_gives_back_the_number(number: str, point: str, zeros: int,
+                                                   mark: str) -> None:
+    written = f"{number[0]}{point}{number[1:]}{'0' * zeros}{mark}{len(number) - 1:02d}"
+    assert unwrap_spreadsheet(written) == number
+    assert _unwrap_column([written]) == [number]
+
+
+@given(st.from_regex(r"\A[0-9][.,][0-9]{1,14}[eE]\+?[0-9]{1,2}\Z"))
+@settings(max_examples=500, deadline=None)
+def test_excel_notation_columnar_twin_agrees(value: str) -> None:
+    """Any E-notation: the columnar unwrap and the one-value reference give the same text,
+    and a mantissa that lost digits (or has a fraction) never becomes a number."""
+    expected = unwrap_spreadsheet(value)
+    assert _unwrap_column([value]) == [expected]
+    mantissa, exponent = value.replace(",", ".").lower().replace("+", "").split("e")
+    kept = mantissa.replace(".", "")
+    if len(mantissa.split(".")[1]) < int(exponent):
+        assert expected == ""
+    elif expected:
+        assert int(expected) == int(kept) // 10 ** (len(kept) - 1 - int(exponent))
+        assert kept[len(expected):].strip("0") == ""
+
+
+def test_excel_notation_is_ascii_digits_only_in_both_paths() -> None:
+    """Other scripts' digits are not Excel's: both twins leave such text alone."""
+    values = ["3.331234567E+\u0660\u0669", "\u0663,331234567E+09", "0.0E\u07c0"]
+    assert [unwrap_spreadsheet(v) for v in values] == values
+    assert _unwrap_column(values) == values
+
+
+def _lost_zero_reference(value: str) -> bool:
+    """The rule, one value at a time, with phonenumbers as the authority."""
+    text = unwrap_spreadsheet(value)
+    if not (text.isascii() and text.isdigit()) or text.startswith("0") or len(text) < 6:
+        return False
+    with_zero = phonenumbers.parse("0" + text, "IT")
+    return (not reference(value)[1] and phonenumbers.is_valid_number(with_zero)
+            and phonenumbers.region_code_for_number(with_zero) == "IT"
+            and phonenumbers.number_type(with_zero) == phonenumbers.PhoneNumberType.FIXED_LINE)
+
+
+digits_like_cells = st.builds(
+    lambda head, tail, shape: shape.format(head + tail),
+    st.sampled_from(["2", "6", "11", "55", "81", "3", "33", "34", "8", "9", "1", "7"]),
+    st.text("0123456789", min_size=2, max_size=10),
+    st.sampled_from(["{}", " {} ", "{}.0", "'{}"]))
+
+
+@given(st.lists(digits_like_cells | st.text(max_size=12), max_size=30))
+@settings(max_examples=300, deadline=None)
+def test_lost_leading_zero_is_the_rule_applied_by_phonenumbers(values: list[str]) -> None:
+    """Columnar helper == the rule per value; normalise itself still just says invalid."""
+    got = lost_leading_zero(pl.Series(values, dtype=pl.String)).to_list()
+    assert got == [_lost_zero_reference(v) for v in values]
+    flagged = [v for v, lost in zip(values, got, strict=True) if lost]
+    assert not any(normalise(pl.Series(flagged, dtype=pl.String))["valid"].to_list())
+
+
+def test_milan_and_rome_landlines_stored_as_numbers() -> None:
+    values = ["212345678", "612345678", "212345678.0", "3331234567", "0212345678", "12",
+              "12345", "123456"]
+    assert lost_leading_zero(pl.Series(values)).to_list() == [
+        True, True, True, False, False, False, False, True]  # 12345: a placeholder

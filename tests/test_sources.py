@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -17,7 +20,7 @@ from openpyxl import Workbook
 
 from gatekeeper.cli import cli
 from gatekeeper.config import parse_config
-from gatekeeper.errors import ConfigError, StoreError
+from gatekeeper.errors import ConfigError, ManifestError, SourceFileError, StoreError
 from gatekeeper.load import load_source, load_sources
 from gatekeeper.sources.fields import to_canonical
 from gatekeeper.sources.manifest import Manifest, discover
@@ -25,7 +28,7 @@ from gatekeeper.sources.readers import REJECT_SCHEMA, RawTable, read_source
 from gatekeeper.store import Store
 from gatekeeper.store.sources import all_versions
 
-from .conftest import WorkspaceMaker
+from .conftest import WorkspaceMaker, gk
 
 CONSENT_COLUMNS = """
 phone = "Telefono"
@@ -299,3 +302,422 @@ def test_a_store_from_before_the_folder_is_moved_and_migrated(maker: WorkspaceMa
                                                "3331234567", "--format", "json"]).output)
     assert [s["name"] for s in data["sources"]] == ["A"]
     assert [c["campaign"] for c in data["campaigns"]] == ["c"]
+
+
+def test_two_digit_years_and_excel_serials_are_dates_as_excel_reads_them(
+        maker: WorkspaceMaker) -> None:
+    """10/04/25 was read as the year 25 and every such consent decided CONSENT_EXPIRED;
+    a date cell that lost its format (45757) was a reject although Excel shows a date."""
+    days = ["10/04/25", "10-04-99", "10.04.29", "01/01/30", "45757", "45757.0", "45757,5",
+            "19999", "10/04/202", "10/04-25"]
+    text = "Telefono;Data consenso\r\n" + "".join(
+        f"33312345{i:02d};{day}\r\n" for i, day in enumerate(days))
+    maker.source("a", "", data=text.encode("cp1252"),
+                 columns='phone = "Telefono"\nconsent_date = "Data consenso"')
+    rows, rejects = _read(maker, "a")
+    assert rows["consent_date"].to_list() == [
+        dt.date(2025, 4, 10), dt.date(1999, 4, 10), dt.date(2029, 4, 10), dt.date(1930, 1, 1),
+        dt.date(2025, 4, 10), dt.date(2025, 4, 10), dt.date(2025, 4, 10)]
+    assert rejects["row"].to_list() == [8, 9, 10]  # out of the serial range, 3-digit year, mixed
+    assert "'19999' is not a date" in rejects["reason"][0]
+
+
+def _date_table(values: list[str]) -> tuple[RawTable, Manifest]:
+    manifest = Manifest(
+        id="l", kind="internal_archive", file=Path("l.csv"), received_on=dt.date(2026, 11, 1),
+        purposes=("telemarketing",), supplier=None,
+        columns={"phone": "T", "consent_date": "D"}, defaults={},
+        path=Path("sources/l.toml"))
+    frame = pl.DataFrame({"T": ["3331234567"] * len(values), "D": values}).with_columns(
+        pl.Series("row", range(1, len(values) + 1), pl.Int64))
+    return RawTable(frame, pl.DataFrame(schema=REJECT_SCHEMA)), manifest
+
+
+def _written(day: dt.date, form: str, fraction: int) -> str:
+    d, m, y = day.day, day.month, day.year
+    serial = (day - dt.date(1899, 12, 30)).days
+    return {
+        "iso": f"{y:04d}-{m:02d}-{d:02d}", "iso_time": f"{y:04d}-{m:02d}-{d:02d} 10:30:00",
+        "dmy/": f"{d:02d}/{m:02d}/{y:04d}", "dmy-": f"{d:02d}-{m:02d}-{y:04d}",
+        "dmy.": f"{d:02d}.{m:02d}.{y:04d}", "d/m/y unpadded": f"{d}/{m}/{y:04d}",
+        "dmyy/": f"{d:02d}/{m:02d}/{y % 100:02d}", "dmyy-": f"{d:02d}-{m:02d}-{y % 100:02d}",
+        "dmyy.": f"{d:02d}.{m:02d}.{y % 100:02d}", "serial": str(serial),
+        "serial.0": f"{serial}.0", "serial+time": f"{serial}.{fraction}",
+    }[form]
+
+
+FOUR_DIGIT = ("iso", "iso_time", "dmy/", "dmy-", "dmy.", "d/m/y unpadded")
+TWO_DIGIT = ("dmyy/", "dmyy-", "dmyy.")
+SERIAL = ("serial", "serial.0", "serial+time")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(
+    st.tuples(st.dates(dt.date(1000, 1, 1), dt.date(9999, 12, 31)), st.sampled_from(FOUR_DIGIT)),
+    st.tuples(st.dates(dt.date(1930, 1, 1), dt.date(2029, 12, 31)), st.sampled_from(TWO_DIGIT)),
+    st.tuples(st.dates(dt.date(1954, 10, 3), dt.date(2119, 1, 11)), st.sampled_from(SERIAL)),
+), st.integers(1, 999_999))
+def test_any_date_written_in_an_accepted_form_reads_back_as_itself(
+        case: tuple[dt.date, str], fraction: int) -> None:
+    day, form = case
+    table, manifest = _date_table([_written(day, form, fraction)])
+    good, rejects = to_canonical(table, manifest)
+    assert rejects.is_empty(), rejects.rows()
+    assert good["consent_date"].to_list() == [day]
+
+
+def test_a_stray_quote_that_never_closes_rejects_every_row_it_swallowed(
+        maker: WorkspaceMaker) -> None:
+    """3331234567,"Mario swallowed the two rows after it into one name: 1 row, 0 rejects,
+    two numbers gone without a trace."""
+    maker.source("a", 'Telefono,Nominativo\n3331234560,Anna\n3331234567,"Mario\n'
+                      "3331234568,Luigi\n3331234569,Bruno\n")
+    rows, rejects = _read(maker, "a")
+    assert rows.select("row", "raw").rows() == [(1, "3331234560")]
+    assert rejects["row"].to_list() == [2, 3, 4]
+    assert rejects["reason"][0] == (
+        'a quote opened here is never closed; it swallowed rows 3..4; remove the stray " '
+        "or quote the whole field")
+    assert "swallowed by the quote opened in row 2" in rejects["reason"][1]
+
+
+def test_a_stray_quote_closed_rows_later_keeps_later_row_numbers_true(
+        maker: WorkspaceMaker) -> None:
+    text = ('Telefono;Nominativo;Consenso terzi\r\n3331234567;"Niccolò;sì\r\n'
+            '3331234568;Luigi;no\r\n3331234569;Bruno";sì\r\n3331234570;Carla;sì\r\n'
+            "3331234571;Dora\r\n3331234572;Ezio;no\r\n")
+    maker.source("a", "", data=text.encode("cp1252"), columns=(
+        'phone = "Telefono"\nname = "Nominativo"\nconsent_third_party = "Consenso terzi"'))
+    rows, rejects = _read(maker, "a")
+    assert rows.select("row", "raw").rows() == [(4, "3331234570"), (6, "3331234572")]
+    assert rejects["row"].to_list() == [1, 2, 3, 5]
+    assert rejects["reason"][0].startswith(
+        "a quote opened here closes only in row 3; it swallowed rows 2..3")
+    assert rejects["reason"][3].startswith("row has 2 fields, the header has 3")
+
+
+def test_a_quote_open_at_the_end_of_the_file_is_a_reject(maker: WorkspaceMaker) -> None:
+    maker.source("a", "", data=b'Telefono,Nominativo\n3331234567,A\n3331234568,"B')
+    rows, rejects = _read(maker, "a")
+    assert rows["row"].to_list() == [1]
+    assert rejects.rows() == [(2, 'a quote opened here is never closed; remove the stray " '
+                                  "or quote the whole field")]
+
+
+def test_a_quoted_field_spanning_lines_is_one_row_a_stray_quote_is_not(
+        maker: WorkspaceMaker) -> None:
+    """A name or address over two lines, even in the first column, is one row; the same
+    file ending in a quote that never closes rejects that row, naming it."""
+    text = ('Nominativo,Telefono\n"Bianchi\nAnna",3331234567\n"Via Roma 1,\nMilano",'
+            '3331234568\nCarla,3331234569\n"Dora,3331234570\n')
+    maker.source("a", "", data=text.encode(), columns='phone = "Telefono"\nname = "Nominativo"')
+    rows, rejects = _read(maker, "a")
+    assert rows.select("row", "name").rows() == [
+        (1, "Bianchi\nAnna"), (2, "Via Roma 1,\nMilano"), (3, "Carla")]
+    assert rejects.rows() == [(4, 'a quote opened here is never closed; remove the stray " '
+                                  "or quote the whole field")]
+
+
+def _csv_manifest(path: Path) -> Manifest:
+    return Manifest(
+        id="l", kind="internal_archive", file=path, received_on=dt.date(2026, 11, 1),
+        purposes=("telemarketing",), supplier=None, columns={"phone": "Telefono"},
+        defaults={}, path=path.with_suffix(".toml"))
+
+
+def _write_csv(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["Telefono", "Nominativo", "Note"])
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _accounted(data: bytes) -> tuple[RawTable, list[int]]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "l.csv"
+        path.write_bytes(data)
+        table = read_source(_csv_manifest(path))
+    numbers = sorted(table.frame["row"].to_list() + table.rejects["row"].to_list()
+                     + table.skipped["row"].to_list())
+    return table, numbers
+
+
+CELL = st.text(alphabet='ab ,"\n', max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.from_regex(r"\A3[0-9]{9}\Z"), CELL, CELL), min_size=1,
+                max_size=12))
+def test_properly_quoted_files_read_back_row_for_row(rows: list[tuple[str, str, str]]) -> None:
+    """Whatever a CSV writer quotes (delimiters, quotes, newlines), every row is read back
+    as written under its own number. The one exception is the stray-quote rule: a value
+    with a later line that is a whole record by itself (here: two commas) is rejected,
+    one reject per line it spans, so that later rows keep the numbers a reader counts."""
+    written = [list(r) for r in rows]
+    expected_rows, expected_rejects, number = [], [], 1
+    for row in written:
+        looks_swallowed = any(line.count(",") >= 2 for cell in row[1:]
+                              for line in cell.split("\n")[1:])
+        if looks_swallowed:
+            lines = 1 + sum(cell.count("\n") for cell in row)
+            expected_rejects += range(number, number + lines)
+            number += lines
+        else:
+            expected_rows.append((number, *row))
+            number += 1
+    table, _ = _accounted(_write_csv(written))
+    assert table.frame.select("row", "Telefono", "Nominativo", "Note").rows() == expected_rows
+    assert table.rejects["row"].to_list() == expected_rejects
+    assert all("quote" in reason for reason in table.rejects["reason"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.from_regex(r"\A3[0-9]{9}\Z"), st.from_regex(r"\A[a-z ]{0,8}\Z"),
+                          st.from_regex(r"\A[a-z ,]{0,8}\Z")), min_size=1, max_size=12),
+       st.data())
+def test_a_stray_quote_never_loses_or_misnumbers_a_row(
+        rows: list[tuple[str, str, str]], data: st.DataObject) -> None:
+    written = [list(r) for r in rows]
+    stray = data.draw(st.integers(0, len(rows) - 1))
+    column = data.draw(st.integers(1, 2))
+    lines = _write_csv(written).decode().split("\r\n")
+    cells = next(csv.reader([lines[stray + 1]]))
+    cells[column] = '"' + cells[column].strip('"')
+    lines[stray + 1] = ",".join(cells)
+    table, numbers = _accounted("\r\n".join(lines).encode())
+    assert numbers == list(range(1, len(rows) + 1))
+    assert stray + 1 in table.rejects["row"].to_list()
+    for row, *values in table.frame.select("row", "Telefono", "Nominativo", "Note").rows():
+        assert values == written[row - 1]
+
+
+TITLED_CSV = ("Lista contatti Acme - novembre 2026;;\r\n;;\r\n"
+              "Telefono;Nominativo;Data consenso\r\n"
+              "333 1234567;Niccolò;31/03/2025\r\n333 1234568;Bèrgamo;01/04/2025\r\n")
+DATED_COLUMNS = 'phone = "Telefono"\nname = "Nominativo"\nconsent_date = "Data consenso"'
+
+
+@pytest.mark.parametrize("extra", ["header_row = 3", "skip_rows = 2",
+                                   "header_row = 3\nskip_rows = 2"])
+def test_csv_with_a_title_above_the_header(maker: WorkspaceMaker, extra: str) -> None:
+    maker.source("a", "", data=TITLED_CSV.encode("cp1252"), columns=DATED_COLUMNS, extra=extra)
+    rows, rejects = _read(maker, "a")
+    assert rows.select("row", "name", "consent_date").rows() == [
+        (1, "Niccolò", dt.date(2025, 3, 31)), (2, "Bèrgamo", dt.date(2025, 4, 1))]
+    assert rejects.is_empty()
+
+
+def test_a_title_above_the_header_is_named_in_the_error(maker: WorkspaceMaker) -> None:
+    maker.source("a", "", data=TITLED_CSV.encode("cp1252"), columns=DATED_COLUMNS)
+    with pytest.raises(SourceFileError, match=r"column 'Telefono' \(for phone\) is not in the "
+                       r"file; columns are: .*; if the file has a title above the header, "
+                       r"set header_row = 3$"):
+        _read(maker, "a")
+    result = gk(maker.ws, "load")
+    assert result.exit_code == 2 and "set header_row = 3" in result.output
+
+
+def _titled_book(path: Path, *, blank_top: bool = False) -> None:
+    """A list as a person saves it from Excel: a title, a blank row, then the header."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    if blank_top:
+        sheet.append([])
+    sheet.append(["Elenco clienti - estrazione novembre 2026"])
+    sheet.append([])
+    sheet.append(["Telefono", "Nominativo", "Data consenso"])
+    sheet.append([3331234567, "Anna", dt.date(2025, 3, 4)])
+    sheet.append(["02 1234567", "Bruno", dt.datetime(2025, 3, 5, 10, 0)])
+    sheet.append([3331234569, "Carla", 45757])  # a date cell that lost its format
+    book.save(path)
+
+
+@pytest.mark.parametrize(("blank_top", "extra"), [
+    (False, "header_row = 3"), (False, "skip_rows = 2"), (True, "header_row = 4")])
+def test_xlsx_with_a_title_above_the_header(maker: WorkspaceMaker, blank_top: bool,
+                                            extra: str) -> None:
+    path = maker.root / "data" / "lists" / "a.xlsx"
+    _titled_book(path, blank_top=blank_top)
+    maker.source("a", "", name="a.xlsx", data=path.read_bytes(), columns=DATED_COLUMNS,
+                 extra=extra)
+    rows, rejects = _read(maker, "a")
+    assert rows.select("row", "name", "consent_date").rows() == [
+        (1, "Anna", dt.date(2025, 3, 4)), (2, "Bruno", dt.date(2025, 3, 5)),
+        (3, "Carla", dt.date(2025, 4, 10))]
+    assert rejects.is_empty()
+
+
+def test_xlsx_title_without_header_row_names_the_sheet_row(maker: WorkspaceMaker) -> None:
+    path = maker.root / "data" / "lists" / "a.xlsx"
+    _titled_book(path, blank_top=True)
+    maker.source("a", "", name="a.xlsx", data=path.read_bytes(), columns=DATED_COLUMNS)
+    with pytest.raises(SourceFileError, match=r"set header_row = 4$"):
+        _read(maker, "a")
+
+
+@pytest.mark.parametrize(("extra", "key", "message"), [
+    ("header_row = 0", "header_row", "whole number >= 1"),
+    ('header_row = "3"', "header_row", "whole number >= 1"),
+    ("header_row = true", "header_row", "whole number >= 1"),
+    ("skip_rows = -1", "skip_rows", "whole number >= 0"),
+    ("header_row = 3\nskip_rows = 3", "skip_rows", "skip_rows = 3 means header_row = 4"),
+    ("heder_row = 3", "heder_row", "did you mean 'header_row'"),
+])
+def test_header_row_and_skip_rows_are_validated(maker: WorkspaceMaker, extra: str, key: str,
+                                                message: str) -> None:
+    maker.source("a", "Telefono\n3331234567\n", extra=extra)
+    with pytest.raises(ManifestError, match=message) as error:
+        discover(maker.ws.sources_dir, maker.root)
+    assert error.value.key == key and error.value.file.endswith("a.toml")  # type: ignore[union-attr]
+
+
+def test_header_row_on_a_parquet_source_is_refused(maker: WorkspaceMaker) -> None:
+    path = maker.root / "data" / "lists" / "a.parquet"
+    pl.DataFrame({"Telefono": ["3331234567"]}).write_parquet(path)
+    maker.source("a", "", name="a.parquet", data=path.read_bytes(), extra="skip_rows = 1")
+    with pytest.raises(ManifestError, match="Parquet file has no header line"):
+        discover(maker.ws.sources_dir, maker.root)
+
+
+def _read_all(maker: WorkspaceMaker, source_id: str) -> tuple[pl.DataFrame, pl.DataFrame,
+                                                               pl.DataFrame]:
+    manifest = discover(maker.ws.sources_dir, maker.root)[source_id]
+    table = read_source(manifest)
+    rows, rejects = to_canonical(table, manifest)
+    return rows, rejects, table.skipped
+
+
+def test_blank_and_total_rows_of_a_csv_are_skipped_and_counted(maker: WorkspaceMaker) -> None:
+    """Excel writes a blank row as ';;' and a closing 'Totale;;2': loaded, they were
+    INVALID_NUMBER rows (or rejects) that no person behind them."""
+    text = ("Telefono;Nominativo;Consenso terzi\r\n3331234567;Niccolò;sì\r\n;;\r\n\r\n"
+            "   \r\n3331234568;Bèrgamo;no\r\n;;;\r\n\u00a0;\u00a0;\r\nTotale;;2\r\n"
+            "TOTALE:;;\r\n")
+    maker.source("a", "", data=text.encode("cp1252"), columns=(
+        'phone = "Telefono"\nname = "Nominativo"\nconsent_third_party = "Consenso terzi"'))
+    rows, rejects, skipped = _read_all(maker, "a")
+    assert rows.select("row", "raw").rows() == [(1, "3331234567"), (5, "3331234568")]
+    assert rejects.is_empty()
+    assert skipped.rows() == [(2, "empty row"), (3, "empty row"), (4, "empty row"),
+                              (6, "empty row"), (7, "empty row"), (8, "total row 'Totale'"),
+                              (9, "total row 'TOTALE:'")]
+    assert skipped.schema == pl.Schema({"row": pl.Int64, "reason": pl.String})
+
+
+def test_blank_and_total_rows_of_a_sheet_are_skipped_and_counted(
+        maker: WorkspaceMaker) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Nominativo", "Telefono", "Data consenso"])
+    sheet.append(["Anna", 3331234567, dt.date(2025, 3, 4)])
+    sheet.append([])
+    sheet.append(["Bruno", 3331234568, dt.date(2025, 3, 5)])
+    sheet.append([None, "  ", None])
+    sheet.append(["Totale", None, 2])  # Excel's count of the rows above
+    sheet.append(["Totale", 1234, None])  # digits in the phone cell: kept, decided invalid
+    sheet.append([])
+    sheet.append(["Somma", None, "=COUNTA(B2:B5)"])
+    path = maker.root / "data" / "lists" / "a.xlsx"
+    book.save(path)
+    maker.source("a", "", name="a.xlsx", data=path.read_bytes(), columns=(
+        'phone = "Telefono"\nname = "Nominativo"\nconsent_date = "Data consenso"'))
+    rows, rejects, skipped = _read_all(maker, "a")
+    assert rows.select("row", "name").rows() == [(1, "Anna"), (3, "Bruno"), (6, "Totale")]
+    assert rejects.is_empty()
+    assert skipped.rows() == [(2, "empty row"), (4, "empty row"), (5, "total row 'Totale'"),
+                              (7, "empty row"), (8, "total row 'Somma'")]
+
+
+def test_blank_and_total_rows_of_a_parquet_file_are_skipped(maker: WorkspaceMaker) -> None:
+    path = maker.root / "data" / "lists" / "a.parquet"
+    pl.DataFrame({"Telefono": ["3331234567", None, "", "Totali"],
+                  "n": [1, None, None, 1]}).write_parquet(path)
+    maker.source("a", "", name="a.parquet", data=path.read_bytes())
+    rows, _, skipped = _read_all(maker, "a")
+    assert rows["row"].to_list() == [1]
+    assert skipped.rows() == [(2, "empty row"), (3, "empty row"), (4, "total row 'Totali'")]
+
+
+def test_a_landline_that_lost_its_leading_zero_is_a_reject_that_says_why(
+        maker: WorkspaceMaker) -> None:
+    """02 12345678 in a cell formatted as number is 212345678: decided INVALID_NUMBER it
+    hid that the whole column must be exported again as text."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Telefono", "Nominativo"])
+    for number, name in [(212345678, "Milano"), (3331234567, "Mobile"), ("02 12345678", "Text"),
+                         (612345678, "Roma"), (3451234567, "Mobile 345"), (12, "Junk")]:
+        sheet.append([number, name])
+    path = maker.root / "data" / "lists" / "a.xlsx"
+    book.save(path)
+    maker.source("a", "", name="a.xlsx", data=path.read_bytes(),
+                 columns='phone = "Telefono"\nname = "Nominativo"')
+    rows, rejects = _read(maker, "a")
+    assert rows["name"].to_list() == ["Mobile", "Text", "Mobile 345", "Junk"]
+    assert rejects.rows() == [
+        (1, "phone '212345678' looks like a landline whose leading zero was lost (the column "
+            "was stored as a number); format the column as text and export again"),
+        (4, "phone '612345678' looks like a landline whose leading zero was lost (the column "
+            "was stored as a number); format the column as text and export again")]
+
+
+def test_a_landline_in_italian_excel_notation_that_lost_its_zero(maker: WorkspaceMaker) -> None:
+    text = "Telefono;Nominativo\r\n2,12345678E+08;Niccolò\r\n3,331234567E+09;Bèrgamo\r\n"
+    maker.source("a", "", data=text.encode("cp1252"))
+    rows, rejects = _read(maker, "a")
+    assert rows["row"].to_list() == [2]
+    assert rejects["reason"].to_list() == [
+        "phone '2,12345678E+08' looks like a landline whose leading zero was lost (the column "
+        "was stored as a number); format the column as text and export again"]
+
+
+def test_a_sheet_as_excel_users_save_it(maker: WorkspaceMaker) -> None:
+    """Title, blank row, header on row 3; number cells for phones (one landline lost its
+    0), a date cell, a date cell that lost its format, a two-digit year typed as text, a
+    blank row and Excel's Totale row: every data row is read, rejected or skipped."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Lista clienti Acme - novembre 2026"])
+    sheet.append([])
+    sheet.append(["Telefono", "Nominativo", "Consenso terzi", "Data consenso", "ID prova"])
+    sheet.append([3331234567, "Anna", "sì", dt.date(2025, 3, 4), "P1"])
+    sheet.append([212345678, "Bruno", "si", 45757, "P2"])
+    sheet.append(["02 1234567", "Carla", "x", "10/04/25", "P3"])
+    sheet.append([])
+    sheet.append(["Totale", None, None, None, 3])
+    path = maker.root / "data" / "lists" / "a.xlsx"
+    book.save(path)
+    maker.source("a", "", name="a.xlsx", data=path.read_bytes(), columns=CONSENT_COLUMNS,
+                 extra="header_row = 3")
+    rows, rejects, skipped = _read_all(maker, "a")
+    assert rows.select("row", "raw", "consent_third_party", "consent_date").rows() == [
+        (1, "3331234567", True, dt.date(2025, 3, 4)),
+        (3, "02 1234567", True, dt.date(2025, 4, 10))]
+    assert rejects["row"].to_list() == [2]
+    assert "phone '212345678' looks like a landline" in rejects["reason"][0]
+    assert skipped.rows() == [(4, "empty row"), (5, "total row 'Totale'")]
+
+
+def test_a_csv_as_italian_excel_saves_it(maker: WorkspaceMaker) -> None:
+    """The same list as Excel's 'CSV (separato da punto e virgola)': Windows-1252, ';',
+    E-notation with a comma, the title and the Totale row written with every ';'."""
+    text = ("Lista clienti Acme - novembre 2026;;;;\r\n;;;;\r\n"
+            "Telefono;Nominativo;Consenso terzi;Data consenso;ID prova\r\n"
+            "3,331234567E+09;Niccolò;sì;04/03/25;P1\r\n"
+            "2,12345678E+08;Bèrgamo;si;45757;P2\r\n"
+            "02 1234567;Carla;x;10.04.2025;P3\r\n"
+            ";;;;\r\n"
+            "Totale;;;;3\r\n")
+    maker.source("a", "", data=text.encode("cp1252"), columns=CONSENT_COLUMNS,
+                 extra="skip_rows = 2")
+    rows, rejects, skipped = _read_all(maker, "a")
+    assert rows.select("row", "name", "consent_date").rows() == [
+        (1, "Niccolò", dt.date(2025, 3, 4)), (3, "Carla", dt.date(2025, 4, 10))]
+    assert rejects["row"].to_list() == [2]
+    assert "phone '2,12345678E+08' looks like a landline" in rejects["reason"][0]
+    assert skipped.rows() == [(4, "empty row"), (5, "total row 'Totale'")]

@@ -7,6 +7,7 @@ block a lawful row, and a misread date could make an expired consent look fresh.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import polars as pl
@@ -19,8 +20,9 @@ from ..columns import (
     ROW,
 )
 from ..errors import SourceFileError
+from ..normalise import lost_leading_zero
 from .manifest import Manifest
-from .readers import REJECT_SCHEMA, RawTable
+from .readers import REJECT_SCHEMA, RawTable, header_hint_text
 
 TRUE_WORDS = ("si", "sì", "sí", "s", "yes", "y", "true", "vero", "1", "x", "ok")
 FALSE_WORDS = ("no", "n", "false", "falso", "0")
@@ -28,7 +30,13 @@ STATUS_WORDS = {
     "active": "active", "attivo": "active", "attiva": "active", "in essere": "active",
     "ceased": "ceased", "cessato": "ceased", "cessata": "ceased", "chiuso": "ceased",
 }
-DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
+LOST_ZERO = ("looks like a landline whose leading zero was lost (the column was stored as a "
+             "number); format the column as text and export again")
+# Excel's two-digit-year window: 00-29 are 20xx, 30-99 are 19xx.
+EXCEL_PIVOT_YY = 30
+# Excel's 1900 date system, past its phantom 1900-02-29: date = 1899-12-30 + serial days.
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+EXCEL_SERIALS = (20000, 80000)  # 1954-10-03 .. 2119-01-11: plausible dates only
 _ERR = "__err_"
 
 
@@ -38,13 +46,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _source_column(field: str, manifest: Manifest, available: list[str]) -> pl.Expr:
+def _source_column(field: str, manifest: Manifest, table: RawTable) -> pl.Expr:
+    available = [c for c in table.frame.columns if c != ROW]
     if field in manifest.columns:
         column = manifest.columns[field]
         if column not in available:
             raise SourceFileError(
                 f"column '{column}' (for {field}) is not in the file; columns are: "
-                + ", ".join(repr(c) for c in available),
+                + ", ".join(repr(c) for c in available) + header_hint_text(table.header_hint),
                 file=manifest.path, key=f"columns.{field}")
         cleaned = pl.col(column).str.strip_chars()
         return pl.when(cleaned == "").then(None).otherwise(cleaned)
@@ -65,11 +74,34 @@ def _boolean(field: str) -> tuple[pl.Expr, pl.Expr]:
 
 
 def _date(field: str) -> tuple[pl.Expr, pl.Expr]:
+    """Dates as Italian lists carry them: ISO, d/m/y with a 4- or 2-digit year, or an Excel
+    serial number from a cell that lost its date format.
+
+    A two-digit year is read as Excel reads it (00-29 -> 20xx, 30-99 -> 19xx): read as
+    year 0025 it would make every consent look expired. A serial is accepted only in
+    20000-80000 (1954-2119), so a stray count or code is never taken for a date.
+    """
     text = pl.col(field)
     iso_prefix = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:[ T].*)?$", 1)
+    # One separator throughout (31/03/25, 31-03-25, 31.03.25), never mixed (31/03-25).
+    one_sep = "|".join(rf"^\d{{1,2}}{sep}\d{{1,2}}{sep}(?:\d{{4}}|\d{{2}})$"
+                       for sep in ("/", "-", r"\."))
+    dmy = text.str.extract_groups(r"^(\d{1,2})\D(\d{1,2})\D(\d+)$")
+    day, month, year = (dmy.struct[i] for i in range(3))
+    short = year.str.len_chars() == 2
+    full_year = (pl.when(short & (year.cast(pl.Int32, strict=False) < EXCEL_PIVOT_YY))
+                 .then(pl.lit("20") + year)
+                 .when(short).then(pl.lit("19") + year)
+                 .otherwise(year))
+    dmy_iso = pl.when(text.str.contains(one_sep)).then(pl.concat_str(
+        full_year, pl.lit("-"), month.str.zfill(2), pl.lit("-"), day.str.zfill(2)))
+    serial = text.str.extract(r"^(\d{5})(?:[.,]\d+)?$", 1).cast(pl.Int64, strict=False)
+    serial_date = (pl.when(serial.is_between(*EXCEL_SERIALS))
+                   .then(pl.lit(EXCEL_EPOCH) + pl.duration(days=serial)))
     value = pl.coalesce(
         iso_prefix.str.to_date("%Y-%m-%d", strict=False),
-        *(text.str.to_date(fmt, strict=False) for fmt in DATE_FORMATS[1:]),
+        dmy_iso.str.to_date("%Y-%m-%d", strict=False),
+        serial_date.cast(pl.Date),
     )
     error = (pl.when(text.is_not_null() & value.is_null())
              .then(pl.format(f"{field} '{{}}' is not a date (use 2025-03-31 or 31/03/2025)",
@@ -88,9 +120,8 @@ def _status() -> tuple[pl.Expr, pl.Expr]:
 
 def to_canonical(table: RawTable, manifest: Manifest) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical fields + `row` + `raw` for readable rows; rejects (row, reason) for the rest."""
-    available = [c for c in table.frame.columns if c != ROW]
     phone_column = manifest.columns["phone"]
-    selected = [_source_column(f, manifest, available).alias(f) for f in CANONICAL_FIELDS]
+    selected = [_source_column(f, manifest, table).alias(f) for f in CANONICAL_FIELDS]
     frame = table.frame.select(pl.col(ROW), pl.col(phone_column).alias(RAW), *selected[1:])
     parsed = [_boolean(f) for f in BOOLEAN_FIELDS] + [_date(f) for f in DATE_FIELDS]
     parsed.append(_status())
@@ -103,7 +134,12 @@ def to_canonical(table: RawTable, manifest: Manifest) -> tuple[pl.DataFrame, pl.
         frame = frame.join(lookup, on=field, how="left", maintain_order="left",
                            nulls_equal=True)
         frame = frame.with_columns(pl.col(_ERR + "value").alias(field)).drop(_ERR + "value")
-    errors = [err.meta.output_name() for _, err in parsed]
+    # A landline read from a number cell lost its 0: as a row it would just be "invalid",
+    # hiding that the whole column needs exporting again as text.
+    lost_zero = (pl.when(lost_leading_zero(frame.get_column(RAW)))
+                 .then(pl.format(f"phone '{{}}' {LOST_ZERO}", pl.col(RAW).str.strip_chars())))
+    frame = frame.with_columns(lost_zero.alias(_ERR + "phone"))
+    errors = [_ERR + "phone", *(err.meta.output_name() for _, err in parsed)]
     frame = frame.with_columns(pl.coalesce(errors).alias("reason")).drop(errors)
     bad = frame.filter(pl.col("reason").is_not_null()).select(ROW, "reason")
     good = frame.filter(pl.col("reason").is_null()).drop("reason")

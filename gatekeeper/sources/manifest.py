@@ -19,7 +19,7 @@ from ..errors import ManifestError
 
 TOP_KEYS = (
     "id", "kind", "file", "received_on", "purposes", "supplier", "columns", "defaults",
-    "sheet", "delimiter", "encoding", "outside_workspace",
+    "sheet", "delimiter", "encoding", "header_row", "skip_rows", "outside_workspace",
 )
 SUPPLIER_KEYS = ("name", "vat", "contact", "contract_ref")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -49,6 +49,7 @@ class Manifest:
     sheet: str | None = None
     delimiter: str | None = None
     encoding: str | None = None
+    header_row: int | None = None  # 1-based line (CSV) or sheet row (.xlsx); None: default
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -133,6 +134,29 @@ def _list_file(path: Path, workspace_root: Path, value: str, outside: Any) -> Pa
     return file
 
 
+def _header_row(path: Path, raw: dict[str, Any], file_value: str) -> int | None:
+    """Where the header is, from `header_row` (its line or sheet row) or `skip_rows` (the
+    lines above it): lists arrive with a title or a blank line over the header."""
+    given: dict[str, int] = {}
+    for key, least in (("header_row", 1), ("skip_rows", 0)):
+        if key not in raw:
+            continue
+        value = raw[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise _fail(path, key, f"must be a whole number >= {least}, got {value!r}")
+        given[key] = value if key == "header_row" else value + 1
+    if not given:
+        return None
+    if Path(file_value).suffix.lower() == ".parquet":
+        key = next(iter(given))
+        raise _fail(path, key, "a Parquet file has no header line; remove this key")
+    if len(set(given.values())) > 1:
+        raise _fail(path, "skip_rows",
+                    f"skip_rows = {raw['skip_rows']} means header_row = {given['skip_rows']}, "
+                    f"but header_row = {raw['header_row']}; keep only one of them")
+    return next(iter(given.values()))
+
+
 def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
     """Validate one manifest; every error names the file and the key to fix."""
     raw = read_toml(path, ManifestError)
@@ -173,6 +197,7 @@ def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
         sheet=raw.get("sheet"),
         delimiter=raw.get("delimiter"),
         encoding=raw.get("encoding"),
+        header_row=_header_row(path, raw, file_value),
         raw=raw,
     )
 

@@ -1,7 +1,8 @@
 """Readers: a list file as campaign managers really send it -> a table of text columns.
 
 Each reader returns a `RawTable`: every column as text exactly as in the file, a 1-based
-`row` (data row in the file) and the rows it could not read (rejects, with why).
+`row` (data row in the file), the rows it could not read (rejects, with why) and the rows
+that are no list row (blank, or a total), skipped with why.
 Adding a format is one function and one line in READERS.
 """
 
@@ -10,8 +11,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,17 +27,60 @@ from ..errors import SourceFileError
 from .manifest import Manifest
 
 REJECT_SCHEMA = {ROW: pl.Int64, "reason": pl.String}
+SKIPPED_SCHEMA = {ROW: pl.Int64, "reason": pl.String}
 DELIMITERS = (";", ",", "\t", "|")
+# A spreadsheet's closing row ("Totale" and a count): not a person, so not a list row.
+TOTAL_WORDS = r"(?i)^(?:totale|totali|total|somma)\s*:?$"
+
+
+def _empty_skipped() -> pl.DataFrame:
+    return pl.DataFrame(schema=SKIPPED_SCHEMA)
 
 
 @dataclass(frozen=True)
 class RawTable:
-    """What a reader hands on: text columns + `row`, and the rejected rows."""
+    """What a reader hands on: text columns + `row`, the rejected rows, and the rows that
+    are not list rows at all (blank, or a spreadsheet's total), counted but not loaded."""
 
     frame: pl.DataFrame
     rejects: pl.DataFrame
     encoding: str | None = None
     delimiter: str | None = None
+    # The line/sheet row that holds the mapped phone column's name, when the configured
+    # header does not: a title above the header is the usual cause.
+    header_hint: int | None = None
+    skipped: pl.DataFrame = field(default_factory=_empty_skipped)
+
+
+def _split_skipped(frame: pl.DataFrame, manifest: Manifest) -> tuple[pl.DataFrame,
+                                                                       pl.DataFrame]:
+    """Rows that hold no one: every cell blank, or a total row (first filled cell is
+    Totale/Total/Totali/Somma and the phone cell has no digit). Loaded, they would be
+    INVALID_NUMBER rows that inflate the list; dropped unseen, a count would not add up.
+    So they leave the frame and are listed with why."""
+    cells = [c for c in frame.columns if c != ROW]
+    phone = manifest.columns["phone"]
+    if not cells:
+        return frame, _empty_skipped()
+    # Both kinds have no digit in the phone cell: only those rows pay for the rest. (A
+    # file without the phone column fails in to_canonical; only blank rows are told here.)
+    has_phone = phone in cells
+    no_digit = (~pl.col(phone).cast(pl.String).str.contains(r"\d").fill_null(False)
+                if has_phone else pl.lit(True))
+    suspects = frame.filter(no_digit)
+    filled = [pl.col(c).cast(pl.String).str.strip_chars() for c in cells]
+    first = pl.coalesce([pl.when(c != "").then(c) for c in filled])
+    total = first.str.contains(TOTAL_WORDS) if has_phone else pl.lit(False)
+    reason = (pl.when(first.is_null()).then(pl.lit("empty row"))
+              .when(total).then(pl.format("total row '{}'", first)))
+    skipped = suspects.select(pl.col(ROW).cast(pl.Int64), reason.alias("reason")).filter(
+        pl.col("reason").is_not_null())
+    if skipped.is_empty():
+        return frame, skipped
+    return frame.filter(~pl.col(ROW).is_in(skipped.get_column(ROW).implode())), skipped
+
+
+HINT_ROWS = 20  # how far down a header is looked for when the configured one is wrong
 
 
 def _empty_rejects() -> pl.DataFrame:
@@ -54,11 +100,13 @@ def _decode(data: bytes, manifest: Manifest) -> tuple[bytes, str]:
         try:
             return data.decode(manifest.encoding).encode("utf-8"), manifest.encoding
         except UnicodeDecodeError as exc:
-            row = data[: exc.start].count(b"\n")
+            line = data[: exc.start].count(b"\n") + 1
+            row = line - (manifest.header_row or 1)
             raise SourceFileError(
-                f"byte 0x{data[exc.start]:02x} is not {manifest.encoding}; "
-                "remove 'encoding' from the manifest to let Gatekeeper detect it",
-                file=path, row=row) from None
+                f"byte 0x{data[exc.start]:02x} is not {manifest.encoding}"
+                + (f" (line {line}, above the header)" if row < 0 else "")
+                + "; remove 'encoding' from the manifest to let Gatekeeper detect it",
+                file=path, row=row if row >= 0 else None) from None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16").encode("utf-8"), "utf-16"
     if b"\x00" in data[:65536]:
@@ -79,75 +127,254 @@ def _decode(data: bytes, manifest: Manifest) -> tuple[bytes, str]:
         return data.decode("latin-1").encode("utf-8"), "latin-1"
 
 
-def _header(text_head: str, manifest: Manifest) -> tuple[list[str], str]:
-    first = text_head.splitlines()[0] if text_head.strip() else ""
-    if not first.strip():
-        raise SourceFileError("the first line is empty; it must be the header row",
-                              file=manifest.file, row=0)
-    delimiter = manifest.delimiter or max(DELIMITERS, key=first.count)
-    header = next(csv.reader(io.StringIO(first), delimiter=delimiter))
-    names = [name.strip() for name in header]
+def _cells(line: str, manifest: Manifest) -> tuple[list[str], str]:
+    """A line's stripped cells, split on the manifest's delimiter or the line's likeliest."""
+    delimiter = manifest.delimiter or max(DELIMITERS, key=line.count)
+    cells = next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+    return [c.strip() for c in cells], delimiter
+
+
+def _hint(rows: list[list[str]], header_row: int, manifest: Manifest) -> int | None:
+    """The 1-based line/row among the first ones that names the mapped phone column."""
+    phone = manifest.columns["phone"]
+    return next((number for number, cells in enumerate(rows[:HINT_ROWS], start=1)
+                 if number != header_row and phone in cells), None)
+
+
+def header_hint_text(hint: int | None) -> str:
+    """The error's ending when the header seems to be on another line."""
+    return (f"; if the file has a title above the header, set header_row = {hint}"
+            if hint else "")
+
+
+def _unique_names(names: list[str], manifest: Manifest, hint: int | None) -> list[str]:
+    """Header names; a blank one is named by its position, a repeated one is an error
+    (which of the two would the manifest mean?)."""
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise SourceFileError(f"column '{name}' appears twice in the header; rename one",
-                                  file=manifest.file, row=0)
-        seen.add(name)
-    return names, delimiter
+            raise SourceFileError(f"column '{name}' appears twice in the header; rename one"
+                                  + header_hint_text(hint), file=manifest.file, row=0)
+        if name:
+            seen.add(name)
+    return [name or f"__UNNAMED__{i}" for i, name in enumerate(names)]
+
+
+def _header(lines: list[str], manifest: Manifest) -> tuple[list[str], str, int | None]:
+    """Column names and delimiter from the configured header line, and a hint when the
+    mapped phone column is named on another line instead."""
+    header_row = manifest.header_row or 1
+    line = lines[header_row - 1] if len(lines) >= header_row else ""
+    hint = None
+    names, delimiter = _cells(line, manifest)
+    if manifest.columns["phone"] not in names:
+        hint = _hint([_cells(other, manifest)[0] for other in lines], header_row, manifest)
+    if not line.strip():
+        where = "the first line" if header_row == 1 else f"line {header_row}"
+        raise SourceFileError(f"{where} is empty; it must be the header row"
+                              + header_hint_text(hint), file=manifest.file, row=0)
+    return _unique_names(names, manifest, hint), delimiter, hint
+
+
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
+
+
+def _split_lines(data: bytes, count: int) -> tuple[list[bytes], int]:
+    """The first `count` physical lines (without their ends) and where the rest starts."""
+    lines: list[bytes] = []
+    offset = 0
+    for match in _NEWLINE.finditer(data):
+        if len(lines) == count:
+            break
+        lines.append(data[offset:match.start()])
+        offset = match.end()
+    if len(lines) < count and offset < len(data):
+        lines.append(data[offset:])
+        offset = len(data)
+    return lines, offset
+
+
+def _physical_lines(data: bytes) -> int:
+    newlines = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    return newlines + (1 if data and not data.endswith((b"\n", b"\r")) else 0)
+
+
+def _quote_swallows(values: list[str], delimiter: str, fields: int) -> bool:
+    """Does a value's second or later line look like a whole record of its own?"""
+    return any(line.count(delimiter) >= fields - 1
+               for value in values for line in _split_text_lines(value)[1:])
+
+
+def _split_text_lines(value: str) -> list[str]:
+    return value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _multiline(frame: pl.DataFrame, names: list[str], delimiter: str) -> pl.DataFrame:
+    """Per row with a value spanning lines: its physical lines and whether a later line of
+    one of its values has the header's delimiter count (rows swallowed by a stray quote)."""
+    spans = pl.any_horizontal(pl.col(n).str.contains(r"[\r\n]") for n in names)
+    rows = frame.with_row_index("_i").filter(spans)
+    lines = [pl.col(n).str.replace_all(r"\r\n?", "\n").str.split("\n") for n in names]
+    return rows.select(
+        pl.col("_i").cast(pl.Int64),
+        (1 + pl.sum_horizontal(line.list.len() - 1 for line in lines)).alias("lines"),
+        pl.any_horizontal(
+            line.list.slice(1).list.eval(
+                pl.element().str.count_matches(delimiter, literal=True) >= len(names) - 1
+            ).list.any()
+            for line in lines).alias("swallows"),
+    )
+
+
+def _quote_rejects(start: np.ndarray, span: np.ndarray, open_at_end: np.ndarray,
+                   ) -> pl.DataFrame:
+    """One reject per row a stray quote swallowed, the first naming where it opened."""
+    if not len(start):
+        return _empty_rejects()
+    regions = pl.DataFrame({"start": start, "span": span, "open": open_at_end},
+                           schema={"start": pl.Int64, "span": pl.Int64, "open": pl.Boolean})
+    last = pl.col("start") + pl.col("span") - 1
+    fix = 'remove the stray " or quote the whole field'
+    first = (pl.when(pl.col("open") & (pl.col("span") == 1))
+             .then(pl.lit(f"a quote opened here is never closed; {fix}"))
+             .when(pl.col("open"))
+             .then(pl.format(f"a quote opened here is never closed; it swallowed rows "
+                             f"{{}}..{{}}; {fix}", pl.col("start") + 1, last))
+             .otherwise(pl.format(f"a quote opened here closes only in row {{}}; it "
+                                  f"swallowed rows {{}}..{{}}; {fix}",
+                                  last, pl.col("start") + 1, last)))
+    later = pl.format('swallowed by the quote opened in row {}; remove the stray " there',
+                      pl.col("start"))
+    return (regions.with_columns(first.alias("first"), later.alias("later"),
+                                 pl.int_ranges("start", last + 1).alias(ROW))
+            .explode(ROW)
+            .select(pl.col(ROW).cast(pl.Int64),
+                    pl.when(pl.col(ROW) == pl.col("start")).then("first")
+                    .otherwise("later").alias("reason")))
 
 
 def read_csv(manifest: Manifest) -> RawTable:
-    """CSV with any common delimiter and encoding, quoted fields; ragged rows are rejects."""
+    """CSV with any common delimiter and encoding, quoted fields; ragged rows are rejects.
+
+    A quoted value may span lines, but a stray quote (3331234567,"Mario) would swallow the
+    rows after it into one name: numbers vanishing without a trace. So a record whose
+    quote never closes, or whose value holds a line that is a whole record by itself, is
+    rejected row by row, and later rows keep the numbers they have in the file.
+    """
     data = manifest.file.read_bytes()
     if not data.strip():
         raise SourceFileError("the file is empty; it needs a header row and data rows",
                               file=manifest.file)
     utf8, encoding = _decode(data, manifest)
-    names, delimiter = _header(utf8[:65536].decode("utf-8", "ignore"), manifest)
-    bad: list[tuple[int | None, str]] = []
+    header_row = manifest.header_row or 1
+    head, offset = _split_lines(utf8, header_row)
+    body = utf8[offset:]
+    if len(head) < header_row:
+        raise SourceFileError(f"header_row = {header_row}, but the file has only {len(head)} "
+                              "lines", file=manifest.path, key="header_row")
+    # Lines past the header are only read for a hint, when the header lacks the phone.
+    look, _ = _split_lines(body[:1 << 20], max(0, HINT_ROWS - header_row))
+    names, delimiter, hint = _header(
+        [line.decode("utf-8", "replace") for line in head + look], manifest)
+    fields = len(names)
+    quoted = b'"' in body
+    # A line after the data that a still-open quote would swallow: where it ends up tells
+    # whether the file ends inside a quote (pyarrow reads that without complaint).
+    end_mark = f"\x1fgatekeeper-end-{uuid.uuid4().hex}"
+    source = body
+    if quoted:
+        source = (body + (b"" if body.endswith((b"\n", b"\r")) else b"\n")
+                  + (end_mark + delimiter * (fields - 1)).encode())
+    bad: list[tuple[int | None, int, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad.append((row.number, f"row has {row.actual_columns} fields, the header has "
-                    f"{row.expected_columns}; quote fields that contain '{delimiter}'"))
+        bad.append((row.number, row.actual_columns, row.text))
         return "skip"
 
     def parse(threads: bool) -> pa.Table:
         bad.clear()
         return pacsv.read_csv(
-            pa.BufferReader(utf8),
+            pa.BufferReader(source),
             read_options=pacsv.ReadOptions(use_threads=threads, column_names=names,
-                                           skip_rows=1, block_size=1 << 24),
+                                           block_size=1 << 24),
             # Quoted newlines force a serial parse: only pay for it when there are quotes.
-            parse_options=pacsv.ParseOptions(delimiter=delimiter,
-                                             newlines_in_values=b'"' in utf8,
-                                             invalid_row_handler=on_invalid),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted,
+                                             invalid_row_handler=on_invalid,
+                                             ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False),
         )
 
-    try:
-        table = parse(threads=True)
-        if any(number is None for number, _ in bad):
-            table = parse(threads=False)
-    except pa.ArrowInvalid as exc:
-        raise SourceFileError(f"cannot parse as CSV ({exc}); check the delimiter and quotes",
-                              file=manifest.file) from None
-    # pyarrow numbers rows from the header (row 1) after skip_rows: data row = number - 1.
-    rejected = np.array(sorted(int(n) - 1 for n, _ in bad if n is not None), dtype=np.int64)
-    total = table.num_rows + len(rejected)
-    kept_rows = np.delete(np.arange(1, total + 1, dtype=np.int64), rejected - 1)
-    frame = pl.from_arrow(table)
+    if source:
+        try:
+            table = parse(threads=True)
+            if any(number is None for number, _, _ in bad):
+                table = parse(threads=False)
+        except pa.ArrowInvalid as exc:
+            raise SourceFileError(f"cannot parse as CSV ({exc}); check the delimiter and "
+                                  "quotes", file=manifest.file) from None
+        frame = pl.from_arrow(table)
+    else:
+        frame = pl.DataFrame(schema={n: pl.String for n in names})
     assert isinstance(frame, pl.DataFrame)
-    frame = frame.with_columns(pl.Series(ROW, kept_rows))
-    rejects = pl.DataFrame(
-        {ROW: [int(n) - 1 for n, _ in bad if n is not None],
-         "reason": [why for n, why in bad if n is not None]}, schema=REJECT_SCHEMA)
-    return RawTable(frame, rejects.sort(ROW), encoding, delimiter)
+    # Records in file order, 0-based; pyarrow numbers the ones it could not read from 1.
+    bad_at = np.array([int(number) - 1 for number, _, _ in bad], dtype=np.int64)
+    ends_open = quoted and not (frame.height and frame.item(-1, 0) == end_mark)
+    if quoted and not ends_open:
+        frame = frame.head(-1)
+    total = frame.height + len(bad)
+    open_at_end = np.zeros(total, dtype=bool)
+    open_at_end[-1:] = ends_open
+    valid_at = np.delete(np.arange(total, dtype=np.int64), bad_at)
+    lines = np.ones(total, dtype=np.int64)
+    swallows = np.zeros(total, dtype=bool)
+    if quoted and frame.height:
+        multi = _multiline(frame, names, delimiter)
+        at = valid_at[multi["_i"].to_numpy()]
+        lines[at] = multi["lines"].to_numpy()
+        swallows[at] = multi["swallows"].to_numpy()
+    for at, (_, _, text) in zip(bad_at, bad, strict=True):
+        lines[at] = len(_split_text_lines(text))
+        try:  # the record's values, read as pyarrow read them (quotes open a field only)
+            values = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+        except csv.Error:  # unreadable even so: judge its raw lines
+            values = [text]
+        swallows[at] = _quote_swallows(values, delimiter, fields)
+    if open_at_end.any():  # runs to the end of the file: as many lines as are left
+        lines[-1] = _physical_lines(body) - int(lines[:-1].sum())
+    stray = swallows | open_at_end
+    span = np.where(stray, lines, 1)
+    start = np.cumsum(span) - span + 1  # data row of each record, as the file numbers it
+    frame = frame.with_columns(pl.Series(ROW, start[valid_at], dtype=pl.Int64))
+    if stray.any():
+        frame = frame.filter(~pl.Series(stray[valid_at]))
+    # A line of only delimiters or spaces is a blank row, not a damaged one.
+    blank = ~stray[bad_at] & np.array([not text.strip(" \t\r\n" + delimiter)
+                                       for _, _, text in bad], dtype=bool)
+    damaged = ~stray[bad_at] & ~blank
+    rejects = pl.concat([
+        pl.DataFrame(
+            {ROW: start[bad_at][damaged],
+             "reason": [f"row has {actual} fields, the header has {fields}; quote fields "
+                        f"that contain '{delimiter}'"
+                        for (_, actual, _), keep in zip(bad, damaged, strict=True) if keep]},
+            schema=REJECT_SCHEMA),
+        _quote_rejects(start[stray], span[stray], open_at_end[stray]),
+    ])
+    frame, skipped = _split_skipped(frame, manifest)
+    skipped = pl.concat([skipped, pl.DataFrame(
+        {ROW: start[bad_at][blank], "reason": ["empty row"] * int(blank.sum())},
+        schema=SKIPPED_SCHEMA)])
+    return RawTable(frame, rejects.sort(ROW), encoding, delimiter, hint, skipped.sort(ROW))
 
 
 def read_xlsx(manifest: Manifest) -> RawTable:
-    """First sheet (or `sheet =`) of a workbook, every cell as text; dates as ISO."""
+    """First sheet (or `sheet =`) of a workbook, every cell as text; dates as ISO.
+
+    The header is sheet row `header_row` as Excel numbers it (default: the first row with
+    anything in it), so a title or a blank row above the header is simply named.
+    """
     import fastexcel
 
     try:
@@ -160,10 +387,30 @@ def read_xlsx(manifest: Manifest) -> RawTable:
         raise SourceFileError(
             f"no sheet '{sheet}'; sheets: {', '.join(reader.sheet_names)}",
             file=manifest.path, key="sheet")
-    frame = pl.from_arrow(reader.load_sheet(sheet, dtypes="string").to_arrow())
-    assert isinstance(frame, pl.DataFrame)
+    # No header and no skipping: row i of this frame is the sheet's row i + 1, blank or not.
+    cells = pl.from_arrow(
+        reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string").to_arrow())
+    assert isinstance(cells, pl.DataFrame)
+    filled = cells.select(pl.any_horizontal(
+        pl.col(c).str.strip_chars().fill_null("") != "" for c in cells.columns)).to_series()
+    if not filled.any():
+        raise SourceFileError("the sheet is empty; it needs a header row and data rows",
+                              file=manifest.file)
+    header_row = manifest.header_row or int(filled.arg_true()[0]) + 1
+    if header_row > cells.height:
+        raise SourceFileError(f"header_row = {header_row}, but the sheet's last row is "
+                              f"{cells.height}", file=manifest.path, key="header_row")
+    head = [["" if v is None else str(v).strip() for v in row]
+            for row in cells.head(HINT_ROWS).rows()]
+    header = head[header_row - 1]
+    hint = None
+    if manifest.columns["phone"] not in header:
+        hint = _hint(head, header_row, manifest)
+    names = _unique_names(header, manifest, hint)
+    frame = cells.slice(header_row).rename(dict(zip(cells.columns, names, strict=True)))
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-    return RawTable(frame, _empty_rejects())
+    frame, skipped = _split_skipped(frame, manifest)
+    return RawTable(frame, _empty_rejects(), header_hint=hint, skipped=skipped)
 
 
 def read_parquet(manifest: Manifest) -> RawTable:
@@ -174,7 +421,8 @@ def read_parquet(manifest: Manifest) -> RawTable:
         raise SourceFileError(f"cannot read as Parquet ({exc})", file=manifest.file) from None
     frame = frame.select(pl.all().cast(pl.String))
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-    return RawTable(frame, _empty_rejects())
+    frame, skipped = _split_skipped(frame, manifest)
+    return RawTable(frame, _empty_rejects(), skipped=skipped)
 
 
 READERS: dict[str, Callable[[Manifest], RawTable]] = {
