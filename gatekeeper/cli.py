@@ -68,6 +68,9 @@ def load(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool) -> None
         click.echo(f"{r.source_id} (version {r.version}, {state})")
         click.echo(f"  rows read      {r.rows_read:>10,}")
         click.echo(f"  rows rejected  {r.rows_rejected:>10,}")
+        if r.rows_skipped:
+            click.echo(f"  rows skipped   {r.rows_skipped:>10,}  (empty or total rows, not "
+                       "list rows)")
         for row, why in r.rejects[:10]:
             click.echo(f"    row {row}: {why}")
         if len(r.rejects) > 10:

@@ -108,11 +108,6 @@ def _prepare(manifest: Manifest, latest: tuple[int, str, str] | None,
                      rejects)
 
 
-def _skipped(table: RawTable) -> int:
-    skipped = getattr(table, "skipped", None)
-    return 0 if skipped is None else int(skipped.height)
-
-
 def _commit(store: Store, prepared: _Prepared) -> LoadResult:
     """Store a prepared source as one transaction."""
     manifest, version = prepared.manifest, prepared.version
@@ -123,7 +118,7 @@ def _commit(store: Store, prepared: _Prepared) -> LoadResult:
                           held["rows_rejected"], sum(held["by_type"].values()),
                           held["by_type"], [], held["file_sha256"], held["rows_skipped"])
     supplier = manifest.supplier
-    skipped = _skipped(table)
+    skipped = table.skipped.height  # empty and total rows: not list rows, but counted
     record = {
         "source_id": manifest.id, "version": version, "kind": manifest.kind,
         "file": str(manifest.file), "file_sha256": prepared.file_sha,

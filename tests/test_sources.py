@@ -721,3 +721,13 @@ def test_a_csv_as_italian_excel_saves_it(maker: WorkspaceMaker) -> None:
     assert rejects["row"].to_list() == [2]
     assert "phone '2,12345678E+08' looks like a landline" in rejects["reason"][0]
     assert skipped.rows() == [(4, "empty row"), (5, "total row 'Totale'")]
+
+
+def test_skipped_rows_are_counted_in_the_load_and_never_decided(maker: WorkspaceMaker) -> None:
+    maker.source("t", "", data=("Telefono;Nome\r\n3331234567;Anna\r\n;\r\n3331234568;Bea\r\n"
+                                "Totale;2\r\n").encode("cp1252"),
+                 columns='phone = "Telefono"\nname = "Nome"')
+    loaded = CliRunner().invoke(cli, ["--home", str(maker.root), "load"])
+    assert loaded.exit_code == 0 and "rows skipped            2" in loaded.output
+    report = load_sources(maker.ws).results[0]
+    assert (report.rows_read, report.rows_loaded, report.rows_skipped) == (4, 2, 2)

@@ -123,7 +123,7 @@ def _erase_xlsx(manifest: Manifest, phone: str, national: str) -> tuple[int, str
 
     path = manifest.file
     sheet = manifest.sheet if manifest.sheet is not None else 0
-    header_row = int(getattr(manifest, "header_row", None) or 1)
+    header_row = manifest.header_row or 1
     frame = pl.from_arrow(fastexcel.read_excel(str(path)).load_sheet(
         sheet, header_row=header_row - 1, dtypes="string").to_arrow())
     assert isinstance(frame, pl.DataFrame)
