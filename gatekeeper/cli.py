@@ -37,6 +37,51 @@ def _emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+class TerminalProgress:
+    """One status line on stderr, redrawn in place with the time elapsed, while a long
+    command works: on a terminal only (pipes and CI stay quiet). A ticker keeps it alive
+    while a step waits (a slow registry, a big file), so nothing is ever silent."""
+
+    def __init__(self) -> None:
+        import threading
+        import time
+
+        self.enabled = sys.stderr.isatty()
+        self.message = ""
+        self.started = time.monotonic()
+        self._clock = time.monotonic
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+
+    def __call__(self, message: str) -> None:
+        self.message = message
+        self._draw()
+
+    def _draw(self) -> None:
+        if not self.enabled or not self.message:
+            return
+        with self._lock:
+            line = f"  {self.message} ({self._clock() - self.started:.0f} s)"
+            click.echo(f"\r{line[:200]:<80}", err=True, nl=False)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            self._draw()
+
+    def __enter__(self) -> TerminalProgress | None:
+        if not self.enabled:
+            return None
+        self._ticker.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._stop.set()
+            self._ticker.join()
+            click.echo("\r" + " " * 80 + "\r", err=True, nl=False)
+
+
 @click.group(cls=GatekeeperGroup)
 @click.option("--home", type=click.Path(file_okay=False), envvar="GATEKEEPER_HOME",
               help="Workspace folder (default: current folder).")
@@ -57,7 +102,8 @@ def load(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool) -> None
     """Validate and load source manifests (default: all in sources/)."""
     from .load import load_sources
 
-    report = load_sources(_workspace(ctx), source_ids)
+    with TerminalProgress() as progress:
+        report = load_sources(_workspace(ctx), source_ids, progress)
     if as_json:
         _emit_json({"loaded": [r.__dict__ for r in report.results],
                     "failed": [{"file": e.file, "row": e.row, "key": e.key,
@@ -158,9 +204,9 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
     from .timeutil import iso
 
     ws = _workspace(ctx)
-    with Store(ws.store_path) as store:
+    with Store(ws.store_path) as store, TerminalProgress() as progress:
         result = import_exchange(store, Path(request), Path(response),
-                                 _instant(checked_at, "--checked-at"))
+                                 _instant(checked_at, "--checked-at"), progress)
     if result.already_imported:
         click.echo(f"already imported as {result.exchange_id}; nothing changed")
     elif not checked_at:
@@ -201,8 +247,9 @@ def rpo_check(ctx: click.Context, as_of: str | None, dry_run: bool, base_url: st
     settings = HttpSettings.from_config(ws, config, base_url=base_url,
                                         tls_dir=Path(tls_dir) if tls_dir else None,
                                         batch_size=batch_size, poll_timeout=poll_timeout)
-    report = do_check(ws, settings, _instant(as_of, "--as-of") or now_utc(), dry_run=dry_run,
-                      progress=_progress_printer())
+    with TerminalProgress() as progress:
+        report = do_check(ws, settings, _instant(as_of, "--as-of") or now_utc(),
+                          dry_run=dry_run, progress=progress)
     price = report.price_per_number
     if dry_run:
         click.echo(f"would submit {report.to_submit:,} of {report.candidates:,} numbers "
@@ -223,27 +270,6 @@ def rpo_check(ctx: click.Context, as_of: str | None, dry_run: bool, base_url: st
                    "'gatekeeper rpo check' again later to fetch them (nothing is bought "
                    "twice)", err=True)
         ctx.exit(1)
-
-
-def _progress_printer() -> Any:
-    """Progress on a terminal (stderr), silence in pipes and CI."""
-    import time
-
-    if not sys.stderr.isatty():
-        return None
-    last = [0.0]
-
-    def show(state: dict[str, Any]) -> None:
-        now = time.monotonic()
-        if now - last[0] < 0.2:
-            return
-        last[0] = now
-        done, total, elapsed = state["submitted"], state["total"], state["elapsed"]
-        eta = f", ETA {elapsed / done * (total - done):.0f} s" if done and done < total else ""
-        pending = "" if state["pending"] is None else f", jobs pending {state['pending']}"
-        click.echo(f"\r  submitted {done:,}/{total:,}{pending}{eta}   ", err=True, nl=False)
-
-    return show
 
 
 @rpo.command("emulator")
@@ -482,8 +508,9 @@ def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ..
     """Decide every row and write reports/<campaign>/."""
     from .run import run_campaign
 
-    result = run_campaign(_workspace(ctx), campaign, purpose, sources_,
-                          _instant(as_of, "--as-of"))
+    with TerminalProgress() as progress:
+        result = run_campaign(_workspace(ctx), campaign, purpose, sources_,
+                              _instant(as_of, "--as-of"), progress=progress)
     _print_warnings(result.warnings)
     if as_json:
         _emit_json(result.summary)
@@ -508,6 +535,7 @@ def check(ctx: click.Context, phone: str, purpose: str, as_json: bool) -> None:
     """May this number be dialed now? Exit 0 yes, 1 no."""
     from dataclasses import asdict
 
+    from .policy import reason_text
     from .run import check_number
 
     answer = check_number(_workspace(ctx), phone, purpose)
@@ -517,10 +545,12 @@ def check(ctx: click.Context, phone: str, purpose: str, as_json: bool) -> None:
         click.echo(f"DIALABLE {answer.phone}: {answer.basis} — {answer.basis_text}; "
                    f"valid until {answer.valid_until}")
     else:
-        click.echo(f"NOT DIALABLE {answer.phone or phone}: {answer.reason}")
+        words = reason_text(answer.reason or "") or answer.reason
+        click.echo(f"NOT DIALABLE {answer.phone or phone}: {words} ({answer.reason})")
         for row in answer.rows:
+            code = row["reason"] or row["basis"]
             click.echo(f"  {row['source_id']} row {row['row']}: "
-                       f"{row['reason'] or row['basis']}")
+                       f"{reason_text(code) or code} ({code})")
     ctx.exit(0 if answer.dialable else 1)
 
 

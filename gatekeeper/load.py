@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 
@@ -30,6 +30,8 @@ from .store import evidence as evidence_store
 from .store import people as people_store
 from .store import sources as source_store
 from .timeutil import now_utc
+
+Progress = Callable[[str], None]
 
 
 @dataclass
@@ -179,15 +181,20 @@ def select_manifests(workspace: Workspace, ids: Sequence[str] = ()
 
 
 def _prepare_or_fail(manifest: Manifest, latest: tuple[int, str, str] | None,
-                     erased: pl.DataFrame) -> _Prepared | GatekeeperError:
+                     erased: pl.DataFrame, progress: Progress | None
+                     ) -> _Prepared | GatekeeperError:
+    if progress:
+        progress(f"{manifest.id}: reading {manifest.file.name}")
     try:
         return _prepare(manifest, latest, erased)
     except GatekeeperError as exc:
         return exc
 
 
-def load_sources(workspace: Workspace, ids: Sequence[str] = ()) -> LoadReport:
-    """Load each valid source in its own transaction, in id order; report the rest."""
+def load_sources(workspace: Workspace, ids: Sequence[str] = (),
+                 progress: Progress | None = None) -> LoadReport:
+    """Load each valid source in its own transaction, in id order; report the rest.
+    `progress` hears a line per step (for a person watching a terminal)."""
     manifests, failures = select_manifests(workspace, ids)
     results: list[LoadResult] = []
     with Store(workspace.store_path) as store:
@@ -195,13 +202,16 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = ()) -> LoadReport:
         latest = {m.id: source_store.latest_version(store, m.id) for m in manifests}
         # Source by source, in order: the next is read and normalised while this one is
         # written; a source that fails is reported and the next one still loads.
-        prepared = (_prepare_or_fail(m, latest[m.id], erased) for m in manifests)
+        prepared = (_prepare_or_fail(m, latest[m.id], erased, progress) for m in manifests)
         with closing(read_ahead(prepared)) as ready:
-            for item in ready:
+            for done, item in enumerate(ready, 1):
                 if isinstance(item, GatekeeperError):
                     failures.append(item)
-                else:
-                    results.append(_commit(store, item))
+                    continue
+                if progress and item.rows is not None:
+                    progress(f"{item.manifest.id}: storing {item.rows.height:,} rows "
+                             f"(source {done} of {len(manifests)})")
+                results.append(_commit(store, item))
         evidence_store.note_journal_head(store, *Journal(workspace.journal_path).head(),
                                          "load", now_utc())
     return LoadReport(results, failures)

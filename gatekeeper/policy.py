@@ -210,6 +210,20 @@ REASON_TEXT = {  # plain words for reports (Italian, as the people reading them)
 }
 
 
+# Reasons a dial-time answer gives beside the row decisions' (no run, number not listed).
+NO_RUN = "NO_RUN"
+NO_SOURCE = "NO_SOURCE"
+DIAL_TIME_REASON_TEXT = {
+    NO_RUN: "nessuna lista elaborata per questa finalità",
+    NO_SOURCE: "numero non presente nelle liste caricate",
+}
+
+
+def reason_text(code: str) -> str | None:
+    """The reason in plain Italian words, for a person deciding whether to dial."""
+    return REASON_TEXT.get(code) or DIAL_TIME_REASON_TEXT.get(code)
+
+
 def contract_consent(ctx: Context) -> pl.Expr:
     """Internal archive: consent within a contract in force or just ended (L. 5/2018 c.5)."""
     return pl.col("consent_marketing").fill_null(False) & in_relationship(ctx)

@@ -9,14 +9,12 @@ deterministically (same inputs, same bytes).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import polars as pl
 
 from . import policy as P
-from .htmlpage import e, page, table
-from .timeutil import ROME
+from .htmlpage import day, e, num, page, pct, rome_time, table
 
 REASONS = tuple(P.REASON_TEXT)  # table order
 SOURCE_COLUMNS = (
@@ -66,42 +64,38 @@ def source_report(counts: pl.DataFrame, dialable: pl.DataFrame,
     ).select(SOURCE_COLUMNS).sort("source_id")
 
 
-def _rome(instant: str | None) -> str:
-    """An ISO UTC instant as a manager reads it: Rome local time, dd/mm/yyyy hh:mm."""
-    if not instant:
-        return "—"
-    utc = dt.datetime.fromisoformat(instant.replace("Z", "+00:00"))
-    return utc.astimezone(ROME).strftime("%d/%m/%Y %H:%M")
-
-
-def _pct(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.1f}%" if whole else "—"
-
-
 def sources_html(report: pl.DataFrame, summary: dict[str, Any]) -> str:
-    """The source-disclosure report as a page a privacy officer can hand over."""
-    rows = []
+    """The source-disclosure report as a page a privacy officer can hand over: where each
+    list came from, then what became of its rows (two tables, so both fit the page)."""
+    origin, outcome = [], []
     for s in report.to_dicts():
-        suppressed = "; ".join(f"{r}: {s[f'suppressed_{r}']:,}" for r in REASONS
-                               if s[f"suppressed_{r}"])
-        rows.append([
-            f"{s['source_id']} (v{s['version']})", KIND_TEXT.get(s["kind"], s["kind"]),
+        source = f"{s['source_id']} (v{s['version']})"
+        suppressed = "<br>".join(f"{e(r)}: {num(s[f'suppressed_{r}'])}" for r in REASONS
+                                 if s[f"suppressed_{r}"])
+        origin.append([
+            source, KIND_TEXT.get(s["kind"], s["kind"]),
             " · ".join(str(x) for x in (s["supplier_name"], s["supplier_vat"],
                                         s["supplier_contact"]) if x) or "titolare",
-            s["supplier_contract_ref"], s["received_on"], s["file_sha256"],
-            f"{s['rows_loaded']:,}", f"{s['rows_rejected']:,}", f"{s['rows_valid']:,}",
-            f"{s['rows_dialable']:,}", f"{s['numbers_dialable']:,}", suppressed or "—",
-            f"{100 * (s['consent_proof_coverage'] or 0):.1f}%",
-            f"{s['oldest_consent'] or '—'} / {s['newest_consent'] or '—'}"])
+            s["supplier_contract_ref"], day(s["received_on"]), s["file_sha256"],
+            pct(s["consent_proof_coverage"] or 0, 1),
+            f"{day(s['oldest_consent'])} / {day(s['newest_consent'])}"])
+        outcome.append([source, num(s["rows_loaded"]), num(s["rows_rejected"]),
+                        num(s["rows_valid"]), num(s["rows_dialable"]),
+                        num(s["numbers_dialable"]), suppressed or "—"])
     body = (
         f"<h1>Fonti dei numeri — campagna {e(summary['campaign'])}</h1>"
-        f"<p class=muted>Finalità {e(summary['purpose'])}, decisione al {e(summary['as_of'])}, "
-        f"esecuzione {e(summary['run_id'])}. Per ogni fonte: chi l'ha fornita, con quale "
-        "contratto, l'impronta SHA-256 del file ricevuto e l'esito delle sue righe.</p>"
+        f"<p class=muted>Finalità {e(summary['purpose'])}, decisione al "
+        f"{rome_time(summary['as_of'])} (ora di Roma), esecuzione {e(summary['run_id'])}. "
+        "Per ogni fonte: chi l'ha fornita, con quale contratto, l'impronta SHA-256 del file "
+        "ricevuto e l'esito delle sue righe.</p>"
+        "<h2>Provenienza</h2>"
         + table(["Fonte", "Tipo", "Fornitore", "Contratto", "Ricevuta il", "SHA-256 file",
-                 "Righe caricate", "Scartate", "Valide", "Chiamabili", "Numeri in lista",
-                 "Escluse per motivo", "Prova del consenso", "Consenso più vecchio / recente"],
-                rows, numeric={6, 7, 8, 9, 10}, test_id="sources"))
+                 "Prova del consenso", "Consenso più vecchio / recente"],
+                origin, numeric={6}, test_id="sources", hashes={5})
+        + "<h2>Esito delle righe</h2>"
+        + table(["Fonte", "Righe caricate", "Scartate", "Valide", "Chiamabili",
+                 "Numeri in lista", "Escluse per motivo"], outcome,
+                numeric={1, 2, 3, 4, 5}, test_id="outcomes", markup={6}))
     return page(f"Fonti — {summary['campaign']}", body)
 
 
@@ -117,7 +111,7 @@ def _funnel_svg(stages: list[tuple[str, str, int]]) -> str:
             f'<rect x="0" y="{y}" width="{w}" height="{bar_h}" rx="4" fill="#2f6fb5" '
             f'opacity="{1 - i * 0.15:.2f}"></rect>'
             f'<text x="{width + 12}" y="{y + 22}" font-size="14">{e(label)}: '
-            f'<tspan data-testid="funnel-{e(key)}" font-weight="bold">{value:,}</tspan>'
+            f'<tspan data-testid="funnel-{e(key)}" font-weight="bold">{num(value)}</tspan>'
             "</text>")
     height = len(stages) * (bar_h + gap)
     return (f'<svg role="img" aria-label="funnel" width="{width + 360}" height="{height}" '
@@ -133,26 +127,26 @@ def campaign_html(summary: dict[str, Any], report: pl.DataFrame) -> str:
               ("dialable_rows", "righe chiamabili", summary["dialable_rows"]),
               ("dialable", "numeri chiamabili (senza doppioni)", summary["dialable"])]
     cards = "".join(
-        f'<div class=card><b data-testid="card-{key}">{value:,}</b>{e(label)}</div>'
+        f'<div class=card><b data-testid="card-{key}">{num(value)}</b>{e(label)}</div>'
         for key, label, value in stages)
     until = summary["valid_until"]
-    validity = (f'<p>La lista va chiamata <b>entro il {e(_rome(until))} (ora di Roma)</b>, '
-                f'<span class=muted data-testid="valid-until">{e(until)}</span>: dopo, '
+    validity = (f'<p>La lista va chiamata <b>entro il <span data-testid="valid-until">'
+                f"{rome_time(until)}</span> (ora di Roma)</b>: dopo, "
                 "le verifiche nel Registro delle Opposizioni "
                 "non sono più valide e la campagna va rielaborata.</p>" if until else
                 '<p data-testid="valid-until">Nessun numero chiamabile.</p>')
-    reasons = [[code, f"{count:,}", _pct(count, rows), P.REASON_TEXT.get(code, code)]
+    reasons = [[code, num(count), pct(count, rows), P.REASON_TEXT.get(code, code)]
                for code, count in sorted(summary["suppressed"].items(),
                                          key=lambda kv: (-kv[1], kv[0]))]
     yields = [[s["source_id"], KIND_TEXT.get(s["kind"], s["kind"]),
-               s["supplier_name"] or "titolare", f"{s['rows_loaded']:,}",
-               f"{s['rows_dialable']:,}", f"{s['numbers_dialable']:,}",
-               _pct(s["rows_dialable"], s["rows_loaded"])] for s in report.to_dicts()]
+               s["supplier_name"] or "titolare", num(s["rows_loaded"]),
+               num(s["rows_dialable"]), num(s["numbers_dialable"]),
+               pct(s["rows_dialable"], s["rows_loaded"])] for s in report.to_dicts()]
     body = (
         f"<h1>Campagna {e(summary['campaign'])}</h1>"
         f"<p class=muted>Finalità <b>{e(summary['purpose'])}</b> · decisione al "
-        f'<span data-testid="as-of">{e(summary["as_of"])}</span> · esecuzione '
-        f"{e(summary['run_id'])}</p>"
+        f'<span data-testid="as-of">{rome_time(summary["as_of"])}</span> (ora di Roma) · '
+        f"esecuzione {e(summary['run_id'])}</p>"
         f"<div>{cards}</div>{validity}"
         "<h2>Dalle righe ricevute ai numeri chiamabili</h2>" + _funnel_svg(stages)
         + "<h2>Perché le righe sono state escluse</h2>"

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,7 +48,7 @@ DECISION_COLUMNS = ("source_id", "row", "raw", "phone", "decision", "reason", "b
 DIALABLE_COLUMNS = ("phone", "name", "source_id", "basis", "basis_text", "rpo_checked_at",
                     "valid_until")
 CAMPAIGN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
-NO_SOURCE = "NO_SOURCE"
+NO_SOURCE = P.NO_SOURCE
 BATCH_ROWS = 1_000_000  # rows decided at once: bounds a run's memory, whatever the lists
 
 
@@ -281,8 +281,10 @@ def _context(config: Config, purpose: str, as_of: dt.datetime | None) -> P.Conte
 
 
 def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequence[str] = (),
-                 as_of: dt.datetime | None = None, batch_rows: int = BATCH_ROWS) -> RunResult:
-    """Decide every row of the chosen sources at as_of and write reports/<campaign>/."""
+                 as_of: dt.datetime | None = None, batch_rows: int = BATCH_ROWS,
+                 progress: Callable[[str], None] | None = None) -> RunResult:
+    """Decide every row of the chosen sources at as_of and write reports/<campaign>/.
+    `progress` hears a line per batch (for a person watching a terminal)."""
     if not CAMPAIGN_NAME.match(campaign):
         raise InputError(f"campaign name '{campaign}' must be letters, digits, '.', '_' or "
                          "'-' (it names a folder under reports/)")
@@ -297,7 +299,7 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
         run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
         with _report_folder(target) as folder:
             counts, reasons, dialable = _decide_and_list(store, versions, ctx, journal,
-                                                         folder, batch_rows)
+                                                         folder, batch_rows, progress)
             sources = source_report(counts, dialable, versions)
             summary = _summary(sources, reasons, dialable, ctx, campaign, run_id)
             outputs = _write_small_files(folder, sources, summary)
@@ -307,7 +309,8 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
 
 
 def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
-                     journal: JournalState, folder: Path, batch_rows: int
+                     journal: JournalState, folder: Path, batch_rows: int,
+                     progress: Callable[[str], None] | None = None
                      ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Decide every row and write decisions.parquet and dialable.csv into folder.
 
@@ -332,14 +335,20 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
                                "source_id", "decision", "reason", "basis", "source_version"]
                            ) as decisions,
           _SpillWriter(waiting) as spill, WriteBehind() as behind):
+        total, done = int(versions["rows_loaded"].sum()), 0
         for rows in batches:
             decided = _decide(rows, ctx)
+            done += rows.height
+            if progress:
+                progress(f"deciding {done:,} of {total:,} rows")
             counts.append(source_counts(decided))
             reasons.append(decided.drop_nulls("reason").group_by("reason").len())
             dialable = P.dialable_rows(decided)
             ranks.append(dialable.select("phone_key", order.alias("order")))
             behind.write(_write_batch, decisions, spill, decided, dialable)
     strongest = P.strongest_mask(pl.concat(ranks))
+    if progress:
+        progress(f"writing dialable.csv ({int(strongest.sum()):,} numbers)")
     listed = _write_dialable(folder / "dialable.csv", waiting, strongest, ctx, batch_rows)
     waiting.unlink()
     return add_counts(counts), pl.concat(reasons), listed

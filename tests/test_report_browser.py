@@ -28,15 +28,22 @@ def test_report_figures_match_the_summary(scrubbed: Workspace, browser: Any) -> 
     def shown(test_id: str) -> str:
         return browser.find_element(By.CSS_SELECTOR, f'[data-testid="{test_id}"]').text
 
-    for key in ("rows", "valid", "dialable_rows", "dialable"):
-        assert shown(f"card-{key}").replace(",", "") == str(summary[key])
-        assert shown(f"funnel-{key}").replace(",", "") == str(summary[key])
-    assert shown("valid-until") == summary["valid_until"]
-    assert shown("as-of") == summary["as_of"]
+    def instant(test_id: str) -> tuple[str, str | None]:
+        element = browser.find_element(By.CSS_SELECTOR, f'[data-testid="{test_id}"] time')
+        return element.text, element.get_attribute("datetime")
+
+    for key in ("rows", "valid", "dialable_rows", "dialable"):  # Italian: 5.997
+        assert shown(f"card-{key}").replace(".", "") == str(summary[key])
+        assert shown(f"funnel-{key}").replace(".", "") == str(summary[key])
+    assert summary["rows"] > 1000 and "." in shown("card-rows")
+    # Rome time for the reader (22 Nov 2026 12:00 is 11:00 UTC), ISO for machines.
+    assert instant("as-of") == ("22/11/2026 12:00", summary["as_of"])
+    assert instant("valid-until") == ("05/12/2026 10:00", summary["valid_until"])
     reasons = {}
     for row in browser.find_elements(By.CSS_SELECTOR, '[data-testid="reasons"] tbody tr'):
         cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
-        reasons[cells[0]] = int(cells[1].replace(",", ""))
+        reasons[cells[0]] = int(cells[1].replace(".", ""))
+        assert cells[2].endswith(" %") and "," in cells[2]  # 12,6 %
         assert cells[3]  # every reason is explained in words
     assert reasons == summary["suppressed"]
     yields = browser.find_elements(By.CSS_SELECTOR, '[data-testid="yield"] tbody tr')
@@ -45,6 +52,25 @@ def test_report_figures_match_the_summary(scrubbed: Workspace, browser: Any) -> 
     requests = browser.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)")
     assert requests == []
+
+
+def test_sources_page_fits_the_window(scrubbed: Workspace, browser: Any) -> None:
+    """Every column of the source-disclosure report is on the page, none cut off right of
+    the SHA-256, at the width of an ordinary laptop window."""
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1280, 900)
+    browser.get((scrubbed.report_dir("demo") / "sources.html").as_uri())
+    page_width = browser.execute_script("return document.documentElement.clientWidth")
+    overflow = browser.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0
+    for header in browser.find_elements(By.CSS_SELECTOR, "th"):
+        right = browser.execute_script("return arguments[0].getBoundingClientRect().right",
+                                       header)
+        assert right <= page_width, header.text
+    cells = browser.find_elements(By.CSS_SELECTOR, '[data-testid="outcomes"] tbody tr td')
+    assert any(c.text.count(".") == 1 and c.text.replace(".", "").isdigit() for c in cells)
 
 
 def _only_reason(ws: Workspace, reason: str) -> str:

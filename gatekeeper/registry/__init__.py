@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -142,15 +142,19 @@ def _answered(asked_keys: pl.Series, response: Path) -> pl.Series:
 
 
 def import_exchange(store: Store, request: Path, response: Path,
-                    checked_at: dt.datetime | None = None) -> ImportResult:
+                    checked_at: dt.datetime | None = None,
+                    progress: Callable[[str], None] | None = None) -> ImportResult:
     """Record an RPO answer: in the request but not in the cleansed response = registered.
 
     Without --checked-at the check time is the request file's modification time (a copy
     of the file looks newer than the check: the CLI says so), and files imported before
     are a repeat. With it, the same files at a new time are a new check.
     """
+    say = progress or (lambda _: None)
+    say(f"reading the request {request.name}")
     asked = (_with_phones(_lines(request, "request"), request)
              .select("phone", phone_key(pl.col("phone")).alias("key")))
+    say(f"matching the response {response.name} against {asked.height:,} numbers asked")
     if asked["key"].n_unique() < asked.height:  # counting is 20x cheaper than deduplicating
         asked = asked.unique("key", keep="first", maintain_order=True)
     kept = _answered(asked["key"], response)
@@ -171,6 +175,7 @@ def import_exchange(store: Store, request: Path, response: Path,
     results = asked.select(
         "phone", (~pl.col("key").is_in(kept.implode())).alias("registered"),
         pl.lit(None, pl.Datetime("us")).alias("registered_at"))
+    say(f"recording {results.height:,} checks and keeping both files as evidence")
     meta = {"request_file": str(request.resolve()), "request_sha256": req_sha,
             "response_file": str(response.resolve()), "response_sha256": resp_sha}
     return record_checks(store, results, when, exchange_id, "file", meta,

@@ -31,7 +31,7 @@ from ..store import rpo as rpo_store
 from ..timeutil import now_utc
 from . import candidates, numbers_needing_check, record_checks, wire
 
-Progress = Callable[[dict[str, Any]], None]
+Progress = Callable[[str], None]  # a line for a person watching (shown on a terminal)
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,10 @@ class HttpSettings:
 class RegistryClient:
     """HTTP calls with mutual TLS, retries with backoff and jitter, Retry-After honoured."""
 
-    def __init__(self, settings: HttpSettings, rng: random.Random | None = None) -> None:
+    def __init__(self, settings: HttpSettings, rng: random.Random | None = None,
+                 progress: Progress | None = None) -> None:
         self.settings = settings
+        self.progress = progress
         self.rng = rng or random.Random()
         context = ssl.create_default_context(
             cafile=str(settings.ca_bundle) if settings.ca_bundle else None)
@@ -135,7 +137,12 @@ class RegistryClient:
                                         f"{response.status_code}: {detail}")
             if attempt + 1 < self.settings.max_attempts:
                 self.retries += 1
-                time.sleep(self._wait(attempt, retry_after))
+                wait = self._wait(attempt, retry_after)
+                if self.progress:  # a slow or failing registry is never a silent wait
+                    self.progress(f"the registry did not answer ({last}); attempt "
+                                  f"{attempt + 2} of {self.settings.max_attempts} in "
+                                  f"{wait:.1f} s")
+                time.sleep(wait)
         raise RegistryError(f"{method} {path}: no answer after {self.settings.max_attempts} "
                             f"attempts ({last}); nothing is lost, run 'gatekeeper rpo check' "
                             "again")
@@ -243,6 +250,12 @@ def _record(ws: Workspace, client: RegistryClient, key: str, job_id: str,
     report.exchanges.append(exchange_id)
 
 
+def _status(done: int, total: int, pending: int | None, elapsed: float) -> str:
+    eta = f", about {elapsed / done * (total - done):.0f} s to go" if 0 < done < total else ""
+    jobs = "" if pending is None else f", {pending} job(s) pending at the registry"
+    return f"submitted {done:,}/{total:,} numbers{jobs}{eta}"
+
+
 def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
               dry_run: bool = False, progress: Progress | None = None) -> CheckReport:
     """Check every number that needs it through the web service; resume unfinished jobs."""
@@ -254,7 +267,7 @@ def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
     if dry_run:
         return report
     report.batches = _persist_batches(ws, settings, needed) if needed.height else 0
-    client = RegistryClient(settings)
+    client = RegistryClient(settings, progress=progress)
     started = time.monotonic()
     try:
         submitting = _jobs(ws, settings, "submitting")
@@ -268,8 +281,7 @@ def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
             crash_point("rpo.after_submit")
             report.submitted += count
             if progress:
-                progress({"submitted": report.submitted, "total": total, "pending": None,
-                          "elapsed": time.monotonic() - started})
+                progress(_status(report.submitted, total, None, time.monotonic() - started))
         deadline = time.monotonic() + settings.poll_timeout
         left = _jobs(ws, settings, "submitted")
         while True:
@@ -282,8 +294,8 @@ def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
                     still.append((key, job_id, count))
             left = still
             if progress:
-                progress({"submitted": report.submitted, "total": total,
-                          "pending": len(left), "elapsed": time.monotonic() - started})
+                progress(_status(report.submitted, total, len(left),
+                                 time.monotonic() - started))
             if not left or time.monotonic() >= deadline:
                 report.pending_jobs = len(left)
                 break

@@ -49,15 +49,8 @@ from ..store import people as people_store
 from ..store import runs as run_store
 from ..timeutil import iso, now_utc
 
-NO_RUN = "NO_RUN"  # no usable run for the purpose yet: not dialable (fail closed)
-NO_SOURCE = "NO_SOURCE"
-
-# The reasons only the service gives, in the words of the policy's REASON_TEXT (Italian,
-# as the agents who read them). The policy's own codes take their words from policy.py.
-SERVICE_REASON_TEXT = {
-    NO_RUN: "nessuna lista elaborata per questa finalità",
-    NO_SOURCE: "numero non presente nelle liste caricate",
-}
+NO_RUN = P.NO_RUN  # no usable run for the purpose yet: not dialable (fail closed)
+NO_SOURCE = P.NO_SOURCE
 
 log = logging.getLogger("gatekeeper.service")
 _untold: set[str] = set()  # reason codes already reported as having no text
@@ -69,7 +62,7 @@ def reason_text(code: str) -> str:
     A code without words (a rule added to the policy without its REASON_TEXT) still
     answers "not dialable" and says which code, and the gap is logged once: loud, but the
     number stays blocked."""
-    text = SERVICE_REASON_TEXT.get(code) or P.REASON_TEXT.get(code)
+    text = P.reason_text(code)
     if text:
         return text
     if code not in _untold:
