@@ -529,28 +529,36 @@ def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ..
 @cli.command()
 @click.argument("phone")
 @click.option("--purpose", required=True, type=click.Choice(["telemarketing", "survey"]))
+@click.option("--campaign", help="Answer from this campaign's latest run (default: the "
+              "purpose's).")
+@click.option("--at", "at", help="As things stood at this instant (ISO 8601; default: now).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def check(ctx: click.Context, phone: str, purpose: str, as_json: bool) -> None:
-    """May this number be dialed now? Exit 0 yes, 1 no."""
-    from dataclasses import asdict
-
+def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at: str | None,
+          as_json: bool) -> None:
+    """May this number be dialed now (or at --at)? Exit 0 yes, 1 no."""
+    from .dialing import check_number
     from .policy import reason_text
-    from .run import check_number
+    from .timeutil import iso
 
-    answer = check_number(_workspace(ctx), phone, purpose)
+    result = check_number(_workspace(ctx), phone, purpose, campaign=campaign,
+                          at=_instant(at, "--at"))
+    answer = result.answer
     if as_json:
-        _emit_json(asdict(answer))
+        _emit_json({**answer.as_json(), "purpose": purpose, "rows": result.rows})
     elif answer.dialable:
         click.echo(f"DIALABLE {answer.phone}: {answer.basis} — {answer.basis_text}; "
-                   f"valid until {answer.valid_until}")
+                   f"valid until {iso(answer.valid_until) or 'no RPO limit'}")
     else:
-        words = reason_text(answer.reason or "") or answer.reason
-        click.echo(f"NOT DIALABLE {answer.phone or phone}: {words} ({answer.reason})")
-        for row in answer.rows:
-            code = row["reason"] or row["basis"]
-            click.echo(f"  {row['source_id']} row {row['row']}: "
-                       f"{reason_text(code) or code} ({code})")
+        click.echo(f"NOT DIALABLE {answer.phone or phone}: {answer.reason_text} "
+                   f"({answer.reason})")
+    for row in result.rows if not as_json else ():
+        code = row["reason"] or row["basis"]
+        click.echo(f"  {row['source_id']} row {row['row']}: {reason_text(code) or code} "
+                   f"({code})")
+    if answer.run and not as_json:
+        click.echo(f"  (run {answer.run.run_id} of campaign {answer.run.campaign}, as of "
+                   f"{iso(answer.run.as_of)})")
     ctx.exit(0 if answer.dialable else 1)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .jurisdictions import DEFAULT, JURISDICTIONS, Jurisdiction, jurisdiction
 
 CONFIG_FILE = "gatekeeper.toml"
 
@@ -29,7 +30,7 @@ class Controller:
 
 @dataclass(frozen=True)
 class Policy:
-    jurisdiction: str = "IT"
+    jurisdiction: str = DEFAULT.code
     rpo_validity_days: int = 15
     consent_max_age_days: int = 730
     contract_grace_days: int = 30
@@ -49,6 +50,11 @@ class Config:
     policy: Policy
     registry: RegistryConfig
     retention: dict[str, Any]
+
+    @property
+    def jurisdiction(self) -> Jurisdiction:
+        """The country whose numbers, register and law apply ([policy] jurisdiction)."""
+        return jurisdiction(self.policy.jurisdiction)
 
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -131,10 +137,10 @@ def parse_config(path: Path) -> Config:
                 file=path, key=f"controller.{key}",
             )
     policy = Policy(**_check_table(path, "policy", raw.get("policy", {})))
-    if policy.jurisdiction != "IT":
+    if policy.jurisdiction not in JURISDICTIONS:
         raise ConfigError(
-            f"jurisdiction '{policy.jurisdiction}' has no policy; accepted: IT",
-            file=path, key="policy.jurisdiction",
+            f"jurisdiction '{policy.jurisdiction}' has no policy; accepted: "
+            + ", ".join(JURISDICTIONS), file=path, key="policy.jurisdiction",
         )
     for knob in ("rpo_validity_days", "consent_max_age_days", "contract_grace_days"):
         if getattr(policy, knob) < 0:

@@ -1,10 +1,13 @@
 """Raw phone values -> E.164, validity, region and number type (libphonenumber semantics).
 
-phonenumbers is the authority. For speed the common shapes (Italian numbers with or
-without +39/0039) are decided columnar with the *same* regular expressions phonenumbers
-uses, read from its own metadata at import time, so a library upgrade moves both paths
-together; every other value (foreign, junk, odd punctuation) goes to phonenumbers itself,
-once per distinct value. tests/test_normalise.py proves the two agree on every row.
+phonenumbers is the authority; the jurisdiction says which country a bare number belongs
+to. For speed the common shapes (its numbers with or without the international prefix)
+are decided columnar with the *same* regular expressions phonenumbers uses, read from its
+own metadata, so a library upgrade moves both paths together; every other value (foreign,
+junk, odd punctuation) goes to phonenumbers itself, once per distinct value.
+tests/test_normalise.py proves the two agree on every row. The fast path is built for a
+numbering that keeps its leading zero (Italy); another country's numbers all take the
+phonenumbers road until its own fast path is proven.
 
 Before either path, spreadsheet artefacts that phonenumbers cannot know about are undone:
 a leading apostrophe, ="…" wrappers, 3331234567.0, 3.331234567E+09 (or Italian
@@ -13,6 +16,7 @@ Excel's 3,331234567E+09), tel: prefixes, NBSP.
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -22,8 +26,8 @@ from phonenumbers.phonemetadata import PhoneMetadata, PhoneNumberDesc
 
 from .columns import E164, NUMBER_TYPE, REGION, VALID
 from .errors import InputError
+from .jurisdictions import DEFAULT, Jurisdiction
 
-DEFAULT_REGION = "IT"
 OUTPUT_SCHEMA = {E164: pl.String, VALID: pl.Boolean, REGION: pl.String, NUMBER_TYPE: pl.String}
 
 TYPE_NAMES: dict[int, str] = {
@@ -93,12 +97,13 @@ def _unwrap_expr(col: pl.Expr) -> pl.Expr:
             .otherwise(pl.lit("")))
 
 
-def _parse_clean(text: str | None) -> tuple[str | None, bool, str | None, str | None]:
+def _parse_clean(text: str | None, region: str
+                 ) -> tuple[str | None, bool, str | None, str | None]:
     """phonenumbers' own answer for one unwrapped value: (E.164, valid, region, type)."""
     if text is None:
         return None, False, None, None
     try:
-        number = phonenumbers.parse(text, DEFAULT_REGION)
+        number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None, False, None, None
     if not phonenumbers.is_valid_number(number):
@@ -111,17 +116,22 @@ def _parse_clean(text: str | None) -> tuple[str | None, bool, str | None, str | 
     )
 
 
-def reference(value: str | None) -> tuple[str | None, bool, str | None, str | None]:
+def reference(value: str | None, jurisdiction: Jurisdiction = DEFAULT
+              ) -> tuple[str | None, bool, str | None, str | None]:
     """The authority, one value at a time: what tests compare the columnar path against."""
-    return _parse_clean(None if value is None else unwrap_spreadsheet(value))
+    return _parse_clean(None if value is None else unwrap_spreadsheet(value),
+                        jurisdiction.region)
 
 
-# --- the fast path, built from phonenumbers' metadata for IT ---------------------------
+# --- the fast path, built from phonenumbers' metadata for the jurisdiction's region -----
 
-_IT = PhoneMetadata.metadata_for_region(DEFAULT_REGION)
-assert _IT is not None and _IT.country_code == 39
-# VA shares +39; its numbers start 06698 (phonenumbers picks VA by leading digits).
-_VA_PREFIX = "06698"
+@functools.cache
+def _metadata(region: str) -> PhoneMetadata:
+    meta = PhoneMetadata.metadata_for_region(region)
+    assert meta is not None, f"phonenumbers has no metadata for {region}"
+    return meta
+
+
 _SPECIAL_ORDER = (
     ("premium_rate", "premium_rate"), ("toll_free", "toll_free"),
     ("shared_cost", "shared_cost"), ("voip", "voip"),
@@ -144,16 +154,16 @@ def _matches(nsn: pl.Expr, desc: PhoneNumberDesc | None) -> pl.Expr:
 _TYPE_DESCS = ("general_desc", *(attr for attr, _ in _SPECIAL_ORDER), "fixed_line", "mobile")
 
 
-def _it_type(frame: pl.DataFrame, nsn: str) -> pl.Series:
-    """phonenumbers._number_type_helper for region IT, over a whole column."""
+def _number_type(frame: pl.DataFrame, nsn: str, meta: PhoneMetadata) -> pl.Series:
+    """phonenumbers._number_type_helper for the region, over a whole column."""
     flags = frame.select(
-        *(_matches(pl.col(nsn), getattr(_IT, attr)).alias(attr) for attr in _TYPE_DESCS))
+        *(_matches(pl.col(nsn), getattr(meta, attr)).alias(attr) for attr in _TYPE_DESCS))
     fixed, mobile = pl.col("fixed_line"), pl.col("mobile")
     chain = pl.when(~pl.col("general_desc")).then(pl.lit("unknown"))
     for attr, name in _SPECIAL_ORDER:
         chain = chain.when(pl.col(attr)).then(pl.lit(name))
     both = "fixed_line_or_mobile"
-    if _IT.same_mobile_and_fixed_line_pattern:
+    if meta.same_mobile_and_fixed_line_pattern:
         chain = chain.when(fixed).then(pl.lit(both))
     else:
         chain = (chain.when(fixed & mobile).then(pl.lit(both))
@@ -162,30 +172,40 @@ def _it_type(frame: pl.DataFrame, nsn: str) -> pl.Series:
     return flags.select(chain.otherwise(pl.lit("unknown")).alias(NUMBER_TYPE)).to_series()
 
 
-def _strip_default_cc(digits: pl.Expr) -> pl.Expr:
-    """phonenumbers' rule for a plain number starting 39: drop the 39 when the rest looks
-    like an Italian number and the whole does not, or when the whole is too long."""
-    general = f"^(?:{_IT.general_desc.national_number_pattern})$"
-    rest = digits.str.slice(2)
-    too_long = digits.str.len_chars() > max(_IT.general_desc.possible_length)
+def _strip_default_cc(digits: pl.Expr, j: Jurisdiction) -> pl.Expr:
+    """phonenumbers' rule for a plain number starting with the calling code (39): drop it
+    when the rest looks like a national number and the whole does not, or when the whole
+    is too long."""
+    meta = _metadata(j.region)
+    general = f"^(?:{meta.general_desc.national_number_pattern})$"
+    rest = digits.str.slice(len(str(j.calling_code)))
+    too_long = digits.str.len_chars() > max(meta.general_desc.possible_length)
     strip = (~digits.str.contains(general) & rest.str.contains(general)) | too_long
     return pl.when(strip).then(rest).otherwise(digits)
 
 
-def _fast_nsn(compact: pl.Series) -> pl.Series:
-    """National significant number for the common Italian shapes, else null (-> residue)."""
+def _fast_nsn(compact: pl.Series, j: Jurisdiction) -> pl.Series:
+    """National significant number for the common shapes of the jurisdiction's numbers,
+    else null (-> phonenumbers)."""
+    if not j.keeps_leading_zero:
+        return pl.Series([None] * compact.len(), dtype=pl.String)
+    cc = str(j.calling_code)
     frame = compact.to_frame("c")
     c = pl.col("c")
-    nsn = frame.select(pl.when(c.str.starts_with("+39")).then(c.str.slice(3))
-                       .when(c.str.starts_with("0039")).then(c.str.slice(4))
+    nsn = frame.select(pl.when(c.str.starts_with(j.prefix)).then(c.str.slice(len(j.prefix)))
+                       .when(c.str.starts_with("00" + cc)).then(c.str.slice(2 + len(cc)))
                        .otherwise(c).alias("nsn")).to_series()
-    plain39 = compact.str.starts_with("39").fill_null(False)
-    if plain39.any():  # only these pay for phonenumbers' country-code heuristic
-        fixed = frame.filter(plain39).select(_strip_default_cc(c)).to_series()
-        nsn = nsn.scatter(plain39.arg_true(), fixed)
-    # Outside these the answer is "invalid" or a Vatican number: phonenumbers decides.
-    usable = nsn.str.contains(r"^(?:[1-9]\d{5,11}|0[1-9]\d{4,10})$") & ~nsn.str.starts_with(
-        _VA_PREFIX)
+    plain = compact.str.starts_with(cc).fill_null(False)
+    if plain.any():  # only these pay for phonenumbers' country-code heuristic
+        fixed = frame.filter(plain).select(_strip_default_cc(c, j)).to_series()
+        nsn = nsn.scatter(plain.arg_true(), fixed)
+    # Outside these lengths the answer is "invalid", and numbers of another region that
+    # share the calling code go to phonenumbers too: it decides those.
+    lengths = _metadata(j.region).general_desc.possible_length
+    lo, hi = min(lengths), max(lengths)
+    usable = nsn.str.contains(rf"^(?:[1-9]\d{{{lo - 1},{hi - 1}}}|0[1-9]\d{{{lo - 2},{hi - 2}}})$")
+    for prefix in j.foreign_prefixes:
+        usable = usable & ~nsn.str.starts_with(prefix)
     return nsn.zip_with(usable.fill_null(False), pl.Series([None], dtype=pl.String))
 
 
@@ -199,10 +219,10 @@ def _clean_column(raw: pl.Series) -> pl.Series:
     return raw.clone().scatter(index, fixed)
 
 
-def _residue(clean: pl.Series) -> pl.DataFrame:
+def _residue(clean: pl.Series, region: str) -> pl.DataFrame:
     """phonenumbers' answer for values the fast path does not decide, once per value."""
     distinct = clean.unique().to_list()
-    answers = [_parse_clean(v) for v in distinct]
+    answers = [_parse_clean(v, region) for v in distinct]
     return pl.DataFrame(
         {"_clean": distinct, E164: [a[0] for a in answers], VALID: [a[1] for a in answers],
          REGION: [a[2] for a in answers], NUMBER_TYPE: [a[3] for a in answers]},
@@ -212,37 +232,39 @@ def _residue(clean: pl.Series) -> pl.DataFrame:
 CHUNK_ROWS = 1_000_000
 
 
-def normalise(raw: pl.Series) -> pl.DataFrame:
+def normalise(raw: pl.Series, jurisdiction: Jurisdiction = DEFAULT) -> pl.DataFrame:
     """Normalise a column of raw values; returns phone/valid/region/number_type in order.
+    A bare number is read as the jurisdiction's.
 
     Long columns go in slices of CHUNK_ROWS, so memory stays bounded for any list size.
     """
     if raw.len() > CHUNK_ROWS:
-        return pl.concat([_normalise_chunk(raw.slice(start, CHUNK_ROWS))
+        return pl.concat([_normalise_chunk(raw.slice(start, CHUNK_ROWS), jurisdiction)
                           for start in range(0, raw.len(), CHUNK_ROWS)])
-    return _normalise_chunk(raw)
+    return _normalise_chunk(raw, jurisdiction)
 
 
-def _normalise_chunk(raw: pl.Series) -> pl.DataFrame:
+def _normalise_chunk(raw: pl.Series, j: Jurisdiction) -> pl.DataFrame:
     clean = _clean_column(raw.cast(pl.String))
     # Each step is materialised: an expression reused inside a when-chain is recomputed.
     frame = pl.DataFrame({"_clean": clean}).with_columns(
         pl.col("_clean").str.replace_all(_SEPARATORS, "").alias("_compact"))
-    frame = frame.with_columns(_fast_nsn(frame.get_column("_compact")).alias("_nsn"))
-    frame = frame.with_columns(_it_type(frame, "_nsn"))
+    frame = frame.with_columns(_fast_nsn(frame.get_column("_compact"), j).alias("_nsn"))
+    frame = frame.with_columns(_number_type(frame, "_nsn", _metadata(j.region)))
     valid = pl.col(NUMBER_TYPE) != "unknown"
     frame = frame.select(
         "_clean", "_nsn",
-        pl.when(valid).then(pl.lit("+39") + pl.col("_nsn")).alias(E164),
+        pl.when(valid).then(j.international(pl.col("_nsn"))).alias(E164),
         valid.alias(VALID),
-        pl.when(valid).then(pl.lit(DEFAULT_REGION)).alias(REGION),
+        pl.when(valid).then(pl.lit(j.region)).alias(REGION),
         pl.when(valid).then(pl.col(NUMBER_TYPE)).alias(NUMBER_TYPE),
     )
     slow = frame.get_column("_nsn").is_null()
     if slow.any():
         index = slow.arg_true()
         answers = frame.filter(slow).select("_clean").join(
-            _residue(frame.filter(slow).get_column("_clean")), on="_clean", how="left",
+            _residue(frame.filter(slow).get_column("_clean"), j.region), on="_clean",
+            how="left",
             maintain_order="left", nulls_equal=True)
         frame = frame.with_columns(
             frame.get_column(c).scatter(index, answers.get_column(c)) for c in OUTPUT_SCHEMA)
@@ -255,13 +277,18 @@ def _normalise_chunk(raw: pl.Series) -> pl.DataFrame:
 LOST_ZERO_MIN_DIGITS = 6
 
 
-def lost_leading_zero(raw: pl.Series) -> pl.Series:
-    """Which values look like an Italian landline that lost its leading 0: all digits
-    (after undoing spreadsheet artefacts, 6 at least), no valid number as they stand, a
-    valid fixed line with a 0 in front. A cell stored as a number drops the 0 (02 12345678 becomes
-    212345678); normalise() rightly calls that invalid, but the reader must say why,
-    because the fix is in the export, not in the row.
-    """
+def lost_leading_zero(raw: pl.Series, jurisdiction: Jurisdiction = DEFAULT) -> pl.Series:
+    """Which values look like a landline that lost its leading 0: all digits (after
+    undoing spreadsheet artefacts, 6 at least), no valid number as they stand, a valid
+    fixed line with a 0 in front. A cell stored as a number drops the 0 (02 12345678
+    becomes 212345678); normalise() rightly calls that invalid, but the reader must say
+    why, because the fix is in the export, not in the row. Only where fixed lines begin
+    with 0 (Italy)."""
+    j = jurisdiction
+    lost = pl.Series(raw.name, [False] * raw.len(), dtype=pl.Boolean)
+    if not j.fixed_lines_start_with_zero:
+        return lost
+    meta = _metadata(j.region)
     # Narrowed step by step, cheapest and most selective first: a list is mostly valid
     # mobiles and landlines that kept their 0, and only the rest pays for phonenumbers.
     space = f"[{_SPACES}]*"
@@ -269,37 +296,37 @@ def lost_leading_zero(raw: pl.Series) -> pl.Series:
         pl.col("c").str.contains(f"^{space}[1-9][0-9]{{{LOST_ZERO_MIN_DIGITS - 1},11}}{space}$"))
     c = pl.col("c")
     frame = frame.with_columns(c.str.strip_chars(_SPACES))
-    # The fast path reads a plain number not starting 39 as its own national number, so
-    # one matching IT's general and mobile patterns is valid as it stands.
-    frame = frame.filter(~(~c.str.starts_with("39") & _matches(c, _IT.general_desc)
-                           & _matches(c, _IT.mobile)))
-    frame = frame.filter(_matches(pl.lit("0") + c, _IT.fixed_line))
-    lost = pl.Series(raw.name, [False] * raw.len(), dtype=pl.Boolean)
+    # The fast path reads a plain number not starting with the calling code as its own
+    # national number, so one matching the general and mobile patterns is valid as is.
+    frame = frame.filter(~(~c.str.starts_with(str(j.calling_code))
+                           & _matches(c, meta.general_desc) & _matches(c, meta.mobile)))
+    frame = frame.filter(_matches(pl.lit("0") + c, meta.fixed_line))
     if frame.is_empty():
         return lost
     values = frame.get_column("c")
-    as_is = normalise(values)
-    with_zero = normalise(frame.select(pl.lit("0") + c).to_series())
+    as_is = normalise(values, j)
+    with_zero = normalise(frame.select(pl.lit("0") + c).to_series(), j)
     fixed = (~as_is.get_column(VALID) & with_zero.get_column(VALID)
              & (with_zero.get_column(NUMBER_TYPE) == "fixed_line")
-             & (with_zero.get_column(REGION) == DEFAULT_REGION)).fill_null(False)
+             & (with_zero.get_column(REGION) == j.region)).fill_null(False)
     return lost.scatter(frame.get_column("_i"), fixed)
 
 
-def normalise_one(value: str) -> tuple[str | None, bool, str | None, str | None]:
+def normalise_one(value: str, jurisdiction: Jurisdiction = DEFAULT
+                  ) -> tuple[str | None, bool, str | None, str | None]:
     """One number typed by a person (CLI, service): the authority itself, which the
     columnar path is proven to agree with (tests/test_normalise.py); microseconds, not
     the milliseconds of a one-row frame."""
-    phone, valid, region, number_type = reference(value)
+    phone, valid, region, number_type = reference(value, jurisdiction)
     return phone, bool(valid), region, number_type
 
 
-def phone_of(value: str) -> str:
+def phone_of(value: str, jurisdiction: Jurisdiction = DEFAULT) -> str:
     """The E.164 form of a number as a person or agent writes it; refuses junk."""
-    phone, valid, _, _ = normalise_one(value)
+    phone, valid, _, _ = normalise_one(value, jurisdiction)
     if not valid or phone is None:
         raise InputError(f"'{value}' is not a valid phone number; give it as the person wrote "
-                         "it, e.g. 333 123 4567 or +39 02 1234567")
+                         f"it, e.g. {jurisdiction.number_examples}")
     return phone
 
 

@@ -30,7 +30,7 @@ from .config import Config, Workspace
 from .digest import sha256_file
 from .errors import InputError
 from .faults import crash_point, fail_point
-from .normalise import normalise_one, phone_key
+from .normalise import phone_key
 from .optouts import Journal, JournalState, active_optouts, trusted_state
 from .overlap import WriteBehind, read_ahead
 from .reports import add_counts, campaign_html, source_counts, source_report, sources_html
@@ -155,7 +155,7 @@ def _rows_with_facts(store: Store, versions: pl.DataFrame, facts: Facts,
 
 def _decide(rows: pl.DataFrame, ctx: P.Context) -> pl.DataFrame:
     decided = P.decide(rows, ctx)
-    uses_rpo = ctx.purpose == "telemarketing" or ctx.policy.survey_checks_rpo
+    uses_rpo = ctx.checks_rpo
     valid_until = pl.col("rpo_checked_at") + pl.duration(days=ctx.policy.rpo_validity_days)
     return decided.with_columns(
         pl.when(pl.col("basis").is_not_null() & pl.lit(uses_rpo)).then(valid_until)
@@ -262,7 +262,8 @@ def _write_small_files(folder: Path, sources: pl.DataFrame,
 
 def _record_run(ws: Workspace, run_id: str, campaign: str, ctx: P.Context,
                 inputs: dict[str, Any], outputs: dict[str, str], summary: dict[str, Any],
-                dialable: pl.DataFrame) -> None:
+                outcomes: pl.DataFrame) -> None:
+    """The run's record and its outcome per number (listed on a basis, or why not)."""
     record = {"run_id": run_id, "campaign": campaign, "purpose": ctx.purpose,
               "as_of": ctx.as_of, "executed_at": now_utc(),
               "policy_json": json.dumps(asdict(ctx.policy)), "inputs_json": json.dumps(inputs),
@@ -270,14 +271,13 @@ def _record_run(ws: Workspace, run_id: str, campaign: str, ctx: P.Context,
               "journal_hash": inputs["journal_hash"], "outputs_json": json.dumps(outputs),
               "counts_json": json.dumps(summary)}
     with Store(ws.store_path) as store:
-        run_store.record_run(store, record, dialable.select(
-            "phone", "source_id", "source_version", "basis"))
+        run_store.record_run(store, record, outcomes)
 
 
 def _context(config: Config, purpose: str, as_of: dt.datetime | None) -> P.Context:
     if purpose not in PURPOSES:
         raise InputError(f"unknown purpose '{purpose}'; accepted: {', '.join(PURPOSES)}")
-    return P.Context(purpose, as_of or now_utc(), config.policy)
+    return P.Context(purpose, as_of or now_utc(), config.policy, config.jurisdiction)
 
 
 def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequence[str] = (),
@@ -298,12 +298,13 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
         erasures = people_store.erasure_count(store)
         run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
         with _report_folder(target) as folder:
-            counts, reasons, dialable = _decide_and_list(store, versions, ctx, journal,
-                                                         folder, batch_rows, progress)
+            counts, reasons, dialable, not_listed = _decide_and_list(
+                store, versions, ctx, journal, folder, batch_rows, progress)
             sources = source_report(counts, dialable, versions)
             summary = _summary(sources, reasons, dialable, ctx, campaign, run_id)
             outputs = _write_small_files(folder, sources, summary)
-    _record_run(ws, run_id, campaign, ctx, inputs, outputs, summary, dialable)
+    _record_run(ws, run_id, campaign, ctx, inputs, outputs, summary,
+                pl.concat([dialable, not_listed], how="diagonal"))
     return RunResult(run_id, campaign, purpose, iso(ctx.as_of) or "", target, summary, outputs,
                      journal.warnings())
 
@@ -311,18 +312,20 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
 def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
                      journal: JournalState, folder: Path, batch_rows: int,
                      progress: Callable[[str], None] | None = None
-                     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+                     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Decide every row and write decisions.parquet and dialable.csv into folder.
 
     Rows stream through in batches: memory holds three (the one read ahead, the one
     decided, the one being written), plus two integers per dialable row (to pick each
     number's strongest basis across sources); the dialable rows themselves wait on disk.
-    Returns (per-source counts, reason counts, and the dialable numbers' phone, source,
-    version, basis and valid_until).
+    Returns (per-source counts, reason counts, the dialable numbers' phone, source,
+    version, basis and valid_until, and the other numbers' phone, source, version and
+    reason).
     """
     facts = Facts.read(store, ctx, journal)
     order = P.basis_order(versions["source_id"].to_list())
-    counts, reasons, ranks = [], [], []
+    first = P.row_order(versions["source_id"].to_list())
+    counts, reasons, ranks, suppressed = [], [], [], []
     waiting = folder / ".dialable-rows.parquet"
     schema = DECISION_SCHEMA.to_arrow(compat_level=pl.CompatLevel.oldest())
     # The next batch is read from the store while this one is decided, and written while
@@ -345,13 +348,27 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
             reasons.append(decided.drop_nulls("reason").group_by("reason").len())
             dialable = P.dialable_rows(decided)
             ranks.append(dialable.select("phone_key", order.alias("order")))
+            suppressed.append(decided.filter(pl.col("reason").is_not_null()
+                                             & pl.col("phone_key").is_not_null()).select(
+                "phone_key", first.alias("order"), "reason", "source_id", "source_version"))
             behind.write(_write_batch, decisions, spill, decided, dialable)
     strongest = P.strongest_mask(pl.concat(ranks))
     if progress:
         progress(f"writing dialable.csv ({int(strongest.sum()):,} numbers)")
     listed = _write_dialable(folder / "dialable.csv", waiting, strongest, ctx, batch_rows)
     waiting.unlink()
-    return add_counts(counts), pl.concat(reasons), listed
+    return add_counts(counts), pl.concat(reasons), listed, _not_listed(suppressed, listed)
+
+
+def _not_listed(suppressed: list[pl.DataFrame], listed: pl.DataFrame) -> pl.DataFrame:
+    """Each number the run did not list, with the reason of its first row (select.py)."""
+    rows = pl.concat(suppressed) if suppressed else pl.DataFrame(
+        schema={"phone_key": pl.Int64, "order": pl.Int64, "reason": pl.String,
+                "source_id": pl.String, "source_version": pl.Int32})
+    listed_keys = listed.select(phone_key(pl.col("phone")).alias("phone_key"))
+    return (P.first_reasons(rows).join(listed_keys, on="phone_key", how="anti")
+            .select((pl.lit("+") + pl.col("phone_key").cast(pl.String)).alias("phone"),
+                    "source_id", "source_version", "reason"))
 
 
 def _write_batch(decisions: pq.ParquetWriter, spill: _SpillWriter, decided: pl.DataFrame,
@@ -411,51 +428,3 @@ def _write_dialable(out: Path, waiting: Path, strongest: pl.Series, ctx: P.Conte
     return pl.concat(listed) if listed else pl.DataFrame(
         schema={"phone": pl.String, "source_id": pl.String, "source_version": pl.Int32,
                 "basis": pl.String, "valid_until": pl.Datetime("us")})
-
-
-@dataclass
-class CheckAnswer:
-    """May this number be dialed for this purpose now? With the reason per source row."""
-
-    phone: str | None
-    purpose: str
-    at: str
-    dialable: bool
-    reason: str | None
-    basis: str | None = None
-    basis_text: str | None = None
-    valid_until: str | None = None
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-
-def check_number(ws: Workspace, value: str, purpose: str,
-                 at: dt.datetime | None = None) -> CheckAnswer:
-    """Decide one number now (or at `at`): fresh opt-outs and RPO answers count at once."""
-    ctx = _context(ws.config(), purpose, at)
-    when = iso(ctx.as_of) or ""
-    phone, valid, _, _ = normalise_one(value)
-    if not valid or phone is None:
-        return CheckAnswer(None, purpose, when, False, P.INVALID_NUMBER)
-    with Store(ws.store_path, read_only=True) as store:
-        journal = trusted_state(Journal(ws.journal_path),
-                                evidence_store.journal_checkpoints(store))
-        versions = source_store.newest_versions(store)
-        facts = Facts.read(store, ctx, journal, phone)
-        held = source_store.rows_of_phone(store, phone, newest_only=True)
-        parts = [_with_facts(held.filter(pl.col("source_id") == v["source_id"])
-                             .select(ROW_COLUMNS), v, facts) for v in versions.to_dicts()]
-        erased = bool(facts.erased.len())
-    rows = pl.concat([p for p in parts if p.height]) if any(p.height for p in parts) else None
-    if rows is None:  # the table's order: erased before opted out
-        opted = not active_optouts(journal.events, purpose, ctx.as_of).filter(
-            pl.col("phone") == phone).is_empty()
-        reason = P.ERASED if erased else P.OPTED_OUT if opted else NO_SOURCE
-        return CheckAnswer(phone, purpose, when, False, reason)
-    decided = _decide(rows, ctx).sort("source_id", "row")
-    best = P.strongest_per_number(decided, ctx)
-    detail = decided.select("source_id", "row", "reason", "basis").to_dicts()
-    if best.height:
-        top = best.row(0, named=True)
-        return CheckAnswer(phone, purpose, when, True, None, top["basis"], top["basis_text"],
-                           iso(top["valid_until"]), detail)
-    return CheckAnswer(phone, purpose, when, False, str(decided["reason"][0]), rows=detail)

@@ -17,9 +17,10 @@ from click.testing import CliRunner
 
 from gatekeeper.cli import cli
 from gatekeeper.config import Workspace
+from gatekeeper.dialing import check_number
 from gatekeeper.errors import InputError
 from gatekeeper.optouts import Journal, add_optout, import_optouts
-from gatekeeper.run import check_number, run_campaign
+from gatekeeper.run import run_campaign
 from gatekeeper.timeutil import parse_instant
 
 BURST = textwrap.dedent("""
@@ -158,7 +159,7 @@ def test_optout_while_another_process_holds_the_store(demo: Workspace) -> None:
         holder.wait()
         assert holder.stdout is not None
         holder.stdout.close()
-    assert check_number(demo, phone, "telemarketing", AS_OF).reason == "OPTED_OUT"
+    assert check_number(demo, phone, "telemarketing", at=AS_OF).answer.reason == "OPTED_OUT"
     run_campaign(demo, "after", "telemarketing", as_of=AS_OF)
     assert phone not in (demo.report_dir("after") / "dialable.csv").read_text()
 

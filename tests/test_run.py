@@ -160,13 +160,14 @@ def test_check_answers_now_with_exit_codes(scrubbed: Workspace) -> None:
     dialable = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")
     phone = dialable.filter(pl.col("basis") == "THIRD_PARTY_CONSENT")["phone"][0]
     # Pinned at the demo's date through the library; the CLI answers for the real now.
-    from gatekeeper.run import check_number
+    from gatekeeper.dialing import check_number
     from gatekeeper.timeutil import parse_instant
 
-    assert check_number(scrubbed, phone, "telemarketing", parse_instant(AS_OF)).dialable
+    assert check_number(scrubbed, phone, "telemarketing", at=parse_instant(AS_OF)
+                        ).answer.dialable
     assert _gk(scrubbed, "optout", "add", phone, "--channel", "operator", "--by", "a7",
                "--at", "2026-11-22T11:00").exit_code == 0
-    answer = check_number(scrubbed, phone, "telemarketing", parse_instant(AS_OF))
+    answer = check_number(scrubbed, phone, "telemarketing", at=parse_instant(AS_OF)).answer
     assert (answer.dialable, answer.reason) == (False, "OPTED_OUT")
     cli_answer = _gk(scrubbed, "check", phone, "--purpose", "telemarketing")
     assert cli_answer.exit_code == 1 and "OPTED_OUT" in cli_answer.output

@@ -9,32 +9,25 @@ the DuckDB store. So the service keeps in memory:
 - the opt-out journal, tailed on every question, so an opt-out counts from the instant
   it is acknowledged, by this service or any other process.
 
-A number is dialable when the latest run listed it, its RPO check is still valid, it is
-not erased, and no opt-out covering the purpose has been received since. Every answer
-that is not dialable carries its reason in Italian words (`reason_text`), for the agents'
-page and for dialers that show it to an operator.
+The answer itself is policy.may_dial, the one dial-time decision `gatekeeper check` gives
+too. Every answer that is not dialable carries its reason in Italian words
+(`reason_text`), for the agents' page and for dialers that show it to an operator.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-import polars as pl
 
 from .. import policy as P
 from ..columns import PURPOSES
 from ..config import Workspace
-from ..digest import sha256_file
+from ..dialing import RunSnapshot, facts, load_snapshot
 from ..errors import EvidenceError, JournalError, StoreError
-from ..normalise import phone_key
 from ..optouts import Checkpoint, Journal, checkpoint_problems
 from ..optouts.journal import (
     GENESIS,
@@ -49,67 +42,7 @@ from ..store import people as people_store
 from ..store import runs as run_store
 from ..timeutil import iso, now_utc
 
-NO_RUN = P.NO_RUN  # no usable run for the purpose yet: not dialable (fail closed)
-NO_SOURCE = P.NO_SOURCE
-
 log = logging.getLogger("gatekeeper.service")
-_untold: set[str] = set()  # reason codes already reported as having no text
-
-
-def reason_text(code: str) -> str:
-    """The reason in Italian words, for a person deciding whether to dial.
-
-    A code without words (a rule added to the policy without its REASON_TEXT) still
-    answers "not dialable" and says which code, and the gap is logged once: loud, but the
-    number stays blocked."""
-    text = P.reason_text(code)
-    if text:
-        return text
-    if code not in _untold:
-        _untold.add(code)
-        log.warning("reason code %s has no Italian text (policy.REASON_TEXT)", code)
-    return f"non chiamabile: motivo {code} (descrizione mancante)"
-
-
-@dataclass
-class RunSnapshot:
-    """One run's answer per number, as sorted arrays for microsecond lookups."""
-
-    run_id: str
-    campaign: str
-    as_of: str
-    keys: np.ndarray  # int64 phone keys, sorted
-    dialable: pl.DataFrame  # phone_key, basis, basis_text, valid_until (sorted by key)
-    reasons: pl.DataFrame  # phone_key, reason, for numbers not dialable (sorted by key)
-    reason_keys: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-
-    def lookup(self, key: int) -> dict[str, Any] | None:
-        i = int(np.searchsorted(self.keys, key))
-        if i < len(self.keys) and self.keys[i] == key:
-            return self.dialable.row(i, named=True)
-        j = int(np.searchsorted(self.reason_keys, key))
-        if j < len(self.reason_keys) and self.reason_keys[j] == key:
-            return {"reason": self.reasons["reason"][j]}
-        return None
-
-
-def _load_run(ws: Workspace, run: tuple[Any, ...]) -> RunSnapshot | None:
-    run_id, campaign, as_of, outputs_json = run
-    folder = ws.report_dir(campaign)
-    outputs = json.loads(outputs_json or "{}")
-    files = {name: folder / name for name in ("dialable.csv", "decisions.parquet")}
-    for name, path in files.items():  # overwritten by another run, or tampered: unusable
-        if not path.is_file() or sha256_file(path) != outputs.get(name):
-            return None
-    key = phone_key(pl.col("phone")).alias("phone_key")
-    dialable = (pl.read_csv(files["dialable.csv"], infer_schema=False)
-                .select(key, "basis", "basis_text", "valid_until").sort("phone_key"))
-    reasons = (pl.read_parquet(files["decisions.parquet"], columns=["phone", "reason"])
-               .filter(pl.col("phone").is_not_null() & pl.col("reason").is_not_null())
-               .unique("phone", keep="first", maintain_order=True)
-               .select(key, "reason").sort("phone_key"))
-    return RunSnapshot(run_id, campaign, iso(as_of) or "", dialable["phone_key"].to_numpy(),
-                       dialable, reasons, reasons["phone_key"].to_numpy())
 
 
 class OptoutTail:
@@ -210,6 +143,7 @@ class CheckIndex:
         self.clock = clock  # fixed instant for demos and tests; None = real time
         self.optouts = OptoutTail(Journal(ws.journal_path))
         self.runs: dict[str, RunSnapshot | None] = dict.fromkeys(PURPOSES)
+        self.jurisdiction = ws.config().jurisdiction
         self.erased: set[str] = set()
         self.loaded_stamp: tuple[int, ...] | None = None
         self.last_error: str | None = None
@@ -239,10 +173,11 @@ class CheckIndex:
                 latest = {purpose: run_store.latest_run(store, purpose) for purpose in PURPOSES}
                 erased = set(people_store.erased_numbers(store)["phone"].to_list())
                 checkpoints = evidence_store.journal_checkpoints(store)
+                runs = {p: (load_snapshot(self.ws, store, r) if r else None)
+                        for p, r in latest.items()}
         except StoreError as exc:  # a load or run is writing: answer from what we have
             self.last_error = exc.message
             return False
-        runs = {p: (_load_run(self.ws, r) if r else None) for p, r in latest.items()}
         # The journal against every checkpoint the store recorded (the tail then follows
         # the chain line by line): a journal cut behind a run is refused from the start.
         journal = self.optouts.journal
@@ -255,13 +190,9 @@ class CheckIndex:
         return True
 
     def check(self, phone: str, purpose: str) -> dict[str, Any]:
-        """The decision for one valid E.164 number now."""
+        """The answer for one valid E.164 number now: policy.may_dial on what this
+        service knows (the latest run of the purpose, erasures, the journal's tail)."""
         now = self.now()
-        answer: dict[str, Any] = {"phone": phone, "purpose": purpose, "at": iso(now),
-                                  "dialable": False, "decision": "suppressed",
-                                  "reason": None, "reason_text": None,
-                                  "basis": None, "basis_text": None,
-                                  "valid_until": None, "run_id": None, "campaign": None}
         with self._lock:
             run, erased = self.runs.get(purpose), phone in self.erased
             if self.journal_problem:
@@ -269,31 +200,13 @@ class CheckIndex:
                                     f"{self.journal_problem}")
         # Opt-outs count from the instant they are received, whatever the clock says.
         optout = self.optouts.opted_out(phone, purpose, max(now, now_utc()))
-        if run is not None:
-            answer.update(run_id=run.run_id, campaign=run.campaign)
-        if erased:
-            answer["reason"] = P.ERASED
-        elif optout:
-            answer["reason"] = P.OPTED_OUT
-        elif run is None:
-            answer["reason"] = NO_RUN
-        else:
-            found = run.lookup(int(phone.removeprefix("+")))
-            if found is None:
-                answer["reason"] = NO_SOURCE
-            elif "basis" not in found:
-                answer["reason"] = found["reason"]
-            elif found["valid_until"] and found["valid_until"] <= iso(now):
-                answer["reason"] = P.RPO_NOT_CHECKED  # the run's RPO checks have expired
-            else:
-                answer.update(dialable=True, decision="dialable", basis=found["basis"],
-                              basis_text=found["basis_text"],
-                              valid_until=found["valid_until"] or None)
-        if answer["reason"]:
-            answer["reason_text"] = reason_text(answer["reason"])
-        return answer
+        answer = P.may_dial(facts(phone, now, erased=erased, opted_out=optout is not None,
+                                  snapshot=run, jurisdiction=self.jurisdiction))
+        if answer.reason and P.reason_text(answer.reason) is None:
+            log.warning("reason code %s has no Italian text (policy table)", answer.reason)
+        return {**answer.as_json(), "purpose": purpose}
 
     def status(self) -> dict[str, Any]:
         with self._lock:
-            return {"runs": {p: (r.run_id if r else None) for p, r in self.runs.items()},
+            return {"runs": {p: (r.ref.run_id if r else None) for p, r in self.runs.items()},
                     "store_busy": self.last_error is not None}

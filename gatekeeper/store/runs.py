@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -17,18 +18,35 @@ from . import Store
 from .evidence import record_change
 
 RUNS_DIR = "runs"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a dial-time answer needs of a run."""
+
+    run_id: str
+    campaign: str
+    purpose: str
+    as_of: dt.datetime
+    outputs_json: str | None
 RUN_COLUMNS = ("run_id", "campaign", "purpose", "as_of", "executed_at", "policy_json",
                "inputs_json", "journal_position", "journal_hash", "outputs_json",
                "counts_json", "dialable_file", "dialable_sha256")
+# One row per number the run decided: the basis it listed it on (and until when), or the
+# reason it did not; the row that spoke for it (source, version). A dial-time answer or a
+# replay years later reads this when the run's report files have been overwritten.
 LISTED_SCHEMA = {"phone": pl.String, "phone_key": pl.Int64, "source_id": pl.String,
-                 "source_version": pl.Int32, "basis": pl.String}
+                 "source_version": pl.Int32, "basis": pl.String, "reason": pl.String,
+                 "valid_until": pl.Datetime("us")}
 
 
 def write_listed(store: Store, run_id: str, listed: pl.DataFrame) -> tuple[str, str]:
-    """The numbers a run listed (phone, source_id, source_version, basis) as a file."""
+    """A run's outcome per number (LISTED_SCHEMA's columns; missing ones null) as a file."""
     frame = listed.with_columns(
         pl.col("phone").str.strip_prefix("+").cast(pl.Int64, strict=False).alias("phone_key")
-    ).select((pl.col(c).cast(t) for c, t in LISTED_SCHEMA.items())).sort("phone_key")
+    ).select((pl.col(c).cast(t) if c in listed.columns or c == "phone_key"
+              else pl.lit(None, t).alias(c) for c, t in LISTED_SCHEMA.items())
+             ).sort("phone_key")
     return store.write_file(RUNS_DIR, run_id, lambda path: frame.write_parquet(
         path, compression="zstd", statistics=True, row_group_size=100_000))
 
@@ -43,11 +61,38 @@ def record_run(store: Store, record: dict[str, Any], listed: pl.DataFrame) -> No
                           [values[c] for c in RUN_COLUMNS])
 
 
-def latest_run(store: Store, purpose: str) -> tuple[str, str, dt.datetime, str] | None:
-    """(run_id, campaign, as_of, outputs_json) of the latest run of a purpose."""
-    row = store.one("SELECT run_id, campaign, as_of, outputs_json FROM runs WHERE purpose = ? "
-                    "ORDER BY executed_at DESC, rowid DESC LIMIT 1", [purpose])
-    return None if row is None else (row[0], row[1], row[2], row[3])
+def run_for(store: Store, purpose: str, campaign: str | None,
+            at: dt.datetime | None) -> RunRecord | None:
+    """The run a dial-time answer rests on: the latest run of the campaign (or, without
+    one, of the purpose) whose as_of is at or before `at` (any, when `at` is None)."""
+    sql = ("SELECT run_id, campaign, purpose, as_of, outputs_json FROM runs WHERE "
+           "purpose = ?")
+    params: list[object] = [purpose]
+    if campaign:
+        sql += " AND campaign = ?"
+        params.append(campaign)
+    if at is not None:
+        sql += " AND as_of <= ?"
+        params.append(at)
+    row = store.one(sql + " ORDER BY as_of DESC, executed_at DESC, rowid DESC LIMIT 1",
+                    params)
+    return None if row is None else RunRecord(row[0], row[1], row[2], row[3], row[4])
+
+
+def latest_run(store: Store, purpose: str) -> RunRecord | None:
+    """The latest run of a purpose."""
+    return run_for(store, purpose, None, None)
+
+
+def outcomes(store: Store, run_id: str) -> pl.DataFrame:
+    """A run's outcome per number, as recorded with the run (LISTED_SCHEMA)."""
+    relative = store.scalar("SELECT dialable_file FROM runs WHERE run_id = ? LIMIT 1",
+                            [run_id])
+    if not relative:
+        return pl.DataFrame(schema=LISTED_SCHEMA)
+    listed = pl.read_parquet(store.file_path(str(relative)))
+    return listed.select((pl.col(c).cast(t) if c in listed.columns
+                          else pl.lit(None, t).alias(c)) for c, t in LISTED_SCHEMA.items())
 
 
 def runs_newest_first(store: Store) -> list[tuple[str, str, str]]:
@@ -86,9 +131,10 @@ def campaigns_of(store: Store, phone: str) -> pl.DataFrame:
     return store.frame(
         """SELECT r.campaign, r.purpose, r.as_of, r.executed_at, d.basis, d.source_id,
                   r.run_id
-           FROM read_parquet(?, filename = true) d
+           FROM read_parquet(?, filename = true, union_by_name = true) d
            JOIN runs r ON r.dialable_file = d.filename[length(?) + 2:]
-           WHERE d.phone_key = ? ORDER BY r.executed_at, r.run_id""",
+           WHERE d.phone_key = ? AND d.basis IS NOT NULL
+           ORDER BY r.executed_at, r.run_id""",
         [files, str(store.folder), int(phone.removeprefix("+"))])
 
 

@@ -1,0 +1,158 @@
+"""The facts behind "may I dial?", gathered for `gatekeeper check` and the service.
+
+A run's answer per number is read from the run's own report files (dialable.csv for the
+basis in words, decisions.parquet for the reason), used only while their sha256 match
+the run's record; when a later run of the same campaign has overwritten them, from the
+store's copy of the run's outcome per number (the basis then in general words). Either
+way the decision itself is `policy.may_dial`: this module only gathers facts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from . import policy as P
+from .config import Workspace
+from .digest import sha256_file
+from .errors import InputError
+from .normalise import normalise_one, phone_key
+from .optouts import Journal, active_optouts, trusted_state
+from .store import Store
+from .store import evidence as evidence_store
+from .store import people as people_store
+from .store import runs as run_store
+from .timeutil import now_utc
+
+OUTCOME_SCHEMA = {"phone_key": pl.Int64, "reason": pl.String, "basis": pl.String,
+                  "basis_text": pl.String, "valid_until": pl.Datetime("us")}
+
+
+@dataclass
+class RunSnapshot:
+    """One run's outcome per number, sorted by number for microsecond lookups."""
+
+    ref: P.RunRef
+    outcomes: pl.DataFrame  # OUTCOME_SCHEMA, sorted by phone_key, one row per number
+    keys: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+
+    def __post_init__(self) -> None:
+        self.keys = self.outcomes["phone_key"].to_numpy()
+
+    def lookup(self, phone: str) -> P.RunOutcome | None:
+        key = int(phone.removeprefix("+"))
+        i = int(np.searchsorted(self.keys, key))
+        if i >= len(self.keys) or self.keys[i] != key:
+            return None
+        row = self.outcomes.row(i, named=True)
+        return P.RunOutcome(row["reason"], row["basis"], row["basis_text"],
+                            row["valid_until"])
+
+
+def _from_reports(ws: Workspace, campaign: str, outputs_json: str | None
+                  ) -> pl.DataFrame | None:
+    folder = ws.report_dir(campaign)
+    outputs = json.loads(outputs_json or "{}")
+    files = {name: folder / name for name in ("dialable.csv", "decisions.parquet")}
+    for name, path in files.items():  # overwritten by another run, or tampered: unusable
+        if not path.is_file() or sha256_file(path) != outputs.get(name):
+            return None
+    key = phone_key(pl.col("phone")).alias("phone_key")
+    dialable = pl.read_csv(files["dialable.csv"], infer_schema=False).select(
+        key, pl.lit(None, pl.String).alias("reason"), "basis", "basis_text",
+        pl.col("valid_until").str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="us"))
+    # A number's first row (its first source, in file order) speaks for it (select.py).
+    reasons = (pl.read_parquet(files["decisions.parquet"], columns=["phone", "reason"])
+               .filter(pl.col("phone").is_not_null() & pl.col("reason").is_not_null())
+               .unique("phone", keep="first", maintain_order=True)
+               .select(key, "reason"))
+    suppressed = reasons.join(dialable.select("phone_key"), on="phone_key", how="anti")
+    return pl.concat([dialable, suppressed], how="diagonal").select(
+        (pl.col(c).cast(t) for c, t in OUTCOME_SCHEMA.items())).sort("phone_key")
+
+
+def _from_store(store: Store, run_id: str) -> pl.DataFrame:
+    outcomes = run_store.outcomes(store, run_id)
+    texts = {code: P.generic_basis_text(code) for code in P.BASIS_RANK}
+    return outcomes.with_columns(
+        pl.col("basis").replace_strict(texts, default=None, return_dtype=pl.String)
+        .alias("basis_text")).select(
+        (pl.col(c).cast(t) for c, t in OUTCOME_SCHEMA.items())).sort("phone_key")
+
+
+def load_snapshot(ws: Workspace, store: Store, record: run_store.RunRecord) -> RunSnapshot:
+    """A run's outcome per number: from its report files if intact, else from the store."""
+    outcomes = _from_reports(ws, record.campaign, record.outputs_json)
+    if outcomes is None:
+        outcomes = _from_store(store, record.run_id)
+    return RunSnapshot(P.RunRef(record.run_id, record.campaign, record.as_of), outcomes)
+
+
+def facts(phone: str | None, at: dt.datetime, *, erased: bool, opted_out: bool,
+          snapshot: RunSnapshot | None, jurisdiction: Any) -> P.DialFacts:
+    """The DialFacts for an E.164 number (or None for a value that is no number)."""
+    if phone is None:
+        return P.DialFacts(at, None, jurisdiction=jurisdiction)
+    _, _, region, number_type = normalise_one(phone, jurisdiction)
+    return P.DialFacts(at, phone, region, number_type, erased, opted_out,
+                       snapshot.ref if snapshot else None,
+                       snapshot.lookup(phone) if snapshot else None, jurisdiction)
+
+
+@dataclass
+class CheckResult:
+    """The answer, the purpose asked about, and the run's rows for the number (detail)."""
+
+    answer: P.DialAnswer
+    purpose: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | None = None,
+                 at: dt.datetime | None = None) -> CheckResult:
+    """May this number be dialled at `at` (default now), for a purpose or a campaign?
+
+    As things stood then: the latest run of the campaign (or purpose) whose as_of is at or
+    before `at`, opt-outs received by then, erasures."""
+    config = ws.config()
+    if purpose not in ("telemarketing", "survey"):
+        raise InputError(f"unknown purpose '{purpose}'; accepted: telemarketing, survey")
+    when = at or now_utc()
+    jurisdiction = config.jurisdiction
+    phone, valid, _, _ = normalise_one(value, jurisdiction)
+    if not valid or phone is None:
+        return CheckResult(P.may_dial(facts(None, when, erased=False, opted_out=False,
+                                            snapshot=None, jurisdiction=jurisdiction)),
+                           purpose)
+    with Store(ws.store_path, read_only=True) as store:
+        journal = trusted_state(Journal(ws.journal_path),
+                                evidence_store.journal_checkpoints(store))
+        record = run_store.run_for(store, purpose, campaign, when)
+        snapshot = load_snapshot(ws, store, record) if record else None
+        erased = not people_store.erased_numbers(store).filter(
+            pl.col("phone") == phone).is_empty()
+    opted = not active_optouts(journal.events, purpose, when).filter(
+        pl.col("phone") == phone).is_empty()
+    answer = P.may_dial(facts(phone, when, erased=erased, opted_out=opted, snapshot=snapshot,
+                              jurisdiction=jurisdiction))
+    rows: list[dict[str, Any]] = []
+    if record:
+        rows = _rows_of(ws, record, phone)
+    return CheckResult(answer, purpose, rows)
+
+
+def _rows_of(ws: Workspace, record: run_store.RunRecord, phone: str) -> list[dict[str, Any]]:
+    """The run's decision per row of the number (detail for a person), when its file is
+    still the run's own."""
+    path = ws.report_dir(record.campaign) / "decisions.parquet"
+    if not path.is_file() or sha256_file(path) != json.loads(
+            record.outputs_json or "{}").get(path.name):
+        return []
+    return (pl.scan_parquet(path).filter(pl.col("phone") == phone)
+            .select("source_id", "row", "reason", "basis").sort("source_id", "row")
+            .collect().to_dicts())

@@ -1,0 +1,98 @@
+"""The table applied to every row at once: reason, basis and the basis in words.
+
+Evaluated as polars expressions; `decide` adds `reason` (null when dialable) and `basis`
+(null when suppressed), `with_basis_text` the rule each dialable row relies on, citing
+its law (the law from the table, the specifics from the row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from .facts import Context
+from .table import BASES, CODES, PURPOSE_NOT_ALLOWED, STEPS, Basis, Rule
+
+
+def first_failure(rules: Sequence[Rule], ctx: Context) -> pl.Expr:
+    """The code of the first rule that does not hold (null when all hold)."""
+    chain: pl.When | pl.Then | None = None
+    for rule in rules:
+        if not rule.applies(ctx):
+            continue
+        fails = ~rule.holds(ctx)
+        chain = (pl.when(fails) if chain is None else chain.when(fails)).then(  # type: ignore[union-attr]
+            pl.lit(rule.code))
+    if chain is None:
+        return pl.lit(None, pl.String)
+    return chain.otherwise(pl.lit(None, pl.String))  # type: ignore[union-attr]
+
+
+def bases_for(ctx: Context) -> tuple[Basis, ...]:
+    return tuple(b for b in BASES if b.purpose == ctx.purpose)
+
+
+def _step8(ctx: Context) -> tuple[pl.Expr, pl.Expr]:
+    """(reason from step 8, basis if it holds): the first basis that fits the row decides.
+    A row no basis fits is not dialable (fail closed)."""
+    reason: pl.When | pl.Then | None = None
+    basis: pl.When | pl.Then | None = None
+    for b in bases_for(ctx):
+        fits = pl.col("kind").is_in(b.kinds) & b.when(ctx)
+        reason = (pl.when(fits) if reason is None else reason.when(fits)).then(  # type: ignore[union-attr]
+            first_failure(b.rules, ctx))
+        basis = (pl.when(fits) if basis is None else basis.when(fits)).then(  # type: ignore[union-attr]
+            pl.lit(b.code))
+    if reason is None or basis is None:
+        return pl.lit(PURPOSE_NOT_ALLOWED), pl.lit(None, pl.String)
+    return (reason.otherwise(pl.lit(PURPOSE_NOT_ALLOWED)),  # type: ignore[union-attr]
+            basis.otherwise(pl.lit(None, pl.String)))  # type: ignore[union-attr]
+
+
+def decide(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """Add reason (null when dialable) and basis (null when suppressed) to every row."""
+    step8, basis = _step8(ctx)
+    decided = rows.with_columns(pl.coalesce(first_failure(STEPS, ctx), step8).alias("reason"))
+    return decided.with_columns(pl.when(pl.col("reason").is_null()).then(basis).alias("basis"))
+
+
+def _basis_texts(ctx: Context) -> dict[str, pl.Expr]:
+    """The rule each basis relies on, in words: its law, then the row's specifics."""
+    return {b.code: pl.concat_str([pl.lit(f"{CODES[b.code].law}: "), b.detail(ctx)])
+            for b in BASES}
+
+
+def basis_text(ctx: Context) -> pl.Expr:
+    """The rule each dialable row relies on, in words, citing its law, as one expression:
+    the obvious form, which tests hold with_basis_text to."""
+    chain: pl.When | pl.Then | None = None
+    for code, text in _basis_texts(ctx).items():
+        cond = pl.col("basis") == code
+        chain = (pl.when(cond) if chain is None else chain.when(cond)).then(text)  # type: ignore[union-attr]
+    assert chain is not None
+    return chain.otherwise(pl.lit(None, pl.String))  # type: ignore[union-attr]
+
+
+BASIS_TEXT_INPUTS = ("rpo_checked_at", "consent_date", "supplier_name", "consent_proof")
+
+
+def with_basis_text(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """rows plus basis_text, each text built only over the rows of its basis.
+
+    The same words as basis_text, for millions of rows: a when-chain builds every text for
+    every row and keeps one (3.6-4.2 s per 6.4M rows); this builds each once (1.2-1.3 s)."""
+    indexed = rows.select("basis", *BASIS_TEXT_INPUTS).with_row_index("_i")
+    texts = _basis_texts(ctx)
+    parts = [indexed.filter(pl.col("basis") == code).select("_i", text.alias("basis_text"))
+             for code, text in texts.items()]
+    others = indexed.filter(~pl.col("basis").is_in(list(texts)) | pl.col("basis").is_null())
+    parts.append(others.select("_i", pl.lit(None, pl.String).alias("basis_text")))
+    ordered = pl.concat(parts).sort("_i")
+    return rows.with_columns(ordered.get_column("basis_text"))
+
+
+def generic_basis_text(code: str) -> str:
+    """A basis in words without a row's specifics (for a run whose report is gone)."""
+    entry = CODES[code]
+    return f"{entry.law}: {entry.text}"

@@ -1,0 +1,147 @@
+"""The facts the decision table's rules test, as polars expressions over every row at once.
+
+Each is written so that what cannot be proven is false: a missing date, RPO answer or
+proof makes the check fail (Gatekeeper fails closed). Date rules count whole Rome
+calendar days, because Italian consent forms and contracts are dated in local time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ..config import Policy
+from ..jurisdictions import DEFAULT, Jurisdiction
+from ..timeutil import rome_date
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a rule may compare with: the run's purpose, as_of, policy knobs and
+    the jurisdiction whose numbers and law apply."""
+
+    purpose: str
+    as_of: dt.datetime  # naive UTC
+    policy: Policy
+    jurisdiction: Jurisdiction = field(default=DEFAULT)
+
+    @property
+    def as_of_date(self) -> dt.date:
+        return rome_date(self.as_of)
+
+    @property
+    def checks_rpo(self) -> bool:
+        """Telemarketing always; surveys only when the company policy says so."""
+        return self.purpose == "telemarketing" or self.policy.survey_checks_rpo
+
+
+def days_since(column: str, ctx: Context) -> pl.Expr:
+    """Whole Rome calendar days from a date column to as_of."""
+    return (pl.lit(ctx.as_of_date) - pl.col(column)).dt.total_days()
+
+
+def rome_midnight(column: str) -> pl.Expr:
+    """A date as the instant 00:00 Europe/Rome, naive UTC (comparable with RPO checks)."""
+    return (pl.col(column).cast(pl.Datetime("us")).dt.replace_time_zone("Europe/Rome")
+            .dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+
+
+def valid_number(ctx: Context) -> pl.Expr:
+    return pl.col("valid").fill_null(False)
+
+
+def in_jurisdiction(ctx: Context) -> pl.Expr:
+    return (pl.col("region") == ctx.jurisdiction.region).fill_null(False)
+
+
+def callable_type(ctx: Context) -> pl.Expr:
+    return pl.col("number_type").is_in(ctx.jurisdiction.dialable_types).fill_null(False)
+
+
+def not_erased(ctx: Context) -> pl.Expr:
+    return ~pl.col("erased").fill_null(False)
+
+
+def not_opted_out(ctx: Context) -> pl.Expr:
+    return ~pl.col("opted_out").fill_null(False)
+
+
+def purpose_allowed(ctx: Context) -> pl.Expr:
+    listed = pl.col("purposes").list.contains(pl.lit(ctx.purpose))
+    if ctx.purpose == "survey":  # seed 000 §b: surveys use only the company's own archives
+        listed = listed & (pl.col("kind") == "internal_archive")
+    return listed.fill_null(False)
+
+
+def registered() -> pl.Expr:
+    return pl.col("registered").fill_null(True)  # no answer proves nothing: fail closed
+
+
+def rpo_valid(ctx: Context) -> pl.Expr:
+    age = pl.lit(ctx.as_of) - pl.col("rpo_checked_at")
+    limit = pl.duration(days=ctx.policy.rpo_validity_days)
+    return pl.col("rpo_checked_at").is_not_null() & (age >= pl.duration()) & (age < limit)
+
+
+def not_registered(ctx: Context) -> pl.Expr:
+    return ~registered()
+
+
+def in_relationship(ctx: Context) -> pl.Expr:
+    """Contract in force, or ended no more than contract_grace_days ago."""
+    ended = pl.col("contract_end")
+    in_force = (pl.col("contract_status") == "active") & (
+        ended.is_null() | (ended >= pl.lit(ctx.as_of_date)))
+    grace = ended.is_not_null() & (days_since("contract_end", ctx)
+                                   <= ctx.policy.contract_grace_days)
+    return (in_force | grace).fill_null(False)
+
+
+def contract_consent(ctx: Context) -> pl.Expr:
+    """Internal archive: consent within a contract in force or just ended."""
+    return pl.col("consent_marketing").fill_null(False) & in_relationship(ctx)
+
+
+def consent_dated(flag: str, ctx: Context) -> pl.Expr:
+    """Consent given (true), dated, and not dated in the future."""
+    return (pl.col(flag).fill_null(False) & pl.col("consent_date").is_not_null()
+            & (pl.col("consent_date") <= pl.lit(ctx.as_of_date))).fill_null(False)
+
+
+def third_party_consent(ctx: Context) -> pl.Expr:
+    return consent_dated("consent_third_party", ctx)
+
+
+def own_consent(ctx: Context) -> pl.Expr:
+    return consent_dated("consent_marketing", ctx)
+
+
+def consent_proven(ctx: Context) -> pl.Expr:
+    return pl.col("consent_proof").is_not_null()
+
+
+def consent_fresh(ctx: Context) -> pl.Expr:
+    return (days_since("consent_date", ctx) < ctx.policy.consent_max_age_days).fill_null(False)
+
+
+def consent_after_registration(ctx: Context) -> pl.Expr:
+    """Not registered, or consent provably given after the registration."""
+    later = rome_midnight("consent_date") > pl.col("registration_bound")
+    return (~registered() | later).fill_null(False)
+
+
+def collected_by_supplier(ctx: Context) -> pl.Expr:
+    collector = pl.col("consent_collector").str.strip_chars().str.to_lowercase()
+    own = (collector == pl.col("supplier_name").str.strip_chars().str.to_lowercase()) | (
+        collector == pl.col("supplier_vat").str.strip_chars().str.to_lowercase())
+    return (collector.is_null() | (collector == "") | own).fill_null(False)
+
+
+def always(ctx: Context) -> pl.Expr:
+    return pl.lit(True)
+
+
+def date_text(column: str) -> pl.Expr:
+    return pl.col(column).dt.strftime("%d/%m/%Y")
