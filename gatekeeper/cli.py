@@ -183,7 +183,8 @@ def rpo_request(ctx: click.Context, out: str, as_of: str | None) -> None:
     ws = _workspace(ctx)
     days = ws.config().policy.rpo_validity_days
     with Store(ws.store_path, read_only=True) as store:
-        count = write_request(store, Path(out), _instant(as_of, "--as-of") or now_utc(), days)
+        count = write_request(store, Path(out), _instant(as_of, "--as-of") or now_utc(), days,
+                              ws.config().jurisdiction)
     click.echo(f"{count:,} numbers to check written to {out}")
 
 
@@ -206,7 +207,8 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
     ws = _workspace(ctx)
     with Store(ws.store_path) as store, TerminalProgress() as progress:
         result = import_exchange(store, Path(request), Path(response),
-                                 _instant(checked_at, "--checked-at"), progress)
+                                 _instant(checked_at, "--checked-at"), progress,
+                                 ws.config().jurisdiction)
     if result.already_imported:
         click.echo(f"already imported as {result.exchange_id}; nothing changed")
     elif not checked_at:
@@ -234,15 +236,17 @@ def rpo_check(ctx: click.Context, as_of: str | None, dry_run: bool, base_url: st
     from pathlib import Path
 
     from .errors import ConfigError
+    from .registry.adapters import ADAPTERS
     from .registry.http import HttpSettings
     from .registry.http import rpo_check as do_check
     from .timeutil import now_utc
 
     ws = _workspace(ctx)
     config = ws.config()
-    if config.registry.adapter != "http" and not base_url:
-        raise ConfigError("[registry] adapter is 'file': exchange files with 'rpo request' "
-                          "and 'rpo import', or set adapter = \"http\" (or pass --base-url)",
+    adapter = ADAPTERS[config.registry.adapter]
+    if not adapter.automatic and not base_url:
+        raise ConfigError(f"[registry] adapter is '{adapter.name}': {adapter.how}; or set "
+                          "adapter = \"http\" (or pass --base-url)",
                           file=ws.config_path, key="registry.adapter")
     settings = HttpSettings.from_config(ws, config, base_url=base_url,
                                         tls_dir=Path(tls_dir) if tls_dir else None,
@@ -275,8 +279,8 @@ def rpo_check(ctx: click.Context, as_of: str | None, dry_run: bool, base_url: st
 @rpo.command("emulator")
 @click.option("--registry", "registry_file", required=True, type=click.Path(dir_okay=False),
               help="Registered national numbers, one per line.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8443, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8443, show_default=True, type=int, help="Port to listen on.")
 @click.option("--tls-dir", default="data/rpo/tls", show_default=True,
               type=click.Path(file_okay=False),
               help="Certificates (made on first use): ca.pem, server.*, client.*.")
@@ -287,7 +291,8 @@ def rpo_check(ctx: click.Context, as_of: str | None, dry_run: bool, base_url: st
 @click.option("--fail-rate", default=0.0, type=float, help="Share of requests answered 500.")
 @click.option("--http-429", "http_429", default=0.0, type=float,
               help="Share of requests answered 429 with Retry-After.")
-@click.option("--retry-after", default=1, show_default=True, type=int)
+@click.option("--retry-after", default=1, show_default=True, type=int,
+              help="Seconds a 429 answer asks the client to wait.")
 @click.option("--drop-rate", default=0.0, type=float,
               help="Share of requests carried out whose answer is cut off.")
 @click.option("--slow", default=0.0, type=float, help="Seconds added to every answer.")
@@ -333,10 +338,12 @@ def _print_warnings(warnings: list[str]) -> None:
 @optout.command("add")
 @click.argument("phone")
 @click.option("--channel", required=True,
-              type=click.Choice(["operator", "email", "letter", "web", "api"]))
+              type=click.Choice(["operator", "email", "letter", "web", "api"]),
+              help="How the objection arrived.")
 @click.option("--by", "by", required=True, help="Who received the objection.")
 @click.option("--scope", default="all", show_default=True,
-              type=click.Choice(["all", "telemarketing", "survey"]))
+              type=click.Choice(["all", "telemarketing", "survey"]),
+              help="Which calls the person objects to.")
 @click.option("--note", default="", help="Free text (no other personal data, please).")
 @click.option("--at", "at", help="When it was received (ISO 8601; default: now).")
 @click.pass_context
@@ -498,7 +505,8 @@ def audit_anchor(ctx: click.Context) -> None:
 
 @cli.command()
 @click.option("--campaign", required=True, help="Names the folder reports/<campaign>/.")
-@click.option("--purpose", required=True, type=click.Choice(["telemarketing", "survey"]))
+@click.option("--purpose", required=True, type=click.Choice(["telemarketing", "survey"]),
+              help="What the calls are for.")
 @click.option("--source", "sources_", multiple=True, help="Only these sources (repeatable).")
 @click.option("--as-of", "as_of", help="Decide as at this time (ISO 8601; default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -528,7 +536,8 @@ def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ..
 
 @cli.command()
 @click.argument("phone")
-@click.option("--purpose", required=True, type=click.Choice(["telemarketing", "survey"]))
+@click.option("--purpose", required=True, type=click.Choice(["telemarketing", "survey"]),
+              help="What the calls are for.")
 @click.option("--campaign", help="Answer from this campaign's latest run (default: the "
               "purpose's).")
 @click.option("--at", "at", help="As things stood at this instant (ISO 8601; default: now).")
@@ -580,7 +589,8 @@ def _day_option(value: str | None, what: str) -> Any:
 @cli.command()
 @click.argument("phone")
 @click.option("--format", "fmt", default="text", show_default=True,
-              type=click.Choice(["text", "json", "html"]))
+              type=click.Choice(["text", "json", "html"]),
+              help="The reply letter as text or HTML, or the data as JSON.")
 @click.option("--lang", default="it", show_default=True, type=click.Choice(["it", "en"]),
               help="Language of the letter (text and html).")
 @click.option("--ref", help="The person's request reference: logs the request as answered.")
@@ -662,7 +672,8 @@ def requests(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 
 @requests.command("add")
 @click.argument("ref")
-@click.option("--kind", required=True, type=click.Choice(["access", "erasure"]))
+@click.option("--kind", required=True, type=click.Choice(["access", "erasure"]),
+              help="What the person asks for.")
 @click.option("--phone", required=True, help="The number the request is about.")
 @click.option("--received", help="When it arrived (YYYY-MM-DD; default: today).")
 @click.pass_context
@@ -724,8 +735,8 @@ def purge(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
 # --- the service ------------------------------------------------------------------------
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8787, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8787, show_default=True, type=int, help="Port to listen on.")
 @click.option("--as-of", "as_of", help="Answer checks as at this instant (demos and tests; "
               "default: the real time). Opt-outs always count from when they arrive.")
 @click.pass_context
@@ -752,7 +763,8 @@ def _tokens(ctx: click.Context) -> Any:
 
 @token.command("add")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["agent", "dialer", "privacy"]))
+@click.option("--role", required=True, type=click.Choice(["agent", "dialer", "privacy"]),
+              help="agent: opt-outs and checks; dialer: checks; privacy: everything.")
 @click.pass_context
 def token_add(ctx: click.Context, name: str, role: str) -> None:
     """Make a token; it is printed once, alone on stdout (only its hash is kept)."""

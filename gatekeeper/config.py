@@ -80,7 +80,6 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "retention": {"list_rows_months": int, "evidence_years": int},
 }
 _REQUIRED_CONTROLLER = ("name", "vat", "address", "dpo_email")
-ADAPTERS = ("file", "http")
 
 
 def _unknown(kind: str, key: str, accepted: list[str], path: Path) -> ConfigError:
@@ -147,6 +146,8 @@ def parse_config(path: Path) -> Config:
             raise ConfigError(f"{knob} must be 0 or more", file=path, key=f"policy.{knob}")
     reg = dict(_check_table(path, "registry", raw.get("registry", {})))
     adapter = reg.pop("adapter", "file")
+    from .registry.adapters import ADAPTERS
+
     if adapter not in ADAPTERS:
         raise ConfigError(
             f"unknown adapter '{adapter}'; accepted: {', '.join(ADAPTERS)}",

@@ -14,6 +14,8 @@ import random
 import sys
 from pathlib import Path
 
+from .jurisdictions.it import IT  # the demo is an Italian call centre
+
 FIRST = (
     "Giuseppe",
     "Maria",
@@ -117,14 +119,14 @@ MOBILE = (
 CHECKED_AT = dt.date(2026, 11, 20)
 AS_OF = dt.date(2026, 11, 22)
 
-CONFIG = """[controller]
+CONFIG = f"""[controller]
 name = "Connecto S.r.l."
 vat = "IT08606060963"
 address = "Piazza Eleonora Duse 2, 20122 Milano (MI)"
 dpo_email = "dpo@connecto.example"
 
 [policy]
-jurisdiction = "IT"
+jurisdiction = "{IT.code}"
 rpo_validity_days = 15
 consent_max_age_days = 730
 contract_grace_days = 30

@@ -19,6 +19,7 @@ from .columns import PERSONAL_FIELDS, ROW, SOURCE_ID, SOURCE_VERSION
 from .config import Workspace
 from .digest import sha256_file
 from .errors import GatekeeperError, ManifestError
+from .jurisdictions import DEFAULT, Jurisdiction
 from .normalise import normalise, phone_key
 from .optouts import Journal
 from .overlap import read_ahead
@@ -85,7 +86,7 @@ class _Prepared:
 
 
 def _prepare(manifest: Manifest, latest: tuple[int, str, str] | None,
-             erased: pl.DataFrame) -> _Prepared:
+             erased: pl.DataFrame, jurisdiction: Jurisdiction = DEFAULT) -> _Prepared:
     """Everything a load does before the store: no connection needed, so the next source
     is prepared while this one is written."""
     file_sha = sha256_file(manifest.file) if manifest.file.is_file() else ""
@@ -93,9 +94,9 @@ def _prepare(manifest: Manifest, latest: tuple[int, str, str] | None,
     if latest and latest[1] == file_sha and latest[2] == manifest_sha:
         return _Prepared(manifest, latest[0], file_sha, manifest_json, manifest_sha)
     table = read_source(manifest)
-    rows, rejects = to_canonical(table, manifest)
+    rows, rejects = to_canonical(table, manifest, jurisdiction)
     version = (latest[0] + 1) if latest else 1
-    rows = pl.concat([rows, normalise(rows.get_column("raw"))], how="horizontal")
+    rows = pl.concat([rows, normalise(rows.get_column("raw"), jurisdiction)], how="horizontal")
     # Stored in number order: the Parquet file's row-group statistics then let a lookup of
     # one number (disclose, check) read a row group or two instead of the whole list.
     # Stable: a number's rows keep file order, so the same file is always stored the same.
@@ -181,12 +182,12 @@ def select_manifests(workspace: Workspace, ids: Sequence[str] = ()
 
 
 def _prepare_or_fail(manifest: Manifest, latest: tuple[int, str, str] | None,
-                     erased: pl.DataFrame, progress: Progress | None
-                     ) -> _Prepared | GatekeeperError:
+                     erased: pl.DataFrame, progress: Progress | None,
+                     jurisdiction: Jurisdiction) -> _Prepared | GatekeeperError:
     if progress:
         progress(f"{manifest.id}: reading {manifest.file.name}")
     try:
-        return _prepare(manifest, latest, erased)
+        return _prepare(manifest, latest, erased, jurisdiction)
     except GatekeeperError as exc:
         return exc
 
@@ -202,7 +203,9 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = (),
         latest = {m.id: source_store.latest_version(store, m.id) for m in manifests}
         # Source by source, in order: the next is read and normalised while this one is
         # written; a source that fails is reported and the next one still loads.
-        prepared = (_prepare_or_fail(m, latest[m.id], erased, progress) for m in manifests)
+        jurisdiction = workspace.config().jurisdiction
+        prepared = (_prepare_or_fail(m, latest[m.id], erased, progress, jurisdiction)
+                    for m in manifests)
         with closing(read_ahead(prepared)) as ready:
             for done, item in enumerate(ready, 1):
                 if isinstance(item, GatekeeperError):

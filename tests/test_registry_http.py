@@ -185,3 +185,27 @@ def test_a_job_that_stays_pending_is_never_bought_again(demo: Workspace,
     dry = _check(demo, stuck, "--as-of", AS_OF, "--dry-run")[1]
     assert "would submit 0 of 5,293" in dry and "2 unfinished job(s)" in dry
     assert stuck.stats()["jobs"] == 2
+
+
+def test_the_client_retries_through_its_transport_seam() -> None:
+    """RegistryClient takes its transport: a MockTransport answering 503, then 429 with
+    Retry-After, then the job; every retry is said to the person watching."""
+    from gatekeeper.registry.http import HttpSettings, RegistryClient
+
+    answers = iter([httpx.Response(503, json={"error": {"message": "down"}}),
+                    httpx.Response(429, headers={"Retry-After": "0"}, json={}),
+                    httpx.Response(200, json={"job_id": "j1", "status": "pending"})])
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return next(answers)
+
+    said: list[str] = []
+    settings = HttpSettings("https://registry.test", backoff_base=0.001, backoff_cap=0.01)
+    client = RegistryClient(settings, progress=said.append, http=httpx.Client(
+        base_url=settings.base_url, transport=httpx.MockTransport(handler)))
+    job = client.submit("key-1", ["3331234567"])
+    assert (job.job_id, job.done, client.retries) == ("j1", False, 2)
+    assert all(r.headers["Idempotency-Key"] == "key-1" for r in seen)  # same key: one bill
+    assert "HTTP 503: down" in said[0] and "attempt 2 of 8" in said[0]

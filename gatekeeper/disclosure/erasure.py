@@ -110,7 +110,7 @@ def _list_files(ws: Workspace, store: Store, phone: str, ref: str,
                 at: dt.datetime) -> list[Copy]:
     """Every received list file a manifest points to, edited where it holds the number."""
     manifests, _ = discover_all(ws.sources_dir, ws.root)
-    national = phone.removeprefix("+39")
+    national = ws.config().jurisdiction.national_one(phone)
     copies, seen = [], set()
     for manifest in manifests.values():
         if manifest.file in seen:
@@ -143,7 +143,7 @@ def _digits_pattern(national: str) -> re.Pattern[bytes]:
 
 def _other_copies(ws: Workspace, store: Store, phone: str, managed: set[Path]) -> list[Copy]:
     """Files under data/ that gatekeeper does not manage but that hold the number."""
-    pattern = _digits_pattern(phone.removeprefix("+39"))
+    pattern = _digits_pattern(ws.config().jurisdiction.national_one(phone))
     journal = Journal(ws.journal_path)
     skip = {ws.journal_path, journal.checkpoints_path, Path(f"{ws.journal_path}.torn"),
             *managed}
@@ -171,14 +171,15 @@ def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
     entry; each copy kept is named with its reason."""
     if not ref.strip():
         raise InputError("--ref is required: the reference of the person's request")
-    phone = phone_of(value)
+    jurisdiction = ws.config().jurisdiction
+    phone = phone_of(value, jurisdiction)
     now = now_utc()
     with Store(ws.store_path) as store:
         prior = people_store.erasure_under(store, phone, ref)
         checked = not rpo_store.checks_of(store, phone).is_empty()
         with store.transaction():
             rows, retired = source_store.erase_rows(store, phone, ref, now)
-            rejects = source_store.erase_rejects(store, phone.removeprefix("+39"))
+            rejects = source_store.erase_rejects(store, jurisdiction.national_one(phone))
             campaigns, retired_lists = run_store.erase_listed(store, phone, ref, now)
             if not prior:
                 people_store.record_erasure(store, phone, now, ref, by)

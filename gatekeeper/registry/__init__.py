@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 
 from ..digest import sha256_file
 from ..errors import RegistryError
+from ..jurisdictions import DEFAULT, Jurisdiction
 from ..normalise import normalise, phone_key
 from ..store import Store
 from ..store import rpo as rpo_store
@@ -50,31 +51,27 @@ class ImportResult:
     ignored: int = 0
 
 
-# The numbers an RPO check covers: valid Italian fixed lines and mobiles.
-REGION = "IT"
-CHECKED_TYPES = ("fixed_line", "mobile", "fixed_line_or_mobile")
+def numbers_needing_check(store: Store, as_of: dt.datetime, validity_days: int,
+                          jurisdiction: Jurisdiction = DEFAULT) -> pl.DataFrame:
+    """Numbers with no register result still valid at as_of (never pay twice for one):
+    the jurisdiction's callable numbers of the newest lists, not erased."""
+    return rpo_store.numbers_needing_check(store, as_of, validity_days, jurisdiction.region,
+                                           jurisdiction.dialable_types)
 
 
-def numbers_needing_check(store: Store, as_of: dt.datetime, validity_days: int) -> pl.DataFrame:
-    """Numbers with no RPO result still valid at as_of (never pay twice for a number)."""
-    return rpo_store.numbers_needing_check(store, as_of, validity_days, REGION, CHECKED_TYPES)
+def candidates(store: Store, jurisdiction: Jurisdiction = DEFAULT) -> int:
+    """How many numbers a register check covers now (the web check's saving is counted
+    on it)."""
+    return rpo_store.candidates(store, jurisdiction.region, jurisdiction.dialable_types).height
 
 
-def candidates(store: Store) -> int:
-    """How many numbers an RPO check covers now (the web check's saving is counted on it)."""
-    return rpo_store.candidates(store, REGION, CHECKED_TYPES).height
-
-
-def national(phones: pl.Expr) -> pl.Expr:
-    """E.164 Italian numbers in the RPO's national format (no +39)."""
-    return phones.str.strip_prefix("+39")
-
-
-def write_request(store: Store, out: Path, as_of: dt.datetime, validity_days: int) -> int:
-    """Write the numbers that need a check, one national number per line; returns count."""
-    needed = numbers_needing_check(store, as_of, validity_days)
+def write_request(store: Store, out: Path, as_of: dt.datetime, validity_days: int,
+                  jurisdiction: Jurisdiction = DEFAULT) -> int:
+    """Write the numbers that need a check, one national number per line (the register's
+    format); returns how many."""
+    needed = numbers_needing_check(store, as_of, validity_days, jurisdiction)
     out.parent.mkdir(parents=True, exist_ok=True)
-    needed.select(national(pl.col("phone"))).write_csv(out, include_header=False)
+    needed.select(jurisdiction.national(pl.col("phone"))).write_csv(out, include_header=False)
     return needed.height
 
 
@@ -105,9 +102,10 @@ def _lines(path: Path, role: str) -> pl.DataFrame:
     return raw.to_frame().with_row_index("line", 1).filter(pl.col("raw") != "")
 
 
-def _with_phones(lines: pl.DataFrame, path: Path) -> pl.DataFrame:
+def _with_phones(lines: pl.DataFrame, path: Path, jurisdiction: Jurisdiction
+                 ) -> pl.DataFrame:
     """lines plus their E.164 phone; any line that is not a valid number stops the import."""
-    phones = lines.with_columns(normalise(lines["raw"])["phone"])
+    phones = lines.with_columns(normalise(lines["raw"], jurisdiction)["phone"])
     bad = phones.filter(pl.col("phone").is_null())
     if bad.height:
         raise RegistryError(f"{bad.height} line(s) are not valid phone numbers (first: "
@@ -116,21 +114,23 @@ def _with_phones(lines: pl.DataFrame, path: Path) -> pl.DataFrame:
     return phones
 
 
-def _answered(asked_keys: pl.Series, response: Path) -> pl.Series:
+def _answered(asked_keys: pl.Series, response: Path, jurisdiction: Jurisdiction
+              ) -> pl.Series:
     """The numbers (as keys) the cleansed response kept; each must have been asked.
 
-    The response repeats the request's national numbers, so a line is first read as
-    "+39" + line; only a line that is then not a number asked is normalised (the RPO
-    never sends many of those)."""
+    The response repeats the request's national numbers, so a line is first read as a
+    national number; only a line that is then not a number asked is normalised (the
+    register never sends many of those)."""
     lines = _lines(response, "response")
     asked_set = asked_keys.implode()
-    lines = lines.with_columns(phone_key(pl.lit("+39") + pl.col("raw"), strict=False)
-                               .alias("key"))
+    lines = lines.with_columns(
+        phone_key(jurisdiction.international(pl.col("raw")), strict=False).alias("key"))
     hit = pl.col("key").is_in(asked_set).fill_null(False)
     kept = lines.filter(hit)["key"]
     other = lines.filter(~hit).drop("key")
     if other.height:
-        other_keys = _with_phones(other, response).select(phone_key(pl.col("phone")))["phone"]
+        other_keys = _with_phones(other, response, jurisdiction).select(
+            phone_key(pl.col("phone")))["phone"]
         extra = other.filter(~other_keys.is_in(asked_set))
         if extra.height:
             raise RegistryError(
@@ -143,7 +143,8 @@ def _answered(asked_keys: pl.Series, response: Path) -> pl.Series:
 
 def import_exchange(store: Store, request: Path, response: Path,
                     checked_at: dt.datetime | None = None,
-                    progress: Callable[[str], None] | None = None) -> ImportResult:
+                    progress: Callable[[str], None] | None = None,
+                    jurisdiction: Jurisdiction = DEFAULT) -> ImportResult:
     """Record an RPO answer: in the request but not in the cleansed response = registered.
 
     Without --checked-at the check time is the request file's modification time (a copy
@@ -152,12 +153,12 @@ def import_exchange(store: Store, request: Path, response: Path,
     """
     say = progress or (lambda _: None)
     say(f"reading the request {request.name}")
-    asked = (_with_phones(_lines(request, "request"), request)
+    asked = (_with_phones(_lines(request, "request"), request, jurisdiction)
              .select("phone", phone_key(pl.col("phone")).alias("key")))
     say(f"matching the response {response.name} against {asked.height:,} numbers asked")
     if asked["key"].n_unique() < asked.height:  # counting is 20x cheaper than deduplicating
         asked = asked.unique("key", keep="first", maintain_order=True)
-    kept = _answered(asked["key"], response)
+    kept = _answered(asked["key"], response, jurisdiction)
     req_sha, resp_sha = sha256_file(request), sha256_file(response)
     if checked_at is None:
         prior = rpo_store.exchange_of_files(store, req_sha, resp_sha)
@@ -207,23 +208,25 @@ def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
     return ImportResult(exchange_id, checked_at, rows.height, registered)
 
 
-def rederive(request: bytes, response: bytes, adapter: str) -> pl.DataFrame:
+def rederive(request: bytes, response: bytes, adapter: str,
+             jurisdiction: Jurisdiction = DEFAULT) -> pl.DataFrame:
     """The checks an exchange's kept files prove (phone, registered): what audit verify
     compares the stored checks with."""
     if adapter == "http":
         asked = pl.Series("phone", request.decode().split(), dtype=pl.String)
         kept = pl.Series("n", wire.parse_result(json.loads(response)).cleansed,
                          dtype=pl.String)
-        return asked.to_frame().select(
-            "phone", (~pl.col("phone").is_in(("+39" + kept).implode())).alias("registered"))
+        answered = kept.to_frame("n").select(jurisdiction.international(pl.col("n")))
+        return asked.to_frame().select("phone", (~pl.col("phone").is_in(
+            answered.to_series().implode())).alias("registered"))
     with tempfile.TemporaryDirectory(prefix="gk-audit-") as folder:
         req, resp = Path(folder) / "request", Path(folder) / "response"
         req.write_bytes(request)
         resp.write_bytes(response)
-        asked = (_with_phones(_lines(req, "request"), req)
+        asked = (_with_phones(_lines(req, "request"), req, jurisdiction)
                  .select("phone", phone_key(pl.col("phone")).alias("key"))
                  .unique("key", keep="first", maintain_order=True))
-        kept = _answered(asked["key"], resp)
+        kept = _answered(asked["key"], resp, jurisdiction)
         return asked.select("phone", (~pl.col("key").is_in(kept.implode())).alias(
             "registered"))
 

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import InputError
+from ..jurisdictions.it import IT  # the emulator plays Italy's register
 from ..timeutil import iso, now_utc
 
 TLS_FILES = ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")
@@ -206,7 +207,7 @@ def read_registry(path: Path) -> set[str]:
     if not path.is_file():
         raise InputError("registry file not found; give a file of registered national "
                          "numbers, one per line", file=path)
-    numbers = {line.strip().removeprefix("+39") for line in
+    numbers = {IT.national_one(line.strip()) for line in
                path.read_text(encoding="utf-8-sig").splitlines() if line.strip()}
     bad = sorted(n for n in numbers if not n.isdigit())
     if bad:

@@ -26,6 +26,7 @@ import polars as pl
 from ..config import Config, Workspace
 from ..errors import ConfigError, RegistryError
 from ..faults import crash_point
+from ..jurisdictions import Jurisdiction
 from ..store import Store
 from ..store import rpo as rpo_store
 from ..timeutil import now_utc
@@ -87,19 +88,25 @@ class RegistryClient:
     """HTTP calls with mutual TLS, retries with backoff and jitter, Retry-After honoured."""
 
     def __init__(self, settings: HttpSettings, rng: random.Random | None = None,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, http: httpx.Client | None = None) -> None:
+        """`http` is the transport seam: unit tests hand in an httpx.Client with a
+        MockTransport; by default a client with mutual TLS to settings.base_url."""
         self.settings = settings
         self.progress = progress
         self.rng = rng or random.Random()
+        self.http = http or self._tls_client(settings)
+        self.retries = 0
+
+    @staticmethod
+    def _tls_client(settings: HttpSettings) -> httpx.Client:
         context = ssl.create_default_context(
             cafile=str(settings.ca_bundle) if settings.ca_bundle else None)
         if settings.client_cert:
             context.load_cert_chain(str(settings.client_cert),
                                     str(settings.client_key) if settings.client_key else None)
         headers = {"Authorization": f"Bearer {settings.token}"} if settings.token else {}
-        self.http = httpx.Client(base_url=settings.base_url, verify=context, headers=headers,
-                                 timeout=settings.timeout)
-        self.retries = 0
+        return httpx.Client(base_url=settings.base_url, verify=context, headers=headers,
+                            timeout=settings.timeout)
 
     def close(self) -> None:
         self.http.close()
@@ -195,12 +202,12 @@ class CheckReport:
         return self.to_submit * self.price_per_number
 
 
-def _plan(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, validity: int
-          ) -> tuple[pl.DataFrame, int]:
+def _plan(ws: Workspace, as_of: dt.datetime, config: Config) -> tuple[pl.DataFrame, int]:
+    j = config.jurisdiction
     with Store(ws.store_path, read_only=True) as store:
-        needed = numbers_needing_check(store, as_of, validity)
+        needed = numbers_needing_check(store, as_of, config.policy.rpo_validity_days, j)
         in_jobs = rpo_store.numbers_in_open_jobs(store)
-        return needed.join(in_jobs, on="phone", how="anti"), candidates(store)
+        return needed.join(in_jobs, on="phone", how="anti"), candidates(store, j)
 
 
 def _persist_batches(ws: Workspace, settings: HttpSettings, needed: pl.DataFrame) -> int:
@@ -222,19 +229,20 @@ def _jobs(ws: Workspace, settings: HttpSettings, *states: str
 
 
 def _record(ws: Workspace, client: RegistryClient, key: str, job_id: str,
-            report: CheckReport) -> None:
+            report: CheckReport, jurisdiction: Jurisdiction) -> None:
     result, body = client.result(job_id)
     exchange_id = f"http-{job_id}"
     with Store(ws.store_path) as store:
         asked = rpo_store.job_numbers(store, key).to_frame("phone")
-        kept = pl.Series("n", result.cleansed, dtype=pl.String)
-        extra = kept.filter(~("+39" + kept).is_in(asked["phone"].implode()))
-        if extra.len():
-            raise RegistryError(f"job {job_id} answered {extra.len()} number(s) that were not "
-                                f"submitted (first: {extra[0]}); not recorded")
+        kept = pl.Series("n", result.cleansed, dtype=pl.String).to_frame().select(
+            "n", jurisdiction.international(pl.col("n")).alias("phone"))
+        extra = kept.filter(~pl.col("phone").is_in(asked["phone"].implode()))
+        if extra.height:
+            raise RegistryError(f"job {job_id} answered {extra.height} number(s) that were "
+                                f"not submitted (first: {extra['n'][0]}); not recorded")
         if rpo_store.exchange(store, exchange_id) is None:
             results = asked.with_columns(
-                (~pl.col("phone").is_in(("+39" + kept).implode())).alias("registered"),
+                (~pl.col("phone").is_in(kept["phone"].implode())).alias("registered"),
                 pl.lit(None, pl.Datetime("us")).alias("registered_at"))
             request = ("\n".join(asked["phone"].to_list()) + "\n").encode()
             recorded = record_checks(
@@ -257,17 +265,18 @@ def _status(done: int, total: int, pending: int | None, elapsed: float) -> str:
 
 
 def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
-              dry_run: bool = False, progress: Progress | None = None) -> CheckReport:
+              dry_run: bool = False, progress: Progress | None = None,
+              http: httpx.Client | None = None) -> CheckReport:
     """Check every number that needs it through the web service; resume unfinished jobs."""
     config = ws.config()
-    needed, candidates = _plan(ws, settings, as_of, config.policy.rpo_validity_days)
+    needed, candidates = _plan(ws, as_of, config)
     report = CheckReport(candidates=candidates, to_submit=needed.height,
                          price_per_number=config.registry.price_per_number, dry_run=dry_run)
     report.resumed_jobs = len(_jobs(ws, settings, "submitting", "submitted"))
     if dry_run:
         return report
     report.batches = _persist_batches(ws, settings, needed) if needed.height else 0
-    client = RegistryClient(settings, progress=progress)
+    client = RegistryClient(settings, progress=progress, http=http)
     started = time.monotonic()
     try:
         submitting = _jobs(ws, settings, "submitting")
@@ -275,7 +284,8 @@ def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
         for key, _, count in submitting:
             with Store(ws.store_path, read_only=True) as store:
                 numbers = rpo_store.job_numbers(store, key)
-            job = client.submit(key, numbers.str.strip_prefix("+39").to_list())
+            job = client.submit(key, numbers.to_frame().select(
+                config.jurisdiction.national(pl.col("phone"))).to_series().to_list())
             with Store(ws.store_path) as store:
                 rpo_store.job_submitted(store, key, job.job_id, now_utc())
             crash_point("rpo.after_submit")
@@ -289,7 +299,7 @@ def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
             for key, job_id, count in left:
                 assert job_id is not None
                 if client.poll(job_id).done:
-                    _record(ws, client, key, job_id, report)
+                    _record(ws, client, key, job_id, report, config.jurisdiction)
                 else:
                     still.append((key, job_id, count))
             left = still

@@ -20,6 +20,7 @@ from ..columns import (
     ROW,
 )
 from ..errors import SourceFileError
+from ..jurisdictions import DEFAULT, Jurisdiction
 from ..normalise import lost_leading_zero
 from .manifest import Manifest
 from .readers import REJECT_SCHEMA, RawTable, header_hint_text
@@ -118,8 +119,10 @@ def _status() -> tuple[pl.Expr, pl.Expr]:
     return value.alias(field), error.alias(_ERR + field)
 
 
-def to_canonical(table: RawTable, manifest: Manifest) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Canonical fields + `row` + `raw` for readable rows; rejects (row, reason) for the rest."""
+def to_canonical(table: RawTable, manifest: Manifest, jurisdiction: Jurisdiction = DEFAULT
+                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Canonical fields + `row` + `raw` for readable rows; rejects (row, reason) for the rest
+    (bare numbers are the jurisdiction's)."""
     phone_column = manifest.columns["phone"]
     selected = [_source_column(f, manifest, table).alias(f) for f in CANONICAL_FIELDS]
     frame = table.frame.select(pl.col(ROW), pl.col(phone_column).alias(RAW), *selected[1:])
@@ -136,7 +139,7 @@ def to_canonical(table: RawTable, manifest: Manifest) -> tuple[pl.DataFrame, pl.
         frame = frame.with_columns(pl.col(_ERR + "value").alias(field)).drop(_ERR + "value")
     # A landline read from a number cell lost its 0: as a row it would just be "invalid",
     # hiding that the whole column needs exporting again as text.
-    lost_zero = (pl.when(lost_leading_zero(frame.get_column(RAW)))
+    lost_zero = (pl.when(lost_leading_zero(frame.get_column(RAW), jurisdiction))
                  .then(pl.format(f"phone '{{}}' {LOST_ZERO}", pl.col(RAW).str.strip_chars())))
     frame = frame.with_columns(lost_zero.alias(_ERR + "phone"))
     errors = [_ERR + "phone", *(err.meta.output_name() for _, err in parsed)]
