@@ -732,6 +732,45 @@ def purge(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
     click.echo("  kept: every opt-out and every erasure suppression entry")
 
 
+@cli.command("backup")
+@click.argument("dest", type=click.Path(dir_okay=False))
+@click.pass_context
+def backup_cmd(ctx: click.Context, dest: str) -> None:
+    """A consistent copy of the whole workspace state (store, lists, journal, reports) in
+    one .tar (or .tar.gz) file; opt-outs go on being recorded meanwhile."""
+    from pathlib import Path
+
+    from .backup import backup
+
+    result = backup(_workspace(ctx), Path(dest))
+    click.echo(f"backup written to {result.path}: {result.files:,} files, "
+               f"{result.bytes / 1e6:,.1f} MB, opt-out journal up to byte "
+               f"{result.journal_position:,} (hash {result.journal_hash[:16]}…)")
+
+
+@cli.command("restore")
+@click.argument("backup_file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Restore over an existing workspace (opt-outs "
+              "recorded since the backup are kept; erasures since are done again).")
+@click.pass_context
+def restore_cmd(ctx: click.Context, backup_file: str, force: bool) -> None:
+    """Recreate a workspace from a backup, in --home (or the current folder)."""
+    import os
+    from pathlib import Path
+
+    from .backup import restore
+
+    target = Path(ctx.obj.get("home") or os.environ.get("GATEKEEPER_HOME") or Path.cwd())
+    result = restore(target.expanduser().resolve(), Path(backup_file), force=force)
+    click.echo(f"restored {result.files:,} files into {target}; opt-out journal: "
+               f"{result.journal}")
+    if result.set_aside:
+        click.echo(f"warning: the journal that was here is kept as {result.set_aside}: record "
+                   "again any objection in it that the backup lacks", err=True)
+    for ref in result.erasures_redone:
+        click.echo(f"  erasure {ref}, made after the backup, done again")
+
+
 # --- the service ------------------------------------------------------------------------
 
 @cli.command()

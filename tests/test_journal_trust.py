@@ -11,6 +11,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gatekeeper.config import Workspace
 from gatekeeper.errors import InputError
@@ -196,3 +198,42 @@ def test_service_refuses_checks_on_a_damaged_or_cut_journal(scrubbed: Workspace)
         scrubbed.journal_path.write_text("".join(_lines(scrubbed)[:-2]))
         cut = agent.get("/v1/check", params={"phone": phone})
         assert cut.status_code == 503 and "cut" in cut.json()["error"]["message"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["optout", "withdraw"]),
+                          st.sampled_from(["all", "telemarketing", "survey"]),
+                          st.text(max_size=8)), min_size=1, max_size=12),
+       st.sampled_from(["none", "garbage", "edited", "json-not-entry"]))
+def test_the_fast_reading_is_the_careful_reading(tmp_path_factory: pytest.TempPathFactory,
+                                                 events: list[tuple[str, str, str]],
+                                                 damage: str) -> None:
+    """The columnar reading of a whole journal says exactly what reading it line by line
+    says (events, links, chain breaks), and steps aside whenever a line may be damaged."""
+    from gatekeeper.optouts import journal as J
+
+    journal = Journal(tmp_path_factory.mktemp("j") / "optouts.jsonl")
+    for kind, scope, note in events:
+        if kind == "optout":
+            add_optout(journal, phone="3331234567", channel="email", by="bo", scope=scope,
+                       note=note)
+        else:
+            from gatekeeper.optouts import withdraw_optout
+            withdraw_optout(journal, "3331234567", "PEC 1", "dpo")
+    data = journal.path.read_bytes()
+    if damage == "garbage":
+        data += b"\x00\x01garbage\n"
+    elif damage == "edited":
+        data = data.replace(b'"scope": "all"', b'"scope": "survey"', 1)
+    elif damage == "json-not-entry":
+        data += b'{"type": "optout", "seq": "x"}\n'
+    fast = J.parse(data)
+    careful = J._all_entries
+    try:
+        J._all_entries = lambda complete, count: None  # type: ignore[assignment]
+        slow = J.parse(data)
+    finally:
+        J._all_entries = careful
+    assert fast.events.equals(slow.events) and fast.links.equals(slow.links)
+    assert (fast.damaged, fast.broken, fast.last_hash) == (slow.damaged, slow.broken,
+                                                           slow.last_hash)

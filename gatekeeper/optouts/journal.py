@@ -136,6 +136,9 @@ def _preview(raw: bytes) -> str:
 
 
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+# Plain sets, not EVENT_SCHEMA's dtypes: comparing polars dtypes per field of every line
+# cost ~90 µs a line (1 s per 10k opt-outs on each run).
+_TEXT_FIELDS = tuple(k for k, v in EVENT_SCHEMA.items() if v == pl.String)
 
 
 def journal_entry(raw: bytes) -> dict[str, Any] | None:
@@ -152,13 +155,14 @@ def journal_entry(raw: bytes) -> dict[str, Any] | None:
         return None
     if any(entry.get(k) in (None, "") for k in _REQUIRED[entry["type"]]):
         return None
-    for key, dtype in EVENT_SCHEMA.items():  # every field its type, so reading never fails
+    for key in _TEXT_FIELDS:  # every field its type, so reading never fails
         value = entry.get(key)
-        expected = int if dtype == pl.Int64 else str
-        if value is not None and (type(value) is not expected
-                                  or (dtype == pl.Datetime("us")
-                                      and _INSTANT.fullmatch(value) is None)):
+        if value is not None and type(value) is not str:
             return None
+    if type(entry.get("line", 0)) is not int or not (
+            entry.get("recorded_at") is None
+            or (type(entry["recorded_at"]) is str and _INSTANT.fullmatch(entry["recorded_at"]))):
+        return None
     return entry
 
 
@@ -291,6 +295,19 @@ class Journal:
         what it finds; `require_whole` decides whether decisions may rely on it."""
         return parse(self._bytes())
 
+    def snapshot(self) -> tuple[int, str, bytes, bytes]:
+        """(position, chain hash, the complete lines, the receipts) read together under
+        the lock, so a copy holds every entry acknowledged before this moment."""
+        if not self.path.exists():
+            return 0, GENESIS, b"", b""
+        with self._locked(exclusive=False) as handle:
+            handle.seek(0)
+            data = handle.read()
+            data = data[:data.rfind(b"\n") + 1]
+            receipts = (self.checkpoints_path.read_bytes()
+                        if self.checkpoints_path.exists() else b"")
+            return len(data), self._tail(handle, len(data))[0], data, receipts
+
     def events_of(self, phone: str) -> pl.DataFrame:
         """The events of one number, without parsing the whole journal (disclosure)."""
         data = self._bytes()
@@ -357,34 +374,81 @@ def events_frame(entries: Sequence[dict[str, Any]] | pl.DataFrame) -> pl.DataFra
     return raw.select(columns) if raw.width else pl.DataFrame(schema=EVENT_SCHEMA)
 
 
+def _links(lines: list[bytes], links: list[str]) -> pl.DataFrame:
+    """Per line its number, end position and chain hash. Line 0 is the empty journal's
+    start: a checkpoint at byte 0 (a run before any opt-out) holds while it has lines."""
+    sizes = pl.Series([0, *(len(raw) + 1 for raw in lines)], dtype=pl.Int64)
+    return pl.DataFrame({"line": pl.int_range(0, len(lines) + 1, eager=True, dtype=pl.Int64),
+                         "end": sizes.cum_sum(),
+                         "link": pl.Series([GENESIS, *links], dtype=pl.String)})
+
+
+def _all_entries(complete: bytes, count: int) -> pl.DataFrame | None:
+    """Every line as a journal entry, read columnar (100k lines in ~0.1 s instead of
+    ~2.5 s line by line), or None when any line may not be one: the careful line-by-line
+    reading then decides, and names it."""
+    try:
+        raw = pl.read_ndjson(io.BytesIO(complete), infer_schema_length=None)
+    except Exception:
+        return None
+    schema = raw.schema
+    if raw.height != count or any(schema.get(k) != pl.String for k in ("type", "hash", "prev",
+                                                                        "at")):
+        return None
+    if schema.get("seq") != pl.Int64 or any(
+            k in schema and schema[k] not in (pl.String, pl.Null) for k in _TEXT_FIELDS):
+        return None
+    if "line" in schema and schema["line"] not in (pl.Int64, pl.Null):
+        return None
+    if "recorded_at" in schema and schema["recorded_at"] not in (pl.String, pl.Null):
+        return None
+    recorded = (pl.col("recorded_at").cast(pl.String) if "recorded_at" in schema
+                else pl.lit(None, pl.String))
+    text = [pl.col(k) if k in schema else pl.lit(None, pl.String) for k in _TEXT_FIELDS]
+    kind = pl.col("type")
+    filled = {k: (c.is_not_null() & (c.cast(pl.String) != "")) for k, c in zip(
+        _TEXT_FIELDS, text, strict=True)}
+    line = pl.col("line") if "line" in schema else pl.lit(None, pl.Int64)
+    ok = (kind.is_in(EVENT_TYPES) & pl.col("seq").is_not_null() & pl.col("hash").is_not_null()
+          & pl.col("prev").is_not_null() & pl.col("at").str.contains(f"^{_INSTANT.pattern}$")
+          & (recorded.is_null() | recorded.str.contains(f"^{_INSTANT.pattern}$"))
+          & pl.when(kind == "optout").then(filled["phone"] & filled["scope"]
+                                           & filled["recorded_by"])
+          .when(kind == "withdraw").then(filled["phone"] & filled["recorded_by"])
+          .otherwise(line.is_not_null() & filled["line_sha256"] & filled["recorded_by"]))
+    return raw if raw.select(ok.fill_null(False).all()).item() else None
+
+
 def parse(data: bytes) -> JournalState:
     """The journal's bytes as a JournalState (see there)."""
     end = data.rfind(b"\n") + 1
     torn = len(data) - end
     lines = data[:end].split(b"\n")[:-1]
+    whole = _all_entries(data[:end], len(lines)) if lines else None
+    if whole is not None:  # the usual journal: every line an entry
+        links = whole["hash"].to_list()
+        prevs = whole["prev"]
+        expected = pl.Series([GENESIS, *links[:-1]], dtype=pl.String)
+        broken = tuple(i + 1 for i in (prevs != expected).arg_true().to_list())
+        events = events_frame(whole.filter(pl.col("type") != "repair"))
+        return JournalState(events, end, links[-1], torn, (), (), broken,
+                            _links(lines, links))
     entries = [journal_entry(raw) for raw in lines]  # one JSON parse per line: needed to find
-    links = [chain_link(raw, e) for raw, e in zip(lines, entries, strict=True)]  # damage anyway
+    links = [chain_link(raw, e) for raw, e in zip(lines, entries, strict=True)]  # damage
     bad = {n: BadLine(n, links[n - 1], len(raw), _preview(raw))
            for n, (raw, e) in enumerate(zip(lines, entries, strict=True), 1) if e is None}
     acknowledged = {(int(e["line"]), str(e["line_sha256"])) for e in entries
                     if e is not None and e["type"] == "repair"}
-    prevs = [GENESIS, *links][:len(links)]
-    broken = tuple(n for n, (e, prev) in enumerate(zip(entries, prevs, strict=True), 1)
+    prevs_list = [GENESIS, *links][:len(links)]
+    broken = tuple(n for n, (e, prev) in enumerate(zip(entries, prevs_list, strict=True), 1)
                    if e is not None and e["prev"] != prev
                    and (n - 1, prev) not in acknowledged)
-    # Line 0 is the empty journal's start: a checkpoint at byte 0 (a run before any
-    # opt-out) holds while the journal has its first line, or none.
-    sizes = pl.Series([0, *(len(raw) + 1 for raw in lines)], dtype=pl.Int64)
-    link_frame = pl.DataFrame({"line": pl.int_range(0, len(lines) + 1, eager=True,
-                                                    dtype=pl.Int64),
-                               "end": sizes.cum_sum(),
-                               "link": pl.Series([GENESIS, *links], dtype=pl.String)})
     events = events_frame([e for e in entries if e is not None and e["type"] != "repair"])
     return JournalState(
         events, end, links[-1] if links else GENESIS, torn,
         tuple(b for n, b in bad.items() if (n, b.sha256) not in acknowledged),
         tuple(b for n, b in bad.items() if (n, b.sha256) in acknowledged),
-        broken, link_frame)
+        broken, _links(lines, links))
 
 
 def checkpoint_problems(state: JournalState, checkpoints: Sequence[Checkpoint]) -> list[str]:

@@ -1,0 +1,210 @@
+"""`gatekeeper backup` and `restore`: a consistent copy of the whole workspace state.
+
+The store is a folder (catalog, Parquet rows, kept evidence) beside the opt-out journal,
+so a plain copy taken while gatekeeper works could pair a catalog with rows it no longer
+points to, or lose an opt-out. A backup therefore holds the store against writers (a
+read connection: loads, imports and run records wait) while it copies the catalog and
+the files it points to, then copies the journal under the journal's own lock, so every
+objection acknowledged before that moment is in the backup. Agents keep recording
+throughout (they wait milliseconds for the journal copy).
+
+Restore into a new folder recreates the workspace. Restored over a workspace, nothing
+acknowledged since the backup may be lost either: a journal that already contains the
+backup's is kept as it is; otherwise the current one is kept aside and named. Erasures
+made since the backup are done again on the restored state (GDPR art. 17).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import CONFIG_FILE, Workspace
+from .errors import InputError, StoreError
+from .optouts import Journal
+from .store import Store
+from .store import people as people_store
+from .timeutil import iso, now_utc
+
+MANIFEST = "BACKUP.json"
+# What a backup leaves out: scratch of runs and writers in progress, caches.
+_SKIP_PARTS = (".tmp-", ".old-", ".erasing-", "__pycache__")
+
+
+@dataclass
+class BackupResult:
+    path: Path
+    files: int
+    bytes: int
+    journal_position: int
+    journal_hash: str
+
+
+def _skipped(path: Path) -> bool:
+    return any(part in path.name for part in _SKIP_PARTS)
+
+
+def _add(tar: tarfile.TarFile, source: Path, name: str, files: dict[str, str]) -> None:
+    data = source.read_bytes()
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), 0o600, int(source.stat().st_mtime)
+    tar.addfile(info, io.BytesIO(data))
+    files[name] = hashlib.sha256(data).hexdigest()
+
+
+def backup(ws: Workspace, dest: Path) -> BackupResult:
+    """Write the workspace state to `dest` (.tar, or .tar.gz to compress)."""
+    if dest.exists():
+        raise InputError("already exists; give a new file name", file=dest)
+    if not dest.parent.is_dir():
+        raise InputError("the folder does not exist; create it first", file=dest.parent)
+    mode = "w:gz" if dest.name.endswith((".gz", ".tgz")) else "w"
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    files: dict[str, str] = {}
+    journal = Journal(ws.journal_path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode=mode) as tar:
+            store_dir = ws.store_dir.resolve()
+            for path in sorted(ws.root.rglob("*")):
+                resolved = path.resolve()
+                if (not path.is_file() or _skipped(path) or resolved == tmp.resolve()
+                        or resolved.is_relative_to(store_dir)
+                        or path in (ws.journal_path, journal.checkpoints_path)):
+                    continue
+                _add(tar, path, str(path.relative_to(ws.root)), files)
+            if ws.store_path.exists():  # writers wait while the store is copied
+                with Store(ws.store_path, read_only=True):
+                    for path in sorted(ws.store_dir.rglob("*")):
+                        if path.is_file() and not _skipped(path):
+                            _add(tar, path, str(path.relative_to(ws.root)), files)
+            # Last: every objection acknowledged before this moment is in the backup.
+            position, head, data, receipts = journal.snapshot()
+            for name, content in ((ws.journal_path, data),
+                                  (journal.checkpoints_path, receipts)):
+                if content or name.exists():
+                    relative = str(name.relative_to(ws.root))
+                    info = tarfile.TarInfo(relative)
+                    info.size, info.mode = len(content), 0o600
+                    tar.addfile(info, io.BytesIO(content))
+                    files[relative] = hashlib.sha256(content).hexdigest()
+            manifest = json.dumps({"created_at": iso(now_utc()), "journal_position": position,
+                                   "journal_hash": head, "files": files}, indent=2).encode()
+            info = tarfile.TarInfo(MANIFEST)
+            info.size, info.mode = len(manifest), 0o600
+            tar.addfile(info, io.BytesIO(manifest))
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return BackupResult(dest, len(files), dest.stat().st_size, position, head)
+
+
+@dataclass
+class RestoreResult:
+    files: int
+    journal: str  # what became of the journal: restored | kept (newer) | replaced
+    set_aside: Path | None = None
+    erasures_redone: list[str] = field(default_factory=list)
+
+
+def _read_backup(path: Path) -> tuple[tarfile.TarFile, dict[str, object]]:
+    if not path.is_file():
+        raise InputError("backup file not found", file=path)
+    tar: tarfile.TarFile | None = None
+    try:
+        tar = tarfile.open(path)  # noqa: SIM115  (the caller closes it)
+        member = tar.extractfile(MANIFEST)
+        if member is None:
+            raise KeyError(MANIFEST)
+        return tar, json.loads(member.read())
+    except (tarfile.TarError, KeyError, ValueError, OSError) as exc:
+        if tar is not None:
+            tar.close()
+        raise InputError(f"not a gatekeeper backup ({exc}); give a file made by "
+                         "'gatekeeper backup'", file=path) from None
+
+
+def _erasures(ws: Workspace) -> list[tuple[str, str]]:
+    """(phone, request) of every erasure the workspace's store records, if it is readable
+    (a damaged store is often why one restores)."""
+    if not ws.store_path.exists():
+        return []
+    try:
+        with Store(ws.store_path, read_only=True) as store:
+            return [(r["phone"], r["erased_ref"]) for r in
+                    people_store.erased_numbers(store).to_dicts()]
+    except StoreError:
+        return []
+
+
+def restore(ws_root: Path, backup_file: Path, *, force: bool = False) -> RestoreResult:
+    """Recreate the workspace state from a backup (see the module docstring)."""
+    existing = (ws_root / CONFIG_FILE).exists()
+    if existing and not force:
+        raise InputError("is already a workspace; restore into a new folder, or pass --force "
+                         "to restore over it (nothing acknowledged since the backup is lost)",
+                         file=ws_root)
+    tar, manifest = _read_backup(backup_file)
+    ws = Workspace(ws_root)
+    before = _erasures(ws) if existing else []
+    with tempfile.TemporaryDirectory(prefix="gk-restore-", dir=ws_root.parent) as scratch:
+        with tar:
+            members = [m for m in tar.getmembers() if m.isfile() and m.name != MANIFEST]
+            for member in members:
+                if Path(member.name).is_absolute() or ".." in Path(member.name).parts:
+                    raise InputError(f"unsafe path {member.name!r} in the backup",
+                                     file=backup_file)
+            tar.extractall(scratch, members=members, filter="data")
+        staged = Workspace(Path(scratch))
+        journal_state = _place_journal(ws, staged, manifest)
+        ws_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if ws.store_dir.exists():
+            shutil.rmtree(ws.store_dir)
+        for path in sorted(Path(scratch).rglob("*")):
+            if path.is_file():
+                target = ws_root / path.relative_to(scratch)
+                target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.replace(path, target)
+    result = RestoreResult(len(members), *journal_state)
+    if before:
+        from .disclosure.erasure import erase
+
+        restored = {phone for phone, _ in _erasures(ws)}
+        for phone, ref in before:
+            if phone not in restored:
+                erase(ws, phone, ref, by="restore")
+                result.erasures_redone.append(ref)
+    return result
+
+
+def _place_journal(ws: Workspace, staged: Workspace, manifest: dict[str, object]
+                   ) -> tuple[str, Path | None]:
+    """Keep the current journal when it already holds the backup's (it can only be
+    newer); else put the backup's in place and keep the current one aside, named."""
+    current = ws.journal_path
+    backup_journal = staged.journal_path
+    if not current.exists() or not backup_journal.exists():
+        return "restored", None
+    position = int(str(manifest.get("journal_position", 0)))
+    with open(current, "rb") as handle:
+        prefix = handle.read(position)
+    if prefix == backup_journal.read_bytes()[:position]:
+        backup_journal.unlink()  # the current journal has everything the backup has
+        Journal(staged.journal_path).checkpoints_path.unlink(missing_ok=True)
+        return "kept (it already holds every entry of the backup, and newer ones)", None
+    aside = current.with_name(f"{current.name}.before-restore-"
+                              f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}")
+    os.replace(current, aside)
+    return "replaced", aside
+
+
+__all__ = ["BackupResult", "RestoreResult", "backup", "restore"]
