@@ -66,13 +66,14 @@ def backup(ws: Workspace, dest: Path) -> BackupResult:
         raise InputError("already exists; give a new file name", file=dest)
     if not dest.parent.is_dir():
         raise InputError("the folder does not exist; create it first", file=dest.parent)
-    mode = "w:gz" if dest.name.endswith((".gz", ".tgz")) else "w"
+    compress = dest.name.endswith((".gz", ".tgz"))
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     files: dict[str, str] = {}
     journal = Journal(ws.journal_path)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode=mode) as tar:
+        with (os.fdopen(fd, "wb") as raw,
+              tarfile.open(fileobj=raw, mode="w:gz" if compress else "w") as tar):
             store_dir = ws.store_dir.resolve()
             for path in sorted(ws.root.rglob("*")):
                 resolved = path.resolve()

@@ -29,8 +29,9 @@ from .store import people as people_store
 from .store import runs as run_store
 from .timeutil import now_utc
 
-OUTCOME_SCHEMA = {"phone_key": pl.Int64, "reason": pl.String, "basis": pl.String,
-                  "basis_text": pl.String, "valid_until": pl.Datetime("us")}
+OUTCOME_SCHEMA: dict[str, pl.DataType] = {
+    "phone_key": pl.Int64(), "reason": pl.String(), "basis": pl.String(),
+    "basis_text": pl.String(), "valid_until": pl.Datetime("us")}
 
 
 @dataclass

@@ -7,6 +7,7 @@ inline, charts are inline SVG, so a page opens the same offline and years later.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from html import escape
 
 from .timeutil import ROME
@@ -67,7 +68,8 @@ def page(title: str, body: str, lang: str = "it", wide: bool = False) -> str:
             f"{body}\n</body>\n</html>\n")
 
 
-def table(headers: list[str], rows: list[list[object]], numeric: set[int] | None = None,
+def table(headers: list[str], rows: Sequence[Sequence[object]],
+          numeric: set[int] | None = None,
           test_id: str | None = None, hashes: set[int] | None = None,
           markup: set[int] | None = None) -> str:
     """A table; columns in `numeric` are right-aligned, those in `hashes` break anywhere

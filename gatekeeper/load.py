@@ -137,7 +137,8 @@ def _commit(store: Store, prepared: _Prepared) -> LoadResult:
     }
     by_type = source_store.add_version(store, record, rows, rejects)
     return LoadResult(
-        manifest.id, version, False, record["rows_read"], rows.height, rejects.height,
+        manifest.id, version, False, rows.height + rejects.height + skipped, rows.height,
+        rejects.height,
         sum(by_type.values()), by_type,
         list(zip(rejects[ROW].to_list(), rejects["reason"].to_list(), strict=True)),
         prepared.file_sha, skipped)

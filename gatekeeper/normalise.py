@@ -26,6 +26,7 @@ from phonenumbers.phonemetadata import PhoneMetadata, PhoneNumberDesc
 
 from .columns import E164, NUMBER_TYPE, REGION, VALID
 from .errors import InputError
+from .exprs import when_chain
 from .jurisdictions import DEFAULT, Jurisdiction
 
 OUTPUT_SCHEMA = {E164: pl.String, VALID: pl.Boolean, REGION: pl.String, NUMBER_TYPE: pl.String}
@@ -128,8 +129,15 @@ def reference(value: str | None, jurisdiction: Jurisdiction = DEFAULT
 @functools.cache
 def _metadata(region: str) -> PhoneMetadata:
     meta = PhoneMetadata.metadata_for_region(region)
-    assert meta is not None, f"phonenumbers has no metadata for {region}"
+    assert meta is not None and meta.general_desc is not None, f"no metadata for {region}"
     return meta
+
+
+def _general(region: str) -> PhoneNumberDesc:
+    """What every valid national number of the region looks like (pattern, lengths)."""
+    desc = _metadata(region).general_desc
+    assert desc is not None
+    return desc
 
 
 _SPECIAL_ORDER = (
@@ -159,27 +167,25 @@ def _number_type(frame: pl.DataFrame, nsn: str, meta: PhoneMetadata) -> pl.Serie
     flags = frame.select(
         *(_matches(pl.col(nsn), getattr(meta, attr)).alias(attr) for attr in _TYPE_DESCS))
     fixed, mobile = pl.col("fixed_line"), pl.col("mobile")
-    chain = pl.when(~pl.col("general_desc")).then(pl.lit("unknown"))
-    for attr, name in _SPECIAL_ORDER:
-        chain = chain.when(pl.col(attr)).then(pl.lit(name))
-    both = "fixed_line_or_mobile"
+    cases = [(~pl.col("general_desc"), pl.lit("unknown")),
+             *((pl.col(attr), pl.lit(name)) for attr, name in _SPECIAL_ORDER)]
+    both = pl.lit("fixed_line_or_mobile")
     if meta.same_mobile_and_fixed_line_pattern:
-        chain = chain.when(fixed).then(pl.lit(both))
+        cases.append((fixed, both))
     else:
-        chain = (chain.when(fixed & mobile).then(pl.lit(both))
-                 .when(fixed).then(pl.lit("fixed_line"))
-                 .when(mobile).then(pl.lit("mobile")))
-    return flags.select(chain.otherwise(pl.lit("unknown")).alias(NUMBER_TYPE)).to_series()
+        cases += [(fixed & mobile, both), (fixed, pl.lit("fixed_line")),
+                  (mobile, pl.lit("mobile"))]
+    return flags.select(when_chain(cases, pl.lit("unknown")).alias(NUMBER_TYPE)).to_series()
 
 
 def _strip_default_cc(digits: pl.Expr, j: Jurisdiction) -> pl.Expr:
     """phonenumbers' rule for a plain number starting with the calling code (39): drop it
     when the rest looks like a national number and the whole does not, or when the whole
     is too long."""
-    meta = _metadata(j.region)
-    general = f"^(?:{meta.general_desc.national_number_pattern})$"
+    desc = _general(j.region)
+    general = f"^(?:{desc.national_number_pattern})$"
     rest = digits.str.slice(len(str(j.calling_code)))
-    too_long = digits.str.len_chars() > max(meta.general_desc.possible_length)
+    too_long = digits.str.len_chars() > max(desc.possible_length)
     strip = (~digits.str.contains(general) & rest.str.contains(general)) | too_long
     return pl.when(strip).then(rest).otherwise(digits)
 
@@ -201,7 +207,7 @@ def _fast_nsn(compact: pl.Series, j: Jurisdiction) -> pl.Series:
         nsn = nsn.scatter(plain.arg_true(), fixed)
     # Outside these lengths the answer is "invalid", and numbers of another region that
     # share the calling code go to phonenumbers too: it decides those.
-    lengths = _metadata(j.region).general_desc.possible_length
+    lengths = _general(j.region).possible_length
     lo, hi = min(lengths), max(lengths)
     usable = nsn.str.contains(rf"^(?:[1-9]\d{{{lo - 1},{hi - 1}}}|0[1-9]\d{{{lo - 2},{hi - 2}}})$")
     for prefix in j.foreign_prefixes:

@@ -7,7 +7,7 @@ next piece of input is prepared beside the current one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -15,7 +15,7 @@ T = TypeVar("T")
 _END = object()
 
 
-def read_ahead(items: Iterable[T]) -> Iterator[T]:
+def read_ahead(items: Iterable[T]) -> Generator[T, None, None]:
     """The items of `items`, each produced in a worker thread while the caller works on
     the one before. Order, exceptions and laziness are as without it; one item more is
     held in memory. The source is only ever advanced by one thread at a time, so a DuckDB

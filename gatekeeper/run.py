@@ -375,7 +375,7 @@ def _write_batch(decisions: pq.ParquetWriter, spill: _SpillWriter, decided: pl.D
                  dialable: pl.DataFrame) -> None:
     fail_point("run.write", OSError(28, "No space left on device (injected)"))
     crash_point("run.write")
-    decisions.write_table(decided.select(DECISION_SCHEMA.names()).cast(dict(DECISION_SCHEMA))
+    decisions.write_table(decided.select(DECISION_SCHEMA.names()).cast(DECISION_SCHEMA)
                           .to_arrow(compat_level=pl.CompatLevel.oldest()))
     spill.write(dialable.drop("row", "reason", "phone_key"))  # key and order live in ranks
 

@@ -35,7 +35,8 @@ def record_request(store: Store, ref: str, kind: str, phone: str | None,
                              "reference")
         if answered:
             people_store.answer_request(store, ref, now)
-        return existing[3]
+        due_on: dt.date = existing[3]
+        return due_on
     received = received_on or rome_date(now)
     if received > rome_date(now):
         raise InputError(f"received date {received} is in the future")
@@ -56,7 +57,7 @@ def extend_request(store: Store, ref: str, reason: str) -> dt.date:
         raise InputError(f"request {ref} is already answered")
     if not reason.strip():
         raise InputError("--reason is required: the person must be told why")
-    due = received_on + dt.timedelta(days=ANSWER_DAYS + EXTENSION_DAYS)
+    due: dt.date = received_on + dt.timedelta(days=ANSWER_DAYS + EXTENSION_DAYS)
     people_store.extend_request(store, ref, due, reason)
     return due
 

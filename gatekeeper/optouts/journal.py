@@ -43,11 +43,11 @@ from ..errors import EvidenceError, JournalError
 
 GENESIS = "0" * 64
 EVENT_TYPES = ("optout", "withdraw", "repair")
-EVENT_SCHEMA = {
-    "seq": pl.Int64, "type": pl.String, "phone": pl.String, "at": pl.Datetime("us"),
-    "channel": pl.String, "recorded_by": pl.String, "scope": pl.String,
-    "note": pl.String, "evidence": pl.String, "recorded_at": pl.Datetime("us"),
-    "line": pl.Int64, "line_sha256": pl.String,
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "seq": pl.Int64(), "type": pl.String(), "phone": pl.String(), "at": pl.Datetime("us"),
+    "channel": pl.String(), "recorded_by": pl.String(), "scope": pl.String(),
+    "note": pl.String(), "evidence": pl.String(), "recorded_at": pl.Datetime("us"),
+    "line": pl.Int64(), "line_sha256": pl.String(),
 }
 _REQUIRED = {"optout": ("phone", "scope", "recorded_by"),
              "withdraw": ("phone", "recorded_by"),
@@ -250,7 +250,7 @@ class Journal:
     def append(self, events: Sequence[dict[str, Any]]) -> AppendResult:
         """Append events durably: when this returns they are on disk (fsync)."""
         with self._locked(exclusive=True) as handle:
-            size, warnings = handle.seek(0, io.SEEK_END), []
+            size, warnings = handle.seek(0, io.SEEK_END), list[str]()
             if size:
                 handle.seek(size - 1)
                 if handle.read(1) != b"\n":

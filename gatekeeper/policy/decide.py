@@ -11,22 +11,15 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from ..exprs import when_chain
 from .facts import Context
 from .table import BASES, CODES, PURPOSE_NOT_ALLOWED, STEPS, Basis, Rule
 
 
 def first_failure(rules: Sequence[Rule], ctx: Context) -> pl.Expr:
     """The code of the first rule that does not hold (null when all hold)."""
-    chain: pl.When | pl.Then | None = None
-    for rule in rules:
-        if not rule.applies(ctx):
-            continue
-        fails = ~rule.holds(ctx)
-        chain = (pl.when(fails) if chain is None else chain.when(fails)).then(  # type: ignore[union-attr]
-            pl.lit(rule.code))
-    if chain is None:
-        return pl.lit(None, pl.String)
-    return chain.otherwise(pl.lit(None, pl.String))  # type: ignore[union-attr]
+    return when_chain([(~rule.holds(ctx), pl.lit(rule.code)) for rule in rules
+                       if rule.applies(ctx)], pl.lit(None, pl.String))
 
 
 def bases_for(ctx: Context) -> tuple[Basis, ...]:
@@ -36,18 +29,11 @@ def bases_for(ctx: Context) -> tuple[Basis, ...]:
 def _step8(ctx: Context) -> tuple[pl.Expr, pl.Expr]:
     """(reason from step 8, basis if it holds): the first basis that fits the row decides.
     A row no basis fits is not dialable (fail closed)."""
-    reason: pl.When | pl.Then | None = None
-    basis: pl.When | pl.Then | None = None
-    for b in bases_for(ctx):
-        fits = pl.col("kind").is_in(b.kinds) & b.when(ctx)
-        reason = (pl.when(fits) if reason is None else reason.when(fits)).then(  # type: ignore[union-attr]
-            first_failure(b.rules, ctx))
-        basis = (pl.when(fits) if basis is None else basis.when(fits)).then(  # type: ignore[union-attr]
-            pl.lit(b.code))
-    if reason is None or basis is None:
-        return pl.lit(PURPOSE_NOT_ALLOWED), pl.lit(None, pl.String)
-    return (reason.otherwise(pl.lit(PURPOSE_NOT_ALLOWED)),  # type: ignore[union-attr]
-            basis.otherwise(pl.lit(None, pl.String)))  # type: ignore[union-attr]
+    fits = [(pl.col("kind").is_in(b.kinds) & b.when(ctx), b) for b in bases_for(ctx)]
+    reason = when_chain([(f, first_failure(b.rules, ctx)) for f, b in fits],
+                        pl.lit(PURPOSE_NOT_ALLOWED))
+    basis = when_chain([(f, pl.lit(b.code)) for f, b in fits], pl.lit(None, pl.String))
+    return reason, basis
 
 
 def decide(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
@@ -66,12 +52,8 @@ def _basis_texts(ctx: Context) -> dict[str, pl.Expr]:
 def basis_text(ctx: Context) -> pl.Expr:
     """The rule each dialable row relies on, in words, citing its law, as one expression:
     the obvious form, which tests hold with_basis_text to."""
-    chain: pl.When | pl.Then | None = None
-    for code, text in _basis_texts(ctx).items():
-        cond = pl.col("basis") == code
-        chain = (pl.when(cond) if chain is None else chain.when(cond)).then(text)  # type: ignore[union-attr]
-    assert chain is not None
-    return chain.otherwise(pl.lit(None, pl.String))  # type: ignore[union-attr]
+    return when_chain([(pl.col("basis") == code, text)
+                       for code, text in _basis_texts(ctx).items()], pl.lit(None, pl.String))
 
 
 BASIS_TEXT_INPUTS = ("rpo_checked_at", "consent_date", "supplier_name", "consent_proof")

@@ -217,17 +217,17 @@ def rederive(request: bytes, response: bytes, adapter: str,
         kept = pl.Series("n", wire.parse_result(json.loads(response)).cleansed,
                          dtype=pl.String)
         answered = kept.to_frame("n").select(jurisdiction.international(pl.col("n")))
-        return asked.to_frame().select("phone", (~pl.col("phone").is_in(
+        return pl.DataFrame({"phone": asked}).select("phone", (~pl.col("phone").is_in(
             answered.to_series().implode())).alias("registered"))
     with tempfile.TemporaryDirectory(prefix="gk-audit-") as folder:
         req, resp = Path(folder) / "request", Path(folder) / "response"
         req.write_bytes(request)
         resp.write_bytes(response)
-        asked = (_with_phones(_lines(req, "request"), req, jurisdiction)
-                 .select("phone", phone_key(pl.col("phone")).alias("key"))
-                 .unique("key", keep="first", maintain_order=True))
-        kept = _answered(asked["key"], resp, jurisdiction)
-        return asked.select("phone", (~pl.col("key").is_in(kept.implode())).alias(
+        numbers = (_with_phones(_lines(req, "request"), req, jurisdiction)
+                   .select("phone", phone_key(pl.col("phone")).alias("key"))
+                   .unique("key", keep="first", maintain_order=True))
+        kept = _answered(numbers["key"], resp, jurisdiction)
+        return numbers.select("phone", (~pl.col("key").is_in(kept.implode())).alias(
             "registered"))
 
 

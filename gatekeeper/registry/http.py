@@ -295,7 +295,7 @@ def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
         deadline = time.monotonic() + settings.poll_timeout
         left = _jobs(ws, settings, "submitted")
         while True:
-            still = []
+            still: list[tuple[str, str | None, int]] = []
             for key, job_id, count in left:
                 assert job_id is not None
                 if client.poll(job_id).done:

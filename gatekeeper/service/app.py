@@ -100,7 +100,7 @@ def _caller(request: Request, right: str) -> Caller:
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>'; tokens "
                        "are made with 'gatekeeper token add NAME --role R'",
                        {"WWW-Authenticate": "Bearer"})
-    caller = request.app.state.tokens.caller(token.strip())
+    caller: Caller | None = request.app.state.tokens.caller(token.strip())
     if caller is None:
         raise ApiError(401, "unauthorized", "unknown or revoked token",
                        {"WWW-Authenticate": "Bearer"})

@@ -48,7 +48,8 @@ class TokenFile:
         if not self.path.exists():
             return {"tokens": []}
         try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
+            data: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+            return data
         except json.JSONDecodeError:
             raise InputError("not valid JSON; restore it from backup or recreate tokens",
                              file=self.path) from None

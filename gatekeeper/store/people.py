@@ -36,8 +36,9 @@ def set_erasure_copies(store: Store, phone: str, ref: str, copies_json: str) -> 
 
 def erasure_under(store: Store, phone: str, ref: str) -> dt.datetime | None:
     """When this number was erased under this request, if it was."""
-    return store.scalar("SELECT erased_at FROM erasures WHERE phone = ? AND request_ref = ?",
-                        [phone, ref])
+    at: dt.datetime | None = store.scalar(
+        "SELECT erased_at FROM erasures WHERE phone = ? AND request_ref = ?", [phone, ref])
+    return at
 
 
 def record_erasure(store: Store, phone: str, at: dt.datetime, ref: str, by: str) -> None:

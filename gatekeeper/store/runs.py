@@ -35,9 +35,10 @@ RUN_COLUMNS = ("run_id", "campaign", "purpose", "as_of", "executed_at", "policy_
 # One row per number the run decided: the basis it listed it on (and until when), or the
 # reason it did not; the row that spoke for it (source, version). A dial-time answer or a
 # replay years later reads this when the run's report files have been overwritten.
-LISTED_SCHEMA = {"phone": pl.String, "phone_key": pl.Int64, "source_id": pl.String,
-                 "source_version": pl.Int32, "basis": pl.String, "reason": pl.String,
-                 "valid_until": pl.Datetime("us")}
+LISTED_SCHEMA: dict[str, pl.DataType] = {
+    "phone": pl.String(), "phone_key": pl.Int64(), "source_id": pl.String(),
+    "source_version": pl.Int32(), "basis": pl.String(), "reason": pl.String(),
+    "valid_until": pl.Datetime("us")}
 
 
 def write_listed(store: Store, run_id: str, listed: pl.DataFrame) -> tuple[str, str]:
@@ -123,9 +124,10 @@ def _listed_files(store: Store) -> list[tuple[str, str, str]]:
 def campaigns_of(store: Store, phone: str) -> pl.DataFrame:
     """Every run that listed the number: campaign, purpose, when, basis, source."""
     files = [str(store.file_path(f)) for _, f, _ in _listed_files(store)]
-    schema = {"campaign": pl.String, "purpose": pl.String, "as_of": pl.Datetime("us"),
-              "executed_at": pl.Datetime("us"), "basis": pl.String, "source_id": pl.String,
-              "run_id": pl.String}
+    schema: dict[str, pl.DataType] = {
+        "campaign": pl.String(), "purpose": pl.String(), "as_of": pl.Datetime("us"),
+        "executed_at": pl.Datetime("us"), "basis": pl.String(), "source_id": pl.String(),
+        "run_id": pl.String()}
     if not files:
         return pl.DataFrame(schema=schema)
     return store.frame(
