@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .textfile import bom_encoding
 
 CONFIG_FILE = "gatekeeper.toml"
 
@@ -85,15 +86,50 @@ def _unknown(kind: str, key: str, accepted: list[str], path: Path) -> ConfigErro
     )
 
 
+_SAVE_AS_UTF8 = "save it again as UTF-8 (in Notepad: Save as, Encoding UTF-8)"
+
+
+def _toml_text(path: Path, data: bytes, error: type[ConfigError] | Any) -> str:
+    """The file's text. TOML is UTF-8 by definition, and a guessed encoding could print a
+    garbled controller or supplier name on a letter, so anything else is refused with the
+    line it is on (Windows editors save Windows-1252 or UTF-16 unless told otherwise).
+    A UTF-8 byte-order mark, which Notepad adds, is dropped."""
+    encoding = bom_encoding(data)
+    if encoding:
+        raise error(f"the file is saved as {encoding.upper()}, not UTF-8; {_SAVE_AS_UTF8}",
+                    file=path)
+    if b"\x00" in data:
+        line = data[:data.index(b"\x00")].count(b"\n") + 1
+        raise error(f"line {line} holds NUL bytes (saved as UTF-16 or UTF-32, or damaged); "
+                    f"{_SAVE_AS_UTF8}", file=path)
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise error(f"byte 0x{data[exc.start]:02x} on line {line} is not UTF-8 (saved as "
+                    f"Windows-1252 or Latin-1?); {_SAVE_AS_UTF8}", file=path) from None
+
+
 def read_toml(path: Path, error: type[ConfigError] | Any = ConfigError) -> dict[str, Any]:
     """Read a TOML file, turning syntax errors into a message with its line."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise error("file not found; create it (see README, 'The workspace')", file=path) from None
+    except IsADirectoryError:
+        raise error("is a folder, not a file; move the folder away and put the TOML file "
+                    "in its place", file=path) from None
+    except OSError as exc:
+        raise error(f"cannot be read ({exc.strerror}); check the file's permissions",
+                    file=path) from None
+    text = _toml_text(path, data, error)
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise error(f"not valid TOML ({exc}); fix the syntax at that line", file=path) from None
+    except RecursionError:  # tomllib recurses once per nested [ or {
+        raise error("not valid TOML (arrays or tables nested thousands deep); fix the file",
+                    file=path) from None
 
 
 def _check_table(path: Path, name: str, table: Any) -> dict[str, Any]:
