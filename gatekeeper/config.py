@@ -8,6 +8,7 @@ silently ignored policy knob would change who gets called.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -74,6 +75,18 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
     "retention": {"list_rows_months": int, "evidence_years": int},
 }
+# Whole-number knobs, inclusive bounds: beyond them dates overflow (a retention of 10^9
+# months is before year 1), and a negative retention would purge what it should keep.
+_RANGES: dict[str, tuple[int, int]] = {
+    "policy.rpo_validity_days": (0, 3650),
+    "policy.consent_max_age_days": (0, 36500),
+    "policy.contract_grace_days": (0, 36500),
+    "registry.batch_size": (1, 10_000_000),
+    "retention.list_rows_months": (0, 1200),
+    "retention.evidence_years": (0, 100),
+}
+_TYPE_WORDS: dict[type | tuple[type, ...], str] = {
+    str: 'text in quotes, e.g. "…"', int: "a whole number", bool: "true or false"}
 _REQUIRED_CONTROLLER = ("name", "vat", "address", "dpo_email")
 ADAPTERS = ("file", "http")
 
@@ -142,10 +155,17 @@ def _check_table(path: Path, name: str, table: Any) -> dict[str, Any]:
         expected = spec[key]
         bad_bool = isinstance(value, bool) and expected in (int, (int, float))
         if not isinstance(value, expected) or bad_bool:
-            kind = expected.__name__ if isinstance(expected, type) else "number"
+            kind = _TYPE_WORDS.get(expected, "a number")
             raise ConfigError(
-                f"[{name}] {key} must be a {kind}, got {value!r}", file=path, key=f"{name}.{key}"
+                f"[{name}] {key} must be {kind}, got {value!r}", file=path, key=f"{name}.{key}"
             )
+        low, high = _RANGES.get(f"{name}.{key}", (None, None))
+        if low is not None and high is not None and not low <= value <= high:
+            raise ConfigError(f"[{name}] {key} must be from {low} to {high}, got {value}",
+                              file=path, key=f"{name}.{key}")
+        if isinstance(value, float) and not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"[{name}] {key} must be a number of 0 or more, got {value}",
+                              file=path, key=f"{name}.{key}")
     return table
 
 
