@@ -5,7 +5,8 @@
     ├── ManifestError               a sources/*.toml is wrong (file, key)
     ├── SourceFileError             a list file cannot be read (file, row)
     ├── StoreError                  the DuckDB store cannot be used
-    │   └── StoreBusy               another process holds it for writing
+    │   ├── StoreBusy               another process holds it for writing
+    │   └── StoreDamaged            its files cannot be read: restore from a backup
     ├── RegistryError               an RPO exchange cannot be recorded
     ├── JournalError                the opt-out journal cannot be written or read
     ├── EvidenceError               evidence was cut or rewritten: nothing is decided on it
@@ -86,6 +87,14 @@ class StoreError(GatekeeperError):
 
 class StoreBusy(StoreError):
     exit_code = 4
+
+
+class StoreDamaged(StoreError):
+    """The store's catalog or one of its files cannot be read: what it holds as evidence
+    (RPO checks, runs, erasures) cannot be relied on, so nothing is decided (exit 5, as for
+    other damaged evidence) until data/store/ is restored from a backup."""
+
+    exit_code = 5
 
 
 class RegistryError(GatekeeperError):
