@@ -22,8 +22,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ..digest import sha256_file
-from ..errors import RegistryError
+from ..errors import InputError, RegistryError
 from ..normalise import normalise, phone_key
+from ..outfile import output_path
 from ..store import Store
 from ..store import rpo as rpo_store
 from ..timeutil import iso, now_utc
@@ -73,8 +74,12 @@ def national(phones: pl.Expr) -> pl.Expr:
 def write_request(store: Store, out: Path, as_of: dt.datetime, validity_days: int) -> int:
     """Write the numbers that need a check, one national number per line; returns count."""
     needed = numbers_needing_check(store, as_of, validity_days)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    needed.select(national(pl.col("phone"))).write_csv(out, include_header=False)
+    output_path(out, make_folder=True)
+    try:
+        needed.select(national(pl.col("phone"))).write_csv(out, include_header=False)
+    except OSError as exc:
+        raise InputError(f"cannot be written ({exc.strerror}); choose another --out",
+                         file=out) from None
     return needed.height
 
 
