@@ -600,19 +600,21 @@ def _day_option(value: str | None, what: str) -> Any:
 def disclose(ctx: click.Context, phone: str, fmt: str, lang: str, ref: str | None,
              received: str | None, out: str | None) -> None:
     """Everything held about a number and where it came from; exit 3 when nothing is held."""
+    from pathlib import Path
+
     from .disclosure import disclose as collect
     from .disclosure.letter import render_letter
+    from .outfile import output_path, write_output
 
     ws = _workspace(ctx)
+    target = output_path(Path(out)) if out else None  # before --ref logs the answer
     data = collect(ws, phone, ref=ref, received_on=_day_option(received, "--received"))
     if fmt == "json":
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     else:
         text = render_letter(data, ws.config().controller, fmt, lang, ref)
-    if out:
-        from pathlib import Path
-
-        Path(out).write_text(text, encoding="utf-8")
+    if target:
+        write_output(target, text)
         click.echo(f"written to {out}", err=True)
     else:
         click.echo(text, nl=False)

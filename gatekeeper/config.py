@@ -8,6 +8,7 @@ silently ignored policy knob would change who gets called.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .jurisdictions import DEFAULT, JURISDICTIONS, Jurisdiction, jurisdiction
+from .textfile import bom_encoding
 
 CONFIG_FILE = "gatekeeper.toml"
 
@@ -79,6 +81,18 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
     "retention": {"list_rows_months": int, "evidence_years": int},
 }
+# Whole-number knobs, inclusive bounds: beyond them dates overflow (a retention of 10^9
+# months is before year 1), and a negative retention would purge what it should keep.
+_RANGES: dict[str, tuple[int, int]] = {
+    "policy.rpo_validity_days": (0, 3650),
+    "policy.consent_max_age_days": (0, 36500),
+    "policy.contract_grace_days": (0, 36500),
+    "registry.batch_size": (1, 10_000_000),
+    "retention.list_rows_months": (0, 1200),
+    "retention.evidence_years": (0, 100),
+}
+_TYPE_WORDS: dict[type | tuple[type, ...], str] = {
+    str: 'text in quotes, e.g. "…"', int: "a whole number", bool: "true or false"}
 _REQUIRED_CONTROLLER = ("name", "vat", "address", "dpo_email")
 
 
@@ -90,15 +104,50 @@ def _unknown(kind: str, key: str, accepted: list[str], path: Path) -> ConfigErro
     )
 
 
+_SAVE_AS_UTF8 = "save it again as UTF-8 (in Notepad: Save as, Encoding UTF-8)"
+
+
+def _toml_text(path: Path, data: bytes, error: type[ConfigError] | Any) -> str:
+    """The file's text. TOML is UTF-8 by definition, and a guessed encoding could print a
+    garbled controller or supplier name on a letter, so anything else is refused with the
+    line it is on (Windows editors save Windows-1252 or UTF-16 unless told otherwise).
+    A UTF-8 byte-order mark, which Notepad adds, is dropped."""
+    encoding = bom_encoding(data)
+    if encoding:
+        raise error(f"the file is saved as {encoding.upper()}, not UTF-8; {_SAVE_AS_UTF8}",
+                    file=path)
+    if b"\x00" in data:
+        line = data[:data.index(b"\x00")].count(b"\n") + 1
+        raise error(f"line {line} holds NUL bytes (saved as UTF-16 or UTF-32, or damaged); "
+                    f"{_SAVE_AS_UTF8}", file=path)
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise error(f"byte 0x{data[exc.start]:02x} on line {line} is not UTF-8 (saved as "
+                    f"Windows-1252 or Latin-1?); {_SAVE_AS_UTF8}", file=path) from None
+
+
 def read_toml(path: Path, error: type[ConfigError] | Any = ConfigError) -> dict[str, Any]:
     """Read a TOML file, turning syntax errors into a message with its line."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise error("file not found; create it (see README, 'The workspace')", file=path) from None
+    except IsADirectoryError:
+        raise error("is a folder, not a file; move the folder away and put the TOML file "
+                    "in its place", file=path) from None
+    except OSError as exc:
+        raise error(f"cannot be read ({exc.strerror}); check the file's permissions",
+                    file=path) from None
+    text = _toml_text(path, data, error)
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise error(f"not valid TOML ({exc}); fix the syntax at that line", file=path) from None
+    except RecursionError:  # tomllib recurses once per nested [ or {
+        raise error("not valid TOML (arrays or tables nested thousands deep); fix the file",
+                    file=path) from None
 
 
 def _check_table(path: Path, name: str, table: Any) -> dict[str, Any]:
@@ -111,10 +160,17 @@ def _check_table(path: Path, name: str, table: Any) -> dict[str, Any]:
         expected = spec[key]
         bad_bool = isinstance(value, bool) and expected in (int, (int, float))
         if not isinstance(value, expected) or bad_bool:
-            kind = expected.__name__ if isinstance(expected, type) else "number"
+            kind = _TYPE_WORDS.get(expected, "a number")
             raise ConfigError(
-                f"[{name}] {key} must be a {kind}, got {value!r}", file=path, key=f"{name}.{key}"
+                f"[{name}] {key} must be {kind}, got {value!r}", file=path, key=f"{name}.{key}"
             )
+        bounds = _RANGES.get(f"{name}.{key}")
+        if bounds is not None and isinstance(value, int) and not bounds[0] <= value <= bounds[1]:
+            raise ConfigError(f"[{name}] {key} must be from {bounds[0]} to {bounds[1]}, got "
+                              f"{value}", file=path, key=f"{name}.{key}")
+        if isinstance(value, float) and not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"[{name}] {key} must be a number of 0 or more, got {value}",
+                              file=path, key=f"{name}.{key}")
     return table
 
 

@@ -8,7 +8,9 @@ acknowledged yet not honoured until then, so it is refused.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import polars as pl
 from ..columns import OPTOUT_CHANNELS, OPTOUT_SCOPES
 from ..errors import InputError, JournalError
 from ..normalise import normalise, phone_of
+from ..textfile import bom_encoding
 from ..timeutil import iso, now_utc, parse_instant
 from .journal import (
     EVENT_SCHEMA,
@@ -84,17 +87,41 @@ def withdraw_optout(journal: Journal, phone: str, evidence: str, by: str) -> App
 IMPORT_COLUMNS = ("phone", "channel", "received_at", "by", "scope", "note")
 
 
+def _import_text(path: Path, data: bytes) -> str:
+    """The file's text: UTF-8, UTF-16/32 with their byte-order mark, else Windows-1252
+    (Excel's "CSV" on Windows). NUL bytes without a mark mean UTF-16 without one, or no
+    text at all: read as Windows-1252 they would only end in a baffling "missing column"."""
+    encoding = bom_encoding(data)
+    if encoding:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            raise InputError(f"the file starts as {encoding.upper()} but is cut short or "
+                             "damaged; save it again as CSV UTF-8", file=path) from None
+    if b"\x00" in data:
+        raise InputError("the file holds NUL bytes (UTF-16 without a byte-order mark, or not "
+                         "a CSV at all); save it again as CSV UTF-8", file=path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
 def _read_import(path: Path) -> pl.DataFrame:
     if not path.is_file():
         raise InputError("file not found", file=path)
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")  # Excel's "CSV" on Windows
+    text = _import_text(path, path.read_bytes())
     if not text.strip():
         raise InputError("the file is empty; it needs the header " + ",".join(IMPORT_COLUMNS)
                          + " and one objection per row", file=path)
+    try:
+        header = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error:  # e.g. a header "field" longer than csv's limit: polars says more
+        header = []
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:  # which of the two "phone" columns would be the person's number?
+        raise InputError(f"column(s) {', '.join(twice)} appear twice in the header; keep one "
+                         "of each", file=path, row=0)
     try:
         return pl.read_csv(text.encode(), infer_schema=False).fill_null("")
     except pl.exceptions.PolarsError as exc:

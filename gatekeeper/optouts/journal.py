@@ -24,6 +24,7 @@ before the next run is still caught.
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import hashlib
 import io
@@ -139,19 +140,33 @@ _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 # Plain sets, not EVENT_SCHEMA's dtypes: comparing polars dtypes per field of every line
 # cost ~90 µs a line (1 s per 10k opt-outs on each run).
 _TEXT_FIELDS = tuple(k for k, v in EVENT_SCHEMA.items() if v == pl.String)
+_INT64 = range(-(2**63), 2**63)
+
+
+def _instant(value: object) -> bool:
+    """An instant as the journal writes it, and a real one (not 2026-02-31T99:00:00Z)."""
+    if not isinstance(value, str) or _INSTANT.fullmatch(value) is None:
+        return False
+    try:
+        dt.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def journal_entry(raw: bytes) -> dict[str, Any] | None:
-    """The line as a journal entry, or None when it is not one."""
+    """The line as a journal entry, or None when it is not one. Every value is checked to
+    fit its column (a real instant, a 64-bit integer), so reading never fails on a line
+    that merely looks like an entry: it is a damaged line, named as such."""
     try:
         entry = json.loads(raw)
-    except ValueError:  # includes UnicodeDecodeError
+    except (ValueError, RecursionError):  # UnicodeDecodeError too; RecursionError: [[[[…
         return None
     if not isinstance(entry, dict) or entry.get("type") not in EVENT_TYPES:
         return None
-    if not (isinstance(entry.get("seq"), int) and isinstance(entry.get("hash"), str)
-            and isinstance(entry.get("prev"), str)
-            and _INSTANT.fullmatch(str(entry.get("at"))) is not None):
+    if not (type(entry.get("seq")) is int and entry["seq"] in _INT64
+            and isinstance(entry.get("hash"), str) and isinstance(entry.get("prev"), str)
+            and _instant(entry.get("at"))):
         return None
     if any(entry.get(k) in (None, "") for k in _REQUIRED[entry["type"]]):
         return None
@@ -159,9 +174,9 @@ def journal_entry(raw: bytes) -> dict[str, Any] | None:
         value = entry.get(key)
         if value is not None and type(value) is not str:
             return None
-    if type(entry.get("line", 0)) is not int or not (
-            entry.get("recorded_at") is None
-            or (type(entry["recorded_at"]) is str and _INSTANT.fullmatch(entry["recorded_at"]))):
+    line = entry.get("line", 0)
+    if type(line) is not int or line not in _INT64 or not (
+            entry.get("recorded_at") is None or _instant(entry["recorded_at"])):
         return None
     return entry
 
@@ -182,9 +197,17 @@ class Journal:
 
     @contextmanager
     def _locked(self, exclusive: bool) -> Iterator[BinaryIO]:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         created = not self.path.exists()
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        except IsADirectoryError:
+            raise JournalError("is a folder, not the opt-out journal; move the folder away "
+                               f"and {RESTORE_HINT}", file=self.path) from None
+        except OSError as exc:
+            raise JournalError(f"cannot be opened ({exc.strerror}); check that the folder "
+                               "and the file belong to the user running gatekeeper",
+                               file=self.path) from None
         with os.fdopen(fd, "r+b") as handle:
             if created:
                 dir_fd = os.open(self.path.parent, os.O_RDONLY)
@@ -269,7 +292,7 @@ class Journal:
             handle.flush()
             os.fsync(handle.fileno())
             end = size + len(data)
-            self._note_checkpoint(end, prev, seq)
+            warnings += self._note_checkpoint_or_warn(end, prev, seq)
         return AppendResult(written, warnings, end, prev)
 
     def _note_checkpoint(self, position: int, chain_hash: str, seq: int) -> None:
@@ -280,6 +303,19 @@ class Journal:
         fd = os.open(self.checkpoints_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a") as handle:
             handle.write(line)
+
+    def _note_checkpoint_or_warn(self, position: int, chain_hash: str, seq: int
+                                 ) -> list[str]:
+        """The receipt, or a warning when it cannot be kept: the events are already
+        durable, so failing now would tell an agent "not recorded" about a recorded
+        objection (and invite a second one)."""
+        try:
+            self._note_checkpoint(position, chain_hash, seq)
+        except OSError as exc:
+            return [f"{self.checkpoints_path}: the receipt of this append could not be kept "
+                    f"({exc.strerror}); the opt-out itself is recorded. Make "
+                    f"{self.checkpoints_path.name} a writable file again"]
+        return []
 
     # --- reading ---------------------------------------------------------------------
 
@@ -324,11 +360,21 @@ class Journal:
 
     def checkpoints(self) -> list[Checkpoint]:
         """The receipts of every append (optouts.checkpoints); a damaged line there is
-        skipped: it is a copy of what the journal itself proves."""
+        skipped: it is a copy of what the journal itself proves. A file that cannot be
+        read at all (a folder in its place) stops decisions: a cut it would catch could
+        go unseen."""
         if not self.checkpoints_path.exists():
             return []
+        try:
+            data = self.checkpoints_path.read_bytes()
+        except OSError as exc:  # a folder in its place, or not ours: the receipts are lost
+            raise JournalError(
+                f"the opt-out journal's receipts cannot be read ({exc.strerror}); make it a "
+                "readable file again (restore data/optouts.checkpoints from a backup, or "
+                "move it away to go on with the store's checkpoints only)",
+                file=self.checkpoints_path) from None
         out = []
-        for raw in self.checkpoints_path.read_bytes().split(b"\n"):
+        for raw in data.split(b"\n"):
             try:
                 item = json.loads(raw)
                 out.append(Checkpoint(int(item["position"]), str(item["hash"]),
@@ -383,6 +429,12 @@ def _links(lines: list[bytes], links: list[str]) -> pl.DataFrame:
                          "link": pl.Series([GENESIS, *links], dtype=pl.String)})
 
 
+def _real_instant(text: pl.Expr) -> pl.Expr:
+    """The journal's instant form, and a real instant (columnar twin of _instant)."""
+    return (text.str.contains(f"^{_INSTANT.pattern}$")
+            & text.str.to_datetime("%Y-%m-%dT%H:%M:%SZ", strict=False).is_not_null())
+
+
 def _all_entries(complete: bytes, count: int) -> pl.DataFrame | None:
     """Every line as a journal entry, read columnar (100k lines in ~0.1 s instead of
     ~2.5 s line by line), or None when any line may not be one: the careful line-by-line
@@ -410,8 +462,8 @@ def _all_entries(complete: bytes, count: int) -> pl.DataFrame | None:
         _TEXT_FIELDS, text, strict=True)}
     line = pl.col("line") if "line" in schema else pl.lit(None, pl.Int64)
     ok = (kind.is_in(EVENT_TYPES) & pl.col("seq").is_not_null() & pl.col("hash").is_not_null()
-          & pl.col("prev").is_not_null() & pl.col("at").str.contains(f"^{_INSTANT.pattern}$")
-          & (recorded.is_null() | recorded.str.contains(f"^{_INSTANT.pattern}$"))
+          & pl.col("prev").is_not_null() & _real_instant(pl.col("at"))
+          & (recorded.is_null() | _real_instant(recorded))
           & pl.when(kind == "optout").then(filled["phone"] & filled["scope"]
                                            & filled["recorded_by"])
           .when(kind == "withdraw").then(filled["phone"] & filled["recorded_by"])
@@ -480,7 +532,7 @@ def require_whole(state: JournalState, checkpoints: Sequence[Checkpoint]) -> Non
     or a missing checkpoint: an opt-out may be missing, so no answer may be "dialable"."""
     if state.damaged:
         raise JournalError(f"the opt-out journal's {state.damaged[0].describe()}; no number "
-                           f"is decided until {REPAIR_HINT}")
+                           f"is decided until {REPAIR_HINT}", file="data/optouts.jsonl")
     problems = [f"line {n}: hash chain broken" for n in state.broken]
     problems += checkpoint_problems(state, checkpoints)
     if problems:

@@ -22,9 +22,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ..digest import sha256_file
-from ..errors import RegistryError
+from ..errors import InputError, RegistryError
 from ..jurisdictions import DEFAULT, Jurisdiction
 from ..normalise import normalise, phone_key
+from ..outfile import output_path
 from ..store import Store
 from ..store import rpo as rpo_store
 from ..timeutil import iso, now_utc
@@ -70,8 +71,13 @@ def write_request(store: Store, out: Path, as_of: dt.datetime, validity_days: in
     """Write the numbers that need a check, one national number per line (the register's
     format); returns how many."""
     needed = numbers_needing_check(store, as_of, validity_days, jurisdiction)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    needed.select(jurisdiction.national(pl.col("phone"))).write_csv(out, include_header=False)
+    output_path(out, make_folder=True)
+    try:
+        needed.select(jurisdiction.national(pl.col("phone"))).write_csv(out,
+                                                                         include_header=False)
+    except OSError as exc:
+        raise InputError(f"cannot be written ({exc.strerror}); choose another --out",
+                         file=out) from None
     return needed.height
 
 

@@ -105,6 +105,9 @@ def _supplier(path: Path, kind: str, value: Any) -> Supplier | None:
     if not isinstance(value, dict):
         raise _fail(path, "supplier", "must be a table: [supplier]")
     _check_keys(path, value, SUPPLIER_KEYS, "supplier.")
+    for key in ("contact", "contract_ref"):  # optional, but printed as text when given
+        if key in value and not isinstance(value[key], str):
+            raise _fail(path, f"supplier.{key}", f"must be text, e.g. {key} = \"…\"")
     return Supplier(
         name=_string(path, value, "name", "supplier."),
         vat=_string(path, value, "vat", "supplier."),
@@ -127,6 +130,9 @@ def _list_file(path: Path, workspace_root: Path, value: str, outside: Any) -> Pa
     could otherwise load, and later disclose, any file the user can read."""
     if not isinstance(outside, bool):
         raise _fail(path, "outside_workspace", "must be true or false")
+    if any(ord(c) < 32 for c in value):  # no file system takes a NUL; a newline is a typo
+        raise _fail(path, "file", f"{value!r} holds a control character; write the list "
+                    "file's path, e.g. file = \"data/lists/acme.csv\"")
     file = workspace_root / value
     if not outside and not file.resolve().is_relative_to(workspace_root.resolve()):
         raise _fail(path, "file", f"'{value}' is outside the workspace; copy the list under "
@@ -177,13 +183,18 @@ def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
     defaults = _mapping(path, raw.get("defaults"), "defaults")
     if "phone" in defaults:
         raise _fail(path, "defaults.phone", "a list cannot default its phone number")
+    for canonical, constant in defaults.items():  # one value for every row: no arrays
+        if not isinstance(constant, str | int | float | bool | dt.date):
+            raise _fail(path, f"defaults.{canonical}", "must be one value (text, a number, "
+                        "true/false or a date) that every row of the list shares")
     file_value = _string(path, raw, "file")
     file = _list_file(path, workspace_root, file_value, raw.get("outside_workspace", False))
     for opt in ("sheet", "delimiter", "encoding"):
         if opt in raw and not isinstance(raw[opt], str):
             raise _fail(path, opt, "must be text")
-    if "delimiter" in raw and len(raw["delimiter"]) != 1:
-        raise _fail(path, "delimiter", 'must be one character, e.g. delimiter = ";"')
+    if "delimiter" in raw and (len(raw["delimiter"]) != 1 or raw["delimiter"] in '"\r\n'):
+        raise _fail(path, "delimiter", 'must be one character other than a quote or a line '
+                    'break, e.g. delimiter = ";"')
     return Manifest(
         id=source_id,
         kind=kind,

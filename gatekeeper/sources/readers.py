@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 
 from ..columns import ROW
 from ..errors import SourceFileError
+from ..textfile import bom_encoding
 from .manifest import Manifest
 
 REJECT_SCHEMA = {ROW: pl.Int64, "reason": pl.String}
@@ -91,28 +92,40 @@ def _decode(data: bytes, manifest: Manifest) -> tuple[bytes, str]:
     """UTF-8 bytes of the file, and the encoding they were read as."""
     path = manifest.file
     if manifest.encoding:
+        unknown = SourceFileError(
+            f"unknown encoding '{manifest.encoding}'; use utf-8, cp1252 or latin-1",
+            file=manifest.path, key="encoding")
         try:
             codecs.lookup(manifest.encoding)
         except LookupError:
-            raise SourceFileError(
-                f"unknown encoding '{manifest.encoding}'; use utf-8, cp1252 or latin-1",
-                file=manifest.path, key="encoding") from None
+            raise unknown from None
         try:
-            return data.decode(manifest.encoding).encode("utf-8"), manifest.encoding
+            text = data.decode(manifest.encoding).removeprefix("\ufeff")
+            return text.encode("utf-8", "surrogatepass"), manifest.encoding
+        except LookupError:  # a codec, but not text to text (base64, rot13, hex)
+            raise unknown from None
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
             row = line - (manifest.header_row or 1)
             raise SourceFileError(
-                f"byte 0x{data[exc.start]:02x} is not {manifest.encoding}"
+                f"byte 0x{data[exc.start:exc.start + 1].hex()} is not {manifest.encoding}"
                 + (f" (line {line}, above the header)" if row < 0 else "")
                 + "; remove 'encoding' from the manifest to let Gatekeeper detect it",
                 file=path, row=row if row >= 0 else None) from None
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16").encode("utf-8"), "utf-16"
+    encoding = bom_encoding(data)
+    if encoding:
+        try:
+            return data.decode(encoding).encode("utf-8", "surrogatepass"), encoding
+        except UnicodeDecodeError as exc:  # cut short, or damaged, after the mark
+            raise SourceFileError(
+                f"the file starts as {encoding.upper()} but byte {exc.start:,} is not "
+                f"{encoding.upper()} (the file was cut short or damaged); export it "
+                "again as 'CSV UTF-8' or .xlsx", file=path) from None
     if b"\x00" in data[:65536]:
         raise SourceFileError(
-            "the file is not text in a known encoding (it contains NUL bytes); "
-            "export it again as 'CSV UTF-8' or .xlsx", file=path)
+            "the file is not text in a known encoding (it contains NUL bytes: UTF-16 or "
+            "UTF-32 without a byte-order mark, or not a CSV at all); export it again as "
+            "'CSV UTF-8' or .xlsx", file=path)
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
     try:
@@ -130,7 +143,10 @@ def _decode(data: bytes, manifest: Manifest) -> tuple[bytes, str]:
 def _cells(line: str, manifest: Manifest) -> tuple[list[str], str]:
     """A line's stripped cells, split on the manifest's delimiter or the line's likeliest."""
     delimiter = manifest.delimiter or max(DELIMITERS, key=line.count)
-    cells = next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+    try:
+        cells = next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
+    except csv.Error:  # a "cell" past csv's field size limit: no names on this line
+        cells = []
     return [c.strip() for c in cells], delimiter
 
 
@@ -173,6 +189,10 @@ def _header(lines: list[str], manifest: Manifest) -> tuple[list[str], str, int |
         where = "the first line" if header_row == 1 else f"line {header_row}"
         raise SourceFileError(f"{where} is empty; it must be the header row"
                               + header_hint_text(hint), file=manifest.file, row=0)
+    if not names:
+        raise SourceFileError("the header line cannot be read as column names (one field "
+                              "of over 131,072 characters: an unclosed quote?); it must name "
+                              "the columns" + header_hint_text(hint), file=manifest.file, row=0)
     return _unique_names(names, manifest, hint), delimiter, hint
 
 
@@ -319,7 +339,9 @@ def read_csv(manifest: Manifest) -> RawTable:
         frame = pl.DataFrame(schema={n: pl.String for n in names})
     assert isinstance(frame, pl.DataFrame)
     # Records in file order, 0-based; pyarrow numbers the ones it could not read from 1.
-    bad_at = np.array([int(number) - 1 for number, _, _ in bad], dtype=np.int64)
+    # The serial parse numbers every record it could not read (the threaded one may not).
+    bad_at = np.array([(number or 0) - 1 for number, _, _ in bad], dtype=np.int64)
+    assert all(number is not None for number, _, _ in bad)
     ends_open = quoted and not (frame.height and frame.item(-1, 0) == end_mark)
     if quoted and not ends_open:
         frame = frame.head(-1)
@@ -346,7 +368,8 @@ def read_csv(manifest: Manifest) -> RawTable:
     stray = swallows | open_at_end
     span = np.where(stray, lines, 1)
     start = np.cumsum(span) - span + 1  # data row of each record, as the file numbers it
-    frame = frame.with_columns(pl.Series(ROW, start[valid_at], dtype=pl.Int64))
+    frame = _without_own_row_column(frame, manifest).with_columns(
+        pl.Series(ROW, start[valid_at], dtype=pl.Int64))
     if stray.any():
         frame = frame.filter(~pl.Series(stray[valid_at]))
     # A line of only delimiters or spaces is a blank row, not a damaged one.
@@ -369,30 +392,71 @@ def read_csv(manifest: Manifest) -> RawTable:
     return RawTable(frame, rejects.sort(ROW), encoding, delimiter, hint, skipped.sort(ROW))
 
 
+def _without_own_row_column(frame: pl.DataFrame, manifest: Manifest) -> pl.DataFrame:
+    """The frame without the file's own column named `row`: readers number rows in a
+    column of that name, which would otherwise overwrite it (CSV) or clash with it
+    (.xlsx, Parquet). Unmapped, it is never read; mapped, the manifest would get row
+    numbers instead of its values, so that is an error."""
+    if ROW not in frame.columns:
+        return frame
+    mapped = [f for f, column in manifest.columns.items() if column == ROW]
+    if mapped:
+        raise SourceFileError(
+            f"the file's column '{ROW}' has the name Gatekeeper gives row numbers; rename "
+            "it in the file and in the manifest", file=manifest.path,
+            key=f"columns.{mapped[0]}")
+    return frame.drop(ROW)
+
+
+def _workbook_error(exc: BaseException, manifest: Manifest) -> SourceFileError:
+    """fastexcel's error (its own tree, several lines of context) as one line."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return SourceFileError(f"cannot read as .xlsx ({first}); open it in Excel and save it "
+                           "again as .xlsx, or export it as CSV UTF-8", file=manifest.file)
+
+
+def _is_panic(exc: BaseException) -> bool:
+    """calamine panics on some damage (a cell reference past XFD1048576); pyo3 raises
+    that as PanicException, a BaseException, which would slip past even main()'s last
+    line of defence as a traceback."""
+    return type(exc).__name__ == "PanicException"
+
+
 def read_xlsx(manifest: Manifest) -> RawTable:
     """First sheet (or `sheet =`) of a workbook, every cell as text; dates as ISO.
 
     The header is sheet row `header_row` as Excel numbers it (default: the first row with
     anything in it), so a title or a blank row above the header is simply named.
+    A workbook is a zip of XML parts: a damaged one fails when opened or only when its
+    sheet is read, and either way it is this file that must be saved again.
     """
     import fastexcel
 
     try:
         reader = fastexcel.read_excel(str(manifest.file))
-    except Exception as exc:  # fastexcel raises its own tree; all mean "not a workbook"
-        raise SourceFileError(f"cannot open as .xlsx ({exc}); save it again from Excel",
-                              file=manifest.file) from None
+    except BaseException as exc:  # fastexcel raises its own tree; all mean "not a workbook"
+        if not isinstance(exc, Exception) and not _is_panic(exc):
+            raise
+        raise _workbook_error(exc, manifest) from None
     sheet = manifest.sheet if manifest.sheet is not None else 0
     if isinstance(sheet, str) and sheet not in reader.sheet_names:
         raise SourceFileError(
             f"no sheet '{sheet}'; sheets: {', '.join(reader.sheet_names)}",
             file=manifest.path, key="sheet")
     # No header and no skipping: row i of this frame is the sheet's row i + 1, blank or not.
-    cells = pl.from_arrow(
-        reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string").to_arrow())
+    try:
+        cells = pl.from_arrow(reader.load_sheet(sheet, header_row=None, skip_rows=0,
+                                                dtypes="string").to_arrow())
+    except fastexcel.FastExcelError as exc:  # the sheet's XML is damaged or missing
+        raise _workbook_error(exc, manifest) from None
+    except BaseException as exc:
+        if not _is_panic(exc):
+            raise
+        raise _workbook_error(exc, manifest) from None
     assert isinstance(cells, pl.DataFrame)
     filled = cells.select(pl.any_horizontal(
-        pl.col(c).str.strip_chars().fill_null("") != "" for c in cells.columns)).to_series()
+        pl.col(c).str.strip_chars().fill_null("") != "" for c in cells.columns)
+    ).to_series() if cells.width else pl.Series([], dtype=pl.Boolean)  # no cell at all
     if not filled.any():
         raise SourceFileError("the sheet is empty; it needs a header row and data rows",
                               file=manifest.file)
@@ -408,9 +472,46 @@ def read_xlsx(manifest: Manifest) -> RawTable:
         hint = _hint(head, header_row, manifest)
     names = _unique_names(header, manifest, hint)
     frame = cells.slice(header_row).rename(dict(zip(cells.columns, names, strict=True)))
+    frame = _without_own_row_column(frame, manifest)
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     frame, skipped = _split_skipped(frame, manifest)
     return RawTable(frame, _empty_rejects(), header_hint=hint, skipped=skipped)
+
+
+def _as_text(frame: pl.DataFrame, manifest: Manifest) -> pl.DataFrame:
+    """Every column as text, as the other readers hand them on. A column a list cannot
+    hold as one value per cell (lists, structs, maps), bytes that are not UTF-8 text, or a
+    type polars cannot write as text is named with its type, not guessed at."""
+    out = []
+    for name, dtype in frame.schema.items():
+        if dtype.is_nested():
+            raise SourceFileError(
+                f"column '{name}' holds {dtype} values, not one value per cell; export the "
+                "list with plain text, number or date columns", file=manifest.file)
+        column = frame.get_column(name)
+        try:
+            out.append(column.cast(pl.String))
+        except pl.exceptions.PolarsError:
+            row = _first_not_utf8(column) if dtype == pl.Binary else None
+            if row is not None:
+                raise SourceFileError(
+                    f"column '{name}' holds bytes that are not UTF-8 text (first in row "
+                    f"{row}); export it as text", file=manifest.file) from None
+            raise SourceFileError(
+                f"column '{name}' is of type {dtype}, which cannot be read as text; export "
+                "it as text, a number or a date", file=manifest.file) from None
+    return pl.DataFrame(out) if out else pl.DataFrame()
+
+
+def _first_not_utf8(column: pl.Series) -> int | None:
+    """The 1-based row of the first value that is not UTF-8 (a loop, on the error path)."""
+    for row, value in enumerate(column.to_list(), 1):
+        try:
+            if value is not None:
+                value.decode("utf-8")
+        except UnicodeDecodeError:
+            return row
+    return None
 
 
 def read_parquet(manifest: Manifest) -> RawTable:
@@ -418,8 +519,10 @@ def read_parquet(manifest: Manifest) -> RawTable:
     try:
         frame = pl.read_parquet(manifest.file)
     except Exception as exc:  # polars raises several kinds for a corrupt file
-        raise SourceFileError(f"cannot read as Parquet ({exc})", file=manifest.file) from None
-    frame = frame.select(pl.all().cast(pl.String))
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SourceFileError(f"cannot read as Parquet ({first}); export it again",
+                              file=manifest.file) from None
+    frame = _as_text(_without_own_row_column(frame, manifest), manifest)
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     frame, skipped = _split_skipped(frame, manifest)
     return RawTable(frame, _empty_rejects(), skipped=skipped)
@@ -442,6 +545,9 @@ def read_source(manifest: Manifest) -> RawTable:
         raise SourceFileError(
             f"unsupported file type '{path.suffix}'; accepted: {', '.join(READERS)}",
             file=manifest.path, key="file")
+    if path.is_dir():
+        raise SourceFileError("is a folder, not a list file; point 'file' in the manifest "
+                              "at the list itself", file=path)
     if not path.is_file():
         raise SourceFileError("file not found; check 'file' in the manifest (relative to "
                               "the workspace)", file=path)

@@ -19,8 +19,10 @@ Everything is owner-only: the store holds personal data.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -34,7 +36,7 @@ import polars as pl
 import pyarrow as pa
 
 from ..digest import sha256_file
-from ..errors import StoreBusy, StoreError
+from ..errors import GatekeeperError, StoreBusy, StoreDamaged, StoreError
 from ..faults import fail_point
 from .schema import LEGACY_FILE, MIGRATIONS, SCHEMA_VERSION
 
@@ -43,9 +45,44 @@ LOCK_WAIT_SECONDS = 30.0
 MEMORY_LIMIT = "1GB"
 
 
+# DuckDB's words when another process holds the file. Only those: "lock" alone also
+# matches "block", and a damaged file says "... checksum ... in block at location N".
+_LOCK_WORDS = re.compile(r"could not set lock on file|conflicting lock is held", re.I)
+# What DuckDB says when the catalog file itself is damaged (cut short, overwritten, bits
+# flipped): its IOException, or these words in a plain duckdb.Error.
+_DAMAGE_WORDS = re.compile(r"corrupt database file|checksum|not a valid duckdb database|"
+                           r"could not read enough bytes|replaying wal", re.I)
+_NOT_DAMAGE_WORDS = re.compile(r"permission denied|no space left|read-only file system", re.I)
+RESTORE_HINT = ("restore the whole data/store/ folder from a backup, then run 'gatekeeper "
+                "load' and import again the RPO answers received since that backup")
+
+
 def _is_lock_error(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return "lock" in text or "conflicting" in text
+    return _LOCK_WORDS.search(str(exc)) is not None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _catalog_damage(exc: BaseException) -> str | None:
+    """What a DuckDB error says when it means the catalog file is damaged, else None."""
+    if not isinstance(exc, duckdb.Error) or _is_lock_error(exc):
+        return None
+    text = _first_line(exc)
+    if _NOT_DAMAGE_WORDS.search(text):
+        return None
+    if isinstance(exc, duckdb.IOException | duckdb.SerializationException
+                  | duckdb.FatalException) or _DAMAGE_WORDS.search(text):
+        return text
+    return None
+
+
+def damaged(file: Path | None, detail: str) -> StoreDamaged:
+    """The one error for a store that cannot be read: which file, what was seen, and how
+    to recover (never "busy": waiting would not help)."""
+    return StoreDamaged(f"the store is damaged and cannot be read ({detail}); "
+                        f"{RESTORE_HINT}", file=file)
 
 
 def _owner_only(path: Path) -> None:
@@ -67,6 +104,10 @@ class Store:
         else:
             self.path = Path(target)
             self._folder = self.path.parent
+            if self._folder.exists() and not self._folder.is_dir():  # never "nothing held"
+                raise StoreError("is not a folder; the store lives in data/store/ (move the "
+                                 f"file away; if it replaced the store, {RESTORE_HINT})",
+                                 file=self._folder)
             legacy = self.path.parent.parent / LEGACY_FILE
             if not self.path.exists() and legacy.is_file():
                 if read_only:
@@ -86,15 +127,18 @@ class Store:
             elif self.schema_version() != SCHEMA_VERSION:
                 raise StoreError("the store's schema is older than this gatekeeper; run "
                                  "'gatekeeper load' once to upgrade it", file=self.path)
-        except BaseException:
-            self.close()
+        except BaseException as exc:
+            diagnosis = self.diagnose(exc)
+            self._close_quietly()
+            if diagnosis is not None:
+                raise diagnosis from exc
             raise
 
     @staticmethod
     def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
-        if path.parent.exists() and not path.parent.is_dir():
-            raise StoreError("is not a folder; the store lives in data/store/ (move the file "
-                             "away)", file=path.parent)
+        if path.is_dir():
+            raise StoreError("is a folder, not the store's catalog; move it away (and, if "
+                             f"the catalog is lost, {RESTORE_HINT})", file=path)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         deadline = time.monotonic() + wait
         while True:
@@ -104,9 +148,12 @@ class Store:
                 break
             except duckdb.Error as exc:
                 if not _is_lock_error(exc):
+                    detail = _catalog_damage(exc)
+                    if detail is not None:
+                        raise damaged(path, detail) from None
                     raise StoreError(
-                        f"cannot open the store ({str(exc).splitlines()[0]}); if it is "
-                        "damaged, restore it from a backup ('gatekeeper restore')",
+                        f"cannot open the store ({_first_line(exc)}); check the disk and "
+                        f"the file's permissions; if it is damaged, {RESTORE_HINT}",
                         file=path) from None
                 if time.monotonic() >= deadline:
                     raise StoreBusy(
@@ -132,11 +179,63 @@ class Store:
             self._scratch.cleanup()
             self._scratch = None
 
+    def _close_quietly(self) -> None:
+        """Close after a failure: a damaged database may fail to close too, and that
+        must not hide the failure that is being reported."""
+        with contextlib.suppress(duckdb.Error):
+            self.close()
+
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> None:
+        """Close; a failure the store's damage explains leaves as StoreDamaged naming the
+        damaged file (this is the store's I/O boundary: every use of a store is inside
+        `with Store(...)`), any other failure unchanged."""
+        if exc is None:
+            self.close()
+            return
+        diagnosis = self.diagnose(exc)
+        self._close_quietly()
+        if diagnosis is not None:
+            raise diagnosis from exc
+
+    def diagnose(self, exc: BaseException) -> StoreDamaged | None:
+        """Whether a failure while using the store is the store's damage: a Parquet file
+        the catalog points to is missing or no longer has the sha256 recorded when it was
+        written, or the catalog itself said so. A damaged Parquet file makes DuckDB,
+        pyarrow and polars fail in a dozen ways, none of which names the file; checking
+        the files against the catalog does, and an error neither explains stays what it
+        is (a bug, reported as one). Only runs on the way out of a failure."""
+        if not isinstance(exc, Exception) or isinstance(exc, GatekeeperError):
+            return None
+        if self.path is not None:  # an in-memory store (tests) has no files to damage
+            culprit = self._damaged_file(exc)
+            if culprit is not None:
+                return culprit
+        detail = _catalog_damage(exc)
+        return damaged(self.path, detail) if detail is not None else None
+
+    def _damaged_file(self, exc: BaseException) -> StoreDamaged | None:
+        try:
+            with contextlib.suppress(duckdb.Error):  # after a failed statement, if needed
+                self.con.execute("ROLLBACK")
+            files = self.con.execute(
+                "SELECT rows_file, rows_sha256 FROM source_versions WHERE rows_file IS NOT "
+                "NULL UNION ALL SELECT dialable_file, dialable_sha256 FROM runs WHERE "
+                "dialable_file IS NOT NULL").fetchall()
+        except (duckdb.CatalogException, duckdb.BinderException):
+            return None  # a schema before Parquet files (a migration failed): no evidence
+        except duckdb.Error as again:  # the catalog cannot even list its files
+            return damaged(self.path, _catalog_damage(exc) or _first_line(again))
+        for relative, recorded in files:
+            path = self.folder / relative
+            if not path.is_file():
+                return damaged(path, "the file is missing")
+            if recorded and sha256_file(path) != recorded:
+                return damaged(path, "the file is not the one written: its sha256 differs")
+        return None
 
     # --- schema -------------------------------------------------------------------------
 
@@ -190,7 +289,10 @@ class Store:
         try:
             yield
         except BaseException:
-            self.con.execute("ROLLBACK")
+            # A damaged database can refuse the rollback too; the first error is the news
+            # (and nothing uncommitted survives the connection closing).
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
 
