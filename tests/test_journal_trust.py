@@ -237,3 +237,23 @@ def test_the_fast_reading_is_the_careful_reading(tmp_path_factory: pytest.TempPa
     assert fast.events.equals(slow.events) and fast.links.equals(slow.links)
     assert (fast.damaged, fast.broken, fast.last_hash) == (slow.damaged, slow.broken,
                                                            slow.last_hash)
+
+
+def test_service_refuses_checks_on_a_damaged_store(scrubbed: Workspace) -> None:
+    """A damaged store is not a busy one: its runs and erasures cannot be relied on, so no
+    answer is 'dialable' (the last snapshot is not served on)."""
+    import time
+
+    from .service_helper import running_service
+
+    phone = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")["phone"][0]
+    with running_service(scrubbed, AS_OF) as service, service.client("dialer") as dialer:
+        assert dialer.get("/v1/check", params={"phone": phone}).json()["dialable"]
+        scrubbed.store_path.write_bytes(os.urandom(300_000))
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:  # the service notices within its refresh tick
+            answer = dialer.get("/v1/check", params={"phone": phone})
+            if answer.status_code != 200:
+                break
+            time.sleep(0.3)
+        assert answer.status_code == 503 and answer.json()["error"]["code"] == "store_damaged"

@@ -35,6 +35,7 @@ from ..errors import (
     JournalError,
     NotFound,
     StoreBusy,
+    StoreDamaged,
     StoreError,
 )
 from ..normalise import phone_of
@@ -212,6 +213,8 @@ async def gatekeeper_error(request: Request, exc: Exception) -> Response:
         return _error(422, "invalid_input", exc.message)
     if isinstance(exc, JournalError | EvidenceError):  # fail closed: no answer is "dialable"
         return _error(503, "journal_damaged", exc.message)
+    if isinstance(exc, StoreDamaged):
+        return _error(503, "store_damaged", exc.message)
     status = 503 if isinstance(exc, StoreError) else 500
     return _error(status, "unavailable", exc.message)
 

@@ -27,7 +27,7 @@ from .. import policy as P
 from ..columns import PURPOSES
 from ..config import Workspace
 from ..dialing import RunSnapshot, facts, load_snapshot
-from ..errors import EvidenceError, JournalError, StoreError
+from ..errors import EvidenceError, JournalError, StoreBusy, StoreDamaged, StoreError
 from ..optouts import Checkpoint, Journal, checkpoint_problems
 from ..optouts.journal import (
     GENESIS,
@@ -148,6 +148,7 @@ class CheckIndex:
         self.loaded_stamp: tuple[int, ...] | None = None
         self.last_error: str | None = None
         self.journal_problem: str | None = None
+        self.store_problem: str | None = None
         self._lock = threading.Lock()
 
     def now(self) -> dt.datetime:
@@ -175,8 +176,13 @@ class CheckIndex:
                 checkpoints = evidence_store.journal_checkpoints(store)
                 runs = {p: (load_snapshot(self.ws, store, r) if r else None)
                         for p, r in latest.items()}
-        except StoreError as exc:  # a load or run is writing: answer from what we have
+        except StoreBusy as exc:  # a load or run is writing: answer from what we have
             self.last_error = exc.message
+            return False
+        except StoreError as exc:  # damaged: what it holds cannot be relied on any more
+            with self._lock:
+                self.runs, self.loaded_stamp = dict.fromkeys(PURPOSES), None
+                self.store_problem, self.last_error = exc.message, exc.message
             return False
         # The journal against every checkpoint the store recorded (the tail then follows
         # the chain line by line): a journal cut behind a run is refused from the start.
@@ -186,7 +192,7 @@ class CheckIndex:
         with self._lock:
             self.runs, self.erased, self.loaded_stamp = runs, erased, stamp
             self.journal_problem = f"{cut[0]}; {RESTORE_HINT}" if cut else None
-            self.last_error = None
+            self.last_error = self.store_problem = None
         return True
 
     def check(self, phone: str, purpose: str) -> dict[str, Any]:
@@ -198,6 +204,8 @@ class CheckIndex:
             if self.journal_problem:
                 raise EvidenceError(f"the opt-out journal cannot be trusted: "
                                     f"{self.journal_problem}")
+            if self.store_problem:
+                raise StoreDamaged(self.store_problem)
         # Opt-outs count from the instant they are received, whatever the clock says.
         optout = self.optouts.opted_out(phone, purpose, max(now, now_utc()))
         answer = P.may_dial(facts(phone, now, erased=erased, opted_out=optout is not None,
