@@ -94,9 +94,11 @@ def _prepare(manifest: Manifest, latest: tuple[int, str, str] | None,
     if latest and latest[1] == file_sha and latest[2] == manifest_sha:
         return _Prepared(manifest, latest[0], file_sha, manifest_json, manifest_sha)
     table = read_source(manifest)
-    rows, rejects = to_canonical(table, manifest, jurisdiction)
+    phone = manifest.columns["phone"]  # missing from the file: to_canonical says so
+    numbers = (normalise(table.frame.get_column(phone), jurisdiction)
+               if phone in table.frame.columns else None)
+    rows, rejects = to_canonical(table, manifest, jurisdiction, numbers)
     version = (latest[0] + 1) if latest else 1
-    rows = pl.concat([rows, normalise(rows.get_column("raw"), jurisdiction)], how="horizontal")
     # Stored in number order: the Parquet file's row-group statistics then let a lookup of
     # one number (disclose, check) read a row group or two instead of the whole list.
     # Stable: a number's rows keep file order, so the same file is always stored the same.
