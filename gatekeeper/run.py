@@ -304,7 +304,8 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
             summary = _summary(sources, reasons, dialable, ctx, campaign, run_id)
             outputs = _write_small_files(folder, sources, summary)
     _record_run(ws, run_id, campaign, ctx, inputs, outputs, summary,
-                pl.concat([dialable, not_listed], how="diagonal"))
+                pl.concat([dialable.with_columns(phone_key(pl.col("phone")).alias("phone_key")),
+                           not_listed], how="diagonal"))
     return RunResult(run_id, campaign, purpose, iso(ctx.as_of) or "", target, summary, outputs,
                      journal.warnings())
 
@@ -367,8 +368,7 @@ def _not_listed(suppressed: list[pl.DataFrame], listed: pl.DataFrame) -> pl.Data
                 "source_id": pl.String, "source_version": pl.Int32})
     listed_keys = listed.select(phone_key(pl.col("phone")).alias("phone_key"))
     return (P.first_reasons(rows).join(listed_keys, on="phone_key", how="anti")
-            .select((pl.lit("+") + pl.col("phone_key").cast(pl.String)).alias("phone"),
-                    "source_id", "source_version", "reason"))
+            .select("phone_key", "source_id", "source_version", "reason"))
 
 
 def _write_batch(decisions: pq.ParquetWriter, spill: _SpillWriter, decided: pl.DataFrame,

