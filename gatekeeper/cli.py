@@ -541,17 +541,19 @@ def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ..
 @click.option("--campaign", help="Answer from this campaign's latest run (default: the "
               "purpose's).")
 @click.option("--at", "at", help="As things stood at this instant (ISO 8601; default: now).")
+@click.option("--agency", help="The call centre that would call (agencies/<id>.toml).")
+@click.option("--caller-id", "caller_id", help="The number the call would show.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at: str | None,
-          as_json: bool) -> None:
+          agency: str | None, caller_id: str | None, as_json: bool) -> None:
     """May this number be dialed now (or at --at)? Exit 0 yes, 1 no."""
     from .dialing import check_number
     from .policy import reason_text
-    from .timeutil import iso
+    from .timeutil import iso, rome_words
 
     result = check_number(_workspace(ctx), phone, purpose, campaign=campaign,
-                          at=_instant(at, "--at"))
+                          at=_instant(at, "--at"), agency=agency, caller_id=caller_id)
     answer = result.answer
     if as_json:
         _emit_json({**answer.as_json(), "purpose": purpose, "rows": result.rows})
@@ -559,8 +561,10 @@ def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at
         click.echo(f"DIALABLE {answer.phone}: {answer.basis} — {answer.basis_text}; "
                    f"valid until {iso(answer.valid_until) or 'no RPO limit'}")
     else:
+        when = (f"; may be called from {rome_words(answer.next_allowed_at)}"
+                if answer.next_allowed_at else "")
         click.echo(f"NOT DIALABLE {answer.phone or phone}: {answer.reason_text} "
-                   f"({answer.reason})")
+                   f"({answer.reason}){when}")
     for row in result.rows if not as_json else ():
         code = row["reason"] or row["basis"]
         click.echo(f"  {row['source_id']} row {row['row']}: {reason_text(code) or code} "
@@ -714,6 +718,7 @@ def requests_extend(ctx: click.Context, ref: str, reason: str) -> None:
 @click.pass_context
 def purge(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
     """Apply [retention]: old list rows and expired evidence go; opt-outs never do."""
+    from .ledger import Ledger
     from .retention import purge as do_purge
     from .store import Store
     from .timeutil import iso, now_utc
@@ -721,7 +726,7 @@ def purge(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
     ws = _workspace(ctx)
     with Store(ws.store_path) as store:
         plan = do_purge(store, ws.config(), _instant(as_of, "--as-of") or now_utc(),
-                        dry_run=dry_run)
+                        dry_run=dry_run, ledger=Ledger(ws.ledger_dir))
     verb = "would remove" if dry_run else "removed"
     click.echo(f"retention as of {iso(plan.as_of)}: list rows loaded before "
                f"{iso(plan.rows_cutoff)} and unused since; evidence before "
@@ -730,8 +735,85 @@ def purge(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
         click.echo(f"  {verb} rows of {v['source_id']} version {v['version']}: {v['rows']:,}")
     click.echo(f"  {verb} {plan.rows:,} list rows, {plan.rejects:,} rejects, "
                f"{plan.rpo_checks:,} RPO checks in {plan.rpo_exchanges:,} exchanges, "
-               f"{plan.runs:,} run records")
+               f"{plan.runs:,} run records, {plan.calls:,} calls (before "
+               f"{iso(plan.calls_cutoff)})")
     click.echo("  kept: every opt-out and every erasure suppression entry")
+
+
+@cli.command("agencies")
+@click.option("--json", "as_json", is_flag=True, help="Print the agencies as JSON.")
+@click.pass_context
+def agencies_cmd(ctx: click.Context, as_json: bool) -> None:
+    """The call centres that dial for the controller (agencies/*.toml), checked."""
+    from .agencies import discover_agencies
+
+    ws = _workspace(ctx)
+    found, errors = discover_agencies(ws.root / "agencies")
+    rows = [{"id": a.id, "name": a.name, "vat": a.vat, "authorised_from": str(
+        a.authorised_from), "authorised_to": str(a.authorised_to or ""),
+        "caller_ids": list(a.caller_ids), "campaigns": list(a.campaigns) or ["(all)"]}
+        for a in found.values()]
+    if as_json:
+        _emit_json(rows)
+    for row in rows if not as_json else ():
+        until = row["authorised_to"] or "open-ended"
+        click.echo(f"{row['id']:<16} {row['name']}  authorised {row['authorised_from']} to "
+                   f"{until}; caller ids {', '.join(row['caller_ids'])}; campaigns "
+                   f"{', '.join(row['campaigns'])}")
+    if not found and not errors:
+        click.echo("no agencies yet: add agencies/<id>.toml (see README)")
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if errors:
+        ctx.exit(2)
+
+
+@cli.group()
+def calls() -> None:
+    """The contact ledger: every call attempt and its outcome."""
+
+
+@calls.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--agency", required=True, help="Whose export it is (agencies/<id>.toml: its "
+              "[calls] columns and outcome codes).")
+@click.pass_context
+def calls_import(ctx: click.Context, file: str, agency: str) -> None:
+    """Record a dialer's call records (CSV or xlsx); all or nothing; the same file twice
+    records nothing new."""
+    from pathlib import Path
+
+    from .calls import import_calls
+
+    result = import_calls(_workspace(ctx), Path(file), agency)
+    if result.same_file:
+        click.echo(f"{file} was imported before; nothing new recorded")
+        return
+    click.echo(f"{result.stored:,} calls recorded from {file} ({result.agency})"
+               + (f", {result.repeated:,} already recorded" if result.repeated else "")
+               + (f", {result.optouts:,} objections recorded" if result.optouts else ""))
+
+
+@calls.command("list")
+@click.argument("phone")
+@click.option("--json", "as_json", is_flag=True, help="Print the calls as JSON.")
+@click.pass_context
+def calls_list(ctx: click.Context, phone: str, as_json: bool) -> None:
+    """Every call made to (or from) a number, oldest first, in Rome time."""
+    from .calls import calls_of
+    from .timeutil import rome_words
+
+    calls_made = calls_of(_workspace(ctx), phone)
+    if as_json:
+        _emit_json(calls_made)
+        return
+    for c in calls_made:
+        click.echo(f"{rome_words(c['started_at_utc'])}  {c['direction']:<8} {c['agency']:<12} "
+                   f"{c['outcome']:<12} campaign={c['campaign'] or '-'} "
+                   f"shown={c['caller_id'] or '-'} agent={c['agent'] or '-'} "
+                   f"id={c['call_id']}")
+    if not calls_made:
+        click.echo("no calls recorded for this number")
 
 
 @cli.command("backup")

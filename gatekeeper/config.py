@@ -13,7 +13,10 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .jurisdictions.calling_hours import CallingHours
 
 from .errors import ConfigError
 from .jurisdictions import DEFAULT, JURISDICTIONS, Jurisdiction, jurisdiction
@@ -47,11 +50,32 @@ class RegistryConfig:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """How often a number may be called ([contact])."""
+
+    max_attempts: int = 4
+    attempt_window_days: int = 30
+    refusal_cooldown_days: int = 60
+
+
+@dataclass(frozen=True)
 class Config:
     controller: Controller
     policy: Policy
     registry: RegistryConfig
     retention: dict[str, Any]
+    contact: Contact = field(default_factory=Contact)
+    calling_hours_table: dict[str, Any] = field(default_factory=dict)
+    trace_days: int = 30
+    path: Path | None = None
+
+    @property
+    def calling_hours(self) -> CallingHours:
+        """When calls may be made: the jurisdiction's hours, as [calling_hours] adjusts."""
+        from .jurisdictions.calling_hours import CallingHours
+
+        return CallingHours.from_table(self.calling_hours_table, self.path,
+                                       self.jurisdiction)
 
     @property
     def jurisdiction(self) -> Jurisdiction:
@@ -79,7 +103,15 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "batch_size": int,
         "timeout_seconds": (int, float),
     },
-    "retention": {"list_rows_months": int, "evidence_years": int},
+    "retention": {"list_rows_months": int, "evidence_years": int, "calls_months": int},
+    # Company policy on contacts; defaults follow the strictest EU rule (France, décret
+    # 2022-1313): at most 4 attempts in 30 days, 60 days' rest after a refusal.
+    "contact": {"max_attempts": int, "attempt_window_days": int,
+                "refusal_cooldown_days": int},
+    "contracts": {"trace_days": int},
+    # Checked by the jurisdiction's CallingHours (its keys, its formats).
+    "calling_hours": {"weekday": str, "saturday": str, "pre_holiday": str, "sunday": str,
+                      "holiday": str, "extra_holidays": list},
 }
 # Whole-number knobs, inclusive bounds: beyond them dates overflow (a retention of 10^9
 # months is before year 1), and a negative retention would purge what it should keep.
@@ -90,6 +122,11 @@ _RANGES: dict[str, tuple[int, int]] = {
     "registry.batch_size": (1, 10_000_000),
     "retention.list_rows_months": (0, 1200),
     "retention.evidence_years": (0, 100),
+    "retention.calls_months": (0, 1200),
+    "contact.max_attempts": (1, 1000),
+    "contact.attempt_window_days": (1, 3650),
+    "contact.refusal_cooldown_days": (0, 3650),
+    "contracts.trace_days": (1, 3650),
 }
 _TYPE_WORDS: dict[type | tuple[type, ...], str] = {
     str: 'text in quotes, e.g. "…"', int: "a whole number", bool: "true or false"}
@@ -215,6 +252,12 @@ def parse_config(path: Path) -> Config:
         policy=policy,
         registry=RegistryConfig(adapter=adapter, price_per_number=price, options=reg),
         retention=_check_table(path, "retention", raw.get("retention", {})),
+        contact=Contact(**_check_table(path, "contact", raw.get("contact", {}))),
+        calling_hours_table=dict(_check_table(path, "calling_hours",
+                                              raw.get("calling_hours", {}))),
+        trace_days=int(_check_table(path, "contracts", raw.get("contracts", {}))
+                       .get("trace_days", 30)),
+        path=path,
     )
 
 
@@ -262,6 +305,11 @@ class Workspace:
         from .store.schema import CATALOG_FILE
 
         return self.store_dir / CATALOG_FILE
+
+    @property
+    def ledger_dir(self) -> Path:
+        """The contact ledger: every call attempt (data/ledger/)."""
+        return self.data_dir / "ledger"
 
     @property
     def journal_path(self) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +19,11 @@ import numpy as np
 import polars as pl
 
 from . import policy as P
-from .config import Workspace
+from .agencies import Agency, discover_agencies
+from .config import Config, Workspace
 from .digest import sha256_file
 from .errors import InputError
+from .ledger import CallFacts, Ledger, call_facts
 from .normalise import normalise_one, phone_key
 from .optouts import Journal, active_optouts, trusted_state
 from .store import Store
@@ -94,15 +97,40 @@ def load_snapshot(ws: Workspace, store: Store, record: run_store.RunRecord) -> R
     return RunSnapshot(P.RunRef(record.run_id, record.campaign, record.as_of), outcomes)
 
 
+def contact_facts(config: Config, agencies: Mapping[str, Agency], calls: CallFacts,
+                  at: dt.datetime, *, campaign: str | None = None, agency: str | None = None,
+                  caller_id: str | None = None) -> P.ContactFacts:
+    """Steps 9-13's facts: the calling hours, the number's calls before `at`, and the
+    agency and caller id the dialer names (an agency without a manifest is not
+    authorised; a caller id without an agency must be one some agency declared)."""
+    hours = config.calling_hours
+    is_open = hours.is_open(at)
+    known = agencies.get(agency) if agency else None
+    if caller_id is None:
+        declared = None
+    elif agency:
+        declared = known is not None and known.declared(caller_id)
+    else:
+        declared = any(a.declared(caller_id) for a in agencies.values())
+    return P.ContactFacts(
+        is_open, None if is_open else hours.next_open(at), calls.attempts,
+        config.contact.max_attempts, calls.last_refusal is not None,
+        None if not agency else known is not None and known.authorised(at, campaign),
+        declared)
+
+
 def facts(phone: str | None, at: dt.datetime, *, erased: bool, opted_out: bool,
-          snapshot: RunSnapshot | None, jurisdiction: Any) -> P.DialFacts:
-    """The DialFacts for an E.164 number (or None for a value that is no number)."""
+          snapshot: RunSnapshot | None, jurisdiction: Any,
+          contact: P.ContactFacts | None = None,
+          numbering: tuple[str | None, str | None] | None = None) -> P.DialFacts:
+    """The DialFacts for an E.164 number (or None for a value that is no number);
+    `numbering` (region, type) when the caller already normalised a batch."""
     if phone is None:
         return P.DialFacts(at, None, jurisdiction=jurisdiction)
-    _, _, region, number_type = normalise_one(phone, jurisdiction)
+    region, number_type = numbering or normalise_one(phone, jurisdiction)[2:]
     return P.DialFacts(at, phone, region, number_type, erased, opted_out,
                        snapshot.ref if snapshot else None,
-                       snapshot.lookup(phone) if snapshot else None, jurisdiction)
+                       snapshot.lookup(phone) if snapshot else None, jurisdiction, contact)
 
 
 @dataclass
@@ -115,11 +143,14 @@ class CheckResult:
 
 
 def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | None = None,
-                 at: dt.datetime | None = None) -> CheckResult:
-    """May this number be dialled at `at` (default now), for a purpose or a campaign?
+                 at: dt.datetime | None = None, agency: str | None = None,
+                 caller_id: str | None = None) -> CheckResult:
+    """May this number be dialled at `at` (default now), for a purpose or a campaign, by
+    an agency showing a caller id?
 
     As things stood then: the latest run of the campaign (or purpose) whose as_of is at or
-    before `at`, opt-outs received by then, erasures."""
+    before `at`, opt-outs received and calls made by then, erasures, the calling hours and
+    the agencies' manifests."""
     config = ws.config()
     if purpose not in ("telemarketing", "survey"):
         raise InputError(f"unknown purpose '{purpose}'; accepted: telemarketing, survey")
@@ -139,8 +170,14 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
             pl.col("phone") == phone).is_empty()
     opted = not active_optouts(journal.events, purpose, when).filter(
         pl.col("phone") == phone).is_empty()
+    agencies, _ = discover_agencies(ws.root / "agencies")
+    calls = Ledger(ws.ledger_dir).calls(int(phone.removeprefix("+")), until=when)
+    contact = contact_facts(config, agencies, call_facts(
+        calls, when, config.contact.attempt_window_days,
+        config.contact.refusal_cooldown_days), when, campaign=campaign, agency=agency,
+        caller_id=caller_id)
     answer = P.may_dial(facts(phone, when, erased=erased, opted_out=opted, snapshot=snapshot,
-                              jurisdiction=jurisdiction))
+                              jurisdiction=jurisdiction, contact=contact))
     rows: list[dict[str, Any]] = []
     if record:
         rows = _rows_of(ws, record, phone)

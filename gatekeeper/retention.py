@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from .config import Config
+from .ledger import Ledger
 from .store import Store
 from .store import retention as retention_store
 
 DEFAULT_LIST_ROWS_MONTHS = 12
 DEFAULT_EVIDENCE_YEARS = 5
+DEFAULT_CALLS_MONTHS = 60  # [retention] calls_months: the ledger is evidence
 
 
 def months_before(instant: dt.datetime, months: int) -> dt.datetime:
@@ -45,11 +47,13 @@ class PurgePlan:
     rpo_exchanges: int = 0
     rpo_checks: int = 0
     runs: int = 0
+    calls: int = 0
+    calls_cutoff: dt.datetime | None = None
     applied: bool = False
 
 
-def purge(store: Store, config: Config, as_of: dt.datetime, *, dry_run: bool = False
-          ) -> PurgePlan:
+def purge(store: Store, config: Config, as_of: dt.datetime, *, dry_run: bool = False,
+          ledger: Ledger | None = None) -> PurgePlan:
     """Apply the retention rules at as_of in one transaction (or only plan them)."""
     months = int(config.retention.get("list_rows_months", DEFAULT_LIST_ROWS_MONTHS))
     years = int(config.retention.get("evidence_years", DEFAULT_EVIDENCE_YEARS))
@@ -66,9 +70,18 @@ def purge(store: Store, config: Config, as_of: dt.datetime, *, dry_run: bool = F
     plan.rejects = int(stale["rejects"].sum()) if stale.height else 0
     plan.rpo_exchanges, plan.rpo_checks, plan.runs = retention_store.evidence_before(
         store, plan.evidence_cutoff)
+    months_calls = int(config.retention.get("calls_months", DEFAULT_CALLS_MONTHS))
+    plan.calls_cutoff = months_before(as_of, months_calls)
+    if ledger is not None:
+        old = ledger.calls(columns=["started_at"]).filter(
+            pl.col("started_at") < plan.calls_cutoff).height
+        plan.calls = old
     if dry_run:
         return plan
     for file in retention_store.purge(store, plan.source_versions, plan.evidence_cutoff):
         store.remove_file(file)
+    if ledger is not None and plan.calls:
+        cutoff = plan.calls_cutoff
+        ledger.rewrite(lambda calls: calls.filter(pl.col("started_at") >= cutoff), "retention")
     plan.applied = True
     return plan

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import polars as pl
+
 from .errors import InputError
 
 ROME = ZoneInfo("Europe/Rome")
@@ -46,6 +48,37 @@ def rome_date(instant: dt.datetime) -> dt.date:
     return instant.replace(tzinfo=UTC).astimezone(ROME).date()
 
 
+def rome_words(instant: dt.datetime | None) -> str:
+    """A naive-UTC instant as a person in Italy reads it: 23/11/2026 09:00 (Rome)."""
+    if instant is None:
+        return "—"
+    return instant.replace(tzinfo=UTC).astimezone(ROME).strftime("%d/%m/%Y %H:%M")
+
+
 def iso(instant: dt.datetime | None) -> str | None:
     """Naive-UTC instant rendered as ISO 8601 with a Z, for files people and tools read."""
     return None if instant is None else instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_LOCAL_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
+                  "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S%.f",
+                  "%Y-%m-%dT%H:%M:%S%.f")
+_OFFSET_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z",
+                   "%Y-%m-%dT%H:%M%z")
+
+
+def instants(text: pl.Expr) -> pl.Expr:
+    """Instants as dialers and spreadsheets write them, to naive UTC (null when not one):
+    with an offset (or Z) as given, without one as Europe/Rome local time (the hour that
+    repeats when the clocks go back is read as the first)."""
+    value = text.str.strip_chars().str.replace(r"Z$", "+00:00")
+    offset = pl.coalesce(*(value.str.to_datetime(f, strict=False, time_unit="us")
+                           for f in _OFFSET_FORMATS))
+    local = pl.coalesce(*(value.str.to_datetime(f, strict=False, time_unit="us")
+                          for f in _LOCAL_FORMATS))
+    from_offset = offset.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    from_local = (local.dt.replace_time_zone("Europe/Rome", ambiguous="earliest",
+                                             non_existent="null")
+                  .dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+    return pl.when(value.str.contains(r"[+-]\d{2}:?\d{2}$")).then(from_offset).otherwise(
+        from_local)

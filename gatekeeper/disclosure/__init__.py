@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from ..config import Workspace
+from ..ledger import Ledger
 from ..normalise import phone_of
 from ..optouts import Journal
 from ..store import Store
@@ -26,7 +27,8 @@ from ..timeutil import iso, now_utc
 from .erasure import EraseResult, erase
 from .requests import record_request
 
-DISCLOSURE_KEYS = ("phone", "sources", "rpo_checks", "optouts", "campaigns", "erased")
+DISCLOSURE_KEYS = ("phone", "sources", "rpo_checks", "optouts", "campaigns", "erased",
+                   "calls")
 
 
 def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
@@ -72,6 +74,20 @@ def _optouts(journal: Journal, phone: str) -> list[dict[str, Any]]:
                                   "note", "evidence", "recorded_at"))
 
 
+def _calls(ws: Workspace, phone: str) -> list[dict[str, Any]]:
+    """Every call made to (or from) the number: when, which campaign, which call centre
+    (its name as its manifest gives it), the number shown, the outcome."""
+    from ..agencies import discover_agencies
+
+    agencies, _ = discover_agencies(ws.root / "agencies")
+    calls = Ledger(ws.ledger_dir).calls(int(phone.removeprefix("+"))).sort("started_at")
+    return [{"started_at": iso(c["started_at"]), "direction": c["direction"],
+             "campaign": c["campaign"], "agency": c["agency"],
+             "agency_name": agencies[c["agency"]].name if c["agency"] in agencies else None,
+             "caller_id": c["caller_id"], "outcome": c["outcome"],
+             "duration_s": c["duration_s"]} for c in calls.iter_rows(named=True)]
+
+
 def _erased(store: Store, phone: str) -> dict[str, Any] | None:
     rows = _records(people_store.erasure_of(store, phone))
     if not rows:
@@ -96,6 +112,7 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
             "rpo_checks": _rpo_checks(store, phone),
             "optouts": optouts,
             "campaigns": _campaigns(store, phone),
+            "calls": _calls(ws, phone),
             "erased": _erased(store, phone),
         }
         if ref:

@@ -22,6 +22,7 @@ import polars as pl
 from ..config import Workspace
 from ..digest import sha256_file
 from ..errors import InputError
+from ..ledger import Ledger
 from ..normalise import phone_of
 from ..optouts import Journal
 from ..sources.erasure import erase_from_list
@@ -165,6 +166,20 @@ def _other_copies(ws: Workspace, store: Store, phone: str, managed: set[Path]) -
     return copies
 
 
+def _erase_calls(ws: Workspace, phone: str) -> int:
+    """The person's number leaves every call of the ledger (what was called when, by which
+    call centre and with what outcome stays: evidence of the calls themselves)."""
+    ledger = Ledger(ws.ledger_dir)
+    key = int(phone.removeprefix("+"))
+    hits = ledger.calls(key).height
+    if hits:
+        hit = pl.col("phone_key") == key
+        ledger.rewrite(lambda calls: calls.with_columns(
+            pl.when(hit).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("phone", "phone_key")), "erasure")
+    return hits
+
+
 def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
           received_on: dt.date | None = None) -> EraseResult:
     """Remove a person's data from every copy, keeping the number only as a suppression
@@ -190,9 +205,14 @@ def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
         for file in retired + retired_lists:  # the old files held the person's data
             store.remove_file(file)
         reports = _rewrite_reports(ws, store, phone, ref, now)
+        called = _erase_calls(ws, phone)
         copies = [Copy("store: list rows", "erased", None, f"{rows} row(s) blanked"),
                   Copy("store: campaign lists", "erased", None, f"{campaigns} entr(ies)"),
                   *(Copy(r, "erased", None, "report rewritten") for r in reports)]
+        if called:
+            copies.append(Copy("data/ledger (calls)", "erased", None,
+                               f"the number blanked in {called} call(s); when, by whom and "
+                               "the outcome stay as evidence of the calls made"))
         manifests, _ = discover_all(ws.sources_dir, ws.root)
         copies += _list_files(ws, store, phone, ref, now)
         if checked:

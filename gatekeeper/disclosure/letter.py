@@ -14,6 +14,7 @@ from typing import Any
 
 from ..config import Controller
 from ..htmlpage import e, page
+from ..timeutil import ROME
 
 Block = tuple[str, Any]  # ("h", text) | ("p", text) | ("ul", [text, ...])
 
@@ -69,6 +70,21 @@ T: dict[str, dict[str, str]] = {
                             "Opposizioni",
         "LEGITIMATE_INTEREST": "sulla base del nostro legittimo interesse a chiedere ai "
                                "clienti un giudizio sul servizio",
+        "h_calls": "Le telefonate",
+        "call": "{when} (ora italiana): {direction} — {campaign}{agency}, dal numero {shown}, "
+                "esito: {outcome}",
+        "outbound": "L'abbiamo chiamata", "inbound": "Ci ha chiamato",
+        "call_campaign": "campagna «{campaign}»", "call_no_campaign": "senza campagna",
+        "call_agency": ", call center {agency}",
+        "outcome_no_answer": "nessuna risposta",
+        "outcome_busy": "occupato",
+        "outcome_failed": "non riuscita",
+        "outcome_voicemail": "segreteria",
+        "outcome_answered": "ha risposto",
+        "outcome_refused": "non interessato",
+        "outcome_callback": "da richiamare",
+        "outcome_optout": "ha chiesto di non essere più chiamato",
+        "outcome_wrong_number": "numero errato", "outcome_sale": "contratto concluso",
         "h_rpo": "Verifiche nel Registro Pubblico delle Opposizioni",
         "rpo_yes": "{date}: il numero risultava iscritto (non chiamabile)",
         "rpo_no": "{date}: il numero non risultava iscritto",
@@ -163,6 +179,20 @@ T: dict[str, dict[str, str]] = {
         "PUBLIC_DIRECTORY": "public directory, number not in the do-not-call register",
         "LEGITIMATE_INTEREST": "on our legitimate interest in asking customers about our "
                                "service",
+        "h_calls": "The calls",
+        "call": "{when} (Italian time): {direction} — {campaign}{agency}, from the number "
+                "{shown}, outcome: {outcome}",
+        "outbound": "we called you", "inbound": "you called us",
+        "call_campaign": "campaign “{campaign}”", "call_no_campaign": "no campaign",
+        "call_agency": ", call centre {agency}",
+        "outcome_no_answer": "no answer",
+        "outcome_busy": "busy",
+        "outcome_failed": "did not go through",
+        "outcome_voicemail": "voicemail",
+        "outcome_answered": "answered",
+        "outcome_refused": "not interested",
+        "outcome_callback": "to call back", "outcome_optout": "asked not to be called again",
+        "outcome_wrong_number": "wrong number", "outcome_sale": "contract signed",
         "h_rpo": "Checks in the do-not-call register (RPO)",
         "rpo_yes": "{date}: the number was registered (not callable)",
         "rpo_no": "{date}: the number was not registered",
@@ -220,6 +250,14 @@ def _day(value: str | None, lang: str) -> str:
         return "—"
     day = dt.date.fromisoformat(value[:10])
     return day.strftime("%d/%m/%Y") if lang == "it" else day.isoformat()
+
+
+def _moment(value: str | None, lang: str) -> str:
+    """An ISO UTC instant in Rome time (the person's clock)."""
+    if not value:
+        return "—"
+    local = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ROME)
+    return local.strftime("%d/%m/%Y %H:%M" if lang == "it" else "%Y-%m-%d %H:%M")
 
 
 def _source_blocks(records: list[dict[str, Any]], t: dict[str, str], lang: str) -> list[str]:
@@ -307,6 +345,15 @@ def letter_blocks(data: dict[str, Any], controller: Controller, lang: str = "it"
                      for c in data["campaigns"]]
         blocks += [("h", t["h_campaigns"]),
                    ("ul", campaigns) if campaigns else ("p", t["no_campaigns"])]
+        calls = [t["call"].format(
+            when=_moment(c["started_at"], lang), direction=t[c["direction"]],
+            campaign=(t["call_campaign"].format(campaign=c["campaign"]) if c["campaign"]
+                      else t["call_no_campaign"]),
+            agency=t["call_agency"].format(agency=c["agency_name"] or c["agency"]),
+            shown=c["caller_id"] or "—", outcome=t.get(f"outcome_{c['outcome']}", c["outcome"]))
+            for c in data.get("calls") or []]
+        if calls:
+            blocks += [("h", t["h_calls"]), ("ul", calls)]
         checks = [t["rpo_yes" if c["registered"] else "rpo_no"].format(
             date=_day(c["checked_at"], lang)) for c in data["rpo_checks"]]
         blocks += [("h", t["h_rpo"]), ("ul", checks) if checks else ("p", t["no_rpo"])]

@@ -161,6 +161,20 @@ def import_optouts(journal: Journal, path: Path) -> AppendResult:
     return journal.append(events)
 
 
+def optouts_from_calls(journal: Journal, calls: pl.DataFrame) -> AppendResult:
+    """The objections of calls whose outcome was `optout`: channel operator, received when
+    the call was made, recorded by its agent; durable when this returns."""
+    recorded = now_utc()
+    events = [{"type": "optout", "phone": c["phone"], "channel": "operator", "scope": "all",
+               "recorded_by": (c["agent"] or c["agency"]).strip(),
+               "note": f"call {c['agency']}/{c['call_id']}",
+               "at": iso(received_at(c["started_at"], recorded, "started_at")),
+               "recorded_at": iso(recorded)}
+              for c in calls.select("phone", "agent", "agency", "call_id", "started_at")
+              .iter_rows(named=True)]
+    return journal.append(events)
+
+
 def repair_journal(journal: Journal, by: str, reason: str) -> tuple[list[BadLine],
                                                                    AppendResult | None]:
     """Acknowledge every damaged line, leaving it in place as evidence: one repair event
@@ -203,5 +217,5 @@ def active_optouts(events: pl.DataFrame, purpose: str, as_of: dt.datetime) -> pl
 
 __all__ = ["EVENT_SCHEMA", "AppendResult", "BadLine", "Checkpoint", "Journal", "JournalError",
            "JournalState", "active_optouts", "add_optout", "checkpoint_problems",
-           "events_frame", "import_optouts", "repair_journal", "require_whole", "trusted_state",
-           "withdraw_optout"]
+           "events_frame", "import_optouts", "optouts_from_calls", "repair_journal",
+           "require_whole", "trusted_state", "withdraw_optout"]

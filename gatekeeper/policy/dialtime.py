@@ -19,6 +19,10 @@ from typing import Any
 from ..jurisdictions import DEFAULT, Jurisdiction
 from ..timeutil import iso
 from .table import (
+    AGENCY_NOT_AUTHORISED,
+    ATTEMPT_LIMIT,
+    CALLER_ID_UNDECLARED,
+    COOLDOWN,
     ERASED,
     INVALID_NUMBER,
     NO_RUN,
@@ -26,6 +30,7 @@ from .table import (
     NUMBER_TYPE,
     OPTED_OUT,
     OUT_OF_JURISDICTION,
+    OUTSIDE_CALLING_HOURS,
     RPO_NOT_CHECKED,
     reason_text,
 )
@@ -51,6 +56,19 @@ class RunRef:
 
 
 @dataclass(frozen=True)
+class ContactFacts:
+    """What the contact rules (steps 9-13) need, as things stood at the instant."""
+
+    open: bool  # inside the calling hours
+    next_open: dt.datetime | None  # when the hours open next (naive UTC)
+    attempts: int  # outbound, not failed, within the attempt window
+    max_attempts: int
+    refused_recently: bool  # a refusal within the cooldown
+    agency_authorised: bool | None = None  # None: no agency given
+    caller_id_declared: bool | None = None  # None: no caller id given
+
+
+@dataclass(frozen=True)
 class DialFacts:
     """Everything known about a number at one instant, however the door learnt it."""
 
@@ -63,6 +81,8 @@ class DialFacts:
     run: RunRef | None = None
     outcome: RunOutcome | None = None  # None: the run did not list the number at all
     jurisdiction: Jurisdiction = field(default=DEFAULT)
+    # Required for a dialable answer: without them no call is allowed (fail closed).
+    contact: ContactFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -123,5 +143,17 @@ def may_dial(facts: DialFacts) -> DialAnswer:
         return no(outcome.reason or NO_SOURCE)
     if outcome.valid_until is not None and outcome.valid_until <= facts.at:
         return no(RPO_NOT_CHECKED)  # the run's RPO checks have expired
+    contact = facts.contact
+    if contact is None:
+        return no(OUTSIDE_CALLING_HOURS)  # the contact rules were not asked: fail closed
+    if not contact.open:
+        return DialAnswer(facts.phone, facts.at, False, OUTSIDE_CALLING_HOURS,
+                          run=facts.run, next_allowed_at=contact.next_open)
+    for code, fails in ((ATTEMPT_LIMIT, contact.attempts >= contact.max_attempts),
+                        (COOLDOWN, contact.refused_recently),
+                        (AGENCY_NOT_AUTHORISED, contact.agency_authorised is False),
+                        (CALLER_ID_UNDECLARED, contact.caller_id_declared is False)):
+        if fails:
+            return no(code)
     return DialAnswer(facts.phone, facts.at, True, None, outcome.basis, outcome.basis_text,
                       outcome.valid_until, facts.run)

@@ -87,6 +87,11 @@ CONSENT_BEFORE_RPO = "CONSENT_BEFORE_RPO"
 NO_RELATIONSHIP = "NO_RELATIONSHIP"
 NO_RUN = "NO_RUN"
 NO_SOURCE = "NO_SOURCE"
+OUTSIDE_CALLING_HOURS = "OUTSIDE_CALLING_HOURS"
+ATTEMPT_LIMIT = "ATTEMPT_LIMIT"
+COOLDOWN = "COOLDOWN"
+AGENCY_NOT_AUTHORISED = "AGENCY_NOT_AUTHORISED"
+CALLER_ID_UNDECLARED = "CALLER_ID_UNDECLARED"
 
 CONTRACT_CONSENT = "CONTRACT_CONSENT"
 OWN_CONSENT = "OWN_CONSENT"
@@ -126,6 +131,22 @@ CODES: dict[str, Code] = _codes(
          "nessuna lista elaborata per questa finalità"),
     Code(NO_SOURCE, "reason", "artt. 6 e 14 GDPR (base giuridica e fonte del dato)",
          "numero non presente nelle liste caricate"),
+    # Dial time, steps 9-13: the call itself (issue "after the list"; code of conduct,
+    # G.U. 27/3/2024).
+    Code(OUTSIDE_CALLING_HOURS, "reason", "codice di condotta telemarketing (G.U. 27/3/2024), "
+         "fasce orarie", "fuori dalle fasce orarie in cui si può chiamare"),
+    Code(ATTEMPT_LIMIT, "reason", "art. 5(1)(c) GDPR (minimizzazione); codice di condotta "
+         "telemarketing (G.U. 27/3/2024): contatti non insistenti",
+         "troppi tentativi di chiamata nel periodo"),
+    Code(COOLDOWN, "reason", "art. 21 GDPR; codice di condotta telemarketing (G.U. "
+         "27/3/2024): contatti non insistenti",
+         "ha rifiutato di recente: pausa prima di richiamare"),
+    Code(AGENCY_NOT_AUTHORISED, "reason", "art. 28 GDPR (responsabile del trattamento); "
+         "codice di condotta telemarketing (G.U. 27/3/2024) art. 7; Garante, Enel Energia "
+         "2024", "call center non autorizzato (o non per questa campagna)"),
+    Code(CALLER_ID_UNDECLARED, "reason", "codice di condotta telemarketing (G.U. 27/3/2024) "
+         "art. 7: numerazioni dichiarate",
+         "numero chiamante non dichiarato dal call center"),
     # Bases, strongest first (the order a number's rows are ranked in).
     Code(CONTRACT_CONSENT, "basis", "art. 130 c.1 Codice Privacy, L. 5/2018 art. 1 c.5",
          "consenso marketing di un cliente con contratto in essere o appena cessato"),
@@ -207,11 +228,26 @@ BASES: tuple[Basis, ...] = (
                              f"con {_grace(ctx)}")),
 )
 
+# --- steps 9-13: at dial time, the call itself (policy/dialtime.py) --------------------
+
+CONTACT_RULES: tuple[tuple[str, str], ...] = (
+    (OUTSIDE_CALLING_HOURS, "now is inside the calling hours of the callee's jurisdiction "
+     "([calling_hours]); the answer says when it may be called"),
+    (ATTEMPT_LIMIT, "fewer than max_attempts outbound attempts in the last "
+     "attempt_window_days (every campaign, every agency; failed ones do not count)"),
+    (COOLDOWN, "no refusal in the last refusal_cooldown_days"),
+    (AGENCY_NOT_AUTHORISED, "the agency (when given) is authorised now, from authorised_from "
+     "through the whole day of authorised_to, and for the campaign"),
+    (CALLER_ID_UNDECLARED, "the caller id (when given) is one the agency declared"),
+)
+
 BASIS_RANK = {b: i for i, b in enumerate(
     (CONTRACT_CONSENT, OWN_CONSENT, THIRD_PARTY_CONSENT, PUBLIC_DIRECTORY,
      LEGITIMATE_INTEREST))}
+# The reasons a row can get (reports count rows by these); dial-time ones are not among them.
 REASON_TEXT = {c.code: c.text for c in CODES.values()
-               if c.kind == "reason" and c.code not in (NO_RUN, NO_SOURCE)}
+               if c.kind == "reason" and c.code not in (NO_RUN, NO_SOURCE)
+               and c.code not in dict(CONTACT_RULES)}
 
 
 def reason_text(code: str) -> str | None:

@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import polars as pl
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import policy as P
 from ..columns import OPTOUT_CHANNELS, OPTOUT_SCOPES, PURPOSES
 from ..config import Workspace
 from ..disclosure import disclose
@@ -38,9 +40,10 @@ from ..errors import (
     StoreDamaged,
     StoreError,
 )
-from ..normalise import phone_of
-from ..optouts import Journal, add_optout
-from ..timeutil import parse_instant
+from ..ledger import DIRECTIONS, LEDGER_SCHEMA, OUTCOMES
+from ..normalise import normalise, phone_of
+from ..optouts import Journal, add_optout, optouts_from_calls
+from ..timeutil import now_utc, parse_instant
 from .index import CheckIndex
 from .openapi import OPENAPI
 from .page import AGENT_PAGE
@@ -178,14 +181,144 @@ async def post_optout(request: Request) -> JSONResponse:
                         status_code=201)
 
 
-def check(request: Request) -> JSONResponse:
-    _caller(request, "check")
-    phone = _valid_phone(request.query_params.get("phone"))
-    purpose = request.query_params.get("purpose", "telemarketing")
+def _text(value: Any, name: str, limit: int = 200) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise ApiError(422, f"invalid_{name}", f"{name} must be text of at most {limit} "
+                       "characters")
+    return value.strip()
+
+
+def _purpose(value: Any) -> str:
+    purpose = value or "telemarketing"
     if purpose not in PURPOSES:
         raise ApiError(422, "invalid_purpose",
                        f"unknown purpose '{purpose}'; accepted: {', '.join(PURPOSES)}")
-    return JSONResponse(request.app.state.index.check(phone, purpose))
+    return str(purpose)
+
+
+def _dial_context(source: Any) -> dict[str, Any]:
+    """purpose, campaign, agency and caller id as asked (query or body)."""
+    caller_id = _text(source.get("caller_id"), "caller_id", 40)
+    return {"purpose": _purpose(source.get("purpose")),
+            "campaign": _text(source.get("campaign"), "campaign", 80),
+            "agency": _text(source.get("agency"), "agency", 100),
+            "caller_id": _valid_phone(caller_id) if caller_id else None}
+
+
+def check(request: Request) -> JSONResponse:
+    _caller(request, "check")
+    phone = _valid_phone(request.query_params.get("phone"))
+    return JSONResponse(request.app.state.index.check(
+        phone, **_dial_context(request.query_params)))
+
+
+MAX_BATCH_CHECK = 10_000
+
+
+async def check_batch(request: Request) -> JSONResponse:
+    """POST /v1/check: up to 10,000 numbers, answered in the same order."""
+    _caller(request, "check")
+    body = await _json_object(request)
+    numbers = body.get("numbers")
+    if not isinstance(numbers, list) or not numbers or len(numbers) > MAX_BATCH_CHECK:
+        raise ApiError(422, "invalid_numbers", "numbers must be a list of 1 to "
+                       f"{MAX_BATCH_CHECK:,} phone numbers")
+    context = _dial_context(body)
+    index: CheckIndex = request.app.state.index
+    texts = pl.Series([v if isinstance(v, str) else None for v in numbers], dtype=pl.String)
+    phones = normalise(texts, index.jurisdiction)["phone"]
+    valid = phones.drop_nulls().to_list()
+    position = phones.is_not_null().cast(pl.Int64).cum_sum() - 1
+    where = [int(i) if ok else None for i, ok in zip(position.to_list(),
+                                                      phones.is_not_null().to_list(),
+                                                      strict=True)]
+    answers = await asyncio.to_thread(index.check_many, valid, **context)
+    invalid = P.may_dial(P.DialFacts(index.now(), None)).as_json()
+    return JSONResponse([answers[i] if i is not None else
+                         {**invalid, "phone": None, "input": str(numbers[n])[:40],
+                          "purpose": context["purpose"]}
+                         for n, i in enumerate(where)])
+
+
+MAX_CALLS = 1000
+
+
+def _call(entry: Any, caller: Caller, n: int) -> dict[str, Any]:
+    """One call as a dialer reports it, checked; what is wrong names the entry."""
+    where = f"calls[{n}]: "
+    if not isinstance(entry, dict):
+        raise ApiError(422, "invalid_call", f"{where}each call must be a JSON object")
+    try:
+        agency = _text(entry.get("agency"), "agency", 100)
+        call_id = _text(entry.get("call_id"), "call_id", 200)
+        if not agency or not call_id:
+            raise ApiError(422, "invalid_call", f"{where}agency and call_id are required "
+                           "(the dialer's own id of the call)")
+        phone = _valid_phone(entry.get("phone"))
+        started = entry.get("started_at")
+        if not isinstance(started, str):
+            raise ApiError(422, "invalid_started_at", f"{where}started_at is required, ISO "
+                           "8601, e.g. 2026-11-20T10:15:00+01:00 (no offset: Rome time)")
+        at = parse_instant(started, what="started_at")
+        if at > now_utc() + dt.timedelta(minutes=5):
+            raise ApiError(422, "invalid_started_at", f"{where}started_at is in the future")
+        outcome = entry.get("outcome")
+        if outcome not in OUTCOMES:
+            raise ApiError(422, "invalid_outcome", f"{where}unknown outcome {outcome!r}; "
+                           f"accepted: {', '.join(OUTCOMES)}")
+        direction = entry.get("direction") or "outbound"
+        if direction not in DIRECTIONS:
+            raise ApiError(422, "invalid_direction", f"{where}direction must be one of "
+                           f"{', '.join(DIRECTIONS)}")
+        duration = entry.get("duration_s")
+        if duration is not None and (not isinstance(duration, int) or isinstance(
+                duration, bool) or not 0 <= duration < 10**7):
+            raise ApiError(422, "invalid_duration", f"{where}duration_s must be whole "
+                           "seconds")
+        caller_id = _text(entry.get("caller_id"), "caller_id", 40)
+    except InputError as exc:
+        raise ApiError(422, "invalid_call", f"{where}{exc.message}") from None
+    except ApiError as exc:
+        exc.message = exc.message if exc.message.startswith(where) else where + exc.message
+        raise
+    return {"agency": agency, "call_id": call_id, "phone": phone,
+            "phone_key": int(phone.removeprefix("+")),
+            "campaign": _text(entry.get("campaign"), "campaign", 80),
+            "agent": _text(entry.get("agent"), "agent", 100) or caller.name,
+            "caller_id": _valid_phone(caller_id) if caller_id else None,
+            "direction": direction, "started_at": at, "duration_s": duration,
+            "outcome": outcome, "recorded_at": now_utc(), "via": f"api:{caller.name}"}
+
+
+async def post_calls(request: Request) -> JSONResponse:
+    """POST /v1/calls: one call, or {"calls": [...]} (up to 1,000); 201 once on disk; a call
+    already recorded (same agency and call_id) is answered as first stored (200 when all
+    were)."""
+    caller = _caller(request, "calls")
+    body = await _json_object(request)
+    entries = body.get("calls", [body])
+    if not isinstance(entries, list) or not entries or len(entries) > MAX_CALLS:
+        raise ApiError(422, "invalid_calls", f"calls must be a list of 1 to {MAX_CALLS:,} "
+                       "calls")
+    calls = pl.DataFrame([_call(e, caller, n) for n, e in enumerate(entries)],
+                         schema=LEDGER_SCHEMA, orient="row")
+    index: CheckIndex = request.app.state.index
+    journal: Journal = request.app.state.journal
+    recorded = await asyncio.to_thread(index.ledger.record, calls,
+                                       lambda objections: optouts_from_calls(journal,
+                                                                              objections))
+    status = 201 if recorded.stored.height else 200
+    return JSONResponse({"stored": _calls_json(recorded.stored),
+                         "already_recorded": _calls_json(recorded.repeated),
+                         "optouts_recorded": recorded.optouts}, status_code=status)
+
+
+def _calls_json(calls: pl.DataFrame) -> list[dict[str, Any]]:
+    return calls.drop("phone_key").with_columns(
+        pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ") for c in ("started_at", "recorded_at")
+    ).to_dicts()
 
 
 def disclosure(request: Request) -> JSONResponse:
@@ -353,6 +486,10 @@ def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
                 ApiRoute("/openapi.json", openapi),
                 ApiRoute("/v1/optouts", post_optout, methods=["POST"]),
                 ApiRoute("/v1/check", check),
+                ApiRoute("/v1/check", check_batch, methods=["POST"],
+                         max_body=BATCH_BODY_LIMIT),
+                ApiRoute("/v1/calls", post_calls, methods=["POST"],
+                         max_body=BATCH_BODY_LIMIT),
                 ApiRoute("/v1/disclosure/{phone}", disclosure)],
         exception_handlers={ApiError: api_error, GatekeeperError: gatekeeper_error,
                             404: not_found, 405: not_found, Exception: server_error},

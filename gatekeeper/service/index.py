@@ -16,6 +16,7 @@ too. Every answer that is not dialable carries its reason in Italian words
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -23,11 +24,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from .. import policy as P
+from ..agencies import Agency, discover_agencies
 from ..columns import PURPOSES
 from ..config import Workspace
-from ..dialing import RunSnapshot, facts, load_snapshot
+from ..dialing import RunSnapshot, contact_facts, facts, load_snapshot
 from ..errors import EvidenceError, JournalError, StoreBusy, StoreDamaged, StoreError
+from ..ledger import CallFacts, Ledger, LedgerIndex
+from ..normalise import normalise
 from ..optouts import Checkpoint, Journal, checkpoint_problems
 from ..optouts.journal import (
     GENESIS,
@@ -115,13 +121,15 @@ class OptoutTail:
             raise EvidenceError(f"the opt-out journal's line {min(self.broken)} does not "
                                 f"chain to the line before it; {RESTORE_HINT}")
 
-    def opted_out(self, phone: str, purpose: str, now: dt.datetime) -> dict[str, Any] | None:
+    def opted_out(self, phone: str, purpose: str, now: dt.datetime, *,
+                  refresh: bool = True) -> dict[str, Any] | None:
         """The opt-out in force for phone and purpose at now (withdrawals lift earlier ones).
 
         The same rule as optouts.active_optouts, over one number's few entries in plain
         Python: the polars version costs ~2 ms a call, too much per dial check.
         tests/test_service.py holds the two to the same answers."""
-        self.refresh()
+        if refresh:
+            self.refresh()
         self.require_whole()
         stamp = iso(now) or ""
         active = None
@@ -141,10 +149,16 @@ class CheckIndex:
     def __init__(self, ws: Workspace, clock: dt.datetime | None = None) -> None:
         self.ws = ws
         self.clock = clock  # fixed instant for demos and tests; None = real time
+        self.config = ws.config()
+        self.hours = self.config.calling_hours
         self.optouts = OptoutTail(Journal(ws.journal_path))
+        self.ledger = LedgerIndex(Ledger(ws.ledger_dir))
         self.runs: dict[str, RunSnapshot | None] = dict.fromkeys(PURPOSES)
-        self.jurisdiction = ws.config().jurisdiction
+        self.campaigns: dict[tuple[str, str], RunSnapshot | None] = {}
+        self.jurisdiction = self.config.jurisdiction
         self.erased: set[str] = set()
+        self.agencies: dict[str, Agency] = {}
+        self.agencies_stamp: tuple[tuple[str, int, int], ...] | None = None
         self.loaded_stamp: tuple[int, ...] | None = None
         self.last_error: str | None = None
         self.journal_problem: str | None = None
@@ -164,8 +178,22 @@ class CheckIndex:
                 stamps += [0, 0]
         return tuple(stamps)
 
+    def _refresh_agencies(self) -> None:
+        """The agencies' manifests, re-read when one changes (a contract ends, a caller id
+        is added): answers follow them at once."""
+        folder = self.ws.root / "agencies"
+        files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
+        stamp = tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+        if stamp != self.agencies_stamp:
+            agencies, _ = discover_agencies(folder)
+            with self._lock:
+                self.agencies, self.agencies_stamp = agencies, stamp
+
     def refresh(self) -> bool:
-        """Re-read runs and erasures if the store changed; keep the old answers if busy."""
+        """Re-read runs and erasures if the store changed; keep the old answers if busy.
+        The ledger and the agencies are followed on every tick."""
+        self.ledger.refresh()
+        self._refresh_agencies()
         stamp = self._store_stamp()
         if stamp == self.loaded_stamp:
             return False
@@ -181,7 +209,8 @@ class CheckIndex:
             return False
         except StoreError as exc:  # damaged: what it holds cannot be relied on any more
             with self._lock:
-                self.runs, self.loaded_stamp = dict.fromkeys(PURPOSES), None
+                self.runs, self.campaigns = dict.fromkeys(PURPOSES), {}
+                self.loaded_stamp = None
                 self.store_problem, self.last_error = exc.message, exc.message
             return False
         # The journal against every checkpoint the store recorded (the tail then follows
@@ -191,28 +220,74 @@ class CheckIndex:
             *(Checkpoint(p, h, b) for p, h, b in checkpoints), *journal.checkpoints()])
         with self._lock:
             self.runs, self.erased, self.loaded_stamp = runs, erased, stamp
+            self.campaigns = {}  # read again when asked
             self.journal_problem = f"{cut[0]}; {RESTORE_HINT}" if cut else None
             self.last_error = self.store_problem = None
         return True
 
-    def check(self, phone: str, purpose: str) -> dict[str, Any]:
-        """The answer for one valid E.164 number now: policy.may_dial on what this
-        service knows (the latest run of the purpose, erasures, the journal's tail)."""
-        now = self.now()
+    def _run(self, purpose: str, campaign: str | None) -> RunSnapshot | None:
+        """The run an answer rests on: the purpose's latest, or the campaign's."""
+        if not campaign:
+            return self.runs.get(purpose)
+        key = (purpose, campaign)
         with self._lock:
-            run, erased = self.runs.get(purpose), phone in self.erased
+            if key in self.campaigns:
+                return self.campaigns[key]
+        with Store(self.ws.store_path, read_only=True, wait=2) as store:
+            record = run_store.run_for(store, purpose, campaign, None)
+            snapshot = load_snapshot(self.ws, store, record) if record else None
+        with self._lock:
+            self.campaigns[key] = snapshot
+        return snapshot
+
+    def _trusted(self) -> None:
+        with self._lock:
             if self.journal_problem:
                 raise EvidenceError(f"the opt-out journal cannot be trusted: "
                                     f"{self.journal_problem}")
             if self.store_problem:
                 raise StoreDamaged(self.store_problem)
+
+    def check(self, phone: str, purpose: str, campaign: str | None = None,
+              agency: str | None = None, caller_id: str | None = None) -> dict[str, Any]:
+        """The answer for one valid E.164 number now: policy.may_dial on what this
+        service knows (the run, erasures, the journal's tail, the ledger, the agencies)."""
+        return self.check_many([phone], purpose, campaign, agency, caller_id)[0]
+
+    def check_many(self, phones: list[str], purpose: str, campaign: str | None = None,
+                   agency: str | None = None, caller_id: str | None = None
+                   ) -> list[dict[str, Any]]:
+        """The answers for valid E.164 numbers, in order: what is the same for all of them
+        (the run, the hours, the agency) is worked out once."""
+        now = self.now()
+        self._trusted()
+        run = self._run(purpose, campaign)
+        with self._lock:
+            erased, agencies = self.erased, self.agencies
         # Opt-outs count from the instant they are received, whatever the clock says.
-        optout = self.optouts.opted_out(phone, purpose, max(now, now_utc()))
-        answer = P.may_dial(facts(phone, now, erased=erased, opted_out=optout is not None,
-                                  snapshot=run, jurisdiction=self.jurisdiction))
-        if answer.reason and P.reason_text(answer.reason) is None:
-            log.warning("reason code %s has no Italian text (policy table)", answer.reason)
-        return {**answer.as_json(), "purpose": purpose}
+        heard = max(now, now_utc())
+        knobs = self.config.contact
+        shared = contact_facts(self.config, agencies, CallFacts(0, None), now,
+                               campaign=campaign, agency=agency, caller_id=caller_id)
+        numbers = normalise(pl.Series(phones, dtype=pl.String), self.jurisdiction)
+        kinds = zip(numbers["region"].to_list(), numbers["number_type"].to_list(), strict=True)
+        self.optouts.refresh()  # once per question, however many numbers it asks about
+        answers = []
+        for phone, numbering in zip(phones, kinds, strict=True):
+            calls = self.ledger.facts(int(phone.removeprefix("+")), now,
+                                      knobs.attempt_window_days, knobs.refusal_cooldown_days)
+            contact = dataclasses.replace(shared, attempts=calls.attempts,
+                                          refused_recently=calls.last_refusal is not None)
+            optout = self.optouts.opted_out(phone, purpose, heard, refresh=False)
+            answer = P.may_dial(facts(phone, now, erased=phone in erased,
+                                      opted_out=optout is not None, snapshot=run,
+                                      jurisdiction=self.jurisdiction, contact=contact,
+                                      numbering=numbering))
+            if answer.reason and P.reason_text(answer.reason) is None:
+                log.warning("reason code %s has no Italian text (policy table)",
+                            answer.reason)
+            answers.append({**answer.as_json(), "purpose": purpose})
+        return answers
 
     def status(self) -> dict[str, Any]:
         with self._lock:

@@ -59,6 +59,31 @@ cursor:pointer}button.secondary{background:#5b6576}
     <button type="submit" id="optout-button">Registra l'opposizione</button>
   </form>
   <div id="optout-result" role="status" hidden></div>
+  <h2>Esito della chiamata</h2>
+  <p>Registri com'è andata la chiamata: conta per i limiti di tentativi e per la prova dei
+  contratti.</p>
+  <form id="call-form">
+    <label for="call-phone">Numero chiamato</label>
+    <input id="call-phone" inputmode="tel" autocomplete="off" required>
+    <label for="call-outcome">Esito</label>
+    <select id="call-outcome">
+      <option value="answered">Ha risposto</option>
+      <option value="no_answer">Nessuna risposta</option>
+      <option value="busy">Occupato</option>
+      <option value="voicemail">Segreteria</option>
+      <option value="refused">Non interessato</option>
+      <option value="callback">Da richiamare</option>
+      <option value="sale">Contratto concluso</option>
+      <option value="wrong_number">Numero errato</option>
+      <option value="optout">Non vuole più essere chiamato</option>
+    </select>
+    <label for="call-agency">Call center (codice)</label>
+    <input id="call-agency" autocomplete="off" required placeholder="connecto">
+    <label for="call-campaign">Campagna (facoltativa)</label>
+    <input id="call-campaign" autocomplete="off">
+    <button type="submit" class="secondary" id="call-button">Registra l'esito</button>
+  </form>
+  <div id="call-result" role="status" hidden></div>
   <h2>Verifica un numero</h2>
   <form id="check-form">
     <label for="check-phone">Numero di telefono</label>
@@ -119,6 +144,28 @@ $("optout-form").addEventListener("submit", async (ev) => {
     result("optout-result", false, "Non registrata: servizio non raggiungibile. Riprovi.");
   } finally { $("optout-button").disabled = false; }
 });
+$("call-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault(); $("call-button").disabled = true;
+  sessionStorage.setItem("gk-agency", $("call-agency").value.trim());
+  try {
+    const r = await call("POST", "/v1/calls", {phone: $("call-phone").value,
+      outcome: $("call-outcome").value, agency: $("call-agency").value.trim(),
+      campaign: $("call-campaign").value.trim() || null, call_id: "page-" + crypto.randomUUID(),
+      started_at: new Date().toISOString()});
+    if (r.status === 201 || r.status === 200) {
+      const stored = (r.data.stored || [])[0] || (r.data.already_recorded || [])[0];
+      result("call-result", true, "Esito registrato per " + stored.phone + " il " +
+        romeTime(stored.recorded_at) + "." + (r.data.optouts_recorded ?
+        " Anche l'opposizione è registrata: il numero non verrà più chiamato." : ""));
+      $("call-phone").value = "";
+    } else {
+      result("call-result", false, "Non registrato: " +
+        ((r.data.error && r.data.error.message) || ("errore " + r.status)));
+    }
+  } catch (e) {
+    result("call-result", false, "Non registrato: servizio non raggiungibile. Riprovi.");
+  } finally { $("call-button").disabled = false; }
+});
 $("check-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const r = await call("GET", "/v1/check?purpose=telemarketing&phone=" +
@@ -131,9 +178,12 @@ $("check-form").addEventListener("submit", async (ev) => {
       (r.data.basis_text || r.data.basis) + ".");
   } else {
     result("check-result", false, r.data.phone + ": NON chiamare — " +
-      (r.data.reason_text || "motivo non indicato") + " (codice " + r.data.reason + ").");
+      (r.data.reason_text || "motivo non indicato") + " (codice " + r.data.reason + ")." +
+      (r.data.next_allowed_at ? " Si potrà chiamare dal " + romeTime(r.data.next_allowed_at) +
+       " (ora italiana)." : ""));
   }
 });
+$("call-agency").value = sessionStorage.getItem("gk-agency") || "";
 show(Boolean(token()));
 </script>
 </body>

@@ -19,8 +19,8 @@ from ..timeutil import iso, now_utc
 
 ROLES = ("agent", "dialer", "privacy")
 # What each role may do (privacy: everything).
-RIGHTS = {"agent": {"check", "optout"}, "dialer": {"check"},
-          "privacy": {"check", "optout", "disclosure"}}
+RIGHTS = {"agent": {"check", "optout", "calls"}, "dialer": {"check", "calls"},
+          "privacy": {"check", "optout", "disclosure", "calls"}}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,76 @@
+"""`gatekeeper calls import` and `calls list`: the contact ledger from the command line.
+
+A call centre's export is read with its agency's mapping (agencies/<id>.toml [calls]),
+checked row by row (all or nothing), and recorded as one segment of the ledger; its
+`optout` calls become objections in the journal first. The same file imported twice
+records nothing new; a call already reported (by the service, or in another file) is
+never counted twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from .agencies import discover_agencies
+from .config import Workspace
+from .digest import sha256_file
+from .errors import InputError
+from .ledger import Ledger
+from .ledger.imports import read_export
+from .normalise import phone_of
+from .optouts import Journal, optouts_from_calls
+from .timeutil import iso
+
+
+@dataclass
+class CallImport:
+    file: Path
+    agency: str
+    rows: int
+    stored: int
+    repeated: int
+    same_file: bool
+    optouts: int = 0
+
+
+def import_calls(ws: Workspace, file: Path, agency_id: str) -> CallImport:
+    """Record a dialer's call records for one agency (see the module docstring)."""
+    agencies, errors = discover_agencies(ws.root / "agencies")
+    agency = agencies.get(agency_id)
+    if agency is None:
+        broken = f" ({len(errors)} manifest(s) could not be read: {errors[0]})" if errors else ""
+        raise InputError(f"no agency '{agency_id}'{broken}; known: "
+                         + (", ".join(sorted(agencies)) or "none")
+                         + "; add agencies/<id>.toml (see README)", file=ws.root / "agencies")
+    if not agency.calls_columns:
+        raise InputError("has no [calls] columns: say which column of the export holds "
+                         "call_id, phone, started_at and outcome", file=agency.path,
+                         key="calls.columns")
+    if not file.is_file():
+        raise InputError("file not found", file=file)
+    source = sha256_file(file)
+    calls = read_export(file, agency.id, agency.calls_columns, agency.calls_outcomes,
+                        agency.path, jurisdiction=ws.config().jurisdiction)
+    journal = Journal(ws.journal_path)
+    optouts = [0]
+
+    def record_objections(objections: pl.DataFrame) -> None:
+        optouts[0] = objections.height
+        optouts_from_calls(journal, objections)
+
+    stored, repeated, same = Ledger(ws.ledger_dir).import_calls(calls, source,
+                                                               record_objections)
+    return CallImport(file, agency.id, calls.height, stored, repeated, same, optouts[0])
+
+
+def calls_of(ws: Workspace, value: str) -> list[dict[str, Any]]:
+    """Every call recorded for a number, oldest first (for `calls list` and disclosure)."""
+    phone = phone_of(value, ws.config().jurisdiction)
+    calls = Ledger(ws.ledger_dir).calls(int(phone.removeprefix("+"))).sort("started_at")
+    return [{**row, "started_at_utc": row["started_at"],
+             "started_at": iso(row["started_at"]), "recorded_at": iso(row["recorded_at"])}
+            for row in calls.drop("phone_key").iter_rows(named=True)]

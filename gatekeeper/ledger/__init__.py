@@ -1,0 +1,246 @@
+"""The contact ledger: every call attempt, by which call centre, showing which number, with
+what outcome. Evidence (kept `[retention] calls_months`), and the facts behind the
+dial-time contact rules (attempt limit, cooldown after a refusal) and contract replay.
+
+Like the opt-out journal, the ledger lives beside the DuckDB store, not in it: dialers
+report calls while a load or run holds the store, and a call is on disk before the
+dialer is told so. Two kinds of file, in data/ledger/:
+
+- calls.jsonl: what the service acknowledged, one call per line, appended under a lock
+  and fsynced before the 201 (a call a dialer was told is recorded survives kill -9);
+- segments/*.parquet: immutable, sorted by number, each listed (name, sha256, rows, what
+  it came from) in segments.jsonl once it is on disk: an import file becomes one segment,
+  and the service folds calls.jsonl into one now and then (compaction).
+
+A call is identified by its agency and the dialer's call_id: the same call reported
+twice (a dialer retrying, a file imported again) is acknowledged and never counted twice.
+An `optout` outcome also records an opt-out in the journal, before the call itself, so a
+crash between the two can only leave an objection too many, never one too few.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import io
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ..digest import sha256_file
+from ..errors import JournalError
+from ..timeutil import now_utc
+
+OUTCOMES = ("no_answer", "busy", "failed", "voicemail", "answered", "refused", "callback",
+            "optout", "wrong_number", "sale")
+DIRECTIONS = ("outbound", "inbound")
+LEDGER_SCHEMA: dict[str, pl.DataType] = {
+    "agency": pl.String(), "call_id": pl.String(), "phone": pl.String(),
+    "phone_key": pl.Int64(), "campaign": pl.String(), "agent": pl.String(),
+    "caller_id": pl.String(), "direction": pl.String(), "started_at": pl.Datetime("us"),
+    "duration_s": pl.Int64(), "outcome": pl.String(), "recorded_at": pl.Datetime("us"),
+    "via": pl.String(),
+}
+KEY = ["agency", "call_id"]
+
+
+@dataclass
+class Recorded:
+    """What an append did: the calls stored now, and for each repeated one the call as
+    it was first stored (a dialer retrying is told its call is there)."""
+
+    stored: pl.DataFrame
+    repeated: pl.DataFrame
+    optouts: int = 0
+
+
+@dataclass
+class Segment:
+    name: str
+    sha256: str
+    rows: int
+    source: str
+
+
+def conform(frame: pl.DataFrame) -> pl.DataFrame:
+    """Calls in LEDGER_SCHEMA's columns and order (a column a file predates is null)."""
+    if not frame.width:  # no columns at all: no calls (a select of literals is one row)
+        return pl.DataFrame(schema=LEDGER_SCHEMA)
+    return frame.select((pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c))
+                        for c, t in LEDGER_SCHEMA.items())
+
+
+class Ledger:
+    """The contact ledger of one workspace (data/ledger/)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.wal = folder / "calls.jsonl"
+        self.manifest = folder / "segments.jsonl"
+        self.segments_dir = folder / "segments"
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        """One writer at a time (the service, an import, a compaction)."""
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def segments(self) -> list[Segment]:
+        if not self.manifest.is_file():
+            return []
+        out = []
+        for line in self.manifest.read_bytes().splitlines():
+            try:
+                item = json.loads(line)
+                out.append(Segment(item["name"], item["sha256"], int(item["rows"]),
+                                   item["source"]))
+            except (ValueError, KeyError, TypeError):
+                raise JournalError("a line of the ledger's segment list cannot be read; "
+                                   "restore data/ledger/ from a backup",
+                                   file=self.manifest) from None
+        return out
+
+    def _wal_frame(self) -> pl.DataFrame:
+        if not self.wal.is_file():
+            return conform(pl.DataFrame())
+        data = self.wal.read_bytes()
+        data = data[:data.rfind(b"\n") + 1]  # a torn last line was never acknowledged
+        if not data:
+            return conform(pl.DataFrame())
+        frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+        return conform(frame.with_columns(
+            pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="us")
+            for c in ("started_at", "recorded_at") if c in frame.columns))
+
+    def calls(self, phone_key: int | None = None, until: dt.datetime | None = None,
+              columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """Every call (of one number, before `until`), each (agency, call_id) once, in
+        the order they were recorded."""
+        parts = []
+        wanted = list(columns or LEDGER_SCHEMA)
+        needed = list(dict.fromkeys([*wanted, *KEY]))
+        for segment in self.segments():
+            scan = pl.scan_parquet(self.segments_dir / segment.name)
+            if phone_key is not None:
+                scan = scan.filter(pl.col("phone_key") == phone_key)
+            parts.append(scan.select(needed).collect())
+        wal = self._wal_frame().select(needed)
+        if phone_key is not None:
+            wal = wal.filter(pl.col("phone_key") == phone_key)
+        frame = pl.concat([*parts, wal]) if parts else wal
+        frame = frame.unique(KEY, keep="first", maintain_order=True)
+        if until is not None:
+            frame = frame.filter(pl.col("started_at") < until)
+        return frame.select(wanted)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the ledger for writing (one writer at a time)."""
+        with self._lock():
+            yield
+
+    def write_wal(self, calls: pl.DataFrame) -> None:
+        """Append calls to calls.jsonl, fsynced (call inside `writing`)."""
+        lines = calls.with_columns(
+            pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ") for c in ("started_at", "recorded_at")
+        ).write_ndjson().encode()
+        fd = os.open(self.wal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as handle:
+            handle.write(lines if lines.endswith(b"\n") else lines + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _write_segment(self, calls: pl.DataFrame, source: str) -> Segment:
+        self.segments_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.segments_dir / f".incoming-{os.getpid()}"
+        conform(calls).sort("phone_key", "started_at", nulls_last=True).write_parquet(
+            tmp, compression="zstd", statistics=True, row_group_size=100_000)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        digest = sha256_file(tmp)
+        name = f"{now_utc().strftime('%Y%m%dT%H%M%S')}-{digest[:16]}.parquet"
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, self.segments_dir / name)
+        segment = Segment(name, digest, calls.height, source)
+        line = json.dumps(segment.__dict__) + "\n"
+        fd = os.open(self.manifest, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a") as handle:  # listed only once the file is whole
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return segment
+
+    def import_calls(self, calls: pl.DataFrame, source_sha: str, optouts: Any = None
+                     ) -> tuple[int, int, bool]:
+        """Record a dialer's export as one segment, all or nothing: (calls stored, calls
+        already recorded, whether this very file was imported before)."""
+        with self._lock():
+            if any(s.source == f"import:{source_sha}" for s in self.segments()):
+                return 0, calls.height, True
+            recorded = self.calls(columns=KEY)
+            fresh = conform(calls).join(recorded, on=KEY, how="anti").unique(
+                KEY, keep="first", maintain_order=True)
+            objections = fresh.filter(pl.col("outcome") == "optout")
+            if objections.height and optouts is not None:
+                optouts(objections)
+            if fresh.height:
+                self._write_segment(fresh, f"import:{source_sha}")
+        return fresh.height, calls.height - fresh.height, False
+
+    def compact(self) -> int:
+        """Fold the service's calls.jsonl into one segment (it only grows otherwise): the
+        segment is listed before the file is emptied, so a crash in between leaves calls
+        twice, which reading counts once."""
+        with self._lock():
+            calls = self._wal_frame()
+            if calls.is_empty():
+                return 0
+            self._write_segment(calls.unique(KEY, keep="first", maintain_order=True),
+                                "service")
+            with open(self.wal, "r+b") as handle:
+                handle.truncate(0)
+                os.fsync(handle.fileno())
+        return calls.height
+
+    def rewrite(self, change: Callable[[pl.DataFrame], pl.DataFrame], source: str) -> int:
+        """Rewrite every segment and calls.jsonl through `change` (erasure, retention):
+        one new segment replaces them all; returns the calls kept."""
+        with self._lock():
+            everything = self.calls()
+            kept: pl.DataFrame = change(everything)
+            old = self.segments()
+            if kept.height:
+                self._write_segment(kept, source)
+                new = self.segments()[-1:]
+            else:
+                new = []
+            tmp = self.manifest.with_name(".segments.tmp")
+            tmp.write_text("".join(json.dumps(s.__dict__) + "\n" for s in new))
+            os.replace(tmp, self.manifest)
+            if self.wal.exists():
+                with open(self.wal, "r+b") as handle:
+                    handle.truncate(0)
+                    os.fsync(handle.fileno())
+            for segment in old:
+                (self.segments_dir / segment.name).unlink(missing_ok=True)
+        return kept.height
+
+
+from .index import CallFacts, LedgerIndex, call_facts  # noqa: E402
+
+__all__ = ["DIRECTIONS", "KEY", "LEDGER_SCHEMA", "OUTCOMES", "CallFacts", "Ledger",
+           "LedgerIndex", "Recorded", "Segment", "call_facts", "conform"]

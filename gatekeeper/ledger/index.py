@@ -1,0 +1,194 @@
+"""The ledger as the service holds it in memory, and the contact rules' facts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from . import KEY, Ledger, Recorded, Segment, conform
+
+
+def _hashes(frame: pl.DataFrame) -> pl.Series:
+    """(agency, call_id) as one 64-bit integer: the index's identity of a call (in memory
+    only: polars' hash is stable within one process, which is all it is used for)."""
+    return frame.select(pl.concat_str(KEY, separator="\x1f").hash()).to_series()
+
+
+class LedgerIndex:
+    """The ledger as the service holds it: which calls it has (to count a repeated
+    call_id once), and per number the calls the contact rules count, as sorted arrays
+    (10M calls: ~250 MB, a lookup in microseconds). Files written by other processes (an
+    import, a compaction) are picked up on `refresh`."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.segments: list[Segment] = []
+        self.wal_position = 0
+        self.seen_sorted = np.empty(0, np.uint64)  # hashes of calls in segments
+        self.seen_new: set[int] = set()  # hashes of calls added since
+        self.first: dict[int, dict[str, Any]] = {}  # calls.jsonl's calls, as first stored
+        self.keys = np.empty(0, np.int64)  # phone_key, sorted
+        self.times = np.empty(0, np.int64)  # started_at, µs
+        self.counted = np.empty(0, np.bool_)  # outbound and not failed
+        self.refused = np.empty(0, np.bool_)
+        self.tail: dict[int, list[tuple[int, bool, bool]]] = {}
+
+    def _seen(self, hashes: pl.Series) -> np.ndarray:
+        """Which of these calls the index already holds."""
+        values = hashes.to_numpy().astype(np.uint64)
+        found = np.zeros(len(values), np.bool_)
+        if len(self.seen_sorted):
+            at = np.minimum(np.searchsorted(self.seen_sorted, values),
+                            len(self.seen_sorted) - 1)
+            found = self.seen_sorted[at] == values
+        if self.seen_new:
+            found |= np.array([int(v) in self.seen_new for v in values], np.bool_)
+        return found
+
+    def _add(self, calls: pl.DataFrame, hashes: pl.Series, *, bulk: bool) -> None:
+        """Calls not seen before join the index (those seen are skipped: a compaction
+        moves calls from calls.jsonl into a segment)."""
+        fresh = ~self._seen(hashes)
+        calls, hashes = calls.filter(pl.Series(fresh)), hashes.filter(pl.Series(fresh))
+        if calls.is_empty():
+            return
+        facts = calls.select(
+            pl.col("phone_key"), pl.col("started_at").dt.epoch("us").alias("t"),
+            ((pl.col("direction") == "outbound") & (pl.col("outcome") != "failed"))
+            .alias("counted"), (pl.col("outcome") == "refused").alias("refused"))
+        if bulk:  # a segment: merge into the sorted arrays
+            self.seen_sorted = np.sort(np.concatenate(
+                [self.seen_sorted, hashes.to_numpy().astype(np.uint64)]))
+            merged = pl.concat([pl.DataFrame({"phone_key": self.keys, "t": self.times,
+                                              "counted": self.counted,
+                                              "refused": self.refused}), facts]
+                               ).drop_nulls("phone_key").sort("phone_key", "t")
+            self.keys, self.times = merged["phone_key"].to_numpy(), merged["t"].to_numpy()
+            self.counted = merged["counted"].to_numpy()
+            self.refused = merged["refused"].to_numpy()
+            return
+        self.seen_new.update(int(v) for v in hashes.to_numpy().astype(np.uint64))
+        for row in facts.iter_rows():  # a handful of calls per request
+            if row[0] is not None:
+                self.tail.setdefault(int(row[0]), []).append(
+                    (int(row[1]), bool(row[2]), bool(row[3])))
+
+    def refresh(self) -> None:
+        """Pick up segments and calls.jsonl lines written since the last look."""
+        with self.lock:
+            listed = self.ledger.segments()
+            if listed[:len(self.segments)] != self.segments:  # rewritten (erasure, purge)
+                self._reset()
+            for segment in listed[len(self.segments):]:
+                calls = conform(pl.read_parquet(self.ledger.segments_dir / segment.name))
+                self._add(calls, _hashes(calls), bulk=True)
+                self.segments.append(segment)
+            self._read_wal()
+
+    def _read_wal(self) -> None:
+        wal = self.ledger.wal
+        size = wal.stat().st_size if wal.exists() else 0
+        if size < self.wal_position:  # compacted into a segment, already read above
+            self.wal_position, self.first = 0, {}
+        if size == self.wal_position:
+            return
+        with open(wal, "rb") as handle:
+            handle.seek(self.wal_position)
+            data = handle.read(size - self.wal_position)
+        end = data.rfind(b"\n") + 1
+        if not end:
+            return
+        calls = conform(pl.read_ndjson(io.BytesIO(data[:end]), infer_schema_length=None)
+                        .with_columns(pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%SZ",
+                                                                time_unit="us")
+                                      for c in ("started_at", "recorded_at")))
+        hashes = _hashes(calls)
+        for value, row in zip(hashes.to_list(), calls.iter_rows(named=True), strict=True):
+            self.first.setdefault(int(value), row)
+        self._add(calls, hashes, bulk=False)
+        self.wal_position += end
+
+    def record(self, calls: pl.DataFrame, optouts: Any = None) -> Recorded:
+        """Record calls through the service: each (agency, call_id) once; durable when
+        this returns. `optouts(calls)` records the objections of `optout` calls first."""
+        calls = conform(calls)
+        with self.ledger.writing():
+            self.refresh()
+            hashes = _hashes(calls)
+            with self.lock:
+                seen = self._seen(hashes)
+            unique = ~pl.Series(seen) & hashes.is_first_distinct()
+            fresh = calls.filter(unique)
+            objections = fresh.filter(pl.col("outcome") == "optout")
+            if objections.height and optouts is not None:
+                optouts(objections)  # the journal first: never a call without its objection
+            if fresh.height:
+                self.ledger.write_wal(fresh)
+            repeated = calls.filter(~unique)
+            first = self._firsts(repeated)
+            self.refresh()
+        return Recorded(fresh, first, objections.height)
+
+    def _firsts(self, repeated: pl.DataFrame) -> pl.DataFrame:
+        """Each repeated call as it was first stored."""
+        if repeated.is_empty():
+            return conform(pl.DataFrame())
+        found = [self.first[int(v)] for v in _hashes(repeated).to_list()
+                 if int(v) in self.first]
+        from_wal = conform(pl.DataFrame(found)) if found else conform(pl.DataFrame())
+        missing = repeated.join(from_wal.select(KEY), on=KEY, how="anti")
+        if missing.is_empty():
+            return from_wal
+        stored = self.ledger.calls().join(missing.select(KEY).unique(), on=KEY, how="semi")
+        return pl.concat([from_wal, stored])
+
+    def facts(self, phone_key: int, at: dt.datetime, window_days: int,
+              cooldown_days: int) -> CallFacts:
+        """The contact rules' facts for one number before `at`, from memory."""
+        at_us = int((at - dt.datetime(1970, 1, 1)).total_seconds() * 1_000_000)
+        window = at_us - window_days * 86_400_000_000
+        cooldown = at_us - cooldown_days * 86_400_000_000
+        with self.lock:
+            lo, hi = np.searchsorted(self.keys, [phone_key, phone_key + 1])
+            times = self.times[lo:hi]
+            counted, refused = self.counted[lo:hi], self.refused[lo:hi]
+            tail = list(self.tail.get(phone_key, ()))
+        before = times < at_us
+        attempts = int(np.count_nonzero(before & counted & (times >= window)))
+        refusals = times[before & refused & (times > cooldown)]
+        attempts += sum(1 for t, c, _ in tail if c and window <= t < at_us)
+        last = max([int(refusals.max())] if refusals.size else []
+                   + [t for t, _, r in tail if r and cooldown < t < at_us], default=None)
+        return CallFacts(attempts, None if last is None else
+                         dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=last))
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """What the contact rules need of a number's calls before an instant."""
+
+    attempts: int  # outbound, not `failed`, within the attempt window
+    last_refusal: dt.datetime | None  # within the cooldown
+
+
+def call_facts(calls: pl.DataFrame, at: dt.datetime, window_days: int,
+               cooldown_days: int) -> CallFacts:
+    """From one number's calls (started_at, direction, outcome) before `at`."""
+    before = calls.filter(pl.col("started_at") < at)
+    attempts = before.filter(
+        (pl.col("direction") == "outbound") & (pl.col("outcome") != "failed")
+        & (pl.col("started_at") >= at - dt.timedelta(days=window_days))).height
+    refusals = before.filter((pl.col("outcome") == "refused")
+                             & (pl.col("started_at") > at - dt.timedelta(days=cooldown_days)))
+    last = refusals["started_at"].max() if refusals.height else None
+    return CallFacts(attempts, last if isinstance(last, dt.datetime) else None)

@@ -1,0 +1,92 @@
+"""The contact ledger: a call acknowledged is never lost and never counted twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+from gatekeeper.ledger import Ledger, LedgerIndex, call_facts, conform
+from gatekeeper.optouts import Journal, optouts_from_calls
+
+T0 = dt.datetime(2026, 11, 20, 9, 0)  # naive UTC
+DAY = dt.timedelta(days=1)
+
+
+def _calls(*rows: tuple[str, str, dt.datetime, str], agency: str = "callpro",
+           direction: str = "outbound") -> pl.DataFrame:
+    return conform(pl.DataFrame([{
+        "agency": agency, "call_id": call_id, "phone": phone,
+        "phone_key": int(phone.removeprefix("+")), "direction": direction,
+        "started_at": at, "outcome": outcome, "recorded_at": T0, "via": "test",
+        "agent": "a7"} for call_id, phone, at, outcome in rows]))
+
+
+def test_a_call_reported_twice_is_stored_once_and_answered_as_first_stored(
+        tmp_path: Path) -> None:
+    index = LedgerIndex(Ledger(tmp_path / "ledger"))
+    first = index.record(_calls(("c1", "+393331234567", T0, "answered")))
+    assert first.stored.height == 1 and first.repeated.is_empty()
+    again = index.record(_calls(("c1", "+393331234567", T0 + DAY, "sale"),
+                                ("c2", "+393331234567", T0, "busy")))
+    assert again.stored["call_id"].to_list() == ["c2"]
+    assert again.repeated.select("call_id", "outcome").rows() == [("c1", "answered")]
+    # The same call_id of another agency is another call.
+    other = index.record(_calls(("c1", "+393331234567", T0, "answered"), agency="connecto"))
+    assert other.stored.height == 1
+    assert Ledger(tmp_path / "ledger").calls().height == 3
+
+
+def test_an_optout_outcome_records_the_objection_first(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "optouts.jsonl")
+    index = LedgerIndex(Ledger(tmp_path / "ledger"))
+    index.record(_calls(("c9", "+393331234567", T0, "optout")),
+                 lambda objections: optouts_from_calls(journal, objections))
+    event = journal.read().events.row(0, named=True)
+    assert (event["phone"], event["channel"], event["recorded_by"]) == (
+        "+393331234567", "operator", "a7")
+    assert event["at"] == T0  # received during the call
+
+
+def test_compaction_and_imports_keep_every_call_once(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger")
+    index = LedgerIndex(ledger)
+    index.record(_calls(("c1", "+393331234567", T0, "answered"),
+                        ("c2", "+393331234568", T0, "busy")))
+    assert ledger.compact() == 2 and ledger.wal.stat().st_size == 0
+    stored, repeated, same = ledger.import_calls(
+        _calls(("c2", "+393331234568", T0, "busy"), ("c3", "+393331234569", T0, "refused")),
+        "sha-1")
+    assert (stored, repeated, same) == (1, 1, False)
+    assert ledger.import_calls(_calls(("c4", "+393331234569", T0, "sale")), "sha-1")[2]
+    index.refresh()
+    again = index.record(_calls(("c3", "+393331234569", T0, "refused")))
+    assert again.stored.is_empty() and again.repeated["outcome"].to_list() == ["refused"]
+    assert sorted(ledger.calls()["call_id"].to_list()) == ["c1", "c2", "c3"]
+
+
+def test_attempts_and_refusals_count_inside_their_windows_only(tmp_path: Path) -> None:
+    """Outbound, not failed, within attempt_window_days; a refusal within the cooldown.
+    The same answer from memory (the service) and from the files (check, replay)."""
+    phone = "+393331234567"
+    at = T0 + 30 * DAY
+    rows = [(f"c{i}", phone, at - dt.timedelta(days=d), o) for i, (d, o) in enumerate([
+        (30, "answered"),  # exactly 30 days before: inside a 30-day window
+        (31, "answered"),  # outside
+        (5, "failed"),  # does not count
+        (1, "no_answer"),
+        (0.0001, "busy")])]
+    rows.append(("c9", phone, at + dt.timedelta(seconds=1), "answered"))  # after: not yet
+    inbound = _calls(("in1", phone, at - DAY, "answered"), direction="inbound")
+    refused = [("r1", phone, at - 60 * DAY, "refused")]  # exactly 60 days: over
+    ledger = Ledger(tmp_path / "ledger")
+    index = LedgerIndex(ledger)
+    index.record(pl.concat([_calls(*rows), inbound, _calls(*refused)]))
+    from_files = call_facts(ledger.calls(int(phone[1:])), at, 30, 60)
+    from_memory = index.facts(int(phone[1:]), at, 30, 60)
+    assert from_files == from_memory
+    assert (from_files.attempts, from_files.last_refusal) == (3, None)
+    later = call_facts(ledger.calls(int(phone[1:])), at - dt.timedelta(seconds=1), 30, 60)
+    assert later.last_refusal == at - 60 * DAY  # one second earlier: within the cooldown
+    assert index.facts(int(phone[1:]), at - dt.timedelta(seconds=1), 30, 60) == later
