@@ -3,8 +3,9 @@
 Everything that makes Gatekeeper Italian lives in `it.py`; the normaliser, the policy, the
 registry and the disclosure receive a `Jurisdiction` instead of knowing a country code.
 Adding Romania, France, Spain, the UK or Germany means a module beside `it.py` (its
-numbering facts, its register's name and adapters, its calling hours and its decision
-table) and one line in JURISDICTIONS, not an edit in every layer.
+numbering facts, its register's name and adapters, its calling hours and holiday calendar,
+which calling_hours.py applies, and its decision table) and one line in JURISDICTIONS, not
+an edit in every layer.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ class Jurisdiction:
     dialable_types: tuple[str, ...]  # number types a person can be called on
     register: str  # the do-not-call register's name, as people know it
     number_examples: str  # how its numbers are written, for error messages
+    # [calling_hours] defaults as gatekeeper.toml would write them (key, "HH:MM-HH:MM" or
+    # "" for no calls): the hours its law or code of conduct sets, parsed like the file's.
+    calling_hours: tuple[tuple[str, str], ...]
+    # The `holidays` package's country code: its national public holidays close the lines.
+    holidays_country: str
     # Number prefixes that share the calling code but belong to another region (+39 06698:
     # the Vatican): always left to libphonenumber.
     foreign_prefixes: tuple[str, ...] = ()

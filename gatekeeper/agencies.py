@@ -1,0 +1,258 @@
+"""The call centres that dial for the controller (agencies/<id>.toml), own or outsourced.
+
+The code of conduct (art. 7) asks the controller to know every call centre that calls on
+its behalf, for how long and for which campaigns, and the numbers it shows; rules 12
+(AGENCY_NOT_AUTHORISED) and 13 (CALLER_ID_UNDECLARED) and `calls import` read them from
+here. Validated as strictly as a source manifest: a misspelt `authorised_to` silently
+ignored would let a call centre dial after its contract ended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import read_toml
+from .errors import InputError, ManifestError
+from .jurisdictions import DEFAULT, Jurisdiction
+from .normalise import phone_of
+from .sources.manifest import ID_PATTERN
+from .timeutil import date_start_utc
+
+TOP_KEYS = ("id", "name", "vat", "roc", "contract_ref", "authorised_from", "authorised_to",
+            "caller_ids", "campaigns", "calls")
+CALLS_KEYS = ("columns", "outcomes")
+# The contact ledger's fields (PRODUCT.md "The contact ledger") a dialer export may carry.
+CALL_FIELDS = ("call_id", "phone", "started_at", "agent", "campaign", "duration_s", "outcome",
+               "caller_id", "direction")
+# Without these a row is no evidence of a call: which call, to whom, when, how it ended.
+REQUIRED_CALL_FIELDS = ("call_id", "phone", "started_at", "outcome")
+OUTCOMES = ("no_answer", "busy", "failed", "voicemail", "answered", "refused", "callback",
+            "optout", "wrong_number", "sale")
+_DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Agency:
+    """One call centre as its manifest declares it; `path` is the manifest file."""
+
+    id: str
+    name: str
+    vat: str
+    authorised_from: dt.date
+    caller_ids: tuple[str, ...]  # E.164, as declared (art. 7)
+    path: Path
+    roc: str | None = None  # ROC registration; the controller's own centre may have none
+    contract_ref: str | None = None  # none for the controller's own centre
+    authorised_to: dt.date | None = None  # last authorised Rome day; None: open-ended
+    campaigns: tuple[str, ...] = ()  # empty: every campaign
+    # canonical ledger field -> the export's column; only the fields the export has
+    columns: dict[str, str] = field(default_factory=lambda: {f: f for f in CALL_FIELDS})
+    # the dialer's outcome code -> one of OUTCOMES
+    outcomes: dict[str, str] = field(default_factory=lambda: {o: o for o in OUTCOMES})
+
+    def authorised(self, at: dt.datetime, campaign: str | None) -> bool:
+        """May it dial at this instant (naive UTC) for this campaign? From 00:00 Rome of
+        authorised_from through the whole Rome day of authorised_to. An agency limited to
+        some campaigns is not authorised when the campaign is not given: it could
+        otherwise dial for any campaign by not saying which."""
+        if at < date_start_utc(self.authorised_from):
+            return False
+        if self.authorised_to is not None and at >= date_start_utc(self.authorised_to + _DAY):
+            return False
+        return not self.campaigns or campaign in self.campaigns
+
+    def declared(self, caller_id: str, jurisdiction: Jurisdiction = DEFAULT) -> bool:
+        """Is this number (as an agent or a dialer writes it) one the agency declared? A
+        value that is no phone number (empty, "anonymous") was never declared."""
+        try:
+            return phone_of(caller_id, jurisdiction) in self.caller_ids
+        except InputError:
+            return False
+
+
+def parse_agency(path: Path, jurisdiction: Jurisdiction = DEFAULT) -> Agency:
+    """Validate one agency manifest; every error names the file, the key and the fix."""
+    raw = read_toml(path, ManifestError)
+    _check_keys(path, raw, TOP_KEYS, "")
+    agency_id = _text(path, raw, "id")
+    if not ID_PATTERN.match(agency_id):
+        raise _fail(path, "id", f"{agency_id!r} is not an id; use letters, digits, '.', '_' "
+                    "or '-' (max 100), e.g. id = \"callpro\"")
+    authorised_from = _date(path, raw, "authorised_from")
+    authorised_to = _date(path, raw, "authorised_to") if "authorised_to" in raw else None
+    if authorised_to is not None and authorised_to < authorised_from:
+        raise _fail(path, "authorised_to", f"{authorised_to} is before authorised_from "
+                    f"({authorised_from}); give the last day the agency may call")
+    calls = _calls_table(path, raw.get("calls", {}))
+    return Agency(
+        id=agency_id,
+        name=_text(path, raw, "name"),
+        vat=_text(path, raw, "vat"),
+        authorised_from=authorised_from,
+        caller_ids=_caller_ids(path, raw.get("caller_ids"), jurisdiction),
+        path=path,
+        roc=_optional_text(path, raw, "roc", "31234"),
+        contract_ref=_optional_text(path, raw, "contract_ref", "2026/03"),
+        authorised_to=authorised_to,
+        campaigns=_campaigns(path, raw.get("campaigns", [])),
+        columns=_columns(path, calls.get("columns")),
+        outcomes=_outcomes(path, calls.get("outcomes")),
+    )
+
+
+def discover_agencies(folder: Path, jurisdiction: Jurisdiction = DEFAULT
+                      ) -> tuple[dict[str, Agency], list[ManifestError]]:
+    """Every valid manifest in agencies/ by id, and an error for each one that is not (a
+    duplicate id is an error of the later file): one bad manifest stops no other. No
+    folder means no agencies."""
+    found: dict[str, Agency] = {}
+    errors: list[ManifestError] = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            agency = parse_agency(path, jurisdiction)
+        except ManifestError as exc:
+            errors.append(exc)
+            continue
+        if agency.id in found:
+            other = found[agency.id].path.name
+            errors.append(_fail(path, "id", f"id '{agency.id}' is already used by {other}; "
+                                "give each agency its own id"))
+            continue
+        found[agency.id] = agency
+    return found, errors
+
+
+def _fail(path: Path, key: str, message: str) -> ManifestError:
+    return ManifestError(message, file=path, key=key)
+
+
+def _check_keys(path: Path, table: dict[str, Any], accepted: tuple[str, ...], where: str) -> None:
+    for key in table:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise _fail(path, f"{where}{key}",
+                        f"unknown key; {hint}accepted: {', '.join(accepted)}")
+
+
+def _text(path: Path, raw: dict[str, Any], key: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, key, f"required text is missing or empty; add {key} = \"…\"")
+    return value.strip()
+
+
+def _optional_text(path: Path, raw: dict[str, Any], key: str, example: str) -> str | None:
+    """Text when given: a number written without quotes would lose a ROC's leading zeros."""
+    if key not in raw:
+        return None
+    value = raw[key]
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(path, key, f"must be text in quotes, got {value!r}; write e.g. "
+                    f"{key} = \"{example}\", or remove the key")
+    return value.strip()
+
+
+def _date(path: Path, raw: dict[str, Any], key: str) -> dt.date:
+    value = raw.get(key)
+    fix = f"write a date, e.g. {key} = 2026-01-01"
+    if value is None:
+        raise _fail(path, key, f"required date is missing; {fix}")
+    if isinstance(value, dt.datetime):  # authorisations run by whole Rome days
+        raise _fail(path, key, f"{value.isoformat()} is a date and time; {fix}")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise _fail(path, key, f"{value!r} is not a date; {fix}")
+
+
+def _caller_ids(path: Path, value: Any, jurisdiction: Jurisdiction) -> tuple[str, ...]:
+    """The numbers it shows, in E.164. Required and not empty: every call carries one, and
+    the code of conduct asks that each be declared."""
+    fix = 'list the numbers it shows, e.g. caller_ids = ["+390299990001"]'
+    if not isinstance(value, list) or not value:
+        raise _fail(path, "caller_ids", f"required list of numbers is missing or empty; {fix}")
+    phones: list[str] = []
+    for item in value:
+        if not isinstance(item, str):
+            raise _fail(path, "caller_ids", f"{item!r} is not text; write each number in "
+                        f"quotes; {fix}")
+        try:
+            phones.append(phone_of(item, jurisdiction))
+        except InputError:
+            raise _fail(path, "caller_ids", f"{item!r} is not a valid phone number; write it "
+                        f"as shown to the people called, e.g. {jurisdiction.number_examples}"
+                        ) from None
+    return tuple(dict.fromkeys(phones))
+
+
+def _campaigns(path: Path, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(c, str) and c.strip() for c in value):
+        raise _fail(path, "campaigns", f"must be a list of campaign names, got {value!r}; "
+                    "e.g. campaigns = [\"energia-2026-11\"], or [] for every campaign")
+    return tuple(dict.fromkeys(c.strip() for c in value))
+
+
+def _calls_table(path: Path, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(path, "calls", "must be a table: [calls] with columns and outcomes")
+    _check_keys(path, value, CALLS_KEYS, "calls.")
+    return value
+
+
+def _columns(path: Path, value: Any) -> dict[str, str]:
+    """Which column of the dialer's export holds each ledger field. Absent: the export uses
+    the canonical names. Given: exactly the fields the export has."""
+    if value is None:
+        return {name: name for name in CALL_FIELDS}
+    if not isinstance(value, dict):
+        raise _fail(path, "calls.columns", "must be a table, e.g. columns = { call_id = "
+                    "\"uniqueid\", phone = \"phone_number\", … }")
+    for key, column in value.items():  # the mapping written the other way round
+        if key not in CALL_FIELDS and column in CALL_FIELDS:
+            raise _fail(path, f"calls.columns.{key}", "the field goes on the left and the "
+                        f"export's column on the right; write {column} = \"{key}\"")
+    _check_keys(path, value, CALL_FIELDS, "calls.columns.")
+    seen: dict[str, str] = {}
+    for canonical, column in value.items():
+        key = f"calls.columns.{canonical}"
+        if not isinstance(column, str) or not column.strip():
+            raise _fail(path, key, "must be the column's name in the dialer's export, e.g. "
+                        f"{canonical} = \"{canonical}\"")
+        if column in seen:
+            raise _fail(path, key, f"column '{column}' is already mapped to {seen[column]}; "
+                        "map each field to its own column")
+        seen[column] = canonical
+    for required in REQUIRED_CALL_FIELDS:
+        if required not in value:
+            raise _fail(path, f"calls.columns.{required}", "missing; name the export's column "
+                        f"that holds it, e.g. {required} = \"…\" (required: "
+                        f"{', '.join(REQUIRED_CALL_FIELDS)})")
+    return dict(value)
+
+
+def _outcomes(path: Path, value: Any) -> dict[str, str]:
+    """The dialer's codes for the ledger's outcomes. Absent: it writes the canonical names."""
+    if value is None:
+        return {name: name for name in OUTCOMES}
+    if not isinstance(value, dict) or not value:
+        raise _fail(path, "calls.outcomes", "must be a table of the dialer's codes, e.g. "
+                    "outcomes = { NA = \"no_answer\", SALE = \"sale\" }")
+    for code, outcome in value.items():
+        if code in OUTCOMES and outcome not in OUTCOMES:  # written the other way round
+            raise _fail(path, f"calls.outcomes.{code}", "the dialer's code goes on the left "
+                        f"and the outcome on the right; write {outcome} = \"{code}\"")
+        if outcome not in OUTCOMES:
+            close = difflib.get_close_matches(str(outcome), OUTCOMES, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise _fail(path, f"calls.outcomes.{code}", f"unknown outcome {outcome!r}; {hint}"
+                        f"accepted: {', '.join(OUTCOMES)}")
+    return dict(value)

@@ -1,0 +1,229 @@
+"""When a person may be called: the `[calling_hours]` of gatekeeper.toml over a jurisdiction's
+defaults and its national public holidays (rule 9, OUTSIDE_CALLING_HOURS).
+
+Every day is one kind, in this precedence: holiday (national or `extra_holidays`), Sunday,
+pre_holiday (the day before a holiday), Saturday, weekday. Each kind has at most one
+half-open window [start, end) of wall-clock time in Europe/Rome, so 19:59:59 is inside
+09:00-20:00 and 20:00 is not. Instants are naive UTC everywhere else in Gatekeeper; they are
+turned into Rome time here with zoneinfo, so the DST changes move the UTC hours, never the
+local ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import holidays
+
+from ..errors import ConfigError
+from ..timeutil import ROME, UTC
+from . import DEFAULT, Jurisdiction
+
+TABLE = "calling_hours"
+DAY_KINDS = ("weekday", "saturday", "pre_holiday", "sunday", "holiday")
+KEYS = (*DAY_KINDS, "extra_holidays")
+_WINDOW_FIX = 'use HH:MM-HH:MM, e.g. 09:00-20:00 (or "" for no calls that day)'
+_DATE_FIX = 'use ISO dates, e.g. extra_holidays = ["2026-12-07"]'
+# 09:00-20:00; an en dash as PRODUCT.md prints it is the same window. 24:00 ends the day.
+_WINDOW = re.compile(r"^(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAY = dt.timedelta(days=1)
+# A configuration with any open day opens within a year (every year has Saturdays, Sundays,
+# holidays and their eves); the margin covers a window that only a rare day kind has.
+_SEARCH_DAYS = 3 * 366
+
+
+@dataclass(frozen=True)
+class Window:
+    """Calls allowed from `start` to before `end`, minutes after local midnight (end <= 1440)."""
+
+    start: int
+    end: int
+
+    def __str__(self) -> str:
+        return f"{_hhmm(self.start)}-{_hhmm(self.end)}"
+
+    def contains(self, local: dt.datetime) -> bool:
+        since_midnight = local - local.replace(hour=0, minute=0, second=0, microsecond=0)
+        return (dt.timedelta(minutes=self.start) <= since_midnight
+                < dt.timedelta(minutes=self.end))
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+@dataclass(frozen=True)
+class CallingHours:
+    """The hours of one workspace; None for a day kind means no calls on such days."""
+
+    weekday: Window | None
+    saturday: Window | None
+    pre_holiday: Window | None
+    sunday: Window | None
+    holiday: Window | None
+    extra_holidays: tuple[dt.date, ...]  # local holidays (a city's patron saint), sorted
+    country: str  # the `holidays` package's country code for the national holidays
+
+    @classmethod
+    def from_table(cls, table: Any, file: Path | None,
+                   jurisdiction: Jurisdiction = DEFAULT) -> CallingHours:
+        """The `[calling_hours]` table over the jurisdiction's defaults; an unknown key or a
+        malformed value is a ConfigError naming the file, the key and the fix, because a
+        silently ignored knob would let calls through at hours the law forbids."""
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{TABLE}] must be a table; write it as [{TABLE}] with keys "
+                              + ", ".join(KEYS), file=file, key=TABLE)
+        for key in table:
+            if key not in KEYS:
+                close = difflib.get_close_matches(key, KEYS, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                raise ConfigError(f"unknown key; {hint}accepted: {', '.join(KEYS)}",
+                                  file=file, key=f"{TABLE}.{key}")
+        values: dict[str, Any] = {**dict(jurisdiction.calling_hours), **table}
+        windows = {kind: _window(values.get(kind, ""), file, kind) for kind in DAY_KINDS}
+        return cls(**windows,
+                   extra_holidays=_dates(values.get("extra_holidays", []), file),
+                   country=jurisdiction.holidays_country)
+
+    def is_holiday(self, day: dt.date) -> bool:
+        """A national public holiday of the country or one of `extra_holidays`."""
+        return day in self.extra_holidays or day in _national(self.country, day.year)
+
+    def kind_of(self, day: dt.date) -> str:
+        """Which of DAY_KINDS a Rome calendar day is, holidays first (see the module)."""
+        if self.is_holiday(day):
+            return "holiday"
+        if day.weekday() == 6:
+            return "sunday"
+        if self.is_holiday(day + _DAY):
+            return "pre_holiday"
+        return "saturday" if day.weekday() == 5 else "weekday"
+
+    def window_of(self, day: dt.date) -> Window | None:
+        """The hours that apply on a Rome calendar day (None: no calls)."""
+        window: Window | None = getattr(self, self.kind_of(day))
+        return window
+
+    def is_open(self, at: dt.datetime) -> bool:
+        """May a person be called at this instant (naive UTC)?"""
+        local = _rome(at)
+        window = self.window_of(local.date())
+        return window is not None and window.contains(local.replace(tzinfo=None))
+
+    def next_open(self, at: dt.datetime) -> dt.datetime | None:
+        """The first instant at or after `at` (naive UTC) inside the hours, naive UTC; None
+        when no day has any hours (every kind configured empty)."""
+        if self.is_open(at):
+            return at
+        if all(getattr(self, kind) is None for kind in DAY_KINDS):
+            return None
+        day = _rome(at).date()
+        for _ in range(_SEARCH_DAYS):
+            found = self._opening_on(day, at)
+            if found is not None:
+                return found
+            day += _DAY
+        return None
+
+    def _opening_on(self, day: dt.date, at: dt.datetime) -> dt.datetime | None:
+        """The first instant >= at of `day`'s window. Wall-clock time only jumps at a DST
+        change, so an opening is either the window's start (either side of an autumn fold)
+        or the instant of a change that jumps into the window."""
+        window = self.window_of(day)
+        if window is None:
+            return None
+        start = dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=window.start)
+        candidates = [_utc(start.replace(fold=0)), _utc(start.replace(fold=1)),
+                      *_offset_changes(day)]
+        opening = [c for c in candidates if c >= at and self.is_open(c)]
+        return min(opening, default=None)
+
+
+def _rome(at: dt.datetime) -> dt.datetime:
+    if at.tzinfo is not None:
+        raise ValueError(f"instants are naive UTC in Gatekeeper, got {at!r}; drop the tzinfo "
+                         "after converting to UTC")
+    return at.replace(tzinfo=UTC).astimezone(ROME)
+
+
+def _utc(local: dt.datetime) -> dt.datetime:
+    """Naive Rome wall-clock time (fold chooses the side of an autumn repeat) to naive UTC."""
+    return local.replace(tzinfo=ROME).astimezone(UTC).replace(tzinfo=None)
+
+
+def _offset_changes(day: dt.date) -> list[dt.datetime]:
+    """The instants (naive UTC) at which Rome's UTC offset changes during `day`."""
+    low = _utc(dt.datetime.combine(day, dt.time()))
+    high = _utc(dt.datetime.combine(day + _DAY, dt.time()))
+    if _rome(low).utcoffset() == _rome(high).utcoffset():
+        return []
+    before = _rome(low).utcoffset()
+    seconds = int((high - low).total_seconds())
+    while seconds > 1:  # zones change offset on a whole second: bisect to the first one after
+        middle = low + dt.timedelta(seconds=seconds // 2)
+        if _rome(middle).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+        seconds = int((high - low).total_seconds())
+    return [high]
+
+
+@functools.cache
+def _national(country: str, year: int) -> frozenset[dt.date]:
+    """The country's national public holidays of one year, as the `holidays` package keeps
+    them (it follows new laws, e.g. Italy's 4 October again from 2026)."""
+    return frozenset(holidays.country_holidays(country, years=year))
+
+
+def _window(value: Any, file: Path | None, key: str) -> Window | None:
+    where = f"{TABLE}.{key}"
+    if not isinstance(value, str):
+        raise ConfigError(f"must be text in quotes, got {value!r}; {_WINDOW_FIX}",
+                          file=file, key=where)
+    text = value.strip()
+    if not text:
+        return None
+    match = _WINDOW.match(text)
+    if match is None:
+        raise ConfigError(f"{value!r} is not a time window; {_WINDOW_FIX}", file=file, key=where)
+    sh, sm, eh, em = (int(part) for part in match.groups())
+    if sh > 23 or sm > 59 or em > 59 or eh > 24 or (eh == 24 and em):
+        raise ConfigError(f"{value!r} is not a time of day; {_WINDOW_FIX} (24:00 ends the day)",
+                          file=file, key=where)
+    start, end = sh * 60 + sm, eh * 60 + em
+    if start >= end:
+        raise ConfigError(f"{value!r} ends before it starts; a window cannot pass midnight, "
+                          f"{_WINDOW_FIX}", file=file, key=where)
+    return Window(start, end)
+
+
+def _dates(value: Any, file: Path | None) -> tuple[dt.date, ...]:
+    where = f"{TABLE}.extra_holidays"
+    if not isinstance(value, list):
+        raise ConfigError(f"must be a list, got {value!r}; {_DATE_FIX}", file=file, key=where)
+    days: set[dt.date] = set()
+    for item in value:
+        days.add(_date(item, file, where))
+    return tuple(sorted(days))
+
+
+def _date(item: Any, file: Path | None, where: str) -> dt.date:
+    if isinstance(item, dt.datetime):  # a TOML date-time: a holiday is a whole day
+        raise ConfigError(f"{item.isoformat()} is a date and time; {_DATE_FIX}",
+                          file=file, key=where)
+    if isinstance(item, dt.date):
+        return item
+    if isinstance(item, str) and _ISO_DATE.match(item.strip()):
+        try:
+            return dt.date.fromisoformat(item.strip())
+        except ValueError:
+            pass
+    raise ConfigError(f"{item!r} is not a date; {_DATE_FIX}", file=file, key=where)
