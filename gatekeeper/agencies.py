@@ -18,6 +18,7 @@ from typing import Any
 from .config import read_toml
 from .errors import InputError, ManifestError
 from .jurisdictions import DEFAULT, Jurisdiction
+from .ledger import CALL_FIELDS, OUTCOMES, REQUIRED_CALL_FIELDS
 from .normalise import phone_of
 from .sources.manifest import ID_PATTERN
 from .timeutil import date_start_utc
@@ -25,13 +26,6 @@ from .timeutil import date_start_utc
 TOP_KEYS = ("id", "name", "vat", "roc", "contract_ref", "authorised_from", "authorised_to",
             "caller_ids", "campaigns", "calls")
 CALLS_KEYS = ("columns", "outcomes")
-# The contact ledger's fields (PRODUCT.md "The contact ledger") a dialer export may carry.
-CALL_FIELDS = ("call_id", "phone", "started_at", "agent", "campaign", "duration_s", "outcome",
-               "caller_id", "direction")
-# Without these a row is no evidence of a call: which call, to whom, when, how it ended.
-REQUIRED_CALL_FIELDS = ("call_id", "phone", "started_at", "outcome")
-OUTCOMES = ("no_answer", "busy", "failed", "voicemail", "answered", "refused", "callback",
-            "optout", "wrong_number", "sale")
 _DAY = dt.timedelta(days=1)
 
 

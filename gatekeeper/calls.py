@@ -39,21 +39,17 @@ class CallImport:
 
 def import_calls(ws: Workspace, file: Path, agency_id: str) -> CallImport:
     """Record a dialer's call records for one agency (see the module docstring)."""
-    agencies, errors = discover_agencies(ws.root / "agencies")
+    agencies, errors = discover_agencies(ws.root / "agencies", ws.config().jurisdiction)
     agency = agencies.get(agency_id)
     if agency is None:
         broken = f" ({len(errors)} manifest(s) could not be read: {errors[0]})" if errors else ""
         raise InputError(f"no agency '{agency_id}'{broken}; known: "
                          + (", ".join(sorted(agencies)) or "none")
                          + "; add agencies/<id>.toml (see README)", file=ws.root / "agencies")
-    if not agency.calls_columns:
-        raise InputError("has no [calls] columns: say which column of the export holds "
-                         "call_id, phone, started_at and outcome", file=agency.path,
-                         key="calls.columns")
     if not file.is_file():
         raise InputError("file not found", file=file)
     source = sha256_file(file)
-    calls = read_export(file, agency.id, agency.calls_columns, agency.calls_outcomes,
+    calls = read_export(file, agency.id, agency.columns, agency.outcomes,
                         agency.path, jurisdiction=ws.config().jurisdiction)
     journal = Journal(ws.journal_path)
     optouts = [0]

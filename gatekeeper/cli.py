@@ -748,7 +748,7 @@ def agencies_cmd(ctx: click.Context, as_json: bool) -> None:
     from .agencies import discover_agencies
 
     ws = _workspace(ctx)
-    found, errors = discover_agencies(ws.root / "agencies")
+    found, errors = discover_agencies(ws.root / "agencies", ws.config().jurisdiction)
     rows = [{"id": a.id, "name": a.name, "vat": a.vat, "authorised_from": str(
         a.authorised_from), "authorised_to": str(a.authorised_to or ""),
         "caller_ids": list(a.caller_ids), "campaigns": list(a.campaigns) or ["(all)"]}
@@ -756,8 +756,9 @@ def agencies_cmd(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         _emit_json(rows)
     for row in rows if not as_json else ():
-        until = row["authorised_to"] or "open-ended"
-        click.echo(f"{row['id']:<16} {row['name']}  authorised {row['authorised_from']} to "
+        until = (f"to {row['authorised_to']}" if row["authorised_to"]
+                 else "(open-ended)")
+        click.echo(f"{row['id']:<16} {row['name']}  authorised from {row['authorised_from']} "
                    f"{until}; caller ids {', '.join(row['caller_ids'])}; campaigns "
                    f"{', '.join(row['campaigns'])}")
     if not found and not errors:

@@ -8,6 +8,7 @@ silently ignored policy knob would change who gets called.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import os
 import tomllib
@@ -69,9 +70,10 @@ class Config:
     trace_days: int = 30
     path: Path | None = None
 
-    @property
+    @functools.cached_property
     def calling_hours(self) -> CallingHours:
-        """When calls may be made: the jurisdiction's hours, as [calling_hours] adjusts."""
+        """When calls may be made: the jurisdiction's hours, as [calling_hours] adjusts
+        (validated when the config is read, so a bad window stops every command)."""
         from .jurisdictions.calling_hours import CallingHours
 
         return CallingHours.from_table(self.calling_hours_table, self.path,
@@ -247,7 +249,7 @@ def parse_config(path: Path) -> Config:
             file=path, key="registry.adapter",
         )
     price = float(reg.pop("price_per_number", 0.0))
-    return Config(
+    config = Config(
         controller=Controller(**{k: ctrl[k] for k in _REQUIRED_CONTROLLER}),
         policy=policy,
         registry=RegistryConfig(adapter=adapter, price_per_number=price, options=reg),
@@ -259,6 +261,8 @@ def parse_config(path: Path) -> Config:
                        .get("trace_days", 30)),
         path=path,
     )
+    config.calling_hours  # noqa: B018 - raises the ConfigError now, not at the first call
+    return config
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The demo workspace: three realistic, seeded lists that show every kind of row.
 
-`python -m gatekeeper.demo [DIR]` rewrites gatekeeper.toml, sources/, data/lists/ and the
-bundled RPO exchange in DIR (default: the current folder). Same seed, same files.
+`python -m gatekeeper.demo [DIR]` rewrites gatekeeper.toml, sources/, data/lists/, the
+bundled RPO exchange, agencies/ and a day of CallPro's calls (data/calls/) in DIR (default: the current folder). Same seed, same files.
 Numbers are random but well formed; names are common Italian names, not people.
 """
 
@@ -194,6 +194,37 @@ name = "Intestatario"
 }
 
 
+AGENCIES = {
+    "connecto": """# The controller's own call centre: no ROC registration or contract of its own to cite.
+id = "connecto"
+name = "Connecto S.r.l."
+vat = "IT08606060963"
+authorised_from = 2026-01-01        # no authorised_to: open-ended
+caller_ids = ["+390287650001", "+390287650002"]   # the numbers it shows (not CallPro's)
+campaigns = []                      # empty: every campaign
+# no [calls]: its dialer exports the ledger's own field names (call_id, phone, started_at,
+# outcome, and any of agent, campaign, duration_s, caller_id, direction)
+""",
+    "callpro": """id = "callpro"
+name = "CallPro S.r.l."
+vat = "IT07654321098"
+roc = "31234"                       # registration in the ROC (Registro degli Operatori di Comunicazione)
+contract_ref = "2026/03"
+authorised_from = 2026-01-01
+authorised_to = 2026-12-31          # optional
+caller_ids = ["+390299990001", "+390299990002"]   # the numbers it declared it shows
+campaigns = []                      # empty: every campaign
+
+[calls]                             # how its dialer exports call records (for `calls import`)
+columns = { call_id = "uniqueid", phone = "phone_number", started_at = "call_date", agent = "user", campaign = "campaign_id", duration_s = "length_in_sec", outcome = "status" }
+outcomes = { NA = "no_answer", B = "busy", AA = "voicemail", A = "answered", NI = "refused", CALLBK = "callback", DNC = "optout", SALE = "sale", WN = "wrong_number", DC = "failed" }
+""",
+}
+# VICIdial's outcome codes as CallPro's manifest maps them, weighted like a day's dialling.
+_VICIDIAL_STATUS = ("NA",) * 30 + ("B",) * 6 + ("AA",) * 12 + ("A",) * 24 + ("NI",) * 10 + (
+    "CALLBK",) * 5 + ("DNC",) * 3 + ("SALE",) * 6 + ("WN",) * 2 + ("DC",) * 2
+
+
 class Maker:
     """Seeded source of numbers, names and the messy ways lists write them."""
 
@@ -381,11 +412,17 @@ def generate(
     (lists / "crm-clienti.csv").write_bytes(_crm(m, crm_n).encode("cp1252"))
     (lists / "acme-2026-11.csv").write_bytes(b"\xef\xbb\xbf" + _acme(m, acme_n).encode())
     _pagine(m, pagine_n, lists / "pagine-2026.xlsx")
-    _rpo_exchange(m, root, sorted(set(crm_n + acme_n + pagine_n)))
-    _optouts(m, root, crm_n, acme_n)
+    registered = _rpo_exchange(m, root, sorted(set(crm_n + acme_n + pagine_n)))
+    objected = _optouts(m, root, crm_n, acme_n)
+    (root / "agencies").mkdir(exist_ok=True)
+    for agency_id, text in AGENCIES.items():
+        (root / "agencies" / f"{agency_id}.toml").write_text(text, encoding="utf-8")
+    # Its own generator, so adding the calls left every earlier file byte for byte the same.
+    _calls(random.Random(seed + 1), root,
+           [n for n in acme_n + crm_n if n not in registered and n not in objected])
 
 
-def _rpo_exchange(m: Maker, root: Path, numbers: list[str]) -> None:
+def _rpo_exchange(m: Maker, root: Path, numbers: list[str]) -> set[str]:
     """What the RPO would answer on 2026-11-20: the list less ~25% registered numbers."""
     rpo = root / "data" / "rpo"
     rpo.mkdir(parents=True, exist_ok=True)
@@ -395,9 +432,10 @@ def _rpo_exchange(m: Maker, root: Path, numbers: list[str]) -> None:
     (rpo / "2026-11-20-response.txt").write_text("\n".join(kept) + "\n")
     # The same registrations, as the RPO emulator's registry (gatekeeper rpo emulator).
     (rpo / "registered.txt").write_text("\n".join(sorted(registered)) + "\n")
+    return registered
 
 
-def _optouts(m: Maker, root: Path, crm_n: list[str], acme_n: list[str]) -> None:
+def _optouts(m: Maker, root: Path, crm_n: list[str], acme_n: list[str]) -> set[str]:
     picks = m.rng.sample(crm_n[200:], 15) + m.rng.sample(acme_n[500:], 15) + crm_n[:3]
     rows = [["phone", "channel", "received_at", "by", "scope", "note"]]
     for n in picks:
@@ -406,6 +444,36 @@ def _optouts(m: Maker, root: Path, crm_n: list[str], acme_n: list[str]) -> None:
         rows.append([n, channel, at, "back-office", "all", ""])
     with (root / "data" / "optouts-demo.csv").open("w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(rows)
+    return set(picks)
+
+
+def _calls(rng: random.Random, root: Path, numbers: list[str]) -> None:
+    """CallPro's VICIdial export of Monday 23 November 2026 (the day after the demo run):
+    ~300 attempts to ~200 numbers, the shape `calls import --agency callpro` reads (national
+    numbers, Rome wall-clock times, VICIdial status codes). A few are the evidence a DPO
+    looks for: calls after 20:00, numbers tried five times, a refusal called back."""
+    folder = root / "data" / "calls"
+    folder.mkdir(parents=True, exist_ok=True)
+    dialled = rng.sample(numbers, 200)
+    targets = dialled + rng.choices(dialled[:60], k=80) + [dialled[0]] * 3 + [dialled[1]] * 4
+    epoch = dt.datetime(2026, 11, 23, 8, 0)  # 09:00 Rome, as VICIdial's uniqueid counts UTC
+    rows: list[list[str]] = []
+    for i, number in enumerate(targets):
+        minutes = rng.randrange(0, 11 * 60) if i % 50 else rng.randrange(11 * 60, 11 * 60 + 45)
+        start = dt.datetime(2026, 11, 23, 9, 0) + dt.timedelta(minutes=minutes,
+                                                               seconds=rng.randrange(60))
+        status = rng.choice(_VICIDIAL_STATUS)
+        talk = rng.randrange(40, 900) if status in ("A", "NI", "CALLBK", "DNC", "SALE") else (
+            rng.randrange(5, 30) if status == "AA" else 0)
+        unique = (epoch + (start - dt.datetime(2026, 11, 23, 9, 0))).replace(
+            tzinfo=dt.UTC).timestamp()
+        rows.append([f"{unique:.0f}.{1000 + i}", number, start.strftime("%Y-%m-%d %H:%M:%S"),
+                     f"agent{rng.randrange(1, 13):02d}", "demo", str(talk), status])
+    rows.sort(key=lambda row: row[2])
+    header = ["uniqueid", "phone_number", "call_date", "user", "campaign_id",
+              "length_in_sec", "status"]
+    (folder / "callpro-2026-11-23.csv").write_text(_csv_text(header, rows, ","),
+                                                    encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -109,9 +109,10 @@ def contact_facts(config: Config, agencies: Mapping[str, Agency], calls: CallFac
     if caller_id is None:
         declared = None
     elif agency:
-        declared = known is not None and known.declared(caller_id)
+        declared = known is not None and known.declared(caller_id, config.jurisdiction)
     else:
-        declared = any(a.declared(caller_id) for a in agencies.values())
+        declared = any(a.declared(caller_id, config.jurisdiction)
+                       for a in agencies.values())
     return P.ContactFacts(
         is_open, None if is_open else hours.next_open(at), calls.attempts,
         config.contact.max_attempts, calls.last_refusal is not None,
@@ -170,7 +171,7 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
             pl.col("phone") == phone).is_empty()
     opted = not active_optouts(journal.events, purpose, when).filter(
         pl.col("phone") == phone).is_empty()
-    agencies, _ = discover_agencies(ws.root / "agencies")
+    agencies, _ = discover_agencies(ws.root / "agencies", config.jurisdiction)
     calls = Ledger(ws.ledger_dir).calls(int(phone.removeprefix("+")), until=when)
     contact = contact_facts(config, agencies, call_facts(
         calls, when, config.contact.attempt_window_days,

@@ -79,14 +79,18 @@ def copy_demo(root: Path) -> Workspace:
     root.mkdir(parents=True)
     shutil.copy(REPO / "gatekeeper.toml", root)
     shutil.copytree(REPO / "sources", root / "sources")
+    shutil.copytree(REPO / "agencies", root / "agencies")
     (root / "data").mkdir()
-    for part in ("lists", "rpo"):
+    for part in ("lists", "rpo", "calls"):
         shutil.copytree(REPO / "data" / part, root / "data" / part)
     shutil.copy(REPO / "data" / "optouts-demo.csv", root / "data")
     return Workspace(root)
 
 
-AS_OF = "2026-11-22T12:00"
+AS_OF = "2026-11-22T12:00"  # the demo runs' instant (a Sunday, 13:00 in Rome)
+# "May I dial now?" is asked on a weekday inside the calling hours (Monday 11:00 in Rome):
+# on a Sunday nobody may be called, whatever the lists say.
+DIAL_AT = "2026-11-23T10:00"
 
 
 def stored_rows(ws: Workspace) -> pl.DataFrame:

@@ -118,7 +118,7 @@ def test_the_demo_workspace_ships_both_agencies(tmp_path: Path) -> None:
     assert set(found) == {"connecto", "callpro"}
     own, pro = found["connecto"], found["callpro"]
     assert own.vat == "IT08606060963" and own.authorised_from == dt.date(2026, 1, 1)
-    assert own.caller_ids == ("+390299990001", "+390299990002")
+    assert own.caller_ids == ("+390287650001", "+390287650002")  # not CallPro's
     assert own.columns == {name: name for name in CALL_FIELDS}
     assert (pro.name, pro.vat, pro.roc, pro.contract_ref) == (
         "CallPro S.r.l.", "IT07654321098", "31234", "2026/03")

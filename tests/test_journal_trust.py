@@ -20,7 +20,7 @@ from gatekeeper.optouts import Journal, add_optout
 from gatekeeper.optouts.journal import digest
 from gatekeeper.timeutil import iso, now_utc
 
-from .conftest import AS_OF, gk
+from .conftest import AS_OF, DIAL_AT, gk
 
 RUN = ("run", "--campaign", "again", "--purpose", "telemarketing", "--as-of", AS_OF)
 
@@ -161,7 +161,7 @@ def test_receipt_is_printed_and_journal_tightened_to_owner_only(scrubbed: Worksp
 def test_service_refuses_an_objection_dated_in_the_future(scrubbed: Workspace) -> None:
     from .service_helper import running_service
 
-    with running_service(scrubbed, AS_OF) as service, service.client("agent") as agent:
+    with running_service(scrubbed, DIAL_AT) as service, service.client("agent") as agent:
         late = agent.post("/v1/optouts", json={"phone": "3331234567",
                                                "received_at": "2099-01-01T10:00"})
         assert late.status_code == 422 and "in the future" in late.json()["error"]["message"]
@@ -185,7 +185,7 @@ def test_service_refuses_checks_on_a_damaged_or_cut_journal(scrubbed: Workspace)
     from .service_helper import running_service
 
     phone = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")["phone"][0]
-    with running_service(scrubbed, AS_OF) as service, service.client("agent") as agent:
+    with running_service(scrubbed, DIAL_AT) as service, service.client("agent") as agent:
         assert agent.get("/v1/check", params={"phone": phone}).json()["dialable"]
         with scrubbed.journal_path.open("ab") as handle:
             handle.write(b"\x00\x01garbage\n")
@@ -247,7 +247,7 @@ def test_service_refuses_checks_on_a_damaged_store(scrubbed: Workspace) -> None:
     from .service_helper import running_service
 
     phone = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")["phone"][0]
-    with running_service(scrubbed, AS_OF) as service, service.client("dialer") as dialer:
+    with running_service(scrubbed, DIAL_AT) as service, service.client("dialer") as dialer:
         assert dialer.get("/v1/check", params={"phone": phone}).json()["dialable"]
         scrubbed.store_path.write_bytes(os.urandom(300_000))
         deadline = time.monotonic() + 15

@@ -16,7 +16,7 @@ from gatekeeper.config import Workspace
 from gatekeeper.dialing import check_number
 from gatekeeper.timeutil import parse_instant
 
-from .conftest import AS_OF, WorkspaceMaker, gk
+from .conftest import AS_OF, DIAL_AT, WorkspaceMaker, gk
 from .service_helper import running_service
 
 
@@ -85,9 +85,9 @@ def test_batch_check_and_service_give_the_same_answer(maker: WorkspaceMaker, see
     first = (decisions.filter(pl.col("phone").is_not_null()).sort("source_id", "row")
              .unique("phone", keep="first", maintain_order=True))
     reason = dict(zip(first["phone"], first["reason"], strict=True))
-    at = parse_instant(AS_OF)
+    at = parse_instant(DIAL_AT)
     answers = {}
-    with running_service(ws, AS_OF) as service, service.client("dialer") as dialer:
+    with running_service(ws, DIAL_AT) as service, service.client("dialer") as dialer:
         for value in numbers:
             cli = check_number(ws, value, "telemarketing", at=at).answer
             api = dialer.get("/v1/check", params={"phone": value})
@@ -113,11 +113,11 @@ def test_a_run_whose_report_was_overwritten_still_answers_from_the_store(
     """Replay needs the run valid then, even after a later run of the same campaign
     rewrote its folder: the store keeps every run's outcome per number."""
     ws, numbers = _workspace(maker, 3)
-    at = parse_instant(AS_OF)
+    at = parse_instant(DIAL_AT)
     before = {n: check_number(ws, n, "telemarketing", campaign="c", at=at).answer
               for n in numbers}
     assert gk(ws, "run", "--campaign", "c", "--purpose", "telemarketing",
-              "--as-of", "2026-11-22T20:00").exit_code == 0  # overwrites reports/c
+              "--as-of", "2026-11-23T20:00").exit_code == 0  # overwrites reports/c
     for value, answer in before.items():
         again = check_number(ws, value, "telemarketing", campaign="c", at=at).answer
         assert (again.dialable, again.reason, again.basis, again.run) == (

@@ -95,7 +95,7 @@ def test_agent_logs_an_optout_through_the_page(scrubbed: Workspace, browser: Any
 
     from gatekeeper.policy import REASON_TEXT
 
-    from .conftest import AS_OF
+    from .conftest import DIAL_AT
     from .service_helper import running_service
 
     dialable = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv").row(0, named=True)
@@ -117,7 +117,7 @@ def test_agent_logs_an_optout_through_the_page(scrubbed: Workspace, browser: Any
         wait.until(lambda _: expected in box.text)
         return str(box.text)
 
-    with running_service(scrubbed, AS_OF) as service:
+    with running_service(scrubbed, DIAL_AT) as service:
         browser.get(service.url + "/")
         browser.find_element(By.ID, "token").send_keys(service.tokens["agent"])
         browser.find_element(By.ID, "login-button").click()

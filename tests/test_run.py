@@ -19,7 +19,7 @@ from gatekeeper.run import run_campaign
 from gatekeeper.store import Store
 from gatekeeper.timeutil import parse_instant
 
-from .conftest import AS_OF, WorkspaceMaker
+from .conftest import AS_OF, DIAL_AT, WorkspaceMaker
 from .conftest import gk as _gk
 
 
@@ -163,11 +163,11 @@ def test_check_answers_now_with_exit_codes(scrubbed: Workspace) -> None:
     from gatekeeper.dialing import check_number
     from gatekeeper.timeutil import parse_instant
 
-    assert check_number(scrubbed, phone, "telemarketing", at=parse_instant(AS_OF)
+    assert check_number(scrubbed, phone, "telemarketing", at=parse_instant(DIAL_AT)
                         ).answer.dialable
     assert _gk(scrubbed, "optout", "add", phone, "--channel", "operator", "--by", "a7",
                "--at", "2026-11-22T11:00").exit_code == 0
-    answer = check_number(scrubbed, phone, "telemarketing", at=parse_instant(AS_OF)).answer
+    answer = check_number(scrubbed, phone, "telemarketing", at=parse_instant(DIAL_AT)).answer
     assert (answer.dialable, answer.reason) == (False, "OPTED_OUT")
     cli_answer = _gk(scrubbed, "check", phone, "--purpose", "telemarketing")
     assert cli_answer.exit_code == 1 and "OPTED_OUT" in cli_answer.output

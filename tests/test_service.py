@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 
 from gatekeeper.config import Workspace
 
-from .conftest import AS_OF, gk
+from .conftest import AS_OF, DIAL_AT, gk
 from .service_helper import Service, running_service
 
 
 @pytest.fixture
 def service(scrubbed: Workspace) -> Iterator[Service]:
-    with running_service(scrubbed, AS_OF) as svc:
+    with running_service(scrubbed, DIAL_AT) as svc:
         yield svc
 
 

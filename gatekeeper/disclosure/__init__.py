@@ -79,7 +79,7 @@ def _calls(ws: Workspace, phone: str) -> list[dict[str, Any]]:
     (its name as its manifest gives it), the number shown, the outcome."""
     from ..agencies import discover_agencies
 
-    agencies, _ = discover_agencies(ws.root / "agencies")
+    agencies, _ = discover_agencies(ws.root / "agencies", ws.config().jurisdiction)
     calls = Ledger(ws.ledger_dir).calls(int(phone.removeprefix("+"))).sort("started_at")
     return [{"started_at": iso(c["started_at"]), "direction": c["direction"],
              "campaign": c["campaign"], "agency": c["agency"],

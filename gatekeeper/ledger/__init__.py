@@ -40,6 +40,12 @@ from ..timeutil import now_utc
 OUTCOMES = ("no_answer", "busy", "failed", "voicemail", "answered", "refused", "callback",
             "optout", "wrong_number", "sale")
 DIRECTIONS = ("outbound", "inbound")
+# The fields a dialer export may carry (PRODUCT.md "The contact ledger") ...
+CALL_FIELDS = ("call_id", "phone", "started_at", "agent", "campaign", "duration_s", "outcome",
+               "caller_id", "direction")
+# ... and those without which a row is no evidence of a call: which call, to whom, when,
+# how it ended.
+REQUIRED_CALL_FIELDS = ("call_id", "phone", "started_at", "outcome")
 LEDGER_SCHEMA: dict[str, pl.DataType] = {
     "agency": pl.String(), "call_id": pl.String(), "phone": pl.String(),
     "phone_key": pl.Int64(), "campaign": pl.String(), "agent": pl.String(),

@@ -21,11 +21,10 @@ from ..normalise import normalise
 from ..sources.manifest import Manifest
 from ..sources.readers import read_source
 from ..timeutil import instants, now_utc
+from . import CALL_FIELDS as FIELDS
 from . import DIRECTIONS, OUTCOMES, conform
+from . import REQUIRED_CALL_FIELDS as REQUIRED
 
-REQUIRED = ("call_id", "phone", "started_at", "outcome")
-FIELDS = ("call_id", "phone", "started_at", "agent", "campaign", "duration_s", "outcome",
-          "caller_id", "direction")
 _DIRECTION_WORDS = {"outbound": "outbound", "out": "outbound", "o": "outbound",
                     "uscita": "outbound", "inbound": "inbound", "in": "inbound",
                     "i": "inbound", "entrata": "inbound"}
@@ -58,6 +57,10 @@ def read_export(path: Path, agency: str, columns: Mapping[str, str],
                        defaults={}, path=manifest)
     table = read_source(reading)
     found = [c for c in table.frame.columns if c != "row"]
+    # An agency without [calls] columns maps every field to its own name; the optional
+    # ones its export does not have are then simply not there (no agent, no direction).
+    columns = {f: c for f, c in columns.items()
+               if c in found or f in REQUIRED or c != f}
     problem = _missing(path, columns, found, manifest)
     if problem:
         raise problem

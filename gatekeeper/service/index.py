@@ -185,7 +185,7 @@ class CheckIndex:
         files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
         stamp = tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
         if stamp != self.agencies_stamp:
-            agencies, _ = discover_agencies(folder)
+            agencies, _ = discover_agencies(folder, self.config.jurisdiction)
             with self._lock:
                 self.agencies, self.agencies_stamp = agencies, stamp
 
