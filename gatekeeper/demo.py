@@ -1,7 +1,8 @@
 """The demo workspace: three realistic, seeded lists that show every kind of row.
 
 `python -m gatekeeper.demo [DIR]` rewrites gatekeeper.toml, sources/, data/lists/, the
-bundled RPO exchange, agencies/ and a day of CallPro's calls (data/calls/) in DIR (default: the current folder). Same seed, same files.
+bundled RPO exchange, agencies/ and a day of CallPro's calls (data/calls/) in DIR
+(default: the current folder). Same seed, same files.
 Numbers are random but well formed; names are common Italian names, not people.
 """
 
