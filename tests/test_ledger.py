@@ -72,7 +72,7 @@ def test_attempts_and_refusals_count_inside_their_windows_only(tmp_path: Path) -
     phone = "+393331234567"
     at = T0 + 30 * DAY
     rows = [(f"c{i}", phone, at - dt.timedelta(days=d), o) for i, (d, o) in enumerate([
-        (30, "answered"),  # exactly 30 days before: inside a 30-day window
+        (30, "answered"),  # exactly 30 days before: out of the window, like the refusal
         (31, "answered"),  # outside
         (5, "failed"),  # does not count
         (1, "no_answer"),
@@ -86,7 +86,8 @@ def test_attempts_and_refusals_count_inside_their_windows_only(tmp_path: Path) -
     from_files = call_facts(ledger.calls(int(phone[1:])), at, 30, 60)
     from_memory = index.facts(int(phone[1:]), at, 30, 60)
     assert from_files == from_memory
-    assert (from_files.attempts, from_files.last_refusal) == (3, None)
+    assert (from_files.attempts, from_files.last_refusal) == (2, None)
     later = call_facts(ledger.calls(int(phone[1:])), at - dt.timedelta(seconds=1), 30, 60)
     assert later.last_refusal == at - 60 * DAY  # one second earlier: within the cooldown
+    assert later.attempts == 3  # a second earlier the 30-day-old call is inside the window
     assert index.facts(int(phone[1:]), at - dt.timedelta(seconds=1), 30, 60) == later

@@ -155,22 +155,16 @@ class LedgerIndex:
     def facts(self, phone_key: int, at: dt.datetime, window_days: int,
               cooldown_days: int) -> CallFacts:
         """The contact rules' facts for one number before `at`, from memory."""
-        at_us = int((at - dt.datetime(1970, 1, 1)).total_seconds() * 1_000_000)
-        window = at_us - window_days * 86_400_000_000
-        cooldown = at_us - cooldown_days * 86_400_000_000
         with self.lock:
             lo, hi = np.searchsorted(self.keys, [phone_key, phone_key + 1])
             times = self.times[lo:hi]
             counted, refused = self.counted[lo:hi], self.refused[lo:hi]
             tail = list(self.tail.get(phone_key, ()))
-        before = times < at_us
-        attempts = int(np.count_nonzero(before & counted & (times >= window)))
-        refusals = times[before & refused & (times > cooldown)]
-        attempts += sum(1 for t, c, _ in tail if c and window <= t < at_us)
-        last = max([int(refusals.max())] if refusals.size else []
-                   + [t for t, _, r in tail if r and cooldown < t < at_us], default=None)
-        return CallFacts(attempts, None if last is None else
-                         dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=last))
+        if tail:
+            times = np.concatenate([times, np.array([t for t, _, _ in tail], np.int64)])
+            counted = np.concatenate([counted, np.array([c for _, c, _ in tail], np.bool_)])
+            refused = np.concatenate([refused, np.array([r for _, _, r in tail], np.bool_)])
+        return _count(times, counted, refused, at, window_days, cooldown_days)
 
 
 @dataclass(frozen=True)
@@ -183,12 +177,29 @@ class CallFacts:
 
 def call_facts(calls: pl.DataFrame, at: dt.datetime, window_days: int,
                cooldown_days: int) -> CallFacts:
-    """From one number's calls (started_at, direction, outcome) before `at`."""
-    before = calls.filter(pl.col("started_at") < at)
-    attempts = before.filter(
-        (pl.col("direction") == "outbound") & (pl.col("outcome") != "failed")
-        & (pl.col("started_at") >= at - dt.timedelta(days=window_days))).height
-    refusals = before.filter((pl.col("outcome") == "refused")
-                             & (pl.col("started_at") > at - dt.timedelta(days=cooldown_days)))
-    last = refusals["started_at"].max() if refusals.height else None
-    return CallFacts(attempts, last if isinstance(last, dt.datetime) else None)
+    """From one number's calls (started_at, direction, outcome), as the index counts."""
+    facts = calls.select(
+        pl.col("started_at").dt.epoch("us").alias("t"),
+        ((pl.col("direction") == "outbound") & (pl.col("outcome") != "failed")).alias("c"),
+        (pl.col("outcome") == "refused").alias("r"))
+    return _count(facts["t"].to_numpy(), facts["c"].to_numpy(), facts["r"].to_numpy(), at,
+                  window_days, cooldown_days)
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_DAY_US = 86_400_000_000
+
+
+def _count(times: np.ndarray, counted: np.ndarray, refused: np.ndarray, at: dt.datetime,
+           window_days: int, cooldown_days: int) -> CallFacts:
+    """Rules 10 and 11 count here, for the service and the command line alike: calls
+    strictly before `at`; "in the last N days" is the half-open (at - N days, at), so a
+    call made exactly N days ago no longer counts (a refusal at 10:00 allows a call at
+    10:00 sixty days later)."""
+    at_us = (at - _EPOCH) // dt.timedelta(microseconds=1)
+    before = times < at_us
+    attempts = int(np.count_nonzero(before & counted
+                                    & (times > at_us - window_days * _DAY_US)))
+    refusals = times[before & refused & (times > at_us - cooldown_days * _DAY_US)]
+    return CallFacts(attempts, _EPOCH + dt.timedelta(microseconds=int(refusals.max()))
+                     if refusals.size else None)
