@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from gatekeeper.config import Workspace
+from gatekeeper.errors import InputError
 from gatekeeper.service.tokens import TokenFile
 
 
@@ -28,16 +29,27 @@ class Service:
     url: str
     tokens: dict[str, str]
     log: Path
+    pid: int = 0  # the server process (a test may kill -9 it)
 
     def client(self, role: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
 
 
+def _token(tokens: TokenFile, role: str) -> str:
+    """A token named agent-1 (agent-2 when a service started before in this workspace)."""
+    for n in range(1, 100):
+        try:
+            return tokens.add(f"{role}-{n}", role)
+        except InputError:
+            continue
+    raise RuntimeError("no free token name")
+
+
 @contextmanager
 def running_service(ws: Workspace, as_of: str | None = None) -> Iterator[Service]:
     tokens = TokenFile(ws.data_dir / "tokens.json")
-    made = {role: tokens.add(f"{role}-1", role) for role in ("agent", "dialer", "privacy")}
+    made = {role: _token(tokens, role) for role in ("agent", "dialer", "privacy")}
     port = free_port()
     log = ws.root / "service.log"
     args = [sys.executable, "-m", "gatekeeper.cli", "--home", str(ws.root), "serve",
@@ -56,7 +68,7 @@ def running_service(ws: Workspace, as_of: str | None = None) -> Iterator[Service
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"service did not start: {log.read_text()}")
             time.sleep(0.1)
-        yield Service(url, made, log)
+        yield Service(url, made, log, proc.pid)
     finally:
         proc.terminate()
         proc.wait(10)

@@ -91,3 +91,17 @@ def test_attempts_and_refusals_count_inside_their_windows_only(tmp_path: Path) -
     assert later.last_refusal == at - 60 * DAY  # one second earlier: within the cooldown
     assert later.attempts == 3  # a second earlier the 30-day-old call is inside the window
     assert index.facts(int(phone[1:]), at - dt.timedelta(seconds=1), 30, 60) == later
+
+
+def test_a_torn_line_is_dropped_before_the_next_call_is_written(tmp_path: Path) -> None:
+    """A service killed mid-write leaves half a line it never acknowledged; the next call
+    must not be glued to it (that would make both unreadable)."""
+    ledger = Ledger(tmp_path / "ledger")
+    index = LedgerIndex(ledger)
+    index.record(_calls(("a", "+393331234567", T0, "answered")))
+    with ledger.wal.open("ab") as handle:
+        handle.write(b'{"agency": "connecto", "call_id": "b", "pho')
+    assert ledger.calls()["call_id"].to_list() == ["a"]
+    LedgerIndex(ledger).record(_calls(("c", "+393331234567", T0 + DAY, "busy")))
+    assert ledger.calls()["call_id"].to_list() == ["a", "c"]
+    assert ledger.wal.read_bytes().count(b"\n") == 2 and ledger.wal.read_bytes().endswith(b"\n")

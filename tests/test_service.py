@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 
+import httpx
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -337,3 +338,52 @@ def test_service_optout_rule_is_the_journals_rule(
     expected = bool(entries) and not active_optouts(
         events_frame(pl.from_dicts(entries, infer_schema_length=None)), purpose, now).is_empty()
     assert (tail.opted_out(phone, purpose, now) is not None) == expected
+
+
+def test_a_killed_service_loses_no_acknowledged_call_or_objection(scrubbed: Workspace) -> None:
+    """kill -9 while agents post calls (some of them opt-outs) and a scrub holds the store:
+    every call and objection the service acknowledged is on disk, and a new service reads
+    the ledger whole (a torn last line was never acknowledged)."""
+    import os
+    import signal
+    import threading
+
+    from gatekeeper.ledger import Ledger
+    from gatekeeper.optouts import Journal
+
+    scrub = subprocess.Popen([sys.executable, "-m", "gatekeeper.cli", "--home", str(
+        scrubbed.root), "run", "--campaign", "during", "--purpose", "telemarketing",
+        "--as-of", AS_OF], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    calls: list[str] = []
+    objections: list[str] = []
+    outcomes = ("no_answer", "busy", "optout", "answered")
+    with running_service(scrubbed, DIAL_AT) as service, service.client("agent") as agent:
+        killer = threading.Timer(1.5, os.kill, (service.pid, signal.SIGKILL))
+        killer.start()
+        for i in range(100_000):
+            phone = f"+39333{7000000 + i}"
+            outcome = outcomes[i % len(outcomes)]
+            try:
+                answer = agent.post("/v1/calls", json={
+                    "call_id": f"k{i}", "agency": "connecto", "phone": phone,
+                    "started_at": "2026-11-23 10:00", "outcome": outcome, "agent": "a1"})
+            except httpx.TransportError:
+                break
+            assert answer.status_code == 201, answer.text
+            calls.append(f"k{i}")
+            if outcome == "optout":
+                objections.append(phone)
+        killer.join()
+    scrub.wait(120)
+    assert len(calls) > 20, "the service was killed before it acknowledged anything"
+    stored = set(Ledger(scrubbed.ledger_dir).calls(columns=["call_id"])["call_id"].to_list())
+    assert set(calls) <= stored
+    assert set(objections) <= set(Journal(scrubbed.journal_path).read().events["phone"])
+    with running_service(scrubbed, DIAL_AT) as again, again.client("agent") as agent:
+        repeated = agent.post("/v1/calls", json={
+            "call_id": calls[0], "agency": "connecto", "phone": "+393337000000",
+            "started_at": "2026-11-23 10:00", "outcome": "no_answer"})
+        assert repeated.status_code == 200  # known: the restarted service read the ledger
+        assert agent.post("/v1/calls", json={
+            "call_id": "after", "agency": "connecto", "phone": "+393337000000",
+            "started_at": "2026-11-23 10:05", "outcome": "no_answer"}).status_code == 201

@@ -164,11 +164,26 @@ class Ledger:
         lines = calls.with_columns(
             pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ") for c in ("started_at", "recorded_at")
         ).write_ndjson().encode()
-        fd = os.open(self.wal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "ab") as handle:
+        fd = os.open(self.wal, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "r+b") as handle:
+            size = os.fstat(fd).st_size
+            if size:  # a write killed midway left a torn line, never acknowledged: drop it
+                handle.seek(max(0, size - 65536))
+                tail = handle.read()
+                if not tail.endswith(b"\n"):
+                    cut = tail.rfind(b"\n")
+                    handle.truncate(size - len(tail) + cut + 1 if cut >= 0 else
+                                    self._last_newline(handle))
             handle.write(lines if lines.endswith(b"\n") else lines + b"\n")
             handle.flush()
             os.fsync(handle.fileno())
+
+    @staticmethod
+    def _last_newline(handle: Any) -> int:
+        """Where the last whole line ends (a torn line longer than the tail read)."""
+        handle.seek(0)
+        data = handle.read()
+        return data.rfind(b"\n") + 1
 
     def _write_segment(self, calls: pl.DataFrame, source: str) -> Segment:
         self.segments_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

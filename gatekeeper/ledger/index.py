@@ -95,6 +95,16 @@ class LedgerIndex:
                 self.segments.append(segment)
             self._read_wal()
 
+    def compact_if_over(self, limit_bytes: int) -> bool:
+        """Fold the service's calls.jsonl into a segment once it passes `limit_bytes`, so
+        a restart reads a few Parquet files, not millions of JSON lines."""
+        wal = self.ledger.wal
+        if not wal.exists() or wal.stat().st_size < limit_bytes:
+            return False
+        self.ledger.compact()
+        self.refresh()
+        return True
+
     def _read_wal(self) -> None:
         wal = self.ledger.wal
         size = wal.stat().st_size if wal.exists() else 0

@@ -143,6 +143,10 @@ class OptoutTail:
         return active
 
 
+# calls.jsonl is folded into a Parquet segment past this size (~150k calls).
+WAL_LIMIT = 64 * 1024 * 1024
+
+
 class CheckIndex:
     """Answers check questions from memory; refreshes itself when the store changes."""
 
@@ -193,6 +197,7 @@ class CheckIndex:
         """Re-read runs and erasures if the store changed; keep the old answers if busy.
         The ledger and the agencies are followed on every tick."""
         self.ledger.refresh()
+        self.ledger.compact_if_over(WAL_LIMIT)
         self._refresh_agencies()
         stamp = self._store_stamp()
         if stamp == self.loaded_stamp:
