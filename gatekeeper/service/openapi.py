@@ -14,7 +14,8 @@ _BODY_ERRORS = {"400": _ERROR, "413": _ERROR}
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "Gatekeeper service", "version": "1",
-             "description": "Opt-outs and dial checks for agents and dialers; disclosure for "
+             "description": "Opt-outs, calls and dial checks for agents and dialers; "
+                            "disclosure for "
                             "the privacy officer. Bearer tokens with roles agent, dialer, "
                             "privacy ('gatekeeper token add'). Request bodies are limited to "
                             "1 MiB (batch endpoints: 10 MiB): a larger Content-Length, or a "
@@ -57,8 +58,40 @@ OPENAPI: dict[str, Any] = {
                 "basis_text": {"type": ["string", "null"],
                                "description": "the basis in words, citing its law"},
                 "valid_until": {"type": ["string", "null"]},
+                "next_allowed_at": {"type": ["string", "null"],
+                                    "description": "when reason is OUTSIDE_CALLING_HOURS: "
+                                                   "the next instant calls may be made"},
                 "run_id": {"type": ["string", "null"]},
                 "campaign": {"type": ["string", "null"]}}},
+            "CheckMany": {"type": "object", "required": ["numbers"], "properties": {
+                "purpose": {"enum": ["telemarketing", "survey"], "default": "telemarketing"},
+                "campaign": {"type": "string"}, "agency": {"type": "string"},
+                "caller_id": {"type": "string"},
+                "numbers": {"type": "array", "maxItems": 10000,
+                            "items": {"type": "string"}}}},
+            "Call": {"type": "object",
+                     "required": ["call_id", "agency", "phone", "started_at", "outcome"],
+                     "properties": {
+                         "call_id": {"type": "string",
+                                     "description": "the dialer's id, unique per agency"},
+                         "agency": {"type": "string", "description": "agencies/<id>.toml"},
+                         "phone": {"type": "string"}, "campaign": {"type": "string"},
+                         "agent": {"type": "string", "description": "default: the token"},
+                         "caller_id": {"type": "string"},
+                         "direction": {"enum": ["outbound", "inbound"],
+                                       "default": "outbound"},
+                         "started_at": {"type": "string", "description": "ISO 8601; no "
+                                        "offset: Europe/Rome; not in the future"},
+                         "duration_s": {"type": "integer", "minimum": 0},
+                         "outcome": {"enum": ["no_answer", "busy", "failed", "voicemail",
+                                              "answered", "refused", "callback", "optout",
+                                              "wrong_number", "sale"],
+                                     "description": "optout also records an objection"}}},
+            "Calls": {"type": "object", "properties": {
+                "stored": {"type": "array", "items": {"$ref": "#/components/schemas/Call"}},
+                "already_recorded": {"type": "array", "description": "as first stored",
+                                     "items": {"$ref": "#/components/schemas/Call"}},
+                "optouts_recorded": {"type": "integer"}}},
         },
     },
     "security": [{"bearer": []}],
@@ -78,16 +111,44 @@ OPENAPI: dict[str, Any] = {
                 {"name": "phone", "in": "query", "required": True,
                  "schema": {"type": "string"}},
                 {"name": "purpose", "in": "query",
-                 "schema": {"enum": ["telemarketing", "survey"], "default": "telemarketing"}}],
+                 "schema": {"enum": ["telemarketing", "survey"], "default": "telemarketing"}},
+                {"name": "campaign", "in": "query", "schema": {"type": "string"},
+                 "description": "answer from this campaign's latest run"},
+                {"name": "agency", "in": "query", "schema": {"type": "string"},
+                 "description": "the call centre that would call (rule 12)"},
+                {"name": "caller_id", "in": "query", "schema": {"type": "string"},
+                 "description": "the number the call would show (rule 13)"}],
             "responses": {"200": {"description": "the decision", "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Check"}}}},
-                **_AUTH_ERRORS}}},
+                "503": _ERROR, **_AUTH_ERRORS}},
+            "post": {
+                "summary": "May these numbers be dialled now? Up to 10,000, answers in order",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/CheckMany"}}}},
+                "responses": {"200": {"description": "one decision per number", "content": {
+                    "application/json": {"schema": {"type": "array", "items": {
+                        "$ref": "#/components/schemas/Check"}}}}},
+                    "503": _ERROR, **_AUTH_ERRORS, **_BODY_ERRORS}}},
+        "/v1/calls": {"post": {
+            "summary": "Record call attempts (agent, dialer, privacy): one Call, or "
+                       "{\"calls\": [...]} up to 1,000; durable when answered",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"oneOf": [{"$ref": "#/components/schemas/Call"}, {
+                    "type": "object", "properties": {"calls": {
+                        "type": "array", "maxItems": 1000,
+                        "items": {"$ref": "#/components/schemas/Call"}}}}]}}}},
+            "responses": {"201": {"description": "at least one call stored", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Calls"}}}},
+                "200": {"description": "every call was already recorded (same agency and "
+                                       "call_id): answered as first stored", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Calls"}}}},
+                **_AUTH_ERRORS, **_BODY_ERRORS}}},
         "/v1/disclosure/{phone}": {"get": {
             "summary": "Everything held about a number (privacy only)",
             "parameters": [{"name": "phone", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
             "responses": {"200": {"description": "keys phone, sources, rpo_checks, optouts, "
-                                                 "campaigns, erased"},
+                                                 "campaigns, calls, erased"},
                           "404": _ERROR, "503": _ERROR, **_AUTH_ERRORS}}},
     },
 }
