@@ -112,6 +112,7 @@ def _rome(text: str) -> dt.datetime:
     ("2027-03-29T12:00", "2027-03-30T09:00"),  # Easter Monday 2027
     ("2027-03-27T18:00", None),  # the Saturday before Easter (pre-holiday hours)
     ("2027-04-26T12:00", None),  # 25 April 2027 is a Sunday: the Monday is a working day
+    ("2028-04-25T12:00", "2028-04-26T09:00"),  # Liberazione on a Tuesday
     ("2027-06-02T12:00", "2027-06-03T09:00"),  # Festa della Repubblica
     ("2027-06-01T19:30", "2027-06-03T09:00"),  # its eve closes at 19:00
 ])
