@@ -149,3 +149,47 @@ def test_agent_logs_an_optout_through_the_page(scrubbed: Workspace, browser: Any
             ".filter(e => !e.name.startsWith(location.origin)).length") == 0
     events = [line for line in scrubbed.journal_path.read_text().splitlines() if phone in line]
     assert events and '"recorded_by": "agent-1"' in events[-1]
+
+
+def test_agent_logs_a_call_outcome_and_sees_when_a_number_may_be_called(
+        scrubbed: Workspace, browser: Any) -> None:
+    """On a Sunday (the service pinned at AS_OF) a dialable number may not be called: the
+    page says why and from when, in Rome time; the call form records an outcome."""
+    import polars as pl
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from gatekeeper.ledger import Ledger
+    from gatekeeper.policy import reason_text
+
+    from .conftest import AS_OF
+    from .service_helper import running_service
+
+    phone = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")["phone"][0]
+    national = phone.removeprefix("+39")
+    wait = WebDriverWait(browser, 10)
+    browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Tokyo"})
+    with running_service(scrubbed, AS_OF) as service:
+        browser.get(service.url + "/")
+        browser.find_element(By.ID, "token").send_keys(service.tokens["agent"])
+        browser.find_element(By.ID, "login-button").click()
+        wait.until(ec.visibility_of_element_located((By.ID, "call-form")))
+        browser.find_element(By.ID, "check-phone").send_keys(national)
+        browser.find_element(By.ID, "check-button").click()
+        box = wait.until(ec.visibility_of_element_located((By.ID, "check-result")))
+        wait.until(lambda _: "NON chiamare" in box.text)
+        assert reason_text("OUTSIDE_CALLING_HOURS") in box.text
+        assert "Si potrà chiamare dal 23/11/2026 alle 09:00 (ora italiana)" in box.text
+        browser.find_element(By.ID, "call-phone").send_keys(national)
+        Select(browser.find_element(By.ID, "call-outcome")).select_by_value("refused")
+        browser.find_element(By.ID, "call-agency").send_keys("connecto")
+        browser.find_element(By.ID, "call-campaign").send_keys("demo")
+        browser.find_element(By.ID, "call-button").click()
+        result = wait.until(ec.visibility_of_element_located((By.ID, "call-result")))
+        wait.until(lambda _: "Esito registrato" in result.text)
+        assert f"Esito registrato per {phone}" in result.text
+        assert result.get_attribute("class") == "ok"
+    calls = Ledger(scrubbed.ledger_dir).calls(int(phone.removeprefix("+")))
+    assert calls.select("outcome", "agency", "campaign", "agent").row(0) == (
+        "refused", "connecto", "demo", "agent-1")
