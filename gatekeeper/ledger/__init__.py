@@ -179,11 +179,10 @@ class Ledger:
             os.fsync(handle.fileno())
 
     @staticmethod
-    def _last_newline(handle: Any) -> int:
+    def _last_newline(handle: io.BufferedRandom) -> int:
         """Where the last whole line ends (a torn line longer than the tail read)."""
         handle.seek(0)
-        data = handle.read()
-        return data.rfind(b"\n") + 1
+        return handle.read().rfind(b"\n") + 1
 
     def _write_segment(self, calls: pl.DataFrame, source: str) -> Segment:
         self.segments_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
