@@ -168,7 +168,7 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
         record = run_store.run_for(store, purpose, campaign, when)
         snapshot = load_snapshot(ws, store, record) if record else None
         erased = not people_store.erased_numbers(store).filter(
-            pl.col("phone") == phone).is_empty()
+            (pl.col("phone") == phone) & (pl.col("erased_at") <= when)).is_empty()
     opted = not active_optouts(journal.events, purpose, when).filter(
         pl.col("phone") == phone).is_empty()
     agencies, _ = discover_agencies(ws.root / "agencies", config.jurisdiction)

@@ -7,6 +7,10 @@ an operating-system traceback after the work that produced it is lost.
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import InputError
@@ -40,3 +44,47 @@ def write_output(path: Path, text: str, option: str = "--out") -> None:
     except OSError as exc:
         raise InputError(f"cannot be written ({exc.strerror}); choose another {option}",
                          file=path) from None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_leftovers(reports: Path) -> None:
+    """Half-written report folders of runs that were killed (a power cut, kill -9): their
+    process is gone, so nobody will finish or remove them."""
+    for folder in reports.glob(".*.tmp-*"):
+        pid = folder.name.rsplit("-", 1)[-1]
+        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+    for folder in reports.glob(".*.old-*"):
+        pid = folder.name.rsplit("-", 1)[-1]
+        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def report_folder(target: Path) -> Iterator[Path]:
+    """A sibling temp folder swapped in at the end: readers never see half a report, and a
+    failed run leaves the previous one in place."""
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _remove_leftovers(target.parent)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(mode=0o700)
+    try:
+        yield tmp
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        if target.exists():
+            target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -12,11 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
-import shutil
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from .errors import InputError
 from .faults import crash_point, fail_point
 from .normalise import phone_key
 from .optouts import Journal, JournalState, active_optouts, trusted_state
+from .outfile import report_folder
 from .overlap import WriteBehind, read_ahead
 from .reports import add_counts, campaign_html, source_counts, source_report, sources_html
 from .spreadsheet import neutralised, safe_for_spreadsheets
@@ -200,50 +199,6 @@ def _run_id(campaign: str, ctx: P.Context, versions: pl.DataFrame, exchanges: li
     return hashlib.sha256(text.encode()).hexdigest()[:20], inputs
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _remove_leftovers(reports: Path) -> None:
-    """Half-written report folders of runs that were killed (a power cut, kill -9): their
-    process is gone, so nobody will finish or remove them."""
-    for folder in reports.glob(".*.tmp-*"):
-        pid = folder.name.rsplit("-", 1)[-1]
-        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-    for folder in reports.glob(".*.old-*"):
-        pid = folder.name.rsplit("-", 1)[-1]
-        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextmanager
-def _report_folder(target: Path) -> Iterator[Path]:
-    """A sibling temp folder swapped in at the end: readers never see half a report, and a
-    failed run leaves the previous one in place."""
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _remove_leftovers(target.parent)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(mode=0o700)
-    try:
-        yield tmp
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        if target.exists():
-            target.rename(old)
-        tmp.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 DECISION_SCHEMA = pl.Schema({"source_id": pl.String, "row": pl.Int64, "raw": pl.String,
                              "phone": pl.String, "decision": pl.String, "reason": pl.String,
                              "basis": pl.String, "source_version": pl.Int32})
@@ -297,7 +252,7 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
         exchanges = rpo_store.exchanges_until(store, ctx.as_of)
         erasures = people_store.erasure_count(store)
         run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
-        with _report_folder(target) as folder:
+        with report_folder(target) as folder:
             counts, reasons, dialable, not_listed = _decide_and_list(
                 store, versions, ctx, journal, folder, batch_rows, progress)
             sources = source_report(counts, dialable, versions)

@@ -205,17 +205,34 @@ def trusted_state(journal: Journal, store_checkpoints: list[tuple[int, str, str]
 def active_optouts(events: pl.DataFrame, purpose: str, as_of: dt.datetime) -> pl.DataFrame:
     """Phones with an opt-out covering purpose, received at or before as_of, not lifted by
     a later withdrawal recorded at or before as_of. Columns: phone, optout_at."""
-    optouts = events.filter(
-        (pl.col("type") == "optout") & pl.col("scope").is_in(["all", purpose])
-        & (pl.col("at") <= as_of))
-    withdrawn = (events.filter((pl.col("type") == "withdraw") & (pl.col("at") <= as_of))
-                 .group_by("phone").agg(pl.col("seq").max().alias("withdraw_seq")))
-    active = optouts.join(withdrawn, on="phone", how="left").filter(
-        pl.col("withdraw_seq").is_null() | (pl.col("seq") > pl.col("withdraw_seq")))
-    return active.group_by("phone").agg(pl.col("at").min().alias("optout_at"))
+    asked = events.select(pl.col("phone").unique()).with_columns(
+        pl.lit(as_of, pl.Datetime("us")).alias("at"))
+    return (optouts_at(events, purpose, asked)
+            .filter(pl.col("optout_at").is_not_null()).select("phone", "optout_at"))
+
+
+def optouts_at(events: pl.DataFrame, purpose: str, asked: pl.DataFrame) -> pl.DataFrame:
+    """For each (phone, at) asked, in order: optout_at, the first objection covering the
+    purpose that stood at that instant (null: none). The rule of active_optouts, for many
+    instants at once (a contract replay asks one per call)."""
+    queries = asked.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"), "phone",
+                           pl.col("at").cast(pl.Datetime("us")))
+    known = queries.join(events.select("phone", "type", "scope", pl.col("at").alias("event_at"),
+                                       "seq"), on="phone", how="inner"
+                         ).filter(pl.col("event_at") <= pl.col("at"))
+    withdrawn = (known.filter(pl.col("type") == "withdraw")
+                 .group_by("_i").agg(pl.col("seq").max().alias("withdraw_seq")))
+    standing = (known.filter((pl.col("type") == "optout")
+                             & pl.col("scope").is_in(["all", purpose]))
+                .join(withdrawn, on="_i", how="left")
+                .filter(pl.col("withdraw_seq").is_null()
+                        | (pl.col("seq") > pl.col("withdraw_seq")))
+                .group_by("_i").agg(pl.col("event_at").min().alias("optout_at")))
+    return (queries.join(standing, on="_i", how="left").sort("_i")
+            .select("phone", "at", "optout_at"))
 
 
 __all__ = ["EVENT_SCHEMA", "AppendResult", "BadLine", "Checkpoint", "Journal", "JournalError",
            "JournalState", "active_optouts", "add_optout", "checkpoint_problems",
-           "events_frame", "import_optouts", "optouts_from_calls", "repair_journal",
+           "events_frame", "import_optouts", "optouts_at", "optouts_from_calls", "repair_journal",
            "require_whole", "trusted_state", "withdraw_optout"]

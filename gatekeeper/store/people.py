@@ -14,9 +14,10 @@ from .sources import rows_of_phone, versions_of
 # --- erasures (GDPR art. 17): the number stays only as a suppression entry ----------------
 
 def erased_numbers(store: Store) -> pl.DataFrame:
-    """Numbers erased on request, with the request that erased them (phone, erased_ref)."""
-    return store.frame("SELECT phone, min(request_ref) AS erased_ref FROM erasures "
-                       "GROUP BY phone")
+    """Numbers erased on request, with the request that erased them (phone, erased_ref)
+    and when it first was (erased_at: a replay of an earlier call must not see it)."""
+    return store.frame("SELECT phone, arg_min(request_ref, erased_at) AS erased_ref, "
+                       "min(erased_at) AS erased_at FROM erasures GROUP BY phone")
 
 
 def erasure_count(store: Store) -> int:
