@@ -817,6 +817,38 @@ def calls_list(ctx: click.Context, phone: str, as_json: bool) -> None:
         click.echo("no calls recorded for this number")
 
 
+@cli.group()
+def contracts() -> None:
+    """Contracts signed by phone, traced to the calls they came from."""
+
+
+@contracts.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--name", required=True, help="Names the report: reports/contracts/NAME/.")
+@click.option("--map", "map_file", type=click.Path(dir_okay=False),
+              help="TOML with [columns] (contract_id, phone, signed_at, agency, agent, "
+              "campaign = the file's column names), when the file uses its own.")
+@click.pass_context
+def contracts_verify(ctx: click.Context, file: str, name: str, map_file: str | None) -> None:
+    """Trace every contract to a lawful call (exit 0), or say which cannot be (exit 1)."""
+    from pathlib import Path
+
+    from .contracts import verify_contracts
+    from .contracts.report import STATUS_TEXT
+
+    result = verify_contracts(_workspace(ctx), Path(file), name,
+                              Path(map_file) if map_file else None)
+    summary = result.summary
+    click.echo(f"{summary['contracts']:,} contracts in {file}")
+    for status, count in summary["by_status"].items():
+        if count:
+            click.echo(f"  {status:<18} {count:>7,}  {STATUS_TEXT[status]}")
+    for reason, count in summary["unlawful_by_reason"].items():
+        click.echo(f"    UNLAWFUL_CONTACT because {reason}: {count:,}")
+    click.echo(f"  written to {result.folder} (contracts.csv, summary.json, contracts.html)")
+    ctx.exit(0 if result.all_lawful else 1)
+
+
 @cli.command("backup")
 @click.argument("dest", type=click.Path(dir_okay=False))
 @click.pass_context

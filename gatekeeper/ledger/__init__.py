@@ -153,6 +153,17 @@ class Ledger:
             frame = frame.filter(pl.col("started_at") < until)
         return frame.select(wanted)
 
+    def calls_of(self, phone_keys: pl.Series) -> pl.DataFrame:
+        """Every call to these numbers (each (agency, call_id) once): a replay reads the
+        ledger once for all its contracts."""
+        wanted = phone_keys.unique().cast(pl.Int64)
+        parts = [pl.scan_parquet(self.segments_dir / s.name)
+                 .filter(pl.col("phone_key").is_in(wanted)).collect()
+                 for s in self.segments()]
+        wal = self._wal_frame().filter(pl.col("phone_key").is_in(wanted))
+        frame = pl.concat([*(conform(p) for p in parts), wal])
+        return frame.unique(KEY, keep="first", maintain_order=True)
+
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Hold the ledger for writing (one writer at a time)."""
@@ -260,7 +271,8 @@ class Ledger:
         return kept.height
 
 
-from .index import CallFacts, LedgerIndex, call_facts  # noqa: E402
+from .index import CallFacts, LedgerIndex, call_facts, facts_many  # noqa: E402
 
-__all__ = ["DIRECTIONS", "KEY", "LEDGER_SCHEMA", "OUTCOMES", "CallFacts", "Ledger",
-           "LedgerIndex", "Recorded", "Segment", "call_facts", "conform"]
+__all__ = ["CALL_FIELDS", "DIRECTIONS", "KEY", "LEDGER_SCHEMA", "OUTCOMES",
+           "REQUIRED_CALL_FIELDS", "CallFacts", "Ledger", "LedgerIndex", "Recorded", "Segment",
+           "call_facts", "conform", "facts_many"]

@@ -213,3 +213,23 @@ def _count(times: np.ndarray, counted: np.ndarray, refused: np.ndarray, at: dt.d
     refusals = times[before & refused & (times > at_us - cooldown_days * _DAY_US)]
     return CallFacts(attempts, _EPOCH + dt.timedelta(microseconds=int(refusals.max()))
                      if refusals.size else None)
+
+
+def facts_many(calls: pl.DataFrame, asked: pl.DataFrame, window_days: int,
+               cooldown_days: int) -> list[CallFacts]:
+    """CallFacts for each (phone_key, at) asked, in order, from the calls given (those of
+    the numbers asked about): the same count as `facts` and `call_facts`, for a contract
+    replay's thousands of instants without reading the ledger once per contract."""
+    ordered = calls.select(
+        pl.col("phone_key"), pl.col("started_at").dt.epoch("us").alias("t"),
+        ((pl.col("direction") == "outbound") & (pl.col("outcome") != "failed")).alias("c"),
+        (pl.col("outcome") == "refused").alias("r")).drop_nulls("phone_key").sort(
+        "phone_key", "t")
+    keys, times = ordered["phone_key"].to_numpy(), ordered["t"].to_numpy()
+    counted, refused = ordered["c"].to_numpy(), ordered["r"].to_numpy()
+    wanted = asked["phone_key"].to_numpy()
+    lows, highs = np.searchsorted(keys, wanted), np.searchsorted(keys, wanted + 1)
+    return [_count(times[lo:hi], counted[lo:hi], refused[lo:hi], at, window_days,
+                   cooldown_days)
+            for lo, hi, at in zip(lows.tolist(), highs.tolist(), asked["at"].to_list(),
+                                  strict=True)]

@@ -1,0 +1,185 @@
+"""Contract origin (code of conduct art. 16): every contract signed by phone traced to the
+call it came from, and that call shown lawful by replaying "May I dial?" as things stood
+at its instant.
+
+Enel Energia (€79.1M, 2024) and Eni Plenitude (€6.4M, 2024) were fined for contracts
+nobody could trace to a lawful call by an authorised call centre. `verify_contracts`
+reads the contracts file, finds each contract's call in the ledger within `[contracts]
+trace_days` before it was signed and hands the facts of that instant (the run of the
+campaign valid then, opt-outs received by then, the calls before it, the calling hours,
+the agency's authorisation and caller ids) to `policy.may_dial`, the one function every
+dial-time answer comes from: there is no second implementation of any rule here.
+
+Statuses, first match wins (PRODUCT.md "Contract origin"), with one decision where the
+contract's order cannot be meant literally: UNKNOWN_AGENCY is decided before the call is
+looked for, because a call centre without a manifest can never be TRACED, and "no call
+recorded" would hide that the contract names a centre nobody authorised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from .. import policy as P
+from ..agencies import Agency, discover_agencies
+from ..config import Workspace
+from ..dialing import RunSnapshot, contact_facts, facts, load_snapshot
+from ..errors import InputError
+from ..ledger import Ledger, facts_many
+from ..optouts import Journal, optouts_at, trusted_state
+from ..run import CAMPAIGN_NAME
+from ..store import Store
+from ..store import evidence as evidence_store
+from ..store import people as people_store
+from ..store import runs as run_store
+from .reading import read_contracts
+
+PURPOSE = "telemarketing"  # a contract signed by phone is a sale
+STATUSES = ("INBOUND", "TRACED", "UNLAWFUL_CONTACT", "NO_CONTACT_RECORD", "UNKNOWN_AGENCY")
+LAWFUL = ("INBOUND", "TRACED")
+# The outcomes of a call a contract can come from.
+SELLING_OUTCOMES = ("answered", "callback", "sale")
+OUTPUT_COLUMNS = ("contract_id", "phone", "signed_at", "agency", "agent", "status", "reason",
+                  "call_id", "call_started_at", "campaign", "run_id")
+
+
+@dataclass
+class ContractsResult:
+    """What `contracts verify` found and wrote."""
+
+    name: str
+    folder: Path
+    contracts: pl.DataFrame  # OUTPUT_COLUMNS, in the file's order
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def all_lawful(self) -> bool:
+        return bool(self.contracts["status"].is_in(LAWFUL).all())
+
+
+def trace(ws: Workspace, contracts: pl.DataFrame) -> pl.DataFrame:
+    """Each contract (read_contracts' columns) with its status, reason and call."""
+    config = ws.config()
+    agencies, _ = discover_agencies(ws.root / "agencies", config.jurisdiction)
+    known = {a.lower(): a for a in agencies}
+    frame = contracts.with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
+        pl.col("agency").str.to_lowercase().replace_strict(known, default=None)
+        .alias("agency_id"))
+    calls = Ledger(ws.ledger_dir).calls_of(frame["phone_key"])
+    window = frame.select("_i", "phone_key", "agency_id", "signed_end").join(
+        calls, on="phone_key", how="inner").filter(
+        (pl.col("started_at") <= pl.col("signed_end"))
+        & (pl.col("started_at") >= pl.col("signed_end")
+           - pl.duration(days=config.trace_days)))
+    inbound = _latest(window.filter(pl.col("direction") == "inbound"), "in_")
+    selling = _latest(window.filter(
+        (pl.col("direction") == "outbound")
+        & (pl.col("agency").str.to_lowercase() == pl.col("agency_id").str.to_lowercase())
+        & pl.col("outcome").is_in(SELLING_OUTCOMES)), "out_")
+    frame = frame.join(inbound, on="_i", how="left").join(selling, on="_i", how="left")
+    replayed = _replay(ws, frame.filter(pl.col("in_call_id").is_null()
+                                        & pl.col("agency_id").is_not_null()
+                                        & pl.col("out_call_id").is_not_null()), calls, agencies)
+    frame = frame.join(replayed, on="_i", how="left")
+    status = (pl.when(pl.col("in_call_id").is_not_null()).then(pl.lit("INBOUND"))
+              .when(pl.col("agency_id").is_null()).then(pl.lit("UNKNOWN_AGENCY"))
+              .when(pl.col("out_call_id").is_null()).then(pl.lit("NO_CONTACT_RECORD"))
+              .when(pl.col("replay_reason").is_null()).then(pl.lit("TRACED"))
+              .otherwise(pl.lit("UNLAWFUL_CONTACT")))
+    inbound_used = pl.col("in_call_id").is_not_null()
+    traced = ~inbound_used & pl.col("agency_id").is_not_null()
+    return frame.with_columns(status.alias("status")).select(
+        "contract_id", "phone", "signed_at", "agency", "agent", "status",
+        pl.when(pl.col("status") == "UNLAWFUL_CONTACT").then(pl.col("replay_reason"))
+        .alias("reason"),
+        pl.when(inbound_used).then(pl.col("in_call_id"))
+        .when(traced).then(pl.col("out_call_id")).alias("call_id"),
+        pl.when(inbound_used).then(pl.col("in_started_at"))
+        .when(traced).then(pl.col("out_started_at")).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        .alias("call_started_at"),
+        pl.when(inbound_used).then(pl.col("in_campaign"))
+        .when(traced).then(pl.coalesce("out_campaign", "campaign")).otherwise("campaign")
+        .alias("campaign"),
+        pl.col("replay_run").alias("run_id"),
+        "row")
+
+
+def _latest(calls: pl.DataFrame, prefix: str) -> pl.DataFrame:
+    """Per contract, its latest call of these (the one it came from)."""
+    columns = ["call_id", "started_at", "campaign", "agency", "caller_id"]
+    return (calls.sort("_i", "started_at", "recorded_at")
+            .group_by("_i", maintain_order=True).last()
+            .select("_i", *(pl.col(c).alias(prefix + c) for c in columns)))
+
+
+def _replay(ws: Workspace, chosen: pl.DataFrame, calls: pl.DataFrame,
+            agencies: dict[str, Agency]) -> pl.DataFrame:
+    """"May I dial?" as things stood at each chosen call's instant: replay_reason (null:
+    the call was lawful) and replay_run."""
+    schema = {"_i": pl.Int64, "replay_reason": pl.String, "replay_run": pl.String}
+    if chosen.is_empty():
+        return pl.DataFrame(schema=schema)
+    config = ws.config()
+    at = chosen["out_started_at"]
+    campaign = chosen.select(pl.coalesce("out_campaign", "campaign")).to_series()
+    with Store(ws.store_path, read_only=True) as store:
+        journal = trusted_state(Journal(ws.journal_path),
+                                evidence_store.journal_checkpoints(store))
+        runs = run_store.runs_at(store, PURPOSE, pl.DataFrame({"campaign": campaign, "at": at}))
+        snapshots: dict[str, RunSnapshot] = {
+            r["run_id"]: load_snapshot(ws, store, run_store.RunRecord(
+                r["run_id"], r["campaign"], PURPOSE, r["as_of"], r["outputs_json"]))
+            for r in runs.filter(pl.col("run_id").is_not_null())
+            .unique("run_id").iter_rows(named=True)}
+        erasures = people_store.erased_numbers(store)
+    asked = pl.DataFrame({"phone": chosen["phone"], "at": at})
+    objections = optouts_at(journal.events, PURPOSE, asked)["optout_at"]
+    erased = asked.join(erasures.select("phone", "erased_at"), on="phone", how="left")
+    erased_then = (erased["erased_at"].is_not_null() & (erased["erased_at"] <= at)).to_list()
+    contact = facts_many(calls, pl.DataFrame({"phone_key": chosen["phone_key"], "at": at}),
+                         config.contact.attempt_window_days,
+                         config.contact.refusal_cooldown_days)
+    reasons, run_ids = [], []
+    # One decision per contract, by the one function: the facts were gathered above for
+    # all of them at once.
+    for n, row in enumerate(chosen.select(
+            "phone", "region", "number_type", "out_agency", "out_caller_id").iter_rows()):
+        phone, region, number_type, agency, caller_id = row
+        run_id = runs["run_id"][n]
+        when = at[n]
+        answer = P.may_dial(facts(
+            phone, when, erased=erased_then[n], opted_out=objections[n] is not None,
+            snapshot=snapshots.get(run_id) if run_id else None,
+            jurisdiction=config.jurisdiction, numbering=(region, number_type),
+            contact=contact_facts(config, agencies, contact[n], when,
+                                  campaign=campaign[n], agency=agency,
+                                  caller_id=caller_id)))
+        reasons.append(answer.reason)
+        run_ids.append(run_id)
+    return pl.DataFrame({"_i": chosen["_i"], "replay_reason": reasons, "replay_run": run_ids},
+                        schema=schema)
+
+
+def verify_contracts(ws: Workspace, file: Path, name: str, map_file: Path | None = None
+                     ) -> ContractsResult:
+    """Read, trace and report (reports/contracts/NAME/); see the module docstring."""
+    from .report import write_report
+
+    if not CAMPAIGN_NAME.match(name):
+        raise InputError(f"--name '{name}' must be letters, digits, '.', '_' or '-' (it "
+                         "names a folder under reports/contracts/)")
+    config = ws.config()
+    contracts = read_contracts(file, map_file, config.jurisdiction)
+    traced = trace(ws, contracts)
+    folder = ws.root / "reports" / "contracts" / name
+    summary = write_report(folder, name, file, traced, config.trace_days)
+    return ContractsResult(name, folder, traced.drop("row"), summary)
+
+
+__all__ = ["LAWFUL", "OUTPUT_COLUMNS", "STATUSES", "ContractsResult", "trace",
+           "verify_contracts"]
