@@ -1,7 +1,8 @@
 """The demo workspace: three realistic, seeded lists that show every kind of row.
 
 `python -m gatekeeper.demo [DIR]` rewrites gatekeeper.toml, sources/, data/lists/, the
-bundled RPO exchange, agencies/ and a day of CallPro's calls (data/calls/) in DIR
+bundled RPO exchange, agencies/, a day of calls (data/calls/) and the contracts signed
+that day (data/contracts/) in DIR
 (default: the current folder). Same seed, same files.
 Numbers are random but well formed; names are common Italian names, not people.
 """
@@ -377,7 +378,8 @@ def _acme(m: Maker, numbers: list[str]) -> str:
     )
 
 
-def _pagine(m: Maker, numbers: list[str], path: Path) -> None:
+def _pagine(m: Maker, numbers: list[str], path: Path) -> list[str]:
+    """The directory as an xlsx export; returns the numbers it really lists (not junk)."""
     from openpyxl import Workbook
 
     book = Workbook()
@@ -385,12 +387,17 @@ def _pagine(m: Maker, numbers: list[str], path: Path) -> None:
     assert sheet is not None
     sheet.title = "Estrazione"
     sheet.append(["Telefono", "Intestatario", "Comune"])
+    listed = []
     for n in numbers:
-        value: str | int = m.messy(n) if m.rng.random() > 0.02 else m.junk()
+        real = m.rng.random() > 0.02
+        value: str | int = m.messy(n) if real else m.junk()
         if m.rng.random() < 0.3 and not n.startswith("0"):
-            value = int(n)  # a number cell, as Excel makes of mobile numbers
+            value, real = int(n), True  # a number cell, as Excel makes of mobile numbers
         sheet.append([value, m.name(), m.rng.choice(["Milano", "Roma", "Torino", "Napoli"])])
+        if real:
+            listed.append(n)
     book.save(path)
+    return listed
 
 
 def generate(
@@ -412,15 +419,17 @@ def generate(
     # Excel on Windows: semicolons, Windows-1252; a web export: commas, UTF-8 with BOM.
     (lists / "crm-clienti.csv").write_bytes(_crm(m, crm_n).encode("cp1252"))
     (lists / "acme-2026-11.csv").write_bytes(b"\xef\xbb\xbf" + _acme(m, acme_n).encode())
-    _pagine(m, pagine_n, lists / "pagine-2026.xlsx")
+    directory = _pagine(m, pagine_n, lists / "pagine-2026.xlsx")
     registered = _rpo_exchange(m, root, sorted(set(crm_n + acme_n + pagine_n)))
     objected = _optouts(m, root, crm_n, acme_n)
     (root / "agencies").mkdir(exist_ok=True)
     for agency_id, text in AGENCIES.items():
         (root / "agencies" / f"{agency_id}.toml").write_text(text, encoding="utf-8")
-    # Its own generator, so adding the calls left every earlier file byte for byte the same.
+    # Their own generators, so adding them left every earlier file byte for byte the same.
     _calls(random.Random(seed + 1), root,
-           [n for n in acme_n + crm_n if n not in registered and n not in objected])
+           [n for n in acme_n + crm_n if n not in registered and n not in objected],
+           showcase := [n for n in directory[300:] if n not in registered][:4])
+    _contracts(root, showcase)
 
 
 def _rpo_exchange(m: Maker, root: Path, numbers: list[str]) -> set[str]:
@@ -448,11 +457,14 @@ def _optouts(m: Maker, root: Path, crm_n: list[str], acme_n: list[str]) -> set[s
     return set(picks)
 
 
-def _calls(rng: random.Random, root: Path, numbers: list[str]) -> None:
+def _calls(rng: random.Random, root: Path, numbers: list[str], showcase: list[str]) -> None:
     """CallPro's VICIdial export of Monday 23 November 2026 (the day after the demo run):
     ~300 attempts to ~200 numbers, the shape `calls import --agency callpro` reads (national
     numbers, Rome wall-clock times, VICIdial status codes). A few are the evidence a DPO
-    looks for: calls after 20:00, numbers tried five times, a refusal called back."""
+    looks for: calls after 20:00, numbers tried five times, a refusal called back. The
+    `showcase` numbers (listed in the directory, not in the RPO) get the calls the demo
+    contracts come from: a sale at 11:05, a sale at 20:15, and a customer calling
+    Connecto's own centre."""
     folder = root / "data" / "calls"
     folder.mkdir(parents=True, exist_ok=True)
     dialled = rng.sample(numbers, 200)
@@ -470,11 +482,40 @@ def _calls(rng: random.Random, root: Path, numbers: list[str]) -> None:
             tzinfo=dt.UTC).timestamp()
         rows.append([f"{unique:.0f}.{1000 + i}", number, start.strftime("%Y-%m-%d %H:%M:%S"),
                      f"agent{rng.randrange(1, 13):02d}", "demo", str(talk), status])
+    rows += [["1795425900.2001", showcase[0], "2026-11-23 11:05:00", "agent03", "demo", "612",
+              "SALE"],
+             ["1795457700.2002", showcase[1], "2026-11-23 20:15:00", "agent11", "demo", "540",
+              "SALE"]]
     rows.sort(key=lambda row: row[2])
     header = ["uniqueid", "phone_number", "call_date", "user", "campaign_id",
               "length_in_sec", "status"]
     (folder / "callpro-2026-11-23.csv").write_text(_csv_text(header, rows, ","),
                                                     encoding="utf-8")
+    own = [["call_id", "phone", "started_at", "outcome", "direction", "agent", "campaign",
+            "duration_s", "caller_id"],
+           ["CN-000117", showcase[2], "2026-11-23 15:30:00", "answered", "inbound", "op02", "",
+            "380", ""],
+           ["CN-000118", showcase[0], "2026-11-23 16:10:00", "no_answer", "outbound", "op04",
+            "demo", "0", "+390287650001"]]
+    with (folder / "connecto-2026-11-23.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(own)
+
+
+def _contracts(root: Path, showcase: list[str]) -> None:
+    """The contracts signed by phone on 23 November, one of each status once the README's
+    calls are imported: traced, after hours, the customer called in, no call at all, and
+    a call centre nobody authorised."""
+    folder = root / "data" / "contracts"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [["contract_id", "phone", "signed_at", "agency", "agent", "campaign"],
+            ["C-2026-1001", showcase[0], "2026-11-23 11:20", "callpro", "agent03", "demo"],
+            ["C-2026-1002", showcase[1], "2026-11-23 20:40", "callpro", "agent11", "demo"],
+            ["C-2026-1003", showcase[2], "2026-11-23 15:45", "connecto", "op02", ""],
+            ["C-2026-1004", showcase[3], "2026-11-23 16:00", "callpro", "agent07", "demo"],
+            ["C-2026-1005", showcase[3], "2026-11-23 17:30", "Vendite Rapide S.r.l.", "x01",
+             "demo"]]
+    with (folder / "2026-11-23.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ def copy_demo(root: Path) -> Workspace:
     shutil.copytree(REPO / "sources", root / "sources")
     shutil.copytree(REPO / "agencies", root / "agencies")
     (root / "data").mkdir()
-    for part in ("lists", "rpo", "calls"):
+    for part in ("lists", "rpo", "calls", "contracts"):
         shutil.copytree(REPO / "data" / part, root / "data" / part)
     shutil.copy(REPO / "data" / "optouts-demo.csv", root / "data")
     return Workspace(root)

@@ -271,3 +271,21 @@ def test_a_contract_that_cannot_be_read_stops_everything(ws: Workspace, tmp_path
     assert result.exit_code == 2 and message in result.output and "row 1" in result.output, (
         result.output)
     assert not (ws.root / "reports" / "contracts" / "bad").exists()
+
+
+def test_the_demo_contracts_show_every_status(scrubbed: Workspace) -> None:
+    """The README's contracts step on the demo workspace: one contract of each status."""
+    for agency in ("callpro", "connecto"):
+        assert gk(scrubbed, "calls", "import", f"data/calls/{agency}-2026-11-23.csv",
+                  "--agency", agency).exit_code == 0
+    result = gk(scrubbed, "contracts", "verify", "data/contracts/2026-11-23.csv", "--name",
+                "2026-11-23")
+    assert result.exit_code == 1, result.output
+    report = pl.read_csv(scrubbed.root / "reports" / "contracts" / "2026-11-23" /
+                         "contracts.csv", infer_schema=False)
+    assert report.select("contract_id", "status", "reason").rows() == [
+        ("C-2026-1001", "TRACED", None),
+        ("C-2026-1002", "UNLAWFUL_CONTACT", "OUTSIDE_CALLING_HOURS"),
+        ("C-2026-1003", "INBOUND", None),
+        ("C-2026-1004", "NO_CONTACT_RECORD", None),
+        ("C-2026-1005", "UNKNOWN_AGENCY", None)]

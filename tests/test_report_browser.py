@@ -193,3 +193,41 @@ def test_agent_logs_a_call_outcome_and_sees_when_a_number_may_be_called(
     calls = Ledger(scrubbed.ledger_dir).calls(int(phone.removeprefix("+")))
     assert calls.select("outcome", "agency", "campaign", "agent").row(0) == (
         "refused", "connecto", "demo", "agent-1")
+
+
+def test_contracts_page_shows_each_agency_and_every_untraced_contract(
+        scrubbed: Workspace, browser: Any) -> None:
+    """What a sales manager reads: per call centre the share not traced, then each
+    untraced contract with its reason in words and times in Rome time."""
+    from selenium.webdriver.common.by import By
+
+    from .conftest import gk
+
+    for agency in ("callpro", "connecto"):
+        assert gk(scrubbed, "calls", "import", f"data/calls/{agency}-2026-11-23.csv",
+                  "--agency", agency).exit_code == 0
+    assert gk(scrubbed, "contracts", "verify", "data/contracts/2026-11-23.csv",
+              "--name", "nov").exit_code == 1
+    folder = scrubbed.root / "reports" / "contracts" / "nov"
+    summary = json.loads((folder / "summary.json").read_text())
+    browser.set_window_size(1280, 900)
+    browser.get((folder / "contracts.html").as_uri())
+    agencies = {}
+    for row in browser.find_elements(By.CSS_SELECTOR, '[data-testid="agencies"] tbody tr'):
+        cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+        agencies[cells[0]] = cells[1:]
+    figures = summary["by_agency"]["callpro"]
+    assert agencies["callpro"] == [str(figures["contracts"]), str(figures["TRACED"]),
+                                   str(figures["INBOUND"]), str(figures["not_traced"]),
+                                   "66,7 %"]  # 2 of 3, Italian decimal comma
+    untraced = [[c.text for c in row.find_elements(By.TAG_NAME, "td")] for row in
+                browser.find_elements(By.CSS_SELECTOR, '[data-testid="untraced"] tbody tr')]
+    assert len(untraced) == summary["not_traced"] == 3
+    late = next(r for r in untraced if r[0] == "C-2026-1002")
+    assert late[2] == "23/11/2026 20:40"  # signed, Rome time
+    assert "fasce orarie" in late[6] and "OUTSIDE_CALLING_HOURS" in late[6]
+    assert late[7].startswith("23/11/2026 20:15")  # the call it came from
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 1280, "the page must fit the window"
+    assert browser.execute_script(
+        "return performance.getEntriesByType('resource').length") == 0

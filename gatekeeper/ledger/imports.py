@@ -30,6 +30,12 @@ _DIRECTION_WORDS = {"outbound": "outbound", "out": "outbound", "o": "outbound",
                     "i": "inbound", "entrata": "inbound"}
 
 
+def _text(column: str) -> pl.Expr:
+    """A cell's text, stripped; an empty cell is no value (a call without a campaign)."""
+    value = pl.col(column).str.strip_chars()
+    return pl.when(value != "").then(value)
+
+
 def _missing(path: Path, columns: Mapping[str, str], found: list[str], manifest: Path
              ) -> InputError | None:
     for field in REQUIRED:
@@ -66,7 +72,7 @@ def read_export(path: Path, agency: str, columns: Mapping[str, str],
         raise problem
     frame = table.frame.select(
         pl.col("row"),
-        *(pl.col(columns[f]).str.strip_chars().alias(f) if f in columns
+        *(_text(columns[f]).alias(f) if f in columns
           else pl.lit(None, pl.String).alias(f) for f in FIELDS))
     codes = {str(k).strip(): v for k, v in outcomes.items()}
     codes.update({o: o for o in OUTCOMES if o not in codes})
