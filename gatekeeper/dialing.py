@@ -167,8 +167,10 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
                                 evidence_store.journal_checkpoints(store))
         record = run_store.run_for(store, purpose, campaign, when)
         snapshot = load_snapshot(ws, store, record) if record else None
+        # Every erasure counts, even one made after `at`: the rows an earlier answer rested
+        # on are gone, so nothing but ERASED can be proven for the number any more.
         erased = not people_store.erased_numbers(store).filter(
-            (pl.col("phone") == phone) & (pl.col("erased_at") <= when)).is_empty()
+            pl.col("phone") == phone).is_empty()
     opted = not active_optouts(journal.events, purpose, when).filter(
         pl.col("phone") == phone).is_empty()
     agencies, _ = discover_agencies(ws.root / "agencies", config.jurisdiction)
