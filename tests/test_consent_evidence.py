@@ -1,10 +1,12 @@
-"""The consent evidence fields (IP, instant, method, wording, sectors): read like the other
-canonical fields, wrong values rejected with the fix."""
+"""The consent evidence fields (IP, instant, method, wording, sectors): read from real list
+files like the other canonical fields, wrong values rejected with the fix, kept as evidence
+and disclosed."""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -13,6 +15,8 @@ from hypothesis import strategies as st
 
 from gatekeeper.exprs import sector_name
 from gatekeeper.sources import evidence as E
+
+from .conftest import WorkspaceMaker, gk, stored_rows
 
 ROME = ZoneInfo("Europe/Rome")
 
@@ -144,3 +148,57 @@ def test_sectors_with_spaces_and_case_differences(names: list[tuple[str, bool, i
 def test_no_sector_named_is_no_sectors() -> None:
     assert _parse(E.sectors("consent_sectors"), "consent_sectors", [";; ,", None]) == [
         (None, None), (None, None)]
+
+
+# --- through a real list ----------------------------------------------------------------
+
+EVIDENCE_COLUMNS = """phone = "Telefono"
+consent_third_party = "Consenso"
+consent_date = "Data"
+consent_proof = "Prova"
+consent_ip = "IP"
+consent_at = "Quando"
+consent_method = "Modalita"
+consent_text_id = "Testo"
+consent_sectors = "Settori"
+"""
+LIST = """Telefono;Consenso;Data;Prova;IP;Quando;Modalita;Testo;Settori
+3331234567;si;2026-03-31;P1;2001:db8::7;31/03/2026 14:05;double_opt_in;INF-3;Energia; Telefonia
+3471234568;si;2026-03-31;P2;93.44.12.7;2026-03-31T12:05:00Z;sms_otp;INF-3;energia
+3201234569;si;2026-03-31;P3;1.2.3;2026-03-31;web_form;INF-3;
+3201234560;si;2026-03-31;P4;93.44.12.8;l'altro ieri;web_form;INF-3;
+"""
+
+
+def test_evidence_is_read_kept_and_disclosed(maker: WorkspaceMaker) -> None:
+    maker.source("ev", LIST.replace("Energia; Telefonia", '"Energia; Telefonia"'),
+                 columns=EVIDENCE_COLUMNS)
+    ws = maker.ws
+    loaded = gk(ws, "load")
+    assert loaded.exit_code == 0, loaded.output
+    assert "row 3: consent_ip '1.2.3' is not an IPv4 or IPv6 address" in loaded.output
+    assert "row 4: consent_at 'l'altro ieri' is not a date and time" in loaded.output
+    rows = stored_rows(ws).sort("row")
+    assert rows["row"].to_list() == [1, 2]
+    assert rows["consent_ip"].to_list() == ["2001:db8::7", "93.44.12.7"]
+    assert rows["consent_at"].to_list() == [dt.datetime(2026, 3, 31, 12, 5)] * 2
+    assert rows["consent_sectors"].to_list() == [["energia", "telefonia"], ["energia"]]
+    data = json.loads(gk(ws, "disclose", "3331234567", "--format", "json").output)
+    consent = data["sources"][0]["consent"]
+    assert consent["ip"] == "2001:db8::7"
+    assert (consent["at"], consent["method"], consent["text_id"], consent["sectors"]) == (
+        "2026-03-31T12:05:00Z", "double_opt_in", "INF-3", ["energia", "telefonia"])
+    letter = " ".join(gk(ws, "disclose", "3331234567").output.split())  # unwrapped
+    assert "indirizzo IP 2001:db8::7" in letter and "31/03/2026 14:05" in letter
+    assert "settori scelti: energia, telefonia" in letter
+    assert "Abbiamo verificato il fornitore" in letter and "01/10/2026" in letter
+
+
+def test_an_erasure_blanks_the_evidence_too(maker: WorkspaceMaker) -> None:
+    maker.source("ev", LIST.replace("Energia; Telefonia", "energia"), columns=EVIDENCE_COLUMNS)
+    ws = maker.ws
+    assert gk(ws, "load").exit_code == 0
+    assert gk(ws, "erase", "3331234567", "--ref", "E-1").exit_code == 0
+    erased = stored_rows(ws).filter(pl.col("erased_ref") == "E-1")
+    assert erased.select("consent_ip", "consent_at", "consent_method", "consent_text_id",
+                         "consent_sectors").null_count().row(0) == (1, 1, 1, 1, 1)
