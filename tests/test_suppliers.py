@@ -264,3 +264,19 @@ def test_the_demo_has_a_supplier_for_each_bought_list_one_due_for_review(
                       "elenchi-italia": ("due_for_review", ["pagine-2026"])}
     assert listed["inline"] == [] and listed["errors"] == []
 
+
+def test_audit_verify_catches_an_altered_privacy_notice(maker: WorkspaceMaker) -> None:
+    maker.source("s", _list(), columns=COLUMNS)
+    ws = maker.ws
+    assert gk(ws, "load").exit_code == 0
+    assert gk(ws, "audit", "verify").exit_code == 0
+    with Store(ws.store_path, read_only=True) as store:
+        sha = supplier_store.newest_suppliers(store)["privacy_notice_sha256"][0]
+        kept = evidence_store.evidence_path(store, sha)
+    assert kept is not None
+    kept.chmod(0o600)
+    kept.write_text("un'altra informativa\n")
+    verified = gk(ws, "audit", "verify")
+    assert verified.exit_code == 1
+    assert "supplier acme v1: its privacy notice kept as evidence is missing or was altered" \
+        in verified.output

@@ -41,3 +41,8 @@ def newest_suppliers(store: Store) -> pl.DataFrame:
     return store.frame(f"SELECT {', '.join(SUPPLIER_COLUMNS)} FROM suppliers {_NEWEST} "
                        "ORDER BY supplier_id")
 
+
+def notices(store: Store) -> pl.DataFrame:
+    """Every supplier version that kept a privacy notice, with the notice's sha256."""
+    return store.frame("SELECT supplier_id, version, privacy_notice_sha256 FROM suppliers "
+                       "WHERE privacy_notice_sha256 IS NOT NULL ORDER BY 1, 2")
