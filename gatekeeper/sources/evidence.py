@@ -14,6 +14,10 @@ import polars as pl
 
 from ..exprs import sector_names
 
+# What each parsed evidence field holds (a field a list does not carry is a null of it).
+TYPES: dict[str, pl.DataType] = {"consent_ip": pl.String(), "consent_at": pl.Datetime("us"),
+                                 "consent_sectors": pl.List(pl.String())}
+
 # --- IP addresses -----------------------------------------------------------------------
 # The address grammar of RFC 4291 (and RFC 791 dotted quads without leading zeros, as
 # Python's ipaddress reads them since 3.9.5): written out as one regular expression, so a

@@ -133,7 +133,14 @@ def to_canonical(table: RawTable, manifest: Manifest, jurisdiction: Jurisdiction
     selected = [_source_column(f, manifest, table).alias(f) for f in CANONICAL_FIELDS]
     frame = table.frame.select(pl.col(ROW), pl.col(phone_column).alias(RAW), *selected[1:])
     parsed = [_boolean(f) for f in BOOLEAN_FIELDS] + [_date(f) for f in DATE_FIELDS]
-    parsed += [_status(), evidence.sectors("consent_sectors")]
+    parsed.append(_status())
+    # Evidence a list does not carry stays a typed null: parsing a column of nulls would
+    # still cost a pass (and a join) over every row of the list.
+    given = set(manifest.columns) | set(manifest.defaults)
+    absent = {f: t for f, t in evidence.TYPES.items() if f not in given}
+    frame = frame.with_columns(pl.lit(None, t).alias(f) for f, t in absent.items())
+    if "consent_sectors" not in absent:
+        parsed.append(evidence.sectors("consent_sectors"))
     # Flags, dates, statuses and sectors take a few hundred distinct values in millions of
     # rows: each is parsed once and joined back (a date column: 0.85 s -> 0.12 s per 3.3M
     # rows). IP addresses and instants are nearly all distinct: parsed in place.
@@ -144,7 +151,8 @@ def to_canonical(table: RawTable, manifest: Manifest, jurisdiction: Jurisdiction
         frame = frame.join(lookup, on=field, how="left", maintain_order="left",
                            nulls_equal=True)
         frame = frame.with_columns(pl.col(_ERR + "value").alias(field)).drop(_ERR + "value")
-    distinct = [evidence.ip("consent_ip"), evidence.instant("consent_at")]
+    distinct = [p for p in (evidence.ip("consent_ip"), evidence.instant("consent_at"))
+                if p[0].meta.output_name() not in absent]
     frame = frame.with_columns(*(error for _, error in distinct)).with_columns(
         value for value, _ in distinct)
     parsed += distinct
