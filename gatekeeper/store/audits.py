@@ -60,16 +60,13 @@ def add_answers(store: Store, answers: pl.DataFrame) -> None:
         store.insert_frame("audit_answers", answers.select(ANSWER_COLUMNS))
 
 
-def audits_until(store: Store, at: Any, source_ids: list[str] | None = None) -> pl.DataFrame:
-    """Every audit created at or before `at` (of these sources), with its size."""
-    where = "WHERE a.created_at <= ?" + (" AND a.source_id IN (SELECT unnest(?))"
-                                         if source_ids is not None else "")
-    params = [at] if source_ids is None else [at, source_ids]
+def audits_until(store: Store, at: Any) -> pl.DataFrame:
+    """Every audit created at or before `at`, with the number of rows it asks for (n)."""
     return store.frame(
         f"SELECT {', '.join(f'a.{c}' for c in AUDIT_COLUMNS)}, "
         "(SELECT count(*) FROM audit_rows r WHERE r.audit_id = a.audit_id) AS n "
-        f"FROM audits a {where} ORDER BY a.created_at, TRY_CAST(substr(a.audit_id, 2) "
-        "AS BIGINT)", params)
+        "FROM audits a WHERE a.created_at <= ? ORDER BY a.created_at, "
+        "TRY_CAST(substr(a.audit_id, 2) AS BIGINT)", [at])
 
 
 def answers_until(store: Store, at: Any) -> pl.DataFrame:

@@ -322,12 +322,11 @@ def statuses(store: Store, at: dt.datetime) -> pl.DataFrame:
     """Every audit created at or before `at`, with k, n, bound and verdict as of `at`.
     Answers count only when received by the end of the due day."""
     audits = audit_store.audits_until(store, at)
-    answers = audit_store.answers_until(store, at).join(
-        audits.select("audit_id", "due_on"), on="audit_id")
-    due_end = (pl.col("due_on").cast(pl.Datetime("us")) + pl.duration(days=1))
-    on_time = answers.with_columns(
-        (pl.col("answered_at") < due_end.dt.replace_time_zone("Europe/Rome")
-         .dt.convert_time_zone("UTC").dt.replace_time_zone(None)).alias("on_time"))
+    due_ends = pl.Series("due_end", [_due_end(d) for d in audits["due_on"]],  # per audit
+                         dtype=pl.Datetime("us"))
+    on_time = audit_store.answers_until(store, at).join(
+        audits.select("audit_id").with_columns(due_ends), on="audit_id").with_columns(
+        (pl.col("answered_at") < pl.col("due_end")).alias("on_time"))
     counts = on_time.group_by("audit_id").agg(
         pl.col("on_time").sum().alias("answered"),
         (pl.col("on_time") & (pl.col("result") != "ok")).sum().alias("failed"),
