@@ -51,7 +51,23 @@ phone = "Telefono"
 name = "Nome"
 {columns}
 """
-SUPPLIER = '[supplier]\nname = "Acme"\nvat = "IT01234567890"\n'
+SUPPLIER = 'supplier = "acme"\n'
+# The bought list's supplier, approved (code of conduct art. 6), so its rows are decided
+# on their consents as in production, not all SUPPLIER_NOT_APPROVED.
+SUPPLIER_FILE = """id = "acme"
+name = "Acme"
+vat = "IT01234567890"
+eu_establishment = true
+
+[due_diligence]
+reviewed_on = 2026-01-01
+reviewed_by = "dpo"
+privacy_notice = "data/suppliers/acme.txt"
+collection = ["double_opt_in"]
+sector_choice = true
+outcome = "approved"
+next_review = 2027-01-01
+"""
 
 
 def _loaded(ws: Workspace) -> None:
@@ -65,6 +81,10 @@ def build(root: Path, rows: int, seed: int = 11) -> None:
     (root / "sources").mkdir(parents=True)
     (root / "data" / "lists").mkdir(parents=True)
     (root / "gatekeeper.toml").write_text(CONFIG)
+    (root / "suppliers").mkdir()
+    (root / "suppliers" / "acme.toml").write_text(SUPPLIER_FILE)
+    (root / "data" / "suppliers").mkdir()
+    (root / "data" / "suppliers" / "acme.txt").write_text("Informativa privacy di Acme\n")
     third = rows // 3
     kinds = {"archive": ("internal_archive", "", 'consent_marketing = "Consenso"\n'
                          'consent_date = "Data"\ncontract_status = "Stato"'),

@@ -36,6 +36,7 @@ from .store import evidence as evidence_store
 from .store import rpo as rpo_store
 from .store import runs as run_store
 from .store import sources as source_store
+from .store import suppliers as supplier_store
 from .timeutil import iso, now_utc
 
 ANCHOR_VERSION = 1
@@ -45,7 +46,7 @@ ANCHOR_VERSION = 1
 class Finding:
     """One thing the evidence no longer proves: where, and what is wrong."""
 
-    area: str  # journal | rpo | sources | runs | reports | anchor
+    area: str  # journal | rpo | sources | runs | reports | suppliers | anchor
     subject: str
     problem: str
 
@@ -150,6 +151,16 @@ def _sources_and_runs(store: Store, report: AuditReport) -> None:
         report.runs += 1
         _hashed(store, report, "runs", f"run {run['run_id']}", run["dialable_file"],
                 run["dialable_sha256"])
+
+
+def _notices(store: Store, report: AuditReport) -> None:
+    """Each supplier's privacy notice, kept when its due diligence was recorded."""
+    for s in supplier_store.notices(store).to_dicts():
+        if _file_matches(store, s["privacy_notice_sha256"]) is None:
+            report.problems.append(Finding(
+                "suppliers", f"supplier {s['supplier_id']} v{s['version']}", "its privacy "
+                "notice kept as evidence is missing or was altered; restore data/store from a "
+                "backup"))
 
 
 def _reports(ws: Workspace, store: Store, report: AuditReport) -> None:
@@ -289,5 +300,6 @@ def verify(ws: Workspace, anchor: str | None = None) -> AuditReport:
         _journal(ws, store, report, extra)
         _rpo(store, report)
         _sources_and_runs(store, report)
+        _notices(store, report)
         _reports(ws, store, report)
     return report

@@ -106,9 +106,15 @@ def load(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool) -> None
         report = load_sources(_workspace(ctx), source_ids, progress)
     if as_json:
         _emit_json({"loaded": [r.__dict__ for r in report.results],
+                    "suppliers": report.suppliers,
+                    "inline": [i.__dict__ | {"manifest": str(i.manifest)}
+                               for i in report.inline],
                     "failed": [{"file": e.file, "row": e.row, "key": e.key,
                                 "error": e.message} for e in report.failures]})
         ctx.exit(2 if report.failures else 0)
+    for supplier_id in report.suppliers:
+        click.echo(f"supplier {supplier_id} recorded (due diligence as in suppliers/"
+                   f"{supplier_id}.toml)")
     for r in report.results:
         state = "unchanged, already loaded" if r.unchanged else "loaded"
         click.echo(f"{r.source_id} (version {r.version}, {state})")
@@ -125,6 +131,9 @@ def load(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool) -> None
         click.echo(f"  valid numbers  {r.valid:>10,}")
         for kind, count in r.by_type.items():
             click.echo(f"    {kind:<22}{count:>10,}")
+    for fix in report.inline:
+        click.echo(fix.listing())
+    _print_warnings([fix.advice() for fix in report.inline])
     for failure in report.failures:  # after the good ones, so none is lost in the output
         click.echo(f"error: {failure}", err=True)
     if report.failures:
@@ -152,6 +161,41 @@ def sources(ctx: click.Context, rejects_of: str | None, as_json: bool) -> None:
     else:
         for record in frame.to_dicts():
             click.echo("  ".join(f"{k}={v}" for k, v in record.items()))
+
+
+@cli.command()
+@click.option("--as-of", "as_of", help="Status on this day (YYYY-MM-DD; default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def suppliers(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
+    """List suppliers (suppliers/*.toml) with their due-diligence status and next review;
+    lists still naming a supplier inline get the supplier file to write."""
+    from .suppliers import listing
+    from .timeutil import now_utc, rome_date
+
+    ws = _workspace(ctx)
+    frame, errors, inline = listing(ws, _day_option(as_of, "--as-of")
+                                    or rome_date(now_utc()))
+    if as_json:
+        _emit_json({"suppliers": frame.to_dicts(),
+                    "inline": [i.__dict__ | {"manifest": str(i.manifest)} for i in inline],
+                    "errors": [str(e) for e in errors]})
+    else:
+        for r in frame.to_dicts() if "status" in frame.columns else []:
+            review = (f"reviewed {r['reviewed_on']} by {r['reviewed_by']}, next review "
+                      f"{r['next_review']} ({r['days_to_review']} days)"
+                      if r["next_review"] else "no due diligence recorded")
+            click.echo(f"{r['supplier_id']:<16} {r['status']:<15} {r['name']} ({r['vat']}); "
+                       f"{review}; lists: {', '.join(r['sources']) or '-'}"
+                       + ("" if r["loaded"] else "; not loaded as it is now: run "
+                          "'gatekeeper load'"))
+        if frame.is_empty() and not inline:
+            click.echo("no suppliers yet: add suppliers/<id>.toml (see README)")
+        for i in inline:
+            click.echo(i.listing())
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    ctx.exit(2 if errors else 0)
 
 
 def _instant(value: str | None, what: str) -> Any:
@@ -444,7 +488,7 @@ def optout_repair(ctx: click.Context, by: str, reason: str) -> None:
 
 @cli.group()
 def audit() -> None:
-    """Evidence checks."""
+    """Evidence checks, and consent audits of the suppliers' lists."""
 
 
 @audit.command("verify")
@@ -501,6 +545,95 @@ def audit_anchor(ctx: click.Context) -> None:
                f"check later with: gatekeeper audit verify --anchor {digest}", err=True)
 
 
+@audit.command("sample")
+@click.argument("source_id")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The proof request to send the supplier (CSV: row, phone, consent_date, "
+              "consent_proof).")
+@click.option("--size", type=int, help="Rows to ask for (default: the least that can prove "
+              "the rate, Clopper-Pearson; 149 at 95 % and 2 %).")
+@click.option("--confidence", default=0.95, show_default=True, type=float,
+              help="Confidence of the verdict.")
+@click.option("--max-rate", "max_rate", default=0.02, show_default=True, type=float,
+              help="Highest failure rate the list may have.")
+@click.option("--seed", type=int, help="Draw these rows again (default: a new seed, printed).")
+@click.option("--at", "at", help="When the request is sent (ISO 8601; default: now).")
+@click.pass_context
+def audit_sample(ctx: click.Context, source_id: str, out: str, size: int | None,
+                 confidence: float, max_rate: float, seed: int | None, at: str | None) -> None:
+    """Draw a reproducible random sample of a bought list's rows and write the proof
+    request for its supplier; the supplier answers by [policy] audit_answer_days."""
+    from pathlib import Path
+
+    from .suppliers.audits import sample
+
+    r = sample(_workspace(ctx), source_id, Path(out), size=size, confidence=confidence,
+               max_rate=max_rate, seed=seed, at=_instant(at, "--at"))
+    _print_warnings(r.warnings)
+    click.echo(f"audit {r.audit_id}: {r.size:,} of {r.population:,} rows of {r.source_id} "
+               f"(version {r.source_version}), seed {r.seed}; proof request written to "
+               f"{out}; the supplier's answer is due by {r.due_on}")
+
+
+@audit.command("answer")
+@click.argument("audit_id")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--at", "at", help="When the reply arrived (ISO 8601; default: now).")
+@click.pass_context
+def audit_answer(ctx: click.Context, audit_id: str, file: str, at: str | None) -> None:
+    """Record the supplier's reply (CSV: row or phone, result ok|missing|mismatch,
+    document, sha256). Exit 0 while the audit passes or is open, 1 once it fails."""
+    from pathlib import Path
+
+    from .suppliers.audits import answer
+
+    r = answer(_workspace(ctx), audit_id, Path(file), _instant(at, "--at"))
+    st = r.status
+    click.echo(f"audit {audit_id}: {r.recorded:,} answer(s) recorded"
+               + (f", {r.already:,} already recorded" if r.already else ""))
+    if r.late:
+        click.echo(f"warning: {r.late:,} answer(s) arrived after the audit was due "
+                   f"({st['due_on']}): they count as failures", err=True)
+    click.echo(_audit_line(st))
+    ctx.exit(1 if st["verdict"] == "failed" else 0)
+
+
+def _audit_line(a: dict[str, Any]) -> str:
+    bound = "" if a["bound"] is None else f", upper bound {a['bound']:.2%}"
+    limit = "" if a["max_rate"] is None else f" (max {a['max_rate']:.2%})"
+    what = (f"request {a['request_ref']}" if a["kind"] == "request"
+            else f"sample of {a['population']:,}, seed {a['seed']}")
+    overdue = ", overdue" if a["overdue"] else ""
+    return (f"{a['audit_id']:<5} {a['kind']:<8} {a['source_id']} v{a['source_version']} "
+            f"supplier {a['supplier_id'] or '-'} ({what}); due {a['due_on']}; "
+            f"k={a['k']} of n={a['n']} ({a['answered']} answered{overdue})"
+            f"{bound}{limit}: {a['verdict'].upper()}")
+
+
+@audit.command("list")
+@click.option("--as-of", "as_of", help="Verdicts as things stood then (ISO 8601; default: "
+              "now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def audit_list(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
+    """Every consent audit and proof request: k failures of n rows, the one-sided upper
+    bound of the failure rate, the verdict and the due date."""
+    from .store import Store
+    from .suppliers.audits import statuses
+    from .timeutil import now_utc
+
+    ws = _workspace(ctx)
+    with Store(ws.store_path, read_only=True) as store:
+        frame = statuses(store, _instant(as_of, "--as-of") or now_utc())
+    if as_json:
+        _emit_json(frame.to_dicts())
+        return
+    for a in sorted(frame.to_dicts(), key=lambda a: int(a["audit_id"][1:])):
+        click.echo(_audit_line(a))
+    if frame.is_empty():
+        click.echo("no audits yet: gatekeeper audit sample SOURCE --out FILE")
+
+
 # --- run and check ------------------------------------------------------------------------
 
 @cli.command()
@@ -509,16 +642,18 @@ def audit_anchor(ctx: click.Context) -> None:
               help="What the calls are for.")
 @click.option("--source", "sources_", multiple=True, help="Only these sources (repeatable).")
 @click.option("--as-of", "as_of", help="Decide as at this time (ISO 8601; default: now).")
+@click.option("--sector", help="The campaign's sector, e.g. energia (default: [policy] sector); "
+              "consents naming other sectors do not cover it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ...],
-        as_of: str | None, as_json: bool) -> None:
+        as_of: str | None, sector: str | None, as_json: bool) -> None:
     """Decide every row and write reports/<campaign>/."""
     from .run import run_campaign
 
     with TerminalProgress() as progress:
         result = run_campaign(_workspace(ctx), campaign, purpose, sources_,
-                              _instant(as_of, "--as-of"), progress=progress)
+                              _instant(as_of, "--as-of"), progress=progress, sector=sector)
     _print_warnings(result.warnings)
     if as_json:
         _emit_json(result.summary)
@@ -678,23 +813,29 @@ def requests(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 
 @requests.command("add")
 @click.argument("ref")
-@click.option("--kind", required=True, type=click.Choice(["access", "erasure"]),
-              help="What the person asks for.")
+@click.option("--kind", required=True,
+              type=click.Choice(["access", "erasure", "complaint"]),
+              help="What the person asks for (or complains about).")
 @click.option("--phone", required=True, help="The number the request is about.")
 @click.option("--received", help="When it arrived (YYYY-MM-DD; default: today).")
 @click.pass_context
 def requests_add(ctx: click.Context, ref: str, kind: str, phone: str,
                  received: str | None) -> None:
-    """Log a request as it arrives; its deadline starts then."""
-    from .disclosure.requests import record_request
+    """Log a request as it arrives; its deadline starts then. A number from a bought list
+    also opens a proof request to its supplier (see 'audit list')."""
+    from .disclosure.requests import log_request
     from .normalise import phone_of
     from .store import Store
 
     ws = _workspace(ctx)
     with Store(ws.store_path) as store:
-        due = record_request(store, ref, kind, phone_of(phone),
-                             _day_option(received, "--received"))
+        due, proofs = log_request(store, ref, kind, phone_of(phone),
+                                  _day_option(received, "--received"),
+                                  audit_days=ws.config().policy.audit_answer_days)
     click.echo(f"request {ref} logged; answer due by {due}")
+    for p in proofs.to_dicts():
+        click.echo(f"  proof of consent asked of the supplier of {p['source_id']} (audit "
+                   f"{p['audit_id']}, due by {p['due_on']}): see 'gatekeeper audit list'")
 
 
 @requests.command("extend")

@@ -16,7 +16,17 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "consent_channel",
     "consent_proof",
     "consent_collector",
+    # The consent's evidence (code of conduct art. 6): where, when, how, on which wording
+    # and for which sectors the person consented.
+    "consent_ip",
+    "consent_at",
+    "consent_method",
+    "consent_text_id",
+    "consent_sectors",
 )
+# [policy] consent_evidence words and the fields they ask for.
+EVIDENCE_FIELDS = {"proof": "consent_proof", "ip": "consent_ip", "at": "consent_at",
+                   "method": "consent_method", "text": "consent_text_id"}
 BOOLEAN_FIELDS = ("consent_marketing", "consent_third_party")
 DATE_FIELDS = ("contract_end", "consent_date")
 CONTRACT_STATUSES = ("active", "ceased")
@@ -30,7 +40,9 @@ OPTOUT_CHANNELS = ("operator", "email", "letter", "web", "api")
 # with its source, row number, validity and type, so counts still add up.
 PERSONAL_FIELDS = ("raw", "phone", "phone_key", "name", "customer_id", "contract_status",
                    "contract_end", "consent_marketing", "consent_third_party",
-                   "consent_date", "consent_channel", "consent_proof", "consent_collector")
+                   "consent_date", "consent_channel", "consent_proof", "consent_collector",
+                   "consent_ip", "consent_at", "consent_method", "consent_text_id",
+                   "consent_sectors")
 
 # Normalised phone columns added to every row.
 E164 = "phone"  # E.164 when valid, else null

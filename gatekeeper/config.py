@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .jurisdictions.calling_hours import CallingHours
 
 from .errors import ConfigError
+from .exprs import sector_name
 from .jurisdictions import DEFAULT, JURISDICTIONS, Jurisdiction, jurisdiction
 from .textfile import bom_encoding
 
@@ -41,6 +42,9 @@ class Policy:
     consent_max_age_days: int = 730
     contract_grace_days: int = 30
     survey_checks_rpo: bool = False
+    sector: str | None = None  # the campaigns' sector when `run --sector` is not given
+    consent_evidence: tuple[str, ...] = ("proof",)  # fields a bought consent must carry
+    audit_answer_days: int = 15  # days a supplier has to answer a consent audit
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,9 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "consent_max_age_days": int,
         "contract_grace_days": int,
         "survey_checks_rpo": bool,
+        "sector": str,
+        "consent_evidence": list,
+        "audit_answer_days": int,
     },
     "registry": {
         "adapter": str,
@@ -121,6 +128,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "policy.rpo_validity_days": (0, 3650),
     "policy.consent_max_age_days": (0, 36500),
     "policy.contract_grace_days": (0, 36500),
+    "policy.audit_answer_days": (1, 365),
     "registry.batch_size": (1, 10_000_000),
     "retention.list_rows_months": (0, 1200),
     "retention.evidence_years": (0, 100),
@@ -131,7 +139,10 @@ _RANGES: dict[str, tuple[int, int]] = {
     "contracts.trace_days": (1, 3650),
 }
 _TYPE_WORDS: dict[type | tuple[type, ...], str] = {
-    str: 'text in quotes, e.g. "…"', int: "a whole number", bool: "true or false"}
+    str: 'text in quotes, e.g. "…"', int: "a whole number", bool: "true or false",
+    list: 'a list, e.g. ["proof", "ip"]'}
+# What [policy] consent_evidence may ask of a bought consent (contract: "Suppliers").
+CONSENT_EVIDENCE = ("proof", "ip", "at", "method", "text")
 _REQUIRED_CONTROLLER = ("name", "vat", "address", "dpo_email")
 
 
@@ -213,6 +224,28 @@ def _check_table(path: Path, name: str, table: Any) -> dict[str, Any]:
     return table
 
 
+def _policy(path: Path, table: dict[str, Any]) -> Policy:
+    """[policy] as a Policy: the evidence list checked word by word (a misspelt "IP" would
+    otherwise ask for nothing), the sector in its compared form."""
+    values = dict(table)
+    if "consent_evidence" in values:
+        evidence = values["consent_evidence"]
+        for item in evidence:
+            if item not in CONSENT_EVIDENCE:
+                raise ConfigError(f"[policy] consent_evidence: unknown field {item!r}; "
+                                  f"accepted: {', '.join(CONSENT_EVIDENCE)}", file=path,
+                                  key="policy.consent_evidence")
+        values["consent_evidence"] = tuple(dict.fromkeys(evidence))
+    if "sector" in values:
+        sector = sector_name(values["sector"])
+        if not sector or any(c in sector for c in ";,/"):
+            raise ConfigError(f"[policy] sector must be one sector's name, e.g. sector = "
+                              f"\"energia\", got {values['sector']!r}", file=path,
+                              key="policy.sector")
+        values["sector"] = sector
+    return Policy(**values)
+
+
 def parse_config(path: Path) -> Config:
     """Validate gatekeeper.toml; only [controller] is required."""
     raw = read_toml(path)
@@ -230,7 +263,7 @@ def parse_config(path: Path) -> Config:
                 f"[controller] needs '{key}' (printed on disclosure letters)",
                 file=path, key=f"controller.{key}",
             )
-    policy = Policy(**_check_table(path, "policy", raw.get("policy", {})))
+    policy = _policy(path, _check_table(path, "policy", raw.get("policy", {})))
     if policy.jurisdiction not in JURISDICTIONS:
         raise ConfigError(
             f"jurisdiction '{policy.jurisdiction}' has no policy; accepted: "

@@ -161,12 +161,7 @@ kind = "third_party"
 file = "data/lists/acme-2026-11.csv"
 received_on = 2026-11-02
 purposes = ["telemarketing"]
-
-[supplier]
-name = "Acme Lead S.r.l."
-vat = "IT01234567890"
-contact = "privacy@acme.example"
-contract_ref = "2026/17"
+supplier = "acme"                   # suppliers/acme.toml: identity and due diligence
 
 [columns]
 phone = "Telefono"
@@ -182,12 +177,7 @@ kind = "public_directory"
 file = "data/lists/pagine-2026.xlsx"
 received_on = 2026-10-15
 purposes = ["telemarketing"]
-
-[supplier]
-name = "Elenchi Italia S.p.A."
-vat = "IT09876543210"
-contact = "dati@elenchi.example"
-contract_ref = "EI-2026-044"
+supplier = "elenchi-italia"
 
 [columns]
 phone = "Telefono"
@@ -225,6 +215,55 @@ outcomes = { NA = "no_answer", B = "busy", AA = "voicemail", A = "answered", NI 
 # VICIdial's outcome codes as CallPro's manifest maps them, weighted like a day's dialling.
 _VICIDIAL_STATUS = ("NA",) * 30 + ("B",) * 6 + ("AA",) * 12 + ("A",) * 24 + ("NI",) * 10 + (
     "CALLBK",) * 5 + ("DNC",) * 3 + ("SALE",) * 6 + ("WN",) * 2 + ("DC",) * 2
+# Suppliers (code of conduct art. 6): Acme reviewed and approved until 2027; Elenchi Italia
+# approved a year ago and due for review on 2026-12-10 (`gatekeeper suppliers` says so).
+SUPPLIERS = {
+    "acme": """id = "acme"
+name = "Acme Lead S.r.l."
+vat = "IT01234567890"
+contact = "privacy@acme.example"
+contract_ref = "2026/17"
+eu_establishment = true
+
+[due_diligence]
+reviewed_on = 2026-10-01
+reviewed_by = "dpo"
+privacy_notice = "data/suppliers/acme-informativa.pdf"   # kept as evidence (sha256)
+collection = ["double_opt_in", "sms_otp"]
+sector_choice = true                # the person chose the sectors
+outcome = "approved"
+next_review = 2027-10-01
+""",
+    "elenchi-italia": """id = "elenchi-italia"
+name = "Elenchi Italia S.p.A."
+vat = "IT09876543210"
+contact = "dati@elenchi.example"
+contract_ref = "EI-2026-044"
+eu_establishment = true
+
+[due_diligence]
+reviewed_on = 2025-12-10
+reviewed_by = "dpo"
+privacy_notice = "data/suppliers/elenchi-italia-informativa.pdf"
+collection = ["paper"]              # entries of the public directory (no marketing consent)
+sector_choice = false
+outcome = "approved"
+next_review = 2026-12-10            # due for review
+""",
+}
+NOTICES = {
+    "acme": ["Acme Lead S.r.l. - Informativa privacy (art. 13 GDPR)",
+             "Titolare: Acme Lead S.r.l., P.IVA IT01234567890, privacy@acme.example.",
+             "Con il Suo consenso, raccolto con doppia conferma (e-mail e SMS), i Suoi dati",
+             "possono essere comunicati a societa' terze dei settori che Lei sceglie",
+             "(energia, telefonia, assicurazioni) per loro offerte commerciali.",
+             "Il consenso e' facoltativo e revocabile in ogni momento."],
+    "elenchi-italia": ["Elenchi Italia S.p.A. - Informativa sugli elenchi telefonici",
+                       "Dati tratti dagli elenchi pubblici (DB unico), art. 129 Codice Privacy.",
+                       "Chi non vuole ricevere chiamate commerciali puo' iscriversi al",
+                       "Registro Pubblico delle Opposizioni."],
+}
+AUDIT_SEED = 2026  # README: gatekeeper audit sample acme-2026-11 --seed 2026
 
 
 class Maker:
@@ -430,6 +469,76 @@ def generate(
            [n for n in acme_n + crm_n if n not in registered and n not in objected],
            showcase := [n for n in directory[300:] if n not in registered][:4])
     _contracts(root, showcase)
+    _suppliers(root)
+    _audit_reply(root)
+
+
+def _pdf(lines: list[str]) -> bytes:
+    """A one-page PDF of plain lines (Helvetica): the suppliers' privacy notices."""
+    def quoted(line: str) -> str:
+        return line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    text = "BT /F1 11 Tf 50 790 Td 16 TL " + " ".join(f"({quoted(x)}) '" for x in lines)
+    stream = (text + " ET").encode("cp1252")
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
+               b"/Encoding /WinAnsiEncoding >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    start = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, start)
+    return bytes(out)
+
+
+def _suppliers(root: Path) -> None:
+    (root / "suppliers").mkdir(parents=True, exist_ok=True)
+    notices = root / "data" / "suppliers"
+    notices.mkdir(parents=True, exist_ok=True)
+    for supplier_id, text in SUPPLIERS.items():
+        (root / "suppliers" / f"{supplier_id}.toml").write_text(text, encoding="utf-8")
+        (notices / f"{supplier_id}-informativa.pdf").write_bytes(_pdf(NOTICES[supplier_id]))
+
+
+def _audit_reply(root: Path) -> None:
+    """Acme's reply to the README's audit (sample of the default 149 rows, seed 2026): a
+    document for every row with a proof id, "missing" for the rows without one. The rows
+    are drawn exactly as `audit sample` draws them, from the list as it loads."""
+    import hashlib
+
+    import polars as pl
+
+    from .normalise import normalise
+    from .sources.fields import to_canonical
+    from .sources.manifest import parse_manifest
+    from .sources.readers import read_source
+    from .suppliers.audits import draw
+    from .suppliers.bounds import sample_size
+
+    manifest = parse_manifest(root / "sources" / "acme-2026-11.toml", root)
+    table = read_source(manifest)
+    numbers = normalise(table.frame.get_column(manifest.columns["phone"]), IT)
+    rows, _ = to_canonical(table, manifest, IT, numbers)
+    valid = rows.filter(pl.col("valid"))
+    picked = draw(valid["row"], sample_size(0.95, 0.02), AUDIT_SEED)
+    asked = valid.filter(pl.col("row").is_in(picked.implode())).sort("row")
+    proof = asked["consent_proof"].to_list()
+    lines = [["row", "result", "document", "sha256"]]
+    for row, pid in zip(asked["row"].to_list(), proof, strict=True):
+        lines.append([str(row), "ok", f"{pid}.pdf", hashlib.sha256(pid.encode()).hexdigest()]
+                     if pid else [str(row), "missing", "", ""])
+    folder = root / "data" / "audits"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "acme-2026-11-risposta.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(lines)
 
 
 def _rpo_exchange(m: Maker, root: Path, numbers: list[str]) -> set[str]:

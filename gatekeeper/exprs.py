@@ -18,3 +18,15 @@ def when_chain(cases: Sequence[tuple[pl.Expr, pl.Expr]], otherwise: pl.Expr) -> 
     for condition, value in cases:
         chain = chain.when(condition).then(value)
     return cast(pl.Expr, chain.otherwise(otherwise))
+
+
+def sector_names(text: pl.Expr) -> pl.Expr:
+    """Sectors as consents and campaigns are compared: trimmed, lower case, one space
+    between words ("Energia  Elettrica" and "energia elettrica" are one sector). One
+    expression for both sides, so a list and a campaign can never normalise apart."""
+    return text.str.replace_all(r"\s+", " ").str.strip_chars().str.to_lowercase()
+
+
+def sector_name(value: str) -> str:
+    """One sector's name in its compared form (see sector_names)."""
+    return str(pl.select(sector_names(pl.lit(value, pl.String))).item())

@@ -26,11 +26,13 @@ from .overlap import read_ahead
 from .sources.fields import to_canonical
 from .sources.manifest import Manifest, discover_all
 from .sources.readers import RawTable, read_source
+from .sources.supplier import resolve
 from .store import Store
 from .store import evidence as evidence_store
 from .store import people as people_store
 from .store import sources as source_store
-from .timeutil import now_utc
+from .suppliers import InlineSupplier, inline_suppliers, record_suppliers
+from .timeutil import now_utc, rome_date
 
 Progress = Callable[[str], None]
 
@@ -133,6 +135,7 @@ def _commit(store: Store, prepared: _Prepared) -> LoadResult:
         "supplier_vat": supplier.vat if supplier else None,
         "supplier_contact": supplier.contact if supplier else None,
         "supplier_contract_ref": supplier.contract_ref if supplier else None,
+        "supplier_id": manifest.supplier_id,
         "encoding": table.encoding, "delimiter": table.delimiter,
         "rows_read": rows.height + rejects.height + skipped, "rows_loaded": rows.height,
         "rows_rejected": rejects.height, "rows_skipped": skipped, "loaded_at": now_utc(),
@@ -159,6 +162,8 @@ class LoadReport:
 
     results: list[LoadResult]
     failures: list[GatekeeperError]
+    suppliers: list[str] = field(default_factory=list)  # supplier files newly recorded
+    inline: list[InlineSupplier] = field(default_factory=list)  # lists to move to a file
 
 
 def select_manifests(workspace: Workspace, ids: Sequence[str] = ()
@@ -181,7 +186,8 @@ def select_manifests(workspace: Workspace, ids: Sequence[str] = ()
             + (", ".join(sorted(manifests)) or "none"), file=workspace.sources_dir))
     chosen = [manifests[i] for i in dict.fromkeys(ids) if i in manifests] if ids else [
         manifests[i] for i in sorted(manifests)]
-    return chosen, failures
+    chosen, unnamed = resolve(chosen, workspace.root)  # supplier = "<id>": its file
+    return chosen, failures + unnamed
 
 
 def _prepare_or_fail(manifest: Manifest, latest: tuple[int, str, str] | None,
@@ -202,6 +208,9 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = (),
     manifests, failures = select_manifests(workspace, ids)
     results: list[LoadResult] = []
     with Store(workspace.store_path) as store:
+        # Suppliers first: their due diligence is what runs decide bought lists on.
+        recorded, bad_suppliers = record_suppliers(store, workspace.root)
+        failures = list(bad_suppliers) + failures
         erased = people_store.erased_numbers(store)
         latest = {m.id: source_store.latest_version(store, m.id) for m in manifests}
         # Source by source, in order: the next is read and normalised while this one is
@@ -220,13 +229,15 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = (),
                 results.append(_commit(store, item))
         evidence_store.note_journal_head(store, *Journal(workspace.journal_path).head(),
                                          "load", now_utc())
-    return LoadReport(results, failures)
+    inline = inline_suppliers(manifests, workspace.root, rome_date(now_utc()))
+    return LoadReport(results, failures, recorded, inline)
 
 
 def loaded_sources(store: Store) -> pl.DataFrame:
     """The newest version of every loaded source, with its counts."""
     return source_store.newest_versions(store).select(
-        "source_id", "version", "kind", "supplier_name", "received_on", "rows_read",
+        "source_id", "version", "kind", "supplier_id", "supplier_name", "received_on",
+        "rows_read",
         "rows_loaded", "rows_rejected", "rows_skipped", "file_sha256", "loaded_at")
 
 

@@ -9,21 +9,34 @@ deterministically (same inputs, same bytes).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import polars as pl
 
 from . import policy as P
 from .htmlpage import day, e, num, page, pct, rome_time, table
+from .sources.manifest import Supplier
+from .sources.supplier import SUPPLIERS_DIR, inline_fix
 
 REASONS = tuple(P.REASON_TEXT)  # table order
+# Consent evidence whose coverage each source shows (code of conduct art. 6).
+EVIDENCE = ("consent_proof", "consent_ip", "consent_at", "consent_method", "consent_text_id",
+            "consent_sectors")
 SOURCE_COLUMNS = (
-    "source_id", "version", "kind", "supplier_name", "supplier_vat", "supplier_contact",
-    "supplier_contract_ref", "received_on", "file_sha256", "rows_loaded", "rows_rejected",
-    "rows_valid", "rows_dialable", "numbers_dialable",
+    "source_id", "version", "kind", "supplier_id", "supplier_name", "supplier_vat",
+    "supplier_contact", "supplier_contract_ref", "supplier_status", "supplier_reviewed_on",
+    "supplier_next_review", "supplier_sector_choice", "received_on", "file_sha256",
+    "rows_loaded", "rows_rejected", "rows_valid", "rows_dialable", "numbers_dialable",
     *(f"suppressed_{r}" for r in REASONS),
-    "consent_proof_coverage", "oldest_consent", "newest_consent",
+    *(f"{f}_coverage" for f in EVIDENCE), "oldest_consent", "newest_consent",
+    "audit_id", "audit_k", "audit_n", "audit_bound", "audit_verdict", "audit_due_on",
 )
+STATUS_TEXT = {"approved": "approvato", "due_for_review": "approvato, da rivedere",
+               "review_overdue": "revisione scaduta", "suspended": "sospeso",
+               "rejected": "respinto", "not_reviewed": "non verificato",
+               "inline": "nessuna due diligence (fornitore scritto nel manifesto)"}
+VERDICT_TEXT = {"passed": "superata", "failed": "non superata", "open": "in corso"}
 KIND_TEXT = {"internal_archive": "archivio clienti", "third_party": "lista di terzi",
              "public_directory": "elenco pubblico"}
 
@@ -35,7 +48,7 @@ def source_counts(decided: pl.DataFrame) -> pl.DataFrame:
         pl.col("valid").fill_null(False).sum().alias("rows_valid"),
         pl.col("reason").is_null().sum().alias("rows_dialable"),
         *((pl.col("reason") == r).sum().alias(f"suppressed_{r}") for r in REASONS),
-        pl.col("consent_proof").is_not_null().sum().alias("consent_proofs"),
+        *(pl.col(f).is_not_null().sum().alias(f"{f}_held") for f in EVIDENCE),
         pl.col("consent_date").min().alias("oldest_consent"),
         pl.col("consent_date").max().alias("newest_consent"),
     )
@@ -56,12 +69,74 @@ def source_report(counts: pl.DataFrame, dialable: pl.DataFrame,
     numbers = dialable.group_by("source_id").agg(pl.len().alias("numbers_dialable"))
     report = (versions.join(counts, on="source_id", how="left")
               .join(numbers, on="source_id", how="left")
-              .with_columns((pl.col("consent_proofs") / pl.col("rows_loaded")).round(4)
-                            .alias("consent_proof_coverage")))
+              .with_columns((pl.col(f"{f}_held") / pl.col("rows_loaded")).round(4)
+                            .alias(f"{f}_coverage") for f in EVIDENCE))
     columns = [c for c in SOURCE_COLUMNS if c.startswith(("rows_", "numbers_", "suppressed_"))]
     return report.with_columns(
         pl.col(c).fill_null(0).cast(pl.Int64) for c in columns
-    ).select(SOURCE_COLUMNS).sort("source_id")
+    ).with_columns(pl.col("audit_bound").round(6)).select(SOURCE_COLUMNS).sort("source_id")
+
+
+EVIDENCE_WORDS = {"consent_proof": "prova", "consent_ip": "IP", "consent_at": "data e ora",
+                  "consent_method": "modalità", "consent_text_id": "testo",
+                  "consent_sectors": "settori"}
+
+
+def _diligence(s: dict[str, Any]) -> str:
+    status = STATUS_TEXT.get(s["supplier_status"] or "", s["supplier_status"] or "—")
+    if s["supplier_reviewed_on"] is None:
+        return status
+    return (f"{status}: verificato il {day(s['supplier_reviewed_on'])}, prossima revisione "
+            f"{day(s['supplier_next_review'])}")
+
+
+def _audit(s: dict[str, Any]) -> str:
+    if s["audit_id"] is None:
+        return "nessuna"
+    bound = "" if s["audit_bound"] is None else f", limite superiore {pct(s['audit_bound'], 1)}"
+    return (f"{s['audit_id']}: {num(s['audit_k'])} su {num(s['audit_n'])} non provati{bound}; "
+            f"{VERDICT_TEXT.get(s['audit_verdict'], s['audit_verdict'])} (risposta entro il "
+            f"{day(s['audit_due_on'])})")
+
+
+def supplier_table(report: pl.DataFrame) -> str:
+    """Per bought or directory list: its supplier's due diligence, the consent evidence
+    the rows carry, what omnibus and sector rules excluded, and the sample audit."""
+    rows = []
+    for s in report.filter(pl.col("kind") != "internal_archive").to_dicts():
+        if s["kind"] != "third_party":  # a directory holds no consent: the RPO rules apply
+            rows.append([s["source_id"], s["supplier_id"] or "—", _diligence(s), "—",
+                         "— (elenco pubblico)", "—", "—"])
+            continue
+        choice = {True: "sì", False: "no: consenso «omnibus»"}.get(s["supplier_sector_choice"],
+                                                                    "—")
+        coverage = " · ".join(f"{word} {pct(s[f'{f}_coverage'] or 0, 1)}"
+                              for f, word in EVIDENCE_WORDS.items())
+        rows.append([s["source_id"], s["supplier_id"] or "—", _diligence(s), choice, coverage,
+                     f"{num(s['suppressed_CONSENT_OMNIBUS'])} / "
+                     f"{num(s['suppressed_CONSENT_SECTOR'])}", _audit(s)])
+    return table(["Fonte", "Fornitore", "Due diligence", "Scelta dei settori",
+                  "Prove del consenso nelle righe", "Escluse omnibus / settore",
+                  "Verifica a campione"], rows, test_id="suppliers")
+
+
+def inline_fixes(report: pl.DataFrame, summary: dict[str, Any]) -> str:
+    """What to write for each bought list whose supplier is still an inline table."""
+    when = dt.date.fromisoformat(summary["as_of"][:10])
+    parts = []
+    for s in report.filter((pl.col("supplier_status") == "inline")
+                           & (pl.col("kind") == "third_party")).to_dicts():
+        supplier_id, text = inline_fix(Supplier(s["supplier_name"], s["supplier_vat"] or "",
+                                                s["supplier_contact"],
+                                                s["supplier_contract_ref"]), when)
+        parts.append(
+            f'<p data-testid="fix-{e(s["source_id"])}">La lista <b>{e(s["source_id"])}</b> '
+            "indica il fornitore solo nel suo manifesto (tabella [supplier]), senza due "
+            "diligence: le sue righe sono escluse (SUPPLIER_NOT_APPROVED). Scrivere "
+            f"<b>{e(SUPPLIERS_DIR)}/{e(supplier_id)}.toml</b> così, completare la due "
+            "diligence e nel manifesto sostituire la tabella [supplier] con "
+            f'<code>supplier = "{e(supplier_id)}"</code>:</p><pre>{e(text)}</pre>')
+    return "<h2>Da sistemare</h2>" + "".join(parts) if parts else ""
 
 
 def sources_html(report: pl.DataFrame, summary: dict[str, Any]) -> str:
@@ -95,7 +170,11 @@ def sources_html(report: pl.DataFrame, summary: dict[str, Any]) -> str:
         + "<h2>Esito delle righe</h2>"
         + table(["Fonte", "Righe caricate", "Scartate", "Valide", "Chiamabili",
                  "Numeri in lista", "Escluse per motivo"], outcome,
-                numeric={1, 2, 3, 4, 5}, test_id="outcomes", markup={6}))
+                numeric={1, 2, 3, 4, 5}, test_id="outcomes", markup={6})
+        + "<h2>Fornitori e prove del consenso</h2>"
+          "<p class=muted>Codice di condotta (G.U. 27 marzo 2024) art. 6: verifica del "
+          "fornitore, prove dei consensi, verifica a campione.</p>"
+        + supplier_table(report) + inline_fixes(report, summary))
     return page(f"Fonti — {summary['campaign']}", body)
 
 
@@ -144,7 +223,9 @@ def campaign_html(summary: dict[str, Any], report: pl.DataFrame) -> str:
                pct(s["rows_dialable"], s["rows_loaded"])] for s in report.to_dicts()]
     body = (
         f"<h1>Campagna {e(summary['campaign'])}</h1>"
-        f"<p class=muted>Finalità <b>{e(summary['purpose'])}</b> · decisione al "
+        f"<p class=muted>Finalità <b>{e(summary['purpose'])}</b>"
+        + (f" · settore <b>{e(summary['sector'])}</b>" if summary.get("sector") else "")
+        + " · decisione al "
         f'<span data-testid="as-of">{rome_time(summary["as_of"])}</span> (ora di Roma) · '
         f"esecuzione {e(summary['run_id'])}</p>"
         f"<div>{cards}</div>{validity}"
@@ -155,6 +236,8 @@ def campaign_html(summary: dict[str, Any], report: pl.DataFrame) -> str:
         + "<h2>Resa per fonte</h2>"
         + table(["Fonte", "Tipo", "Fornitore", "Righe", "Righe chiamabili",
                  "Numeri in lista", "Resa"], yields, numeric={3, 4, 5, 6}, test_id="yield")
+        + "<h2>Fornitori, consensi e verifiche a campione</h2>"
+        + supplier_table(report) + inline_fixes(report, summary)
         + "<p class=muted>Dettaglio per riga in decisions.parquet; fonti e fornitori in "
           "sources.html; numeri da chiamare in dialable.csv.</p>")
     return page(f"Campagna {summary['campaign']}", body)

@@ -27,6 +27,7 @@ from .columns import PURPOSES
 from .config import Config, Workspace
 from .digest import sha256_file
 from .errors import InputError
+from .exprs import sector_name
 from .faults import crash_point, fail_point
 from .normalise import phone_key
 from .optouts import Journal, JournalState, active_optouts, trusted_state
@@ -40,6 +41,7 @@ from .store import people as people_store
 from .store import rpo as rpo_store
 from .store import runs as run_store
 from .store import sources as source_store
+from .suppliers import ROW_FACTS, run_inputs, stale, with_diligence
 from .timeutil import iso, now_utc
 
 DECISION_COLUMNS = ("source_id", "row", "raw", "phone", "decision", "reason", "basis",
@@ -107,7 +109,8 @@ class Facts:
 ROW_COLUMNS = ("source_id", "source_version", "row", "raw", "phone", "valid", "region",
                "number_type", "name", "contract_status", "contract_end", "consent_marketing",
                "consent_third_party", "consent_date", "consent_proof", "consent_collector",
-               "erased_ref", "phone_key")
+               "erased_ref", "phone_key", "consent_ip", "consent_at", "consent_method",
+               "consent_text_id", "consent_sectors")
 
 
 def _rpo_beside(rows: pl.DataFrame, rpo: pl.DataFrame) -> pl.DataFrame:
@@ -134,6 +137,7 @@ def _with_facts(rows: pl.DataFrame, version: dict[str, Any], facts: Facts) -> pl
         pl.lit(version["purposes"], pl.List(pl.String)).alias("purposes"),
         pl.lit(version["supplier_name"], pl.String).alias("supplier_name"),
         pl.lit(version["supplier_vat"], pl.String).alias("supplier_vat"),
+        *(pl.lit(version.get(c), t).alias(c) for c, t in ROW_FACTS.items()),
     ).hstack(_rpo_beside(rows, facts.rpo)).with_columns(
         (pl.col("erased_ref").is_not_null()
          | pl.col("phone_key").is_in(facts.erased.implode())).alias("erased"),
@@ -173,7 +177,7 @@ def _summary(sources: pl.DataFrame, reasons: pl.DataFrame, dialable: pl.DataFram
     rows, dialable_rows = int(sources["rows_loaded"].sum()), int(sources["rows_dialable"].sum())
     return {
         "campaign": campaign, "purpose": ctx.purpose, "run_id": run_id,
-        "as_of": iso(ctx.as_of),
+        "as_of": iso(ctx.as_of), "sector": ctx.sector,
         "valid_until": iso(until) if isinstance(until, dt.datetime) else None,
         "sources": sources["source_id"].to_list(),
         "rows": rows,
@@ -194,6 +198,7 @@ def _run_id(campaign: str, ctx: P.Context, versions: pl.DataFrame, exchanges: li
         "sources": versions.select("source_id", "version", "file_sha256").to_dicts(),
         "rpo_exchanges": exchanges, "journal_position": journal.position,
         "journal_hash": journal.last_hash, "erasures": erasures,
+        "sector": ctx.sector, "suppliers": run_inputs(versions),
     }
     text = json.dumps(inputs, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20], inputs
@@ -229,26 +234,35 @@ def _record_run(ws: Workspace, run_id: str, campaign: str, ctx: P.Context,
         run_store.record_run(store, record, outcomes)
 
 
-def _context(config: Config, purpose: str, as_of: dt.datetime | None) -> P.Context:
+def _context(config: Config, purpose: str, as_of: dt.datetime | None,
+             sector: str | None = None) -> P.Context:
     if purpose not in PURPOSES:
         raise InputError(f"unknown purpose '{purpose}'; accepted: {', '.join(PURPOSES)}")
-    return P.Context(purpose, as_of or now_utc(), config.policy, config.jurisdiction)
+    if sector is not None:
+        sector = sector_name(sector)
+        if not sector or any(c in sector for c in ";,/"):
+            raise InputError("--sector must be one sector's name, e.g. --sector energia")
+    return P.Context(purpose, as_of or now_utc(), config.policy, config.jurisdiction,
+                     sector or config.policy.sector)
 
 
 def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequence[str] = (),
                  as_of: dt.datetime | None = None, batch_rows: int = BATCH_ROWS,
-                 progress: Callable[[str], None] | None = None) -> RunResult:
-    """Decide every row of the chosen sources at as_of and write reports/<campaign>/.
-    `progress` hears a line per batch (for a person watching a terminal)."""
+                 progress: Callable[[str], None] | None = None,
+                 sector: str | None = None) -> RunResult:
+    """Decide every row of the chosen sources at as_of (for the campaign's sector) and
+    write reports/<campaign>/. `progress` hears a line per batch (for a person watching
+    a terminal)."""
     if not CAMPAIGN_NAME.match(campaign):
         raise InputError(f"campaign name '{campaign}' must be letters, digits, '.', '_' or "
                          "'-' (it names a folder under reports/)")
-    ctx = _context(ws.config(), purpose, as_of)
+    ctx = _context(ws.config(), purpose, as_of, sector)
     target = ws.report_dir(campaign)
     with Store(ws.store_path, read_only=True) as store:
         journal = trusted_state(Journal(ws.journal_path),
                                 evidence_store.journal_checkpoints(store))
-        versions = _source_versions(store, source_ids)
+        versions = with_diligence(store, _source_versions(store, source_ids), ctx.as_of,
+                                  ctx.as_of_date)
         exchanges = rpo_store.exchanges_until(store, ctx.as_of)
         erasures = people_store.erasure_count(store)
         run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
@@ -262,7 +276,7 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
                 pl.concat([dialable.with_columns(phone_key(pl.col("phone")).alias("phone_key")),
                            not_listed], how="diagonal"))
     return RunResult(run_id, campaign, purpose, iso(ctx.as_of) or "", target, summary, outputs,
-                     journal.warnings())
+                     journal.warnings() + stale(ws, versions))
 
 
 def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,

@@ -25,6 +25,23 @@ dpo_email = "dpo@connecto.example"
 """
 
 
+SUPPLIER = """
+id = "{id}"
+name = "{name}"
+vat = "IT01234567890"
+eu_establishment = true
+
+[due_diligence]
+reviewed_on = {reviewed_on}
+reviewed_by = "dpo"
+privacy_notice = "data/suppliers/{id}-informativa.txt"
+collection = ["double_opt_in"]
+sector_choice = {sector_choice}
+outcome = "{outcome}"
+next_review = {next_review}
+"""
+
+
 class WorkspaceMaker:
     """Builds a workspace folder with manifests and list files, as a user would."""
 
@@ -34,6 +51,20 @@ class WorkspaceMaker:
         (root / "data" / "lists").mkdir(parents=True)
         (root / "gatekeeper.toml").write_text(CONFIG)
 
+    def supplier(self, supplier_id: str = "acme", *, name: str = "Acme Lead S.r.l.",
+                 reviewed_on: str = "2026-10-01", next_review: str = "2027-10-01",
+                 outcome: str = "approved", sector_choice: bool = True) -> Path:
+        """Write suppliers/<id>.toml (approved by default) and its privacy notice."""
+        (self.root / "suppliers").mkdir(exist_ok=True)
+        (self.root / "data" / "suppliers").mkdir(parents=True, exist_ok=True)
+        (self.root / "data" / "suppliers" / f"{supplier_id}-informativa.txt").write_text(
+            f"Informativa privacy di {name}\n")
+        path = self.root / "suppliers" / f"{supplier_id}.toml"
+        path.write_text(SUPPLIER.format(id=supplier_id, name=name, reviewed_on=reviewed_on,
+                                        next_review=next_review, outcome=outcome,
+                                        sector_choice=str(sector_choice).lower()))
+        return path
+
     @property
     def ws(self) -> Workspace:
         return Workspace(self.root)
@@ -41,15 +72,24 @@ class WorkspaceMaker:
     def source(self, source_id: str, text: str, *, kind: str = "third_party",
                columns: str = 'phone = "Telefono"', extra: str = "", name: str | None = None,
                purposes: str = '["telemarketing"]', data: bytes | None = None,
-               supplier: bool = True) -> Path:
-        """Write sources/<id>.toml and its list file (text as UTF-8 unless data given)."""
+               supplier: bool | str = True) -> Path:
+        """Write sources/<id>.toml and its list file (text as UTF-8 unless data given).
+        The supplier is suppliers/acme.toml (approved; written if missing), another
+        supplier file's id, "inline" for a [supplier] table, or False for none."""
         file = self.root / "data" / "lists" / (name or f"{source_id}.csv")
         file.write_bytes(data if data is not None else textwrap.dedent(text).lstrip().encode())
-        supplier_table = textwrap.dedent("""
-            [supplier]
-            name = "Acme Lead S.r.l."
-            vat = "IT01234567890"
-            """) if supplier and kind != "internal_archive" else ""
+        supplier_table = ""
+        if supplier == "inline" and kind != "internal_archive":
+            supplier_table = textwrap.dedent("""
+                [supplier]
+                name = "Acme Lead S.r.l."
+                vat = "IT01234567890"
+                """)
+        elif supplier and kind != "internal_archive":
+            supplier_id = "acme" if supplier is True else str(supplier)
+            if not (self.root / "suppliers" / f"{supplier_id}.toml").exists():
+                self.supplier(supplier_id)
+            extra = f'supplier = "{supplier_id}"\n{extra}'
         manifest = textwrap.dedent(f"""
             id = "{source_id}"
             kind = "{kind}"
@@ -80,8 +120,9 @@ def copy_demo(root: Path) -> Workspace:
     shutil.copy(REPO / "gatekeeper.toml", root)
     shutil.copytree(REPO / "sources", root / "sources")
     shutil.copytree(REPO / "agencies", root / "agencies")
+    shutil.copytree(REPO / "suppliers", root / "suppliers")
     (root / "data").mkdir()
-    for part in ("lists", "rpo", "calls", "contracts"):
+    for part in ("lists", "rpo", "calls", "contracts", "suppliers", "audits"):
         shutil.copytree(REPO / "data" / part, root / "data" / part)
     shutil.copy(REPO / "data" / "optouts-demo.csv", root / "data")
     return Workspace(root)

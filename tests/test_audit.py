@@ -10,6 +10,7 @@ import polars as pl
 
 from gatekeeper.config import Workspace
 from gatekeeper.store import Store
+from gatekeeper.store import evidence as evidence_store
 from gatekeeper.store.sources import all_versions
 
 from .conftest import AS_OF, gk
@@ -52,9 +53,11 @@ def test_edited_rows_a_missing_evidence_file_and_an_edited_report_are_found(
         acme = all_versions(store).filter(pl.col("source_id") == "acme-2026-11").row(
             0, named=True)
         rows_file = store.file_path(acme["rows_file"])
+        kept = evidence_store.all_evidence_files(store).filter(  # an RPO file, not a notice
+            pl.col("kind") != "privacy_notice")["path"][0]
     rows = pl.read_parquet(rows_file)
     rows.with_columns(pl.lit(True).alias("consent_third_party")).write_parquet(rows_file)
-    evidence = next((scrubbed.store_dir / "evidence").iterdir())
+    evidence = scrubbed.store_dir / kept
     evidence.unlink()
     report = scrubbed.report_dir("demo") / "dialable.csv"
     report.write_text(report.read_text() + "+393330000000,x,acme-2026-11,X,x,x,x\n")

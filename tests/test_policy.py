@@ -32,12 +32,21 @@ BASE: dict[str, Any] = {
     "consent_third_party": True, "consent_date": dt.date(2026, 6, 1), "consent_proof": "P1",
     "consent_collector": None, "erased": False, "opted_out": None,
     "rpo_checked_at": AS_OF - DAY, "registered": False, "registration_bound": None,
+    "supplier_outcome": "approved", "supplier_reviewed_on": dt.date(2026, 10, 1),
+    "supplier_next_review": dt.date(2027, 10, 1), "supplier_sector_choice": True,
+    "audit_verdict": None, "consent_ip": None, "consent_at": None, "consent_method": None,
+    "consent_text_id": None, "consent_sectors": None,
 }
 SCHEMA = {"contract_end": pl.Date, "consent_date": pl.Date, "rpo_checked_at": pl.Datetime("us"),
           "registration_bound": pl.Datetime("us"), "consent_marketing": pl.Boolean,
           "opted_out": pl.Boolean, "contract_status": pl.String,
           "consent_collector": pl.String, "consent_proof": pl.String,
-          "consent_third_party": pl.Boolean, "purposes": pl.List(pl.String)}
+          "consent_third_party": pl.Boolean, "purposes": pl.List(pl.String),
+          "supplier_outcome": pl.String, "supplier_reviewed_on": pl.Date,
+          "supplier_next_review": pl.Date, "supplier_sector_choice": pl.Boolean,
+          "audit_verdict": pl.String, "consent_ip": pl.String, "consent_at": pl.Datetime("us"),
+          "consent_method": pl.String, "consent_text_id": pl.String,
+          "consent_sectors": pl.List(pl.String)}
 
 
 def decide(purpose: str = "telemarketing", policy: Policy | None = None,
@@ -343,7 +352,8 @@ TEXT_ROW = st.tuples(
                      P.OWN_CONSENT, P.LEGITIMATE_INTEREST, None]),
     st.one_of(st.none(), st.dates(dt.date(2020, 1, 1), dt.date(2026, 11, 22))),
     st.one_of(st.none(), st.sampled_from([AS_OF, AS_OF - dt.timedelta(days=3)])),
-    st.sampled_from(["Acme", "Beta S.p.A.", None]), st.sampled_from(["P1", "prova-77", None]))
+    st.sampled_from(["Acme", "Beta S.p.A.", None]), st.sampled_from(["P1", "prova-77", None]),
+    st.one_of(st.none(), st.dates(dt.date(2025, 1, 1), dt.date(2026, 11, 22))))
 
 
 @settings(max_examples=80, deadline=None)
@@ -353,8 +363,105 @@ def test_basis_text_built_per_basis_reads_as_the_plain_rule(rows: list[Any]) -> 
     carry the words of its own basis, in its own place."""
     frame = pl.DataFrame(rows, orient="row", schema={
         "basis": pl.String, "consent_date": pl.Date, "rpo_checked_at": pl.Datetime("us"),
-        "supplier_name": pl.String, "consent_proof": pl.String})
+        "supplier_name": pl.String, "consent_proof": pl.String,
+        "supplier_reviewed_on": pl.Date})
     ctx = P.Context("telemarketing", AS_OF, Policy())
     fast = P.with_basis_text(frame, ctx)
     assert fast.columns == [*frame.columns, "basis_text"]
     assert fast.rows() == frame.with_columns(P.basis_text(ctx).alias("basis_text")).rows()
+
+
+# --- step 8: third party, suppliers and consent evidence (code of conduct art. 6) -------------
+
+def test_third_party_rules_in_the_contracts_order() -> None:
+    basis = next(b for b in P.BASES if b.code == P.THIRD_PARTY_CONSENT)
+    assert [r.code for r in basis.rules] == [
+        P.SUPPLIER_NOT_APPROVED, P.CONSENT_AUDIT_FAILED, P.CONSENT_MISSING, P.CONSENT_UNPROVEN,
+        P.CONSENT_RESOLD, P.CONSENT_OMNIBUS, P.CONSENT_SECTOR, P.CONSENT_EXPIRED,
+        P.CONSENT_BEFORE_RPO]
+    # Every row failing all of them gets the first.
+    assert decide(supplier_outcome=None, audit_verdict="failed", consent_third_party=False,
+                  consent_proof=None, supplier_sector_choice=False)[0] == P.SUPPLIER_NOT_APPROVED
+    assert decide(audit_verdict="failed", consent_third_party=False)[0] == \
+        P.CONSENT_AUDIT_FAILED
+
+
+def test_supplier_review_boundaries() -> None:
+    assert decide(supplier_reviewed_on=TODAY) == (None, P.THIRD_PARTY_CONSENT)
+    assert decide(supplier_reviewed_on=TODAY + DAY)[0] == P.SUPPLIER_NOT_APPROVED
+    assert decide(supplier_next_review=TODAY) == (None, P.THIRD_PARTY_CONSENT)
+    assert decide(supplier_next_review=TODAY - DAY)[0] == P.SUPPLIER_NOT_APPROVED
+
+
+@pytest.mark.parametrize("facts", [
+    {"supplier_outcome": "suspended"}, {"supplier_outcome": "rejected"},
+    {"supplier_outcome": None, "supplier_reviewed_on": None, "supplier_next_review": None},
+    {"supplier_next_review": None},
+])
+def test_a_supplier_not_approved_blocks_its_rows(facts: dict[str, Any]) -> None:
+    assert decide(**facts) == (P.SUPPLIER_NOT_APPROVED, None)
+
+
+def test_due_diligence_status_words_on_their_days() -> None:
+    from gatekeeper.policy.facts import diligence_status
+
+    def status(**kw: Any) -> str:
+        row = {"supplier_outcome": "approved", "supplier_reviewed_on": TODAY - 50 * DAY,
+               "supplier_next_review": TODAY + 100 * DAY, **kw}
+        frame = pl.DataFrame([row], schema={"supplier_outcome": pl.String,
+                                            "supplier_reviewed_on": pl.Date,
+                                            "supplier_next_review": pl.Date})
+        return str(frame.select(diligence_status(TODAY)).item())
+
+    assert status() == "approved"
+    assert status(supplier_next_review=TODAY + 31 * DAY) == "approved"
+    assert status(supplier_next_review=TODAY + 30 * DAY) == "due_for_review"
+    assert status(supplier_next_review=TODAY) == "due_for_review"
+    assert status(supplier_next_review=TODAY - DAY) == "review_overdue"
+    assert status(supplier_reviewed_on=TODAY + DAY) == "not_reviewed"
+    assert status(supplier_outcome="suspended") == "suspended"
+    assert status(supplier_outcome=None) == "not_reviewed"
+
+
+def test_audit_verdict() -> None:
+    assert decide(audit_verdict="failed") == (P.CONSENT_AUDIT_FAILED, None)
+    for verdict in ("open", "passed", None):  # none yet: the latest audit did not fail
+        assert decide(audit_verdict=verdict) == (None, P.THIRD_PARTY_CONSENT)
+
+
+EVIDENCE = {"consent_ip": "2001:db8::7", "consent_at": AS_OF - DAY,
+            "consent_method": "double_opt_in", "consent_text_id": "INF-3"}
+ALL_EVIDENCE = Policy(consent_evidence=("proof", "ip", "at", "method", "text"))
+
+
+@pytest.mark.parametrize("missing", ["consent_proof", *EVIDENCE])
+def test_each_evidence_field_asked_for_must_be_there(missing: str) -> None:
+    assert decide(policy=ALL_EVIDENCE, **EVIDENCE) == (None, P.THIRD_PARTY_CONSENT)
+    assert decide(policy=ALL_EVIDENCE, **{**EVIDENCE, missing: None})[0] == P.CONSENT_UNPROVEN
+
+
+def test_evidence_only_as_asked_and_an_instant_after_as_of_proves_nothing() -> None:
+    assert decide(policy=Policy(consent_evidence=("ip",)), consent_proof=None,
+                  consent_ip="93.44.12.7") == (None, P.THIRD_PARTY_CONSENT)
+    at = Policy(consent_evidence=("at",))
+    assert decide(policy=at, consent_at=AS_OF) == (None, P.THIRD_PARTY_CONSENT)
+    assert decide(policy=at, consent_at=AS_OF + SECOND)[0] == P.CONSENT_UNPROVEN
+
+
+def test_omnibus_consent() -> None:
+    assert decide(supplier_sector_choice=False) == (P.CONSENT_OMNIBUS, None)
+    assert decide(supplier_sector_choice=None) == (P.CONSENT_OMNIBUS, None)
+
+
+def sector(campaign: str | None, sectors: list[str] | None) -> tuple[str | None, str | None]:
+    frame = pl.DataFrame([{**BASE, "consent_sectors": sectors}], schema_overrides=SCHEMA)
+    out = P.decide(frame, P.Context("telemarketing", AS_OF, Policy(), sector=campaign))
+    return out["reason"][0], out["basis"][0]
+
+
+def test_consent_sectors_against_the_campaigns() -> None:
+    assert sector("energia", ["energia", "telefonia"]) == (None, P.THIRD_PARTY_CONSENT)
+    assert sector("assicurazioni", ["energia", "telefonia"]) == (P.CONSENT_SECTOR, None)
+    assert sector("energia", None) == (None, P.THIRD_PARTY_CONSENT)  # not given: not checked
+    assert sector(None, None) == (None, P.THIRD_PARTY_CONSENT)
+    assert sector(None, ["energia"]) == (P.CONSENT_SECTOR, None)  # sector unsaid: unprovable

@@ -289,12 +289,10 @@ def test_formulas_in_a_list_reach_no_spreadsheet(maker: WorkspaceMaker) -> None:
     csv.writer(text).writerows([["Telefono", "Nome", "Consenso", "Data", "Prova"]] + [
         [f"33312345{60 + i}", name, "si", "2026-01-10", f"P{i}"]
         for i, name in enumerate(names)])
+    maker.supplier("acme", name="=cmd|' /C calc'!A0")  # the supplier's name, from its file
     maker.source("f", text.getvalue(),
                  columns='phone = "Telefono"\nname = "Nome"\nconsent_third_party = "Consenso"\n'
                          'consent_date = "Data"\nconsent_proof = "Prova"\n')
-    manifest = maker.root / "sources" / "f.toml"
-    manifest.write_text(manifest.read_text().replace('name = "Acme Lead S.r.l."',
-                                                     'name = "=cmd|\' /C calc\'!A0"'))
     ws = maker.ws
     assert _gk(ws, "load").exit_code == 0
     request = maker.root / "q.txt"

@@ -23,6 +23,7 @@ from ..store import Store
 from ..store import people as people_store
 from ..store import rpo as rpo_store
 from ..store import runs as run_store
+from ..store import suppliers as supplier_store
 from ..timeutil import iso, now_utc
 from .erasure import EraseResult, erase
 from .requests import record_request
@@ -41,21 +42,35 @@ def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return out.to_dicts()
 
 
+CONSENT_KEYS = ("marketing", "third_party", "date", "channel", "proof", "collector", "ip",
+                "at", "method", "text_id", "sectors")
+DILIGENCE_KEYS = ("reviewed_on", "reviewed_by", "outcome", "next_review", "collection",
+                  "sector_choice", "privacy_notice_sha256")
+
+
+def _diligence(store: Store) -> dict[str, dict[str, Any]]:
+    """Each supplier's due diligence as last loaded, by supplier id."""
+    records = _records(supplier_store.newest_suppliers(store).select(
+        "supplier_id", *DILIGENCE_KEYS))
+    return {r.pop("supplier_id"): r for r in records}
+
+
 def _sources(store: Store, phone: str) -> list[dict[str, Any]]:
     rows = people_store.source_rows_of(store, phone).select(
         "source_id", pl.col("source_version").alias("version"), "kind", "received_on", "file",
         "file_sha256", "loaded_at", "row", "raw", "name", "customer_id", "contract_status",
-        "contract_end", "consent_marketing", "consent_third_party", "consent_date",
-        "consent_channel", "consent_proof", "consent_collector", "supplier_name",
-        "supplier_vat", "supplier_contact", "supplier_contract_ref", "purposes")
+        "contract_end", *(f"consent_{k}" for k in CONSENT_KEYS), "supplier_id",
+        "supplier_name", "supplier_vat", "supplier_contact", "supplier_contract_ref",
+        "purposes")
+    diligence = _diligence(store) if rows.height else {}
     result = []
     for rec in _records(rows):
-        supplier = {k: rec.pop(f"supplier_{k}") for k in ("name", "vat", "contact",
+        supplier = {k: rec.pop(f"supplier_{k}") for k in ("id", "name", "vat", "contact",
                                                          "contract_ref")}
-        consent = {k: rec.pop(f"consent_{k}") for k in ("marketing", "third_party", "date",
-                                                        "channel", "proof", "collector")}
+        reviewed = diligence.get(supplier["id"] or "")
+        supplier["due_diligence"] = reviewed if reviewed and reviewed["outcome"] else None
         rec["supplier"] = supplier if supplier["name"] else None
-        rec["consent"] = consent
+        rec["consent"] = {k: rec.pop(f"consent_{k}") for k in CONSENT_KEYS}
         result.append(rec)
     return result
 

@@ -48,6 +48,17 @@ T: dict[str, dict[str, str]] = {
         "own_consent": "Ci ha dato il consenso a ricevere offerte commerciali il {date}"
                        "{channel}{proof}.",
         "no_consent": "Non risulta alcun consenso al marketing.",
+        "evidence": "Prove del consenso che il fornitore ci ha trasmesso: {items}.",
+        "ev_ip": "indirizzo IP {value}",
+        "ev_at": "data e ora {value}",
+        "ev_method": "modalità di raccolta {value}",
+        "ev_text_id": "testo informativo mostrato n. {value}",
+        "ev_sectors": "settori scelti: {value}",
+        "vetted": "Abbiamo verificato il fornitore (verifica preventiva prevista dal codice di "
+                  "condotta del telemarketing, art. 6) il {date}.",
+        "not_vetted": "Il fornitore non risulta verificato da noi secondo il codice di condotta "
+                      "del telemarketing (art. 6): il Suo numero non viene chiamato sulla base "
+                      "di questa lista.",
         "channel": " tramite {channel}",
         "proof": " (prova del consenso n. {proof})",
         "contract_active": "Il Suo contratto con noi è in essere.",
@@ -158,6 +169,17 @@ T: dict[str, dict[str, str]] = {
                       "contacted with other companies' offers on {date}{channel}{proof}.",
         "own_consent": "You gave us your consent to receive offers on {date}{channel}{proof}.",
         "no_consent": "No marketing consent is recorded.",
+        "evidence": "Evidence of the consent the supplier gave us: {items}.",
+        "ev_ip": "IP address {value}",
+        "ev_at": "date and time {value}",
+        "ev_method": "collection method {value}",
+        "ev_text_id": "wording shown no. {value}",
+        "ev_sectors": "sectors chosen: {value}",
+        "vetted": "We vetted the supplier (due diligence under the telemarketing code of "
+                  "conduct, Art. 6) on {date}.",
+        "not_vetted": "We have not vetted the supplier under the telemarketing code of "
+                      "conduct (Art. 6): your number is not called on the strength of this "
+                      "list.",
         "channel": " via {channel}",
         "proof": " (consent proof no. {proof})",
         "contract_active": "Your contract with us is in force.",
@@ -260,6 +282,23 @@ def _moment(value: str | None, lang: str) -> str:
     return local.strftime("%d/%m/%Y %H:%M" if lang == "it" else "%Y-%m-%d %H:%M")
 
 
+def _evidence(consent: dict[str, Any], supplier: dict[str, Any], t: dict[str, str],
+              lang: str) -> list[str]:
+    """The consent's evidence held, and the supplier's due diligence (code of conduct art. 6)."""
+    items = []
+    for key in ("ip", "at", "method", "text_id", "sectors"):
+        value = consent.get(key)
+        if value:
+            text = (_moment(value, lang) if key == "at" else
+                    ", ".join(value) if key == "sectors" else str(value))
+            items.append(t[f"ev_{key}"].format(value=text))
+    parts = [t["evidence"].format(items="; ".join(items))] if items else []
+    reviewed = (supplier.get("due_diligence") or {}).get("reviewed_on")
+    parts.append(t["vetted"].format(date=_day(reviewed, lang)) if reviewed
+                 else t["not_vetted"])
+    return parts
+
+
 def _source_blocks(records: list[dict[str, Any]], t: dict[str, str], lang: str) -> list[str]:
     """One paragraph per source (its newest version), in the person's words."""
     by_source: dict[str, list[dict[str, Any]]] = {}
@@ -293,6 +332,7 @@ def _source_blocks(records: list[dict[str, Any]], t: dict[str, str], lang: str) 
                     date=_day(c.get("date"), lang), channel=channel, proof=proof))
             else:
                 parts.append(t["no_consent"])
+            parts += _evidence(c, sup, t, lang)
         elif rec["kind"] == "internal_archive":
             parts.append(t["own_consent"].format(date=_day(c.get("date"), lang),
                                                  channel=channel, proof=proof)

@@ -2,7 +2,9 @@
 
 GDPR art. 12(3) (and seed 004): answer within 30 days, extendable by 60 more when the
 request is complex, telling the person why. `disclose --ref` and `erase --ref` close a
-request; `gatekeeper requests` shows what is still open and what is overdue.
+request; `gatekeeper requests` shows what is still open and what is overdue. A complaint
+or request about a number from a bought list also asks its supplier for the proof of that
+consent (code of conduct art. 6), as a one-row consent audit.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import polars as pl
 from ..errors import InputError, NotFound
 from ..store import Store
 from ..store import people as people_store
+from ..suppliers.audits import open_proof_requests
 from ..timeutil import now_utc, rome_date
 
 ANSWER_DAYS = 30
 EXTENSION_DAYS = 60
-REQUEST_KINDS = ("access", "erasure")
+REQUEST_KINDS = ("access", "erasure", "complaint")
 
 
 def record_request(store: Store, ref: str, kind: str, phone: str | None,
@@ -43,6 +46,20 @@ def record_request(store: Store, ref: str, kind: str, phone: str | None,
     due = received + dt.timedelta(days=ANSWER_DAYS)
     people_store.add_request(store, ref, kind, phone, received, due, answered_at, now)
     return due
+
+
+def log_request(store: Store, ref: str, kind: str, phone: str | None,
+                received_on: dt.date | None = None, *, audit_days: int = 15
+                ) -> tuple[dt.date, pl.DataFrame]:
+    """Log a request as it arrives (`requests add`); returns its deadline and the proof
+    requests it opened to the suppliers of the bought lists holding the number (due
+    audit_days after the request was received)."""
+    due = record_request(store, ref, kind, phone, received_on)
+    logged = people_store.request(store, ref)
+    assert logged is not None
+    if not phone:
+        return due, pl.DataFrame()
+    return due, open_proof_requests(store, phone, ref, logged[2], audit_days)
 
 
 def extend_request(store: Store, ref: str, reason: str) -> dt.date:

@@ -56,7 +56,8 @@ def basis_text(ctx: Context) -> pl.Expr:
                        for code, text in _basis_texts(ctx).items()], pl.lit(None, pl.String))
 
 
-BASIS_TEXT_INPUTS = ("rpo_checked_at", "consent_date", "supplier_name", "consent_proof")
+BASIS_TEXT_INPUTS = ("rpo_checked_at", "consent_date", "supplier_name", "consent_proof",
+                     "supplier_reviewed_on")
 
 
 def with_basis_text(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:

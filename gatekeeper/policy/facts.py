@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from ..columns import EVIDENCE_FIELDS
 from ..config import Policy
 from ..jurisdictions import DEFAULT, Jurisdiction
 from ..timeutil import rome_date
@@ -26,6 +27,7 @@ class Context:
     as_of: dt.datetime  # naive UTC
     policy: Policy
     jurisdiction: Jurisdiction = field(default=DEFAULT)
+    sector: str | None = None  # the campaign's sector (exprs.sector_name form); None: unsaid
 
     @property
     def as_of_date(self) -> dt.date:
@@ -118,10 +120,6 @@ def own_consent(ctx: Context) -> pl.Expr:
     return consent_dated("consent_marketing", ctx)
 
 
-def consent_proven(ctx: Context) -> pl.Expr:
-    return pl.col("consent_proof").is_not_null()
-
-
 def consent_fresh(ctx: Context) -> pl.Expr:
     return (days_since("consent_date", ctx) < ctx.policy.consent_max_age_days).fill_null(False)
 
@@ -137,6 +135,62 @@ def collected_by_supplier(ctx: Context) -> pl.Expr:
     own = (collector == pl.col("supplier_name").str.strip_chars().str.to_lowercase()) | (
         collector == pl.col("supplier_vat").str.strip_chars().str.to_lowercase())
     return (collector.is_null() | (collector == "") | own).fill_null(False)
+
+
+# --- suppliers and consent evidence (code of conduct art. 6) ------------------------------
+
+REVIEW_NOTICE_DAYS = 30  # an approval this close to next_review shows as due_for_review
+APPROVED = ("approved", "due_for_review")
+
+
+def diligence_status(day: dt.date) -> pl.Expr:
+    """A supplier's due-diligence status on a day, from supplier_outcome, _reviewed_on and
+    _next_review: approved (or due_for_review, still approved) only when the outcome is
+    approved, the review was on or before the day and next_review is not past. The one
+    definition `gatekeeper suppliers`, the reports and the rule all use."""
+    outcome, on = pl.col("supplier_outcome"), pl.lit(day)
+    reviewed, following = pl.col("supplier_reviewed_on"), pl.col("supplier_next_review")
+    return (pl.when(outcome.is_null() | (reviewed > on) | following.is_null())
+            .then(pl.lit("not_reviewed"))
+            .when(outcome != "approved").then(outcome)
+            .when(following < on).then(pl.lit("review_overdue"))
+            .when(following <= on + pl.duration(days=REVIEW_NOTICE_DAYS))
+            .then(pl.lit("due_for_review"))
+            .otherwise(pl.lit("approved")))
+
+
+def supplier_approved(ctx: Context) -> pl.Expr:
+    return diligence_status(ctx.as_of_date).is_in(APPROVED).fill_null(False)
+
+
+def audit_not_failed(ctx: Context) -> pl.Expr:
+    """The version's latest consent audit as of as_of did not fail (none yet: it did not)."""
+    return (pl.col("audit_verdict") != "failed").fill_null(True)
+
+
+def consent_evidenced(ctx: Context) -> pl.Expr:
+    """Every evidence field [policy] consent_evidence asks for is there; an instant after
+    as_of proves nothing yet."""
+    present = [pl.col(EVIDENCE_FIELDS[name]).is_not_null()
+               for name in ctx.policy.consent_evidence]
+    if "at" in ctx.policy.consent_evidence:
+        present.append(pl.col("consent_at") <= pl.lit(ctx.as_of))
+    return pl.all_horizontal(present).fill_null(False) if present else pl.lit(True)
+
+
+def sectors_chosen(ctx: Context) -> pl.Expr:
+    """The supplier lets people choose the sectors they consent to (not "omnibus")."""
+    return pl.col("supplier_sector_choice").fill_null(False)
+
+
+def sector_consented(ctx: Context) -> pl.Expr:
+    """Where the row names the consent's sectors, the campaign's is one of them; a campaign
+    whose sector is not said cannot be shown to be (fail closed)."""
+    named = pl.col("consent_sectors").list.len().fill_null(0) > 0
+    if ctx.sector is None:
+        return ~named
+    return (~named | pl.col("consent_sectors").list.contains(pl.lit(ctx.sector))
+            ).fill_null(False)
 
 
 def always(ctx: Context) -> pl.Expr:

@@ -20,7 +20,7 @@ from .table import BASIS_RANK
 # What a dialable number carries on: its identity, provenance and the facts basis_text cites.
 _DIALABLE_KEEP = ("phone", "name", "source_id", "source_version", "row", "basis", "reason",
                   "rpo_checked_at", "valid_until", "consent_date", "supplier_name",
-                  "consent_proof")
+                  "consent_proof", "supplier_reviewed_on")
 
 
 def dialable_rows(decided: pl.DataFrame) -> pl.DataFrame:

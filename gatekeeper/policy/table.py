@@ -85,6 +85,10 @@ CONSENT_RESOLD = "CONSENT_RESOLD"
 CONSENT_EXPIRED = "CONSENT_EXPIRED"
 CONSENT_BEFORE_RPO = "CONSENT_BEFORE_RPO"
 NO_RELATIONSHIP = "NO_RELATIONSHIP"
+SUPPLIER_NOT_APPROVED = "SUPPLIER_NOT_APPROVED"
+CONSENT_AUDIT_FAILED = "CONSENT_AUDIT_FAILED"
+CONSENT_OMNIBUS = "CONSENT_OMNIBUS"
+CONSENT_SECTOR = "CONSENT_SECTOR"
 NO_RUN = "NO_RUN"
 NO_SOURCE = "NO_SOURCE"
 OUTSIDE_CALLING_HOURS = "OUTSIDE_CALLING_HOURS"
@@ -115,12 +119,25 @@ CODES: dict[str, Code] = _codes(
          "nessuna verifica RPO valida (più recente di 15 giorni)"),
     Code(RPO_REGISTERED, "reason", "art. 130 c.3-bis Codice Privacy",
          "iscritto al Registro Pubblico delle Opposizioni"),
+    Code(SUPPLIER_NOT_APPROVED, "reason", "codice di condotta telemarketing (G.U. 27 marzo "
+         "2024) art. 6; artt. 5(2) e 24 GDPR",
+         "fornitore della lista senza verifica preventiva (due diligence) approvata e in corso "
+         "di validità"),
+    Code(CONSENT_AUDIT_FAILED, "reason", "codice di condotta telemarketing (G.U. 27 marzo "
+         "2024) art. 6 (verifica a campione dei consensi); art. 7(1) GDPR",
+         "la verifica a campione dei consensi di questa lista non è stata superata"),
     Code(CONSENT_MISSING, "reason", "art. 130 c.1 Codice Privacy; art. 7 GDPR",
          "manca il consenso (o non è datato)"),
     Code(CONSENT_UNPROVEN, "reason", "art. 7(1) GDPR (onere della prova)",
          "consenso senza prova documentale"),
     Code(CONSENT_RESOLD, "reason", "Garante, Iren 2021",
          "consenso raccolto da un soggetto diverso dal fornitore"),
+    Code(CONSENT_OMNIBUS, "reason", "art. 7(2) GDPR e art. 130 Codice Privacy (consenso "
+         "specifico); Garante, Energia Pulita 2025",
+         "consenso «omnibus»: l'interessato non ha potuto scegliere i settori"),
+    Code(CONSENT_SECTOR, "reason", "art. 6(1)(a) GDPR (consenso per finalità specifiche); "
+         "codice di condotta telemarketing art. 6",
+         "il consenso non comprende il settore della campagna"),
     Code(CONSENT_EXPIRED, "reason", "Garante, Sky 2024", "consenso troppo vecchio"),
     Code(CONSENT_BEFORE_RPO, "reason", "L. 5/2018 art. 1 c.5",
          "consenso non successivo all'iscrizione al RPO"),
@@ -197,16 +214,30 @@ BASES: tuple[Basis, ...] = (
           lambda ctx: pl.format("elenco pubblico, non iscritto al RPO al {}",
                                 F.date_text("rpo_checked_at"))),
     Basis(THIRD_PARTY_CONSENT, "telemarketing", ("third_party",),
-          "bought list: consent to third-party marketing, proven, given to the supplier",
-          (Rule(CONSENT_MISSING, "consent to marketing by third parties, dated, not in the "
+          "bought list: an approved supplier, consent to third-party marketing, proven, "
+          "given to the supplier, specific to the campaign's sector",
+          (Rule(SUPPLIER_NOT_APPROVED, "the supplier has a due-diligence record with outcome "
+                "approved, reviewed on or before as_of and not past next_review",
+                F.supplier_approved),
+           Rule(CONSENT_AUDIT_FAILED, "the source version's latest consent audit did not "
+                "fail", F.audit_not_failed),
+           Rule(CONSENT_MISSING, "consent to marketing by third parties, dated, not in the "
                 "future", F.third_party_consent),
-           Rule(CONSENT_UNPROVEN, "a consent proof id", F.consent_proven),
+           Rule(CONSENT_UNPROVEN, "the evidence fields of consent_evidence (default: the "
+                "proof id) are present", F.consent_evidenced),
            Rule(CONSENT_RESOLD, "consent collected by the supplier that sold the list",
                 F.collected_by_supplier),
+           Rule(CONSENT_OMNIBUS, "the supplier's consents let the person choose sectors",
+                F.sectors_chosen),
+           Rule(CONSENT_SECTOR, "when consent_sectors is given, it includes the campaign's "
+                "sector", F.sector_consented),
            *CONSENT_TIMING),
-          lambda ctx: pl.format("consenso al marketing di terzi del {} raccolto da {}, prova {}",
-                                F.date_text("consent_date"), pl.col("supplier_name"),
-                                pl.col("consent_proof"))),
+          lambda ctx: pl.concat_str([
+              pl.format("consenso al marketing di terzi del {} raccolto da {}",
+                        F.date_text("consent_date"), pl.col("supplier_name")),
+              pl.format(", prova {}", pl.col("consent_proof")),
+              pl.format("; fornitore verificato il {}", F.date_text("supplier_reviewed_on"))],
+              ignore_nulls=True)),
     Basis(CONTRACT_CONSENT, "telemarketing", ("internal_archive",),
           "customer: marketing consent within a contract in force or ended at most "
           "contract_grace_days ago (registration in the RPO does not revoke it)", (),

@@ -51,6 +51,7 @@ class Manifest:
     encoding: str | None = None
     header_row: int | None = None  # 1-based line (CSV) or sheet row (.xlsx); None: default
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    supplier_id: str | None = None  # supplier = "<id>": suppliers/<id>.toml (due diligence)
 
 
 def _fail(path: Path, key: str, message: str) -> ManifestError:
@@ -96,14 +97,23 @@ def _purposes(path: Path, value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+def _supplier_id(path: Path, value: str) -> str:
+    """supplier = "acme": the supplier file suppliers/acme.toml (sources/supplier.py)."""
+    if not ID_PATTERN.match(value.strip()):
+        raise _fail(path, "supplier", f"{value!r} is not a supplier id; write the id of its "
+                    'file suppliers/<id>.toml, e.g. supplier = "acme"')
+    return value.strip()
+
+
 def _supplier(path: Path, kind: str, value: Any) -> Supplier | None:
     if value is None:
         if kind == "internal_archive":
             return None
-        raise _fail(path, "supplier",
-                    f"a {kind} source needs a [supplier] table with name and vat")
+        raise _fail(path, "supplier", f'a {kind} source needs supplier = "<id>" (its file '
+                    "suppliers/<id>.toml) or a [supplier] table with name and vat")
     if not isinstance(value, dict):
-        raise _fail(path, "supplier", "must be a table: [supplier]")
+        raise _fail(path, "supplier", 'must be a supplier id, e.g. supplier = "acme" (its '
+                    "file suppliers/acme.toml), or a table: [supplier]")
     _check_keys(path, value, SUPPLIER_KEYS, "supplier.")
     for key in ("contact", "contract_ref"):  # optional, but printed as text when given
         if key in value and not isinstance(value[key], str):
@@ -201,7 +211,8 @@ def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
         file=file,
         received_on=_received_on(path, raw.get("received_on")),
         purposes=_purposes(path, raw.get("purposes")),
-        supplier=_supplier(path, kind, raw.get("supplier")),
+        supplier=(None if isinstance(raw.get("supplier"), str)
+                  else _supplier(path, kind, raw.get("supplier"))),
         columns=columns,
         defaults=defaults,
         path=path,
@@ -210,6 +221,8 @@ def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
         encoding=raw.get("encoding"),
         header_row=_header_row(path, raw, file_value),
         raw=raw,
+        supplier_id=(_supplier_id(path, raw["supplier"])
+                     if isinstance(raw.get("supplier"), str) else None),
     )
 
 

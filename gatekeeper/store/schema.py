@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from . import Store
 
 Step = str | Callable[["Store"], None]
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 CATALOG_FILE = "gatekeeper.duckdb"  # the catalog, in the store folder (data/store/)
 LEGACY_FILE = CATALOG_FILE  # data/gatekeeper.duckdb: the store before it was a folder
 
@@ -144,5 +144,38 @@ MIGRATIONS: dict[int, list[Step]] = {
         """CREATE TABLE anchors (
             digest VARCHAR PRIMARY KEY, created_at TIMESTAMP NOT NULL,
             components_json VARCHAR NOT NULL)""",
+    ],
+
+    5: [
+        # List suppliers and their due diligence (code of conduct art. 6), one version per
+        # change of the supplier file or of its privacy notice (kept in evidence/).
+        """CREATE TABLE suppliers (
+            supplier_id VARCHAR NOT NULL, version INTEGER NOT NULL, name VARCHAR NOT NULL,
+            vat VARCHAR NOT NULL, contact VARCHAR, contract_ref VARCHAR,
+            eu_establishment BOOLEAN, representative VARCHAR, reviewed_on DATE,
+            reviewed_by VARCHAR, privacy_notice VARCHAR, privacy_notice_sha256 VARCHAR,
+            collection VARCHAR[], sector_choice BOOLEAN, outcome VARCHAR, next_review DATE,
+            file VARCHAR NOT NULL, file_sha256 VARCHAR NOT NULL,
+            recorded_at TIMESTAMP NOT NULL, PRIMARY KEY (supplier_id, version))""",
+        # The supplier file a source names (null: an inline [supplier] table, or older).
+        "ALTER TABLE source_versions ADD COLUMN supplier_id VARCHAR",
+        # Consent audits: a sample of a source version's rows (or the one row a complaint
+        # is about) whose proof of consent the supplier must send by due_on.
+        """CREATE TABLE audits (
+            audit_id VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, source_id VARCHAR NOT NULL,
+            source_version INTEGER NOT NULL, supplier_id VARCHAR, created_at TIMESTAMP NOT NULL,
+            due_on DATE NOT NULL, size BIGINT NOT NULL, population BIGINT, seed BIGINT,
+            confidence DOUBLE, max_rate DOUBLE, request_ref VARCHAR,
+            recorded_at TIMESTAMP NOT NULL)""",
+        # The rows asked for, by row number only: the number itself stays in the list's
+        # rows (an erasure blanks it there, once).
+        """CREATE TABLE audit_rows (
+            audit_id VARCHAR NOT NULL, "row" BIGINT NOT NULL, PRIMARY KEY (audit_id, "row"))""",
+        # The supplier's replies, never changed once recorded (evidence).
+        """CREATE TABLE audit_answers (
+            audit_id VARCHAR NOT NULL, "row" BIGINT NOT NULL, result VARCHAR NOT NULL,
+            document VARCHAR, document_sha256 VARCHAR, answered_at TIMESTAMP NOT NULL,
+            reply_sha256 VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (audit_id, "row"))""",
     ],
 }

@@ -31,13 +31,16 @@ ROW_SCHEMA: dict[str, pl.DataType] = {
     "consent_marketing": pl.Boolean(), "consent_third_party": pl.Boolean(),
     "consent_date": pl.Date(), "consent_channel": pl.String(), "consent_proof": pl.String(),
     "consent_collector": pl.String(), "erased_ref": pl.String(),
+    # Schema 5: the consent's evidence (older files read these as nulls, see conform).
+    "consent_ip": pl.String(), "consent_at": pl.Datetime("us"), "consent_method": pl.String(),
+    "consent_text_id": pl.String(), "consent_sectors": pl.List(pl.String()),
 }
 VERSION_COLUMNS = (
     "source_id", "version", "kind", "file", "file_sha256", "manifest_sha256", "manifest_json",
     "received_on", "purposes", "supplier_name", "supplier_vat", "supplier_contact",
     "supplier_contract_ref", "encoding", "delimiter", "rows_read", "rows_loaded",
     "rows_rejected", "loaded_at", "rows_file", "rows_sha256", "number_types", "rows_skipped",
-    "current_file_sha256",
+    "current_file_sha256", "supplier_id",
 )
 _NEWEST = "QUALIFY version = max(version) OVER (PARTITION BY source_id)"
 
@@ -108,7 +111,7 @@ def version_summary(store: Store, source_id: str, version: int) -> dict[str, Any
 def newest_versions(store: Store, source_ids: Sequence[str] = ()) -> pl.DataFrame:
     """The newest version of every source (or of those named), by source id."""
     frame = store.frame(
-        "SELECT source_id, version, kind, purposes, supplier_name, supplier_vat, "
+        "SELECT source_id, version, kind, purposes, supplier_id, supplier_name, supplier_vat, "
         "supplier_contact, supplier_contract_ref, received_on, rows_read, rows_loaded, "
         "rows_rejected, coalesce(rows_skipped, 0) AS rows_skipped, file_sha256, loaded_at, "
         f"rows_file, rows_sha256, file FROM source_versions {_NEWEST} ORDER BY source_id")
@@ -172,8 +175,8 @@ def versions_of(store: Store, pairs: pl.DataFrame) -> pl.DataFrame:
     """The catalog facts disclosure shows beside a row, for (source_id, source_version)."""
     catalog = store.frame(
         "SELECT source_id, version AS source_version, kind, received_on, file, file_sha256, "
-        "loaded_at, supplier_name, supplier_vat, supplier_contact, supplier_contract_ref, "
-        "purposes FROM source_versions")
+        "loaded_at, supplier_id, supplier_name, supplier_vat, supplier_contact, "
+        "supplier_contract_ref, purposes FROM source_versions")
     return pairs.join(catalog, on=["source_id", "source_version"], how="left")
 
 
@@ -228,3 +231,10 @@ def list_file_edited(store: Store, old_sha: str, new_sha: str) -> None:
     the new bytes, so the next load sees the same list, not a new version."""
     store.con.execute("UPDATE source_versions SET current_file_sha256 = ? "
                       "WHERE current_file_sha256 = ?", [new_sha, old_sha])
+
+
+def rows_file(store: Store, source_id: str, version: int) -> str | None:
+    """The rows file of one source version (None once purged)."""
+    found: str | None = store.scalar("SELECT rows_file FROM source_versions WHERE "
+                                     "source_id = ? AND version = ?", [source_id, version])
+    return found
