@@ -37,11 +37,13 @@ AS_OF = "2026-11-22T12:00"
 
 
 def copy_demo(root: Path) -> Workspace:
-    """The repository's demo workspace (config, manifests, lists, RPO files, opt-outs)."""
+    """The repository's demo workspace (config, manifests, suppliers, lists, RPO files,
+    opt-outs)."""
     root.mkdir(parents=True)
     shutil.copy(REPO / "gatekeeper.toml", root)
     shutil.copytree(REPO / "sources", root / "sources")
-    for part in ("lists", "rpo"):
+    shutil.copytree(REPO / "suppliers", root / "suppliers")
+    for part in ("lists", "rpo", "suppliers"):
         shutil.copytree(REPO / "data" / part, root / "data" / part)
     shutil.copy(REPO / "data" / "optouts-demo.csv", root / "data")
     return Workspace(root)
