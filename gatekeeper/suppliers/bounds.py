@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import math
 
-from scipy.stats import beta
-
 from ..errors import InputError
 
 
@@ -31,6 +29,10 @@ def upper_bound(failures: int, size: int, confidence: float) -> float:
         raise ValueError(f"need 0 <= k <= n and n >= 1, got k={failures}, n={size}")
     if failures == size:
         return 1.0
+    # Imported here: scipy.stats costs every command ~1 s and ~65 MB at start-up, and only
+    # audits and runs over audited lists need it.
+    from scipy.stats import beta
+
     return float(beta.ppf(confidence, failures + 1, size - failures))
 
 
