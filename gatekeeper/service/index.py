@@ -33,7 +33,7 @@ from ..config import Workspace
 from ..dialing import RunSnapshot, contact_facts, facts, load_snapshot
 from ..errors import EvidenceError, JournalError, StoreBusy, StoreDamaged, StoreError
 from ..ledger import CallFacts, Ledger, LedgerIndex
-from ..normalise import normalise
+from ..normalise import normalise, normalise_one
 from ..optouts import Checkpoint, Journal, checkpoint_problems
 from ..optouts.journal import (
     GENESIS,
@@ -145,6 +145,11 @@ class OptoutTail:
 
 # calls.jsonl is folded into a Parquet segment past this size (~150k calls).
 WAL_LIMIT = 64 * 1024 * 1024
+
+
+# Up to this many numbers a question is normalised number by number (same library, same
+# answer: tests/test_one_answer.py), beyond it column by column.
+FEW = 32
 
 
 class CheckIndex:
@@ -274,8 +279,13 @@ class CheckIndex:
         knobs = self.config.contact
         shared = contact_facts(self.config, agencies, CallFacts(0, None), now,
                                campaign=campaign, agency=agency, caller_id=caller_id)
-        numbers = normalise(pl.Series(phones, dtype=pl.String), self.jurisdiction)
-        kinds = zip(numbers["region"].to_list(), numbers["number_type"].to_list(), strict=True)
+        kinds: Any
+        if len(phones) > FEW:
+            numbers = normalise(pl.Series(phones, dtype=pl.String), self.jurisdiction)
+            kinds = zip(numbers["region"].to_list(), numbers["number_type"].to_list(),
+                        strict=True)
+        else:  # the columnar path costs ~5 ms whatever the count: a dialer asks one at a time
+            kinds = [normalise_one(phone, self.jurisdiction)[2:] for phone in phones]
         self.optouts.refresh()  # once per question, however many numbers it asks about
         answers = []
         for phone, numbering in zip(phones, kinds, strict=True):
