@@ -153,6 +153,19 @@ class Ledger:
             frame = frame.filter(pl.col("started_at") < until)
         return frame.select(wanted)
 
+    def recorded(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """Which of these (agency, call_id) the ledger already holds: filtered as the
+        segments are read, so a 1M-call import into a 10M-call ledger reads the matches,
+        not every call id (4.3 s and ~2 GB before)."""
+        agencies = keys["agency"].unique().implode()
+        ids = keys["call_id"].unique().implode()
+        paths = [self.segments_dir / s.name for s in self.segments()]
+        parts = [self._wal_frame().lazy().select(KEY)]
+        if paths:
+            parts.insert(0, pl.scan_parquet(paths).select(KEY))
+        return pl.concat(parts).filter(pl.col("agency").is_in(agencies)
+                                       & pl.col("call_id").is_in(ids)).collect()
+
     def calls_of(self, phone_keys: pl.Series) -> pl.DataFrame:
         """Every call to these numbers (each (agency, call_id) once): a replay reads the
         ledger once for all its contracts."""
@@ -170,24 +183,28 @@ class Ledger:
         with self._lock():
             yield
 
-    def write_wal(self, calls: pl.DataFrame) -> None:
-        """Append calls to calls.jsonl, fsynced (call inside `writing`)."""
+    def write_wal(self, calls: pl.DataFrame) -> tuple[int, int]:
+        """Append calls to calls.jsonl, fsynced (call inside `writing`); returns where
+        they start and end in the file."""
         lines = calls.with_columns(
             pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ") for c in ("started_at", "recorded_at")
         ).write_ndjson().encode()
         fd = os.open(self.wal, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "r+b") as handle:
             size = os.fstat(fd).st_size
-            if size:  # a write killed midway left a torn line, never acknowledged: drop it
+            handle.seek(max(0, size - 1))
+            if size and handle.read(1) != b"\n":
+                # A write killed midway left a torn line, never acknowledged: drop it.
                 handle.seek(max(0, size - 65536))
                 tail = handle.read()
-                if not tail.endswith(b"\n"):
-                    cut = tail.rfind(b"\n")
-                    handle.truncate(size - len(tail) + cut + 1 if cut >= 0 else
-                                    self._last_newline(handle))
+                cut = tail.rfind(b"\n")
+                handle.truncate(size - len(tail) + cut + 1 if cut >= 0 else
+                                self._last_newline(handle))
+                size = os.fstat(fd).st_size
             handle.write(lines if lines.endswith(b"\n") else lines + b"\n")
             handle.flush()
             os.fsync(handle.fileno())
+            return size, os.fstat(fd).st_size
 
     @staticmethod
     def _last_newline(handle: io.BufferedRandom) -> int:
@@ -222,7 +239,7 @@ class Ledger:
         with self._lock():
             if any(s.source == f"import:{source_sha}" for s in self.segments()):
                 return 0, calls.height, True
-            recorded = self.calls(columns=KEY)
+            recorded = self.recorded(conform(calls).select(KEY))
             fresh = conform(calls).join(recorded, on=KEY, how="anti").unique(
                 KEY, keep="first", maintain_order=True)
             objections = fresh.filter(pl.col("outcome") == "optout")

@@ -130,11 +130,14 @@ class LedgerIndex:
                         .with_columns(pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%SZ",
                                                                 time_unit="us")
                                       for c in ("started_at", "recorded_at")))
-        hashes = _hashes(calls)
+        self._hold(calls, _hashes(calls))
+        self.wal_position += end
+
+    def _hold(self, calls: pl.DataFrame, hashes: pl.Series) -> None:
+        """calls.jsonl's calls join the index, each also kept as first stored."""
         for value, row in zip(hashes.to_list(), calls.iter_rows(named=True), strict=True):
             self.first.setdefault(int(value), row)
         self._add(calls, hashes, bulk=False)
-        self.wal_position += end
 
     def record(self, calls: pl.DataFrame, optouts: Any = None) -> Recorded:
         """Record calls through the service: each (agency, call_id) once; durable when
@@ -151,7 +154,11 @@ class LedgerIndex:
             if objections.height and optouts is not None:
                 optouts(objections)  # the journal first: never a call without its objection
             if fresh.height:
-                self.ledger.write_wal(fresh)
+                start, end = self.ledger.write_wal(fresh)
+                with self.lock:
+                    if start == self.wal_position:  # nobody wrote since: no need to read back
+                        self._hold(fresh, hashes.filter(unique))
+                        self.wal_position = end
             repeated = calls.filter(~unique)
             first = self._firsts(repeated)
             self.refresh()
