@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,17 +62,10 @@ class Agency:
     def declared(self, caller_id: str, jurisdiction: Jurisdiction = DEFAULT) -> bool:
         """Is this number (as an agent or a dialer writes it) one the agency declared? A
         value that is no phone number (empty, "anonymous") was never declared."""
-        return _caller_number(caller_id, jurisdiction) in self.caller_ids
-
-
-@functools.lru_cache(maxsize=4096)
-def _caller_number(caller_id: str, jurisdiction: Jurisdiction) -> str | None:
-    """A caller id as E.164, None when it is no number; cached, because a contract replay
-    asks about the same few numbers thousands of times (~75 µs a parse)."""
-    try:
-        return phone_of(caller_id, jurisdiction)
-    except InputError:
-        return None
+        try:
+            return phone_of(caller_id, jurisdiction) in self.caller_ids
+        except InputError:
+            return False
 
 
 def parse_agency(path: Path, jurisdiction: Jurisdiction = DEFAULT) -> Agency:
