@@ -20,7 +20,7 @@ from .errors import InputError, ManifestError
 from .jurisdictions import DEFAULT, Jurisdiction
 from .ledger import CALL_FIELDS, OUTCOMES, REQUIRED_CALL_FIELDS
 from .normalise import phone_of
-from .sources.manifest import ID_PATTERN
+from .sources.manifest import ID_PATTERN, discover_by_id
 from .timeutil import date_start_utc
 
 TOP_KEYS = ("id", "name", "vat", "roc", "contract_ref", "authorised_from", "authorised_to",
@@ -103,21 +103,7 @@ def discover_agencies(folder: Path, jurisdiction: Jurisdiction = DEFAULT
     """Every valid manifest in agencies/ by id, and an error for each one that is not (a
     duplicate id is an error of the later file): one bad manifest stops no other. No
     folder means no agencies."""
-    found: dict[str, Agency] = {}
-    errors: list[ManifestError] = []
-    for path in sorted(folder.glob("*.toml")):
-        try:
-            agency = parse_agency(path, jurisdiction)
-        except ManifestError as exc:
-            errors.append(exc)
-            continue
-        if agency.id in found:
-            other = found[agency.id].path.name
-            errors.append(_fail(path, "id", f"id '{agency.id}' is already used by {other}; "
-                                "give each agency its own id"))
-            continue
-        found[agency.id] = agency
-    return found, errors
+    return discover_by_id(folder, lambda path: parse_agency(path, jurisdiction))
 
 
 def _fail(path: Path, key: str, message: str) -> ManifestError:

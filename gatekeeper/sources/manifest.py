@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ..columns import CANONICAL_FIELDS, PURPOSES, SOURCE_KINDS
 from ..config import read_toml
@@ -74,7 +75,8 @@ def _string(path: Path, table: dict[str, Any], key: str, where: str = "") -> str
     return value.strip()
 
 
-def _received_on(path: Path, value: Any) -> dt.date:
+def toml_date(path: Path, key: str, value: Any) -> dt.date:
+    """A date key of a manifest (TOML date, or its text), else the error naming it."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -84,7 +86,7 @@ def _received_on(path: Path, value: Any) -> dt.date:
             return dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise _fail(path, "received_on", f"must be a date like 2026-11-02, got {value!r}")
+    raise _fail(path, key, f"must be a date like 2026-11-02, got {value!r}")
 
 
 def _purposes(path: Path, value: Any) -> tuple[str, ...]:
@@ -209,7 +211,7 @@ def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
         id=source_id,
         kind=kind,
         file=file,
-        received_on=_received_on(path, raw.get("received_on")),
+        received_on=toml_date(path, "received_on", raw.get("received_on")),
         purposes=_purposes(path, raw.get("purposes")),
         supplier=(None if isinstance(raw.get("supplier"), str)
                   else _supplier(path, kind, raw.get("supplier"))),
@@ -230,20 +232,38 @@ def discover_all(sources_dir: Path, workspace_root: Path
                  ) -> tuple[dict[str, Manifest], list[ManifestError]]:
     """Every valid manifest in sources/ by id, and an error for each one that is not (a
     duplicate id is an error of the later file): one bad manifest stops no other."""
-    found: dict[str, Manifest] = {}
+    return discover_by_id(sources_dir, lambda path: parse_manifest(path, workspace_root))
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def path(self) -> Path: ...
+
+
+T = TypeVar("T", bound=_Identified)
+
+
+def discover_by_id(folder: Path, parse: Callable[[Path], T]
+                   ) -> tuple[dict[str, T], list[ManifestError]]:
+    """Every file of a folder of manifests (sources/, agencies/) parsed, by id, and an
+    error for each one that is not (a duplicate id is an error of the later file)."""
+    found: dict[str, T] = {}
     errors: list[ManifestError] = []
-    for path in sorted(sources_dir.glob("*.toml")):
+    for path in sorted(folder.glob("*.toml")):
         try:
-            manifest = parse_manifest(path, workspace_root)
+            item = parse(path)
         except ManifestError as exc:
             errors.append(exc)
             continue
-        if manifest.id in found:
-            other = found[manifest.id].path.name
-            errors.append(_fail(path, "id", f"id '{manifest.id}' is already used by {other}; "
+        if item.id in found:
+            other = found[item.id].path.name
+            errors.append(_fail(path, "id", f"id '{item.id}' is already used by {other}; "
                                 "ids must be unique"))
             continue
-        found[manifest.id] = manifest
+        found[item.id] = item
     return found, errors
 
 

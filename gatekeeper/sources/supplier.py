@@ -18,7 +18,7 @@ from typing import Any
 
 from ..config import read_toml
 from ..errors import GatekeeperError, ManifestError
-from .manifest import ID_PATTERN, Manifest, Supplier, _check_keys, _fail, _string
+from .manifest import ID_PATTERN, Manifest, Supplier, _check_keys, _fail, _string, toml_date
 
 SUPPLIERS_DIR = "suppliers"
 TOP_KEYS = ("id", "name", "vat", "contact", "contract_ref", "eu_establishment",
@@ -60,17 +60,6 @@ class SupplierFile:
     path: Path
 
 
-def _date(path: Path, key: str, value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise _fail(path, key, f"must be a date like 2026-10-01, got {value!r}")
 
 
 def _notice(path: Path, root: Path, value: Any) -> Path:
@@ -119,8 +108,8 @@ def _due_diligence(path: Path, root: Path, value: Any) -> DueDiligence | None:
     if "sector_choice" in value and not isinstance(value["sector_choice"], bool):
         raise _fail(path, f"{where}sector_choice", "must be true (the person chose the "
                     'sectors) or false ("omnibus" consent)')
-    reviewed = _date(path, f"{where}reviewed_on", value.get("reviewed_on"))
-    following = (_date(path, f"{where}next_review", value["next_review"])
+    reviewed = toml_date(path, f"{where}reviewed_on", value.get("reviewed_on"))
+    following = (toml_date(path, f"{where}next_review", value["next_review"])
                  if "next_review" in value else None)
     if following is not None and following <= reviewed:
         raise _fail(path, f"{where}next_review", f"{following} is not after reviewed_on "
