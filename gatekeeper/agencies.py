@@ -20,7 +20,7 @@ from .errors import InputError, ManifestError
 from .jurisdictions import DEFAULT, Jurisdiction
 from .ledger import CALL_FIELDS, OUTCOMES, REQUIRED_CALL_FIELDS
 from .normalise import phone_of
-from .sources.manifest import ID_PATTERN, discover_by_id
+from .sources.manifest import ID_PATTERN, _check_keys, _fail, discover_by_id
 from .timeutil import date_start_utc
 
 TOP_KEYS = ("id", "name", "vat", "roc", "contract_ref", "authorised_from", "authorised_to",
@@ -104,19 +104,6 @@ def discover_agencies(folder: Path, jurisdiction: Jurisdiction = DEFAULT
     duplicate id is an error of the later file): one bad manifest stops no other. No
     folder means no agencies."""
     return discover_by_id(folder, lambda path: parse_agency(path, jurisdiction))
-
-
-def _fail(path: Path, key: str, message: str) -> ManifestError:
-    return ManifestError(message, file=path, key=key)
-
-
-def _check_keys(path: Path, table: dict[str, Any], accepted: tuple[str, ...], where: str) -> None:
-    for key in table:
-        if key not in accepted:
-            close = difflib.get_close_matches(key, accepted, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise _fail(path, f"{where}{key}",
-                        f"unknown key; {hint}accepted: {', '.join(accepted)}")
 
 
 def _text(path: Path, raw: dict[str, Any], key: str) -> str:
