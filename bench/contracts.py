@@ -78,6 +78,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from ledger import (  # noqa: E402  (bench/ledger.py)
     AGENCIES,
     demo_workspace,
+    kept,
     number_pool,
     synthetic_calls,
 )
@@ -486,33 +487,25 @@ def main() -> None:
                         "reused if it was built before with the same options and this file")
     args = parser.parse_args()
     parent = args.keep or Path(tempfile.mkdtemp(prefix="gk-contracts-"))
-    root = parent / "ws"
-    csv = parent / "contracts.csv"
-    marker = parent / "built.json"
+    root, csv = parent / "ws", parent / "contracts.csv"
     wanted = {"calls": args.calls, "contracts": args.contracts, "numbers": args.numbers,
               "segments": args.segments, "seed": args.seed,
               # an edited generator builds again
               "generator": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]}
+
+    def make(root: Path) -> dict[str, float]:
+        begin = time.perf_counter()
+        ws = demo_workspace(root)
+        demo_s = time.perf_counter() - begin
+        spent = build(ws, parent, args)
+        print(f"built: demo {demo_s:.1f} s, {args.contracts:,} contracts and {args.calls:,} "
+              f"calls ({int(spent['own_calls']):,} of them the contracts') generated in "
+              f"{spent['generate']:.1f} s, written as {args.segments} segments in "
+              f"{spent['write']:.1f} s")
+        return {"demo_s": demo_s, **spent}
+
     try:
-        if marker.exists() and json.loads(marker.read_text()).get("wanted") == wanted:
-            ws = Workspace(root)
-            built = json.loads(marker.read_text())
-            print(f"reusing {root} (built {built['built_s']:.0f} s)")
-        else:
-            shutil.rmtree(parent, ignore_errors=True)
-            parent.mkdir(parents=True)
-            begin = time.perf_counter()
-            ws = demo_workspace(root)
-            demo_s = time.perf_counter() - begin
-            spent = build(ws, parent, args)
-            built = {"wanted": wanted, "demo_s": demo_s,
-                     "built_s": time.perf_counter() - begin, **spent}
-            marker.write_text(json.dumps(built))
-            print(f"built in {built['built_s']:.0f} s: demo {demo_s:.1f} s, "
-                  f"{args.contracts:,} contracts and {args.calls:,} calls "
-                  f"({int(spent['own_calls']):,} of them the contracts') generated in "
-                  f"{spent['generate']:.1f} s, written as {args.segments} segments in "
-                  f"{spent['write']:.1f} s")
+        ws, _ = kept(parent, wanted, make)
         held = sum(s.rows for s in Ledger(ws.ledger_dir).segments())
         print(f"verify: gatekeeper --home {root} contracts verify {csv} --name {NAME}")
         results = []

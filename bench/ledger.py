@@ -36,10 +36,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -53,7 +53,7 @@ from service import copy_demo, drive, gk  # noqa: E402  (bench/service.py)
 from gatekeeper.config import Workspace  # noqa: E402
 from gatekeeper.ledger import Ledger, conform  # noqa: E402
 from gatekeeper.timeutil import parse_instant  # noqa: E402
-from tests.service_helper import free_port  # noqa: E402
+from tests.service_helper import Service, running_service  # noqa: E402
 
 RUN_AS_OF = "2026-11-22"  # the README's quick start (the demo's RPO answer is of 11-20)
 SERVE_AS_OF = "2026-11-23T10:00"  # Monday 10:00 in Rome: inside the calling hours
@@ -173,48 +173,31 @@ def import_csv(path: Path, rows: int, pool: np.ndarray, seed: int) -> None:
 
 # --- the service -----------------------------------------------------------------------
 
-@dataclass
-class Running:
-    url: str
-    pid: int
-    started_in: float  # seconds from launch to the first healthy answer
-    tokens: dict[str, str]
-
-
-def token(ws: Workspace, name: str, role: str) -> str:
-    """`gatekeeper token add`, which prints the token alone on stdout."""
-    out = subprocess.run([sys.executable, "-m", "gatekeeper.cli", "--home", str(ws.root),
-                          "token", "add", name, "--role", role], check=True,
-                         capture_output=True, text=True)
-    return out.stdout.strip()
-
-
 @contextmanager
-def serving(ws: Workspace, tokens: dict[str, str], timeout: float = 600) -> Iterator[Running]:
-    """`gatekeeper serve --as-of SERVE_AS_OF` on loopback; the start-up time counts until
-    /healthz answers (the service reads the ledger before it answers anything)."""
-    port = free_port()
-    log = ws.root / "service.log"
-    args = [sys.executable, "-m", "gatekeeper.cli", "--home", str(ws.root), "serve",
-            "--port", str(port), "--as-of", SERVE_AS_OF]
+def serving(ws: Workspace) -> Iterator[tuple[Service, float]]:
+    """The tests' `gatekeeper serve --as-of SERVE_AS_OF` on loopback (a token per role),
+    and its start-up time: until /healthz answers, the service reads the ledger first."""
     begin = time.perf_counter()
-    with log.open("w") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.perf_counter() - begin > timeout:
-                raise SystemExit(f"service did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.05)
-        yield Running(url, proc.pid, time.perf_counter() - begin, tokens)
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    with running_service(ws, as_of=SERVE_AS_OF, timeout=600) as svc:
+        yield svc, time.perf_counter() - begin
+
+
+def kept(parent: Path, wanted: dict[str, Any], make: Callable[[Path], dict[str, Any]]
+         ) -> tuple[Workspace, dict[str, Any]]:
+    """The workspace in parent/ws as `make` builds it, reused when built before with the
+    same `wanted` options (built.json); `make` returns figures of the build to keep."""
+    root, marker = parent / "ws", parent / "built.json"
+    if marker.exists() and json.loads(marker.read_text()).get("wanted") == wanted:
+        built: dict[str, Any] = json.loads(marker.read_text())
+        print(f"reusing {root} (built {built['built_s']:.0f} s)")
+        return Workspace(root), built
+    shutil.rmtree(parent, ignore_errors=True)
+    parent.mkdir(parents=True)
+    begin = time.perf_counter()
+    spent = make(root)
+    built = {"wanted": wanted, "built_s": time.perf_counter() - begin, **spent}
+    marker.write_text(json.dumps(built))
+    return Workspace(root), built
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -251,7 +234,7 @@ def with_rules(phone: str) -> str:
             f"&campaign=demo&agency=callpro&caller_id=%2B390299990001")
 
 
-async def target_1(svc: Running, phones: list[str], seconds: float, run: int
+async def target_1(svc: Service, phones: list[str], seconds: float, run: int
                    ) -> tuple[list[float], list[float]]:
     """POST /v1/calls at 200/s while GET /v1/check runs at 500/s, together."""
     dialer = svc.tokens["dialer"]
@@ -274,7 +257,7 @@ async def target_1(svc: Running, phones: list[str], seconds: float, run: int
     return calls, checks
 
 
-async def target_2(svc: Running, phones: list[str], seconds: float) -> list[float]:
+async def target_2(svc: Service, phones: list[str], seconds: float) -> list[float]:
     """GET /v1/check with campaign, agency and caller id at 1,000/s."""
     dialer = svc.tokens["dialer"]
     return await drive(svc.url, 1000, seconds,
@@ -282,7 +265,7 @@ async def target_2(svc: Running, phones: list[str], seconds: float) -> list[floa
                                          dialer))
 
 
-def target_3(svc: Running, numbers: list[str], runs: int) -> list[float]:
+def target_3(svc: Service, numbers: list[str], runs: int) -> list[float]:
     """POST /v1/check with 10,000 numbers, one at a time (ms from send to last byte)."""
     body = {"purpose": "telemarketing", "campaign": "demo", "agency": "callpro",
             "caller_id": "+390299990001", "numbers": numbers}
@@ -364,35 +347,25 @@ def main() -> None:
     only = {int(t) for t in args.only.split(",")}
     numbers = args.numbers or max(args.calls // 4, 10_000)
     parent = args.keep or Path(tempfile.mkdtemp(prefix="gk-ledger-"))
-    root = parent / "ws"
-    marker = parent / "built.json"
     wanted = {"calls": args.calls, "numbers": numbers, "segments": args.segments,
               "seed": args.seed}
+
+    def make(root: Path) -> dict[str, Any]:
+        begin = time.perf_counter()
+        ws = demo_workspace(root)
+        demo_s = time.perf_counter() - begin
+        spent = fill_ledger(ws, args.calls, numbers, args.segments, args.seed)
+        print(f"built: demo {demo_s:.1f} s, {args.calls:,} calls to "
+              f"{int(spent['numbers']):,} numbers generated in {spent['generate']:.1f} s, "
+              f"written as {args.segments} segments in {spent['write']:.1f} s")
+        return {"demo_s": demo_s, **spent}
+
     try:
-        if marker.exists() and json.loads(marker.read_text()).get("wanted") == wanted:
-            ws = Workspace(root)
-            built = json.loads(marker.read_text())
-            print(f"reusing {root} (built {built['built_s']:.0f} s)")
-        else:
-            shutil.rmtree(parent, ignore_errors=True)
-            parent.mkdir(parents=True)
-            begin = time.perf_counter()
-            ws = demo_workspace(root)
-            demo_s = time.perf_counter() - begin
-            spent = fill_ledger(ws, args.calls, numbers, args.segments, args.seed)
-            tokens = {"dialer": token(ws, "bench-dialer", "dialer"),
-                      "agent": token(ws, "bench-agent", "agent")}
-            built = {"wanted": wanted, "tokens": tokens, "demo_s": demo_s,
-                     "built_s": time.perf_counter() - begin, **spent}
-            marker.write_text(json.dumps(built))
-            print(f"built in {built['built_s']:.0f} s: demo {demo_s:.1f} s, {args.calls:,} "
-                  f"calls to {int(spent['numbers']):,} numbers generated in "
-                  f"{spent['generate']:.1f} s, written as {args.segments} segments in "
-                  f"{spent['write']:.1f} s")
+        ws, _ = kept(parent, wanted, make)
         dialable = pl.read_csv(ws.report_dir("demo") / "dialable.csv", infer_schema=False)
         phones = dialable["phone"].to_list()
         rows: list[str] = []
-        measure(args, ws, built, phones, only, rows)
+        measure(args, ws, phones, only, rows)
         print()
         for row in rows:
             print(row)
@@ -401,14 +374,14 @@ def main() -> None:
             shutil.rmtree(parent, ignore_errors=True)
 
 
-def measure(args: argparse.Namespace, ws: Workspace, built: dict, phones: list[str],
+def measure(args: argparse.Namespace, ws: Workspace, phones: list[str],
             only: set[int], rows: list[str]) -> None:
     runs, seconds = args.runs, args.seconds
     held = f"{args.calls / 1e6:g}M calls held"
     if only & {1, 2, 3}:
-        with serving(ws, built["tokens"]) as svc:
+        with serving(ws) as (svc, started_in):
             rss, _ = rss_mb(svc.pid)
-            print(f"service up in {svc.started_in:.1f} s with {held}, RSS {rss:,.0f} MB")
+            print(f"service up in {started_in:.1f} s with {held}, RSS {rss:,.0f} MB")
             asyncio.run(drive(svc.url, 200, 1, lambda i: request(
                 "GET", with_rules(phones[i % len(phones)]), svc.tokens["dialer"])))
             first: list[float] = []
@@ -442,7 +415,7 @@ def measure(args: argparse.Namespace, ws: Workspace, built: dict, phones: list[s
                 rows.append(verdict("3 POST /v1/check, 10,000 numbers", median_of(times),
                                     "ms", TARGETS[3]))
             rss, peak = rss_mb(svc.pid)
-            rows.append(f"service start-up with {held}: {svc.started_in:.1f} s; RSS "
+            rows.append(f"service start-up with {held}: {started_in:.1f} s; RSS "
                         f"{rss:,.0f} MB now, peak {peak:,.0f} MB")
             del first
     if 4 in only:
@@ -461,10 +434,13 @@ def measure(args: argparse.Namespace, ws: Workspace, built: dict, phones: list[s
 
 
 def restore_hint(ws: Workspace, csv: Path) -> str:
+    """The command alone, on a copy made as `restore` makes it: every file an import
+    appends to copied, not linked (a linked opt-out checkpoint file corrupts the base)."""
     scratch = ws.root.parent / "import-scratch"
-    return (f"cp -al {ws.root} {scratch}; cp --remove-destination "
-            f"{ws.root}/data/ledger/segments.jsonl {scratch}/data/ledger/; gatekeeper --home "
-            f"{scratch} calls import {csv} --agency connecto")
+    copies = "; ".join(f"cp --remove-destination {ws.root}/{name} {scratch}/{name}"
+                       for name in MUTABLE if (ws.root / name).exists())
+    return (f"cp -al {ws.root} {scratch}; {copies}; gatekeeper --home {scratch} calls import "
+            f"{csv} --agency connecto")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,10 @@ def _token(tokens: TokenFile, role: str) -> str:
 
 
 @contextmanager
-def running_service(ws: Workspace, as_of: str | None = None) -> Iterator[Service]:
+def running_service(ws: Workspace, as_of: str | None = None, timeout: float = 30
+                    ) -> Iterator[Service]:
+    """`gatekeeper serve` on loopback with a token per role, once /healthz answers
+    (`timeout`: a 10M-call ledger takes seconds to read before it does)."""
     tokens = TokenFile(ws.data_dir / "tokens.json")
     made = {role: _token(tokens, role) for role in ("agent", "dialer", "privacy")}
     port = free_port()
@@ -58,7 +61,7 @@ def running_service(ws: Workspace, as_of: str | None = None) -> Iterator[Service
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while True:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
