@@ -35,7 +35,7 @@ import polars as pl
 
 from ..digest import sha256_file
 from ..errors import JournalError
-from ..timeutil import now_utc
+from ..timeutil import iso, now_utc
 
 OUTCOMES = ("no_answer", "busy", "failed", "voicemail", "answered", "refused", "callback",
             "optout", "wrong_number", "sale")
@@ -80,11 +80,6 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
         return pl.DataFrame(schema=LEDGER_SCHEMA)
     return frame.select((pl.col(c).cast(t) if c in frame.columns else pl.lit(None, t).alias(c))
                         for c, t in LEDGER_SCHEMA.items())
-
-
-def _utc_text(instant: dt.datetime | None) -> str | None:
-    """calls.jsonl's instants: UTC to the second, as `_wal_frame` reads them back."""
-    return None if instant is None else instant.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Ledger:
@@ -200,8 +195,8 @@ class Ledger:
         they start and end in the file."""
         # A request's few calls: json in Python costs a fraction of a frame's writer.
         lines = "".join(
-            json.dumps({**row, "started_at": _utc_text(row["started_at"]),
-                        "recorded_at": _utc_text(row["recorded_at"])}, ensure_ascii=False)
+            json.dumps({**row, "started_at": iso(row["started_at"]),
+                        "recorded_at": iso(row["recorded_at"])}, ensure_ascii=False)
             + "\n" for row in calls.select(list(LEDGER_SCHEMA)).iter_rows(named=True)
         ).encode()
         fd = os.open(self.wal, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
