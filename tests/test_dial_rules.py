@@ -255,3 +255,53 @@ def test_the_service_and_the_command_line_count_the_same_calls(ws: Workspace) ->
         via_api = agent.get("/v1/check", params=params).json()
         assert via_api["reason"] == check(ws, phone, "2026-11-24T10:00")["reason"]
         assert via_api["reason"] in ("ATTEMPT_LIMIT", "COOLDOWN")
+
+
+def test_a_batch_check_answers_each_number_as_a_single_check_does(
+        ws: Workspace, tmp_path: Path) -> None:
+    """POST /v1/check gathers the facts for all its numbers at once: each answer, in the
+    order asked, must still be the one GET /v1/check gives for that number alone (calls
+    imported into a segment and posted to the service alike)."""
+    limit, refused, objected, clean = (fresh(ws) for _ in range(4))
+    record(ws, tmp_path, refused, ("2026-11-20 10:00", "refused"))
+    record(ws, tmp_path, limit, ("2026-11-10 10:00", "no_answer"))
+    calls = [{"call_id": f"batch-{n}-{limit}", "agency": "connecto", "phone": limit,
+              "started_at": f"2026-11-1{n} 10:00", "outcome": "no_answer"}
+             for n in range(1, 4)]
+    not_in_run = "+393409999999"
+    asked: list[Any] = [limit, "n/d", refused, objected, clean, clean.removeprefix("+39"),
+                        not_in_run, "+442079460958", "899123456", 3331234567, limit]
+    with running_service(ws, "2026-11-24T10:00") as service, service.client("agent") as agent:
+        assert agent.post("/v1/calls", json={"calls": calls}).status_code == 201
+        assert agent.post("/v1/optouts", json={"phone": objected}).status_code == 201
+        for context in ({"purpose": "survey", "campaign": "sat"},
+                        {"purpose": "survey", "campaign": "sat", "agency": "connecto",
+                         "caller_id": "+390287650001"},
+                        {"purpose": "survey", "campaign": "sat", "agency": "shortterm"},
+                        {"purpose": "survey", "agency": "connecto",
+                         "caller_id": "+390299990001"},  # CallPro's number, not connecto's
+                        {"purpose": "telemarketing"}):
+            batch = agent.post("/v1/check", json={**context, "numbers": asked})
+            assert batch.status_code == 200, batch.text
+            answers = batch.json()
+            assert len(answers) == len(asked)
+            for value, answer in zip(asked, answers, strict=True):
+                alone = agent.get("/v1/check", params={**context, "phone": str(value)})
+                # Not a number, or not a string (a JSON integer loses a landline's 0):
+                # answered, and named, in the batch.
+                if alone.status_code == 422 or not isinstance(value, str):
+                    assert answer["reason"] == "INVALID_NUMBER" and answer["input"] == str(value)
+                    assert answer["phone"] is None and not answer["dialable"]
+                    continue
+                assert answer == alone.json(), (context, value)
+            reasons = [a["reason"] for a in answers]
+            if context == {"purpose": "survey", "campaign": "sat"}:  # the cases reached
+                assert reasons == ["ATTEMPT_LIMIT", "INVALID_NUMBER", "COOLDOWN",
+                                   "OPTED_OUT", None, None, "NO_SOURCE", "OUT_OF_JURISDICTION",
+                                   "NUMBER_TYPE", "INVALID_NUMBER", "ATTEMPT_LIMIT"]
+        assert {a["reason"] for a in agent.post("/v1/check", json={
+            "purpose": "survey", "campaign": "sat", "agency": "shortterm",
+            "numbers": [clean]}).json()} == {"AGENCY_NOT_AUTHORISED"}
+        too_many = agent.post("/v1/check", json={"purpose": "survey",
+                                                 "numbers": [clean] * 10_001})
+        assert too_many.status_code == 422 and "10,000" in too_many.text

@@ -24,16 +24,17 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from .. import policy as P
 from ..agencies import Agency, discover_agencies
 from ..columns import PURPOSES
 from ..config import Workspace
-from ..dialing import RunSnapshot, contact_facts, facts, load_snapshot
+from ..dialing import OUTCOME_SCHEMA, RunSnapshot, contact_facts, facts, load_snapshot
 from ..errors import EvidenceError, JournalError, StoreBusy, StoreDamaged, StoreError
 from ..ledger import CallFacts, Ledger, LedgerIndex
-from ..normalise import normalise, normalise_one
+from ..normalise import normalise_one
 from ..optouts import Checkpoint, Journal, checkpoint_problems
 from ..optouts.journal import (
     GENESIS,
@@ -147,9 +148,20 @@ class OptoutTail:
 WAL_LIMIT = 64 * 1024 * 1024
 
 
-# Up to this many numbers a question is normalised number by number (same library, same
-# answer: tests/test_one_answer.py), beyond it column by column.
-FEW = 32
+def _outcomes(run: RunSnapshot | None, phones: pl.Series) -> list[pl.Series]:
+    """The run's outcome for each number (`listed`: the run decided it at all), by one
+    sorted search: what RunSnapshot.lookup gives one number."""
+    keys = phones.str.slice(1).cast(pl.Int64).to_numpy()
+    columns = ("reason", "basis", "basis_text", "valid_until")
+    if run is None or not len(run.keys):
+        return [pl.Series("listed", np.zeros(len(keys), np.bool_)),
+                *(pl.Series(c, [None] * len(keys), OUTCOME_SCHEMA[c]) for c in columns)]
+    at = np.minimum(np.searchsorted(run.keys, keys), len(run.keys) - 1)
+    listed = run.keys[at] == keys
+    got = run.outcomes[at].select(columns)
+    return [pl.Series("listed", listed), *(
+        got[c].zip_with(pl.Series(listed), pl.Series([None] * len(keys), dtype=got[c].dtype))
+        .alias(c) for c in columns)]
 
 
 class CheckIndex:
@@ -258,51 +270,92 @@ class CheckIndex:
             if self.store_problem:
                 raise StoreDamaged(self.store_problem)
 
-    def check(self, phone: str, purpose: str, campaign: str | None = None,
-              agency: str | None = None, caller_id: str | None = None) -> dict[str, Any]:
-        """The answer for one valid E.164 number now: policy.may_dial on what this
-        service knows (the run, erasures, the journal's tail, the ledger, the agencies)."""
-        return self.check_many([phone], purpose, campaign, agency, caller_id)[0]
-
-    def check_many(self, phones: list[str], purpose: str, campaign: str | None = None,
-                   agency: str | None = None, caller_id: str | None = None
-                   ) -> list[dict[str, Any]]:
-        """The answers for valid E.164 numbers, in order: what is the same for all of them
-        (the run, the hours, the agency) is worked out once."""
+    def _shared(self, purpose: str, campaign: str | None, agency: str | None,
+                caller_id: str | None) -> tuple[dt.datetime, RunSnapshot | None, set[str],
+                                                P.ContactFacts]:
+        """What is the same for every number of a question: the instant, the run, the
+        erasures, the hours, the agency and its caller id."""
         now = self.now()
         self._trusted()
         run = self._run(purpose, campaign)
         with self._lock:
             erased, agencies = self.erased, self.agencies
-        # Opt-outs count from the instant they are received, whatever the clock says.
-        heard = max(now, now_utc())
-        knobs = self.config.contact
         shared = contact_facts(self.config, agencies, CallFacts(0, None), now,
                                campaign=campaign, agency=agency, caller_id=caller_id)
-        kinds: Any
-        if len(phones) > FEW:
-            numbers = normalise(pl.Series(phones, dtype=pl.String), self.jurisdiction)
-            kinds = zip(numbers["region"].to_list(), numbers["number_type"].to_list(),
-                        strict=True)
-        else:  # the columnar path costs ~5 ms whatever the count: a dialer asks one at a time
-            kinds = [normalise_one(phone, self.jurisdiction)[2:] for phone in phones]
-        self.optouts.refresh()  # once per question, however many numbers it asks about
-        answers = []
-        for phone, numbering in zip(phones, kinds, strict=True):
-            calls = self.ledger.facts(int(phone.removeprefix("+")), now,
-                                      knobs.attempt_window_days, knobs.refusal_cooldown_days)
-            contact = dataclasses.replace(shared, attempts=calls.attempts,
-                                          refused_recently=calls.last_refusal is not None)
-            optout = self.optouts.opted_out(phone, purpose, heard, refresh=False)
-            answer = P.may_dial(facts(phone, now, erased=phone in erased,
-                                      opted_out=optout is not None, snapshot=run,
-                                      jurisdiction=self.jurisdiction, contact=contact,
-                                      numbering=numbering))
-            if answer.reason and P.reason_text(answer.reason) is None:
-                log.warning("reason code %s has no Italian text (policy table)",
-                            answer.reason)
-            answers.append({**answer.as_json(), "purpose": purpose})
-        return answers
+        return now, run, erased, shared
+
+    def _said(self, answer: P.DialAnswer, purpose: str) -> dict[str, Any]:
+        if answer.reason and P.reason_text(answer.reason) is None:
+            log.warning("reason code %s has no Italian text (policy table)", answer.reason)
+        return {**answer.as_json(), "purpose": purpose}
+
+    def check(self, phone: str, purpose: str, campaign: str | None = None,
+              agency: str | None = None, caller_id: str | None = None) -> dict[str, Any]:
+        """The answer for one valid E.164 number now: policy.may_dial on what this
+        service knows (the run, erasures, the journal's tail, the ledger, the agencies).
+        Plain Python, ~0.3 ms: a dialer asks one number at a time, and a frame's fixed
+        cost alone is several times that."""
+        now, run, erased, shared = self._shared(purpose, campaign, agency, caller_id)
+        knobs = self.config.contact
+        calls = self.ledger.facts(int(phone.removeprefix("+")), now,
+                                  knobs.attempt_window_days, knobs.refusal_cooldown_days)
+        # Opt-outs count from the instant they are received, whatever the clock says.
+        optout = self.optouts.opted_out(phone, purpose, max(now, now_utc()))
+        answer = P.may_dial(facts(
+            phone, now, erased=phone in erased, opted_out=optout is not None, snapshot=run,
+            jurisdiction=self.jurisdiction, numbering=normalise_one(phone,
+                                                                    self.jurisdiction)[2:],
+            contact=dataclasses.replace(shared, attempts=calls.attempts,
+                                        refused_recently=calls.last_refusal is not None)))
+        return self._said(answer, purpose)
+
+    def check_many(self, numbers: pl.DataFrame, purpose: str, campaign: str | None = None,
+                   agency: str | None = None, caller_id: str | None = None) -> pl.DataFrame:
+        """The answers for valid numbers (phone, region, number_type as `normalise` gives
+        them), in order, one row each with `check`'s keys.
+
+        The facts are gathered column by column, and policy.may_dial is asked once per
+        distinct combination of them (a few dozen for 10,000 numbers): its answer depends
+        on the number only through the facts and the `phone` it echoes, so each number
+        gets exactly the answer `check` gives it (tests/test_one_answer.py holds them to
+        it) at ~1/10 of the cost of asking 10,000 times."""
+        now, run, erased, shared = self._shared(purpose, campaign, agency, caller_id)
+        knobs = self.config.contact
+        phones = numbers["phone"]
+        listed = set(phones.to_list())
+        attempts, refused = self.ledger.facts_of(
+            phones.str.slice(1).cast(pl.Int64).to_numpy(), now, knobs.attempt_window_days,
+            knobs.refusal_cooldown_days)
+        self.optouts.refresh()
+        self.optouts.require_whole()
+        heard = max(now, now_utc())
+        opted = [phone for phone in self.optouts.events.keys() & listed  # the few with entries
+                 if self.optouts.opted_out(phone, purpose, heard, refresh=False)]
+        known = numbers.select(
+            "region", "number_type",
+            pl.col("phone").is_in(pl.Series(list(erased & listed), dtype=pl.String))
+            .alias("erased"),
+            pl.col("phone").is_in(pl.Series(opted, dtype=pl.String)).alias("opted_out"),
+            pl.Series("attempts", attempts), pl.Series("refused", refused),
+            *_outcomes(run, phones))
+        groups = known.with_row_index("_n").group_by(known.columns, maintain_order=True
+                                                      ).agg(pl.col("_n"))
+        said = []
+        for combo in groups.iter_rows(named=True):  # per distinct facts, not per number
+            outcome = (P.RunOutcome(combo["reason"], combo["basis"], combo["basis_text"],
+                                    combo["valid_until"]) if combo["listed"] else None)
+            answer = P.may_dial(P.DialFacts(
+                now, phones[combo["_n"][0]], combo["region"], combo["number_type"],
+                combo["erased"], combo["opted_out"], run.ref if run else None, outcome,
+                self.jurisdiction, dataclasses.replace(
+                    shared, attempts=combo["attempts"], refused_recently=combo["refused"])))
+            said.append(self._said(answer, purpose))
+        keys = said[0] if said else self._said(P.may_dial(P.DialFacts(now, None)), purpose)
+        answers = pl.DataFrame(said, schema={key: pl.Boolean if key == "dialable"
+                                             else pl.String for key in keys})
+        combo_of = groups.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_c"), "_n"
+                                 ).explode("_n").sort("_n")["_c"]
+        return answers[combo_of.to_numpy()].with_columns(phones)
 
     def status(self) -> dict[str, Any]:
         with self._lock:
