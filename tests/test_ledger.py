@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gatekeeper.ledger import Ledger, LedgerIndex, call_facts, conform
+from gatekeeper.ledger import (
+    CallFacts,
+    Ledger,
+    LedgerIndex,
+    call_facts,
+    conform,
+    facts_many,
+)
 from gatekeeper.optouts import Journal, optouts_from_calls
+from gatekeeper.timeutil import ROME, instants
 
 T0 = dt.datetime(2026, 11, 20, 9, 0)  # naive UTC
 DAY = dt.timedelta(days=1)
@@ -91,6 +103,19 @@ def test_attempts_and_refusals_count_inside_their_windows_only(tmp_path: Path) -
     assert later.last_refusal == at - 60 * DAY  # one second earlier: within the cooldown
     assert later.attempts == 3  # a second earlier the 30-day-old call is inside the window
     assert index.facts(int(phone[1:]), at - dt.timedelta(seconds=1), 30, 60) == later
+    # Many numbers at once (POST /v1/check, contract replay): the same counts, whether the
+    # calls are in calls.jsonl or, after a compaction, in a segment.
+    keys = np.array([int(phone[1:]), 393330000000, int(phone[1:])], np.int64)
+    ledger.compact()
+    restarted = LedgerIndex(ledger)  # a service started after the compaction
+    restarted.refresh()
+    assert not restarted.tail and index.tail
+    for held in (index, restarted):
+        attempts, recent = held.facts_of(keys, at - dt.timedelta(seconds=1), 30, 60)
+        assert (attempts.tolist(), recent.tolist()) == ([3, 0, 3], [True, False, True])
+    asked = pl.DataFrame({"phone_key": keys, "at": [at, at, at - dt.timedelta(seconds=1)]})
+    assert facts_many(ledger.calls(), asked, 30, 60) == [from_files, CallFacts(0, None),
+                                                         later]
 
 
 def test_a_torn_line_is_dropped_before_the_next_call_is_written(tmp_path: Path) -> None:
@@ -105,3 +130,51 @@ def test_a_torn_line_is_dropped_before_the_next_call_is_written(tmp_path: Path) 
     LedgerIndex(ledger).record(_calls(("c", "+393331234567", T0 + DAY, "busy")))
     assert ledger.calls()["call_id"].to_list() == ["a", "c"]
     assert ledger.wal.read_bytes().count(b"\n") == 2 and ledger.wal.read_bytes().endswith(b"\n")
+
+
+def _zoned(form: str) -> bool:
+    """The forms an offset may follow: ISO dates with seconds (no dialer writes 31/12/2026
+    10:00+01:00)."""
+    return form.startswith("%Y") and form.count(":") == 2
+
+
+LOCAL_FORMS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M:%S",
+               "%d/%m/%Y %H:%M", "%Y-%m-%dT%H:%M:%S.%f"]
+OFFSETS = [None, "Z", "+01:00", "+0200", "-03:30"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(
+    st.tuples(st.datetimes(dt.datetime(1990, 1, 1), dt.datetime(2060, 12, 31)),
+              st.sampled_from(LOCAL_FORMS), st.sampled_from(OFFSETS)),
+    st.sampled_from(["", "ieri", "2026-02-30 10:00", "  2026-03-29 02:30:00 ", None])),
+    max_size=25))
+def test_a_column_of_call_times_reads_each_value_as_it_is_read_alone(
+        cells: list[Any]) -> None:
+    """A dialer's export mixes forms (a manual fix in another format, an offset here and
+    there): the column is read format by format, and each value must come out as it
+    would alone, and as the instant it names (Rome time without an offset)."""
+    cells = [(c[0], c[1], c[2] if _zoned(c[1]) else None) if isinstance(c, tuple) else c
+             for c in cells]
+    values = [c[0].strftime(c[1]) + (c[2] or "") if isinstance(c, tuple) else c
+              for c in cells]
+    column = pl.DataFrame({"t": values}, schema={"t": pl.String})
+    together = column.select(instants(pl.col("t")))["t"].to_list()
+    alone = [column.slice(n, 1).select(instants(pl.col("t")))["t"].item()
+             for n in range(len(values))]
+    assert together == alone
+    for cell, value, read in zip(cells, values, together, strict=True):
+        if not isinstance(cell, tuple):
+            continue
+        moment, form, offset = cell
+        moment = moment.replace(microsecond=moment.microsecond if "%f" in form else 0,
+                                second=moment.second if form.count(":") == 2 else 0)
+        if offset is not None:
+            zone = dt.UTC if offset == "Z" else dt.datetime.strptime(offset, "%z").tzinfo
+            assert read == moment.replace(tzinfo=zone).astimezone(dt.UTC).replace(
+                tzinfo=None), value
+        else:  # Rome time; the hour the clocks skip is no instant
+            rome = moment.replace(tzinfo=ROME)
+            back = rome.astimezone(dt.UTC).astimezone(ROME).replace(tzinfo=None)
+            expected = rome.astimezone(dt.UTC).replace(tzinfo=None) if back == moment else None
+            assert read == expected, value
