@@ -239,10 +239,12 @@ async def target_1(svc: Service, phones: list[str], seconds: float, run: int
     """POST /v1/calls at 200/s while GET /v1/check runs at 500/s, together."""
     dialer = svc.tokens["dialer"]
     stamp = parse_instant(SERVE_AS_OF) - dt.timedelta(minutes=30)
+    # New calls each time, even in a kept workspace: a repeated call_id is another path.
+    fresh = f"{time.time_ns():x}"
 
     def call(i: int) -> bytes:
         body = json.dumps({
-            "call_id": f"bench-{run}-{i}", "agency": "callpro",
+            "call_id": f"bench-{fresh}-{run}-{i}", "agency": "callpro",
             "phone": phones[(i * 7919) % len(phones)],
             "started_at": (stamp + dt.timedelta(milliseconds=i)).isoformat() + "Z",
             "outcome": ("no_answer", "busy", "answered", "voicemail")[i % 4],

@@ -61,8 +61,8 @@ class Recorded:
     """What an append did: the calls stored now, and for each repeated one the call as
     it was first stored (a dialer retrying is told its call is there)."""
 
-    stored: pl.DataFrame
-    repeated: pl.DataFrame
+    stored: list[dict[str, Any]]  # a request's few calls: rows, not a frame
+    repeated: list[dict[str, Any]]
     optouts: int = 0
 
 
@@ -190,15 +190,27 @@ class Ledger:
         with self._lock():
             yield
 
-    def write_wal(self, calls: pl.DataFrame) -> tuple[int, int]:
-        """Append calls to calls.jsonl, fsynced (call inside `writing`); returns where
-        they start and end in the file."""
+    def first_of(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """These calls (agency, call_id) as first stored, filtered as the files are read."""
+        agencies, ids = keys["agency"].unique().implode(), keys["call_id"].unique().implode()
+        paths = [self.segments_dir / s.name for s in self.segments()]
+        parts = [self._wal_frame().lazy()]
+        if paths:
+            parts.insert(0, pl.scan_parquet(paths).select(list(LEDGER_SCHEMA)))
+        return (pl.concat(parts).filter(pl.col("agency").is_in(agencies)
+                                        & pl.col("call_id").is_in(ids)).collect()
+                .join(keys, on=KEY, how="semi").unique(KEY, keep="first",
+                                                        maintain_order=True))
+
+    def write_wal(self, calls: Sequence[dict[str, Any]]) -> tuple[int, int]:
+        """Append calls (LEDGER_SCHEMA's fields) to calls.jsonl, fsynced (call inside
+        `writing`); returns where they start and end in the file."""
         # A request's few calls: json in Python costs a fraction of a frame's writer.
         lines = "".join(
-            json.dumps({**row, "started_at": iso(row["started_at"]),
+            json.dumps({**{c: row.get(c) for c in LEDGER_SCHEMA},
+                        "started_at": iso(row["started_at"]),
                         "recorded_at": iso(row["recorded_at"])}, ensure_ascii=False)
-            + "\n" for row in calls.select(list(LEDGER_SCHEMA)).iter_rows(named=True)
-        ).encode()
+            + "\n" for row in calls).encode()
         fd = os.open(self.wal, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "r+b") as handle:
             size = os.fstat(fd).st_size

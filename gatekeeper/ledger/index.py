@@ -20,41 +20,24 @@ INDEXED: list[str] = ["agency", "call_id", "phone_key", "started_at", "direction
 def _hashes(frame: pl.DataFrame) -> pl.Series:
     """(agency, call_id) as one 64-bit integer: the index's identity of a call (in memory
     only: polars' hash is stable within one process, which is all it is used for)."""
-    return frame.select(pl.concat_str(KEY, separator="\x1f").hash()).to_series()
+    return frame.select(pl.concat_str(KEY, separator="\x1f")).to_series().hash()
 
 
-_REQUEST = "__request"
+def _row_hashes(rows: list[dict[str, Any]]) -> list[int]:
+    """`_hashes` of calls as a request brings them: the same string, the same hash."""
+    return pl.Series([f"{r['agency']}\x1f{r['call_id']}" for r in rows], dtype=pl.String
+                     ).hash().to_list()
 
 
 @dataclass
 class _Waiting:
     """One request's calls waiting to be written with the others (group commit)."""
 
-    calls: pl.DataFrame | list[dict[str, Any]]  # a service request's rows: no frame each
+    calls: list[dict[str, Any]]
     optouts: Any
     done: bool = False
-    objections: int = 0
     result: Recorded | None = None
     error: BaseException | None = None
-
-
-def _together(batch: list[_Waiting]) -> pl.DataFrame:
-    """Every waiting request's calls in one frame, each marked with its request: built
-    once for the batch (a frame per request cost the service ~1 ms each)."""
-    rows = [{**row, _REQUEST: n} for n, waiting in enumerate(batch)
-            if isinstance(waiting.calls, list) for row in waiting.calls]
-    frames = [conform(waiting.calls).with_columns(pl.lit(n, pl.UInt32).alias(_REQUEST))
-              for n, waiting in enumerate(batch) if isinstance(waiting.calls, pl.DataFrame)]
-    if rows:
-        frames.append(pl.DataFrame(rows, schema={**LEDGER_SCHEMA, _REQUEST: pl.UInt32}))
-    return pl.concat(frames) if len(frames) > 1 else frames[0]
-
-
-def _by_request(calls: pl.DataFrame) -> dict[Any, pl.DataFrame]:
-    """A batch's calls split by the request they came in."""
-    if calls.is_empty():
-        return {}
-    return calls.partition_by(_REQUEST, as_dict=True, include_key=False)
 
 
 class LedgerIndex:
@@ -83,9 +66,10 @@ class LedgerIndex:
         self.refused = np.empty(0, np.bool_)
         self.tail: dict[int, list[tuple[int, bool, bool]]] = {}
 
-    def _seen(self, hashes: pl.Series) -> np.ndarray:
+    def _seen(self, hashes: pl.Series | list[int]) -> np.ndarray:
         """Which of these calls the index already holds."""
-        values = hashes.to_numpy().astype(np.uint64)
+        values = (hashes.to_numpy() if isinstance(hashes, pl.Series)
+                  else np.array(hashes, np.uint64)).astype(np.uint64)
         found = np.zeros(len(values), np.bool_)
         if len(self.seen_sorted):
             at = np.minimum(np.searchsorted(self.seen_sorted, values),
@@ -160,18 +144,17 @@ class LedgerIndex:
                         .with_columns(pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%SZ",
                                                                 time_unit="us")
                                       for c in ("started_at", "recorded_at")))
-        self._hold(calls, _hashes(calls))
+        self._hold(list(calls.iter_rows(named=True)), _hashes(calls).to_list())
         self.wal_position += end
 
-    def _hold(self, calls: pl.DataFrame, hashes: pl.Series) -> None:
+    def _hold(self, rows: list[dict[str, Any]], hashes: list[int]) -> None:
         """calls.jsonl's calls join the index, each also kept as first stored: a few
         per request, so plain Python (a frame's fixed costs were most of a request)."""
-        values, rows = hashes.to_list(), list(calls.iter_rows(named=True))
-        for value, row, seen in zip(values, rows, self._seen(hashes), strict=True):
-            self.first.setdefault(int(value), row)
+        for value, row, seen in zip(hashes, rows, self._seen(hashes), strict=True):
+            self.first.setdefault(value, row)
             if seen:  # a compaction moved it into a segment already read
                 continue
-            self.seen_new.add(int(value))
+            self.seen_new.add(value)
             if row["phone_key"] is not None:
                 self.tail.setdefault(int(row["phone_key"]), []).append((
                     (row["started_at"] - _EPOCH) // dt.timedelta(microseconds=1),
@@ -185,8 +168,11 @@ class LedgerIndex:
 
         Requests that arrive while another is being written wait and are then written
         together, one append and one fsync for all (group commit): one at a time, at
-        ~5 ms each behind one lock, 200 requests a second would queue without end."""
-        mine = _Waiting(calls, optouts)
+        ~5 ms each behind one lock, 200 requests a second would queue without end. A
+        request's few calls stay plain Python: frames cost ~3 ms of CPU a request."""
+        rows = (conform(calls).to_dicts() if isinstance(calls, pl.DataFrame)
+                else [{c: row.get(c) for c in LEDGER_SCHEMA} for row in calls])
+        mine = _Waiting(rows, optouts)
         with self._queue_lock:
             self._queue.append(mine)
         with self._leader:  # whoever holds it writes everything waiting, its own included
@@ -203,31 +189,38 @@ class LedgerIndex:
         try:
             with self.ledger.writing():
                 self.refresh()
-                calls = _together(batch)
-                hashes = _hashes(calls.drop(_REQUEST))
+                rows = [(n, row) for n, waiting in enumerate(batch) for row in waiting.calls]
+                hashes = _row_hashes([row for _, row in rows])
                 with self.lock:
                     seen = self._seen(hashes)
-                unique = ~pl.Series(seen) & hashes.is_first_distinct()
-                fresh = calls.filter(unique)
-                objected = fresh.filter(pl.col("outcome") == "optout")
-                for (n,), objections in _by_request(objected).items():
-                    batch[n].objections = objections.height  # the journal first: never
-                    if batch[n].optouts is not None:  # a call without its objection
-                        batch[n].optouts(objections)
-                if fresh.height:
-                    start, end = self.ledger.write_wal(fresh.drop(_REQUEST))
+                taken: set[int] = set()
+                fresh: list[tuple[int, dict[str, Any], int]] = []
+                again: list[tuple[int, dict[str, Any], int]] = []
+                for (n, row), value, held in zip(rows, hashes, seen.tolist(), strict=True):
+                    (again if held or value in taken else fresh).append((n, row, value))
+                    taken.add(value)
+                for n, waiting in enumerate(batch):  # the journal first: never a call
+                    objections = [row for m, row, _ in fresh  # without its objection
+                                  if m == n and row["outcome"] == "optout"]
+                    if objections and waiting.optouts is not None:
+                        waiting.optouts(conform(pl.DataFrame(objections,
+                                                             schema=LEDGER_SCHEMA)))
+                    waiting.result = Recorded([row for m, row, _ in fresh if m == n], [],
+                                              len(objections))
+                if fresh:
+                    start, end = self.ledger.write_wal([row for _, row, _ in fresh])
                     with self.lock:
                         if start == self.wal_position:  # nobody wrote since: no read-back
-                            self._hold(fresh.drop(_REQUEST), hashes.filter(unique))
+                            self._hold([row for _, row, _ in fresh],
+                                       [value for _, _, value in fresh])
                             self.wal_position = end
                 self.refresh()
-                stored, repeated = _by_request(fresh), _by_request(calls.filter(~unique))
-                none = conform(pl.DataFrame())
-                for n, waiting in enumerate(batch):
-                    again = repeated.get((n,), none)
-                    waiting.result = Recorded(stored.get((n,), none),
-                                              self._firsts(again) if again.height else none,
-                                              waiting.objections)
+                if again:
+                    firsts = self._firsts([(row, value) for _, row, value in again])
+                    for n, waiting in enumerate(batch):
+                        assert waiting.result is not None
+                        waiting.result.repeated = [firsts[value] for m, _, value in again
+                                                   if m == n and value in firsts]
         except BaseException as exc:  # nothing acknowledged: every request in it fails
             for waiting in batch:
                 waiting.error = exc
@@ -236,18 +229,16 @@ class LedgerIndex:
             for waiting in batch:
                 waiting.done = True
 
-    def _firsts(self, repeated: pl.DataFrame) -> pl.DataFrame:
-        """Each repeated call as it was first stored."""
-        if repeated.is_empty():
-            return conform(pl.DataFrame())
-        found = [self.first[int(v)] for v in _hashes(repeated).to_list()
-                 if int(v) in self.first]
-        from_wal = conform(pl.DataFrame(found)) if found else conform(pl.DataFrame())
-        missing = repeated.join(from_wal.select(KEY), on=KEY, how="anti")
-        if missing.is_empty():
-            return from_wal
-        stored = self.ledger.calls().join(missing.select(KEY).unique(), on=KEY, how="semi")
-        return pl.concat([from_wal, stored])
+    def _firsts(self, repeated: list[tuple[dict[str, Any], int]]) -> dict[int, dict[str, Any]]:
+        """Each repeated call as it was first stored: from memory when it came through
+        calls.jsonl, else from the segments (a retry of a call compacted or imported)."""
+        found = {value: self.first[value] for _, value in repeated if value in self.first}
+        missing = [row for row, value in repeated if value not in found]
+        if missing:
+            keys = conform(pl.DataFrame(missing, schema=LEDGER_SCHEMA)).select(KEY)
+            stored = self.ledger.first_of(keys)
+            found.update(zip(_hashes(stored).to_list(), stored.to_dicts(), strict=True))
+        return found
 
     def facts(self, phone_key: int, at: dt.datetime, window_days: int,
               cooldown_days: int) -> CallFacts:
