@@ -34,6 +34,7 @@ from ..config import Workspace
 from ..dialing import OUTCOME_SCHEMA, RunSnapshot, contact_facts, facts, load_snapshot
 from ..errors import EvidenceError, JournalError, StoreBusy, StoreDamaged, StoreError
 from ..ledger import CallFacts, Ledger, LedgerIndex
+from ..ledger.index import key_bounds
 from ..normalise import normalise_one
 from ..optouts import Checkpoint, Journal, checkpoint_problems
 from ..optouts.journal import (
@@ -156,7 +157,7 @@ def _outcomes(run: RunSnapshot | None, phones: pl.Series) -> list[pl.Series]:
     if run is None or not len(run.keys):
         return [pl.Series("listed", np.zeros(len(keys), np.bool_)),
                 *(pl.Series(c, [None] * len(keys), OUTCOME_SCHEMA[c]) for c in columns)]
-    at = np.minimum(np.searchsorted(run.keys, keys), len(run.keys) - 1)
+    at = np.minimum(key_bounds(run.keys, keys)[0], len(run.keys) - 1)
     listed = run.keys[at] == keys
     got = run.outcomes[at].select(columns)
     return [pl.Series("listed", listed), *(
