@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import json
 import logging
 import sys
@@ -471,6 +472,15 @@ class AccessLog:
                      (time.perf_counter() - start) * 1000, caller)
 
 
+def _settle() -> None:
+    """What the service holds for long (the index, the journal's entries) is set aside from
+    the garbage collector's full passes: each walked all of it, ~30 ms every few batch
+    checks (POST /v1/check of 10,000: 80 ms, then 120 ms). Collected first, so no garbage
+    is kept; done again whenever the index is rebuilt."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
                refresh_seconds: float = 1.0) -> Starlette:
     """The service for one workspace; `clock` pins "now" (demos and tests)."""
@@ -479,12 +489,14 @@ def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(index.refresh)
+        _settle()
 
         async def keep_fresh() -> None:
             while True:
                 await asyncio.sleep(refresh_seconds)
                 with contextlib.suppress(Exception):  # next tick tries again
-                    await asyncio.to_thread(index.refresh)
+                    if await asyncio.to_thread(index.refresh):
+                        _settle()
 
         task = asyncio.create_task(keep_fresh())
         yield

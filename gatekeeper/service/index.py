@@ -213,13 +213,14 @@ class CheckIndex:
 
     def refresh(self) -> bool:
         """Re-read runs and erasures if the store changed; keep the old answers if busy.
-        The ledger and the agencies are followed on every tick."""
+        The ledger and the agencies are followed on every tick. True when what it holds
+        was rebuilt (the store re-read, calls.jsonl compacted)."""
         self.ledger.refresh()
-        self.ledger.compact_if_over(WAL_LIMIT)
+        compacted = self.ledger.compact_if_over(WAL_LIMIT)
         self._refresh_agencies()
         stamp = self._store_stamp()
         if stamp == self.loaded_stamp:
-            return False
+            return compacted
         try:
             with Store(self.ws.store_path, read_only=True, wait=0) as store:
                 latest = {purpose: run_store.latest_run(store, purpose) for purpose in PURPOSES}
@@ -348,8 +349,9 @@ class CheckIndex:
             answer = P.may_dial(P.DialFacts(
                 now, phones[combo["_n"][0]], combo["region"], combo["number_type"],
                 combo["erased"], combo["opted_out"], run.ref if run else None, outcome,
-                self.jurisdiction, dataclasses.replace(
-                    shared, attempts=combo["attempts"], refused_recently=combo["refused"])))
+                self.jurisdiction, P.ContactFacts(
+                    shared.open, shared.next_open, combo["attempts"], shared.max_attempts,
+                    combo["refused"], shared.agency_authorised, shared.caller_id_declared)))
             said.append(self._said(answer, purpose))
         keys = said[0] if said else self._said(P.may_dial(P.DialFacts(now, None)), purpose)
         answers = pl.DataFrame(said, schema={key: pl.Boolean if key == "dialable"
