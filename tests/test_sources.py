@@ -153,6 +153,19 @@ def test_misspelt_config_key_names_the_accepted_keys(maker: WorkspaceMaker) -> N
         parse_config(maker.root / "gatekeeper.toml")
 
 
+def test_the_rpo_validity_cannot_be_stretched_beyond_the_law(maker: WorkspaceMaker) -> None:
+    """A 30-day RPO validity would let numbers registered in the meantime be dialled."""
+    config = maker.root / "gatekeeper.toml"
+    text = config.read_text()
+    for days, allowed in (("15", True), ("10", True), ("16", False), ("30", False)):
+        config.write_text(text + f"\n[policy]\nrpo_validity_days = {days}\n")
+        if allowed:
+            assert parse_config(config).policy.rpo_validity_days == int(days)
+        else:
+            with pytest.raises(ConfigError, match="valid for 15 days at most"):
+                parse_config(config)
+
+
 def test_reload_unchanged_is_noop_and_change_is_new_version(maker: WorkspaceMaker) -> None:
     path = maker.root / "data" / "lists" / "a.csv"
     maker.source("a", "Telefono\n3331234567\n3331234568\n")
