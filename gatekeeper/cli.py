@@ -262,6 +262,11 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
     click.echo(f"{result.numbers:,} numbers checked at {iso(result.checked_at)}: "
                f"{result.registered:,} registered, {result.numbers - result.registered:,} "
                f"not registered (exchange {result.exchange_id})")
+    if result.numbers > 1 and result.registered == result.numbers:
+        click.echo(f"warning: {response} lists none of the {result.numbers:,} numbers asked, so "
+                   "every one is recorded as registered and none will be dialled; if the RPO "
+                   "answered otherwise this is the wrong file: import the right one with a "
+                   "later --checked-at", err=True)
 
 
 @rpo.command("check")

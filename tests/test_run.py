@@ -196,6 +196,13 @@ def test_rpo_import_is_idempotent_and_rejects_a_foreign_response(scrubbed: Works
     wrong = _gk(scrubbed, "rpo", "import", "--request", str(request), "--response",
                 str(response))
     assert wrong.exit_code == 2 and "not in the request" in wrong.output
+    # An empty response is every number registered: recorded (fail closed), and said.
+    request.write_text("3331234567\n3331234569\n")
+    response.write_text("")
+    empty = _gk(scrubbed, "rpo", "import", "--request", str(request), "--response",
+                str(response), "--checked-at", "2026-11-20T11:00")
+    assert empty.exit_code == 0 and "2 registered" in empty.output
+    assert "lists none of the 2 numbers asked" in empty.output
 
 
 def test_the_same_files_checked_again_later_are_a_new_check(scrubbed: Workspace) -> None:
