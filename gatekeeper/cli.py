@@ -695,6 +695,8 @@ def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at
     result = check_number(_workspace(ctx), phone, purpose, campaign=campaign,
                           at=_instant(at, "--at"), agency=agency, caller_id=caller_id)
     answer = result.answer
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         _emit_json({**answer.as_json(), "purpose": purpose, "rows": result.rows})
     elif answer.dialable:

@@ -141,6 +141,7 @@ class CheckResult:
     answer: P.DialAnswer
     purpose: str
     rows: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | None = None,
@@ -173,7 +174,7 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
             pl.col("phone") == phone).is_empty()
     opted = not active_optouts(journal.events, purpose, when).filter(
         pl.col("phone") == phone).is_empty()
-    agencies, _ = discover_agencies(ws.root / "agencies", config.jurisdiction)
+    agencies, broken = discover_agencies(ws.root / "agencies", config.jurisdiction)
     calls = Ledger(ws.ledger_dir).calls(int(phone.removeprefix("+")), until=when)
     contact = contact_facts(config, agencies, call_facts(
         calls, when, config.contact.attempt_window_days,
@@ -184,7 +185,18 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
     rows: list[dict[str, Any]] = []
     if record:
         rows = _rows_of(ws, record, phone)
-    return CheckResult(answer, purpose, rows)
+    return CheckResult(answer, purpose, rows, _unreadable(agency, agencies, broken))
+
+
+def _unreadable(agency: str | None, agencies: Mapping[str, Agency],
+                broken: list[Any]) -> list[str]:
+    """Why an agency the dialer named is unknown, when a manifest could not be read: the
+    answer stays AGENCY_NOT_AUTHORISED (fail closed), but a typo in a manifest should not
+    look like a lapsed contract."""
+    if not agency or agency in agencies or not broken:
+        return []
+    return [f"agency '{agency}' has no readable manifest; {len(broken)} manifest(s) in "
+            f"agencies/ could not be read: {broken[0]}"]
 
 
 def _rows_of(ws: Workspace, record: run_store.RunRecord, phone: str) -> list[dict[str, Any]]:

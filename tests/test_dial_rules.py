@@ -208,6 +208,22 @@ def test_an_agency_is_authorised_for_its_days_and_campaigns(ws: Workspace) -> No
         "reason"] == "AGENCY_NOT_AUTHORISED"  # no manifest, no calls
 
 
+def test_an_agency_whose_manifest_is_broken_is_refused_and_says_why(ws: Workspace) -> None:
+    """A typo in a manifest refuses its agency's calls (fail closed), and says it is the
+    manifest, not a lapsed contract."""
+    broken = ws.root / "agencies" / "typo.toml"
+    broken.write_text('id = "typo"\nname = "Refuso S.r.l."\ncaller_ids = ["n/d"]\n')
+    try:
+        result = gk(ws, "check", fresh(ws), "--purpose", "survey", "--campaign", "sat",
+                    "--at", "2026-11-25T09:00", "--agency", "typo", "--json")
+        assert result.exit_code == 1
+        assert json.loads(result.stdout)["reason"] == "AGENCY_NOT_AUTHORISED"
+        assert "agency 'typo' has no readable manifest" in result.stderr
+        assert "typo.toml" in result.stderr
+    finally:
+        broken.unlink()
+
+
 def test_the_caller_id_must_be_one_the_agency_declared(ws: Workspace) -> None:
     phone, at = fresh(ws), "2026-11-24T10:00"
     assert check(ws, phone, at, "--agency", "callpro", "--caller-id", "02 9999 0001")["dialable"]

@@ -207,7 +207,10 @@ class CheckIndex:
         files = sorted(folder.glob("*.toml")) if folder.is_dir() else []
         stamp = tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in files)
         if stamp != self.agencies_stamp:
-            agencies, _ = discover_agencies(folder, self.config.jurisdiction)
+            agencies, broken = discover_agencies(folder, self.config.jurisdiction)
+            for error in broken:  # its agency's calls are refused until it is fixed
+                log.warning("agency manifest not read (AGENCY_NOT_AUTHORISED for that "
+                            "agency until fixed): %s", error)
             with self._lock:
                 self.agencies, self.agencies_stamp = agencies, stamp
 
