@@ -122,6 +122,9 @@ def test_agent_logs_an_optout_through_the_page(scrubbed: Workspace, browser: Any
         browser.find_element(By.ID, "token").send_keys(service.tokens["agent"])
         browser.find_element(By.ID, "login-button").click()
         wait.until(ec.visibility_of_element_located((By.ID, "optout-form")))
+        # A mistyped number: what is wrong, in Italian (the service's words as the detail).
+        shown = check("333 12", "Nessuna risposta")
+        assert "il numero non è un numero di telefono valido" in shown
         # Before the opt-out: dialable until the RPO check expires, in Italian, Rome time.
         shown = check(national, "si può chiamare")
         assert f"fino al {rome_until} (ora italiana)" in shown

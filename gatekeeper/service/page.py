@@ -103,6 +103,31 @@ function romeTime(iso) {
   for (const part of ROME.formatToParts(new Date(iso))) { p[part.type] = part.value; }
   return p.day + "/" + p.month + "/" + p.year + " alle " + p.hour + ":" + p.minute;
 }
+// What the service's error codes mean for an agent, in Italian; its own words (English,
+// for whoever supports the service) follow as the detail.
+const ERRORI = {
+  invalid_phone: "il numero non è un numero di telefono valido: controlli le cifre",
+  invalid_call: "dati della chiamata incompleti o non validi",
+  invalid_outcome: "esito non riconosciuto",
+  invalid_started_at: "ora della chiamata non valida: controlli l'orologio del computer",
+  invalid_received_at: "data della richiesta non valida",
+  invalid_note: "nota non valida o troppo lunga",
+  invalid_purpose: "finalità non riconosciuta",
+  invalid_input: "dati non validi",
+  forbidden: "il suo codice di accesso non consente questa operazione",
+  store_busy: "servizio momentaneamente occupato: riprovi tra qualche secondo",
+  journal_damaged: "registro delle opposizioni non verificabile: non chiami nessun numero e " +
+    "avvisi il responsabile privacy",
+  store_damaged: "archivio non verificabile: non chiami nessun numero e avvisi il responsabile",
+  body_too_large: "richiesta troppo grande",
+  unavailable: "servizio non disponibile: riprovi; se persiste avvisi l'assistenza",
+  internal: "errore del servizio: riprovi; se persiste avvisi l'assistenza",
+};
+function why(r) {
+  const error = r.data.error || {};
+  const words = ERRORI[error.code] || ("errore " + r.status);
+  return words + (error.message ? " (dettaglio: " + error.message + ")" : "");
+}
 function token() { return sessionStorage.getItem("gk-token"); }
 function show(loggedIn) { $("login").hidden = loggedIn; $("work").hidden = !loggedIn; }
 function result(box, ok, text) {
@@ -137,8 +162,7 @@ $("optout-form").addEventListener("submit", async (ev) => {
         when + ". Riferimento n. " + r.data.ref + ". Da ora il numero non verrà più chiamato.");
       $("phone").value = ""; $("note").value = "";
     } else {
-      result("optout-result", false, "Non registrata: " +
-        ((r.data.error && r.data.error.message) || ("errore " + r.status)));
+      result("optout-result", false, "Non registrata: " + why(r) + ".");
     }
   } catch (e) {
     result("optout-result", false, "Non registrata: servizio non raggiungibile. Riprovi.");
@@ -159,8 +183,7 @@ $("call-form").addEventListener("submit", async (ev) => {
         " Anche l'opposizione è registrata: il numero non verrà più chiamato." : ""));
       $("call-phone").value = "";
     } else {
-      result("call-result", false, "Non registrato: " +
-        ((r.data.error && r.data.error.message) || ("errore " + r.status)));
+      result("call-result", false, "Non registrato: " + why(r) + ".");
     }
   } catch (e) {
     result("call-result", false, "Non registrato: servizio non raggiungibile. Riprovi.");
@@ -171,7 +194,7 @@ $("check-form").addEventListener("submit", async (ev) => {
   const r = await call("GET", "/v1/check?purpose=telemarketing&phone=" +
     encodeURIComponent($("check-phone").value));
   if (r.status !== 200) {
-    result("check-result", false, (r.data.error && r.data.error.message) || "errore " + r.status);
+    result("check-result", false, "Nessuna risposta: " + why(r) + ".");
   } else if (r.data.dialable) {
     result("check-result", true, r.data.phone + ": si può chiamare" + (r.data.valid_until ?
       " fino al " + romeTime(r.data.valid_until) + " (ora italiana)" : "") + ". Base giuridica: " +
