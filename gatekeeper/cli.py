@@ -755,6 +755,8 @@ def disclose(ctx: click.Context, phone: str, fmt: str, lang: str, ref: str | Non
     ws = _workspace(ctx)
     target = output_path(Path(out)) if out else None  # before --ref logs the answer
     data = collect(ws, phone, ref=ref, received_on=_day_option(received, "--received"))
+    for warning in data["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
     if fmt == "json":
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     else:

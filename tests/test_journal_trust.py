@@ -87,6 +87,23 @@ def test_damaged_line_blocks_decisions_until_repaired_but_never_an_optout(
         "OPTED_OUT"]
 
 
+def test_disclosure_warns_when_a_damaged_line_may_hold_the_persons_optout(
+        scrubbed: Workspace) -> None:
+    """A disk error in the middle of the person's opt-out: the answer to "what do you hold
+    about me?" would leave it out, so the privacy officer is told before sending it."""
+    phone = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")["phone"][0]
+    other = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")["phone"][1]
+    with scrubbed.journal_path.open("ab") as handle:
+        handle.write(b'{"type": "optout", "phone": "' + phone.encode() + b'", "at\x00\x01\n')
+    damaged_line = scrubbed.journal_path.read_bytes().count(b"\n")
+    told = gk(scrubbed, "disclose", phone, "--format", "json")
+    assert f"line {damaged_line} is damaged and holds this number's digits" in told.stderr
+    assert json.loads(told.stdout)["warnings"]
+    assert "warning" not in gk(scrubbed, "disclose", other, "--format", "json").stderr
+    gk(scrubbed, "optout", "repair", "--by", "dpo", "--reason", "restored from backup")
+    assert "warning" not in gk(scrubbed, "disclose", phone).stderr  # acknowledged
+
+
 def test_optout_list_warns_about_a_torn_tail(scrubbed: Workspace) -> None:
     with scrubbed.journal_path.open("ab") as handle:
         handle.write(b'{"type": "optout", "phone": "+3933')

@@ -119,7 +119,9 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
     With a request reference the access request is recorded as answered now (request log).
     """
     phone = phone_of(value)
-    optouts = _optouts(Journal(ws.journal_path), phone)
+    journal = Journal(ws.journal_path)
+    optouts = _optouts(journal, phone)
+    damaged = journal.damaged_lines_of(phone)
     with Store(ws.store_path, read_only=ref is None) as store:
         data: dict[str, Any] = {
             "phone": phone,
@@ -133,6 +135,11 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
         if ref:
             record_request(store, ref, "access", phone, received_on, answered=True)
     data["held"] = any(data[k] for k in DISCLOSURE_KEYS[1:])
+    # For the privacy officer, not the letter: what this answer may be missing.
+    data["warnings"] = [
+        f"the opt-out journal's line {n} is damaged and holds this number's digits: an "
+        "opt-out of it may be missing from this answer; repair the journal (gatekeeper "
+        "optout repair) from a backup before sending it" for n in damaged]
     data["generated_at"] = iso(now_utc())
     return data
 

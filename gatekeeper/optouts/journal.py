@@ -358,6 +358,25 @@ class Journal:
             at = data.find(needle, end)
         return events_frame(found)
 
+    def damaged_lines_of(self, phone: str) -> list[int]:
+        """Damaged lines nobody acknowledged that hold this number's digits: an opt-out of
+        the number may be among them, so an answer to the person is incomplete until the
+        journal is repaired. Cheap when there are none (a byte search); the journal is
+        parsed whole only when such a line is found."""
+        data = self._bytes()
+        digits = phone.removeprefix("+").encode()
+        suspect, at = set(), data.find(digits)
+        while at >= 0:
+            start, end = data.rfind(b"\n", 0, at) + 1, data.find(b"\n", at)
+            if end < 0:
+                break  # a torn last line was never acknowledged
+            if journal_entry(data[start:end]) is None:
+                suspect.add(data.count(b"\n", 0, start) + 1)
+            at = data.find(digits, end)
+        if not suspect:
+            return []
+        return sorted(b.line for b in self.read().damaged if b.line in suspect)
+
     def checkpoints(self) -> list[Checkpoint]:
         """The receipts of every append (optouts.checkpoints); a damaged line there is
         skipped: it is a copy of what the journal itself proves. A file that cannot be
