@@ -96,7 +96,8 @@ def test_instants_with_an_offset(moment: dt.datetime, form: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.datetimes(dt.datetime(1971, 1, 1), dt.datetime(2099, 12, 31)).map(
-    lambda d: d.replace(microsecond=0)), st.sampled_from(["iso", "dmy", "dmy-comma"]))
+    lambda d: d.replace(microsecond=0, fold=0)),  # hypothesis sets fold=1 at times
+    st.sampled_from(["iso", "dmy", "dmy-comma"]))
 def test_instants_without_an_offset_are_rome_time(local: dt.datetime, form: str) -> None:
     text = {"iso": local.strftime("%Y-%m-%d %H:%M:%S"),
             "dmy": local.strftime("%d/%m/%Y %H:%M:%S"),

@@ -168,7 +168,8 @@ def test_a_column_of_call_times_reads_each_value_as_it_is_read_alone(
             continue
         moment, form, offset = cell
         moment = moment.replace(microsecond=moment.microsecond if "%f" in form else 0,
-                                second=moment.second if form.count(":") == 2 else 0)
+                                second=moment.second if form.count(":") == 2 else 0,
+                                fold=0)  # text has no fold: a repeated hour is its first
         if offset is not None:
             zone = dt.UTC if offset == "Z" else dt.datetime.strptime(offset, "%z").tzinfo
             assert read == moment.replace(tzinfo=zone).astimezone(dt.UTC).replace(
