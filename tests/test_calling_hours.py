@@ -150,6 +150,28 @@ extra_holidays = ["2026-12-07", 2027-12-07]
     assert hours.next_open(rome("2027-12-06 19:00")) == rome("2027-12-09 09:00")
 
 
+def test_a_patron_saint_listed_once_is_a_holiday_every_year(tmp_path: Path) -> None:
+    """"12-07" is Sant'Ambrogio in every year, with its eve a pre_holiday, as the dated form
+    is for its one year; 02-29 only exists in leap years."""
+    hours = hours_from(tmp_path, """
+[calling_hours]
+extra_holidays = ["12-07", "02-29"]
+""")
+    dated = hours_from(tmp_path, """
+[calling_hours]
+extra_holidays = ["2026-12-07", "2027-12-07", "2031-12-07", "2028-02-29"]
+""")
+    for year in (2026, 2027, 2031):
+        for day in (dt.date(year, 12, 6), dt.date(year, 12, 7), dt.date(year, 12, 8)):
+            assert hours.kind_of(day) == dated.kind_of(day), day
+        assert hours.kind_of(dt.date(year, 12, 7)) == "holiday"
+    assert hours.kind_of(dt.date(2028, 2, 29)) == "holiday"
+    assert hours.kind_of(dt.date(2028, 2, 28)) == "pre_holiday"
+    assert hours.kind_of(dt.date(2027, 2, 28)) == "sunday"  # no 29th: an ordinary Sunday
+    assert hours.kind_of(dt.date(2027, 3, 1)) == "weekday"
+    assert hours.next_open(rome("2027-12-06 19:00")) == rome("2027-12-09 09:00")
+
+
 # --- next_open -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("at", "expected"), [
@@ -349,6 +371,9 @@ def test_next_open_is_the_first_open_instant(table: dict[str, Any], at: dt.datet
     ('extra_holidays = ["07/12/2026"]', "calling_hours.extra_holidays",
      'use ISO dates, e.g. extra_holidays = ["2026-12-07"]'),
     ('extra_holidays = ["2026-02-30"]', "calling_hours.extra_holidays", "not a date"),
+    ('extra_holidays = ["02-30"]', "calling_hours.extra_holidays", "not a day of the year"),
+    ('extra_holidays = ["7-12"]', "calling_hours.extra_holidays", 'or month-day for every '
+     'year, e.g. "12-07"'),
     ("extra_holidays = [2026-12-07T00:00:00]", "calling_hours.extra_holidays",
      "is a date and time"),
     ("extra_holidays = [20261207]", "calling_hours.extra_holidays", "not a date"),

@@ -29,10 +29,12 @@ TABLE = "calling_hours"
 DAY_KINDS = ("weekday", "saturday", "pre_holiday", "sunday", "holiday")
 KEYS = (*DAY_KINDS, "extra_holidays")
 _WINDOW_FIX = 'use HH:MM-HH:MM, e.g. 09:00-20:00 (or "" for no calls that day)'
-_DATE_FIX = 'use ISO dates, e.g. extra_holidays = ["2026-12-07"]'
+_DATE_FIX = ('use ISO dates, e.g. extra_holidays = ["2026-12-07"], or month-day for every '
+             'year, e.g. "12-07"')
 # 09:00-20:00; an en dash as PRODUCT.md prints it is the same window. 24:00 ends the day.
 _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")  # a patron saint's day, every year
 _DAY = dt.timedelta(days=1)
 # A configuration with any open day opens within a year (every year has Saturdays, Sundays,
 # holidays and their eves); the margin covers a window that only a rare day kind has.
@@ -68,8 +70,9 @@ class CallingHours:
     pre_holiday: Window | None
     sunday: Window | None
     holiday: Window | None
-    extra_holidays: tuple[dt.date, ...]  # local holidays (a city's patron saint), sorted
+    extra_holidays: tuple[dt.date, ...]  # local holidays on one date, sorted
     country: str  # the `holidays` package's country code for the national holidays
+    every_year: tuple[tuple[int, int], ...] = ()  # (month, day): a patron saint, yearly
 
     @classmethod
     def from_table(cls, table: Any, file: Path | None,
@@ -88,13 +91,14 @@ class CallingHours:
                                   file=file, key=f"{TABLE}.{key}")
         values: dict[str, Any] = {**dict(jurisdiction.calling_hours), **table}
         windows = {kind: _window(values.get(kind, ""), file, kind) for kind in DAY_KINDS}
-        return cls(**windows,
-                   extra_holidays=_dates(values.get("extra_holidays", []), file),
+        dates, every_year = _dates(values.get("extra_holidays", []), file)
+        return cls(**windows, extra_holidays=dates, every_year=every_year,
                    country=jurisdiction.holidays_country)
 
     def is_holiday(self, day: dt.date) -> bool:
         """A national public holiday of the country or one of `extra_holidays`."""
-        return day in self.extra_holidays or day in _national(self.country, day.year)
+        return (day in self.extra_holidays or (day.month, day.day) in self.every_year
+                or day in _national(self.country, day.year))
 
     def kind_of(self, day: dt.date) -> str:
         """Which of DAY_KINDS a Rome calendar day is, holidays first (see the module)."""
@@ -205,14 +209,28 @@ def _window(value: Any, file: Path | None, key: str) -> Window | None:
     return Window(start, end)
 
 
-def _dates(value: Any, file: Path | None) -> tuple[dt.date, ...]:
+def _dates(value: Any, file: Path | None
+           ) -> tuple[tuple[dt.date, ...], tuple[tuple[int, int], ...]]:
+    """The dates, and the month-days that recur every year (listing a patron saint once
+    for every year, rather than once per year, so no year is forgotten)."""
     where = f"{TABLE}.extra_holidays"
     if not isinstance(value, list):
         raise ConfigError(f"must be a list, got {value!r}; {_DATE_FIX}", file=file, key=where)
     days: set[dt.date] = set()
+    yearly: set[tuple[int, int]] = set()
     for item in value:
-        days.add(_date(item, file, where))
-    return tuple(sorted(days))
+        recurring = _MONTH_DAY.match(item.strip()) if isinstance(item, str) else None
+        if recurring:
+            month, day = int(recurring[1]), int(recurring[2])
+            try:
+                dt.date(2000, month, day)  # a leap year: 02-29 is a day (in leap years)
+            except ValueError:
+                raise ConfigError(f"{item!r} is not a day of the year; {_DATE_FIX}",
+                                  file=file, key=where) from None
+            yearly.add((month, day))
+        else:
+            days.add(_date(item, file, where))
+    return tuple(sorted(days)), tuple(sorted(yearly))
 
 
 def _date(item: Any, file: Path | None, where: str) -> dt.date:
