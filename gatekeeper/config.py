@@ -122,13 +122,10 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "calling_hours": {"weekday": str, "saturday": str, "pre_holiday": str, "sunday": str,
                       "holiday": str, "extra_holidays": list},
 }
-# Bounds the law sets: a knob may make the product stricter, never more permissive.
-_WHY = {"policy.rpo_validity_days": " (an RPO answer is valid for 15 days at most: art. 1 "
-        "c.12 L. 5/2018, DPR 26/2022; a smaller number is stricter)"}
 # Whole-number knobs, inclusive bounds: beyond them dates overflow (a retention of 10^9
 # months is before year 1), and a negative retention would purge what it should keep.
 _RANGES: dict[str, tuple[int, int]] = {
-    "policy.rpo_validity_days": (0, 15),
+    "policy.rpo_validity_days": (0, 3650),
     "policy.consent_max_age_days": (0, 36500),
     "policy.contract_grace_days": (0, 36500),
     "policy.audit_answer_days": (1, 365),
@@ -220,8 +217,7 @@ def _check_table(path: Path, name: str, table: Any) -> dict[str, Any]:
         bounds = _RANGES.get(f"{name}.{key}")
         if bounds is not None and isinstance(value, int) and not bounds[0] <= value <= bounds[1]:
             raise ConfigError(f"[{name}] {key} must be from {bounds[0]} to {bounds[1]}, got "
-                              f"{value}{_WHY.get(f'{name}.{key}', '')}", file=path,
-                              key=f"{name}.{key}")
+                              f"{value}", file=path, key=f"{name}.{key}")
         if isinstance(value, float) and not (math.isfinite(value) and value >= 0):
             raise ConfigError(f"[{name}] {key} must be a number of 0 or more, got {value}",
                               file=path, key=f"{name}.{key}")
@@ -276,6 +272,13 @@ def parse_config(path: Path) -> Config:
     for knob in ("rpo_validity_days", "consent_max_age_days", "contract_grace_days"):
         if getattr(policy, knob) < 0:
             raise ConfigError(f"{knob} must be 0 or more", file=path, key=f"policy.{knob}")
+    limit = JURISDICTIONS[policy.jurisdiction].register_validity_days
+    if limit is not None and policy.rpo_validity_days > limit:  # the law's bound, not ours
+        law = JURISDICTIONS[policy.jurisdiction].register_validity_law
+        raise ConfigError(f"[policy] rpo_validity_days must be from 0 to {limit}, got "
+                          f"{policy.rpo_validity_days} (a register answer is valid for {limit} "
+                          f"days at most: {law}; a smaller number is stricter)", file=path,
+                          key="policy.rpo_validity_days")
     reg = dict(_check_table(path, "registry", raw.get("registry", {})))
     adapter = reg.pop("adapter", "file")
     from .registry.adapters import ADAPTERS

@@ -151,11 +151,11 @@ extra_holidays = ["2026-12-07", 2027-12-07]
 
 
 def test_a_patron_saint_listed_once_is_a_holiday_every_year(tmp_path: Path) -> None:
-    """"12-07" is Sant'Ambrogio in every year, with its eve a pre_holiday, as the dated form
-    is for its one year; 02-29 only exists in leap years."""
+    """"--12-07" is Sant'Ambrogio in every year, with its eve a pre_holiday, as the dated
+    form is for its one year; --02-29 only exists in leap years."""
     hours = hours_from(tmp_path, """
 [calling_hours]
-extra_holidays = ["12-07", "02-29"]
+extra_holidays = ["--12-07", "--02-29"]
 """)
     dated = hours_from(tmp_path, """
 [calling_hours]
@@ -371,9 +371,10 @@ def test_next_open_is_the_first_open_instant(table: dict[str, Any], at: dt.datet
     ('extra_holidays = ["07/12/2026"]', "calling_hours.extra_holidays",
      'use ISO dates, e.g. extra_holidays = ["2026-12-07"]'),
     ('extra_holidays = ["2026-02-30"]', "calling_hours.extra_holidays", "not a date"),
-    ('extra_holidays = ["02-30"]', "calling_hours.extra_holidays", "not a day of the year"),
-    ('extra_holidays = ["7-12"]', "calling_hours.extra_holidays", 'or month-day for every '
-     'year, e.g. "12-07"'),
+    ('extra_holidays = ["--02-30"]', "calling_hours.extra_holidays", "not a day of the year"),
+    # Day first, as Italians write it: never read as 12 July.
+    ('extra_holidays = ["07-12"]', "calling_hours.extra_holidays",
+     'or "--12-07" (ISO month and day) for 7 December every year'),
     ("extra_holidays = [2026-12-07T00:00:00]", "calling_hours.extra_holidays",
      "is a date and time"),
     ("extra_holidays = [20261207]", "calling_hours.extra_holidays", "not a date"),

@@ -317,3 +317,22 @@ def test_formulas_in_a_list_reach_no_spreadsheet(maker: WorkspaceMaker) -> None:
     assert "'=2+2" in dialable["name"].to_list() or "'\t=2+2" in dialable["name"].to_list()
     sources = pl.read_csv(ws.report_dir("f") / "sources.csv", infer_schema=False)
     assert sources["supplier_name"][0] == "'=cmd|' /C calc'!A0"
+
+
+def test_a_run_made_with_a_longer_rpo_validity_than_the_law_answers_only_as_long_as_the_law(
+        scrubbed: Workspace) -> None:
+    """Before the configuration refused it, a workspace could run with a 30-day RPO
+    validity; such a run must not keep numbers dialable past the legal 15 days."""
+    phone = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")["phone"][0]
+    ask = ("check", phone, "--purpose", "telemarketing", "--json", "--at")
+    # The demo's RPO answer is of 2026-11-20 10:00: dialable until 5 December 10:00.
+    assert json.loads(_gk(scrubbed, *ask, "2026-11-23T10:00").stdout)["dialable"]
+    before = json.loads(_gk(scrubbed, *ask, "2026-12-04T10:00").stdout)
+    assert before["dialable"] and before["valid_until"] == "2026-12-05T09:00:00Z"
+    with Store(scrubbed.store_path) as store:  # as a run under rpo_validity_days = 30 says
+        policy = json.loads(str(store.scalar("SELECT policy_json FROM runs LIMIT 1")))
+        store.con.execute("UPDATE runs SET policy_json = ?",
+                          [json.dumps({**policy, "rpo_validity_days": 30})])
+    # Its valid_until (recorded as 15 days here) is brought back by the 15 days' excess.
+    after = json.loads(_gk(scrubbed, *ask, "2026-12-04T10:00").stdout)
+    assert after["reason"] == "RPO_NOT_CHECKED"

@@ -41,6 +41,10 @@ class Jurisdiction:
     # Fixed lines begin with 0: a list that lost it (Excel stored the column as numbers)
     # is recognisable, and refused with the fix.
     fixed_lines_start_with_zero: bool = False
+    # How long the register's answer is valid by law, and the law: a configuration may ask
+    # for less (stricter), never more. None: no such limit.
+    register_validity_days: int | None = None
+    register_validity_law: str = ""
 
     @property
     def prefix(self) -> str:

@@ -29,12 +29,14 @@ TABLE = "calling_hours"
 DAY_KINDS = ("weekday", "saturday", "pre_holiday", "sunday", "holiday")
 KEYS = (*DAY_KINDS, "extra_holidays")
 _WINDOW_FIX = 'use HH:MM-HH:MM, e.g. 09:00-20:00 (or "" for no calls that day)'
-_DATE_FIX = ('use ISO dates, e.g. extra_holidays = ["2026-12-07"], or month-day for every '
-             'year, e.g. "12-07"')
+_DATE_FIX = ('use ISO dates, e.g. extra_holidays = ["2026-12-07"], or "--12-07" (ISO month '
+             'and day) for 7 December every year')
 # 09:00-20:00; an en dash as PRODUCT.md prints it is the same window. 24:00 ends the day.
 _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")  # a patron saint's day, every year
+# A patron saint's day every year: ISO 8601's --MM-DD. "07-12" alone is refused: Italians
+# write the day first, and reading it as 12 July would open the lines on 7 December.
+_MONTH_DAY = re.compile(r"^--(\d{2})-(\d{2})$")
 _DAY = dt.timedelta(days=1)
 # A configuration with any open day opens within a year (every year has Saturdays, Sundays,
 # holidays and their eves); the margin covers a window that only a rare day kind has.

@@ -31,5 +31,7 @@ IT = Jurisdiction(
     holidays_country="IT",
     foreign_prefixes=("06698",),
     keeps_leading_zero=True,
+    register_validity_days=15,
+    register_validity_law="art. 1 c.12 L. 5/2018, DPR 26/2022",
     fixed_lines_start_with_zero=True,
 )

@@ -108,6 +108,12 @@ def runs_at(store: Store, purpose: str, asked: pl.DataFrame) -> pl.DataFrame:
             "ORDER BY i", [purpose]).drop("i")
 
 
+def policy_of(store: Store, run_id: str) -> dict[str, Any]:
+    """The policy a run decided under, as it recorded it."""
+    text = store.scalar("SELECT policy_json FROM runs WHERE run_id = ? LIMIT 1", [run_id])
+    return dict(json.loads(str(text))) if text else {}
+
+
 def latest_run(store: Store, purpose: str) -> RunRecord | None:
     """The latest run of a purpose."""
     return run_for(store, purpose, None, None)
