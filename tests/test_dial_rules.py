@@ -321,3 +321,21 @@ def test_a_batch_check_answers_each_number_as_a_single_check_does(
         too_many = agent.post("/v1/check", json={"purpose": "survey",
                                                  "numbers": [clean] * 10_001})
         assert too_many.status_code == 422 and "10,000" in too_many.text
+
+
+def test_a_call_id_reused_for_an_objection_still_stops_the_calls(ws: Workspace) -> None:
+    """Through the service: the clash is answered 409 with what was stored under the id,
+    and the second person's objection counts at once."""
+    first, second = fresh(ws), fresh(ws)
+    call = {"call_id": f"reused-{first}", "agency": "connecto", "phone": first,
+            "started_at": "2026-11-23 10:00", "outcome": "answered"}
+    with running_service(ws, "2026-11-24T10:00") as service, service.client("agent") as agent:
+        assert agent.post("/v1/calls", json=call).status_code == 201
+        assert agent.post("/v1/calls", json=call).status_code == 200  # a retry
+        clash = agent.post("/v1/calls", json={**call, "phone": second, "outcome": "optout"})
+        assert clash.status_code == 409, clash.text
+        body = clash.json()
+        assert body["optouts_recorded"] == 1 and body["already_recorded"][0]["phone"] == first
+        assert "the objection was recorded" in body["conflicts"][0]["message"]
+        params = {"phone": second, "purpose": "survey", "campaign": "sat"}
+        assert agent.get("/v1/check", params=params).json()["reason"] == "OPTED_OUT"

@@ -61,6 +61,30 @@ def test_an_optout_outcome_records_the_objection_first(tmp_path: Path) -> None:
     assert event["at"] == T0  # received during the call
 
 
+def test_an_objection_under_a_reused_call_id_is_recorded_and_the_clash_said(
+        tmp_path: Path) -> None:
+    """A dialer that reuses call ids: the second person's "don't call me" must not be lost
+    as a mere repeat; a true retry (the same call again) is no clash and no new entry."""
+    journal = Journal(tmp_path / "optouts.jsonl")
+    index = LedgerIndex(Ledger(tmp_path / "ledger"))
+
+    def record(*rows: tuple[str, str, dt.datetime, str]) -> Any:
+        return index.record(_calls(*rows), lambda o: optouts_from_calls(journal, o))
+
+    assert record(("c1", "+393331234567", T0, "answered")).stored
+    retry = record(("c1", "+393331234567", T0, "answered"))
+    assert (retry.stored, retry.clashes, retry.optouts) == ([], [], 0)
+    reused = record(("c1", "+393339999999", T0 + DAY, "optout"))
+    assert not reused.stored and reused.optouts == 1
+    assert [c["phone"] for c in reused.clashes] == ["+393339999999"]
+    assert [c["phone"] for c in reused.repeated] == ["+393331234567"]  # as first stored
+    assert journal.read().events["phone"].to_list() == ["+393339999999"]
+    # The same clash within one batch: the objection is recorded too.
+    both = record(("c2", "+393331111111", T0, "busy"), ("c2", "+393332222222", T0, "optout"))
+    assert len(both.stored) == 1 and both.optouts == 1
+    assert journal.read().events["phone"].to_list() == ["+393339999999", "+393332222222"]
+
+
 def test_compaction_and_imports_keep_every_call_once(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "ledger")
     index = LedgerIndex(ledger)

@@ -27,7 +27,7 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,9 @@ class Recorded:
     stored: list[dict[str, Any]]  # a request's few calls: rows, not a frame
     repeated: list[dict[str, Any]]
     optouts: int = 0
+    # Repeats that report another call than the one stored under their id (as sent): the
+    # dialer reuses call ids; said back so it can notice.
+    clashes: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..timeutil import iso
 from . import KEY, LEDGER_SCHEMA, Ledger, Recorded, Segment, conform
 
 # What the index reads of a segment: the call's identity and what the contact rules count.
@@ -38,6 +39,15 @@ class _Waiting:
     done: bool = False
     result: Recorded | None = None
     error: BaseException | None = None
+
+
+def _clash(sent: dict[str, Any], first: dict[str, Any] | None) -> bool:
+    """A repeated call id that reports another call: another number, outcome or time."""
+    # To the second: calls.jsonl keeps whole seconds, so a retry read back after a restart
+    # is the same call.
+    return first is not None and (iso(sent.get("started_at")) != iso(first.get("started_at"))
+                                  or any(sent.get(c) != first.get(c)
+                                         for c in ("phone", "outcome", "direction")))
 
 
 class LedgerIndex:
@@ -199,14 +209,29 @@ class LedgerIndex:
                 for (n, row), value, held in zip(rows, hashes, seen.tolist(), strict=True):
                     (again if held or value in taken else fresh).append((n, row, value))
                     taken.add(value)
+                # Each repeat as first stored (in this batch, or before it): a repeat that
+                # says something else (another number, another outcome) is a clash.
+                in_batch = {value: row for _, row, value in fresh}
+                firsts = self._firsts([(row, value) for _, row, value in again
+                                       if value not in in_batch]) if again else {}
+                firsts.update(in_batch)
                 for n, waiting in enumerate(batch):  # the journal first: never a call
                     objections = [row for m, row, _ in fresh  # without its objection
                                   if m == n and row["outcome"] == "optout"]
+                    clashes = [(row, firsts[value]) for m, row, value in again
+                               if m == n and _clash(row, firsts.get(value))]
+                    # An objection reported under a call id already used is still the
+                    # person's objection: recorded, never lost to the dialer's mistake.
+                    objections += [row for row, first in clashes if row["outcome"] == "optout"
+                                   and (first.get("outcome") != "optout"
+                                        or first.get("phone") != row["phone"])]
                     if objections and waiting.optouts is not None:
                         waiting.optouts(conform(pl.DataFrame(objections,
                                                              schema=LEDGER_SCHEMA)))
-                    waiting.result = Recorded([row for m, row, _ in fresh if m == n], [],
-                                              len(objections))
+                    waiting.result = Recorded(
+                        [row for m, row, _ in fresh if m == n],
+                        [firsts[value] for m, _, value in again if m == n and value in firsts],
+                        len(objections), [row for row, _ in clashes])
                 if fresh:
                     start, end = self.ledger.write_wal([row for _, row, _ in fresh])
                     with self.lock:
@@ -215,12 +240,6 @@ class LedgerIndex:
                                        [value for _, _, value in fresh])
                             self.wal_position = end
                 self.refresh()
-                if again:
-                    firsts = self._firsts([(row, value) for _, row, value in again])
-                    for n, waiting in enumerate(batch):
-                        assert waiting.result is not None
-                        waiting.result.repeated = [firsts[value] for m, _, value in again
-                                                   if m == n and value in firsts]
         except BaseException as exc:  # nothing acknowledged: every request in it fails
             for waiting in batch:
                 waiting.error = exc

@@ -318,10 +318,20 @@ async def post_calls(request: Request) -> JSONResponse:
     recorded = await asyncio.to_thread(index.ledger.record, calls,
                                        lambda objections: optouts_from_calls(journal,
                                                                               objections))
-    status = 201 if recorded.stored else 200
-    return JSONResponse({"stored": _calls_json(recorded.stored),
-                         "already_recorded": _calls_json(recorded.repeated),
-                         "optouts_recorded": recorded.optouts}, status_code=status)
+    # 409 when nothing new was stored and a call id was reused for another call: the dialer
+    # must notice (an objection among them was recorded all the same).
+    status = 201 if recorded.stored else 409 if recorded.clashes else 200
+    body = {"stored": _calls_json(recorded.stored),
+            "already_recorded": _calls_json(recorded.repeated),
+            "optouts_recorded": recorded.optouts}
+    if recorded.clashes:
+        body["conflicts"] = [
+            {"agency": c["agency"], "call_id": c["call_id"],
+             "message": f"call_id {c['call_id']} of {c['agency']} was already recorded for "
+                        "another call (see already_recorded); each call needs its own id"
+                        + ("; the objection was recorded" if c["outcome"] == "optout"
+                           else "; this one was not stored")} for c in recorded.clashes]
+    return JSONResponse(body, status_code=status)
 
 
 def _calls_json(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
