@@ -79,10 +79,18 @@ def test_an_objection_under_a_reused_call_id_is_recorded_and_the_clash_said(
     assert [c["phone"] for c in reused.clashes] == ["+393339999999"]
     assert [c["phone"] for c in reused.repeated] == ["+393331234567"]  # as first stored
     assert journal.read().events["phone"].to_list() == ["+393339999999"]
+    # An export does the same: a reused id's objection (before, or earlier in the file).
+    ledger = Ledger(tmp_path / "ledger")
+    stored, repeated, _ = ledger.import_calls(
+        _calls(("c1", "+393334444444", T0, "optout"), ("c1", "+393331234567", T0, "answered"),
+               ("c5", "+393335555555", T0, "busy"), ("c5", "+393336666666", T0, "optout")),
+        "sha-x", lambda o: optouts_from_calls(journal, o))
+    assert (stored, repeated) == (1, 3)
+    assert journal.read().events["phone"].to_list()[-2:] == ["+393334444444", "+393336666666"]
     # The same clash within one batch: the objection is recorded too.
     both = record(("c2", "+393331111111", T0, "busy"), ("c2", "+393332222222", T0, "optout"))
     assert len(both.stored) == 1 and both.optouts == 1
-    assert journal.read().events["phone"].to_list() == ["+393339999999", "+393332222222"]
+    assert journal.read().events["phone"].to_list()[-1:] == ["+393332222222"]
 
 
 def test_compaction_and_imports_keep_every_call_once(tmp_path: Path) -> None:

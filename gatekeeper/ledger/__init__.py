@@ -264,15 +264,36 @@ class Ledger:
         with self._lock():
             if any(s.source == f"import:{source_sha}" for s in self.segments()):
                 return 0, calls.height, True
-            recorded = self.recorded(conform(calls).select(KEY))
-            fresh = conform(calls).join(recorded, on=KEY, how="anti").unique(
+            rows = conform(calls)
+            recorded = self.recorded(rows.select(KEY))
+            fresh = rows.join(recorded, on=KEY, how="anti").unique(
                 KEY, keep="first", maintain_order=True)
-            objections = fresh.filter(pl.col("outcome") == "optout")
+            objections = pl.concat([fresh.filter(pl.col("outcome") == "optout"),
+                                    self._objections_under_used_ids(rows, recorded, fresh)])
             if objections.height and optouts is not None:
                 optouts(objections)
             if fresh.height:
                 self._write_segment(fresh, f"import:{source_sha}")
         return fresh.height, calls.height - fresh.height, False
+
+    def _objections_under_used_ids(self, rows: pl.DataFrame, recorded: pl.DataFrame,
+                                   fresh: pl.DataFrame) -> pl.DataFrame:
+        """`optout` rows whose call id was first used (in the ledger, or earlier in the
+        file) for another call: not stored, as a repeat, but the person's objection is
+        still theirs and is recorded (the service does the same)."""
+        optouts = rows.filter(pl.col("outcome") == "optout")
+        first_in_file = fresh.select(KEY)
+        reused = pl.concat([optouts.join(recorded, on=KEY, how="semi"),
+                            optouts.join(first_in_file, on=KEY, how="semi")
+                            .join(fresh, on=[*KEY, "phone", "outcome"], how="anti")])
+        if reused.is_empty():
+            return reused
+        firsts = pl.concat([self.first_of(reused.select(KEY).unique()), fresh]).unique(
+            KEY, keep="first", maintain_order=True).select(
+            *KEY, pl.col("phone").alias("_first_phone"), pl.col("outcome").alias("_first"))
+        return reused.join(firsts, on=KEY, how="left").filter(
+            (pl.col("_first") != "optout") | (pl.col("_first_phone") != pl.col("phone"))
+        ).select(rows.columns)
 
     def compact(self) -> int:
         """Fold the service's calls.jsonl into one segment (it only grows otherwise): the
