@@ -286,7 +286,7 @@ def test_a_batch_check_answers_each_number_as_a_single_check_does(
              for n in range(1, 4)]
     not_in_run = "+393409999999"
     asked: list[Any] = [limit, "n/d", refused, objected, clean, clean.removeprefix("+39"),
-                        not_in_run, "+442079460958", "899123456", 3331234567, limit]
+                        not_in_run, "+442079460958", "899123456", limit]
     with running_service(ws, "2026-11-24T10:00") as service, service.client("agent") as agent:
         assert agent.post("/v1/calls", json={"calls": calls}).status_code == 201
         assert agent.post("/v1/optouts", json={"phone": objected}).status_code == 201
@@ -303,9 +303,7 @@ def test_a_batch_check_answers_each_number_as_a_single_check_does(
             assert len(answers) == len(asked)
             for value, answer in zip(asked, answers, strict=True):
                 alone = agent.get("/v1/check", params={**context, "phone": str(value)})
-                # Not a number, or not a string (a JSON integer loses a landline's 0):
-                # answered, and named, in the batch.
-                if alone.status_code == 422 or not isinstance(value, str):
+                if alone.status_code == 422:  # not a number: answered, and named, in a batch
                     assert answer["reason"] == "INVALID_NUMBER" and answer["input"] == str(value)
                     assert answer["phone"] is None and not answer["dialable"]
                     continue
@@ -314,10 +312,14 @@ def test_a_batch_check_answers_each_number_as_a_single_check_does(
             if context == {"purpose": "survey", "campaign": "sat"}:  # the cases reached
                 assert reasons == ["ATTEMPT_LIMIT", "INVALID_NUMBER", "COOLDOWN",
                                    "OPTED_OUT", None, None, "NO_SOURCE", "OUT_OF_JURISDICTION",
-                                   "NUMBER_TYPE", "INVALID_NUMBER", "ATTEMPT_LIMIT"]
+                                   "NUMBER_TYPE", "ATTEMPT_LIMIT"]
         assert {a["reason"] for a in agent.post("/v1/check", json={
             "purpose": "survey", "campaign": "sat", "agency": "shortterm",
             "numbers": [clean]}).json()} == {"AGENCY_NOT_AUTHORISED"}
+        # A JSON number has lost a landline's 0 already: refused, naming it, not guessed at.
+        integer = agent.post("/v1/check", json={"purpose": "survey",
+                                                "numbers": [clean, 212345678]})
+        assert integer.status_code == 422 and "numbers[1] is 212345678" in integer.text
         too_many = agent.post("/v1/check", json={"purpose": "survey",
                                                  "numbers": [clean] * 10_001})
         assert too_many.status_code == 422 and "10,000" in too_many.text
@@ -339,3 +341,20 @@ def test_a_call_id_reused_for_an_objection_still_stops_the_calls(ws: Workspace) 
         assert "the objection was recorded" in body["conflicts"][0]["message"]
         params = {"phone": second, "purpose": "survey", "campaign": "sat"}
         assert agent.get("/v1/check", params=params).json()["reason"] == "OPTED_OUT"
+
+
+def test_the_service_answers_from_the_run_valid_at_its_instant(ws: Workspace) -> None:
+    """A service pinned before a run's as_of (or a run prepared ahead of time) answers
+    from the latest run whose as_of has come, as `check --at` does."""
+    phone = fresh(ws, "early")
+    at = "2026-11-10T10:00"  # after 'early' (as of 5 Nov), before 'sat' (as of AS_OF)
+    cli = check(ws, phone, at, campaign="early")
+    alone = json.loads(gk(ws, "check", phone, "--purpose", "survey", "--at", at,
+                          "--json").stdout)
+    with running_service(ws, at) as service, service.client("agent") as agent:
+        by_purpose = agent.get("/v1/check", params={"phone": phone, "purpose": "survey"}).json()
+        assert by_purpose["run_id"] == alone["run_id"] == cli["run_id"]
+        assert by_purpose["campaign"] == "early"
+        sat = agent.get("/v1/check", params={"phone": phone, "purpose": "survey",
+                                              "campaign": "sat"}).json()
+        assert sat["reason"] == "NO_RUN"  # its as_of has not come

@@ -116,7 +116,13 @@ def _caller(request: Request, right: str) -> Caller:
     return caller
 
 
+_AS_TEXT = ("send phone numbers as JSON strings, e.g. \"0212345678\": as a JSON number a "
+            "landline's leading 0 is already lost")
+
+
 def _valid_phone(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ApiError(422, "invalid_phone", f"phone is a JSON number; {_AS_TEXT}")
     if not isinstance(value, str) or not value.strip():
         raise ApiError(422, "invalid_phone", "phone is required, e.g. \"333 123 4567\"")
     try:
@@ -232,6 +238,10 @@ async def check_batch(request: Request) -> Response:
     context = _dial_context(body)
     index: CheckIndex = request.app.state.index
     texts = pl.Series([v if isinstance(v, str) else None for v in numbers], dtype=pl.String)
+    if texts.null_count():  # a JSON number or object is no answerable number: say so
+        n = int(texts.is_null().arg_true()[0])
+        raise ApiError(422, "invalid_numbers", f"numbers[{n}] is {str(numbers[n])[:40]}, not "
+                       f"text; {_AS_TEXT}")
     normalised = normalise(texts, index.jurisdiction)
     valid = normalised["phone"].is_not_null()
     answers = await asyncio.to_thread(

@@ -182,6 +182,7 @@ class CheckIndex:
         self.agencies: dict[str, Agency] = {}
         self.agencies_stamp: tuple[tuple[str, int, int], ...] | None = None
         self.loaded_stamp: tuple[int, ...] | None = None
+        self.next_due: dt.datetime | None = None
         self.last_error: str | None = None
         self.journal_problem: str | None = None
         self.store_problem: str | None = None
@@ -222,11 +223,16 @@ class CheckIndex:
         compacted = self.ledger.compact_if_over(WAL_LIMIT)
         self._refresh_agencies()
         stamp = self._store_stamp()
-        if stamp == self.loaded_stamp:
+        now = self.now()
+        due = self.next_due is not None and now >= self.next_due  # a run prepared ahead
+        if stamp == self.loaded_stamp and not due:
             return compacted
         try:
             with Store(self.ws.store_path, read_only=True, wait=0) as store:
-                latest = {purpose: run_store.latest_run(store, purpose) for purpose in PURPOSES}
+                # The latest run whose as_of has come, as `check --at` picks it.
+                latest = {purpose: run_store.run_for(store, purpose, None, now)
+                          for purpose in PURPOSES}
+                next_due = run_store.next_as_of(store, now)
                 erased = set(people_store.erased_numbers(store)["phone"].to_list())
                 checkpoints = evidence_store.journal_checkpoints(store)
                 runs = {p: (load_snapshot(self.ws, store, r) if r else None)
@@ -247,6 +253,7 @@ class CheckIndex:
             *(Checkpoint(p, h, b) for p, h, b in checkpoints), *journal.checkpoints()])
         with self._lock:
             self.runs, self.erased, self.loaded_stamp = runs, erased, stamp
+            self.next_due = next_due
             self.campaigns = {}  # read again when asked
             self.journal_problem = f"{cut[0]}; {RESTORE_HINT}" if cut else None
             self.last_error = self.store_problem = None
@@ -261,7 +268,7 @@ class CheckIndex:
             if key in self.campaigns:
                 return self.campaigns[key]
         with Store(self.ws.store_path, read_only=True, wait=2) as store:
-            record = run_store.run_for(store, purpose, campaign, None)
+            record = run_store.run_for(store, purpose, campaign, self.now())
             snapshot = load_snapshot(self.ws, store, record) if record else None
         with self._lock:
             self.campaigns[key] = snapshot

@@ -108,15 +108,17 @@ def runs_at(store: Store, purpose: str, asked: pl.DataFrame) -> pl.DataFrame:
             "ORDER BY i", [purpose]).drop("i")
 
 
+def next_as_of(store: Store, after: dt.datetime) -> dt.datetime | None:
+    """The earliest as_of of a run not yet valid at `after` (a run prepared ahead): when
+    it falls due, answers move to it."""
+    value = store.scalar("SELECT min(as_of) FROM runs WHERE as_of > ?", [after])
+    return value if isinstance(value, dt.datetime) else None
+
+
 def policy_of(store: Store, run_id: str) -> dict[str, Any]:
     """The policy a run decided under, as it recorded it."""
     text = store.scalar("SELECT policy_json FROM runs WHERE run_id = ? LIMIT 1", [run_id])
     return dict(json.loads(str(text))) if text else {}
-
-
-def latest_run(store: Store, purpose: str) -> RunRecord | None:
-    """The latest run of a purpose."""
-    return run_for(store, purpose, None, None)
 
 
 def outcomes(store: Store, run_id: str) -> pl.DataFrame:
