@@ -505,16 +505,22 @@ def audit_verify(ctx: click.Context, anchor: str | None) -> None:
     check against its exchange files, rows, lists and reports against their sha256; exit
     1 naming what changed."""
     import contextlib
+    import re
 
     from .audit import verify
-    from .errors import StoreBusy
+    from .errors import InputError, StoreBusy
     from .optouts import Journal
     from .store import Store
     from .store import evidence as evidence_store
     from .timeutil import now_utc
 
     ws = _workspace(ctx)
-    report = verify(ws, anchor.strip() if anchor else None)
+    digest = anchor.strip().lower() if anchor else None
+    if digest is not None and not re.fullmatch(r"[0-9a-f]{64}", digest):
+        # A mistyped digest is the user's input, not a sign that evidence was rewritten.
+        raise InputError(f"--anchor '{anchor[:80] if anchor else ''}' is not a digest: give "
+                         "the 64 hexadecimal characters 'gatekeeper audit anchor' printed")
+    report = verify(ws, digest)
     _print_warnings(report.notes)
     for problem in report.problems:
         click.echo(f"problem: {problem}", err=True)

@@ -198,18 +198,25 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
     rows: list[dict[str, Any]] = []
     if record:
         rows = _rows_of(ws, record, phone)
-    return CheckResult(answer, purpose, rows, _unreadable(agency, agencies, broken))
+    warnings = _unknown_agency(agency, agencies, broken)
+    if campaign and record is None:  # NO_RUN's words speak of the purpose: name the campaign
+        warnings.append(f"no run of campaign '{campaign}' for {purpose} as of "
+                        f"{when:%Y-%m-%d %H:%M} UTC or earlier (check the name, or run it)")
+    return CheckResult(answer, purpose, rows, warnings)
 
 
-def _unreadable(agency: str | None, agencies: Mapping[str, Agency],
-                broken: list[Any]) -> list[str]:
-    """Why an agency the dialer named is unknown, when a manifest could not be read: the
-    answer stays AGENCY_NOT_AUTHORISED (fail closed), but a typo in a manifest should not
-    look like a lapsed contract."""
-    if not agency or agency in agencies or not broken:
+def _unknown_agency(agency: str | None, agencies: Mapping[str, Agency],
+                    broken: list[Any]) -> list[str]:
+    """Why an agency the dialer named is unknown: the answer stays AGENCY_NOT_AUTHORISED
+    (fail closed), but a typo in its name or its manifest should not look like a lapsed
+    contract."""
+    if not agency or agency in agencies:
         return []
-    return [f"agency '{agency}' has no readable manifest; {len(broken)} manifest(s) in "
-            f"agencies/ could not be read: {broken[0]}"]
+    if broken:
+        return [f"agency '{agency}' has no readable manifest; {len(broken)} manifest(s) in "
+                f"agencies/ could not be read: {broken[0]}"]
+    return [f"no agency '{agency}' in agencies/; known: "
+            + (", ".join(sorted(agencies)) or "none")]
 
 
 def _rows_of(ws: Workspace, record: run_store.RunRecord, phone: str) -> list[dict[str, Any]]:

@@ -77,6 +77,9 @@ def test_an_anchor_catches_a_consistent_rewrite_that_verify_alone_cannot(
     digest = made.stdout.strip()
     assert len(digest) == 64
     assert gk(scrubbed, "audit", "verify", "--anchor", digest).exit_code == 0
+    for typo in (digest[:8], "3f5c…", digest + "0"):  # a typo is no proof of tampering
+        wrong = gk(scrubbed, "audit", "verify", "--anchor", typo)
+        assert wrong.exit_code == 2 and "is not a digest" in wrong.output
 
     request = (scrubbed.root / "data/rpo/2026-11-20-request.txt").read_bytes()
     forged = request + b"\n"  # "nobody is registered": the request comes back cleansed

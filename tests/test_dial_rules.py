@@ -204,8 +204,13 @@ def test_an_agency_is_authorised_for_its_days_and_campaigns(ws: Workspace) -> No
     assert check(ws, tele, "2026-11-25T09:00", *limited, campaign="demo")["dialable"]
     assert check(ws, fresh(ws, "early"), "2026-11-25T09:00", *limited,
                  campaign="early")["reason"] == "AGENCY_NOT_AUTHORISED"  # not its campaign
-    assert check(ws, phone, "2026-11-25T09:00", "--agency", "nobody")[
-        "reason"] == "AGENCY_NOT_AUTHORISED"  # no manifest, no calls
+    typo = gk(ws, "check", phone, "--purpose", "survey", "--campaign", "sat", "--at",
+              "2026-11-25T09:00", "--agency", "callpr0", "--json")
+    assert json.loads(typo.stdout)["reason"] == "AGENCY_NOT_AUTHORISED"  # no manifest
+    assert "no agency 'callpr0' in agencies/; known: callpro, connecto" in typo.stderr
+    unknown = gk(ws, "check", phone, "--purpose", "survey", "--campaign", "sta", "--at",
+                 "2026-11-25T09:00")
+    assert "NO_RUN" in unknown.stdout and "no run of campaign 'sta'" in unknown.stderr
 
 
 def test_an_agency_whose_manifest_is_broken_is_refused_and_says_why(ws: Workspace) -> None:

@@ -497,6 +497,7 @@ def _settle() -> None:
     the garbage collector's full passes: each walked all of it, ~30 ms every few batch
     checks (POST /v1/check of 10,000: 80 ms, then 120 ms). Collected first, so no garbage
     is kept; done again whenever the index is rebuilt."""
+    gc.unfreeze()  # what was set aside before and is garbage now is collected too
     gc.collect()
     gc.freeze()
 
@@ -521,6 +522,7 @@ def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
         task = asyncio.create_task(keep_fresh())
         yield
         task.cancel()
+        gc.unfreeze()
 
     app = Starlette(
         routes=[ApiRoute("/", agent_page), ApiRoute("/healthz", healthz),

@@ -311,8 +311,10 @@ class CheckIndex:
         knobs = self.config.contact
         calls = self.ledger.facts(int(phone.removeprefix("+")), now,
                                   knobs.attempt_window_days, knobs.refusal_cooldown_days)
-        # Opt-outs count from the instant they are received, whatever the clock says.
-        optout = self.optouts.opted_out(phone, purpose, max(now, now_utc()))
+        # Opt-outs count from the instant they are received, whatever the clock says: the
+        # journal is read first, so every entry read counts (the batch does the same).
+        self.optouts.refresh()
+        optout = self.optouts.opted_out(phone, purpose, max(now, now_utc()), refresh=False)
         answer = P.may_dial(facts(
             phone, now, erased=phone in erased, opted_out=optout is not None, snapshot=run,
             jurisdiction=self.jurisdiction, numbering=normalise_one(phone,
