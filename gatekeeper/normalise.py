@@ -98,10 +98,17 @@ def _unwrap_expr(col: pl.Expr) -> pl.Expr:
             .otherwise(pl.lit("")))
 
 
+# One letter alone between digits is a typo for a digit (O for 0, l for 1): phonenumbers
+# drops it and answers with another, possibly valid, number, so another person's. An
+# extension marker (x) and words (int., ext.) are not typos.
+_TYPO = re.compile(r"(?<![^\W\d_])(?<=\d)[ .\-/]?(?!x|X)[^\W\d_](?![^\W\d_])[ .\-/]?(?=\d)")
+
+
 def _parse_clean(text: str | None, region: str
                  ) -> tuple[str | None, bool, str | None, str | None]:
-    """phonenumbers' own answer for one unwrapped value: (E.164, valid, region, type)."""
-    if text is None:
+    """phonenumbers' own answer for one unwrapped value: (E.164, valid, region, type); a
+    value with a letter typed among its digits is no number."""
+    if text is None or _TYPO.search(text):
         return None, False, None, None
     try:
         number = phonenumbers.parse(text, region)

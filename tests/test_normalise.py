@@ -13,6 +13,7 @@ from gatekeeper.normalise import (
     _unwrap_expr,
     lost_leading_zero,
     normalise,
+    normalise_one,
     reference,
     unwrap_spreadsheet,
 )
@@ -72,6 +73,16 @@ def test_known_shapes() -> None:
     assert phones == ["+393331234567", "+390212345678", "+39061234567", "+393331234567",
                       "+393331234567", "+393331234567", "+393331234567", "+393331234567",
                       "+393331234567", "+390212345678", None, None, None]
+
+
+def test_a_letter_typed_among_the_digits_is_no_number() -> None:
+    """phonenumbers reads 333l234567 as +39333234567: someone else's number, carrying this
+    row's consent. A typo is an invalid number; extensions and words stay as they were."""
+    values = ["333l234567", "333-123-45O7", "333 O234567", "02 1234 5678 int. 12",
+              "02 12345678 x12", "tel. 3331234567"]
+    got = normalise(pl.Series(values, dtype=pl.String))["phone"].to_list()
+    assert got == [None, None, None, "+390212345678", "+390212345678", "+393331234567"]
+    assert [normalise_one(v)[0] for v in values] == got
 
 
 def test_fixed_numbers_keep_their_leading_zero() -> None:
