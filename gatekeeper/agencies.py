@@ -25,7 +25,7 @@ from .timeutil import date_start_utc
 
 TOP_KEYS = ("id", "name", "vat", "roc", "contract_ref", "authorised_from", "authorised_to",
             "caller_ids", "campaigns", "calls")
-CALLS_KEYS = ("columns", "outcomes")
+CALLS_KEYS = ("columns", "outcomes", "header_row")
 _DAY = dt.timedelta(days=1)
 
 
@@ -47,6 +47,7 @@ class Agency:
     columns: dict[str, str] = field(default_factory=lambda: {f: f for f in CALL_FIELDS})
     # the dialer's outcome code -> one of OUTCOMES
     outcomes: dict[str, str] = field(default_factory=lambda: {o: o for o in OUTCOMES})
+    header_row: int | None = None  # the export's header line, when a title sits above it
 
     def authorised(self, at: dt.datetime, campaign: str | None) -> bool:
         """May it dial at this instant (naive UTC) for this campaign? From 00:00 Rome of
@@ -95,6 +96,7 @@ def parse_agency(path: Path, jurisdiction: Jurisdiction = DEFAULT) -> Agency:
         campaigns=_campaigns(path, raw.get("campaigns", [])),
         columns=_columns(path, calls.get("columns")),
         outcomes=_outcomes(path, calls.get("outcomes")),
+        header_row=_header_row(path, calls.get("header_row")),
     )
 
 
@@ -172,6 +174,15 @@ def _calls_table(path: Path, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _fail(path, "calls", "must be a table: [calls] with columns and outcomes")
     _check_keys(path, value, CALLS_KEYS, "calls.")
+    return value
+
+
+def _header_row(path: Path, value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
+        raise _fail(path, "calls.header_row", f"must be the header's line number, 1 to 1000, "
+                    f"got {value!r}; e.g. header_row = 2 when a title line comes first")
     return value
 
 

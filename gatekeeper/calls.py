@@ -50,7 +50,8 @@ def import_calls(ws: Workspace, file: Path, agency_id: str) -> CallImport:
         raise InputError("file not found", file=file)
     source = sha256_file(file)
     calls = read_export(file, agency.id, agency.columns, agency.outcomes,
-                        agency.path, jurisdiction=ws.config().jurisdiction)
+                        agency.path, jurisdiction=ws.config().jurisdiction,
+                        header_row=agency.header_row)
     journal = Journal(ws.journal_path)
     optouts = [0]
 

@@ -290,3 +290,28 @@ def test_discover_collects_every_error_and_keeps_the_good(tmp_path: Path) -> Non
 
 def test_no_folder_means_no_agencies(tmp_path: Path) -> None:
     assert discover_agencies(tmp_path / "agencies") == ({}, [])
+
+
+def test_a_dialer_export_with_a_title_line_says_where_its_header_is(tmp_path: Path) -> None:
+    """An export as an office sends it: cp1252, semicolons, a title line above the header,
+    day-first dates. The error says which line the header is on and the key to set; with
+    [calls] header_row set, it is read."""
+    from .conftest import copy_demo, gk
+
+    ws = copy_demo(tmp_path / "demo")
+    export = tmp_path / "chiamate.csv"
+    export.write_bytes(
+        ("Esportazione chiamate CallPro – 24/11/2026;;;;;;\r\n"
+         "uniqueid;phone_number;call_date;user;campaign_id;length_in_sec;status\r\n"
+         "1795424724.5001;0212345678;23/11/2026 10:05:24;Niccolò;demo;30;NA\r\n"
+         ).encode("cp1252"))
+    first = gk(ws, "calls", "import", str(export), "--agency", "callpro")
+    assert first.exit_code == 2
+    assert "the header seems to be line 2: add header_row = 2 to [calls]" in first.output
+    assert "__UNNAMED__" not in first.output
+    manifest = ws.root / "agencies" / "callpro.toml"
+    manifest.write_text(manifest.read_text().replace("[calls]", "[calls]\nheader_row = 2", 1))
+    again = gk(ws, "calls", "import", str(export), "--agency", "callpro")
+    assert again.exit_code == 0 and "1 calls recorded" in again.output, again.output
+    listed = gk(ws, "calls", "list", "0212345678")
+    assert "Niccolò" in listed.output and "23/11/2026 10:05" in listed.output, listed.output

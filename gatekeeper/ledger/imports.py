@@ -36,8 +36,8 @@ def _text(column: str) -> pl.Expr:
     return pl.when(value != "").then(value)
 
 
-def _missing(path: Path, columns: Mapping[str, str], found: list[str], manifest: Path
-             ) -> InputError | None:
+def _missing(path: Path, columns: Mapping[str, str], found: list[str], manifest: Path,
+             hint: int | None = None) -> InputError | None:
     for field in REQUIRED:
         if field not in columns:
             return InputError(f"[calls] columns has no {field}; map it to the export's "
@@ -45,29 +45,35 @@ def _missing(path: Path, columns: Mapping[str, str], found: list[str], manifest:
                               key=f"calls.columns.{field}")
     absent = [f"{c} (for {f})" for f, c in columns.items() if c not in found]
     if absent:
+        if hint:  # the header is further down: a title line above it
+            return InputError(f"column(s) {', '.join(absent)} not in the first line; the "
+                              f"header seems to be line {hint}: add header_row = {hint} to "
+                              f"[calls] in {manifest.name}", file=path)
+        named = [c for c in found if not c.startswith("__UNNAMED__")]
         return InputError(f"column(s) {', '.join(absent)} not in the file; columns are: "
-                          + ", ".join(found) + f"; fix [calls] columns in {manifest.name}",
+                          + ", ".join(named) + f"; fix [calls] columns in {manifest.name}",
                           file=path)
     return None
 
 
 def read_export(path: Path, agency: str, columns: Mapping[str, str],
                 outcomes: Mapping[str, str], manifest: Path, *,
-                jurisdiction: Jurisdiction = DEFAULT) -> pl.DataFrame:
+                jurisdiction: Jurisdiction = DEFAULT, header_row: int | None = None
+                ) -> pl.DataFrame:
     """The export's rows as ledger calls of `agency` (LEDGER_SCHEMA), or InputError."""
     if not path.is_file():
         raise InputError("file not found", file=path)
     reading = Manifest(id=f"calls-{agency}", kind="internal_archive", file=path,
                        received_on=dt.date.today(), purposes=("telemarketing",),
                        supplier=None, columns={"phone": columns.get("phone", "")},
-                       defaults={}, path=manifest)
+                       defaults={}, path=manifest, header_row=header_row)
     table = read_source(reading)
     found = [c for c in table.frame.columns if c != "row"]
     # An agency without [calls] columns maps every field to its own name; the optional
     # ones its export does not have are then simply not there (no agent, no direction).
     columns = {f: c for f, c in columns.items()
                if c in found or f in REQUIRED or c != f}
-    problem = _missing(path, columns, found, manifest)
+    problem = _missing(path, columns, found, manifest, table.header_hint)
     if problem:
         raise problem
     frame = table.frame.select(
