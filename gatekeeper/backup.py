@@ -52,6 +52,23 @@ def _skipped(path: Path) -> bool:
     return any(part in path.name for part in _SKIP_PARTS)
 
 
+# Folders that are no workspace state: version control, Python environments and caches,
+# build output (a workspace that is also a checkout, as the demo is, has them all).
+_NOT_STATE = {".git", ".hg", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache",
+              ".hypothesis", "build", "dist", "node_modules"}
+
+
+def _state_files(root: Path) -> list[Path]:
+    """Every file of the workspace, without the folders above or any virtualenv."""
+    found = []
+    for folder, dirs, names in os.walk(root):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if d not in _NOT_STATE and not d.endswith(
+            ".egg-info") and not (here / d / "pyvenv.cfg").exists())
+        found += [here / name for name in names]
+    return sorted(found)
+
+
 def _add(tar: tarfile.TarFile, source: Path, name: str, files: dict[str, str]) -> None:
     data = source.read_bytes()
     info = tarfile.TarInfo(name)
@@ -75,7 +92,7 @@ def backup(ws: Workspace, dest: Path) -> BackupResult:
         with (os.fdopen(fd, "wb") as raw,
               tarfile.open(fileobj=raw, mode="w:gz" if compress else "w") as tar):
             store_dir = ws.store_dir.resolve()
-            for path in sorted(ws.root.rglob("*")):
+            for path in _state_files(ws.root):
                 resolved = path.resolve()
                 if (not path.is_file() or _skipped(path) or resolved == tmp.resolve()
                         or resolved.is_relative_to(store_dir)

@@ -93,3 +93,26 @@ def test_a_backup_holds_writers_but_not_agents(scrubbed: Workspace, tmp_path: Pa
     assert time.monotonic() - started < 60
     assert gk(scrubbed, "optout", "add", "3471234567", "--channel", "email",
               "--by", "bo").exit_code == 0
+
+
+def test_a_backup_holds_the_workspace_not_a_checkout_or_its_environments(
+        scrubbed: Workspace, tmp_path: Path) -> None:
+    """The demo workspace is also a checkout: a virtualenv, .git, caches and build output
+    in it are no workspace state (a .venv alone is thousands of files)."""
+    import tarfile
+
+    root = scrubbed.root
+    for junk in (".venv/lib/site.py", ".git/HEAD", "build/lib/x.py", "gk.egg-info/PKG-INFO",
+                 ".pytest_cache/v", "data/__pycache__/x.pyc"):
+        (root / junk).parent.mkdir(parents=True, exist_ok=True)
+        (root / junk).write_text("x")
+    (root / ".venv" / "pyvenv.cfg").write_text("home = /usr\n")
+    out = tmp_path / "b.tar"
+    assert gk(scrubbed, "backup", str(out)).exit_code == 0
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+    assert not [n for n in names if n.split("/")[0] in (".venv", ".git", "build",
+                                                         "gk.egg-info", ".pytest_cache")
+                or "__pycache__" in n]
+    assert "gatekeeper.toml" in names and any(n.startswith("sources/") for n in names)
+    assert any(n.startswith("data/lists/") for n in names)
