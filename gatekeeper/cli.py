@@ -696,7 +696,7 @@ def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at
     """May this number be dialed now (or at --at)? Exit 0 yes, 1 no."""
     from .dialing import check_number
     from .policy import reason_text
-    from .timeutil import iso, rome_words
+    from .timeutil import rome_words
 
     result = check_number(_workspace(ctx), phone, purpose, campaign=campaign,
                           at=_instant(at, "--at"), agency=agency, caller_id=caller_id)
@@ -706,10 +706,12 @@ def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at
     if as_json:
         _emit_json({**answer.as_json(), "purpose": purpose, "rows": result.rows})
     elif answer.dialable:
+        until = (f"{rome_words(answer.valid_until)} Rome time" if answer.valid_until
+                 else "no RPO limit")  # as next_allowed_at is said: a person reads it
         click.echo(f"DIALABLE {answer.phone}: {answer.basis} — {answer.basis_text}; "
-                   f"valid until {iso(answer.valid_until) or 'no RPO limit'}")
+                   f"valid until {until}")
     else:
-        when = (f"; may be called from {rome_words(answer.next_allowed_at)}"
+        when = (f"; may be called from {rome_words(answer.next_allowed_at)} Rome time"
                 if answer.next_allowed_at else "")
         click.echo(f"NOT DIALABLE {answer.phone or phone}: {answer.reason_text} "
                    f"({answer.reason}){when}")
@@ -719,7 +721,7 @@ def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at
                    f"({code})")
     if answer.run and not as_json:
         click.echo(f"  (run {answer.run.run_id} of campaign {answer.run.campaign}, as of "
-                   f"{iso(answer.run.as_of)})")
+                   f"{rome_words(answer.run.as_of)} Rome time)")
     ctx.exit(0 if answer.dialable else 1)
 
 
