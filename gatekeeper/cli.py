@@ -434,14 +434,15 @@ def optout_list(ctx: click.Context, as_json: bool) -> None:
     for bad in state.damaged:
         click.echo(f"warning: {bad.describe()}; no number is decided until the privacy "
                    "officer runs 'gatekeeper optout repair'", err=True)
-    events = state.events.drop("recorded_at").with_columns(
-        pl_iso("at")).to_dicts()
     if as_json:
-        _emit_json(events)
+        _emit_json(state.events.drop("recorded_at").with_columns(pl_iso("at")).to_dicts())
         return
-    for e in events:
+    from .timeutil import rome_words
+
+    events = state.events.to_dicts()
+    for e in events:  # a person reads Rome time (a letter dated 13/08 is not 12/08 22:00Z)
         what = "withdrawn" if e["type"] == "withdraw" else f"opt-out scope={e['scope']}"
-        click.echo(f"{e['seq']:>6}  {e['at']}  {e['phone']}  {what}  "
+        click.echo(f"{e['seq']:>6}  {rome_words(e['at'])}  {e['phone']}  {what}  "
                    f"channel={e['channel'] or '-'}  by={e['recorded_by']}")
     if not events:
         click.echo("no opt-outs recorded")
