@@ -58,6 +58,7 @@ class Finding:
 class AuditReport:
     problems: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    anchor: str | None = None  # the anchor compared against, in words
     journal_entries: int = 0
     exchanges: int = 0
     checks: int = 0
@@ -264,7 +265,7 @@ def _against_anchor(ws: Workspace, store: Store, digest: str, report: AuditRepor
     if now["changes"] < anchored["changes"]:
         report.problems.append(Finding("anchor", digest[:16], "records of erasures made "
                                        "before the anchor were removed"))
-    report.notes.append(f"anchor {digest[:16]}… of {iso(created)} compared")
+    report.anchor = f"anchor {digest[:16]}… of {iso(created)}"
     journal = anchored["journal"]
     return [Checkpoint(int(journal["position"]), str(journal["hash"]),
                        f"anchor {digest[:16]}")]

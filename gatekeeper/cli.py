@@ -532,7 +532,8 @@ def audit_verify(ctx: click.Context, anchor: str | None) -> None:
                                              now_utc())
     click.echo(f"{report.journal_entries:,} journal entries, {report.exchanges:,} RPO "
                f"exchanges ({report.checks:,} checks derived again from their files), "
-               f"{report.versions:,} source versions, {report.runs:,} runs: "
+               f"{report.versions:,} source versions, {report.runs:,} runs"
+               + (f", compared with the {report.anchor}" if report.anchor else "") + ": "
                + ("evidence intact" if report.intact else
                   f"NOT intact ({len(report.problems)} problem(s))"))
     ctx.exit(0 if report.intact else 1)

@@ -76,7 +76,9 @@ def test_an_anchor_catches_a_consistent_rewrite_that_verify_alone_cannot(
     assert made.exit_code == 0, made.output
     digest = made.stdout.strip()
     assert len(digest) == 64
-    assert gk(scrubbed, "audit", "verify", "--anchor", digest).exit_code == 0
+    verified = gk(scrubbed, "audit", "verify", "--anchor", digest)
+    assert verified.exit_code == 0 and "warning" not in verified.output  # a pass is no warning
+    assert f"compared with the anchor {digest[:16]}" in verified.stdout
     for typo in (digest[:8], "3f5c…", digest + "0"):  # a typo is no proof of tampering
         wrong = gk(scrubbed, "audit", "verify", "--anchor", typo)
         assert wrong.exit_code == 2 and "is not a digest" in wrong.output
