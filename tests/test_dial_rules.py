@@ -346,6 +346,11 @@ def test_a_call_id_reused_for_an_objection_still_stops_the_calls(ws: Workspace) 
         assert "the objection was recorded" in body["conflicts"][0]["message"]
         params = {"phone": second, "purpose": "survey", "campaign": "sat"}
         assert agent.get("/v1/check", params=params).json()["reason"] == "OPTED_OUT"
+        # An agency without a manifest: kept as evidence, and said.
+        typo = agent.post("/v1/calls", json={**call, "call_id": f"typo-{first}",
+                                              "agency": "conecto"})
+        assert typo.status_code == 201
+        assert "no agency 'conecto' in agencies/" in typo.json()["warnings"][0]
 
 
 def test_the_service_answers_from_the_run_valid_at_its_instant(ws: Workspace) -> None:

@@ -334,6 +334,12 @@ async def post_calls(request: Request) -> JSONResponse:
     body = {"stored": _calls_json(recorded.stored),
             "already_recorded": _calls_json(recorded.repeated),
             "optouts_recorded": recorded.optouts}
+    known = index.agencies
+    unknown = sorted({c["agency"] for c in calls} - set(known))
+    if unknown:  # kept (evidence, and never an objection lost), but a typo must show
+        body["warnings"] = [f"no agency '{a}' in agencies/ (known: {', '.join(sorted(known))})"
+                            f"; its calls are kept as evidence, and checks naming it answer "
+                            "AGENCY_NOT_AUTHORISED" for a in unknown]
     if recorded.clashes:
         body["conflicts"] = [
             {"agency": c["agency"], "call_id": c["call_id"],
