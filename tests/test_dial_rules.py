@@ -66,7 +66,7 @@ def check(ws: Workspace, phone: str, at: str, *extra: str, campaign: str = "sat"
     purpose = "telemarketing" if campaign == "demo" else "survey"
     result = gk(ws, "check", phone, "--purpose", purpose, "--campaign", campaign, "--at", at,
                 "--json", *extra)
-    answer: dict[str, Any] = json.loads(result.output)
+    answer: dict[str, Any] = json.loads(result.stdout)
     assert result.exit_code == (0 if answer["dialable"] else 1), result.output
     return answer
 
