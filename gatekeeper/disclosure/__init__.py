@@ -83,8 +83,8 @@ def _campaigns(store: Store, phone: str) -> list[dict[str, Any]]:
     return _records(run_store.campaigns_of(store, phone))
 
 
-def _optouts(journal: Journal, phone: str) -> list[dict[str, Any]]:
-    events = journal.events_of(phone).sort("seq")
+def _optouts(events: pl.DataFrame) -> list[dict[str, Any]]:
+    events = events.sort("seq")
     return _records(events.select("seq", "type", "at", "channel", "scope", "recorded_by",
                                   "note", "evidence", "recorded_at"))
 
@@ -119,9 +119,8 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
     With a request reference the access request is recorded as answered now (request log).
     """
     phone = phone_of(value)
-    journal = Journal(ws.journal_path)
-    optouts = _optouts(journal, phone)
-    damaged = journal.damaged_lines_of(phone)
+    events, holding, unreadable = Journal(ws.journal_path).about(phone)
+    optouts = _optouts(events)
     with Store(ws.store_path, read_only=ref is None) as store:
         data: dict[str, Any] = {
             "phone": phone,
@@ -136,10 +135,13 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
             record_request(store, ref, "access", phone, received_on, answered=True)
     data["held"] = any(data[k] for k in DISCLOSURE_KEYS[1:])
     # For the privacy officer, not the letter: what this answer may be missing.
+    fix = ("repair the journal from a backup (gatekeeper optout repair) before sending "
+           "this answer")
     data["warnings"] = [
-        f"the opt-out journal's line {n} is damaged and holds this number's digits: an "
-        "opt-out of it may be missing from this answer; repair the journal (gatekeeper "
-        "optout repair) from a backup before sending it" for n in damaged]
+        *(f"the opt-out journal's line {n} is damaged and holds this number's digits: an "
+          f"opt-out of it may be missing from this answer; {fix}" for n in holding),
+        *(f"the opt-out journal's line {n} is damaged beyond reading: an opt-out of this "
+          f"number may be among it; {fix}" for n in unreadable)]
     data["generated_at"] = iso(now_utc())
     return data
 

@@ -345,37 +345,37 @@ class Journal:
             return len(data), self._tail(handle, len(data))[0], data, receipts
 
     def events_of(self, phone: str) -> pl.DataFrame:
-        """The events of one number, without parsing the whole journal (disclosure)."""
-        data = self._bytes()
-        data = data[:data.rfind(b"\n") + 1]
-        needle = b'"phone": ' + json.dumps(phone).encode()
-        found, at = [], data.find(needle)
-        while at >= 0:  # a byte search, then the line around each hit
-            start, end = data.rfind(b"\n", 0, at) + 1, data.find(b"\n", at)
-            entry = journal_entry(data[start:end])
-            if entry is not None and entry.get("phone") == phone:
-                found.append(entry)
-            at = data.find(needle, end)
-        return events_frame(found)
+        """The events of one number, without parsing the whole journal (erasure)."""
+        return self.about(phone)[0]
 
-    def damaged_lines_of(self, phone: str) -> list[int]:
-        """Damaged lines nobody acknowledged that hold this number's digits: an opt-out of
-        the number may be among them, so an answer to the person is incomplete until the
-        journal is repaired. Cheap when there are none (a byte search); the journal is
-        parsed whole only when such a line is found."""
+    def about(self, phone: str) -> tuple[pl.DataFrame, list[int], list[int]]:
+        """What the journal says of one number, for an answer to the person, in one read
+        and one byte search: its events, and the damaged lines nobody acknowledged that may
+        hide an objection of it (those holding its digits; those too damaged to say, not
+        even shaped as an entry). The journal is parsed whole only when such a line exists:
+        an answer to the person is incomplete until the journal is repaired."""
         data = self._bytes()
+        end = data.rfind(b"\n") + 1  # a torn last line was never acknowledged
         digits = phone.removeprefix("+").encode()
-        suspect, at = set(), data.find(digits)
-        while at >= 0:
-            start, end = data.rfind(b"\n", 0, at) + 1, data.find(b"\n", at)
-            if end < 0:
-                break  # a torn last line was never acknowledged
-            if journal_entry(data[start:end]) is None:
-                suspect.add(data.count(b"\n", 0, start) + 1)
-            at = data.find(digits, end)
-        if not suspect:
-            return []
-        return sorted(b.line for b in self.read().damaged if b.line in suspect)
+        found, holding, at = [], set(), data.find(digits, 0, end)
+        while at >= 0:  # a byte search, then the line around each hit
+            start, stop = data.rfind(b"\n", 0, at) + 1, data.find(b"\n", at, end)
+            entry = journal_entry(data[start:stop])
+            if entry is None:
+                holding.add(data.count(b"\n", 0, start) + 1)
+            elif entry.get("phone") == phone:
+                found.append(entry)
+            at = data.find(digits, stop, end)
+        lines = data.count(b"\n", 0, end)
+        shaped = not lines or (data[:1] == b"{" and data[end - 2:end] == b"}\n"
+                               and data.count(b"}\n{", 0, end) == lines - 1)  # one pass
+        shapeless = set() if shaped else {
+            n for n, line in enumerate(data[:end].split(b"\n")[:-1], start=1)
+            if not (line[:1] == b"{" and line.rstrip()[-1:] == b"}")} - holding
+        if not holding and not shapeless:
+            return events_frame(found), [], []
+        damaged = {b.line for b in self.read().damaged}
+        return events_frame(found), sorted(holding & damaged), sorted(shapeless & damaged)
 
     def checkpoints(self) -> list[Checkpoint]:
         """The receipts of every append (optouts.checkpoints); a damaged line there is
