@@ -71,7 +71,7 @@ def unwrap_spreadsheet(value: str) -> str:
     if text[:4].lower() == "tel:":
         text = text[4:]
     text = text.strip(_SPACES)
-    if re.fullmatch(r"\d+\.0+", text):
+    if re.fullmatch(r"[0-9]+\.0+", text):
         return text.split(".")[0]
     sci = _SCI.match(text)
     if sci:
@@ -87,7 +87,7 @@ def _unwrap_expr(col: pl.Expr) -> pl.Expr:
     text = text.str.replace(r'^="(.*)"$', "$1")
     text = text.str.replace(r"^'", "")
     text = text.str.replace(r"^(?i)tel:", "").str.strip_chars(_SPACES)
-    text = text.str.replace(r"^(\d+)\.0+$", "$1")
+    text = text.str.replace(r"^([0-9]+)\.0+$", "$1")
     sci = text.str.extract_groups(_SCI.pattern)
     exponent = sci.struct[2].cast(pl.UInt32, strict=False)
     digits = sci.struct[1]
@@ -98,17 +98,29 @@ def _unwrap_expr(col: pl.Expr) -> pl.Expr:
             .otherwise(pl.lit("")))
 
 
-# One letter alone between digits is a typo for a digit (O for 0, l for 1): phonenumbers
-# drops it and answers with another, possibly valid, number, so another person's. An
-# extension marker (x) and words (int., ext.) are not typos.
-_TYPO = re.compile(r"(?<![^\W\d_])(?<=\d)[ .\-/]?(?!x|X)[^\W\d_](?![^\W\d_])[ .\-/]?(?=\d)")
+# A letter or two touching a number's digits (333l234567, 333123456l, 02 1234567O, across
+# spaces or punctuation) is a typo for a digit: phonenumbers drops it and answers another,
+# often valid, number, so another person's. Words (tel., cell, int. 12) and the extension
+# marker x are left to phonenumbers.
+_LETTER_RUNS = re.compile(r"[^\W\d_]+")
+
+
+def _typed_letter(text: str) -> bool:
+    for run in _LETTER_RUNS.finditer(text):
+        if len(run.group()) > 2 or run.group() in ("x", "X"):
+            continue
+        before = next((ch for ch in reversed(text[:run.start()]) if ch.isalnum()), "")
+        after = next((ch for ch in text[run.end():] if ch.isalnum()), "")
+        if before.isdigit() or after.isdigit():
+            return True
+    return False
 
 
 def _parse_clean(text: str | None, region: str
                  ) -> tuple[str | None, bool, str | None, str | None]:
     """phonenumbers' own answer for one unwrapped value: (E.164, valid, region, type); a
     value with a letter typed among its digits is no number."""
-    if text is None or _TYPO.search(text):
+    if text is None or _typed_letter(text):
         return None, False, None, None
     try:
         number = phonenumbers.parse(text, region)
@@ -216,7 +228,9 @@ def _fast_nsn(compact: pl.Series, j: Jurisdiction) -> pl.Series:
     # share the calling code go to phonenumbers too: it decides those.
     lengths = _general(j.region).possible_length
     lo, hi = min(lengths), max(lengths)
-    usable = nsn.str.contains(rf"^(?:[1-9]\d{{{lo - 1},{hi - 1}}}|0[1-9]\d{{{lo - 2},{hi - 2}}})$")
+    # ASCII digits: polars' \d takes other scripts' digits, which phonenumbers converts.
+    usable = nsn.str.contains(
+        rf"^(?:[1-9][0-9]{{{lo - 1},{hi - 1}}}|0[1-9][0-9]{{{lo - 2},{hi - 2}}})$")
     for prefix in j.foreign_prefixes:
         usable = usable & ~nsn.str.starts_with(prefix)
     return nsn.zip_with(usable.fill_null(False), pl.Series([None], dtype=pl.String))

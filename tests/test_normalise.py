@@ -78,10 +78,24 @@ def test_known_shapes() -> None:
 def test_a_letter_typed_among_the_digits_is_no_number() -> None:
     """phonenumbers reads 333l234567 as +39333234567: someone else's number, carrying this
     row's consent. A typo is an invalid number; extensions and words stay as they were."""
-    values = ["333l234567", "333-123-45O7", "333 O234567", "02 1234 5678 int. 12",
-              "02 12345678 x12", "tel. 3331234567"]
+    typos = ["333l234567", "333-123-45O7", "333 O234567", "333123456l", "l333123456",
+             "02 1234567O", "333\u00a0l\u00a0234567", "333–l–234567", "333 l. 234567",
+             "333(l)234567", "333lo234567", "333 ll 234567"]
+    kept = {"02 1234 5678 int. 12": "+390212345678", "02 12345678 x12": "+390212345678",
+            "tel. 3331234567": "+393331234567", "cell. 3331234567": "+393331234567",
+            "333 1234567;ext=12": "+393331234567", "3.331234567E+09": "+393331234567"}
+    values = [*typos, *kept]
     got = normalise(pl.Series(values, dtype=pl.String))["phone"].to_list()
-    assert got == [None, None, None, "+390212345678", "+390212345678", "+393331234567"]
+    assert got == [None] * len(typos) + list(kept.values())
+    assert [normalise_one(v)[0] for v in values] == got
+
+
+def test_digits_of_other_scripts_are_read_as_digits_by_both_paths() -> None:
+    """phonenumbers reads ٣ as 3; the columnar path once kept it, so an opt-out stored as
+    +39010174972٣ did not stop calls to +390101749723."""
+    values = ["010174972\u0663", "333\u0661234567", "\uff13\uff13\uff131234567"]
+    got = normalise(pl.Series(values, dtype=pl.String))["phone"].to_list()
+    assert got == ["+390101749723", "+393331234567", "+393331234567"]
     assert [normalise_one(v)[0] for v in values] == got
 
 
