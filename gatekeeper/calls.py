@@ -22,7 +22,7 @@ from .errors import InputError
 from .ledger import Ledger
 from .ledger.imports import read_export
 from .normalise import phone_of
-from .optouts import Journal, optouts_from_calls
+from .optouts import AppendResult, Journal, optouts_from_calls
 from .timeutil import iso
 
 
@@ -55,9 +55,10 @@ def import_calls(ws: Workspace, file: Path, agency_id: str) -> CallImport:
     journal = Journal(ws.journal_path)
     optouts = [0]
 
-    def record_objections(objections: pl.DataFrame) -> None:
-        optouts[0] = objections.height
-        optouts_from_calls(journal, objections)
+    def record_objections(objections: pl.DataFrame, **kw: Any) -> AppendResult:
+        result = optouts_from_calls(journal, objections, **kw)
+        optouts[0] += len(result.entries)
+        return result
 
     stored, repeated, same = Ledger(ws.ledger_dir).import_calls(calls, source,
                                                                record_objections)

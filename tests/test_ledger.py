@@ -54,22 +54,29 @@ def test_an_optout_outcome_records_the_objection_first(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "optouts.jsonl")
     index = LedgerIndex(Ledger(tmp_path / "ledger"))
     index.record(_calls(("c9", "+393331234567", T0, "optout")),
-                 lambda objections: optouts_from_calls(journal, objections))
+                 lambda objections, **kw: optouts_from_calls(journal, objections, **kw))
     event = journal.read().events.row(0, named=True)
     assert (event["phone"], event["channel"], event["recorded_by"]) == (
         "+393331234567", "operator", "a7")
     assert event["at"] == T0  # received during the call
 
 
-def test_an_objection_under_a_reused_call_id_is_recorded_and_the_clash_said(
+def test_an_objection_under_a_reused_call_id_is_recorded_once_and_the_clash_said(
         tmp_path: Path) -> None:
-    """A dialer that reuses call ids: the second person's "don't call me" must not be lost
-    as a mere repeat; a true retry (the same call again) is no clash and no new entry."""
+    """A dialer that reuses call ids: the other person's "don't call me" must not be lost
+    as a mere repeat, and resending it must not record it again (a withdrawal since would
+    be undone); a true retry of a call is no clash at all."""
     journal = Journal(tmp_path / "optouts.jsonl")
     index = LedgerIndex(Ledger(tmp_path / "ledger"))
 
+    def objections(frame: pl.DataFrame, **kw: Any) -> Any:
+        return optouts_from_calls(journal, frame, **kw)
+
     def record(*rows: tuple[str, str, dt.datetime, str]) -> Any:
-        return index.record(_calls(*rows), lambda o: optouts_from_calls(journal, o))
+        return index.record(_calls(*rows), objections)
+
+    def phones() -> list[str]:
+        return journal.read().events["phone"].to_list()
 
     assert record(("c1", "+393331234567", T0, "answered")).stored
     retry = record(("c1", "+393331234567", T0, "answered"))
@@ -78,19 +85,27 @@ def test_an_objection_under_a_reused_call_id_is_recorded_and_the_clash_said(
     assert not reused.stored and reused.optouts == 1
     assert [c["phone"] for c in reused.clashes] == ["+393339999999"]
     assert [c["phone"] for c in reused.repeated] == ["+393331234567"]  # as first stored
-    assert journal.read().events["phone"].to_list() == ["+393339999999"]
-    # An export does the same: a reused id's objection (before, or earlier in the file).
+    assert phones() == ["+393339999999"]
+    resent = record(("c1", "+393339999999", T0 + DAY, "optout"))  # the dialer retries it
+    assert resent.optouts == 0 and resent.clashes and phones() == ["+393339999999"]
+    # Objected, withdrew, objected again on a later call that reused the id: recorded.
+    assert record(("w1", "+393338888888", T0 - 20 * DAY, "optout")).optouts == 1
+    again = record(("w1", "+393338888888", T0, "optout"))
+    assert again.optouts == 1 and phones()[-2:] == ["+393338888888", "+393338888888"]
+    # The same clash twice in one batch: one objection.
+    both = record(("c2", "+393331111111", T0, "busy"), ("c2", "+393332222222", T0, "optout"),
+                  ("c2", "+393332222222", T0, "optout"))
+    assert len(both.stored) == 1 and both.optouts == 1 and phones()[-1] == "+393332222222"
+    # An export does the same: a reused id's objection (in the ledger, or earlier in the
+    # file) is recorded, once, however often the export is sent again.
     ledger = Ledger(tmp_path / "ledger")
-    stored, repeated, _ = ledger.import_calls(
-        _calls(("c1", "+393334444444", T0, "optout"), ("c1", "+393331234567", T0, "answered"),
-               ("c5", "+393335555555", T0, "busy"), ("c5", "+393336666666", T0, "optout")),
-        "sha-x", lambda o: optouts_from_calls(journal, o))
-    assert (stored, repeated) == (1, 3)
-    assert journal.read().events["phone"].to_list()[-2:] == ["+393334444444", "+393336666666"]
-    # The same clash within one batch: the objection is recorded too.
-    both = record(("c2", "+393331111111", T0, "busy"), ("c2", "+393332222222", T0, "optout"))
-    assert len(both.stored) == 1 and both.optouts == 1
-    assert journal.read().events["phone"].to_list()[-1:] == ["+393332222222"]
+    rows = _calls(("c1", "+393334444444", T0, "optout"), ("c1", "+393331234567", T0, "answered"),
+                  ("c5", "+393335555555", T0, "busy"), ("c5", "+393336666666", T0, "optout"))
+    before = len(phones())
+    assert ledger.import_calls(rows, "sha-x", objections)[:2] == (1, 3)
+    assert phones()[before:] == ["+393334444444", "+393336666666"]
+    assert ledger.import_calls(rows, "sha-y", objections)[:2] == (0, 4)  # re-exported
+    assert len(phones()) == before + 2
 
 
 def test_compaction_and_imports_keep_every_call_once(tmp_path: Path) -> None:

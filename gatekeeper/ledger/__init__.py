@@ -268,10 +268,12 @@ class Ledger:
             recorded = self.recorded(rows.select(KEY))
             fresh = rows.join(recorded, on=KEY, how="anti").unique(
                 KEY, keep="first", maintain_order=True)
-            objections = pl.concat([fresh.filter(pl.col("outcome") == "optout"),
-                                    self._objections_under_used_ids(rows, recorded, fresh)])
+            objections = fresh.filter(pl.col("outcome") == "optout")
+            reused = self._objections_under_used_ids(rows, recorded, fresh)
             if objections.height and optouts is not None:
                 optouts(objections)
+            if reused.height and optouts is not None:  # not again if a retry's: journal
+                optouts(reused, unless_recorded=True)
             if fresh.height:
                 self._write_segment(fresh, f"import:{source_sha}")
         return fresh.height, calls.height - fresh.height, False
@@ -279,21 +281,24 @@ class Ledger:
     def _objections_under_used_ids(self, rows: pl.DataFrame, recorded: pl.DataFrame,
                                    fresh: pl.DataFrame) -> pl.DataFrame:
         """`optout` rows whose call id was first used (in the ledger, or earlier in the
-        file) for another call: not stored, as a repeat, but the person's objection is
-        still theirs and is recorded (the service does the same)."""
+        file) for another call (another number, outcome, time or direction): not stored,
+        as a repeat, but the person's objection is still theirs (the service does the
+        same). A row repeating the call first stored is a plain repeat."""
         optouts = rows.filter(pl.col("outcome") == "optout")
-        first_in_file = fresh.select(KEY)
         reused = pl.concat([optouts.join(recorded, on=KEY, how="semi"),
-                            optouts.join(first_in_file, on=KEY, how="semi")
-                            .join(fresh, on=[*KEY, "phone", "outcome"], how="anti")])
+                            optouts.join(fresh.select(KEY), on=KEY, how="semi")])
         if reused.is_empty():
             return reused
+        second = pl.col("started_at").dt.truncate("1s")  # calls.jsonl keeps whole seconds
         firsts = pl.concat([self.first_of(reused.select(KEY).unique()), fresh]).unique(
             KEY, keep="first", maintain_order=True).select(
-            *KEY, pl.col("phone").alias("_first_phone"), pl.col("outcome").alias("_first"))
-        return reused.join(firsts, on=KEY, how="left").filter(
-            (pl.col("_first") != "optout") | (pl.col("_first_phone") != pl.col("phone"))
-        ).select(rows.columns)
+            *KEY, *(pl.col(c).alias(f"_first_{c}") for c in ("phone", "outcome", "direction")),
+            second.alias("_first_started_at"))
+        differs = pl.any_horizontal(
+            *(pl.col(c).ne_missing(pl.col(f"_first_{c}"))
+              for c in ("phone", "outcome", "direction")),
+            second.ne_missing(pl.col("_first_started_at")))
+        return reused.join(firsts, on=KEY, how="left").filter(differs).select(rows.columns)
 
     def compact(self) -> int:
         """Fold the service's calls.jsonl into one segment (it only grows otherwise): the

@@ -41,6 +41,16 @@ class _Waiting:
     error: BaseException | None = None
 
 
+def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return conform(pl.DataFrame(rows, schema=LEDGER_SCHEMA))
+
+
+def _appended(result: Any, asked: list[dict[str, Any]]) -> int:
+    """How many objections an `optouts` callback recorded (its AppendResult's entries)."""
+    entries = getattr(result, "entries", None)
+    return len(entries) if entries is not None else len(asked)
+
+
 def _clash(sent: dict[str, Any], first: dict[str, Any] | None) -> bool:
     """A repeated call id that reports another call: another number, outcome or time."""
     # To the second: calls.jsonl keeps whole seconds, so a retry read back after a restart
@@ -174,7 +184,9 @@ class LedgerIndex:
     def record(self, calls: pl.DataFrame | list[dict[str, Any]], optouts: Any = None
                ) -> Recorded:
         """Record calls through the service: each (agency, call_id) once; durable when
-        this returns. `optouts(calls)` records the objections of `optout` calls first.
+        this returns. `optouts(calls)` records the objections of `optout` calls first;
+        `optouts(calls, unless_recorded=True)` those reported under a call id already used
+        for another call (optouts_from_calls).
 
         Requests that arrive while another is being written wait and are then written
         together, one append and one fsync for all (group commit): one at a time, at
@@ -218,20 +230,22 @@ class LedgerIndex:
                 for n, waiting in enumerate(batch):  # the journal first: never a call
                     objections = [row for m, row, _ in fresh  # without its objection
                                   if m == n and row["outcome"] == "optout"]
-                    clashes = [(row, firsts[value]) for m, row, value in again
+                    clashes = [row for m, row, value in again
                                if m == n and _clash(row, firsts.get(value))]
                     # An objection reported under a call id already used is still the
-                    # person's objection: recorded, never lost to the dialer's mistake.
-                    objections += [row for row, first in clashes if row["outcome"] == "optout"
-                                   and (first.get("outcome") != "optout"
-                                        or first.get("phone") != row["phone"])]
-                    if objections and waiting.optouts is not None:
-                        waiting.optouts(conform(pl.DataFrame(objections,
-                                                             schema=LEDGER_SCHEMA)))
+                    # person's objection: recorded, never lost to the dialer's mistake,
+                    # unless the journal holds it from this very call (a retry).
+                    reused = [row for row in clashes if row["outcome"] == "optout"]
+                    recorded = 0
+                    if waiting.optouts is not None and objections:
+                        recorded += _appended(waiting.optouts(_frame(objections)), objections)
+                    if waiting.optouts is not None and reused:
+                        recorded += _appended(waiting.optouts(_frame(reused),
+                                                              unless_recorded=True), reused)
                     waiting.result = Recorded(
                         [row for m, row, _ in fresh if m == n],
                         [firsts[value] for m, _, value in again if m == n and value in firsts],
-                        len(objections), [row for row, _ in clashes])
+                        recorded, clashes)
                 if fresh:
                     start, end = self.ledger.write_wal([row for _, row, _ in fresh])
                     with self.lock:

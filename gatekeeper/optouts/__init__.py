@@ -161,9 +161,14 @@ def import_optouts(journal: Journal, path: Path) -> AppendResult:
     return journal.append(events)
 
 
-def optouts_from_calls(journal: Journal, calls: pl.DataFrame) -> AppendResult:
+def optouts_from_calls(journal: Journal, calls: pl.DataFrame, *,
+                       unless_recorded: bool = False) -> AppendResult:
     """The objections of calls whose outcome was `optout`: channel operator, received when
-    the call was made, recorded by its agent; durable when this returns."""
+    the call was made, recorded by its agent; durable when this returns.
+
+    `unless_recorded`: calls reported under an id already used (a dialer's clash, few):
+    an objection the journal already holds from the same call (the same number, call id
+    and instant: a retry) is not recorded again, so a withdrawal since is not undone."""
     recorded = now_utc()
     events = [{"type": "optout", "phone": c["phone"], "channel": "operator", "scope": "all",
                "recorded_by": (c["agent"] or c["agency"]).strip(),
@@ -172,7 +177,20 @@ def optouts_from_calls(journal: Journal, calls: pl.DataFrame) -> AppendResult:
                "recorded_at": iso(recorded)}
               for c in calls.select("phone", "agent", "agency", "call_id", "started_at")
               .iter_rows(named=True)]
-    return journal.append(events)
+    if unless_recorded:
+        seen: set[tuple[str, str, str | None]] = set()
+        for phone in {e["phone"] for e in events}:
+            held = journal.about(phone)[0].filter(pl.col("type") == "optout")
+            seen |= {(phone, str(note), iso(at)) for note, at in
+                     held.select("note", "at").iter_rows()}
+        fresh = []
+        for event in events:
+            key = (event["phone"], event["note"], event["at"])
+            if key not in seen:
+                seen.add(key)
+                fresh.append(event)
+        events = fresh
+    return journal.append(events) if events else AppendResult([])
 
 
 def repair_journal(journal: Journal, by: str, reason: str) -> tuple[list[BadLine],

@@ -325,9 +325,9 @@ async def post_calls(request: Request) -> JSONResponse:
     calls = [_call(e, caller, n) for n, e in enumerate(entries)]
     index: CheckIndex = request.app.state.index
     journal: Journal = request.app.state.journal
-    recorded = await asyncio.to_thread(index.ledger.record, calls,
-                                       lambda objections: optouts_from_calls(journal,
-                                                                              objections))
+    recorded = await asyncio.to_thread(
+        index.ledger.record, calls,
+        lambda objections, **kw: optouts_from_calls(journal, objections, **kw))
     # 409 when nothing new was stored and a call id was reused for another call: the dialer
     # must notice (an objection among them was recorded all the same).
     status = 201 if recorded.stored else 409 if recorded.clashes else 200
