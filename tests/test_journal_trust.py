@@ -104,6 +104,16 @@ def test_disclosure_warns_when_a_damaged_line_may_hold_the_persons_optout(
     gk(scrubbed, "optout", "repair", "--by", "dpo", "--reason", "restored from backup")
     for person in (phone, other):  # acknowledged: no warning any more
         assert "warning" not in gk(scrubbed, "disclose", person).stderr
+    # The damage hit the digits themselves and left the line looking like an entry.
+    digits = phone.removeprefix("+39")
+    with scrubbed.journal_path.open("ab") as handle:
+        handle.write(b'{"type": "optout", "phone": "+39' + digits[:3].encode() + b"\xff"
+                     + digits[4:].encode() + b'", "scope": "all"}\n')
+    hit = gk(scrubbed, "disclose", phone).stderr
+    assert "damaged beyond reading" in hit, hit
+    gk(scrubbed, "optout", "repair", "--by", "dpo", "--reason", "restored from backup")
+    for person in (phone, other):
+        assert "warning" not in gk(scrubbed, "disclose", person).stderr
 
 
 def test_optout_list_warns_about_a_torn_tail(scrubbed: Workspace) -> None:
