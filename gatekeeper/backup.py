@@ -52,19 +52,23 @@ def _skipped(path: Path) -> bool:
     return any(part in path.name for part in _SKIP_PARTS)
 
 
-# Folders that are no workspace state: version control, Python environments and caches,
-# build output (a workspace that is also a checkout, as the demo is, has them all).
+# Folders that are no workspace state: version control and caches anywhere; a checkout's
+# build output at the top only (the demo workspace is also a checkout), since a list may
+# well sit in data/lists/dist/; and any Python virtualenv.
 _NOT_STATE = {".git", ".hg", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache",
-              ".hypothesis", "build", "dist", "node_modules"}
+              ".hypothesis"}
+_NOT_STATE_AT_TOP = {"build", "dist", "node_modules"}
 
 
 def _state_files(root: Path) -> list[Path]:
-    """Every file of the workspace, without the folders above or any virtualenv."""
+    """Every file of the workspace, without the folders above."""
     found = []
     for folder, dirs, names in os.walk(root):
         here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if d not in _NOT_STATE and not d.endswith(
-            ".egg-info") and not (here / d / "pyvenv.cfg").exists())
+        top = here == root
+        dirs[:] = sorted(d for d in dirs if d not in _NOT_STATE
+                         and not (top and (d in _NOT_STATE_AT_TOP or d.endswith(".egg-info")))
+                         and not (here / d / "pyvenv.cfg").exists())
         found += [here / name for name in names]
     return sorted(found)
 

@@ -30,7 +30,7 @@ from .store import Store
 from .store import evidence as evidence_store
 from .store import people as people_store
 from .store import runs as run_store
-from .timeutil import now_utc
+from .timeutil import now_utc, rome_words
 
 OUTCOME_SCHEMA: dict[str, pl.DataType] = {
     "phone_key": pl.Int64(), "reason": pl.String(), "basis": pl.String(),
@@ -201,7 +201,7 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
     warnings = _unknown_agency(agency, agencies, broken)
     if campaign and record is None:  # NO_RUN's words speak of the purpose: name the campaign
         warnings.append(f"no run of campaign '{campaign}' for {purpose} as of "
-                        f"{when:%Y-%m-%d %H:%M} UTC or earlier (check the name, or run it)")
+                        f"{rome_words(when)} Rome time or earlier (check the name, or run it)")
     return CheckResult(answer, purpose, rows, warnings)
 
 

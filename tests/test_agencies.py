@@ -307,7 +307,7 @@ def test_a_dialer_export_with_a_title_line_says_where_its_header_is(tmp_path: Pa
          ).encode("cp1252"))
     first = gk(ws, "calls", "import", str(export), "--agency", "callpro")
     assert first.exit_code == 2
-    assert "the header seems to be line 2: add header_row = 2 to [calls]" in first.output
+    assert "the header seems to be line 2: set header_row = 2 in [calls]" in first.output
     assert "__UNNAMED__" not in first.output
     manifest = ws.root / "agencies" / "callpro.toml"
     manifest.write_text(manifest.read_text().replace("[calls]", "[calls]\nheader_row = 2", 1))

@@ -103,7 +103,7 @@ def test_a_backup_holds_the_workspace_not_a_checkout_or_its_environments(
 
     root = scrubbed.root
     for junk in (".venv/lib/site.py", ".git/HEAD", "build/lib/x.py", "gk.egg-info/PKG-INFO",
-                 ".pytest_cache/v", "data/__pycache__/x.pyc"):
+                 ".pytest_cache/v", "data/__pycache__/x.pyc", "data/lists/dist/x.csv"):
         (root / junk).parent.mkdir(parents=True, exist_ok=True)
         (root / junk).write_text("x")
     (root / ".venv" / "pyvenv.cfg").write_text("home = /usr\n")
@@ -116,3 +116,4 @@ def test_a_backup_holds_the_workspace_not_a_checkout_or_its_environments(
                 or "__pycache__" in n]
     assert "gatekeeper.toml" in names and any(n.startswith("sources/") for n in names)
     assert any(n.startswith("data/lists/") for n in names)
+    assert "data/lists/dist/x.csv" in names  # a list's folder named dist is state

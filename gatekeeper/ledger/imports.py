@@ -45,10 +45,10 @@ def _missing(path: Path, columns: Mapping[str, str], found: list[str], manifest:
                               key=f"calls.columns.{field}")
     absent = [f"{c} (for {f})" for f, c in columns.items() if c not in found]
     if absent:
-        if hint:  # the header is further down: a title line above it
-            return InputError(f"column(s) {', '.join(absent)} not in the first line; the "
-                              f"header seems to be line {hint}: add header_row = {hint} to "
-                              f"[calls] in {manifest.name}", file=path)
+        if hint:  # the header is on another line (a title line above it, or none)
+            return InputError(f"column(s) {', '.join(absent)} not in the header line; the "
+                              f"header seems to be line {hint}: set header_row = {hint} in "
+                              f"[calls] of {manifest.name}", file=path)
         named = [c for c in found if not c.startswith("__UNNAMED__")]
         return InputError(f"column(s) {', '.join(absent)} not in the file; columns are: "
                           + ", ".join(named) + f"; fix [calls] columns in {manifest.name}",

@@ -240,8 +240,8 @@ async def check_batch(request: Request) -> Response:
     texts = pl.Series([v if isinstance(v, str) else None for v in numbers], dtype=pl.String)
     if texts.null_count():  # a JSON number or object is no answerable number: say so
         n = int(texts.is_null().arg_true()[0])
-        raise ApiError(422, "invalid_numbers", f"numbers[{n}] is {str(numbers[n])[:40]}, not "
-                       f"text; {_AS_TEXT}")
+        raise ApiError(422, "invalid_numbers", f"numbers[{n}] is "
+                       f"{json.dumps(numbers[n])[:40]}, not text; {_AS_TEXT}")
     normalised = normalise(texts, index.jurisdiction)
     valid = normalised["phone"].is_not_null()
     answers = await asyncio.to_thread(

@@ -183,6 +183,7 @@ class CheckIndex:
         self.agencies_stamp: tuple[tuple[str, int, int], ...] | None = None
         self.loaded_stamp: tuple[int, ...] | None = None
         self.next_due: dt.datetime | None = None
+        self.generation = 0  # bumped when runs are re-read: a slower read is not cached
         self.last_error: str | None = None
         self.journal_problem: str | None = None
         self.store_problem: str | None = None
@@ -243,6 +244,7 @@ class CheckIndex:
         except StoreError as exc:  # damaged: what it holds cannot be relied on any more
             with self._lock:
                 self.runs, self.campaigns = dict.fromkeys(PURPOSES), {}
+                self.generation += 1
                 self.loaded_stamp = None
                 self.store_problem, self.last_error = exc.message, exc.message
             return False
@@ -255,6 +257,7 @@ class CheckIndex:
             self.runs, self.erased, self.loaded_stamp = runs, erased, stamp
             self.next_due = next_due
             self.campaigns = {}  # read again when asked
+            self.generation += 1
             self.journal_problem = f"{cut[0]}; {RESTORE_HINT}" if cut else None
             self.last_error = self.store_problem = None
         return True
@@ -267,11 +270,13 @@ class CheckIndex:
         with self._lock:
             if key in self.campaigns:
                 return self.campaigns[key]
+            generation = self.generation
         with Store(self.ws.store_path, read_only=True, wait=2) as store:
             record = run_store.run_for(store, purpose, campaign, self.now())
             snapshot = load_snapshot(self.ws, store, record) if record else None
-        with self._lock:
-            self.campaigns[key] = snapshot
+        with self._lock:  # not kept if a refresh replaced what it was read from meanwhile
+            if generation == self.generation:
+                self.campaigns[key] = snapshot
         return snapshot
 
     def _trusted(self) -> None:
