@@ -149,10 +149,9 @@ class OptoutTail:
 WAL_LIMIT = 64 * 1024 * 1024
 
 
-def _outcomes(run: RunSnapshot | None, phones: pl.Series) -> list[pl.Series]:
+def _outcomes(run: RunSnapshot | None, keys: np.ndarray) -> list[pl.Series]:
     """The run's outcome for each number (`listed`: the run decided it at all), by one
     sorted search: what RunSnapshot.lookup gives one number."""
-    keys = phones.str.slice(1).cast(pl.Int64).to_numpy()
     columns = ("reason", "basis", "basis_text", "valid_until")
     if run is None or not len(run.keys):
         return [pl.Series("listed", np.zeros(len(keys), np.bool_)),
@@ -342,9 +341,9 @@ class CheckIndex:
         knobs = self.config.contact
         phones = numbers["phone"]
         listed = set(phones.to_list())
-        attempts, refused = self.ledger.facts_of(
-            phones.str.slice(1).cast(pl.Int64).to_numpy(), now, knobs.attempt_window_days,
-            knobs.refusal_cooldown_days)
+        keys = phones.str.slice(1).cast(pl.Int64).to_numpy()  # phone_key, as stored
+        attempts, refused = self.ledger.facts_of(keys, now, knobs.attempt_window_days,
+                                                 knobs.refusal_cooldown_days)
         self.optouts.refresh()
         self.optouts.require_whole()
         heard = max(now, now_utc())
@@ -356,7 +355,7 @@ class CheckIndex:
             .alias("erased"),
             pl.col("phone").is_in(pl.Series(opted, dtype=pl.String)).alias("opted_out"),
             pl.Series("attempts", attempts), pl.Series("refused", refused),
-            *_outcomes(run, phones))
+            *_outcomes(run, keys))
         groups = known.with_row_index("_n").group_by(known.columns, maintain_order=True
                                                       ).agg(pl.col("_n"))
         said = []
@@ -370,9 +369,9 @@ class CheckIndex:
                     shared.open, shared.next_open, combo["attempts"], shared.max_attempts,
                     combo["refused"], shared.agency_authorised, shared.caller_id_declared)))
             said.append(self._said(answer, purpose))
-        keys = said[0] if said else self._said(P.may_dial(P.DialFacts(now, None)), purpose)
+        fields = said[0] if said else self._said(P.may_dial(P.DialFacts(now, None)), purpose)
         answers = pl.DataFrame(said, schema={key: pl.Boolean if key == "dialable"
-                                             else pl.String for key in keys})
+                                             else pl.String for key in fields})
         combo_of = groups.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_c"), "_n"
                                  ).explode("_n").sort("_n")["_c"]
         return answers[combo_of.to_numpy()].with_columns(phones)
