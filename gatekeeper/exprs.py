@@ -1,11 +1,14 @@
-"""Small polars helpers the decision table and the normaliser share."""
+"""Small polars helpers the decision table, the normaliser and the file readers share."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import polars as pl
+
+from .errors import InputError
 
 
 def when_chain(cases: Sequence[tuple[pl.Expr, pl.Expr]], otherwise: pl.Expr) -> pl.Expr:
@@ -30,3 +33,15 @@ def sector_names(text: pl.Expr) -> pl.Expr:
 def sector_name(value: str) -> str:
     """One sector's name in its compared form (see sector_names)."""
     return str(pl.select(sector_names(pl.lit(value, pl.String))).item())
+
+
+def refuse_rows(checked: pl.DataFrame, why: pl.Expr, message: Callable[[int, str], str],
+                file: Path) -> pl.DataFrame:
+    """All or nothing: the rows with `why` (text, null when the row is fine); any such row
+    stops the file with one error naming the first (its `row`) and how many there are."""
+    checked = checked.with_columns(why.alias("why"))
+    bad = checked.filter(pl.col("why").is_not_null())
+    if bad.height:
+        first = bad.row(0, named=True)
+        raise InputError(message(bad.height, first["why"]), file=file, row=int(first["row"]))
+    return checked

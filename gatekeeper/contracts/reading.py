@@ -17,6 +17,7 @@ import polars as pl
 
 from ..config import read_toml
 from ..errors import InputError, ManifestError
+from ..exprs import refuse_rows
 from ..jurisdictions import DEFAULT, Jurisdiction
 from ..normalise import normalise
 from ..sources.manifest import Manifest
@@ -108,12 +109,8 @@ def read_contracts(file: Path, map_file: Path | None = None,
         .then(pl.lit("agency is empty: name the call centre (agencies/<id>.toml)")),
         pl.when(pl.col("contract_id").is_duplicated())
         .then(pl.format("contract_id '{}' appears more than once", pl.col("contract_id"))))
-    checked = parsed.with_columns(why.alias("why"))
-    bad = checked.filter(pl.col("why").is_not_null())
-    if bad.height:
-        first = bad.row(0, named=True)
-        raise InputError(f"{bad.height} contract(s) cannot be traced; first: {first['why']}; "
-                         "fix the file and verify again", file=file, row=int(first["row"]))
+    checked = refuse_rows(parsed, why, lambda n, first: f"{n} contract(s) cannot be traced; "
+                          f"first: {first}; fix the file and verify again", file)
     # A day without a time: signed some time that day, so its calls are those up to the
     # end of the Rome day.
     end_of_day = ((pl.col("day") + pl.duration(days=1)).cast(pl.Datetime("us"))

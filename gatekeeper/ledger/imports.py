@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from ..errors import InputError
+from ..exprs import refuse_rows
 from ..jurisdictions import DEFAULT, Jurisdiction
 from ..normalise import normalise
 from ..sources.manifest import Manifest
@@ -121,13 +122,9 @@ def read_export(path: Path, agency: str, columns: Mapping[str, str],
         .then(pl.format("caller id '{}' is not a valid number", pl.col("caller_id"))),
         pl.when(pl.col("at") > pl.lit(now_utc() + dt.timedelta(minutes=5)))
         .then(pl.format("started_at '{}' is in the future", pl.col("started_at"))))
-    checked = parsed.with_columns(why.alias("why"))
-    bad = checked.filter(pl.col("why").is_not_null())
-    if bad.height:
-        first = bad.row(0, named=True)
-        raise InputError(f"{bad.height} row(s) cannot be recorded, nothing was stored; first "
-                         f"{first['why']}; fix the file (or the agency's manifest) and import "
-                         "again", file=path, row=int(first["row"]))
+    checked = refuse_rows(parsed, why, lambda n, first: f"{n} row(s) cannot be recorded, "
+                          f"nothing was stored; first {first}; fix the file (or the agency's "
+                          "manifest) and import again", path)
     return conform(checked.select(
         pl.lit(agency).alias("agency"), "call_id", pl.col("phone_e164").alias("phone"),
         pl.col("phone_e164").str.strip_prefix("+").cast(pl.Int64).alias("phone_key"),
