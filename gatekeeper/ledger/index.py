@@ -12,10 +12,40 @@ import numpy as np
 import polars as pl
 
 from ..timeutil import iso
-from . import KEY, LEDGER_SCHEMA, Ledger, Recorded, Segment, conform
+from . import KEY, LEDGER_SCHEMA, OUTCOMES, Ledger, Recorded, Segment, conform
 
 # What the index reads of a segment: the call's identity and what the contact rules count.
 INDEXED: list[str] = ["agency", "call_id", "phone_key", "started_at", "direction", "outcome"]
+
+
+# A call whose instant is unknown (a damaged record: every door refuses one without it):
+# inside every window, so it counts against its own number and no other.
+UNKNOWN_TIME = np.iinfo(np.int64).min
+
+
+def contact_facts() -> list[pl.Expr]:
+    """What rules 10 and 11 count of a stored call, written once for the service's index,
+    `check` and contract replay: `t` (µs), `counted` (an outbound attempt: every outcome
+    but `failed`) and `refused`. An odd record (no outcome, an unknown one, no direction,
+    no instant: a damaged segment or an older writer) fails closed for its own number -
+    an attempt, a refusal, just now - and never stops the answers for other numbers (a
+    null here once made every check fail)."""
+    outcome = pl.col("outcome")
+    known = outcome.is_in(pl.Series(OUTCOMES).implode()).fill_null(False)
+    return [pl.col("started_at").dt.epoch("us").fill_null(UNKNOWN_TIME).alias("t"),
+            ((pl.col("direction") != "inbound").fill_null(True)
+             & (~known | (outcome != "failed"))).alias("counted"),
+            (~known | (outcome == "refused")).fill_null(True).alias("refused")]
+
+
+def _row_facts(row: dict[str, Any]) -> tuple[int, bool, bool]:
+    """`contact_facts` of one call as a request brings it (plain Python: a few a request)."""
+    outcome, started = row.get("outcome"), row.get("started_at")
+    known = outcome in OUTCOMES
+    return ((started - _EPOCH) // dt.timedelta(microseconds=1) if started is not None
+            else int(UNKNOWN_TIME),
+            row.get("direction") != "inbound" and (not known or outcome != "failed"),
+            not known or outcome == "refused")
 
 
 def _hashes(frame: pl.DataFrame) -> pl.Series:
@@ -106,10 +136,7 @@ class LedgerIndex:
         calls, hashes = calls.filter(pl.Series(fresh)), hashes.filter(pl.Series(fresh))
         if calls.is_empty():
             return
-        facts = calls.select(
-            pl.col("phone_key"), pl.col("started_at").dt.epoch("us").alias("t"),
-            ((pl.col("direction") == "outbound") & (pl.col("outcome") != "failed"))
-            .alias("counted"), (pl.col("outcome") == "refused").alias("refused"))
+        facts = calls.select(pl.col("phone_key"), *contact_facts())
         self.seen_sorted = np.sort(np.concatenate(
             [self.seen_sorted, hashes.to_numpy().astype(np.uint64)]))
         merged = pl.concat([pl.DataFrame({"phone_key": self.keys, "t": self.times,
@@ -176,17 +203,14 @@ class LedgerIndex:
                 continue
             self.seen_new.add(value)
             if row["phone_key"] is not None:
-                self.tail.setdefault(int(row["phone_key"]), []).append((
-                    (row["started_at"] - _EPOCH) // dt.timedelta(microseconds=1),
-                    row["direction"] == "outbound" and row["outcome"] != "failed",
-                    row["outcome"] == "refused"))
+                self.tail.setdefault(int(row["phone_key"]), []).append(_row_facts(row))
 
     def record(self, calls: pl.DataFrame | list[dict[str, Any]], optouts: Any = None
                ) -> Recorded:
         """Record calls through the service: each (agency, call_id) once; durable when
-        this returns. `optouts(calls)` records the objections of `optout` calls first;
-        `optouts(calls, unless_recorded=True)` those reported under a call id already used
-        for another call (optouts_from_calls).
+        this returns. `optouts(calls)` records the objections of `optout` calls first,
+        those reported under a call id already used for another call included, each once
+        (optouts_from_calls).
 
         Requests that arrive while another is being written wait and are then written
         together, one append and one fsync for all (group commit): one at a time, at
@@ -237,11 +261,11 @@ class LedgerIndex:
                     # unless the journal holds it from this very call (a retry).
                     reused = [row for row in clashes if row["outcome"] == "optout"]
                     recorded = 0
-                    if waiting.optouts is not None and objections:
-                        recorded += _appended(waiting.optouts(_frame(objections)), objections)
-                    if waiting.optouts is not None and reused:
-                        recorded += _appended(waiting.optouts(_frame(reused),
-                                                              unless_recorded=True), reused)
+                    # Each once per number and call: the journal is asked first (a
+                    # retry after a crash between the journal and the ledger).
+                    if waiting.optouts is not None and (objections or reused):
+                        recorded += _appended(waiting.optouts(_frame(objections + reused)),
+                                              objections + reused)
                     waiting.result = Recorded(
                         [row for m, row, _ in fresh if m == n],
                         [firsts[value] for m, _, value in again if m == n and value in firsts],
@@ -325,12 +349,9 @@ class CallFacts:
 def call_facts(calls: pl.DataFrame, at: dt.datetime, window_days: int,
                cooldown_days: int) -> CallFacts:
     """From one number's calls (started_at, direction, outcome), as the index counts."""
-    facts = calls.select(
-        pl.col("started_at").dt.epoch("us").alias("t"),
-        ((pl.col("direction") == "outbound") & (pl.col("outcome") != "failed")).alias("c"),
-        (pl.col("outcome") == "refused").alias("r"))
-    return _count(facts["t"].to_numpy(), facts["c"].to_numpy(), facts["r"].to_numpy(), at,
-                  window_days, cooldown_days)
+    facts = calls.select(contact_facts())
+    return _count(facts["t"].to_numpy(), facts["counted"].to_numpy(),
+                  facts["refused"].to_numpy(), at, window_days, cooldown_days)
 
 
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -345,9 +366,11 @@ def _count(times: np.ndarray, counted: np.ndarray, refused: np.ndarray, at: dt.d
     10:00 sixty days later)."""
     at_us = _us(at)
     before = times < at_us
-    attempts = int(np.count_nonzero(before & counted
-                                    & (times > at_us - window_days * _DAY_US)))
-    refusals = times[before & refused & (times > at_us - cooldown_days * _DAY_US)]
+    unknown = times == UNKNOWN_TIME
+    attempts = int(np.count_nonzero(before & counted & (
+        unknown | (times > at_us - window_days * _DAY_US))))
+    recent = before & refused & (unknown | (times > at_us - cooldown_days * _DAY_US))
+    refusals = np.where(unknown[recent], at_us - 1, times[recent])
     return CallFacts(attempts, _EPOCH + dt.timedelta(microseconds=int(refusals.max()))
                      if refusals.size else None)
 
@@ -386,11 +409,12 @@ def _count_many(owner: np.ndarray, times: np.ndarray, counted: np.ndarray,
     size = len(at_us)
     at = at_us[owner]
     before = times < at
-    attempts = np.bincount(owner, weights=before & counted & (times > at - window_days
-                                                               * _DAY_US), minlength=size)
+    unknown = times == UNKNOWN_TIME
+    attempts = np.bincount(owner, weights=before & counted & (
+        unknown | (times > at - window_days * _DAY_US)), minlength=size)
     last = np.full(size, -1, np.int64)
-    recent = before & refused & (times > at - cooldown_days * _DAY_US)
-    np.maximum.at(last, owner[recent], times[recent])
+    recent = before & refused & (unknown | (times > at - cooldown_days * _DAY_US))
+    np.maximum.at(last, owner[recent], np.where(unknown, at - 1, times)[recent])
     return attempts.astype(np.int64), last
 
 
@@ -399,15 +423,13 @@ def facts_many(calls: pl.DataFrame, asked: pl.DataFrame, window_days: int,
     """CallFacts for each (phone_key, at) asked, in order, from the calls given (those of
     the numbers asked about): the same count as `facts` and `call_facts`, for a contract
     replay's thousands of instants without reading the ledger once per contract."""
-    ordered = calls.select(
-        pl.col("phone_key"), pl.col("started_at").dt.epoch("us").alias("t"),
-        ((pl.col("direction") == "outbound") & (pl.col("outcome") != "failed")).alias("c"),
-        (pl.col("outcome") == "refused").alias("r")).drop_nulls("phone_key").sort(
-        "phone_key", "t")
+    ordered = calls.select(pl.col("phone_key"), *contact_facts()).drop_nulls(
+        "phone_key").sort("phone_key", "t")
     owner, rows = _rows_of(ordered["phone_key"].to_numpy(), asked["phone_key"].to_numpy())
     at_us = asked.select(pl.col("at").dt.epoch("us")).to_series().to_numpy()
     attempts, last = _count_many(owner, ordered["t"].to_numpy()[rows],
-                                 ordered["c"].to_numpy()[rows], ordered["r"].to_numpy()[rows],
+                                 ordered["counted"].to_numpy()[rows],
+                                 ordered["refused"].to_numpy()[rows],
                                  at_us, window_days, cooldown_days)
     return [CallFacts(n, _EPOCH + dt.timedelta(microseconds=t) if t >= 0 else None)
             for n, t in zip(attempts.tolist(), last.tolist(), strict=True)]
