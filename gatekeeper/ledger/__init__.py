@@ -15,7 +15,8 @@ dialer is told so. Two kinds of file, in data/ledger/:
 A call is identified by its agency and the dialer's call_id: the same call reported
 twice (a dialer retrying, a file imported again) is acknowledged and never counted twice.
 An `optout` outcome also records an opt-out in the journal, before the call itself, so a
-crash between the two can only leave an objection too many, never one too few.
+crash between the two never loses one; reported again, it is found in the journal and
+not recorded twice.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ from ..digest import sha256_file
 from ..errors import JournalError
 from ..timeutil import iso, now_utc
 
-OUTCOMES = ("no_answer", "busy", "failed", "voicemail", "answered", "refused", "callback",
-            "optout", "wrong_number", "sale")
+# `abandoned`: the person answered and no agent was free (VICIdial DROP, Ofcom's abandoned
+# call): an attempt, never a contact a contract can trace to.
+OUTCOMES = ("no_answer", "busy", "failed", "voicemail", "abandoned", "answered", "refused",
+            "callback", "optout", "wrong_number", "sale")
 DIRECTIONS = ("outbound", "inbound")
 # The fields a dialer export may carry (PRODUCT.md "The contact ledger") ...
 CALL_FIELDS = ("call_id", "phone", "started_at", "agent", "campaign", "duration_s", "outcome",
@@ -257,10 +260,17 @@ class Ledger:
             os.fsync(handle.fileno())
         return segment
 
-    def import_calls(self, calls: pl.DataFrame, source_sha: str, optouts: Any = None
-                     ) -> tuple[int, int, bool]:
+    def import_calls(self, calls: pl.DataFrame, source_sha: str, optouts: Any = None,
+                     objections: pl.DataFrame | None = None) -> tuple[int, int, bool]:
         """Record a dialer's export as one segment, all or nothing: (calls stored, calls
-        already recorded, whether this very file was imported before)."""
+        already recorded, whether this very file was imported before).
+
+        `optouts(objections)` records the objections first (default: the `optout` calls;
+        an export's legs may hold one its stored call does not), each once per number and
+        call (optouts_from_calls checks the journal): an import killed after its
+        objections and run again, or a call reported in two files, never records one
+        twice, while an objection under a call id the dialer reused for another person
+        is still theirs."""
         with self._lock():
             if any(s.source == f"import:{source_sha}" for s in self.segments()):
                 return 0, calls.height, True
@@ -268,37 +278,13 @@ class Ledger:
             recorded = self.recorded(rows.select(KEY))
             fresh = rows.join(recorded, on=KEY, how="anti").unique(
                 KEY, keep="first", maintain_order=True)
-            objections = fresh.filter(pl.col("outcome") == "optout")
-            reused = self._objections_under_used_ids(rows, recorded, fresh)
+            if objections is None:
+                objections = rows.filter(pl.col("outcome") == "optout")
             if objections.height and optouts is not None:
-                optouts(objections)
-            if reused.height and optouts is not None:  # not again if a retry's: journal
-                optouts(reused, unless_recorded=True)
+                optouts(conform(objections))
             if fresh.height:
                 self._write_segment(fresh, f"import:{source_sha}")
         return fresh.height, calls.height - fresh.height, False
-
-    def _objections_under_used_ids(self, rows: pl.DataFrame, recorded: pl.DataFrame,
-                                   fresh: pl.DataFrame) -> pl.DataFrame:
-        """`optout` rows whose call id was first used (in the ledger, or earlier in the
-        file) for another call (another number, outcome, time or direction): not stored,
-        as a repeat, but the person's objection is still theirs (the service does the
-        same). A row repeating the call first stored is a plain repeat."""
-        optouts = rows.filter(pl.col("outcome") == "optout")
-        reused = pl.concat([optouts.join(recorded, on=KEY, how="semi"),
-                            optouts.join(fresh.select(KEY), on=KEY, how="semi")])
-        if reused.is_empty():
-            return reused
-        second = pl.col("started_at").dt.truncate("1s")  # calls.jsonl keeps whole seconds
-        firsts = pl.concat([self.first_of(reused.select(KEY).unique()), fresh]).unique(
-            KEY, keep="first", maintain_order=True).select(
-            *KEY, *(pl.col(c).alias(f"_first_{c}") for c in ("phone", "outcome", "direction")),
-            second.alias("_first_started_at"))
-        differs = pl.any_horizontal(
-            *(pl.col(c).ne_missing(pl.col(f"_first_{c}"))
-              for c in ("phone", "outcome", "direction")),
-            second.ne_missing(pl.col("_first_started_at")))
-        return reused.join(firsts, on=KEY, how="left").filter(differs).select(rows.columns)
 
     def compact(self) -> int:
         """Fold the service's calls.jsonl into one segment (it only grows otherwise): the

@@ -161,14 +161,14 @@ def import_optouts(journal: Journal, path: Path) -> AppendResult:
     return journal.append(events)
 
 
-def optouts_from_calls(journal: Journal, calls: pl.DataFrame, *,
-                       unless_recorded: bool = False) -> AppendResult:
+def optouts_from_calls(journal: Journal, calls: pl.DataFrame) -> AppendResult:
     """The objections of calls whose outcome was `optout`: channel operator, received when
     the call was made, recorded by its agent; durable when this returns.
 
-    `unless_recorded`: calls reported under an id already used (a dialer's clash, few):
-    an objection the journal already holds from the same call (the same number, call id
-    and instant: a retry) is not recorded again, so a withdrawal since is not undone."""
+    Each is recorded once: one the journal already holds from the same call (the same
+    number, call and instant: a retry, an import killed and run again, a file sent twice)
+    is not recorded again, so neither a disclosure lists it twice nor a withdrawal since
+    is undone. The caller holds the ledger's lock, so two writers cannot both miss it."""
     recorded = now_utc()
     events = [{"type": "optout", "phone": c["phone"], "channel": "operator", "scope": "all",
                "recorded_by": (c["agent"] or c["agency"]).strip(),
@@ -177,20 +177,23 @@ def optouts_from_calls(journal: Journal, calls: pl.DataFrame, *,
                "recorded_at": iso(recorded)}
               for c in calls.select("phone", "agent", "agency", "call_id", "started_at")
               .iter_rows(named=True)]
-    if unless_recorded:
-        seen: set[tuple[str, str, str | None]] = set()
-        for phone in {e["phone"] for e in events}:
-            held = journal.about(phone)[0].filter(pl.col("type") == "optout")
-            seen |= {(phone, str(note), iso(at)) for note, at in
-                     held.select("note", "at").iter_rows()}
-        fresh = []
-        for event in events:
-            key = (event["phone"], event["note"], event["at"])
-            if key not in seen:
-                seen.add(key)
-                fresh.append(event)
-        events = fresh
-    return journal.append(events) if events else AppendResult([])
+    if not events:
+        return AppendResult([])
+    phones = {e["phone"] for e in events}
+    if len(phones) <= 8:  # a request's few: a byte search each, the journal not parsed
+        held = [journal.about(phone)[0] for phone in phones]
+    else:
+        wanted = pl.Series(sorted(phones), dtype=pl.String).implode()
+        held = [journal.read().events.filter(pl.col("phone").is_in(wanted))]
+    seen = {(phone, str(note), iso(at)) for frame in held for phone, note, at in
+            frame.filter(pl.col("type") == "optout").select("phone", "note", "at").iter_rows()}
+    fresh = []
+    for event in events:
+        key = (event["phone"], event["note"], event["at"])
+        if key not in seen:
+            seen.add(key)
+            fresh.append(event)
+    return journal.append(fresh) if fresh else AppendResult([])
 
 
 def repair_journal(journal: Journal, by: str, reason: str) -> tuple[list[BadLine],
@@ -213,10 +216,15 @@ def repair_journal(journal: Journal, by: str, reason: str) -> tuple[list[BadLine
 def trusted_state(journal: Journal, store_checkpoints: list[tuple[int, str, str]]
                   ) -> JournalState:
     """The journal as decisions may rely on it: whole, and holding every checkpoint the
-    store and the agents' receipts recorded (else JournalError / EvidenceError)."""
-    state = journal.read()
+    store and the agents' receipts recorded (else JournalError / EvidenceError).
+
+    The journal and its receipts come from one `view`: read apart, a receipt an agent's
+    append wrote in between would point past the journal read and look like a cut. The
+    store's checkpoints were read before (the caller's argument), so they can only point
+    at lines already there."""
+    state, receipts = journal.view()
     require_whole(state, [*(Checkpoint(p, h, b) for p, h, b in store_checkpoints),
-                          *journal.checkpoints()])
+                          *receipts])
     return state
 
 
