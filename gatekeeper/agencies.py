@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .config import read_toml
 from .errors import InputError, ManifestError
 from .jurisdictions import DEFAULT, Jurisdiction
-from .ledger import CALL_FIELDS, OUTCOMES, REQUIRED_CALL_FIELDS
+from .ledger import CALL_FIELDS, DIRECTIONS, OUTCOMES, REQUIRED_CALL_FIELDS
 from .normalise import phone_of
 from .sources.manifest import ID_PATTERN, _check_keys, _fail, discover_by_id
 from .timeutil import date_start_utc
 
 TOP_KEYS = ("id", "name", "vat", "roc", "contract_ref", "authorised_from", "authorised_to",
-            "caller_ids", "campaigns", "calls")
-CALLS_KEYS = ("columns", "outcomes", "header_row")
+            "caller_ids", "campaigns", "inbound", "inbound_numbers", "calls")
+CALLS_KEYS = ("columns", "outcomes", "header_row", "header", "timezone", "defaults",
+              "directions", "skip", "ambiguous")
+AMBIGUOUS = ("refuse", "earlier", "later")
 _DAY = dt.timedelta(days=1)
 
 
@@ -48,6 +52,25 @@ class Agency:
     # the dialer's outcome code -> one of OUTCOMES
     outcomes: dict[str, str] = field(default_factory=lambda: {o: o for o in OUTCOMES})
     header_row: int | None = None  # the export's header line, when a title sits above it
+    # --- inbound lines (a call the person made is no list's doing: contracts say INBOUND)
+    inbound: bool = False
+    inbound_numbers: tuple[str, ...] = ()  # E.164; empty with inbound: any of its lines
+    # --- how its dialer writes an export, beyond the column names (PRODUCT.md "Agencies")
+    header: bool = True  # False: no header line; columns name positions ("1" the first)
+    outcome_columns: tuple[str, ...] = ()  # several: values joined with "/" before mapping
+    timezone: str | None = None  # the zone its local times are in; None: the controller's
+    defaults: dict[str, str] = field(default_factory=dict)  # field -> constant
+    directions: dict[str, str] = field(default_factory=dict)  # its value -> in/outbound
+    skip: dict[str, str] = field(default_factory=dict)  # column -> regex of non-calls
+    ambiguous: str = "refuse"  # the hour repeated when summer time ends
+
+    def answers_on(self, line: str | None) -> bool:
+        """May an inbound call to this line be its? Only for an agency declaring inbound
+        lines, and to one of them when it lists them: a call centre claiming an inbound
+        call clears a contract of the list it came from (PRODUCT.md "The contact ledger")."""
+        if not self.inbound:
+            return False
+        return not self.inbound_numbers or line in self.inbound_numbers
 
     def authorised(self, at: dt.datetime, campaign: str | None) -> bool:
         """May it dial at this instant (naive UTC) for this campaign? From 00:00 Rome of
@@ -83,6 +106,14 @@ def parse_agency(path: Path, jurisdiction: Jurisdiction = DEFAULT) -> Agency:
         raise _fail(path, "authorised_to", f"{authorised_to} is before authorised_from "
                     f"({authorised_from}); give the last day the agency may call")
     calls = _calls_table(path, raw.get("calls", {}))
+    columns, outcome_columns = _columns(path, calls.get("columns"), calls.get("header", True))
+    inbound = raw.get("inbound", False)
+    if not isinstance(inbound, bool):
+        raise _fail(path, "inbound", f"must be true or false, got {inbound!r}")
+    numbers = raw.get("inbound_numbers", [])
+    if numbers and not inbound:
+        raise _fail(path, "inbound_numbers", "lists lines but inbound is not true; set "
+                    "inbound = true, or remove inbound_numbers")
     return Agency(
         id=agency_id,
         name=_text(path, raw, "name"),
@@ -94,9 +125,19 @@ def parse_agency(path: Path, jurisdiction: Jurisdiction = DEFAULT) -> Agency:
         contract_ref=_optional_text(path, raw, "contract_ref", "2026/03"),
         authorised_to=authorised_to,
         campaigns=_campaigns(path, raw.get("campaigns", [])),
-        columns=_columns(path, calls.get("columns")),
+        columns=columns,
         outcomes=_outcomes(path, calls.get("outcomes")),
         header_row=_header_row(path, calls.get("header_row")),
+        inbound=inbound,
+        inbound_numbers=(_numbers(path, "inbound_numbers", numbers, jurisdiction)
+                         if numbers else ()),
+        header=_flag(path, "calls.header", calls.get("header", True)),
+        outcome_columns=outcome_columns,
+        timezone=_timezone(path, calls.get("timezone")),
+        defaults=_defaults(path, calls.get("defaults")),
+        directions=_directions(path, calls.get("directions")),
+        skip=_skip(path, calls.get("skip")),
+        ambiguous=_ambiguous(path, calls.get("ambiguous", "refuse")),
     )
 
 
@@ -146,20 +187,22 @@ def _date(path: Path, raw: dict[str, Any], key: str) -> dt.date:
 def _caller_ids(path: Path, value: Any, jurisdiction: Jurisdiction) -> tuple[str, ...]:
     """The numbers it shows, in E.164. Required and not empty: every call carries one, and
     the code of conduct asks that each be declared."""
-    fix = 'list the numbers it shows, e.g. caller_ids = ["+390299990001"]'
+    return _numbers(path, "caller_ids", value, jurisdiction)
+
+
+def _numbers(path: Path, key: str, value: Any, jurisdiction: Jurisdiction) -> tuple[str, ...]:
+    fix = f'list the numbers, e.g. {key} = ["+390299990001"]'
     if not isinstance(value, list) or not value:
-        raise _fail(path, "caller_ids", f"required list of numbers is missing or empty; {fix}")
+        raise _fail(path, key, f"required list of numbers is missing or empty; {fix}")
     phones: list[str] = []
     for item in value:
         if not isinstance(item, str):
-            raise _fail(path, "caller_ids", f"{item!r} is not text; write each number in "
-                        f"quotes; {fix}")
+            raise _fail(path, key, f"{item!r} is not text; write each number in quotes; {fix}")
         try:
             phones.append(phone_of(item, jurisdiction))
         except InputError:
-            raise _fail(path, "caller_ids", f"{item!r} is not a valid phone number; write it "
-                        f"as shown to the people called, e.g. {jurisdiction.number_examples}"
-                        ) from None
+            raise _fail(path, key, f"{item!r} is not a valid phone number; write it as "
+                        f"people dial it, e.g. {jurisdiction.number_examples}") from None
     return tuple(dict.fromkeys(phones))
 
 
@@ -186,35 +229,126 @@ def _header_row(path: Path, value: Any) -> int | None:
     return value
 
 
-def _columns(path: Path, value: Any) -> dict[str, str]:
-    """Which column of the dialer's export holds each ledger field. Absent: the export uses
-    the canonical names. Given: exactly the fields the export has."""
+def _columns(path: Path, value: Any, header: Any = True
+             ) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Which column of the dialer's export holds each ledger field, and the columns whose
+    values make the outcome (several: joined with "/"). Absent: the export uses the
+    canonical names. Given: exactly the fields the export has; without a header line
+    (`header = false`) a column is a position, "1" the first field."""
     if value is None:
-        return {name: name for name in CALL_FIELDS}
+        return {name: name for name in CALL_FIELDS}, ("outcome",)
     if not isinstance(value, dict):
         raise _fail(path, "calls.columns", "must be a table, e.g. columns = { call_id = "
                     "\"uniqueid\", phone = \"phone_number\", … }")
     for key, column in value.items():  # the mapping written the other way round
-        if key not in CALL_FIELDS and column in CALL_FIELDS:
+        if key not in CALL_FIELDS and isinstance(column, str) and column in CALL_FIELDS:
             raise _fail(path, f"calls.columns.{key}", "the field goes on the left and the "
                         f"export's column on the right; write {column} = \"{key}\"")
     _check_keys(path, value, CALL_FIELDS, "calls.columns.")
     seen: dict[str, str] = {}
+    outcome_columns: tuple[str, ...] = ()
     for canonical, column in value.items():
         key = f"calls.columns.{canonical}"
-        if not isinstance(column, str) or not column.strip():
-            raise _fail(path, key, "must be the column's name in the dialer's export, e.g. "
-                        f"{canonical} = \"{canonical}\"")
-        if column in seen:
-            raise _fail(path, key, f"column '{column}' is already mapped to {seen[column]}; "
-                        "map each field to its own column")
-        seen[column] = canonical
+        several = canonical == "outcome" and isinstance(column, list)
+        names = column if several else [column]
+        if several and not column:
+            raise _fail(path, key, "lists no column; name one or more, e.g. outcome = "
+                        "[\"status\", \"answered_by\"]")
+        for name in names:
+            if not isinstance(name, str) or not name.strip():
+                raise _fail(path, key, "must be the column's name in the dialer's export, "
+                            f"e.g. {canonical} = \"{canonical}\""
+                            + (" (outcome may list several)" if canonical == "outcome" else ""))
+            if header is False and not (name.isdigit() and 1 <= int(name) <= 1000):
+                raise _fail(path, key, f"'{name}' is no position: with header = false a "
+                            f"column is the field's position, e.g. {canonical} = \"3\" for "
+                            "the third field")
+            if name in seen:
+                raise _fail(path, key, f"column '{name}' is already mapped to {seen[name]}; "
+                            "map each field to its own column")
+            seen[name] = canonical
+        if canonical == "outcome":
+            outcome_columns = tuple(names)
     for required in REQUIRED_CALL_FIELDS:
         if required not in value:
             raise _fail(path, f"calls.columns.{required}", "missing; name the export's column "
                         f"that holds it, e.g. {required} = \"…\" (required: "
                         f"{', '.join(REQUIRED_CALL_FIELDS)})")
-    return dict(value)
+    columns = {f: (c if isinstance(c, str) else c[0]) for f, c in value.items()}
+    return columns, outcome_columns
+
+
+def _flag(path: Path, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(path, key, f"must be true or false, got {value!r}")
+    return value
+
+
+def _timezone(path: Path, value: Any) -> str | None:
+    """The zone the dialer writes local times in: a centre abroad, or one logging UTC."""
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise _fail(path, "calls.timezone", f"{value!r} is not a time zone; write an IANA "
+                    "name, e.g. timezone = \"Europe/Rome\", \"Europe/Bucharest\" or "
+                    "\"UTC\"") from None
+    return value
+
+
+def _text_table(path: Path, key: str, value: Any, example: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+            isinstance(v, str) for v in value.values()):
+        raise _fail(path, key, f"must be a table of text values, e.g. {example}")
+    return {str(k): v for k, v in value.items()}
+
+
+def _defaults(path: Path, value: Any) -> dict[str, str]:
+    """A constant for a field the export lacks (a one-line centre's caller id)."""
+    table = _text_table(path, "calls.defaults", value,
+                        'defaults = { direction = "outbound", caller_id = "+390299990001" }')
+    for name in table:
+        if name not in CALL_FIELDS or name == "call_id":
+            raise _fail(path, f"calls.defaults.{name}", "is no field a default can fill; "
+                        "accepted: " + ", ".join(f for f in CALL_FIELDS if f != "call_id"))
+    return table
+
+
+def _directions(path: Path, value: Any) -> dict[str, str]:
+    table = _text_table(path, "calls.directions", value,
+                        'directions = { "outbound-dial" = "outbound", "inbound" = "inbound" }')
+    for code, direction in table.items():
+        if direction not in DIRECTIONS:
+            raise _fail(path, f"calls.directions.{code}", f"'{direction}' is not a direction; "
+                        f"map the export's value to one of {', '.join(DIRECTIONS)}")
+    return table
+
+
+def _skip(path: Path, value: Any) -> dict[str, str]:
+    """Rows that are no call to a person (an internal extension), by a regular expression
+    over a column's whole value: counted and said, never silently dropped."""
+    table = _text_table(path, "calls.skip", value,
+                        'skip = { dcontext = "from-internal", dst = "^\\\\d{2,4}$" }')
+    for column, pattern in table.items():
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise _fail(path, f"calls.skip.{column}", f"'{pattern}' is not a regular "
+                        f"expression ({exc}); e.g. \"^\\\\d{{2,4}}$\" for a 2-4 digit "
+                        "extension") from None
+    return table
+
+
+def _ambiguous(path: Path, value: Any) -> str:
+    if value not in AMBIGUOUS:
+        raise _fail(path, "calls.ambiguous", f"{value!r} is not one of {', '.join(AMBIGUOUS)}:"
+                    " how to read a time in the hour repeated when summer time ends")
+    return str(value)
 
 
 def _outcomes(path: Path, value: Any) -> dict[str, str]:

@@ -9,7 +9,7 @@ never counted twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,13 @@ from .timeutil import iso
 class CallImport:
     file: Path
     agency: str
-    rows: int
+    rows: int  # data rows read: calls, legs and skipped rows
     stored: int
     repeated: int
     same_file: bool
     optouts: int = 0
+    legs: int = 0  # rows that were a further leg of a call (a transfer to a closer)
+    skipped: dict[str, int] = field(default_factory=dict)  # per rule, in words
 
 
 def import_calls(ws: Workspace, file: Path, agency_id: str) -> CallImport:
@@ -49,20 +51,19 @@ def import_calls(ws: Workspace, file: Path, agency_id: str) -> CallImport:
     if not file.is_file():
         raise InputError("file not found", file=file)
     source = sha256_file(file)
-    calls = read_export(file, agency.id, agency.columns, agency.outcomes,
-                        agency.path, jurisdiction=ws.config().jurisdiction,
-                        header_row=agency.header_row)
+    export = read_export(file, agency, jurisdiction=ws.config().jurisdiction)
     journal = Journal(ws.journal_path)
     optouts = [0]
 
-    def record_objections(objections: pl.DataFrame, **kw: Any) -> AppendResult:
-        result = optouts_from_calls(journal, objections, **kw)
+    def record_objections(objections: pl.DataFrame) -> AppendResult:
+        result = optouts_from_calls(journal, objections)
         optouts[0] += len(result.entries)
         return result
 
-    stored, repeated, same = Ledger(ws.ledger_dir).import_calls(calls, source,
-                                                               record_objections)
-    return CallImport(file, agency.id, calls.height, stored, repeated, same, optouts[0])
+    stored, repeated, same = Ledger(ws.ledger_dir).import_calls(
+        export.calls, source, record_objections, objections=export.objections)
+    return CallImport(file, agency.id, export.rows, stored, repeated, same, optouts[0],
+                      export.legs, export.skipped)
 
 
 def calls_of(ws: Workspace, value: str) -> list[dict[str, Any]]:

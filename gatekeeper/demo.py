@@ -194,6 +194,7 @@ vat = "IT08606060963"
 authorised_from = 2026-01-01        # no authorised_to: open-ended
 caller_ids = ["+390287650001", "+390287650002"]   # the numbers it shows (not CallPro's)
 campaigns = []                      # empty: every campaign
+inbound = true                      # it also answers the customers' calls to Connecto
 # no [calls]: its dialer exports the ledger's own field names (call_id, phone, started_at,
 # outcome, and any of agent, campaign, duration_s, caller_id, direction)
 """,
@@ -209,11 +210,13 @@ campaigns = []                      # empty: every campaign
 
 [calls]                             # how its dialer exports call records (for `calls import`)
 columns = { call_id = "uniqueid", phone = "phone_number", started_at = "call_date", agent = "user", campaign = "campaign_id", duration_s = "length_in_sec", outcome = "status" }
-outcomes = { NA = "no_answer", B = "busy", AA = "voicemail", A = "answered", NI = "refused", CALLBK = "callback", DNC = "optout", SALE = "sale", WN = "wrong_number", DC = "failed" }
+# VICIdial's own status codes: A/AA/AM/AL are answering machines, DROP/PDROP a person left with no agent
+outcomes = { NA = "no_answer", N = "no_answer", B = "busy", AB = "busy", A = "voicemail", AA = "voicemail", AM = "voicemail", AL = "voicemail", DROP = "abandoned", PDROP = "abandoned", XFER = "answered", NI = "refused", CALLBK = "callback", DNC = "optout", SALE = "sale", WN = "wrong_number", DC = "failed", ADC = "failed" }
 """,
 }
 # VICIdial's outcome codes as CallPro's manifest maps them, weighted like a day's dialling.
-_VICIDIAL_STATUS = ("NA",) * 30 + ("B",) * 6 + ("AA",) * 12 + ("A",) * 24 + ("NI",) * 10 + (
+_VICIDIAL_STATUS = ("NA",) * 28 + ("DROP",) * 2 + ("B",) * 6 + ("AA",) * 12 + ("XFER",) * 24 + (
+    "NI",) * 10 + (
     "CALLBK",) * 5 + ("DNC",) * 3 + ("SALE",) * 6 + ("WN",) * 2 + ("DC",) * 2
 # Suppliers (code of conduct art. 6): Acme reviewed and approved until 2027; Elenchi Italia
 # approved a year ago and due for review on 2026-12-10 (`gatekeeper suppliers` says so).
@@ -585,7 +588,7 @@ def _calls(rng: random.Random, root: Path, numbers: list[str], showcase: list[st
         start = dt.datetime(2026, 11, 23, 9, 0) + dt.timedelta(minutes=minutes,
                                                                seconds=rng.randrange(60))
         status = rng.choice(_VICIDIAL_STATUS)
-        talk = rng.randrange(40, 900) if status in ("A", "NI", "CALLBK", "DNC", "SALE") else (
+        talk = rng.randrange(40, 900) if status in ("XFER", "NI", "CALLBK", "DNC", "SALE") else (
             rng.randrange(5, 30) if status == "AA" else 0)
         unique = (epoch + (start - dt.datetime(2026, 11, 23, 9, 0))).replace(
             tzinfo=dt.UTC).timestamp()

@@ -7,6 +7,7 @@ Europe/Rome, because Italian consent forms and contracts are dated in local time
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -94,3 +95,72 @@ def _instants(text: pl.Series) -> pl.Series:
                         .dt.convert_time_zone("UTC").dt.replace_time_zone(None))
             result = result.scatter(todo, read)
     return result
+
+
+# RFC 2822, as Twilio and mail-style logs write it: "Fri, 23 Oct 2026 08:13:48 +0000".
+_RFC2822 = ("%a, %d %b %Y %H:%M:%S %z", "%d %b %Y %H:%M:%S %z")
+# Epoch seconds, or a dialer's unique id built on them (VICIdial's "1792888200.1001": the
+# part after the point is a sequence number, not a fraction of a second).
+_EPOCH_ID = r"^\d{9,10}(?:\.\d+)?$"
+AMBIGUOUS_POLICIES: dict[str, Literal["earliest", "latest", "null"]] = {
+    "earlier": "earliest", "later": "latest", "refuse": "null"}
+
+
+def dialer_instants(text: pl.Series, zone: str, ambiguous: str = "refuse"
+                    ) -> tuple[pl.Series, pl.Series]:
+    """A dialer's start times to naive UTC, and per value why it is no instant (null when
+    it is one, or empty). Local times are read in `zone`, the dialer's; a local time the
+    clocks skip (spring) is refused, and one they repeat (autumn) is refused or read as
+    the earlier or later of the two, as the agency's manifest says: read silently as the
+    first, a refusal at 02:30 could count an hour off, and a 60-day cooldown with it."""
+    value = text.cast(pl.String).str.strip_chars()
+    present = value.is_not_null() & (value != "")
+    result = pl.Series(text.name, dtype=pl.Datetime("us")).extend_constant(None, len(value))
+    why = pl.Series("why", dtype=pl.String).extend_constant(None, len(value))
+
+    def fill(where: pl.Series, read: pl.Series) -> None:
+        nonlocal result
+        todo = (where & result.is_null()).arg_true()
+        if not todo.is_empty():
+            result = result.scatter(todo, read.gather(todo))
+
+    epoch = present & value.str.contains(_EPOCH_ID).fill_null(False)
+    seconds = value.str.extract(r"^(\d+)").cast(pl.Int64, strict=False)
+    fill(epoch, (seconds * 1_000_000).cast(pl.Datetime("us")))
+    iso = value.str.replace(r"Z$", "+00:00")
+    offset = present & ~epoch & iso.str.contains(r"[+-]\d{2}:?\d{2}$").fill_null(False)
+    for form in (*_OFFSET_FORMATS, *_RFC2822):
+        todo = (offset & result.is_null()).arg_true()
+        if todo.is_empty():
+            break
+        read = iso.gather(todo).str.to_datetime(form, strict=False, time_unit="us")
+        fill(offset, pl.Series(dtype=pl.Datetime("us")).extend_constant(None, len(value))
+             .scatter(todo, read.dt.convert_time_zone("UTC").dt.replace_time_zone(None)))
+    local = present & ~epoch & ~offset
+    naive = pl.Series(dtype=pl.Datetime("us")).extend_constant(None, len(value))
+    for form in _LOCAL_FORMATS:
+        todo = (local & naive.is_null()).arg_true()
+        if todo.is_empty():
+            break
+        naive = naive.scatter(todo, value.gather(todo).str.to_datetime(
+            form, strict=False, time_unit="us"))
+    zoned = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    skipped = naive.is_not_null() & zoned.is_null()
+    read = naive.dt.replace_time_zone(zone, ambiguous=AMBIGUOUS_POLICIES[ambiguous],
+                                      non_existent="null")
+    repeated = naive.is_not_null() & ~skipped & read.is_null()
+    fill(local, read.dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+    reasons = pl.DataFrame({"skipped": skipped, "repeated": repeated,
+                            "unread": present & result.is_null()})
+    why = reasons.select(
+        pl.when(pl.col("skipped")).then(pl.lit(
+            f"is inside the hour the clocks skip when summer time starts in {zone}: no "
+            "such local time exists; check the dialer's clock or set [calls] timezone"))
+        .when(pl.col("repeated")).then(pl.lit(
+            f"is inside the hour repeated when summer time ends in {zone}: it could be "
+            "either; set [calls] ambiguous = \"earlier\" or \"later\", or export times "
+            "with an offset"))
+        .when(pl.col("unread")).then(pl.lit(
+            "is not a date and time (e.g. 2026-11-20 10:15:00, 20/11/2026 10:15, "
+            "Fri, 20 Nov 2026 09:15:00 +0000 or epoch seconds)"))).to_series()
+    return result, why

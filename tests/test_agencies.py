@@ -55,14 +55,22 @@ outcome = "status"
 [calls.outcomes]
 NA = "no_answer"
 B = "busy"
+N = "no_answer"
+AB = "busy"
+A = "voicemail"
 AA = "voicemail"
-A = "answered"
+AM = "voicemail"
+AL = "voicemail"
+DROP = "abandoned"
+PDROP = "abandoned"
+XFER = "answered"
 NI = "refused"
 CALLBK = "callback"
 DNC = "optout"
 SALE = "sale"
 WN = "wrong_number"
 DC = "failed"
+ADC = "failed"
 """
 
 
@@ -243,7 +251,7 @@ def _error(tmp_path: Path, text: str) -> ManifestError:
     # [calls]
     ('NI = "refused"', 'NI = "not_interested"', "calls.outcomes.NI",
      "unknown outcome 'not_interested'; accepted: no_answer, busy, failed, voicemail, "
-     "answered, refused, callback, optout, wrong_number, sale"),
+     "abandoned, answered, refused, callback, optout, wrong_number, sale"),
     ('NA = "no_answer"', 'NA = "no-answer"', "calls.outcomes.NA", "did you mean 'no_answer'?"),
     ('NA = "no_answer"', 'no_answer = "NA"', "calls.outcomes.no_answer",
      'write NA = "no_answer"'),

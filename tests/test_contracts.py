@@ -54,7 +54,7 @@ def calls(ws: Workspace, tmp_path: Path, *rows: dict[str, str], agency: str = "c
     """Record calls in the ledger as the agency's dialer exports them."""
     path = tmp_path / f"calls-{next(_ids)}.csv"
     if agency == "callpro":  # VICIdial's columns and status codes
-        codes = {"answered": "A", "sale": "SALE", "no_answer": "NA", "refused": "NI"}
+        codes = {"answered": "XFER", "sale": "SALE", "no_answer": "NA", "refused": "NI"}
         header = ["uniqueid", "phone_number", "call_date", "user", "campaign_id",
                   "length_in_sec", "status"]
         body = [[f"v{next(_ids)}", r["phone"].removeprefix("+39"), r["at"], "agent01",

@@ -45,6 +45,8 @@ class Jurisdiction:
     # for less (stricter), never more. None: no such limit.
     register_validity_days: int | None = None
     register_validity_law: str = ""
+    # The zone its local times are read in (a dialer's export without an offset).
+    timezone_name: str = "Europe/Rome"
 
     @property
     def prefix(self) -> str:

@@ -1,0 +1,283 @@
+"""`calls import` as real dialers' exports arrive: every row is a call, a leg of one, or
+skipped by a stated rule; anything else refuses the whole file (exit 2, the line, the field
+and the fix) and stores nothing, not even an objection. And nothing stored can stop the
+answers for other numbers. Instants are given in the files; no test reads today's date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gatekeeper.config import Workspace
+from gatekeeper.timeutil import dialer_instants
+
+from .conftest import gk
+from .test_dial_rules import check, fresh, ws
+
+__all__ = ["ws"]  # the module's workspace: the demo run, as in test_dial_rules
+
+HEADER = "call_id,phone,started_at,outcome,direction,agent,campaign,duration_s\n"
+
+
+def journal_lines(ws: Workspace) -> list[dict[str, object]]:
+    path = ws.journal_path
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def calls_held(ws: Workspace, phone: str) -> list[dict[str, object]]:
+    result = gk(ws, "calls", "list", phone, "--json")
+    assert result.exit_code == 0, result.output
+    return list(json.loads(result.stdout))
+
+
+def refused(ws: Workspace, path: Path, *words: str, agency: str = "connecto") -> str:
+    """Import a file that must be refused whole: exit 2, one line naming the file and the
+    words given, no traceback, and neither a call nor an objection stored."""
+    before = (len(journal_lines(ws)), sorted((ws.ledger_dir / "segments").glob("*"))
+              if (ws.ledger_dir / "segments").exists() else [])
+    result = gk(ws, "calls", "import", str(path), "--agency", agency)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and str(path) in result.output, result.output
+    for word in words:
+        assert word in result.output, result.output
+    after = (len(journal_lines(ws)), sorted((ws.ledger_dir / "segments").glob("*"))
+             if (ws.ledger_dir / "segments").exists() else [])
+    assert after == before, "a refused import stored something"
+    return result.output
+
+
+def test_a_dnc_row_without_a_number_is_refused_and_stops_no_answer(ws: Workspace,
+                                                                     tmp_path: Path) -> None:
+    """VICIdial's closer log for a withheld number: before, the objection went into the
+    journal with no phone and every check, run and service answer stopped."""
+    phone = fresh(ws)
+    path = tmp_path / "withheld.csv"
+    path.write_text(HEADER + f"w1,{phone},2026-11-20 10:00,no_answer,outbound,op1,sat,0\n"
+                    "w2,,2026-11-20 10:05,optout,outbound,op1,sat,40\n")
+    refused(ws, path, "line 3", "phone is empty", "skip rule")
+    assert check(ws, phone, "2026-11-24T10:00")["dialable"]
+    # The agency's manifest says such rows are no call to a person: skipped, and said.
+    manifest = ws.root / "agencies" / "connecto.toml"
+    original = manifest.read_text()
+    try:
+        manifest.write_text(original + '\n[calls]\nskip = { phone = "" }\n')
+        result = gk(ws, "calls", "import", str(path), "--agency", "connecto")
+        assert result.exit_code == 0, result.output
+        assert "1 calls recorded" in result.output and "1 rows skipped: skip phone" in \
+            result.output, result.output
+    finally:
+        manifest.write_text(original)
+    assert all(line.get("phone") for line in journal_lines(ws))
+    assert check(ws, phone, "2026-11-24T10:00")["dialable"]
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    # an agent's name holding an unquoted comma: one field too many
+    ("d1,{p},2026-11-20 10:00,optout,outbound,Rossi, Mario,sat,30\n",
+     ("line 3", "9 fields, the header has 8")),
+    # a row with too few fields
+    ("d2,{p},2026-11-20 10:00,optout\n", ("line 3", "4 fields")),
+    # a quote opened and never closed swallows the rows after it
+    ('d3,{p},2026-11-20 10:00,optout,outbound,"op1,sat,30\n'
+     "d4,{p},2026-11-20 10:05,no_answer,outbound,op1,sat,0\n", ("line 3", "quote")),
+])
+def test_a_row_the_reader_cannot_split_refuses_the_file(
+        ws: Workspace, tmp_path: Path, body: str, words: tuple[str, ...]) -> None:
+    """Before, such rows were dropped and the import said "0 calls recorded", exit 0: a
+    DNC among them was lost."""
+    phone = fresh(ws)
+    path = tmp_path / "ragged.csv"
+    path.write_text(HEADER + f"ok1,{phone},2026-11-20 09:00,no_answer,outbound,op1,sat,0\n"
+                    + body.format(p=phone))
+    refused(ws, path, *words)
+
+
+@pytest.mark.parametrize(("row", "words"), [
+    ("x1,{p},0001-01-01 10:00,no_answer,outbound,op1,sat,0", ("line 2", "before 2000")),
+    ("x2,{p},1900-01-01 00:00,no_answer,outbound,op1,sat,0", ("line 2", "before 2000")),
+    ("x3,{p},2026-11-20 10:00,no_answer,outbound,op1,sat,-12", ("line 2", "negative")),
+    ("x4,{p},2026-11-20 10:00,,outbound,op1,sat,0", ("line 2", "outcome is empty")),
+    ("x5,{p},,no_answer,outbound,op1,sat,0", ("line 2", "started_at is empty")),
+    ("x6,{p},2099-01-01 10:00,no_answer,outbound,op1,sat,0", ("line 2", "in the future")),
+    ("x7,{p},2026-03-29 02:30:00,no_answer,outbound,op1,sat,0",
+     ("line 2", "clocks skip", "Europe/Rome")),
+    ("x8,{p},2026-10-25 02:30:00,no_answer,outbound,op1,sat,0",
+     ("line 2", "repeated", 'ambiguous = "earlier"')),
+    ("x9,{p},2026-11-20 10:00,answered,sideways,op1,sat,0", ("line 2", "direction 'sideways'")),
+])
+def test_an_implausible_row_is_refused(ws: Workspace, tmp_path: Path, row: str,
+                                       words: tuple[str, ...]) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text(HEADER + row.format(p=fresh(ws)) + "\n")
+    refused(ws, path, *words)
+
+
+def test_legs_of_one_call_are_stored_once_with_the_closers_outcome(
+        ws: Workspace, tmp_path: Path) -> None:
+    """A transfer: the outbound leg (XFER) and the closer's (refused), one call id. The
+    refusal must rest the number 60 days; a call id on two numbers is refused."""
+    phone, other = fresh(ws), fresh(ws)
+    path = tmp_path / "legs.csv"
+    path.write_text(HEADER
+                    + f"L1,{phone},2026-11-20 10:00:00,answered,outbound,op1,sat,30\n"
+                    + f"L1,{phone},2026-11-20 10:00:40,refused,outbound,closer2,inbnd,90\n")
+    result = gk(ws, "calls", "import", str(path), "--agency", "connecto")
+    assert result.exit_code == 0 and "1 calls recorded" in result.output, result.output
+    assert "1 rows were further legs" in result.output, result.output
+    [call] = calls_held(ws, phone)
+    assert (call["outcome"], call["agent"], call["campaign"], call["duration_s"]) == (
+        "refused", "closer2", "sat", 120)
+    assert check(ws, phone, "2026-11-24T10:00")["reason"] == "COOLDOWN"
+    clash = tmp_path / "clash.csv"
+    clash.write_text(HEADER + f"L2,{phone},2026-11-20 11:00,no_answer,outbound,op1,sat,0\n"
+                     + f"L2,{other},2026-11-20 11:05,optout,outbound,op1,sat,0\n")
+    refused(ws, clash, "call_id 'L2' is on lines 2, 3 for different numbers")
+
+
+def test_an_objection_on_any_leg_is_recorded_once_however_often_imported(
+        ws: Workspace, tmp_path: Path) -> None:
+    """An import killed after its objections and run again (here: its segment gone, as a
+    kill before the segment leaves it), or the call sent again in another file, never
+    records the objection twice."""
+    phone = fresh(ws)
+    path = tmp_path / "dnc.csv"
+    path.write_text(HEADER + f"K1,{phone},2026-11-20 10:00:00,optout,outbound,op1,sat,30\n"
+                    + f"K1,{phone},2026-11-20 10:01:00,sale,outbound,closer1,sat,200\n")
+    assert gk(ws, "calls", "import", str(path), "--agency", "connecto").exit_code == 0
+    mine = [e for e in journal_lines(ws) if e.get("phone") == phone]
+    assert len(mine) == 1 and mine[0]["note"] == "call connecto/K1"
+    # As if killed between the journal and the ledger: the segment was never listed.
+    listing = ws.ledger_dir / "segments.jsonl"
+    lines = listing.read_text().splitlines()
+    listing.write_text("".join(line + "\n" for line in lines[:-1]))
+    again = gk(ws, "calls", "import", str(path), "--agency", "connecto")
+    assert again.exit_code == 0 and "objections" not in again.output, again.output
+    resent = tmp_path / "dnc-resent.csv"
+    resent.write_text(path.read_text() + f"K2,{phone},2026-11-21 10:00,busy,,op1,sat,0\n")
+    assert gk(ws, "calls", "import", str(resent), "--agency", "connecto").exit_code == 0
+    assert len([e for e in journal_lines(ws) if e.get("phone") == phone]) == 1
+    assert check(ws, phone, "2026-11-24T10:00")["reason"] == "OPTED_OUT"
+
+
+def test_an_odd_stored_call_fails_closed_for_its_number_only(ws: Workspace) -> None:
+    """A call stored without an outcome (an older writer, a damaged line): before, `check`
+    exited 70 for every number. Now that number rests (it may have been a refusal), and
+    every other number is answered as before."""
+    phone, other = fresh(ws), fresh(ws)
+    odd = {"agency": "connecto", "call_id": "odd-1", "phone": phone,
+           "phone_key": int(phone.removeprefix("+")), "campaign": None, "agent": None,
+           "caller_id": None, "direction": None, "started_at": "2026-11-20T09:00:00Z",
+           "duration_s": None, "outcome": None, "recorded_at": "2026-11-20T09:00:05Z",
+           "via": "api:old"}
+    ws.ledger_dir.mkdir(parents=True, exist_ok=True)
+    with (ws.ledger_dir / "calls.jsonl").open("a") as wal:
+        wal.write(json.dumps(odd) + "\n")
+    assert check(ws, other, "2026-11-24T10:00")["dialable"]
+    assert check(ws, phone, "2026-11-24T10:00")["reason"] == "COOLDOWN"
+
+
+def test_an_inbound_call_needs_an_agency_with_inbound_lines(ws: Workspace,
+                                                            tmp_path: Path) -> None:
+    """An inbound call clears a contract of its list (INBOUND): only an agency whose
+    manifest declares inbound lines may report one, to one of those lines."""
+    phone = fresh(ws)
+    path = tmp_path / "inbound.csv"
+    path.write_text("uniqueid,phone_number,call_date,user,campaign_id,length_in_sec,status,"
+                    "direction\n"
+                    f"99.1,{phone.removeprefix('+39')},2026-11-20 10:00,a1,sat,60,SALE,"
+                    "inbound\n")
+    pro = ws.root / "agencies" / "callpro.toml"
+    original = pro.read_text()
+    try:
+        pro.write_text(original.replace('outcome = "status" }',
+                                        'outcome = "status", direction = "direction" }'))
+        refused(ws, path, "line 2", "does not declare inbound lines", agency="callpro")
+        pro.write_text(pro.read_text().replace(
+            'campaigns = []', 'campaigns = []\ninbound = true\n'
+            'inbound_numbers = ["+390299990009"]', 1))
+        path.write_text(path.read_text().replace("inbound\n", "inbound\n").replace(
+            "status,direction", "status,direction").rstrip("\n") + "\n")
+        refused(ws, path, "not one of the inbound_numbers", agency="callpro")
+    finally:
+        pro.write_text(original)
+
+
+def test_outcomes_from_several_columns_and_times_as_dialers_write_them(
+        ws: Workspace, tmp_path: Path) -> None:
+    """Twilio-like: outcome from status and answered_by with `*`, RFC 2822 and epoch
+    instants, a dialer logging UTC, its own direction words, a default caller id."""
+    phone = fresh(ws)
+    (ws.root / "agencies" / "cloud.toml").write_text(
+        'id = "cloud"\nname = "Cloud S.r.l."\nvat = "IT01234567890"\n'
+        'authorised_from = 2026-01-01\ncaller_ids = ["+390299990001"]\n'
+        "[calls]\n"
+        'columns = { call_id = "sid", phone = "to", started_at = "start_time", '
+        'outcome = ["status", "answered_by"], direction = "direction" }\n'
+        'outcomes = { "completed/human" = "answered", "completed/machine_*" = "voicemail", '
+        '"completed/" = "answered", "busy/*" = "busy", "no-answer/*" = "no_answer" }\n'
+        'directions = { "outbound-dial" = "outbound", "outbound-api" = "outbound" }\n'
+        'defaults = { caller_id = "+390299990001" }\ntimezone = "UTC"\n')
+    path = tmp_path / "twilio.csv"
+    to = phone
+    path.write_text("sid,to,start_time,status,answered_by,direction\n"
+                    f"CA1,{to},\"Fri, 20 Nov 2026 09:00:00 +0000\",completed,machine_end_beep,"
+                    "outbound-api\n"
+                    f"CA2,{to},1795165200,busy,,outbound-dial\n"
+                    f"CA3,{to},2026-11-20 11:00:00,completed,human,outbound-api\n")
+    result = gk(ws, "calls", "import", str(path), "--agency", "cloud")
+    assert result.exit_code == 0 and "3 calls recorded" in result.output, result.output
+    held = {c["call_id"]: c for c in calls_held(ws, phone)}
+    assert held["CA1"]["outcome"] == "voicemail" and held["CA2"]["outcome"] == "busy"
+    assert held["CA3"]["outcome"] == "answered"
+    assert held["CA3"]["started_at"] == "2026-11-20T11:00:00Z"  # UTC, as the dialer logs
+    assert held["CA2"]["started_at"] == "2026-11-20T09:00:00Z"  # epoch seconds
+    assert held["CA1"]["caller_id"] == "+390299990001"
+
+
+def test_the_autumn_hour_is_read_as_the_manifest_says(ws: Workspace, tmp_path: Path) -> None:
+    phone = fresh(ws)
+    manifest = ws.root / "agencies" / "connecto.toml"
+    original = manifest.read_text()
+    path = tmp_path / "autumn.csv"
+    path.write_text(HEADER + f"au1,{phone},2026-10-25 02:30:00,no_answer,outbound,op1,sat,0\n")
+    try:
+        for policy, utc in (("earlier", "2026-10-25T00:30:00Z"),
+                            ("later", "2026-10-25T01:30:00Z")):
+            manifest.write_text(original + f'\n[calls]\nambiguous = "{policy}"\n')
+            path.write_text(path.read_text().replace("au1" if policy == "later" else "zz",
+                                                     "au2"))
+            result = gk(ws, "calls", "import", str(path), "--agency", "connecto")
+            assert result.exit_code == 0, result.output
+            assert utc in [c["started_at"] for c in calls_held(ws, phone)]
+    finally:
+        manifest.write_text(original)
+
+
+ZONES = ("Europe/Rome", "Europe/Bucharest", "UTC", "Europe/London")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.datetimes(min_value=dt.datetime(2000, 1, 2), max_value=dt.datetime(2037, 12, 30))
+       .map(lambda d: d.replace(microsecond=0)), st.sampled_from(ZONES))
+def test_every_instant_format_reads_the_same_instant(moment: dt.datetime, zone: str) -> None:
+    """One instant written as each format a dialer uses reads back to that instant (UTC);
+    a local time the zone skips or repeats is refused under `ambiguous = "refuse"`, never
+    read as some other time."""
+    from zoneinfo import ZoneInfo
+    aware = moment.replace(tzinfo=dt.UTC)
+    local = aware.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    texts = [aware.strftime("%a, %d %b %Y %H:%M:%S +0000"), f"{int(aware.timestamp())}.1001",
+             aware.isoformat(), aware.strftime("%Y-%m-%dT%H:%M:%SZ"),
+             local.strftime("%Y-%m-%d %H:%M:%S"), local.strftime("%d/%m/%Y %H:%M:%S")]
+    read, why = dialer_instants(pl.Series(texts), zone)
+    for text, got, problem in zip(texts, read.to_list(), why.to_list(), strict=True):
+        if problem is not None:  # only a repeated local hour may be refused
+            assert "repeated" in problem and text[:4].isdigit() or "/" in text, (text, problem)
+            continue
+        assert got == moment, (text, got, moment)
