@@ -1055,15 +1055,23 @@ def restore_cmd(ctx: click.Context, backup_file: str, force: bool) -> None:
 @click.option("--port", default=8787, show_default=True, type=int, help="Port to listen on.")
 @click.option("--as-of", "as_of", help="Answer checks as at this instant (demos and tests; "
               "default: the real time). Opt-outs always count from when they arrive.")
+@click.option("--header-timeout", default=10.0, show_default=True,
+              type=click.FloatRange(min=0.1), help="Seconds a client has to send a "
+              "request's headers; then the connection is closed (408).")
+@click.option("--body-timeout", default=30.0, show_default=True,
+              type=click.FloatRange(min=0.1), help="Seconds a client has to send a "
+              "request's body once its headers are in; then it is answered 408.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, as_of: str | None) -> None:
+def serve(ctx: click.Context, host: str, port: int, as_of: str | None, header_timeout: float,
+          body_timeout: float) -> None:
     """HTTP service for agents and dialers (opt-outs, check, disclosure), page at /."""
     from .service import serve as run_service
 
     ws = _workspace(ctx)
     ws.config()  # a broken gatekeeper.toml stops here, not at the first request
     click.echo(f"gatekeeper service on http://{host}:{port}/ (workspace {ws.root})", err=True)
-    run_service(ws, host, port, _instant(as_of, "--as-of"))
+    run_service(ws, host, port, _instant(as_of, "--as-of"), header_timeout=header_timeout,
+                body_timeout=body_timeout)
 
 
 @cli.group()
@@ -1080,13 +1088,41 @@ def _tokens(ctx: click.Context) -> Any:
 @token.command("add")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(["agent", "dialer", "privacy"]),
-              help="agent: opt-outs and checks; dialer: checks; privacy: everything.")
+              help="agent: opt-outs, checks and calls; dialer: checks and its agency's "
+              "calls; privacy: everything.")
+@click.option("--agency", help="The agency (agencies/<ID>.toml) whose calls the token "
+              "reports: required for a dialer, optional for an agent.")
 @click.pass_context
-def token_add(ctx: click.Context, name: str, role: str) -> None:
+def token_add(ctx: click.Context, name: str, role: str, agency: str | None) -> None:
     """Make a token; it is printed once, alone on stdout (only its hash is kept)."""
-    click.echo(_tokens(ctx).add(name, role))
-    click.echo(f"token for {name} ({role}) made; store it now, it cannot be shown again",
-               err=True)
+    if agency:
+        _known_agency(ctx, agency)
+    click.echo(_tokens(ctx).add(name, role, agency))
+    bound = f", agency {agency}" if agency else ""
+    click.echo(f"token for {name} ({role}{bound}) made; store it now, it cannot be shown "
+               "again", err=True)
+
+
+def _known_agency(ctx: click.Context, agency: str) -> None:
+    """A token is bound only to an agency with a valid manifest: a typo would make a token
+    whose every call is refused, or evidence filed under an agency nobody authorised."""
+    import difflib
+    from pathlib import Path
+
+    from .agencies import discover_agencies
+    from .errors import InputError
+
+    ws = _workspace(ctx)
+    found, errors = discover_agencies(ws.root / "agencies", ws.config().jurisdiction)
+    if agency in found:
+        return
+    for error in errors:
+        if error.file and Path(error.file).stem == agency:
+            raise InputError(f"{error}; fix the agency's manifest first")
+    close = difflib.get_close_matches(agency, list(found), n=1)
+    hint = (f"did you mean '{close[0]}'? " if close else "") + (
+        f"known: {', '.join(sorted(found))}" if found else "add agencies/<ID>.toml first")
+    raise InputError(f"no agency '{agency}' in agencies/; {hint}")
 
 
 @token.command("revoke")
@@ -1105,9 +1141,13 @@ def token_list(ctx: click.Context) -> None:
     entries = _tokens(ctx).listing()
     for t in entries:
         state = f"revoked {t['revoked_at']}" if t.get("revoked_at") else "active"
-        click.echo(f"{t['name']:<20} {t['role']:<8} created {t['created_at']}  {state}")
+        agency = f"agency {t['agency']}" if t.get("agency") else (
+            "NO AGENCY: re-make with --agency" if t["role"] == "dialer" else "")
+        click.echo(f"{t['name']:<20} {t['role']:<8} created {t['created_at']}  {state}"
+                   + (f"  {agency}" if agency else ""))
     if not entries:
-        click.echo("no tokens yet: gatekeeper token add NAME --role agent|dialer|privacy")
+        click.echo("no tokens yet: gatekeeper token add NAME --role agent|dialer|privacy "
+                   "[--agency ID]")
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 
 from gatekeeper.config import Workspace
-from gatekeeper.errors import InputError
 from gatekeeper.service.tokens import TokenFile
 
 
@@ -36,27 +35,28 @@ class Service:
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
 
 
-def _token(tokens: TokenFile, role: str) -> str:
+def _token(tokens: TokenFile, role: str, agency: str | None = None) -> str:
     """A token named agent-1 (agent-2 when a service started before in this workspace)."""
-    for n in range(1, 100):
-        try:
-            return tokens.add(f"{role}-{n}", role)
-        except InputError:
-            continue
-    raise RuntimeError("no free token name")
+    names = {t["name"] for t in tokens.listing() if not t.get("revoked_at")}
+    name = next(f"{role}-{n}" for n in range(1, 100) if f"{role}-{n}" not in names)
+    return tokens.add(name, role, agency)
 
 
 @contextmanager
-def running_service(ws: Workspace, as_of: str | None = None, timeout: float = 30
+def running_service(ws: Workspace, as_of: str | None = None, timeout: float = 30,
+                    dialer_agency: str = "callpro", options: tuple[str, ...] = ()
                     ) -> Iterator[Service]:
     """`gatekeeper serve` on loopback with a token per role, once /healthz answers
-    (`timeout`: a 10M-call ledger takes seconds to read before it does)."""
+    (`timeout`: a 10M-call ledger takes seconds to read before it does). The dialer's
+    token is bound to `dialer_agency` (the demo's VICIdial centre, whose calls the benches
+    post); `options` go to `serve` (e.g. its timeouts)."""
     tokens = TokenFile(ws.data_dir / "tokens.json")
-    made = {role: _token(tokens, role) for role in ("agent", "dialer", "privacy")}
+    made = {role: _token(tokens, role, dialer_agency if role == "dialer" else None)
+            for role in ("agent", "dialer", "privacy")}
     port = free_port()
     log = ws.root / "service.log"
     args = [sys.executable, "-m", "gatekeeper.cli", "--home", str(ws.root), "serve",
-            "--port", str(port)] + (["--as-of", as_of] if as_of else [])
+            "--port", str(port), *options] + (["--as-of", as_of] if as_of else [])
     with log.open("w") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -254,7 +254,8 @@ def test_every_reason_the_service_gives_has_italian_words(scrubbed: Workspace) -
 
 def test_token_add_prints_only_the_token(scrubbed: Workspace) -> None:
     made = subprocess.run([sys.executable, "-m", "gatekeeper.cli", "--home", str(scrubbed.root),
-                           "token", "add", "centralino", "--role", "dialer"],
+                           "token", "add", "centralino", "--role", "dialer",
+                           "--agency", "connecto"],
                           capture_output=True, text=True, check=True)
     assert made.stdout.startswith("gk_") and made.stdout.count("\n") == 1
     stored = (scrubbed.data_dir / "tokens.json").read_text()

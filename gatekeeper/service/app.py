@@ -23,12 +23,14 @@ from typing import Any
 import polars as pl
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .. import policy as P
+from ..agencies import Agency
 from ..columns import OPTOUT_CHANNELS, OPTOUT_SCOPES, PURPOSES
 from ..config import Workspace
 from ..disclosure import disclose
@@ -54,6 +56,7 @@ from .tokens import Caller, TokenFile
 log = logging.getLogger("gatekeeper.access")
 
 ROUTE_TEMPLATE = "gatekeeper.route"  # scope key: the template of the route that took the request
+NOTE = "gatekeeper.note"  # scope key: why a request ended as it did, for the access log
 UNMATCHED = "<unmatched>"  # logged for a request no route took: its path may hold a number
 # Request-body limits, per route (ApiRoute's max_body): bodies are refused before they are
 # read, so a client cannot make the service hold a 400 MB body in memory.
@@ -65,17 +68,21 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 
 
 class ApiError(Exception):
-    """An HTTP error with a code a client can act on and a message a person can read."""
+    """An HTTP error with a code a client can act on and a message a person can read;
+    `detail` adds keys a program acts on (the agency a token is bound to)."""
 
     def __init__(self, status: int, code: str, message: str,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None,
+                 detail: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers
+        self.detail = detail or {}
 
 
-def _error(status: int, code: str, message: str,
-           headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"status": status, "code": code, "message": message}},
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+           detail: dict[str, Any] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"status": status, "code": code, "message": message,
+                                   **(detail or {})}},
                         status_code=status, headers=headers)
 
 
@@ -265,17 +272,23 @@ async def check_batch(request: Request) -> Response:
 MAX_CALLS = 1000
 
 
-def _call(entry: Any, caller: Caller, n: int) -> dict[str, Any]:
+def _call(entry: Any, caller: Caller, n: int, agencies: dict[str, Agency]
+          ) -> dict[str, Any]:
     """One call as a dialer reports it, checked; what is wrong names the entry."""
     where = f"calls[{n}]: "
     if not isinstance(entry, dict):
         raise ApiError(422, "invalid_call", f"{where}each call must be a JSON object")
     try:
-        agency = _text(entry.get("agency"), "agency", 100)
+        agency = _text(entry.get("agency"), "agency", 100) or caller.agency
         call_id = _text(entry.get("call_id"), "call_id", 200)
         if not agency or not call_id:
             raise ApiError(422, "invalid_call", f"{where}agency and call_id are required "
                            "(the dialer's own id of the call)")
+        if caller.agency and agency != caller.agency:
+            raise ApiError(403, "agency_not_bound", f"{where}this token reports calls of "
+                           f"agency '{caller.agency}' only, not '{agency}'; leave agency out "
+                           "or send that agency's calls with its own token",
+                           detail={"bound_agency": caller.agency})
         phone = _valid_phone(entry.get("phone"))
         started = entry.get("started_at")
         if not isinstance(started, str):
@@ -298,6 +311,9 @@ def _call(entry: Any, caller: Caller, n: int) -> dict[str, Any]:
             raise ApiError(422, "invalid_duration", f"{where}duration_s must be whole "
                            "seconds")
         caller_id = _text(entry.get("caller_id"), "caller_id", 40)
+        line = _valid_phone(caller_id) if caller_id else None
+        if direction == "inbound":
+            _inbound(caller, agencies.get(agency), agency, line)
     except InputError as exc:
         raise ApiError(422, "invalid_call", f"{where}{exc.message}") from None
     except ApiError as exc:
@@ -307,23 +323,54 @@ def _call(entry: Any, caller: Caller, n: int) -> dict[str, Any]:
             "phone_key": int(phone.removeprefix("+")),
             "campaign": _text(entry.get("campaign"), "campaign", 80),
             "agent": _text(entry.get("agent"), "agent", 100) or caller.name,
-            "caller_id": _valid_phone(caller_id) if caller_id else None,
-            "direction": direction, "started_at": at, "duration_s": duration,
+            "caller_id": line, "direction": direction, "started_at": at, "duration_s": duration,
             "outcome": outcome, "recorded_at": now_utc(), "via": f"api:{caller.name}"}
+
+
+def _inbound(caller: Caller, agency: Agency | None, agency_id: str, line: str | None
+             ) -> None:
+    """An inbound call is accepted only from the token of the agency that answered it, on
+    a line its manifest declares: a contract that follows one is INBOUND, cleared of the
+    list it came from, so a call centre must not be able to claim the calls of another, or
+    of a line it does not answer."""
+    if not caller.agency:
+        raise ApiError(403, "inbound_needs_agency_token", "an inbound call is reported "
+                       "only with a token bound to the agency that answered it (gatekeeper "
+                       "token add NAME --role dialer --agency ID)")
+    if agency is None:
+        raise ApiError(422, "inbound_not_declared", f"no agency '{agency_id}' in agencies/; "
+                       "an inbound call needs its manifest, with inbound = true")
+    manifest = f"agencies/{agency.path.name}"
+    if not agency.inbound:
+        raise ApiError(422, "inbound_not_declared", f"agency '{agency_id}' answers no "
+                       f"inbound lines; set inbound = true in {manifest} (and list the lines "
+                       "in inbound_numbers), or send the call as outbound")
+    if not agency.answers_on(line):
+        raise ApiError(422, "inbound_line_undeclared", (
+            f"caller_id {line} is not one of {agency_id}'s inbound_numbers; add it to "
+            f"inbound_numbers in {manifest}" if line else
+            f"caller_id is required for an inbound call to {agency_id}: the line the person "
+            f"called, one of the inbound_numbers in {manifest}"))
 
 
 async def post_calls(request: Request) -> JSONResponse:
     """POST /v1/calls: one call, or {"calls": [...]} (up to 1,000); 201 once on disk; a call
     already recorded (same agency and call_id) is answered as first stored (200 when all
-    were)."""
+    were). A batch with one call the token may not report stores none of them."""
     caller = _caller(request, "calls")
+    if caller.role == "dialer" and not caller.agency:  # a token file of an older version
+        raise ApiError(403, "token_without_agency", f"dialer token '{caller.name}' is bound "
+                       "to no agency, so it may not report calls (checks still work); make "
+                       f"a new one: gatekeeper token revoke {caller.name}, then gatekeeper "
+                       f"token add {caller.name} --role dialer --agency ID")
     body = await _json_object(request)
     entries = body.get("calls", [body])
     if not isinstance(entries, list) or not entries or len(entries) > MAX_CALLS:
         raise ApiError(422, "invalid_calls", f"calls must be a list of 1 to {MAX_CALLS:,} "
                        "calls")
-    calls = [_call(e, caller, n) for n, e in enumerate(entries)]
     index: CheckIndex = request.app.state.index
+    agencies = index.agencies
+    calls = [_call(e, caller, n, agencies) for n, e in enumerate(entries)]
     journal: Journal = request.app.state.journal
     recorded = await asyncio.to_thread(
         index.ledger.record, calls,
@@ -368,7 +415,9 @@ def disclosure(request: Request) -> JSONResponse:
 
 async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return _error(exc.status, exc.code, exc.message, exc.headers)
+    if exc.code == "body_timeout":
+        request.scope[NOTE] = exc.message
+    return _error(exc.status, exc.code, exc.message, exc.headers, exc.detail)
 
 
 async def gatekeeper_error(request: Request, exc: Exception) -> Response:
@@ -392,6 +441,13 @@ async def not_found(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 404)
     return _error(status, "not_found" if status == 404 else "http_error",
                   "no such endpoint; see /openapi.json" if status == 404 else str(exc))
+
+
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """The client left before its body was read: nothing was carried out and nobody is
+    there to answer; the access log says so in its one line (no traceback: not our fault)."""
+    request.scope[NOTE] = "client went away before sending the whole request"
+    return Response(status_code=GONE)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -445,6 +501,106 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+HEADER_TIMEOUT = 10.0  # seconds from a connection (or a request's first byte) to its headers
+BODY_TIMEOUT = 30.0  # seconds from the headers to the end of the body (10 MiB: ~350 kB/s)
+GONE = 499  # logged (nginx's code) for a request whose client left before it was answered
+
+
+def _body_too_slow(seconds: float) -> ApiError:
+    return ApiError(408, "body_timeout", f"the request body did not arrive within "
+                    f"{seconds:g}s; send it at once, or split a large batch",
+                    {"Connection": "close"})
+
+
+class BodyDeadline:
+    """Refuses a body that arrives too slowly (408), so a client sending a byte a second
+    cannot hold a request open: uvicorn bounds the idle time between requests, never the
+    time a body takes. Each receive waits at most until the body's deadline; once the body
+    is whole, receive (now only a wait for the client to leave) is not bounded."""
+
+    def __init__(self, app: ASGIApp, seconds: float = BODY_TIMEOUT) -> None:
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = time.monotonic() + self.seconds
+        whole = False
+
+        async def bounded() -> Message:
+            nonlocal whole
+            if whole:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), deadline - time.monotonic())
+            except TimeoutError:
+                raise _body_too_slow(self.seconds) from None  # answered as JSON by api_error
+            whole = message["type"] != "http.request" or not message.get("more_body")
+            return message
+
+        await self.app(scope, bounded, send)
+
+
+class HeaderDeadline(HttpToolsProtocol):
+    """uvicorn's HTTP protocol with a deadline for a request's headers: uvicorn closes a
+    connection idle between requests, but waits forever for the first request and for
+    headers that trickle in (slowloris). From the connection, or from the first byte of a
+    later request, the headers must be whole within `header_timeout` seconds; a request
+    begun is answered 408, a connection that never sent a byte is closed quietly (a
+    browser's spare connection is no attack worth a log line)."""
+
+    header_timeout = HEADER_TIMEOUT
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._begun = False
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._begun = True
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        self._begun = False
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _expired(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._arm()  # a 408 now would cut into the answer still being sent: wait for it
+            return
+        if self._begun:
+            log.warning("- <headers> 408 request headers not whole within %gs; connection "
+                        "closed", self.header_timeout)
+            body = json.dumps({"error": {
+                "status": 408, "code": "header_timeout", "message": "the request headers "
+                f"did not arrive within {self.header_timeout:g} seconds"}}).encode()
+            self.transport.write(
+                b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close"
+                b"\r\n\r\n" + body)
+        self.transport.close()
+
+
 class ApiRoute(Route):
     """A route with a request-body limit that records its template for the access log.
 
@@ -494,8 +650,9 @@ class AccessLog:
             method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
             template = scope.get(ROUTE_TEMPLATE, UNMATCHED)
             caller = scope.get("state", {}).get("caller", "-")
-            log.info("%s %s %d %.1fms caller=%s", method, template, status[0],
-                     (time.perf_counter() - start) * 1000, caller)
+            note = scope.get(NOTE)
+            log.info("%s %s %d %.1fms caller=%s%s", method, template, status[0],
+                     (time.perf_counter() - start) * 1000, caller, f" ({note})" if note else "")
 
 
 def _settle() -> None:
@@ -509,7 +666,8 @@ def _settle() -> None:
 
 
 def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
-               refresh_seconds: float = 1.0) -> Starlette:
+               refresh_seconds: float = 1.0, body_timeout: float = BODY_TIMEOUT
+               ) -> Starlette:
     """The service for one workspace; `clock` pins "now" (demos and tests)."""
     index = CheckIndex(ws, clock)
 
@@ -541,8 +699,9 @@ def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
                          max_body=BATCH_BODY_LIMIT),
                 ApiRoute("/v1/disclosure/{phone}", disclosure)],
         exception_handlers={ApiError: api_error, GatekeeperError: gatekeeper_error,
-                            404: not_found, 405: not_found, Exception: server_error},
-        middleware=[Middleware(AccessLog)],
+                            ClientDisconnect: client_gone, 404: not_found, 405: not_found,
+                            Exception: server_error},
+        middleware=[Middleware(AccessLog), Middleware(BodyDeadline, seconds=body_timeout)],
         lifespan=lifespan)
     app.state.ws = ws
     app.state.index = index
@@ -552,13 +711,16 @@ def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
 
 
 def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 8787,
-          clock: dt.datetime | None = None) -> None:
+          clock: dt.datetime | None = None, *, header_timeout: float = HEADER_TIMEOUT,
+          body_timeout: float = BODY_TIMEOUT) -> None:
     """Run the service with uvicorn until interrupted; access lines go to stderr."""
     import uvicorn
+
+    protocol = type("HeaderDeadline", (HeaderDeadline,), {"header_timeout": header_timeout})
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # A durable write runs in a worker thread; with Python's default 5 ms hand-over of
     # the interpreter lock, each one waited for the event loop's turn to end.
     sys.setswitchinterval(0.0005)
-    uvicorn.run(create_app(ws, clock=clock), host=host, port=port, access_log=False,
-                log_level="warning")
+    uvicorn.run(create_app(ws, clock=clock, body_timeout=body_timeout), host=host, port=port,
+                access_log=False, log_level="warning", http=protocol)

@@ -8,8 +8,9 @@ from typing import Any
 _ERROR = {"description": "JSON error", "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/Error"}}}}
 _AUTH_ERRORS = {"401": _ERROR, "403": _ERROR, "422": _ERROR}
-# 400 invalid_json (not JSON, not an object, nested too deeply); 413 body_too_large.
-_BODY_ERRORS = {"400": _ERROR, "413": _ERROR}
+# 400 invalid_json (not JSON, not an object, nested too deeply); 408 body_timeout (the
+# body took longer than serve's --body-timeout); 413 body_too_large.
+_BODY_ERRORS = {"400": _ERROR, "408": _ERROR, "413": _ERROR}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -20,13 +21,17 @@ OPENAPI: dict[str, Any] = {
                             "privacy ('gatekeeper token add'). Request bodies are limited to "
                             "1 MiB (batch endpoints: 10 MiB): a larger Content-Length, or a "
                             "chunked body that grows past the limit, is answered 413 "
-                            "body_too_large."},
+                            "body_too_large; headers must arrive within 10 s and a body "
+                            "within 30 s (serve's --header-timeout, --body-timeout), else "
+                            "408."},
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
             "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
                 "status": {"type": "integer"}, "code": {"type": "string"},
-                "message": {"type": "string"}}}}},
+                "message": {"type": "string"},
+                "bound_agency": {"type": "string", "description": "403 agency_not_bound: "
+                                 "the agency the token reports calls of"}}}}},
             "OptoutIn": {"type": "object", "required": ["phone"], "properties": {
                 "phone": {"type": "string", "examples": ["333 123 4567"]},
                 "channel": {"enum": ["operator", "email", "letter", "web", "api"],
@@ -70,22 +75,32 @@ OPENAPI: dict[str, Any] = {
                 "numbers": {"type": "array", "maxItems": 10000,
                             "items": {"type": "string"}}}},
             "Call": {"type": "object",
-                     "required": ["call_id", "agency", "phone", "started_at", "outcome"],
+                     "required": ["call_id", "phone", "started_at", "outcome"],
                      "properties": {
                          "call_id": {"type": "string",
                                      "description": "the dialer's id, unique per agency"},
-                         "agency": {"type": "string", "description": "agencies/<id>.toml"},
+                         "agency": {"type": "string", "description": "agencies/<id>.toml; "
+                                    "default: the token's agency (required without one); "
+                                    "a token bound to an agency may name no other (403 "
+                                    "agency_not_bound)"},
                          "phone": {"type": "string"}, "campaign": {"type": "string"},
                          "agent": {"type": "string", "description": "default: the token"},
-                         "caller_id": {"type": "string"},
+                         "caller_id": {"type": "string", "description": "the number "
+                                       "shown; for an inbound call, the line the person "
+                                       "called"},
                          "direction": {"enum": ["outbound", "inbound"],
-                                       "default": "outbound"},
+                                       "default": "outbound", "description": "inbound: only "
+                                       "with a token bound to the agency (403 "
+                                       "inbound_needs_agency_token), whose manifest says "
+                                       "inbound = true (422 inbound_not_declared), to one of "
+                                       "its inbound_numbers when it lists them (422 "
+                                       "inbound_line_undeclared)"},
                          "started_at": {"type": "string", "description": "ISO 8601; no "
                                         "offset: Europe/Rome; not in the future"},
                          "duration_s": {"type": "integer", "minimum": 0},
                          "outcome": {"enum": ["no_answer", "busy", "failed", "voicemail",
-                                              "answered", "refused", "callback", "optout",
-                                              "wrong_number", "sale"],
+                                              "abandoned", "answered", "refused",
+                                              "callback", "optout", "wrong_number", "sale"],
                                      "description": "optout also records an objection"}}},
             "Calls": {"type": "object", "properties": {
                 "stored": {"type": "array", "items": {"$ref": "#/components/schemas/Call"}},
@@ -131,7 +146,9 @@ OPENAPI: dict[str, Any] = {
                     "503": _ERROR, **_AUTH_ERRORS, **_BODY_ERRORS}}},
         "/v1/calls": {"post": {
             "summary": "Record call attempts (agent, dialer, privacy): one Call, or "
-                       "{\"calls\": [...]} up to 1,000; durable when answered",
+                       "{\"calls\": [...]} up to 1,000; durable when answered; a dialer "
+                       "token reports its agency's calls only (one made without an agency: "
+                       "403 token_without_agency)",
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"oneOf": [{"$ref": "#/components/schemas/Call"}, {
                     "type": "object", "properties": {"calls": {

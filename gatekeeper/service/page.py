@@ -128,6 +128,14 @@ const ERRORI = {
     "avvisi il responsabile privacy",
   store_damaged: "archivio non verificabile: non chiami nessun numero e avvisi il responsabile",
   body_too_large: "richiesta troppo grande",
+  body_timeout: "richiesta arrivata troppo lentamente: riprovi",
+  agency_not_bound: "il suo codice di accesso registra solo le chiamate del suo call center: " +
+    "controlli il codice del call center",
+  token_without_agency: "codice di accesso senza call center: ne chieda uno nuovo",
+  inbound_needs_agency_token: "le chiamate in entrata si registrano solo con il codice di " +
+    "accesso del call center",
+  inbound_not_declared: "il call center non risulta abilitato alle chiamate in entrata",
+  inbound_line_undeclared: "il numero chiamato non è una linea in entrata del call center",
   unavailable: "servizio non disponibile: riprovi; se persiste avvisi l'assistenza",
   internal: "errore del servizio: riprovi; se persiste avvisi l'assistenza",
 };

@@ -2,6 +2,11 @@
 
 Tokens live in data/tokens.json (owner-only), not in DuckDB, so the service can check
 them while a load or run holds the store. A token is shown once, when it is made.
+
+A dialer's token is bound to its agency (the entry's "agency" key): a call reported with
+it is evidence of that agency's calls only, so one call centre's system cannot write the
+calls that clear another's contracts. Files written before the key existed still read;
+their dialer tokens keep the check right and are refused calls until re-made.
 """
 
 from __future__ import annotations
@@ -21,12 +26,17 @@ ROLES = ("agent", "dialer", "privacy")
 # What each role may do (privacy: everything).
 RIGHTS = {"agent": {"check", "optout", "calls"}, "dialer": {"check", "calls"},
           "privacy": {"check", "optout", "disclosure", "calls"}}
+# Roles whose token names an agency: a dialer always (its calls are that agency's
+# evidence), an agent when it works for one call centre (optional: the controller's own
+# agents may report for any). A privacy officer acts for the controller, never one agency.
+BOUND_ROLES = ("agent", "dialer")
 
 
 @dataclass(frozen=True)
 class Caller:
     name: str
     role: str
+    agency: str | None = None  # the agency whose calls it reports; None: bound to none
 
     def may(self, right: str) -> bool:
         return right in RIGHTS[self.role]
@@ -64,18 +74,27 @@ class TokenFile:
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
 
-    def add(self, name: str, role: str) -> str:
-        """Make a token for name with role; returns it (the only time it is visible)."""
+    def add(self, name: str, role: str, agency: str | None = None) -> str:
+        """Make a token for name with role (and agency); returns it (the only time it is
+        visible). Whether the agency has a manifest is the caller's to check: the token
+        file knows no workspace."""
         if role not in ROLES:
             raise InputError(f"unknown role '{role}'; accepted: {', '.join(ROLES)}")
         if not name.strip():
             raise InputError("a token needs a name (the agent or system using it)")
+        if role == "dialer" and not agency:
+            raise InputError("a dialer token reports calls of one agency: add --agency ID "
+                             "(its agencies/<ID>.toml)")
+        if agency and role not in BOUND_ROLES:
+            raise InputError(f"a {role} token acts for the controller, not one agency: "
+                             "leave out --agency")
         data = self._read()
         if any(t["name"] == name and not t.get("revoked_at") for t in data["tokens"]):
             raise InputError(f"an active token named '{name}' exists; revoke it first")
         token = "gk_" + secrets.token_urlsafe(32)
-        data["tokens"].append({"name": name, "role": role, "sha256": _hash(token),
-                               "created_at": iso(now_utc()), "revoked_at": None})
+        data["tokens"].append({"name": name, "role": role, "agency": agency or None,
+                               "sha256": _hash(token), "created_at": iso(now_utc()),
+                               "revoked_at": None})
         self._write(data)
         return token
 
@@ -100,7 +119,7 @@ class TokenFile:
         except FileNotFoundError:
             stamp = (0, 0)
         if stamp != self._stamp:
-            self._by_hash = {t["sha256"]: Caller(t["name"], t["role"])
+            self._by_hash = {t["sha256"]: Caller(t["name"], t["role"], t.get("agency"))
                              for t in self._read()["tokens"] if not t.get("revoked_at")}
             self._stamp = stamp
         return self._by_hash.get(_hash(token))
