@@ -952,7 +952,13 @@ def calls_import(ctx: click.Context, file: str, agency: str) -> None:
         return
     click.echo(f"{result.stored:,} calls recorded from {file} ({result.agency})"
                + (f", {result.repeated:,} already recorded" if result.repeated else "")
-               + (f", {result.optouts:,} objections recorded" if result.optouts else ""))
+               + (f", {result.optouts:,} objections recorded" if result.optouts else "")
+               + (f"; {result.rows:,} rows read" if result.legs or result.skipped else ""))
+    if result.legs:
+        click.echo(f"  {result.legs:,} rows were further legs of a call (a transfer): each "
+                   "call stored once, with its last leg's outcome")
+    for rule, count in result.skipped.items():  # never silently dropped
+        click.echo(f"  {count:,} rows skipped: {rule}")
 
 
 @calls.command("list")
