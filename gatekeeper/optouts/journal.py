@@ -337,6 +337,32 @@ class Journal:
             handle.seek(0)
             return handle.read()
 
+    def _bytes_and_receipts(self) -> tuple[bytes, bytes | OSError]:
+        """The journal and its receipts as of one instant: both read under the shared
+        lock, which `append` holds until its receipt is written. Read one after the other
+        without it, a receipt written in between points past the journal read, and a
+        whole journal looks cut (a false refusal of every run and check while agents
+        record). The receipts' read error is handed back, for `_receipts` to word."""
+        if not self.path.exists():
+            return b"", self._read_receipts()
+        with self._locked(exclusive=False) as handle:
+            handle.seek(0)
+            return handle.read(), self._read_receipts()
+
+    def _read_receipts(self) -> bytes | OSError:
+        try:
+            return self.checkpoints_path.read_bytes()
+        except FileNotFoundError:
+            return b""
+        except OSError as exc:  # a folder in its place, or not ours: said by _receipts
+            return exc
+
+    def view(self) -> tuple[JournalState, list[Checkpoint]]:
+        """What the journal holds and every receipt of it, consistent with each other:
+        what decisions and the audit compare (see `_bytes_and_receipts`)."""
+        data, receipts = self._bytes_and_receipts()
+        return parse(data), self._receipts(receipts)
+
     def read(self) -> JournalState:
         """Every complete line: events, damaged lines and chain links. Never raises for
         what it finds; `require_whole` decides whether decisions may rely on it."""
@@ -351,8 +377,10 @@ class Journal:
             handle.seek(0)
             data = handle.read()
             data = data[:data.rfind(b"\n") + 1]
-            receipts = (self.checkpoints_path.read_bytes()
-                        if self.checkpoints_path.exists() else b"")
+            receipts = self._read_receipts()
+            if isinstance(receipts, OSError):
+                self._receipts(receipts)  # raises, in words
+                receipts = b""
             return len(data), self._tail(handle, len(data))[0], data, receipts
 
     def events_of(self, phone: str) -> pl.DataFrame:
@@ -391,20 +419,20 @@ class Journal:
         return events_frame(found), sorted(holding & damaged), sorted(damaged - holding)
 
     def checkpoints(self) -> list[Checkpoint]:
-        """The receipts of every append (optouts.checkpoints); a damaged line there is
-        skipped: it is a copy of what the journal itself proves. A file that cannot be
-        read at all (a folder in its place) stops decisions: a cut it would catch could
-        go unseen."""
-        if not self.checkpoints_path.exists():
-            return []
-        try:
-            data = self.checkpoints_path.read_bytes()
-        except OSError as exc:  # a folder in its place, or not ours: the receipts are lost
+        """The receipts of every append (optouts.checkpoints). To compare them with the
+        journal, take both from `view`: read apart, they may not agree."""
+        return self._receipts(self._read_receipts())
+
+    def _receipts(self, data: bytes | OSError) -> list[Checkpoint]:
+        """The receipts' lines as checkpoints; a damaged line there is skipped: it is a
+        copy of what the journal itself proves. A file that cannot be read at all (a
+        folder in its place) stops decisions: a cut it would catch could go unseen."""
+        if isinstance(data, OSError):  # a folder in its place, or not ours: receipts lost
             raise JournalError(
-                f"the opt-out journal's receipts cannot be read ({exc.strerror}); make it a "
+                f"the opt-out journal's receipts cannot be read ({data.strerror}); make it a "
                 "readable file again (restore data/optouts.checkpoints from a backup, or "
                 "move it away to go on with the store's checkpoints only)",
-                file=self.checkpoints_path) from None
+                file=self.checkpoints_path)
         out = []
         for raw in data.split(b"\n"):
             try:
@@ -418,12 +446,12 @@ class Journal:
     def verify(self, extra: Sequence[Checkpoint] = ()) -> tuple[JournalState, list[str]]:
         """Every line's hash recomputed, every link and checkpoint compared: (what was
         read, problems). The full audit; decisions use the cheaper `require_whole`."""
-        data = self._bytes()
+        data, receipts = self._bytes_and_receipts()
         state = parse(data)
         problems = [f"{b.describe()}; {REPAIR_HINT}" for b in state.damaged]
         problems += [f"line {n}: hash chain broken (an entry before it was edited, removed "
                      "or reordered)" for n in state.broken]
-        problems += checkpoint_problems(state, [*self.checkpoints(), *extra])
+        problems += checkpoint_problems(state, [*self._receipts(receipts), *extra])
         complete = data[:state.position]
         for number, raw in enumerate(complete.split(b"\n")[:-1], 1):
             entry = journal_entry(raw)

@@ -249,9 +249,11 @@ class CheckIndex:
             return False
         # The journal against every checkpoint the store recorded (the tail then follows
         # the chain line by line): a journal cut behind a run is refused from the start.
-        journal = self.optouts.journal
-        cut = checkpoint_problems(journal.read(), [
-            *(Checkpoint(p, h, b) for p, h, b in checkpoints), *journal.checkpoints()])
+        # Journal and receipts from one view: read apart, an opt-out recorded in between
+        # looks like a cut and every check would answer 503 until the next refresh.
+        state, receipts = self.optouts.journal.view()
+        cut = checkpoint_problems(state, [
+            *(Checkpoint(p, h, b) for p, h, b in checkpoints), *receipts])
         with self._lock:
             self.runs, self.erased, self.loaded_stamp = runs, erased, stamp
             self.next_due = next_due
