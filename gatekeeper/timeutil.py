@@ -125,8 +125,10 @@ def dialer_instants(text: pl.Series, zone: str, ambiguous: str = "refuse"
             result = result.scatter(todo, read.gather(todo))
 
     epoch = present & value.str.contains(_EPOCH_ID).fill_null(False)
-    seconds = value.str.extract(r"^(\d+)").cast(pl.Int64, strict=False)
-    fill(epoch, (seconds * 1_000_000).cast(pl.Datetime("us")))
+    if epoch.any():  # the regex work only where it is needed: a million values cost 0.3 s
+        todo = epoch.arg_true()
+        seconds = value.gather(todo).str.extract(r"^(\d+)").cast(pl.Int64, strict=False)
+        result = result.scatter(todo, (seconds * 1_000_000).cast(pl.Datetime("us")))
     iso = value.str.replace(r"Z$", "+00:00")
     offset = present & ~epoch & iso.str.contains(r"[+-]\d{2}:?\d{2}$").fill_null(False)
     for form in (*_OFFSET_FORMATS, *_RFC2822):
@@ -144,11 +146,16 @@ def dialer_instants(text: pl.Series, zone: str, ambiguous: str = "refuse"
             break
         naive = naive.scatter(todo, value.gather(todo).str.to_datetime(
             form, strict=False, time_unit="us"))
-    zoned = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-    skipped = naive.is_not_null() & zoned.is_null()
-    read = naive.dt.replace_time_zone(zone, ambiguous=AMBIGUOUS_POLICIES[ambiguous],
-                                      non_existent="null")
-    repeated = naive.is_not_null() & ~skipped & read.is_null()
+    read = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    skipped = naive.is_not_null() & read.is_null()
+    repeated = pl.Series([False]).extend_constant(False, len(value) - 1)
+    changing = _changing_days(naive, zone) if ambiguous != "earlier" else []
+    if changing:  # the repeated hour read again only on the days the clocks change
+        todo = naive.dt.date().is_in(pl.Series(changing).implode()).fill_null(False).arg_true()
+        again = naive.gather(todo).dt.replace_time_zone(
+            zone, ambiguous=AMBIGUOUS_POLICIES[ambiguous], non_existent="null")
+        read = read.scatter(todo, again)
+        repeated = repeated.scatter(todo, again.is_null() & ~skipped.gather(todo))
     fill(local, read.dt.convert_time_zone("UTC").dt.replace_time_zone(None))
     reasons = pl.DataFrame({"skipped": skipped, "repeated": repeated,
                             "unread": present & result.is_null()})
@@ -164,3 +171,13 @@ def dialer_instants(text: pl.Series, zone: str, ambiguous: str = "refuse"
             "is not a date and time (e.g. 2026-11-20 10:15:00, 20/11/2026 10:15, "
             "Fri, 20 Nov 2026 09:15:00 +0000 or epoch seconds)"))).to_series()
     return result, why
+
+
+def _changing_days(naive: pl.Series, zone: str) -> list[dt.date]:
+    """The local days among these on which the zone's offset changes (a few a year): each
+    distinct day asked once, by its offset at its start and at the next day's start."""
+    info = ZoneInfo(zone)
+    days = naive.dt.date().drop_nulls().unique().to_list()
+    return [day for day in days
+            if dt.datetime.combine(day, dt.time(), info).utcoffset()
+            != dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), info).utcoffset()]
