@@ -281,3 +281,33 @@ def test_every_instant_format_reads_the_same_instant(moment: dt.datetime, zone: 
             assert "repeated" in problem and text[:4].isdigit() or "/" in text, (text, problem)
             continue
         assert got == moment, (text, got, moment)
+
+
+def test_an_inbound_call_stored_before_the_doors_checked_clears_no_contract(
+        ws: Workspace, tmp_path: Path) -> None:
+    """A forged inbound call already in the ledger (any dialer token could post one before
+    tokens were bound): a contract of an agency that answers no inbound line stays
+    NO_CONTACT_RECORD; Connecto, which declares its inbound line, gets INBOUND."""
+    phone = fresh(ws)
+    forged = {"agency": "callpro", "call_id": "forged-1", "phone": phone,
+              "phone_key": int(phone.removeprefix("+")), "campaign": None, "agent": "x",
+              "caller_id": None, "direction": "inbound", "started_at": "2026-11-20T09:00:00Z",
+              "duration_s": 60, "outcome": "answered", "recorded_at": "2026-11-20T09:01:00Z",
+              "via": "api:dialer"}
+    ws.ledger_dir.mkdir(parents=True, exist_ok=True)
+    with (ws.ledger_dir / "calls.jsonl").open("a") as wal:
+        wal.write(json.dumps(forged) + "\n")
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,phone,signed_at,agency,agent,campaign\n"
+                         f"F1,{phone},2026-11-20 12:00,callpro,x,sat\n")
+    result = gk(ws, "contracts", "verify", str(contracts), "--name", "forged")
+    assert result.exit_code == 1, result.output
+    rows = pl.read_csv(ws.root / "reports" / "contracts" / "forged" / "contracts.csv")
+    assert rows["status"].to_list() == ["NO_CONTACT_RECORD"]
+    honest = tmp_path / "inbound.csv"
+    honest.write_text(HEADER + f"in-1,{phone},2026-11-20 09:30,answered,inbound,op1,,60\n")
+    assert gk(ws, "calls", "import", str(honest), "--agency", "connecto").exit_code == 0
+    contracts.write_text(contracts.read_text().replace("callpro", "connecto"))
+    result = gk(ws, "contracts", "verify", str(contracts), "--name", "honest")
+    rows = pl.read_csv(ws.root / "reports" / "contracts" / "honest" / "contracts.csv")
+    assert rows["status"].to_list() == ["INBOUND"], result.output

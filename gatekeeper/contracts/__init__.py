@@ -76,7 +76,13 @@ def trace(ws: Workspace, contracts: pl.DataFrame) -> pl.DataFrame:
         (pl.col("started_at") <= pl.col("signed_end"))
         & (pl.col("started_at") >= pl.col("signed_end")
            - pl.duration(days=config.trace_days)))
-    inbound = _latest(window.filter(pl.col("direction") == "inbound"), "in_")
+    # An inbound call counts only from an agency that answers the controller's lines now:
+    # one stored before the doors checked it (or by a centre since stripped of its lines)
+    # must not clear a contract of the list it came from.
+    answering = pl.Series([a for a, agency in agencies.items() if agency.inbound],
+                          dtype=pl.String).implode()
+    inbound = _latest(window.filter((pl.col("direction") == "inbound")
+                                    & pl.col("agency").is_in(answering)), "in_")
     selling = _latest(window.filter(
         (pl.col("direction") == "outbound")
         & (pl.col("agency").str.to_lowercase() == pl.col("agency_id").str.to_lowercase())
