@@ -8,7 +8,9 @@ Every piece of evidence is checked against something it cannot quietly agree wit
   are derived again from the files and compared, so `UPDATE rpo_checks SET registered =
   false` is caught;
 - each source version's rows, each run's list and each report file against the sha256
-  recorded when they were written (an erasure's rewrite is recorded as a change).
+  recorded when they were written (an erasure's rewrite is recorded as a change);
+- the contact ledger: every segment its list names is there with the sha256 listed, and
+  calls.jsonl reads as calls (else every check, contract replay and call list fails).
 
 An anchor is one digest of all of that (journal head, exchanges, source versions, runs),
 to be kept outside the workspace (sent to the DPO by PEC): `audit verify --anchor DIGEST`
@@ -20,14 +22,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
+from .backup import ledger_view
 from .config import Workspace
 from .digest import sha256_file
+from .ledger import conform
 from .optouts import Checkpoint, Journal
 from .registry import rederive
 from .retention import DEFAULT_EVIDENCE_YEARS, months_before
@@ -46,7 +51,7 @@ ANCHOR_VERSION = 1
 class Finding:
     """One thing the evidence no longer proves: where, and what is wrong."""
 
-    area: str  # journal | rpo | sources | runs | reports | suppliers | anchor
+    area: str  # journal | rpo | sources | runs | reports | suppliers | ledger | anchor
     subject: str
     problem: str
 
@@ -64,6 +69,7 @@ class AuditReport:
     checks: int = 0
     versions: int = 0
     runs: int = 0
+    segments: int = 0
 
     @property
     def intact(self) -> bool:
@@ -177,6 +183,66 @@ def _reports(ws: Workspace, store: Store, report: AuditReport) -> None:
                 report.problems.append(Finding(
                     "reports", f"reports/{campaign}/{name}", f"differs from what run {run_id} "
                     "wrote (edited after the run); run the campaign again"))
+
+
+_LEDGER_HINT = "restore data/ledger/ from a backup"
+
+
+def _ledger(ws: Workspace, report: AuditReport) -> None:
+    """Every segment the ledger lists, there and unchanged; calls.jsonl readable. Taken
+    from one instant of the ledger (`ledger_view`): an import listing a segment, or a
+    rewrite deleting old ones, while this reads is no damage."""
+    listing = "data/ledger/segments.jsonl"
+    with ledger_view(ws.ledger_dir) as view:
+        if view is None:
+            return
+        if view.unreadable:
+            report.problems.append(Finding("ledger", listing, "a line is not a segment's "
+                                           f"(name, sha256, rows); {_LEDGER_HINT}"))
+        expected = {} if view.unreadable else {
+            item["name"]: item.get("sha256") for item in
+            (json.loads(line) for line in (view.listing or b"").splitlines())}
+        for name, handle in view.segments:
+            report.segments += 1
+            if handle is None:
+                report.problems.append(Finding("ledger", listing, f"segment {name} is "
+                                               f"missing; {_LEDGER_HINT}"))
+                continue
+            sha = hashlib.sha256()
+            while chunk := handle.read(1 << 20):
+                sha.update(chunk)
+            if name in expected and sha.hexdigest() != expected[name]:
+                report.problems.append(Finding("ledger", listing, (
+                    f"segment {name} differs from its listed sha256 (edited or damaged); "
+                    f"{_LEDGER_HINT}")))
+        problem = _calls_problem(view.calls or b"")
+        if problem:
+            report.problems.append(Finding("ledger", "data/ledger/calls.jsonl",
+                                           f"{problem}; {_LEDGER_HINT}"))
+
+
+def _calls_problem(data: bytes) -> str | None:
+    """Why calls.jsonl cannot be read as the ledger reads it, else None. A torn last line
+    (a write killed midway, never acknowledged) is not a problem: the ledger skips it."""
+    data = data[:data.rfind(b"\n") + 1]
+    if not data:
+        return None
+    for number, line in enumerate(data.splitlines(), 1):
+        try:
+            entry = json.loads(line)
+        except (ValueError, RecursionError):
+            entry = None
+        if not isinstance(entry, dict):
+            return f"line {number} is not a call (not a JSON object)"
+    try:
+        frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+        conform(frame.with_columns(
+            pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="us")
+            for c in ("started_at", "recorded_at") if c in frame.columns))
+    except Exception as exc:  # any reading failure: the ledger's own read fails the same
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return f"its calls cannot be read ({first[:200]})"
+    return None
 
 
 # --- anchors -----------------------------------------------------------------------------
@@ -303,4 +369,5 @@ def verify(ws: Workspace, anchor: str | None = None) -> AuditReport:
         _sources_and_runs(store, report)
         _notices(store, report)
         _reports(ws, store, report)
+    _ledger(ws, report)
     return report

@@ -4,9 +4,13 @@ The store is a folder (catalog, Parquet rows, kept evidence) beside the opt-out 
 so a plain copy taken while gatekeeper works could pair a catalog with rows it no longer
 points to, or lose an opt-out. A backup therefore holds the store against writers (a
 read connection: loads, imports and run records wait) while it copies the catalog and
-the files it points to, then copies the journal under the journal's own lock, so every
-objection acknowledged before that moment is in the backup. Agents keep recording
-throughout (they wait milliseconds for the journal copy).
+the files it points to, then the contact ledger as its own writer lock shows it (the
+segment list, calls.jsonl and exactly the segments listed: a segment is written before it
+is listed, so a folder walked apart from its list can name a file it lacks), then the
+journal under the journal's own lock, so every objection acknowledged before that moment
+is in the backup (an imported call's objection is journalled before its call is stored,
+so the journal copied last holds every objection of the calls copied). Agents and dialers
+keep recording throughout (they wait milliseconds for the ledger's and journal's lists).
 
 Restore into a new folder recreates the workspace. Restored over a workspace, nothing
 acknowledged since the backup may be lost either: a journal that already contains the
@@ -16,6 +20,7 @@ made since the backup are done again on the restored state (GDPR art. 17).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -24,11 +29,14 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from .config import CONFIG_FILE, Workspace
 from .errors import InputError, StoreError
+from .ledger import Ledger
 from .optouts import Journal
 from .store import Store
 from .store import people as people_store
@@ -46,6 +54,7 @@ class BackupResult:
     bytes: int
     journal_position: int
     journal_hash: str
+    warnings: list[str] = field(default_factory=list)
 
 
 def _skipped(path: Path) -> bool:
@@ -81,6 +90,130 @@ def _add(tar: tarfile.TarFile, source: Path, name: str, files: dict[str, str]) -
     files[name] = hashlib.sha256(data).hexdigest()
 
 
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, files: dict[str, str]) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), 0o600, int(now_utc().timestamp())
+    tar.addfile(info, io.BytesIO(data))
+    files[name] = hashlib.sha256(data).hexdigest()
+
+
+class _Hashing(io.RawIOBase):
+    """A file read through while it is hashed: a segment streams into the backup (a
+    10M-call ledger's segments need not fit in memory) and its sha256 is what was copied."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle, self.sha = handle, hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        self.sha.update(data)
+        return data
+
+
+def _add_open(tar: tarfile.TarFile, name: str, handle: BinaryIO,
+              files: dict[str, str]) -> None:
+    stat = os.fstat(handle.fileno())
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = stat.st_size, 0o600, int(stat.st_mtime)
+    reader = _Hashing(handle)
+    tar.addfile(info, reader)
+    files[name] = reader.sha.hexdigest()
+
+
+# Segments held open past the ledger's lock; a ledger listing more (years of daily imports
+# before retention folds them) is read while its writers wait.
+_OPEN_SEGMENTS = 256
+
+
+@dataclass
+class LedgerView:
+    """The contact ledger at one instant: its segment list and calls.jsonl as they were
+    (None: no such file), and each listed segment opened then (None: listed but missing).
+    `unreadable`: a line of the list is not a segment's; every segment file there is was
+    opened instead."""
+
+    listing: bytes | None
+    calls: bytes | None
+    segments: list[tuple[str, BinaryIO | None]]
+    unreadable: bool = False
+
+
+def _listed(listing: bytes) -> list[str] | None:
+    """The segment file names the list names, or None when a line of it is unreadable."""
+    names = []
+    for line in listing.splitlines():
+        try:
+            name = json.loads(line)["name"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(name, str) or Path(name).name != name:
+            return None
+        names.append(name)
+    return names
+
+
+@contextlib.contextmanager
+def ledger_view(folder: Path) -> Iterator[LedgerView | None]:
+    """data/ledger/ as one instant of it (None: no ledger), for a copy or an audit.
+
+    A segment is written before it is listed, and a rewrite (erasure, retention) lists
+    the new one and then deletes the old: the folder walked apart from its list can name
+    a file it lacks, or lack a file it names. So the list, calls.jsonl and every listed
+    segment are opened while the ledger's writers wait (milliseconds), and read after:
+    an open segment deleted meanwhile is still read whole."""
+    if not folder.is_dir():
+        yield None
+        return
+    ledger = Ledger(folder)
+    with contextlib.ExitStack() as held, contextlib.ExitStack() as locked:
+        locked.enter_context(ledger.writing())
+        listing = ledger.manifest.read_bytes() if ledger.manifest.is_file() else None
+        calls = ledger.wal.read_bytes() if ledger.wal.is_file() else None
+        names = _listed(listing or b"")
+        unreadable = names is None
+        if names is None:
+            names = sorted(p.name for p in ledger.segments_dir.glob("*.parquet"))
+        segments: list[tuple[str, BinaryIO | None]] = []
+        for name in dict.fromkeys(names):
+            try:
+                segments.append((name, held.enter_context(
+                    open(ledger.segments_dir / name, "rb"))))
+            except FileNotFoundError:
+                segments.append((name, None))
+        if len(segments) <= _OPEN_SEGMENTS:
+            locked.close()  # the writers go on; the open files are the instant
+        yield LedgerView(listing, calls, segments, unreadable)
+
+
+def _add_ledger(ws: Workspace, tar: tarfile.TarFile, files: dict[str, str]) -> list[str]:
+    """data/ledger/ as `ledger_view` gives it: the segment list, calls.jsonl and exactly
+    the segments listed (one left unlisted by an import killed before listing it is no
+    state); returns warnings. A list that cannot be read is copied as it is, beside
+    every segment there is, for `audit verify` to name after a restore."""
+    top = ws.ledger_dir.relative_to(ws.root)
+    warnings: list[str] = []
+    with ledger_view(ws.ledger_dir) as view:
+        if view is None:
+            return []
+        if view.unreadable:
+            warnings.append(f"{top}/segments.jsonl: a line cannot be read; copied as it is, "
+                            "with every segment file (see 'gatekeeper audit verify')")
+        for name, handle in view.segments:
+            if handle is None:
+                warnings.append(f"{top}/segments/{name}: listed in segments.jsonl but "
+                                "missing; the backup lacks it too (see 'gatekeeper audit "
+                                "verify')")
+            else:
+                _add_open(tar, str(top / "segments" / name), handle, files)
+        for part, data in (("segments.jsonl", view.listing), ("calls.jsonl", view.calls)):
+            if data is not None:
+                _add_bytes(tar, str(top / part), data, files)
+    return warnings
+
+
 def backup(ws: Workspace, dest: Path) -> BackupResult:
     """Write the workspace state to `dest` (.tar, or .tar.gz to compress)."""
     if dest.exists():
@@ -90,16 +223,18 @@ def backup(ws: Workspace, dest: Path) -> BackupResult:
     compress = dest.name.endswith((".gz", ".tgz"))
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     files: dict[str, str] = {}
+    warnings: list[str] = []
     journal = Journal(ws.journal_path)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with (os.fdopen(fd, "wb") as raw,
               tarfile.open(fileobj=raw, mode="w:gz" if compress else "w") as tar):
-            store_dir = ws.store_dir.resolve()
+            store_dir, ledger_dir = ws.store_dir.resolve(), ws.ledger_dir.resolve()
             for path in _state_files(ws.root):
                 resolved = path.resolve()
                 if (not path.is_file() or _skipped(path) or resolved == tmp.resolve()
                         or resolved.is_relative_to(store_dir)
+                        or resolved.is_relative_to(ledger_dir)
                         or path in (ws.journal_path, journal.checkpoints_path)):
                     continue
                 _add(tar, path, str(path.relative_to(ws.root)), files)
@@ -108,6 +243,7 @@ def backup(ws: Workspace, dest: Path) -> BackupResult:
                     for path in sorted(ws.store_dir.rglob("*")):
                         if path.is_file() and not _skipped(path):
                             _add(tar, path, str(path.relative_to(ws.root)), files)
+            warnings += _add_ledger(ws, tar, files)
             # Last: every objection acknowledged before this moment is in the backup.
             position, head, data, receipts = journal.snapshot()
             for name, content in ((ws.journal_path, data),
@@ -119,7 +255,9 @@ def backup(ws: Workspace, dest: Path) -> BackupResult:
                     tar.addfile(info, io.BytesIO(content))
                     files[relative] = hashlib.sha256(content).hexdigest()
             manifest = json.dumps({"created_at": iso(now_utc()), "journal_position": position,
-                                   "journal_hash": head, "files": files}, indent=2).encode()
+                                   "journal_hash": head, "files": files,
+                                   **({"warnings": warnings} if warnings else {})},
+                                  indent=2).encode()
             info = tarfile.TarInfo(MANIFEST)
             info.size, info.mode = len(manifest), 0o600
             tar.addfile(info, io.BytesIO(manifest))
@@ -127,7 +265,7 @@ def backup(ws: Workspace, dest: Path) -> BackupResult:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return BackupResult(dest, len(files), dest.stat().st_size, position, head)
+    return BackupResult(dest, len(files), dest.stat().st_size, position, head, warnings)
 
 
 @dataclass
@@ -229,4 +367,4 @@ def _place_journal(ws: Workspace, staged: Workspace, manifest: dict[str, object]
     return "replaced", aside
 
 
-__all__ = ["BackupResult", "RestoreResult", "backup", "restore"]
+__all__ = ["BackupResult", "LedgerView", "RestoreResult", "backup", "ledger_view", "restore"]
