@@ -311,3 +311,37 @@ def test_an_inbound_call_stored_before_the_doors_checked_clears_no_contract(
     result = gk(ws, "contracts", "verify", str(contracts), "--name", "honest")
     rows = pl.read_csv(ws.root / "reports" / "contracts" / "honest" / "contracts.csv")
     assert rows["status"].to_list() == ["INBOUND"], result.output
+
+
+def test_a_number_less_objection_left_by_an_older_version_is_cleared_by_repair(
+        scrubbed: Workspace) -> None:
+    """An older version wrote an objection with `"phone": null` (a VICIdial DNC row of a
+    withheld number): every decision stopped (exit 2), and after `optout repair` still did
+    (exit 5, "entries were rewritten": the receipt at that line holds its own hash). Now
+    the repair clears it; and the journal never writes such a line again."""
+    from gatekeeper.optouts.journal import GENESIS, Journal, digest
+    journal = Journal(scrubbed.journal_path)
+    position, prev = journal.head()
+    seq = max(e["seq"] for e in journal_lines(scrubbed)) if position else 0
+    body = {"type": "optout", "phone": None, "channel": "operator", "scope": "all",
+            "recorded_by": "agent07", "note": "call callpro/1795.1", "at":
+            "2026-11-20T09:00:00Z", "recorded_at": "2026-11-20T09:00:00Z", "seq": seq + 1,
+            "prev": prev or GENESIS}
+    line = json.dumps({**body, "hash": digest(body["prev"], body)}, sort_keys=True) + "\n"
+    with scrubbed.journal_path.open("a") as out:
+        out.write(line)
+    with journal.checkpoints_path.open("a") as out:
+        out.write(json.dumps({"position": position + len(line.encode()),
+                              "hash": digest(body["prev"], body), "seq": seq + 1}) + "\n")
+    phone = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")["phone"][0]
+    asked = ("check", phone, "--purpose", "telemarketing", "--campaign", "demo", "--at",
+             "2026-11-23T10:00")
+    assert gk(scrubbed, "optout", "add", "3331234567", "--channel", "operator", "--by",
+              "agent02").exit_code == 0  # agents go on recording meanwhile
+    assert gk(scrubbed, *asked).exit_code == 2
+    assert gk(scrubbed, "optout", "repair", "--by", "dpo", "--reason",
+              "objection without a number, ticket 7").exit_code == 0
+    assert gk(scrubbed, *asked).exit_code in (0, 1), gk(scrubbed, *asked).output
+    with pytest.raises(Exception, match="without a valid phone"):
+        journal.append([{**{k: v for k, v in body.items() if k not in ("seq", "prev")}}])
+    assert journal_lines(scrubbed)[-1]["type"] == "repair"
