@@ -24,7 +24,9 @@ import datetime as dt
 import hashlib
 import io
 import json
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -170,19 +172,63 @@ def _notices(store: Store, report: AuditReport) -> None:
                 "backup"))
 
 
-def _reports(ws: Workspace, store: Store, report: AuditReport) -> None:
+# How long a report folder naming a run the store has not recorded yet is given to be
+# recorded: a run swaps its reports in, then records itself (waiting for this audit's
+# read of the store to end).
+SETTLE_SECONDS = 10.0
+
+
+def _claimed_run(folder: Path) -> str | None:
+    """The run a report folder says it is of (its summary.json), if it says."""
+    try:
+        claimed = json.loads((folder / "summary.json").read_bytes()).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return claimed if isinstance(claimed, str) else None
+
+
+def _reports(ws: Workspace, store: Store, report: AuditReport,
+             only: set[str] | None = None) -> dict[str, list[Finding]]:
+    """Each campaign's report files against its newest run's record. A folder that says
+    it is of another run than that one is a run finishing (its reports swapped in, its
+    record not yet written): its differences are returned, to be judged once it is
+    recorded, not reported now."""
     seen: set[str] = set()
+    unsettled: dict[str, list[Finding]] = {}
     for run_id, campaign, outputs_json in run_store.runs_newest_first(store):
         folder = ws.report_dir(campaign)
-        if campaign in seen or not folder.is_dir():
+        if campaign in seen or (only is not None and campaign not in only):
             continue
         seen.add(campaign)
+        if not folder.is_dir():
+            continue
+        found = []
         for name, sha in json.loads(outputs_json or "{}").items():
             path = folder / name
             if path.is_file() and sha256_file(path) != sha:
-                report.problems.append(Finding(
+                found.append(Finding(
                     "reports", f"reports/{campaign}/{name}", f"differs from what run {run_id} "
                     "wrote (edited after the run); run the campaign again"))
+        if found and _claimed_run(folder) not in (None, run_id):
+            unsettled[campaign] = found
+        else:
+            report.problems += found
+    return unsettled
+
+
+def _settle_reports(ws: Workspace, report: AuditReport,
+                    unsettled: dict[str, list[Finding]]) -> None:
+    """Judge again the report folders of runs that were finishing, once recorded: a run
+    writing its reports while the audit read is no edit. Still unrecorded after
+    SETTLE_SECONDS (a summary.json naming a run that never was), they are problems."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while unsettled:
+        if time.monotonic() > deadline:
+            report.problems += [f for found in unsettled.values() for f in found]
+            return
+        time.sleep(0.05)
+        with Store(ws.store_path, read_only=True) as store:
+            unsettled = _reports(ws, store, report, set(unsettled))
 
 
 _LEDGER_HINT = "restore data/ledger/ from a backup"
@@ -368,6 +414,7 @@ def verify(ws: Workspace, anchor: str | None = None) -> AuditReport:
         _rpo(store, report)
         _sources_and_runs(store, report)
         _notices(store, report)
-        _reports(ws, store, report)
+        unsettled = _reports(ws, store, report)
+    _settle_reports(ws, report, unsettled)
     _ledger(ws, report)
     return report

@@ -119,6 +119,46 @@ def test_runs_checks_and_audits_see_no_cut_while_agents_record(scrubbed: Workspa
     assert written > 100 and reads >= 3  # the readers really read beside the writers
 
 
+RUNS = textwrap.dedent("""
+    import sys, time
+    from gatekeeper.cli import cli
+    home, seconds, as_of = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+    end, n = time.monotonic() + seconds, 0
+    while time.monotonic() < end:
+        cli.main(["--home", home, "optout", "add", f"3470{n:06d}", "--channel", "operator",
+                  "--by", "agent"], standalone_mode=False)  # a new run id each time
+        try:
+            cli.main(["--home", home, "run", "--campaign", "demo", "--purpose",
+                      "telemarketing", "--as-of", as_of], standalone_mode=False)
+        except SystemExit as exc:
+            if exc.code:
+                raise
+        n += 1
+    print(n, flush=True)
+""")
+
+
+def test_audit_verify_beside_runs_sees_no_edited_report(scrubbed: Workspace) -> None:
+    """A run swaps its reports in, then records itself (after the audit's read of the
+    store): read in between, its new files were "edited after the run"."""
+    runs = subprocess.Popen([sys.executable, "-c", RUNS, str(scrubbed.root),
+                             str(WRITE_SECONDS), AS_OF], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    refused, audits = [], 0
+    try:
+        end = time.monotonic() + WRITE_SECONDS
+        while time.monotonic() < end:
+            verified = gk(scrubbed, "audit", "verify")
+            audits += 1
+            if verified.exit_code:
+                refused.append(verified.output)
+    finally:
+        out, err = runs.communicate(timeout=60)
+    assert runs.returncode == 0, err
+    assert not refused, refused[:1]
+    assert audits >= 3 and int(out.split()[-1]) >= 2
+
+
 def test_the_service_answers_every_check_while_agents_record(scrubbed: Workspace) -> None:
     """The service compares the journal with its receipts when the store changes (a run):
     a false cut there answered 503 to every check until the next change."""
