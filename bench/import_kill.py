@@ -7,10 +7,12 @@ objection is recorded once however the import was interrupted (issue 21, item 5)
 Each trial makes a fresh workspace (the repository's gatekeeper.toml and agencies/), writes
 a VICIdial-shaped export for CallPro with ~2 % DNC rows (some on a closer leg of a
 transfer), times one whole import to know how long it takes, then in a second workspace
-starts the import, kills it with SIGKILL at a random instant within that time, imports the
-same file again to the end, and counts the journal's objections: each DNC call must have
-exactly one (duplicates and missing both printed; both must be 0). A third import of the
-same file must record nothing. Bounded: --trials imports of --rows rows, no network.
+starts the import and kills it with SIGKILL (odd trials: at a random instant within that
+time; even trials: 0-200 ms after its objections reach the journal, before its calls are
+listed: the window where a rerun could record them twice), imports the same file again,
+and counts the journal's objections: each DNC call must have exactly one (duplicates and
+missing both printed; both must be 0). A third import of the same file must record
+nothing. Bounded: --trials imports of --rows rows, no network.
 """
 
 from __future__ import annotations
@@ -109,8 +111,16 @@ def main() -> None:
         for trial in range(1, args.trials + 1):
             ws = workspace(base / f"trial-{trial}")
             process = run_import(ws, file)
-            delay = rng.uniform(0.4 * whole, 1.05 * whole)  # the writes come last
-            time.sleep(delay)
+            began = time.perf_counter()
+            if trial % 2:  # anywhere in the import
+                time.sleep(rng.uniform(0.05, whole))
+            else:  # in the window that matters: objections written, the calls not yet
+                journal = ws / "data" / "optouts.jsonl"
+                while process.poll() is None and not (journal.exists()
+                                                      and journal.stat().st_size):
+                    time.sleep(0.002)
+                time.sleep(rng.uniform(0, 0.2))
+            delay = time.perf_counter() - began
             killed = process.poll() is None
             if killed:
                 process.send_signal(signal.SIGKILL)
