@@ -148,7 +148,7 @@ def dialer_instants(text: pl.Series, zone: str, ambiguous: str = "refuse"
             form, strict=False, time_unit="us"))
     read = naive.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
     skipped = naive.is_not_null() & read.is_null()
-    repeated = pl.Series([False]).extend_constant(False, len(value) - 1)
+    repeated = pl.repeat(False, len(value), dtype=pl.Boolean, eager=True).alias("repeated")
     changing = _changing_days(naive, zone) if ambiguous != "earlier" else []
     if changing:  # the repeated hour read again only on the days the clocks change
         todo = naive.dt.date().is_in(pl.Series(changing).implode()).fill_null(False).arg_true()

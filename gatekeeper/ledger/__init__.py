@@ -57,6 +57,9 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
     "via": pl.String(),
 }
 KEY = ["agency", "call_id"]
+# The longest a call's legs may span (a transfer, a closer's queue): rows of one call id
+# further apart are two calls under a reused id, never legs of one.
+LEG_SPAN = dt.timedelta(hours=4)
 
 
 @dataclass
@@ -278,6 +281,9 @@ class Ledger:
             recorded = self.recorded(rows.select(KEY))
             fresh = rows.join(recorded, on=KEY, how="anti").unique(
                 KEY, keep="first", maintain_order=True)
+            later = self._later_legs(rows.join(recorded, on=KEY, how="semi"))
+            if later.height:
+                fresh = pl.concat([fresh, later])
             if objections is None:
                 objections = rows.filter(pl.col("outcome") == "optout")
             if objections.height and optouts is not None:
@@ -285,6 +291,28 @@ class Ledger:
             if fresh.height:
                 self._write_segment(fresh, f"import:{source_sha}")
         return fresh.height, calls.height - fresh.height, False
+
+    def _later_legs(self, repeats: pl.DataFrame) -> pl.DataFrame:
+        """Calls already stored that an export now reports with another outcome, for the
+        same number and within LEG_SPAN of the stored start: the closer's leg of a transfer
+        that was still going on when the earlier export was taken. Kept, under the call id
+        and its outcome (`1795400000.77#refused`), so the closer's refusal rests the
+        number and a re-export records nothing new; the stored call stays as it was
+        (evidence is never rewritten). It counts as one more attempt: a stricter count,
+        never a looser one."""
+        if repeats.is_empty():
+            return repeats
+        stored = self.first_of(repeats.select(KEY).unique()).select(
+            *KEY, pl.col("phone").alias("_phone"), pl.col("outcome").alias("_outcome"),
+            pl.col("started_at").alias("_at"))
+        legs = repeats.join(stored, on=KEY, how="inner").filter(
+            (pl.col("phone") == pl.col("_phone")) & (pl.col("outcome") != pl.col("_outcome"))
+            & ((pl.col("started_at") - pl.col("_at")).abs() <= LEG_SPAN)
+        ).with_columns(pl.format("{}#{}", "call_id", "outcome").alias("call_id")
+                       ).select(repeats.columns).unique(KEY, keep="first", maintain_order=True)
+        if legs.is_empty():
+            return legs
+        return legs.join(self.recorded(legs.select(KEY)), on=KEY, how="anti")
 
     def compact(self) -> int:
         """Fold the service's calls.jsonl into one segment (it only grows otherwise): the
@@ -327,6 +355,6 @@ class Ledger:
 
 from .index import CallFacts, LedgerIndex, call_facts, facts_many  # noqa: E402
 
-__all__ = ["CALL_FIELDS", "DIRECTIONS", "KEY", "LEDGER_SCHEMA", "OUTCOMES",
+__all__ = ["CALL_FIELDS", "DIRECTIONS", "KEY", "LEDGER_SCHEMA", "LEG_SPAN", "OUTCOMES",
            "REQUIRED_CALL_FIELDS", "CallFacts", "Ledger", "LedgerIndex", "Recorded", "Segment",
            "call_facts", "conform", "facts_many"]

@@ -37,7 +37,7 @@ from ..sources.readers import DELIMITERS, read_source
 from ..textfile import bom_encoding
 from ..timeutil import dialer_instants, now_utc
 from . import CALL_FIELDS as FIELDS
-from . import DIRECTIONS, OUTCOMES, conform
+from . import DIRECTIONS, LEG_SPAN, OUTCOMES, conform
 from . import REQUIRED_CALL_FIELDS as REQUIRED
 
 if TYPE_CHECKING:
@@ -113,23 +113,30 @@ def _with_positions(path: Path) -> Iterator[Path]:
 
 def _outcome_key(value: str, codes: Mapping[str, str]) -> str | None:
     """The outcome of one (joined) code: an exact key, else the most specific key whose
-    parts match, a part ending in `*` matching any rest of it (the empty one included)."""
+    parts match, a part ending in `*` matching any rest of it (the empty one included).
+    A key is more specific than another when each of its parts is at least as specific
+    (exact, else the longer prefix) and one is more; matching keys that are not so ordered
+    and map apart (`busy/*` and `*/human` for `busy/human`) leave the code unmapped:
+    refused, never decided by the order the keys were written in."""
     if value in codes:
         return codes[value]
     parts = value.split("/")
-    best: tuple[int, int] | None = None
-    found = None
+    matches: list[tuple[tuple[int, ...], str]] = []
     for key, outcome in codes.items():
         pattern = key.split("/")
         if "*" not in key or len(pattern) != len(parts):
             continue
-        fits = all(p[:-1] == v[:len(p) - 1] if p.endswith("*") else p == v
-                   for p, v in zip(pattern, parts, strict=True))
-        if fits:
-            rank = (-sum(p.endswith("*") for p in pattern), len(key))
-            if best is None or rank > best:
-                best, found = rank, outcome
-    return found
+        if all(p[:-1] == v[:len(p) - 1] if p.endswith("*") else p == v
+               for p, v in zip(pattern, parts, strict=True)):
+            matches.append((tuple(len(p) - 1 if p.endswith("*") else 1 << 30
+                                  for p in pattern), outcome))
+
+    def beaten(rank: tuple[int, ...]) -> bool:
+        return any(other != rank and all(o >= r for o, r in zip(other, rank, strict=True))
+                   for other, _ in matches)
+
+    best = {outcome for rank, outcome in matches if not beaten(rank)}
+    return best.pop() if len(best) == 1 else None
 
 
 def read_export(path: Path, agency: Agency, *, jurisdiction: Jurisdiction = DEFAULT
@@ -322,6 +329,17 @@ def _legs(calls: pl.DataFrame, line: pl.Expr, path: Path
             f"call_id '{first['call_id']}' is on lines {', '.join(map(str, lines))} for "
             "different numbers, nothing was stored: rows sharing a call id are legs of one "
             "call and must share the number; give each call its own id", file=path)
+    spread = calls.filter((pl.col("started_at").max() - pl.col("started_at").min()).over(
+        "call_id") > LEG_SPAN)
+    if spread.height:
+        first = spread.sort("row").row(0, named=True)
+        lines = spread.filter(pl.col("call_id") == first["call_id"]).select(line)["row"]
+        hours = int(LEG_SPAN.total_seconds() // 3600)
+        raise InputError(
+            f"call_id '{first['call_id']}' is on lines {', '.join(map(str, lines))} more than "
+            f"{hours} hours apart, nothing was stored: rows sharing a call id are legs of one "
+            "call; the dialer reused the id for another call: give each call its own id",
+            file=path)
     merged = calls.sort("started_at", "row").group_by("call_id", maintain_order=True).agg(
         pl.col("row").min(), pl.col("phone").first(),
         pl.col("campaign").drop_nulls().first(), pl.col("agent").last(),
