@@ -389,3 +389,29 @@ def test_an_export_with_no_call_rows_records_nothing(ws: Workspace, tmp_path: Pa
     path.write_text(HEADER)
     result = gk(ws, "calls", "import", str(path), "--agency", "connecto")
     assert result.exit_code == 0 and "0 calls recorded" in result.output, result.output
+
+
+def test_an_inbound_call_counts_only_on_a_line_its_agency_declares(
+        ws: Workspace, tmp_path: Path) -> None:
+    """Connecto answers inbound lines; once its manifest lists them, a stored inbound call
+    to another line (stored before the list, or forged) clears no contract."""
+    phone = fresh(ws)
+    calls = tmp_path / "inbound.csv"
+    calls.write_text(HEADER.replace("duration_s", "duration_s,caller_id")
+                     + f"il-1,{phone},2026-11-20 09:30,answered,inbound,op1,,60,0287659999\n")
+    assert gk(ws, "calls", "import", str(calls), "--agency", "connecto").exit_code == 0
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,phone,signed_at,agency,agent,campaign\n"
+                         f"L1,{phone},2026-11-20 12:00,connecto,op1,sat\n")
+    manifest = ws.root / "agencies" / "connecto.toml"
+    original = manifest.read_text()
+    try:
+        for lines, status in (("", "INBOUND"), ('\ninbound_numbers = ["+390287650000"]',
+                                                 "NO_CONTACT_RECORD")):
+            manifest.write_text(original.replace("inbound = true", "inbound = true" + lines))
+            gk(ws, "contracts", "verify", str(contracts), "--name", f"lines{len(lines)}")
+            rows = pl.read_csv(ws.root / "reports" / "contracts" / f"lines{len(lines)}"
+                               / "contracts.csv")
+            assert rows["status"].to_list() == [status]
+    finally:
+        manifest.write_text(original)

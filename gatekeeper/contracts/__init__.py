@@ -79,10 +79,17 @@ def trace(ws: Workspace, contracts: pl.DataFrame) -> pl.DataFrame:
     # An inbound call counts only from an agency that answers the controller's lines now:
     # one stored before the doors checked it (or by a centre since stripped of its lines)
     # must not clear a contract of the list it came from.
-    answering = pl.Series([a for a, agency in agencies.items() if agency.inbound],
-                          dtype=pl.String).implode()
+    # For an agency that lists its lines, only a call to one of them (for an inbound
+    # call, caller_id is the line the person called).
+    any_line = pl.Series([a for a, agency in agencies.items()
+                          if agency.inbound and not agency.inbound_numbers],
+                         dtype=pl.String).implode()
+    lines = pl.Series([f"{a}\x1f{line}" for a, agency in agencies.items() if agency.inbound
+                       for line in agency.inbound_numbers], dtype=pl.String).implode()
+    answered = (pl.col("agency").is_in(any_line)
+                | pl.concat_str("agency", "caller_id", separator="\x1f").is_in(lines))
     inbound = _latest(window.filter((pl.col("direction") == "inbound")
-                                    & pl.col("agency").is_in(answering)), "in_")
+                                    & answered.fill_null(False)), "in_")
     selling = _latest(window.filter(
         (pl.col("direction") == "outbound")
         & (pl.col("agency").str.to_lowercase() == pl.col("agency_id").str.to_lowercase())
