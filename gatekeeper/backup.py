@@ -29,7 +29,7 @@ import os
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -137,7 +137,7 @@ class LedgerView:
 
     listing: bytes | None
     calls: bytes | None
-    segments: list[tuple[str, BinaryIO | None]]
+    segments: Iterable[tuple[str, BinaryIO | None]]  # read once, in order
     unreadable: bool = False
 
 
@@ -176,16 +176,34 @@ def ledger_view(folder: Path) -> Iterator[LedgerView | None]:
         unreadable = names is None
         if names is None:
             names = sorted(p.name for p in ledger.segments_dir.glob("*.parquet"))
+        names = list(dict.fromkeys(names))
+        if len(names) > _OPEN_SEGMENTS:  # more than a process may hold open: the writers
+            # wait for the whole copy, each segment opened and closed in turn
+            yield LedgerView(listing, calls, _one_at_a_time(ledger.segments_dir, names),
+                             unreadable)
+            return
         segments: list[tuple[str, BinaryIO | None]] = []
-        for name in dict.fromkeys(names):
+        for name in names:
             try:
                 segments.append((name, held.enter_context(
                     open(ledger.segments_dir / name, "rb"))))
             except FileNotFoundError:
                 segments.append((name, None))
-        if len(segments) <= _OPEN_SEGMENTS:
-            locked.close()  # the writers go on; the open files are the instant
+        locked.close()  # the writers go on; the open files are the instant
         yield LedgerView(listing, calls, segments, unreadable)
+
+
+def _one_at_a_time(folder: Path, names: list[str]) -> Iterator[tuple[str, BinaryIO | None]]:
+    """Each segment opened only while it is read: a ledger of thousands of daily imports
+    must not run out of file handles ("Too many open files" stopped backup and audit)."""
+    for name in names:
+        try:
+            handle = open(folder / name, "rb")  # noqa: SIM115 (closed below, in turn)
+        except FileNotFoundError:
+            yield name, None
+            continue
+        with handle:
+            yield name, handle
 
 
 def _add_ledger(ws: Workspace, tar: tarfile.TarFile, files: dict[str, str]) -> list[str]:

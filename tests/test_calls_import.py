@@ -415,3 +415,35 @@ def test_an_inbound_call_counts_only_on_a_line_its_agency_declares(
             assert rows["status"].to_list() == [status]
     finally:
         manifest.write_text(original)
+
+
+def test_backup_and_audit_of_a_ledger_with_more_segments_than_file_handles(
+        tmp_path: Path) -> None:
+    """Every import is a segment: months of daily imports from a few agencies pass a
+    process's file-handle limit. Backup and audit verify opened every segment at once
+    ("Too many open files", exit 70); they now read them in turn."""
+    import resource
+    import shutil
+    import subprocess
+    import sys
+
+    from gatekeeper.ledger import Ledger, conform
+    root = tmp_path / "ws"
+    root.mkdir()
+    shutil.copy(Path(__file__).resolve().parent.parent / "gatekeeper.toml", root)
+    ledger = Ledger(root / "data" / "ledger")
+    at = dt.datetime(2026, 11, 20, 9)
+    for n in range(300):
+        ledger.import_calls(conform(pl.DataFrame({
+            "agency": ["connecto"], "call_id": [f"c{n}"], "phone": ["+393331234567"],
+            "phone_key": [393331234567], "direction": ["outbound"], "started_at": [at],
+            "outcome": ["no_answer"], "recorded_at": [at], "via": ["import"]})), f"s{n}")
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+    for args in (("backup", str(tmp_path / "b.tar")), ("audit", "verify")):
+        done = subprocess.run([sys.executable, "-m", "gatekeeper.cli", "--home", str(root),
+                               *args], capture_output=True, text=True, preexec_fn=limited,
+                              check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
