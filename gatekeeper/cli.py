@@ -1029,6 +1029,8 @@ def backup_cmd(ctx: click.Context, dest: str) -> None:
     click.echo(f"backup written to {result.path}: {result.files:,} files, "
                f"{result.bytes / 1e6:,.1f} MB, opt-out journal up to byte "
                f"{result.journal_position:,} (hash {result.journal_hash[:16]}…)")
+    for warning in result.warnings:  # e.g. a listed segment missing: the ledger is damaged
+        click.echo(f"warning: {warning}", err=True)
 
 
 @cli.command("restore")
