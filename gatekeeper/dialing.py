@@ -94,17 +94,29 @@ def load_snapshot(ws: Workspace, store: Store, record: run_store.RunRecord) -> R
     outcomes = _from_reports(ws, record.campaign, record.outputs_json)
     if outcomes is None:
         outcomes = _from_store(store, record.run_id)
+    days = run_store.policy_of(store, record.run_id).get("rpo_validity_days")
     return RunSnapshot(P.RunRef(record.run_id, record.campaign, record.as_of),
-                       _within_the_law(store, record.run_id, outcomes,
+                       _within_the_law(outcomes, days,
                                        ws.config().jurisdiction.register_validity_days))
 
 
-def _within_the_law(store: Store, run_id: str, outcomes: pl.DataFrame,
-                    limit: int | None) -> pl.DataFrame:
+def snapshot_from_reports(ws: Workspace, record: run_store.RunRecord,
+                          policy_days: Any) -> RunSnapshot | None:
+    """`load_snapshot` without the store, from the run's report files (None when they are
+    not intact): the service answers a campaign's check this way while a load or run
+    holds the store, from the run record and policy it read before."""
+    outcomes = _from_reports(ws, record.campaign, record.outputs_json)
+    if outcomes is None:
+        return None
+    return RunSnapshot(P.RunRef(record.run_id, record.campaign, record.as_of),
+                       _within_the_law(outcomes, policy_days,
+                                       ws.config().jurisdiction.register_validity_days))
+
+
+def _within_the_law(outcomes: pl.DataFrame, days: Any, limit: int | None) -> pl.DataFrame:
     """A run made while the configuration allowed a longer register validity than the law
     (before it was refused) answers only as long as the law allows: its valid_until is
     brought back by the excess days."""
-    days = run_store.policy_of(store, run_id).get("rpo_validity_days")
     if limit is None or not isinstance(days, int) or days <= limit:
         return outcomes
     return outcomes.with_columns(pl.col("valid_until") - pl.duration(days=days - limit))

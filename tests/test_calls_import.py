@@ -447,3 +447,35 @@ def test_backup_and_audit_of_a_ledger_with_more_segments_than_file_handles(
                                *args], capture_output=True, text=True, preexec_fn=limited,
                               check=False)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_campaign_check_is_answered_while_a_writer_holds_the_store(
+        scrubbed: Workspace) -> None:
+    """A dialer asks with its campaign; a load or run holding the store made that check
+    wait 2 s and answer 503 (the quality bar: never a 503 for lack of a lock). It is now
+    answered from the run records read before and the run's report files: the same
+    answer as when the store is free."""
+    import subprocess
+    import sys
+
+    from .service_helper import running_service
+    phone = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")["phone"][0]
+    asked = {"phone": phone, "purpose": "telemarketing", "campaign": "demo"}
+    with running_service(scrubbed, as_of="2026-11-23T10:00") as svc, \
+            svc.client("dialer") as client:
+        # Without a campaign: the purpose's latest run, the same demo run; the campaign's
+        # own run is not read (nor cached) yet.
+        free = client.get("/v1/check", params={**asked, "campaign": ""}).json()
+        assert free["dialable"] is True, free
+        holder = subprocess.Popen(
+            [sys.executable, "-c", "import duckdb, sys, time; "
+             f"c = duckdb.connect({str(scrubbed.store_path)!r}); print('held', flush=True);"
+             " time.sleep(6)"], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            busy = client.get("/v1/check", params=asked)
+            assert busy.status_code == 200, busy.text
+            assert busy.json()["dialable"] is True and busy.json()["run_id"] == free["run_id"]
+        finally:
+            holder.kill()
+            holder.wait()

@@ -31,7 +31,14 @@ from .. import policy as P
 from ..agencies import Agency, discover_agencies
 from ..columns import PURPOSES
 from ..config import Workspace
-from ..dialing import OUTCOME_SCHEMA, RunSnapshot, contact_facts, facts, load_snapshot
+from ..dialing import (
+    OUTCOME_SCHEMA,
+    RunSnapshot,
+    contact_facts,
+    facts,
+    load_snapshot,
+    snapshot_from_reports,
+)
 from ..errors import EvidenceError, JournalError, StoreBusy, StoreDamaged, StoreError
 from ..ledger import CallFacts, Ledger, LedgerIndex
 from ..ledger.index import key_bounds
@@ -176,6 +183,9 @@ class CheckIndex:
         self.ledger = LedgerIndex(Ledger(ws.ledger_dir))
         self.runs: dict[str, RunSnapshot | None] = dict.fromkeys(PURPOSES)
         self.campaigns: dict[tuple[str, str], RunSnapshot | None] = {}
+        # Every run's record as last read: a campaign's check is answered from it (and the
+        # run's report files) while a load or run holds the store, never with a 503.
+        self.run_records = pl.DataFrame()
         self.jurisdiction = self.config.jurisdiction
         self.erased: set[str] = set()
         self.agencies: dict[str, Agency] = {}
@@ -237,6 +247,10 @@ class CheckIndex:
                 checkpoints = evidence_store.journal_checkpoints(store)
                 runs = {p: (load_snapshot(self.ws, store, r) if r else None)
                         for p, r in latest.items()}
+                records = store.frame(
+                    "SELECT run_id, campaign, purpose, as_of, outputs_json, executed_at, "
+                    "rowid AS n, TRY_CAST(json_extract_string(policy_json, "
+                    "'$.rpo_validity_days') AS BIGINT) AS days FROM runs")
         except StoreBusy as exc:  # a load or run is writing: answer from what we have
             self.last_error = exc.message
             return False
@@ -257,6 +271,7 @@ class CheckIndex:
         with self._lock:
             self.runs, self.erased, self.loaded_stamp = runs, erased, stamp
             self.next_due = next_due
+            self.run_records = records
             self.campaigns = {}  # read again when asked
             self.generation += 1
             self.journal_problem = f"{cut[0]}; {RESTORE_HINT}" if cut else None
@@ -272,12 +287,40 @@ class CheckIndex:
             if key in self.campaigns:
                 return self.campaigns[key]
             generation = self.generation
-        with Store(self.ws.store_path, read_only=True, wait=2) as store:
-            record = run_store.run_for(store, purpose, campaign, self.now())
-            snapshot = load_snapshot(self.ws, store, record) if record else None
+        try:
+            with Store(self.ws.store_path, read_only=True, wait=0.5) as store:
+                record = run_store.run_for(store, purpose, campaign, self.now())
+                snapshot = load_snapshot(self.ws, store, record) if record else None
+        except StoreBusy:  # a load or run is writing: the records read before answer
+            snapshot = self._run_from_records(purpose, campaign)
         with self._lock:  # not kept if a refresh replaced what it was read from meanwhile
             if generation == self.generation:
                 self.campaigns[key] = snapshot
+        return snapshot
+
+    def _run_from_records(self, purpose: str, campaign: str) -> RunSnapshot | None:
+        """run_for's rule over the run records read at the last refresh (the latest run of
+        the campaign whose as_of has come; of equal as_of the one executed last), from its
+        report files; StoreBusy again when those are not intact (nothing to prove with)."""
+        with self._lock:
+            records = self.run_records
+        if records.is_empty():
+            raise StoreBusy("another gatekeeper process is writing the store and no run "
+                            "was read before; try again when it has finished")
+        found = records.filter(
+            (pl.col("purpose") == purpose) & (pl.col("campaign") == campaign)
+            & (pl.col("as_of") <= self.now())).sort(
+            "as_of", "executed_at", "n", descending=True)
+        if found.is_empty():
+            return None
+        row = found.row(0, named=True)
+        record = run_store.RunRecord(row["run_id"], row["campaign"], purpose, row["as_of"],
+                                     row["outputs_json"])
+        days = int(row["days"]) if row["days"] is not None else None
+        snapshot = snapshot_from_reports(self.ws, record, days)
+        if snapshot is None:
+            raise StoreBusy("another gatekeeper process is writing the store and this run's "
+                            "report files cannot be used; try again when it has finished")
         return snapshot
 
     def _trusted(self) -> None:
