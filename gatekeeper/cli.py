@@ -941,7 +941,13 @@ def calls() -> None:
 @click.pass_context
 def calls_import(ctx: click.Context, file: str, agency: str) -> None:
     """Record a dialer's call records (CSV or xlsx); all or nothing; the same file twice
-    records nothing new."""
+    records nothing new.
+
+    A row that cannot be read or cannot be a call (a ragged row, an empty number or
+    outcome, a date before 2000, an unmapped code) refuses the whole file with its line,
+    field and fix; rows that are no call to a person are skipped only by a [calls] skip
+    rule, and counted. Rows sharing a call id are legs of one call. Ready manifests for
+    VICIdial, Asterisk and Twilio: docs/dialers.md."""
     from pathlib import Path
 
     from .calls import import_calls
