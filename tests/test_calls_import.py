@@ -479,3 +479,24 @@ def test_a_campaign_check_is_answered_while_a_writer_holds_the_store(
         finally:
             holder.kill()
             holder.wait()
+
+
+def test_a_damaged_calls_log_line_rests_its_number_and_no_other(ws: Workspace) -> None:
+    """A line of calls.jsonl damaged on disk made every check and `calls list` exit 70 (and
+    the service answer 500). Now the number still read from it rests (the line may have
+    been a refusal), every other number is answered, and the service starts."""
+    phone, other = fresh(ws), fresh(ws)
+    ws.ledger_dir.mkdir(parents=True, exist_ok=True)
+    with (ws.ledger_dir / "calls.jsonl").open("ab") as wal:
+        wal.write(b'{"agency": "connecto", "call_id": "dmg", "phone_key": '
+                  + phone.removeprefix("+").encode() + b', "outcome": "ref\x00\xff\n'
+                  + b"\x00\x00 garbage without a number\n")
+    assert check(ws, other, "2026-11-24T10:00")["dialable"]
+    assert check(ws, phone, "2026-11-24T10:00")["reason"] == "COOLDOWN"
+    assert gk(ws, "calls", "list", other).exit_code == 0
+    from .service_helper import running_service
+    with running_service(ws, as_of="2026-11-24T10:00") as svc, svc.client("dialer") as client:
+        for number, dialable in ((other, True), (phone, False)):
+            answer = client.get("/v1/check", params={"phone": number, "purpose": "survey",
+                                                     "campaign": "sat"})
+            assert answer.status_code == 200 and answer.json()["dialable"] is dialable

@@ -26,6 +26,7 @@ import fcntl
 import io
 import json
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -91,6 +92,49 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
                         for c, t in LEDGER_SCHEMA.items())
 
 
+_PHONE_KEY = re.compile(rb'"phone_key"\s*:\s*(\d{6,15})\b|"phone"\s*:\s*"\+(\d{6,15})"')
+
+
+def wal_calls(data: bytes) -> pl.DataFrame:
+    """calls.jsonl's complete lines as calls (LEDGER_SCHEMA). A damaged line (not a JSON
+    object, a value of the wrong kind: a disk error, an edit) stops no answer for other
+    numbers: when the number can still be read from it, it becomes a call without
+    outcome, direction or instant, which fails closed for that number (it rests, see
+    contact_facts); when not, it is left out here and `audit verify` names it."""
+    if not data:
+        return conform(pl.DataFrame())
+    try:
+        return _parsed(pl.read_ndjson(io.BytesIO(data), infer_schema_length=None))
+    except (pl.exceptions.PolarsError, ValueError):
+        pass
+    good, odd = [], []
+    for number, line in enumerate(data.split(b"\n")[:-1], 1):
+        try:
+            entry = json.loads(line)
+            if isinstance(entry, dict):
+                _parsed(pl.DataFrame([entry]))  # each value of its kind
+                good.append(line)
+                continue
+        except (ValueError, RecursionError, TypeError, pl.exceptions.PolarsError):
+            pass
+        found = _PHONE_KEY.search(line)
+        if found:
+            digits = (found.group(1) or found.group(2)).decode()
+            odd.append({"agency": "?", "call_id": f"damaged calls.jsonl line {number}",
+                        "phone": f"+{digits}", "phone_key": int(digits), "via": "damaged"})
+    frames = [_parsed(pl.read_ndjson(io.BytesIO(b"\n".join(good) + b"\n"),
+                                     infer_schema_length=None))] if good else []
+    if odd:
+        frames.append(conform(pl.DataFrame(odd)))
+    return pl.concat(frames) if frames else conform(pl.DataFrame())
+
+
+def _parsed(frame: pl.DataFrame) -> pl.DataFrame:
+    return conform(frame.with_columns(
+        pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="us")
+        for c in ("started_at", "recorded_at") if c in frame.columns))
+
+
 class Ledger:
     """The contact ledger of one workspace (data/ledger/)."""
 
@@ -140,13 +184,7 @@ class Ledger:
         if not self.wal.is_file():
             return conform(pl.DataFrame())
         data = self.wal.read_bytes()
-        data = data[:data.rfind(b"\n") + 1]  # a torn last line was never acknowledged
-        if not data:
-            return conform(pl.DataFrame())
-        frame = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
-        return conform(frame.with_columns(
-            pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="us")
-            for c in ("started_at", "recorded_at") if c in frame.columns))
+        return wal_calls(data[:data.rfind(b"\n") + 1])  # a torn last line: never acknowledged
 
     def calls(self, phone_key: int | None = None, until: dt.datetime | None = None,
               columns: Sequence[str] | None = None) -> pl.DataFrame:
@@ -166,7 +204,8 @@ class Ledger:
         frame = pl.concat([*parts, wal]) if parts else wal
         frame = frame.unique(KEY, keep="first", maintain_order=True)
         if until is not None:
-            frame = frame.filter(pl.col("started_at") < until)
+            # a call whose instant is unknown (a damaged line) may have been before it
+            frame = frame.filter((pl.col("started_at") < until) | pl.col("started_at").is_null())
         return frame.select(wanted)
 
     def recorded(self, keys: pl.DataFrame) -> pl.DataFrame:
@@ -320,8 +359,8 @@ class Ledger:
         twice, which reading counts once."""
         with self._lock():
             calls = self._wal_frame()
-            if calls.is_empty():
-                return 0
+            if calls.is_empty() or (calls["via"] == "damaged").any():
+                return 0  # a damaged line stays where it is, as evidence (audit names it)
             self._write_segment(calls.unique(KEY, keep="first", maintain_order=True),
                                 "service")
             with open(self.wal, "r+b") as handle:
@@ -357,4 +396,4 @@ from .index import CallFacts, LedgerIndex, call_facts, facts_many  # noqa: E402
 
 __all__ = ["CALL_FIELDS", "DIRECTIONS", "KEY", "LEDGER_SCHEMA", "LEG_SPAN", "OUTCOMES",
            "REQUIRED_CALL_FIELDS", "CallFacts", "Ledger", "LedgerIndex", "Recorded", "Segment",
-           "call_facts", "conform", "facts_many"]
+           "call_facts", "conform", "facts_many", "wal_calls"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from ..timeutil import iso
-from . import KEY, LEDGER_SCHEMA, OUTCOMES, Ledger, Recorded, Segment, conform
+from . import KEY, LEDGER_SCHEMA, OUTCOMES, Ledger, Recorded, Segment, conform, wal_calls
 
 # What the index reads of a segment: the call's identity and what the contact rules count.
 INDEXED: list[str] = ["agency", "call_id", "phone_key", "started_at", "direction", "outcome"]
@@ -187,10 +186,7 @@ class LedgerIndex:
         end = data.rfind(b"\n") + 1
         if not end:
             return
-        calls = conform(pl.read_ndjson(io.BytesIO(data[:end]), infer_schema_length=None)
-                        .with_columns(pl.col(c).str.to_datetime("%Y-%m-%dT%H:%M:%SZ",
-                                                                time_unit="us")
-                                      for c in ("started_at", "recorded_at")))
+        calls = wal_calls(data[:end])
         self._hold(list(calls.iter_rows(named=True)), _hashes(calls).to_list())
         self.wal_position += end
 
