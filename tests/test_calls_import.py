@@ -478,7 +478,7 @@ def test_a_campaign_check_is_answered_while_a_writer_holds_the_store(
             assert busy.json()["dialable"] is True and busy.json()["run_id"] == free["run_id"]
         finally:
             holder.kill()
-            holder.wait()
+            holder.communicate()  # reaped, its pipe closed
 
 
 def test_a_damaged_calls_log_line_rests_its_number_and_no_other(ws: Workspace) -> None:
