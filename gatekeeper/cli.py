@@ -140,13 +140,15 @@ def load(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool) -> None
         ctx.exit(2)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--rejects", "rejects_of", metavar="SOURCE_ID",
               help="List the rejected rows of one source.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def sources(ctx: click.Context, rejects_of: str | None, as_json: bool) -> None:
     """List loaded sources (newest version of each) or one source's rejects."""
+    if ctx.invoked_subcommand:
+        return
     from .load import loaded_sources, source_rejects
     from .store import Store
 
@@ -161,6 +163,55 @@ def sources(ctx: click.Context, rejects_of: str | None, as_json: bool) -> None:
     else:
         for record in frame.to_dicts():
             click.echo("  ".join(f"{k}={v}" for k, v in record.items()))
+
+
+@sources.command("suggest")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--kind", default="third_party", show_default=True,
+              type=click.Choice(["internal_archive", "third_party", "public_directory"]),
+              help="What the list is: your own customers or bought/public.")
+@click.option("--id", "source_id", help="The source's id (default: from the file's name).")
+@click.option("--supplier", help="The supplier's id (its file suppliers/<id>.toml).")
+@click.option("--write", is_flag=True, help="Write sources/<id>.toml (never over one).")
+@click.pass_context
+def sources_suggest(ctx: click.Context, file: str, kind: str, source_id: str | None,
+                    supplier: str | None, write: bool) -> None:
+    """Draft a manifest for a list as sent: header row, columns, each guess explained."""
+    from pathlib import Path
+
+    from .sources.suggest import suggest, write_suggestion
+
+    ws = _workspace(ctx)
+    draft = suggest(ws, Path(file), kind=kind, source_id=source_id, supplier=supplier)
+    click.echo(draft.manifest_text(), nl=False)
+    if write:
+        path = write_suggestion(ws, draft)
+        click.echo(f"written {path.relative_to(ws.root).as_posix()}; next: gatekeeper load "
+                   f"{draft.source_id}", err=True)
+    elif draft.problems:
+        click.echo(f"before loading: {draft.problems[0]}", err=True)
+
+
+@cli.command()
+@click.option("--name", prompt="Company name", help="The controller's company name.")
+@click.option("--vat", prompt="VAT number", help="The controller's VAT number.")
+@click.option("--address", prompt="Registered address", help="The controller's address.")
+@click.option("--dpo-email", "dpo_email", prompt="DPO e-mail",
+              help="The data protection officer's e-mail.")
+@click.pass_context
+def init(ctx: click.Context, name: str, vat: str, address: str, dpo_email: str) -> None:
+    """Make a workspace here (or in --home): gatekeeper.toml and its folders."""
+    from pathlib import Path
+
+    from .sources.suggest import ControllerInfo, init_workspace
+
+    chosen = ctx.obj.get("home") or os.environ.get("GATEKEEPER_HOME") or Path.cwd()
+    root = Path(chosen).expanduser().resolve()
+    made = init_workspace(root, ControllerInfo(name, vat, address, dpo_email))
+    click.echo(f"workspace ready in {root}: " + ", ".join(
+        p.relative_to(root).as_posix() + ("/" if p.is_dir() else "") for p in made))
+    click.echo("next: copy a list into data/lists/, then gatekeeper sources suggest "
+               "data/lists/FILE --write")
 
 
 @cli.command()

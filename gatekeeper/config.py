@@ -318,8 +318,8 @@ class Workspace:
         root = Path(chosen).expanduser().resolve()
         if not (root / CONFIG_FILE).is_file():
             raise ConfigError(
-                f"no {CONFIG_FILE} here; run inside a workspace or pass --home DIR "
-                "(or set GATEKEEPER_HOME)",
+                f"no {CONFIG_FILE} here; make a workspace here with 'gatekeeper init', or "
+                "pass --home DIR (or set GATEKEEPER_HOME) to use one elsewhere",
                 file=root,
             )
         return cls(root)
