@@ -201,7 +201,9 @@ def _funnel_svg(stages: list[tuple[str, str, int]]) -> str:
 def campaign_html(summary: dict[str, Any], report: pl.DataFrame) -> str:
     """report.html: funnel, suppressions explained, per-source yield, validity window."""
     rows = summary["rows"]
-    stages = [("rows", "righe ricevute", rows),
+    # Every row received counts, blank and unreadable ones too (older summaries: loaded).
+    received = summary.get("received", rows)
+    stages = [("received", "righe ricevute", received), ("rows", "righe caricate", rows),
               ("valid", "numeri validi", summary["valid"]),
               ("dialable_rows", "righe chiamabili", summary["dialable_rows"]),
               ("dialable", "numeri chiamabili (senza doppioni)", summary["dialable"])]
@@ -228,7 +230,12 @@ def campaign_html(summary: dict[str, Any], report: pl.DataFrame) -> str:
         + " · decisione al "
         f'<span data-testid="as-of">{rome_time(summary["as_of"])}</span> (ora di Roma) · '
         f"esecuzione {e(summary['run_id'])}</p>"
-        f"<div>{cards}</div>{validity}"
+        f"<div>{cards}</div>"
+        f'<p class=muted data-testid="received">{num(received)} righe ricevute: {num(rows)} '
+        f"caricate, {num(summary.get('rejected', 0))} illeggibili, "
+        f"{num(summary.get('skipped', 0))} vuote o di totale. Righe illeggibili e numeri non "
+        "validi da rimandare al fornitore in rejects.csv e rejects.xlsx.</p>"
+        f"{validity}"
         "<h2>Dalle righe ricevute ai numeri chiamabili</h2>" + _funnel_svg(stages)
         + "<h2>Perché le righe sono state escluse</h2>"
         + table(["Motivo", "Righe", "% delle righe", "Spiegazione"], reasons,
@@ -239,5 +246,72 @@ def campaign_html(summary: dict[str, Any], report: pl.DataFrame) -> str:
         + "<h2>Fornitori, consensi e verifiche a campione</h2>"
         + supplier_table(report) + inline_fixes(report, summary)
         + "<p class=muted>Dettaglio per riga in decisions.parquet; fonti e fornitori in "
-          "sources.html; numeri da chiamare in dialable.csv.</p>")
+          "sources.html; numeri da chiamare in dialable.csv e dialable.xlsx.</p>")
     return page(f"Campagna {summary['campaign']}", body)
+
+
+# --- rows to send back to the supplier ---------------------------------------------------
+REJECT_COLUMNS = ("fonte", "file", "foglio", "riga", "riga_dati", "valore", "motivo")
+FIELD_WORDS = {"phone": "telefono", "consent_marketing": "consenso marketing",
+               "consent_third_party": "consenso a terzi", "consent_date": "data consenso",
+               "contract_status": "stato contratto", "contract_end": "fine contratto",
+               "consent_ip": "IP del consenso", "consent_at": "data e ora del consenso"}
+# The loader's reasons (English, for the operator) in the words a supplier reads; a reason
+# not listed here goes out as written rather than not at all.
+REASON_WORDS = (
+    (r"looks like a landline whose leading zero was lost.*",
+     "sembra un numero fisso che ha perso lo zero iniziale (la colonna era salvata come "
+     "numero): inviare di nuovo la colonna come testo"),
+    (r"is not yes/no.*", "non è sì/no (scrivere sì o no)"),
+    (r"is not a date and time.*", "non è una data e ora (scrivere 31/03/2026 14:05)"),
+    (r"is a time Rome's clocks skipped.*",
+     "è un'ora che a Roma non esiste (inizio dell'ora legale): indicare lo scarto da UTC"),
+    (r"is not a date.*", "non è una data (scrivere 31/03/2025)"),
+    (r"is not active/ceased.*", "non è attivo/cessato"),
+    (r"is not an IPv4 or IPv6 address.*", "non è un indirizzo IP (es. 93.44.12.7)"),
+    (r"^row has (\d+) fields, the header has (\d+); quote fields that contain '(.)'$",
+     "la riga ha ${1} campi, l'intestazione ${2}: racchiudere tra virgolette i campi che "
+     "contengono '${3}'"),
+    (r"^a quote opened here is never closed.*",
+     "una virgoletta aperta qui non si chiude più: le righe seguenti sono state lette come "
+     "parte di questa"),
+    (r"^a quote opened here closes only in row (\d+).*",
+     "una virgoletta aperta qui si chiude solo più avanti (riga di dati ${1}): le righe in "
+     "mezzo sono state lette come parte di questa"),
+    (r"^swallowed by the quote opened in row (\d+).*",
+     "letta come parte della riga di dati ${1}, dove una virgoletta non si chiude"),
+)
+
+
+def _reason_words(reason: pl.Expr) -> pl.Expr:
+    """A load reject's reason as the supplier reads it: field in Italian, then why."""
+    field = reason.str.extract(r"^(\w+) '", 1)
+    why = reason.str.replace(r"^\w+ '.*?' ", "")
+    translated = pl.coalesce(
+        *(pl.when(why.str.contains(pattern)).then(why.str.replace(pattern, words))
+          for pattern, words in REASON_WORDS), why)
+    named = field.replace_strict(FIELD_WORDS, default=field, return_dtype=pl.String)
+    return (pl.when(field.is_not_null()).then(pl.format("{}: {}", named, translated))
+            .otherwise(translated))
+
+
+def reject_rows(load_rejects: pl.DataFrame, invalid: pl.DataFrame,
+                places: pl.DataFrame) -> pl.DataFrame:
+    """Every row that did not load (load_rejects: source_id, source_version, row, reason)
+    and every row whose number is not one (invalid: source_id, source_version, row, raw),
+    named where the supplier's program shows it: places gives per version the file, the
+    sheet and how many lines come before its first data row."""
+    loaded = load_rejects.select(
+        "source_id", "source_version", "row",
+        pl.col("reason").str.extract(r"^\w+ '(.*?)' ", 1).alias("valore"),
+        _reason_words(pl.col("reason")).alias("motivo"))
+    unreadable = invalid.select(
+        "source_id", "source_version", "row", pl.col("raw").alias("valore"),
+        pl.lit("telefono: " + P.REASON_TEXT[P.INVALID_NUMBER]).alias("motivo"))
+    rows = pl.concat([loaded.cast({"source_version": pl.Int32, "row": pl.Int64}),
+                      unreadable.cast({"source_version": pl.Int32, "row": pl.Int64})])
+    return (rows.join(places, on=["source_id", "source_version"], how="left")
+            .sort("source_id", "row")
+            .select(pl.col("source_id").alias("fonte"), "file", "foglio",
+                    (pl.col("row") + pl.col("lines_before")).alias("riga"),
+                    pl.col("row").alias("riga_dati"), "valore", "motivo"))

@@ -31,9 +31,17 @@ from .exprs import sector_name
 from .faults import crash_point, fail_point
 from .normalise import phone_key
 from .optouts import Journal, JournalState, active_optouts, trusted_state
-from .outfile import report_folder
+from .outfile import XlsxTable, excel_instants, report_folder
 from .overlap import WriteBehind, read_ahead
-from .reports import add_counts, campaign_html, source_counts, source_report, sources_html
+from .reports import (
+    REJECT_COLUMNS,
+    add_counts,
+    campaign_html,
+    reject_rows,
+    source_counts,
+    source_report,
+    sources_html,
+)
 from .spreadsheet import neutralised, safe_for_spreadsheets
 from .store import Store
 from .store import evidence as evidence_store
@@ -211,7 +219,10 @@ DECISION_SCHEMA = pl.Schema({"source_id": pl.String, "row": pl.Int64, "raw": pl.
 
 def _write_small_files(folder: Path, sources: pl.DataFrame,
                        summary: dict[str, Any]) -> dict[str, str]:
-    """The reports besides the two lists; returns every file's sha256."""
+    """The reports besides the lists; returns every file's sha256 (the record audit verify
+    holds the folder to: every file a run writes is in it)."""
+    summary["files"] = sorted({p.name for p in folder.iterdir() if not p.name.startswith(".")}
+                              | {"sources.csv", "sources.html", "report.html", "summary.json"})
     safe_for_spreadsheets(sources).write_csv(folder / "sources.csv")
     (folder / "sources.html").write_text(sources_html(sources, summary), encoding="utf-8")
     (folder / "report.html").write_text(campaign_html(summary, sources), encoding="utf-8")
@@ -267,10 +278,16 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
         erasures = people_store.erasure_count(store)
         run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
         with report_folder(target) as folder:
-            counts, reasons, dialable, not_listed = _decide_and_list(
+            counts, reasons, dialable, not_listed, invalid = _decide_and_list(
                 store, versions, ctx, journal, folder, batch_rows, progress)
+            rejected = _write_rejects(store, versions, invalid, folder, ctx)
             sources = source_report(counts, dialable, versions)
             summary = _summary(sources, reasons, dialable, ctx, campaign, run_id)
+            # Every row the lists held: loaded, unreadable (rejected), blank or a total
+            # (skipped); and how many rows rejects.csv sends back.
+            summary.update({c: int(versions[f"rows_{w}"].sum()) for c, w in (
+                ("received", "read"), ("rejected", "rejected"), ("skipped", "skipped"))})
+            summary["rejects"] = rejected
             outputs = _write_small_files(folder, sources, summary)
     _record_run(ws, run_id, campaign, ctx, inputs, outputs, summary,
                 pl.concat([dialable.with_columns(phone_key(pl.col("phone")).alias("phone_key")),
@@ -282,20 +299,21 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
 def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
                      journal: JournalState, folder: Path, batch_rows: int,
                      progress: Callable[[str], None] | None = None
-                     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Decide every row and write decisions.parquet and dialable.csv into folder.
+                     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame,
+                                pl.DataFrame]:
+    """Decide every row and write decisions.parquet, dialable.csv and dialable.xlsx.
 
     Rows stream through in batches: memory holds three (the one read ahead, the one
     decided, the one being written), plus two integers per dialable row (to pick each
     number's strongest basis across sources); the dialable rows themselves wait on disk.
     Returns (per-source counts, reason counts, the dialable numbers' phone, source,
     version, basis and valid_until, and the other numbers' phone, source, version and
-    reason).
+    reason, and the rows whose number is no number: source, version, row, raw).
     """
     facts = Facts.read(store, ctx, journal)
     order = P.basis_order(versions["source_id"].to_list())
     first = P.row_order(versions["source_id"].to_list())
-    counts, reasons, ranks, suppressed = [], [], [], []
+    counts, reasons, ranks, suppressed, invalid = [], [], [], [], []
     waiting = folder / ".dialable-rows.parquet"
     schema = DECISION_SCHEMA.to_arrow(compat_level=pl.CompatLevel.oldest())
     # The next batch is read from the store while this one is decided, and written while
@@ -321,13 +339,18 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
             suppressed.append(decided.filter(pl.col("reason").is_not_null()
                                              & pl.col("phone_key").is_not_null()).select(
                 "phone_key", first.alias("order"), "reason", "source_id", "source_version"))
+            invalid.append(decided.filter(pl.col("reason") == P.INVALID_NUMBER).select(
+                "source_id", "source_version", "row", "raw"))
             behind.write(_write_batch, decisions, spill, decided, dialable)
     strongest = P.strongest_mask(pl.concat(ranks))
     if progress:
         progress(f"writing dialable.csv ({int(strongest.sum()):,} numbers)")
-    listed = _write_dialable(folder / "dialable.csv", waiting, strongest, ctx, batch_rows)
+    listed = _write_dialable(folder, waiting, strongest, ctx, batch_rows)
     waiting.unlink()
-    return add_counts(counts), pl.concat(reasons), listed, _not_listed(suppressed, listed)
+    return (add_counts(counts), pl.concat(reasons), listed, _not_listed(suppressed, listed),
+            pl.concat(invalid, how="vertical_relaxed") if invalid else pl.DataFrame(
+                schema={"source_id": pl.String, "source_version": pl.Int32, "row": pl.Int64,
+                        "raw": pl.String}))
 
 
 def _not_listed(suppressed: list[pl.DataFrame], listed: pl.DataFrame) -> pl.DataFrame:
@@ -372,12 +395,16 @@ class _SpillWriter:
             self.writer.close()
 
 
-def _write_dialable(out: Path, waiting: Path, strongest: pl.Series, ctx: P.Context,
+def _write_dialable(folder: Path, waiting: Path, strongest: pl.Series, ctx: P.Context,
                     batch_rows: int) -> pl.DataFrame:
-    """dialable.csv from the waiting rows each number's strongest; basis_text (long) is
-    written a batch at a time. Returns what the run record and the reports need."""
+    """dialable.csv and dialable.xlsx from the waiting rows each number's strongest;
+    basis_text (long) is written a batch at a time. Returns what the run record and the
+    reports need."""
     listed, offset = [], 0
-    with open(out, "wb") as handle:
+    zone = ctx.jurisdiction.timezone_name
+    with (open(folder / "dialable.csv", "wb") as handle,
+          XlsxTable(folder / "dialable.xlsx", "Chiamabili", DIALABLE_WIDTHS, INSTANTS,
+                    ctx.as_of) as sheet):
         handle.write((",".join(DIALABLE_COLUMNS) + "\n").encode())
         for batch in pq.ParquetFile(waiting).iter_batches(batch_rows):
             rows = pl.from_arrow(batch)
@@ -388,12 +415,82 @@ def _write_dialable(out: Path, waiting: Path, strongest: pl.Series, ctx: P.Conte
             # first, 0.4 s less per 6 million rows.
             # Only the name comes from the list as typed; ids are checked, basis_text
             # starts with the law it cites.
-            (P.with_basis_text(best, ctx).with_columns(neutralised("name"))
-             .select(DIALABLE_COLUMNS).write_csv(handle, include_header=False,
-                                                 datetime_format=ISO_UTC))
+            rows = P.with_basis_text(best, ctx).select(DIALABLE_COLUMNS)
+            rows.with_columns(neutralised("name")).write_csv(
+                handle, include_header=False, datetime_format=ISO_UTC)
+            # A text cell is never a formula: the name goes to Excel as the list wrote it.
+            sheet.write(rows.with_columns(excel_instants(c, zone) for c in INSTANTS))
             listed.append(best.select("phone", "source_id", "source_version", "basis",
                                       "valid_until"))
     assert offset == strongest.len()
     return pl.concat(listed) if listed else pl.DataFrame(
         schema={"phone": pl.String, "source_id": pl.String, "source_version": pl.Int32,
                 "basis": pl.String, "valid_until": pl.Datetime("us")})
+
+
+DIALABLE_WIDTHS = {"phone": 16, "name": 28, "source_id": 18, "basis": 20, "basis_text": 60,
+                   "rpo_checked_at": 17, "valid_until": 17}
+INSTANTS = {"rpo_checked_at", "valid_until"}
+REJECT_WIDTHS = dict(zip(REJECT_COLUMNS, (18, 24, 14, 8, 10, 22, 70), strict=True))
+
+
+def _places(store: Store, versions: pl.DataFrame) -> pl.DataFrame:
+    """Per source version: its file's name, its sheet, and how many lines (CSV) or sheet
+    rows (.xlsx) come before the first data row, so that data row n is what the
+    supplier's program shows as n + lines_before. Parquet has no lines: 0."""
+    manifests = run_store.manifests_of(store, versions).join(
+        versions.select("source_id", pl.col("version").cast(pl.Int32), "file"),
+        on=["source_id", "version"], how="left")
+    places = []
+    for source_id, version, manifest_json, file in manifests.iter_rows():
+        raw = json.loads(manifest_json or "{}")
+        path = Path(file or raw.get("file", ""))
+        header = raw.get("header_row") or (int(raw["skip_rows"]) + 1
+                                           if raw.get("skip_rows") is not None else None)
+        sheet = raw.get("sheet")
+        if path.suffix.lower() == ".xlsx":
+            header, sheet = _sheet_header(path, sheet, header)
+        elif path.suffix.lower() == ".parquet":
+            header = 0
+        places.append((source_id, version, path.name, sheet if isinstance(sheet, str)
+                       else None, header if header is not None else 1))
+    return pl.DataFrame(places, orient="row", schema={
+        "source_id": pl.String, "source_version": pl.Int32, "file": pl.String,
+        "foglio": pl.String, "lines_before": pl.Int64})
+
+
+def _sheet_header(path: Path, sheet: object, header: int | None
+                  ) -> tuple[int | None, object]:
+    """The sheet's name and header row as the reader found them (the first row with
+    anything in it, when the manifest does not say); the manifest's, or none, when the
+    workbook is no longer there to look at."""
+    import fastexcel
+
+    try:
+        book = fastexcel.read_excel(str(path))
+        chosen = sheet if isinstance(sheet, str | int) else 0
+        name = chosen if isinstance(chosen, str) else book.sheet_names[chosen]
+        if header is None:
+            head = pl.from_arrow(book.load_sheet(chosen, header_row=None, skip_rows=0,
+                                                 n_rows=50, dtypes="string").to_arrow())
+            assert isinstance(head, pl.DataFrame)
+            filled = head.select(pl.any_horizontal(
+                pl.col(c).str.strip_chars().fill_null("") != "" for c in head.columns)
+            ).to_series()
+            header = int(filled.arg_true()[0]) + 1 if filled.any() else None
+        return header, name
+    except Exception:  # gone, moved or damaged since the load: say only what is known
+        return header, sheet
+
+
+def _write_rejects(store: Store, versions: pl.DataFrame, invalid: pl.DataFrame,
+                   folder: Path, ctx: P.Context) -> int:
+    """rejects.csv and rejects.xlsx: what goes back to the supplier (rows that did not
+    load, numbers that are no number), each named as their program shows it. Returns
+    how many rows they hold."""
+    rows = reject_rows(run_store.load_rejects(store, versions), invalid,
+                       _places(store, versions))
+    safe_for_spreadsheets(rows).write_csv(folder / "rejects.csv")
+    with XlsxTable(folder / "rejects.xlsx", "Scarti", REJECT_WIDTHS, set(), ctx.as_of) as sheet:
+        sheet.write(rows)
+    return rows.height

@@ -194,3 +194,24 @@ def erase_listed(store: Store, phone: str, ref: str, at: dt.datetime
         removed += listed.height - keep.height
         retired.append(relative)
     return removed, retired
+
+
+def load_rejects(store: Store, versions: pl.DataFrame) -> pl.DataFrame:
+    """The rows each (source_id, version) could not load, with why: a run hands them back
+    to the supplier."""
+    pairs = versions.select("source_id", pl.col("version").cast(pl.Int32))
+    with store.registered("run_versions", pairs):
+        return store.frame(
+            """SELECT r.source_id, r.source_version, r."row", r.reason FROM source_rejects r
+               JOIN run_versions p ON p.source_id = r.source_id
+                                  AND p.version = r.source_version
+               ORDER BY r.source_id, r."row" """)
+
+
+def manifests_of(store: Store, versions: pl.DataFrame) -> pl.DataFrame:
+    """The manifest each (source_id, version) was loaded with, as JSON."""
+    pairs = versions.select("source_id", pl.col("version").cast(pl.Int32))
+    with store.registered("run_versions", pairs):
+        return store.frame(
+            """SELECT v.source_id, v.version, v.manifest_json FROM source_versions v
+               JOIN run_versions p USING (source_id, version) ORDER BY 1""")
