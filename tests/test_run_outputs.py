@@ -195,3 +195,18 @@ def test_audit_holds_the_new_files_to_the_run(supplied: Workspace) -> None:
     assert verified.exit_code == 1
     assert "reports/demo/dialable.xlsx" in verified.output
     assert "reports/demo/rejects.csv" in verified.output
+
+
+def test_an_erased_number_leaves_the_excel_copy_too(scrubbed: Workspace) -> None:
+    """GDPR art. 17: erase blanked the number in decisions.parquet and dialable.csv, but
+    dialable.xlsx (the copy a manager dials from) kept it: an erased person called again.
+    Now the xlsx is rewritten from the erased csv, the run's record trusts the new files,
+    and the evidence stays whole."""
+    folder = scrubbed.report_dir("demo")
+    phone = pl.read_csv(folder / "dialable.csv", infer_schema=False)["phone"][1]
+    assert gk(scrubbed, "erase", phone, "--ref", "PEC-18").exit_code == 0
+    _, rows, _ = _sheet_rows(folder / "dialable.xlsx")
+    assert phone not in {row[0] for row in rows}
+    csv_rows = pl.read_csv(folder / "dialable.csv", infer_schema=False)
+    assert len(rows) == csv_rows.height and phone not in csv_rows["phone"].to_list()
+    assert gk(scrubbed, "audit", "verify").exit_code == 0

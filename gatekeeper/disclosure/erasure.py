@@ -96,8 +96,11 @@ def _rewrite_reports(ws: Workspace, store: Store, phone: str, ref: str,
         if dialable.is_file():
             dial = pl.read_csv(dialable, infer_schema=False)
             dial.filter(pl.col("phone") != phone).write_csv(dialable)
-        before = {name: outputs.get(name) for name in (decisions.name, dialable.name)}
-        outputs.update({p.name: sha256_file(p) for p in (decisions, dialable) if p.is_file()})
+        extra = _rewrite_excel_copies(ws, folder, phone, outputs)
+        names = (decisions.name, dialable.name, *extra)
+        before = {name: outputs.get(name) for name in names}
+        outputs.update({name: sha256_file(folder / name) for name in names
+                        if (folder / name).is_file()})
         with store.transaction():
             run_store.set_outputs(store, run_id, outputs)
             for name, old in before.items():
@@ -105,6 +108,49 @@ def _rewrite_reports(ws: Workspace, store: Store, phone: str, ref: str,
                                              f"of run {run_id}", old, outputs.get(name), ref)
         rewritten.append(str(folder.relative_to(ws.root)))
     return sorted(rewritten)
+
+
+def _rewrite_excel_copies(ws: Workspace, folder: Path, phone: str,
+                          outputs: dict[str, object]) -> list[str]:
+    """dialable.xlsx and rejects.csv/.xlsx of the run, without the number: the copies a
+    manager sends on or dials from (an erased number left there would be called again).
+    Each is rewritten only when the run wrote it (its sha256 is in the record), from the
+    rewritten dialable.csv (the xlsx) or without the rows whose value holds the digits
+    (the rejects). Returns the names rewritten."""
+    from ..outfile import XlsxTable, excel_instants
+    from ..reports import REJECT_COLUMNS
+    from ..run import DIALABLE_WIDTHS, INSTANTS, ISO_UTC, REJECT_WIDTHS
+    zone = ws.config().jurisdiction.timezone_name
+    digits = phone.removeprefix("+")
+    national = ws.config().jurisdiction.national_one(phone)
+    done = []
+    created = dt.datetime(2000, 1, 1)
+    xlsx, csv_rejects, xlsx_rejects = (folder / n for n in (
+        "dialable.xlsx", "rejects.csv", "rejects.xlsx"))
+    def kept(path: Path) -> bool:
+        return path.is_file() and sha256_file(path) == outputs.get(path.name)
+    if kept(xlsx):
+        dial = pl.read_csv(folder / "dialable.csv", infer_schema=False).with_columns(
+            pl.col(c).str.to_datetime(ISO_UTC, time_unit="us", strict=False)
+            for c in INSTANTS)
+        with XlsxTable(xlsx, "Chiamabili", DIALABLE_WIDTHS, INSTANTS, created) as sheet:
+            sheet.write(dial.with_columns(excel_instants(c, zone) for c in INSTANTS))
+        done.append(xlsx.name)
+    if kept(csv_rejects):
+        rejects = pl.read_csv(csv_rejects, infer_schema=False)
+        holds = pl.col("valore").fill_null("").str.replace_all(r"\D", "")
+        rest = rejects.filter(~(holds.str.contains(digits, literal=True)
+                                | holds.str.contains(national, literal=True)))
+        if rest.height != rejects.height:
+            rest.write_csv(csv_rejects)
+            done.append(csv_rejects.name)
+            if kept(xlsx_rejects):
+                typed = rest.with_columns(pl.col(c).cast(pl.Int64, strict=False)
+                                          for c in ("riga", "riga_dati"))
+                with XlsxTable(xlsx_rejects, "Scarti", REJECT_WIDTHS, set(), created) as sheet:
+                    sheet.write(typed.select(REJECT_COLUMNS))
+                done.append(xlsx_rejects.name)
+    return done
 
 
 def _list_files(ws: Workspace, store: Store, phone: str, ref: str,
