@@ -21,7 +21,7 @@ import polars as pl
 from gatekeeper.config import Workspace
 
 from .conftest import AS_OF, DIAL_AT, gk
-from .service_helper import free_port
+from .service_helper import running_service
 
 WRITE_SECONDS = 2.5
 
@@ -48,33 +48,11 @@ AGENT = textwrap.dedent("""
 @contextmanager
 def serving(ws: Workspace) -> Iterator[httpx.Client]:
     """The real `gatekeeper serve` on loopback (its clock at DIAL_AT), and a client with an
-    agent's token made by `gatekeeper token add`."""
-    made = gk(ws, "token", "add", f"agent-{free_port()}", "--role", "agent")
-    assert made.exit_code == 0, made.output
-    token = next(w for w in made.output.split() if w.startswith("gk_"))
-    port = free_port()
-    log = ws.root / "service.log"
-    with log.open("w") as out:
-        server = subprocess.Popen([sys.executable, "-m", "gatekeeper.cli", "--home",
-                                   str(ws.root), "serve", "--port", str(port), "--as-of",
-                                   DIAL_AT], stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
-                          timeout=30) as client:
-            yield client
-    finally:
-        server.terminate()
-        server.wait(10)
+    agent's token; a long timeout, since the machine is kept busy on purpose."""
+    with running_service(ws, as_of=DIAL_AT) as svc, httpx.Client(
+            base_url=svc.url, headers={"Authorization": f"Bearer {svc.tokens['agent']}"},
+            timeout=30) as client:
+        yield client
 
 
 def _agents(ws: Workspace, count: int, seconds: float) -> list[subprocess.Popen[str]]:
