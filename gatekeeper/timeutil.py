@@ -116,7 +116,6 @@ def dialer_instants(text: pl.Series, zone: str, ambiguous: str = "refuse"
     value = text.cast(pl.String).str.strip_chars()
     present = value.is_not_null() & (value != "")
     result = pl.Series(text.name, dtype=pl.Datetime("us")).extend_constant(None, len(value))
-    why = pl.Series("why", dtype=pl.String).extend_constant(None, len(value))
 
     def fill(where: pl.Series, read: pl.Series) -> None:
         nonlocal result

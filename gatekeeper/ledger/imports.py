@@ -190,9 +190,7 @@ def _read(path: Path, readable: Path, agency: Agency, jurisdiction: Jurisdiction
             raise InputError(f"[calls] skip names column '{column}', which is not in the "
                              f"file; columns are: {', '.join(found)}", file=manifest,
                              key=f"calls.skip.{column}")
-    skipped = {str(r["reason"]): 0 for r in table.skipped.iter_rows(named=True)}
-    for reason in table.skipped["reason"].to_list():
-        skipped[reason] += 1
+    skipped = dict(table.skipped["reason"].value_counts(sort=True).iter_rows())
     frame = table.frame
     rows = frame.height + table.skipped.height
     rules: list[pl.Expr] = [
@@ -290,8 +288,7 @@ def _read(path: Path, readable: Path, agency: Agency, jurisdiction: Jurisdiction
         _refuse(bad.with_columns(pl.coalesce(
             [pl.when(condition).then(words) for condition, words in checks]).alias("why")),
             line, path)
-    checked = parsed
-    calls = checked.select(
+    calls = parsed.select(
         "row", "call_id", pl.col("phone_e164").alias("phone"), "campaign", "agent",
         pl.col("caller_e164").alias("caller_id"),
         pl.col("way").fill_null("outbound").alias("direction"),
