@@ -1126,22 +1126,27 @@ def restore_cmd(ctx: click.Context, backup_file: str, force: bool) -> None:
 @click.option("--body-timeout", default=30.0, show_default=True,
               type=click.FloatRange(min=0.1), help="Seconds a client has to send a "
               "request's body once its headers are in; then it is answered 408.")
+@click.option("--upload-limit-mb", default=200, show_default=True,
+              type=click.IntRange(min=1), help="Largest file the console accepts (a list, a "
+              "register answer); larger uploads are answered 413.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, as_of: str | None, header_timeout: float,
-          body_timeout: float) -> None:
-    """HTTP service for agents and dialers (opt-outs, check, disclosure), page at /."""
+          body_timeout: float, upload_limit_mb: int) -> None:
+    """HTTP service for agents and dialers (opt-outs, check, disclosure), page at /, and
+    the console for people at /console."""
     from .service import serve as run_service
 
     ws = _workspace(ctx)
     ws.config()  # a broken gatekeeper.toml stops here, not at the first request
-    click.echo(f"gatekeeper service on http://{host}:{port}/ (workspace {ws.root})", err=True)
+    click.echo(f"gatekeeper service on http://{host}:{port}/ (workspace {ws.root}); "
+               f"console at http://{host}:{port}/console", err=True)
     run_service(ws, host, port, _instant(as_of, "--as-of"), header_timeout=header_timeout,
-                body_timeout=body_timeout)
+                body_timeout=body_timeout, upload_limit=upload_limit_mb * 1024 * 1024)
 
 
 @cli.group()
 def token() -> None:
-    """Service tokens (roles: agent, dialer, privacy)."""
+    """Service tokens (roles: agent, dialer, privacy, manager)."""
 
 
 def _tokens(ctx: click.Context) -> Any:
@@ -1152,9 +1157,11 @@ def _tokens(ctx: click.Context) -> Any:
 
 @token.command("add")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["agent", "dialer", "privacy"]),
+@click.option("--role", required=True,
+              type=click.Choice(["agent", "dialer", "privacy", "manager"]),
               help="agent: opt-outs, checks and calls; dialer: checks and its agency's "
-              "calls; privacy: everything.")
+              "calls; privacy: everything; manager: the console's lists, register and "
+              "campaigns.")
 @click.option("--agency", help="The agency (agencies/<ID>.toml) whose calls the token "
               "reports: required for a dialer, optional for an agent.")
 @click.pass_context
@@ -1211,8 +1218,8 @@ def token_list(ctx: click.Context) -> None:
         click.echo(f"{t['name']:<20} {t['role']:<8} created {t['created_at']}  {state}"
                    + (f"  {agency}" if agency else ""))
     if not entries:
-        click.echo("no tokens yet: gatekeeper token add NAME --role agent|dialer|privacy "
-                   "[--agency ID]")
+        click.echo("no tokens yet: gatekeeper token add NAME --role "
+                   "agent|dialer|privacy|manager [--agency ID]")
 
 
 def main() -> None:

@@ -48,6 +48,10 @@ from ..ledger import DIRECTIONS, OUTCOMES
 from ..normalise import normalise, phone_of
 from ..optouts import Journal, add_optout, optouts_from_calls
 from ..timeutil import iso, now_utc, parse_instant
+from .console import Console
+from .console.auth import COOKIE, Sessions, same_token
+from .console.jobs import Jobs
+from .console.routes import console_routes
 from .index import CheckIndex
 from .openapi import OPENAPI
 from .page import AGENT_PAGE
@@ -106,9 +110,31 @@ async def _json_object(request: Request) -> dict[str, Any]:
     return data
 
 
+def _session_caller(request: Request) -> Caller:
+    """The console's agent page calls the API on its session: the cookie says who, and a
+    write must carry the session's CSRF token (a cookie alone is sent by any page)."""
+    console: Console = request.app.state.console
+    found = console.sessions.find(request.cookies.get(COOKIE))
+    if found is None:
+        raise ApiError(401, "unauthorized", "the console session has expired; sign in again "
+                       "at /console/accesso")
+    session, caller = found
+    if request.method not in ("GET", "HEAD") and not same_token(
+            session.csrf, request.headers.get("x-csrf-token")):
+        raise ApiError(403, "csrf", "a write on a console session needs the session's "
+                       "X-CSRF-Token header; reload the page")
+    return caller
+
+
 def _caller(request: Request, right: str) -> Caller:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
+    if not header and COOKIE in request.cookies:
+        holder = _session_caller(request)
+        request.state.caller = holder.name
+        if not holder.may(right):
+            raise ApiError(403, "forbidden", f"role '{holder.role}' may not use this endpoint")
+        return holder
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>'; tokens "
                        "are made with 'gatekeeper token add NAME --role R'",
@@ -665,11 +691,15 @@ def _settle() -> None:
     gc.freeze()
 
 
+UPLOAD_LIMIT = 200 * 1024 * 1024  # a list of a few million rows as xlsx or csv
+
+
 def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
-               refresh_seconds: float = 1.0, body_timeout: float = BODY_TIMEOUT
-               ) -> Starlette:
+               refresh_seconds: float = 1.0, body_timeout: float = BODY_TIMEOUT,
+               upload_limit: int = UPLOAD_LIMIT) -> Starlette:
     """The service for one workspace; `clock` pins "now" (demos and tests)."""
     index = CheckIndex(ws, clock)
+    jobs = Jobs(ws)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -686,6 +716,7 @@ def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
         task = asyncio.create_task(keep_fresh())
         yield
         task.cancel()
+        jobs.stop()
         gc.unfreeze()
 
     app = Starlette(
@@ -697,7 +728,8 @@ def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
                          max_body=BATCH_BODY_LIMIT),
                 ApiRoute("/v1/calls", post_calls, methods=["POST"],
                          max_body=BATCH_BODY_LIMIT),
-                ApiRoute("/v1/disclosure/{phone}", disclosure)],
+                ApiRoute("/v1/disclosure/{phone}", disclosure),
+                *console_routes(ApiRoute, upload_limit)],
         exception_handlers={ApiError: api_error, GatekeeperError: gatekeeper_error,
                             ClientDisconnect: client_gone, 404: not_found, 405: not_found,
                             Exception: server_error},
@@ -707,12 +739,13 @@ def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
     app.state.index = index
     app.state.journal = Journal(ws.journal_path)
     app.state.tokens = TokenFile(ws.data_dir / "tokens.json")
+    app.state.console = Console(Sessions(app.state.tokens), jobs, upload_limit)
     return app
 
 
 def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 8787,
           clock: dt.datetime | None = None, *, header_timeout: float = HEADER_TIMEOUT,
-          body_timeout: float = BODY_TIMEOUT) -> None:
+          body_timeout: float = BODY_TIMEOUT, upload_limit: int = UPLOAD_LIMIT) -> None:
     """Run the service with uvicorn until interrupted; access lines go to stderr."""
     import uvicorn
 
@@ -722,5 +755,6 @@ def serve(ws: Workspace, host: str = "127.0.0.1", port: int = 8787,
     # A durable write runs in a worker thread; with Python's default 5 ms hand-over of
     # the interpreter lock, each one waited for the event loop's turn to end.
     sys.setswitchinterval(0.0005)
-    uvicorn.run(create_app(ws, clock=clock, body_timeout=body_timeout), host=host, port=port,
+    uvicorn.run(create_app(ws, clock=clock, body_timeout=body_timeout,
+                           upload_limit=upload_limit), host=host, port=port,
                 access_log=False, log_level="warning", http=protocol)

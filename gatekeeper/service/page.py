@@ -6,6 +6,8 @@ in the words the service sends (`reason_text`), so the page never lags behind th
 codes; times are shown in Italian format and Rome time, whatever the agent's PC is set to.
 """
 
+import html
+
 AGENT_PAGE = """<!DOCTYPE html>
 <html lang="it">
 <head>
@@ -22,6 +24,7 @@ button{margin-top:1rem;background:#2f6fb5;color:#fff;border:0;border-radius:4px;
 cursor:pointer}button.secondary{background:#5b6576}
 .ok{background:#e6f4ea;border:1px solid #34a853;padding:.8rem;margin-top:1rem}
 .ko{background:#fdecea;border:1px solid #d93025;padding:.8rem;margin-top:1rem}
+.pair{display:flex;gap:0 1rem;flex-wrap:wrap}.pair>div{flex:1 1 12rem}
 [hidden]{display:none}
 </style>
 </head>
@@ -36,6 +39,19 @@ cursor:pointer}button.secondary{background:#5b6576}
   </form>
 </section>
 <section id="work" hidden>
+  <h2>Si può chiamare?</h2>
+  <form id="check-form">
+    <label for="check-phone">Numero di telefono</label>
+    <input id="check-phone" inputmode="tel" autocomplete="off" required placeholder="333 123 4567">
+    <div class="pair">
+      <div><label for="check-campaign">Campagna</label>
+      <input id="check-campaign" autocomplete="off" placeholder="demo"></div>
+      <div><label for="check-agency">Call center (codice)</label>
+      <input id="check-agency" autocomplete="off" placeholder="connecto"></div>
+    </div>
+    <button type="submit" id="check-button">Si può chiamare?</button>
+  </form>
+  <div id="check-result" role="status" hidden></div>
   <h2>"Non chiamatemi più"</h2>
   <p>Registri l'opposizione mentre è al telefono: vale subito, per ogni campagna.</p>
   <form id="optout-form">
@@ -84,13 +100,6 @@ cursor:pointer}button.secondary{background:#5b6576}
     <button type="submit" class="secondary" id="call-button">Registra l'esito</button>
   </form>
   <div id="call-result" role="status" hidden></div>
-  <h2>Verifica un numero</h2>
-  <form id="check-form">
-    <label for="check-phone">Numero di telefono</label>
-    <input id="check-phone" inputmode="tel" autocomplete="off" required>
-    <button type="submit" class="secondary" id="check-button">Si può chiamare?</button>
-  </form>
-  <div id="check-result" role="status" hidden></div>
   <p><button type="button" class="secondary" id="logout">Esci</button></p>
 </section>
 <script>
@@ -103,8 +112,8 @@ function romeTime(iso) {
   for (const part of ROME.formatToParts(new Date(iso))) { p[part.type] = part.value; }
   return p.day + "/" + p.month + "/" + p.year + " alle " + p.hour + ":" + p.minute;
 }
-// What the service's error codes mean for an agent, in Italian; its own words (English,
-// for whoever supports the service) follow as the detail.
+// What the service's error codes mean for an agent, in Italian only; the service's own
+// words (English, for whoever supports it) go to the browser's console, not the page.
 const ERRORI = {
   invalid_phone: "il numero non è un numero di telefono valido: controlli le cifre",
   invalid_call: "dati della chiamata incompleti o non validi",
@@ -122,6 +131,8 @@ const ERRORI = {
   invalid_scope: "ambito dell'opposizione non riconosciuto",
   invalid_numbers: "elenco di numeri non valido",
   not_found: "non trovato",
+  unauthorized: "sessione scaduta o codice non valido: entri di nuovo",
+  csrf: "pagina scaduta: la ricarichi e riprovi",
   forbidden: "il suo codice di accesso non consente questa operazione",
   store_busy: "servizio momentaneamente occupato: riprovi tra qualche secondo",
   journal_damaged: "registro delle opposizioni non verificabile: non chiami nessun numero e " +
@@ -141,19 +152,25 @@ const ERRORI = {
 };
 function why(r) {
   const error = r.data.error || {};
-  const words = ERRORI[error.code] || ("errore " + r.status);
-  return words + (error.message ? " (dettaglio: " + error.message + ")" : "");
+  if (error.message) { console.warn("gatekeeper:", error.code, error.message); }
+  return ERRORI[error.code] || ("errore del servizio (codice " + r.status + ")");
 }
-function token() { return sessionStorage.getItem("gk-token"); }
+// In the console the page rides on the signed-in session (its cookie, and the CSRF token
+// below on every write); at "/" it asks for the token and keeps it for the tab.
+const SESSION = document.querySelector('meta[name="csrf"]');
+function token() { return SESSION ? "session" : sessionStorage.getItem("gk-token"); }
 function show(loggedIn) { $("login").hidden = loggedIn; $("work").hidden = !loggedIn; }
 function result(box, ok, text) {
   const el = $(box); el.hidden = false; el.className = ok ? "ok" : "ko"; el.textContent = text;
 }
 async function call(method, url, body) {
-  const response = await fetch(url, {method, headers: {
-    "Authorization": "Bearer " + token(), "Content-Type": "application/json"},
+  const headers = {"Content-Type": "application/json"};
+  if (SESSION) { headers["X-CSRF-Token"] = SESSION.content; }
+  else { headers["Authorization"] = "Bearer " + token(); }
+  const response = await fetch(url, {method, headers, credentials: "same-origin",
     body: body ? JSON.stringify(body) : undefined});
   const data = await response.json().catch(() => ({}));
+  if (response.status === 401 && SESSION) { window.location = "/console/accesso"; }
   if (response.status === 401) { sessionStorage.removeItem("gk-token"); show(false); }
   return {status: response.status, data};
 }
@@ -165,8 +182,16 @@ $("login-form").addEventListener("submit", async (ev) => {
   show(true);
 });
 $("logout").addEventListener("click", () => {
+  if (SESSION) { document.getElementById("signout").click(); return; }
   sessionStorage.removeItem("gk-token"); show(false);
 });
+// Campaign and call centre are the same all shift: remembered on this PC.
+function remember(id) {
+  const key = "gk-" + id;
+  $(id).value = localStorage.getItem(key) || "";
+  $(id).addEventListener("change", () => localStorage.setItem(key, $(id).value.trim()));
+}
+["check-campaign", "check-agency", "call-agency", "call-campaign"].forEach(remember);
 $("optout-form").addEventListener("submit", async (ev) => {
   ev.preventDefault(); $("optout-button").disabled = true;
   try {
@@ -186,7 +211,6 @@ $("optout-form").addEventListener("submit", async (ev) => {
 });
 $("call-form").addEventListener("submit", async (ev) => {
   ev.preventDefault(); $("call-button").disabled = true;
-  sessionStorage.setItem("gk-agency", $("call-agency").value.trim());
   try {
     const r = await call("POST", "/v1/calls", {phone: $("call-phone").value,
       outcome: $("call-outcome").value, agency: $("call-agency").value.trim(),
@@ -207,8 +231,11 @@ $("call-form").addEventListener("submit", async (ev) => {
 });
 $("check-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  const r = await call("GET", "/v1/check?purpose=telemarketing&phone=" +
-    encodeURIComponent($("check-phone").value));
+  const ask = new URLSearchParams({purpose: "telemarketing", phone: $("check-phone").value});
+  for (const [key, id] of [["campaign", "check-campaign"], ["agency", "check-agency"]]) {
+    if ($(id).value.trim()) { ask.set(key, $(id).value.trim()); }
+  }
+  const r = await call("GET", "/v1/check?" + ask.toString());
   if (r.status !== 200) {
     result("check-result", false, "Nessuna risposta: " + why(r) + ".");
   } else if (r.data.dialable) {
@@ -222,9 +249,22 @@ $("check-form").addEventListener("submit", async (ev) => {
        " (ora italiana)." : ""));
   }
 });
-$("call-agency").value = sessionStorage.getItem("gk-agency") || "";
 show(Boolean(token()));
 </script>
 </body>
 </html>
 """
+
+
+def console_agent_page(csrf: str, name: str) -> str:
+    """The same page inside the console: signed in by the session, so no token form; the
+    CSRF token rides in a meta tag for the script's writes, and "Esci" ends the session."""
+    safe = html.escape(name)
+    return (AGENT_PAGE
+            .replace("<head>\n", f'<head>\n<meta name="csrf" content="{html.escape(csrf)}">\n', 1)
+            .replace("<h1>Registro delle opposizioni</h1>",
+                     '<form method="post" action="/console/esci" style="float:right">'
+                     f'<input type="hidden" name="csrf" value="{html.escape(csrf)}">'
+                     f'<span>{safe}</span> <button type="submit" id="signout" '
+                     'class="secondary" style="width:auto;margin:0">Esci</button></form>'
+                     "<h1>Agente</h1>", 1))

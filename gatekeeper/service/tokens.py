@@ -22,10 +22,13 @@ from typing import Any
 from ..errors import InputError, NotFound
 from ..timeutil import iso, now_utc
 
-ROLES = ("agent", "dialer", "privacy")
-# What each role may do (privacy: everything).
+ROLES = ("agent", "dialer", "privacy", "manager")
+# What each role may do through the API (privacy: everything the API offers). A manager
+# works in the console on lists, the register and campaigns; through the API it may only
+# check a number, as its campaign's dialer would.
 RIGHTS = {"agent": {"check", "optout", "calls"}, "dialer": {"check", "calls"},
-          "privacy": {"check", "optout", "disclosure", "calls"}}
+          "privacy": {"check", "optout", "disclosure", "calls"},
+          "manager": {"check"}}
 # Roles whose token names an agency: a dialer always (its calls are that agency's
 # evidence), an agent when it works for one call centre (optional: the controller's own
 # agents may report for any). A privacy officer acts for the controller, never one agency.
@@ -40,6 +43,11 @@ class Caller:
 
     def may(self, right: str) -> bool:
         return right in RIGHTS[self.role]
+
+
+def token_digest(token: str) -> str:
+    """What is stored of a token, and what a console session remembers of it."""
+    return _hash(token)
 
 
 def _hash(token: str) -> str:
@@ -113,6 +121,12 @@ class TokenFile:
 
     def caller(self, token: str) -> Caller | None:
         """Who holds this token, or None (unknown or revoked)."""
+        return self.holder(_hash(token))
+
+    def holder(self, digest: str) -> Caller | None:
+        """Who holds the token with this sha256, or None (unknown or revoked): a console
+        session keeps only the digest and asks again at each request, so a revoked token
+        ends its sessions at once."""
         try:
             st = self.path.stat()
             stamp = (st.st_mtime_ns, st.st_size)
@@ -122,4 +136,4 @@ class TokenFile:
             self._by_hash = {t["sha256"]: Caller(t["name"], t["role"], t.get("agency"))
                              for t in self._read()["tokens"] if not t.get("revoked_at")}
             self._stamp = stamp
-        return self._by_hash.get(_hash(token))
+        return self._by_hash.get(digest)

@@ -132,6 +132,7 @@ class Suggestion:
     notes: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()  # what stops `load` until the draft is edited
     lost_zero: int = 0  # phone values that look like landlines stored as numbers
+    restore_zero: bool = False  # write leading_zero = "restore" (the console's tick box)
 
     @property
     def mapping(self) -> dict[str, str]:
@@ -168,7 +169,7 @@ class Suggestion:
         if self.lost_zero and "leading_zero" in TOP_KEYS:
             lines.append(f"# {self.lost_zero} phone values look like landlines that lost "
                          "their leading 0 (stored as numbers)")
-            lines.append('# leading_zero = "restore"')
+            lines.append(('' if self.restore_zero else '# ') + 'leading_zero = "restore"')
         lines += ["", "[columns]  # canonical field = column name in the file"]
         for guess in self.columns:
             lines.append(f"# {guess.field}: {_comment(guess.why)}")

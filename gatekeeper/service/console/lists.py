@@ -1,0 +1,146 @@
+"""Liste: upload a list, correct the suggested mapping, save the manifest, load it.
+
+The CLI twins: copy the file under data/lists/, `gatekeeper sources suggest FILE --write`,
+`gatekeeper load ID`, `gatekeeper sources --rejects ID`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from ...columns import CANONICAL_FIELDS, PURPOSES, SOURCE_KINDS
+from ...errors import InputError
+from ...load import loaded_sources, source_rejects
+from ...sources.suggest import Guess, Suggestion, suggest, write_suggestion
+from ...sources.supplier import discover_suppliers
+from ...store import Store
+from ...timeutil import now_utc, rome_date
+from . import Visit, page, started
+from .files import LISTS, listed, save_upload
+
+KIND_WORDS = {"third_party": "lista acquistata da un fornitore",
+              "internal_archive": "archivio clienti dell'azienda",
+              "public_directory": "elenco pubblico"}
+PURPOSE_WORDS = {"telemarketing": "offerte commerciali", "survey": "sondaggi"}
+FIELD_WORDS = {
+    "phone": "Telefono", "name": "Nominativo", "customer_id": "Codice cliente",
+    "contract_status": "Stato contratto", "contract_end": "Fine contratto",
+    "consent_marketing": "Consenso marketing", "consent_third_party": "Consenso a terzi",
+    "consent_date": "Data consenso", "consent_channel": "Canale consenso",
+    "consent_proof": "Prova del consenso", "consent_collector": "Raccolto da",
+    "consent_ip": "IP del consenso", "consent_at": "Istante del consenso",
+    "consent_method": "Metodo del consenso", "consent_text_id": "Testo informativa",
+    "consent_sectors": "Settori del consenso"}
+
+
+def _suppliers(visit: Visit) -> list[tuple[str, str]]:
+    found, _errors = discover_suppliers(visit.console.jobs.ws.root)
+    return sorted((s.id, s.identity.name) for s in found.values())
+
+
+def _draft_page(visit: Visit, draft: Suggestion, stored: str, error: str | None = None
+                ) -> Response:
+    return visit.page("lists_draft.html", "Nuova lista: controlli la proposta", "liste",
+                      draft=draft, stored=stored, fields=CANONICAL_FIELDS,
+                      field_words=FIELD_WORDS, kinds=SOURCE_KINDS, kind_words=KIND_WORDS,
+                      purposes=PURPOSES, purpose_words=PURPOSE_WORDS,
+                      suppliers=_suppliers(visit), error=error,
+                      status=200 if error is None else 400)
+
+
+def _loaded(store_path: Path) -> list[dict[str, Any]]:
+    with Store(store_path, read_only=True, wait=5) as store:
+        return loaded_sources(store).to_dicts()
+
+
+def _rejects(store_path: Path, source_id: str) -> pl.DataFrame:
+    with Store(store_path, read_only=True, wait=5) as store:
+        if source_id not in set(loaded_sources(store)["source_id"].to_list()):
+            raise InputError("lista non caricata")
+        return source_rejects(store, source_id)
+
+
+@page("liste")
+async def lists(visit: Visit) -> Response:
+    ws = visit.console.jobs.ws
+    loaded = await run_in_threadpool(_loaded, ws.store_path)
+    return visit.page("lists.html", "Liste", "liste", loaded=loaded,
+                      kinds=SOURCE_KINDS, kind_words=KIND_WORDS, suppliers=_suppliers(visit),
+                      jobs=visit.console.jobs.recent(("load",)),
+                      limit_mb=visit.console.upload_limit // (1024 * 1024))
+
+
+@page("liste", upload=True)
+async def upload(visit: Visit) -> Response:
+    ws = visit.console.jobs.ws
+    assert visit.form is not None
+    kind = visit.field("kind", "third_party")
+    if kind not in SOURCE_KINDS:
+        raise InputError(f"tipo di lista sconosciuto: {kind}")
+    path = await save_upload(visit.form.get("file"), ws.root / "data" / "lists", LISTS)
+    supplier = visit.field("supplier") or None
+    draft = await run_in_threadpool(suggest, ws, path, kind=kind, supplier=supplier,
+                                    today=rome_date(now_utc()))
+    return _draft_page(visit, draft, path.name)
+
+
+@page("liste")
+async def save(visit: Visit) -> Response:
+    """The manager's corrections over the suggestion, written as the CLI's --write would,
+    then loaded."""
+    ws = visit.console.jobs.ws
+    stored = visit.field("stored")
+    path = listed(ws.root / "data" / "lists", stored, LISTS)
+    if path is None:
+        raise InputError("il file caricato non c'è più in data/lists/: lo carichi di nuovo")
+    kind = visit.field("kind", "third_party")
+    purposes = tuple(p for p in PURPOSES if visit.field(f"purpose_{p}"))
+    try:
+        received = dt.date.fromisoformat(visit.field("received_on"))
+    except ValueError:
+        raise InputError("la data di ricezione non è valida: la scriva come 22/11/2026 "
+                         "dal calendario") from None
+    draft = await run_in_threadpool(
+        suggest, ws, path, kind=kind if kind in SOURCE_KINDS else "third_party",
+        source_id=visit.field("source_id") or None, supplier=visit.field("supplier") or None,
+        purposes=purposes or ("telemarketing",), today=received)
+    columns = tuple(Guess(f, visit.field(f"col_{f}"), "scelto nella console")
+                    for f in CANONICAL_FIELDS if visit.field(f"col_{f}") in draft.names)
+    problems = tuple(p for p in draft.problems if "phone" not in p)
+    if not any(g.field == "phone" for g in columns):
+        problems = ("scelga la colonna del telefono", *problems)
+    draft = dataclasses.replace(draft, columns=columns, problems=problems,
+                                restore_zero=bool(visit.field("restore_zero")))
+    if not purposes:
+        return _draft_page(visit, draft, stored, "scelga almeno uno scopo")
+    if draft.problems:
+        return _draft_page(visit, draft, stored, f"prima di salvare: {draft.problems[0]}")
+    try:
+        write_suggestion(ws, draft)
+    except InputError as exc:
+        return _draft_page(visit, draft, stored, str(exc))
+    job = visit.console.jobs.start("load", f"load:{draft.source_id}",
+                                   f"Caricamento di {draft.source_id}", visit.caller.name,
+                                   {"sources": [draft.source_id]})
+    return started(job)
+
+
+@page("liste")
+async def rejects(visit: Visit) -> Response:
+    """A source's rejected rows as CSV for Excel (UTF-8 with its mark, so accents read)."""
+    ws = visit.console.jobs.ws
+    source_id = visit.request.path_params["source"]
+    frame = await run_in_threadpool(_rejects, ws.store_path, source_id)
+    out = io.BytesIO()
+    frame.write_csv(out)
+    return Response(b"\xef\xbb\xbf" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="scarti-{source_id}.csv"'})

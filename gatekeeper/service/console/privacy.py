@@ -1,0 +1,96 @@
+"""Privacy: the DPO's page. Search a number, preview the letter with its warnings, send it
+as HTML or PDF, erase with a confirmation that lists what will be rewritten; open requests
+with their deadlines; suppliers and their audits.
+
+The CLI twins: `gatekeeper disclose PHONE [--format html|pdf] [--lang it|en]`, `gatekeeper
+erase PHONE --ref R [--dry-run]`, `gatekeeper requests`, `gatekeeper suppliers`, `gatekeeper
+audit list`. The number travels in form bodies only, never in a URL (the access log and the
+browser's history keep URLs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from ...config import Workspace
+from ...disclosure import disclose
+from ...disclosure.letter import render_letter
+from ...disclosure.requests import list_requests
+from ...errors import InputError
+from ...store import Store
+from ...suppliers import listing as supplier_listing
+from ...suppliers.audits import statuses
+from ...timeutil import now_utc, rome_date
+from . import Visit, page, started
+
+LANGS = {"it": "italiano", "en": "inglese"}
+
+
+def _overview(ws: Workspace) -> dict[str, Any]:
+    now = now_utc()
+    with Store(ws.store_path, read_only=True, wait=5) as store:
+        requests = list_requests(store, rome_date(now)).to_dicts()
+        audits = statuses(store, now).to_dicts()
+    suppliers, _errors, _inline = supplier_listing(ws, rome_date(now))
+    return {"requests": requests, "audits": audits,
+            "suppliers": suppliers.to_dicts() if "status" in suppliers.columns else []}
+
+
+@page("privacy")
+async def privacy(visit: Visit) -> Response:
+    ws = visit.console.jobs.ws
+    overview = await run_in_threadpool(_overview, ws)
+    return visit.page("privacy.html", "Privacy", "privacy", found=None, **overview,
+                      jobs=visit.console.jobs.recent(("erase",)))
+
+
+def _phone(visit: Visit) -> str:
+    phone = visit.field("phone")
+    if not phone:
+        raise InputError("scriva il numero da cercare")
+    return phone
+
+
+@page("privacy")
+async def search(visit: Visit) -> Response:
+    ws = visit.console.jobs.ws
+    phone = _phone(visit)
+    lang = visit.field("lang", "it") if visit.field("lang") in LANGS else "it"
+    data = await run_in_threadpool(disclose, ws, phone)
+    letter = render_letter(data, ws.config().controller, "html", lang, None)
+    overview = await run_in_threadpool(_overview, ws)
+    return visit.page("privacy.html", "Privacy", "privacy", found=data, letter=letter,
+                      phone=phone, lang=lang, langs=LANGS, **overview,
+                      jobs=visit.console.jobs.recent(("erase",)))
+
+
+@page("privacy")
+async def letter(visit: Visit) -> Response:
+    ws = visit.console.jobs.ws
+    phone = _phone(visit)
+    lang = visit.field("lang", "it") if visit.field("lang") in LANGS else "it"
+    data = await run_in_threadpool(disclose, ws, phone)
+    html = render_letter(data, ws.config().controller, "html", lang, None)
+    return Response(html, media_type="text/html; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="lettera.html"'})
+
+
+@page("privacy")
+async def erase(visit: Visit) -> Response:
+    """First the list of what will change, then, with the box ticked, the erasure."""
+    ws = visit.console.jobs.ws
+    phone = _phone(visit)
+    ref = visit.field("ref")
+    if not ref:
+        raise InputError("scriva il riferimento della richiesta di cancellazione")
+    if visit.field("confirm") != "1":
+        data = await run_in_threadpool(disclose, ws, phone)
+        return visit.page("erase_confirm.html", "Conferma la cancellazione", "privacy",
+                          phone=phone, ref=ref, found=data)
+    job = visit.console.jobs.start("erase", f"erase:{phone}", f"Cancellazione ({ref})",
+                                   visit.caller.name,
+                                   {"phone": phone, "ref": ref, "by": visit.caller.name})
+    return started(job)

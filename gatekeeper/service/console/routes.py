@@ -1,0 +1,52 @@
+"""The console's routes, under /console, each an ApiRoute of the service (its access-log
+template and its body limit: uploads may be larger than API bodies, up to the limit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import job_state, job_view, static
+from .agent import agent
+from .campaigns import campaigns
+from .campaigns import download as campaign_file
+from .campaigns import start as start_run
+from .lists import lists, rejects
+from .lists import save as save_list
+from .lists import upload as upload_list
+from .privacy import erase, letter, privacy, search
+from .register import answer, make_request, register
+from .register import download as request_file
+from .signin import home, signin, signin_page, signout
+
+FORM_LIMIT = 64 * 1024  # a form without a file
+
+
+def console_routes(route: Any, upload_limit: int) -> list[Any]:
+    """`route` is the service's route class (ApiRoute), passed in so this package does not
+    import the app that mounts it."""
+    post = ["POST"]
+    return [
+        route("/console", home), route("/console/", home),
+        route("/console/static/{name}", static),
+        route("/console/accesso", signin_page),
+        route("/console/accesso", signin, methods=post, max_body=FORM_LIMIT),
+        route("/console/esci", signout, methods=post, max_body=FORM_LIMIT),
+        route("/console/liste", lists),
+        route("/console/liste", upload_list, methods=post, max_body=upload_limit),
+        route("/console/liste/salva", save_list, methods=post, max_body=FORM_LIMIT),
+        route("/console/liste/{source}/scarti.csv", rejects),
+        route("/console/registro", register),
+        route("/console/registro/richiesta", make_request, methods=post, max_body=FORM_LIMIT),
+        route("/console/registro/richieste/{name}", request_file),
+        route("/console/registro/risposta", answer, methods=post, max_body=upload_limit),
+        route("/console/campagne", campaigns),
+        route("/console/campagne", start_run, methods=post, max_body=FORM_LIMIT),
+        route("/console/campagne/file/{name}", campaign_file),
+        route("/console/privacy", privacy),
+        route("/console/privacy/cerca", search, methods=post, max_body=FORM_LIMIT),
+        route("/console/privacy/lettera", letter, methods=post, max_body=FORM_LIMIT),
+        route("/console/privacy/cancella", erase, methods=post, max_body=FORM_LIMIT),
+        route("/console/agente", agent),
+        route("/console/lavori/{job}", job_view),
+        route("/console/lavori/{job}/stato", job_state),
+    ]

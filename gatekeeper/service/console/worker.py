@@ -1,0 +1,118 @@
+"""The console's long work, run in a process of its own: `python -m` this module.
+
+A load, a register exchange, a run or an erasure writes the store; the service holds the
+same store open read-only for its checks, and DuckDB refuses a second, writable connection
+to one file inside one process. In a process of its own the work takes the store's lock as
+the CLI's would, a crash in it cannot take the service down, and a kill -9 of it leaves what
+the CLI's kill would leave (each of these commands is all-or-nothing).
+
+Each job calls the same library function as its CLI twin. The spec arrives as one JSON
+object on stdin; stdout carries JSON lines only: {"progress": text} while it works, then
+{"result": {...}} or {"error": text}.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ...config import Workspace
+from ...errors import GatekeeperError
+from ...timeutil import now_utc, parse_instant
+
+Progress = Callable[[str], None]
+
+
+def _load(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
+    from ...load import load_sources
+
+    return load_sources(ws, tuple(args.get("sources", ())), progress)
+
+
+def _request(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
+    from ...registry import write_request
+    from ...store import Store
+
+    out = ws.root / args["out"]
+    as_of = parse_instant(args["as_of"]) if args.get("as_of") else now_utc()
+    progress("numeri da verificare")
+    with Store(ws.store_path, read_only=True) as store:
+        count = write_request(store, out, as_of, ws.config().policy.rpo_validity_days,
+                              ws.config().jurisdiction)
+    return {"numbers": count, "file": args["out"]}
+
+
+def _import(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
+    from ...registry import import_exchange
+    from ...store import Store
+
+    checked_at = parse_instant(args["checked_at"]) if args.get("checked_at") else None
+    with Store(ws.store_path) as store:
+        return import_exchange(store, ws.root / args["request"], ws.root / args["response"],
+                               checked_at, progress, ws.config().jurisdiction)
+
+
+def _run(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
+    from ...run import run_campaign
+
+    as_of = parse_instant(args["as_of"]) if args.get("as_of") else None
+    return run_campaign(ws, args["campaign"], args["purpose"], tuple(args.get("sources", ())),
+                        as_of, progress=progress, sector=args.get("sector") or None)
+
+
+def _erase(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
+    from ...disclosure import erase
+
+    progress("cancellazione in corso")
+    return erase(ws, args["phone"], args["ref"], by=args.get("by") or "privacy officer")
+
+
+WORK: dict[str, Callable[[Workspace, dict[str, Any], Progress], Any]] = {
+    "load": _load, "request": _request, "import": _import, "run": _run, "erase": _erase}
+
+
+def plain(value: Any) -> Any:
+    """A library result as JSON data: dataclasses as objects, errors as their message,
+    instants as ISO text, paths relative text."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, GatekeeperError):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return value.as_posix()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _say(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> int:
+    spec = json.loads(sys.stdin.read())
+    ws = Workspace(Path(spec["home"]))
+    try:
+        result = WORK[spec["kind"]](ws, spec.get("args", {}),
+                                    lambda text: _say({"progress": text}))
+    except GatekeeperError as exc:
+        _say({"error": str(exc)})
+        return 2
+    _say({"result": plain(result)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
