@@ -52,7 +52,7 @@ def running_service(ws: Workspace, as_of: str | None = None, timeout: float = 30
     post); `options` go to `serve` (e.g. its timeouts)."""
     tokens = TokenFile(ws.data_dir / "tokens.json")
     made = {role: _token(tokens, role, dialer_agency if role == "dialer" else None)
-            for role in ("agent", "dialer", "privacy")}
+            for role in ("agent", "dialer", "privacy", "manager")}
     port = free_port()
     log = ws.root / "service.log"
     args = [sys.executable, "-m", "gatekeeper.cli", "--home", str(ws.root), "serve",

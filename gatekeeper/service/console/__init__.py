@@ -13,6 +13,7 @@ server (files.py), downloads are looked up in a listing of the folder they may c
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -139,6 +140,13 @@ def page(name: str, *, upload: bool = False) -> Callable[[Handler], Callable[[Re
             except GatekeeperError as exc:
                 return visit.page("message.html", TITLES[name], name, status=400,
                                   error=f"Non è stato possibile: {exc}",
+                                  back=f"/console/{name}")
+            except Exception as exc:  # a bug of ours: said in Italian, named in the log
+                logging.getLogger("gatekeeper").error("console %s: %s: %s", name,
+                                                      type(exc).__name__, exc)
+                return visit.page("message.html", TITLES[name], name, status=500,
+                                  error="Errore interno: nulla è stato fatto. Riprovi; se "
+                                        "si ripete, avvisi l'assistenza.",
                                   back=f"/console/{name}")
             finally:
                 if visit.form is not None:

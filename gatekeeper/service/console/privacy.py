@@ -43,7 +43,8 @@ def _overview(ws: Workspace) -> dict[str, Any]:
 async def privacy(visit: Visit) -> Response:
     ws = visit.console.jobs.ws
     overview = await run_in_threadpool(_overview, ws)
-    return visit.page("privacy.html", "Privacy", "privacy", found=None, **overview,
+    return visit.page("privacy.html", "Privacy", "privacy", found=None, phone=None, lang="it",
+                      **overview,
                       jobs=visit.console.jobs.recent(("erase",)))
 
 
