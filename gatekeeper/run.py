@@ -9,7 +9,6 @@ byte-identical files, and a decision can be replayed years later.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -24,26 +23,17 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from . import policy as P
+from .campaign_files import SpillWriter, write_dialable, write_rejects, write_small_files
 from .columns import PURPOSES
 from .config import Config, Workspace
-from .digest import sha256_file
 from .errors import InputError
 from .exprs import sector_name
 from .faults import crash_point, fail_point
 from .normalise import phone_key
 from .optouts import Journal, JournalState, active_optouts, trusted_state
-from .outfile import EXCEL_ROWS, XlsxTable, excel_instants, report_folder
+from .outfile import report_folder
 from .overlap import WriteBehind, read_ahead
-from .reports import (
-    REJECT_COLUMNS,
-    add_counts,
-    campaign_html,
-    reject_rows,
-    source_counts,
-    source_report,
-    sources_html,
-)
-from .spreadsheet import neutralised, safe_for_spreadsheets
+from .reports import add_counts, source_counts, source_report
 from .store import Store
 from .store import evidence as evidence_store
 from .store import people as people_store
@@ -55,8 +45,6 @@ from .timeutil import iso, now_utc
 
 DECISION_COLUMNS = ("source_id", "row", "raw", "phone", "decision", "reason", "basis",
                     "source_version")
-DIALABLE_COLUMNS = ("phone", "name", "source_id", "basis", "basis_text", "rpo_checked_at",
-                    "valid_until")
 CAMPAIGN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 NO_SOURCE = P.NO_SOURCE
 BATCH_ROWS = 1_000_000  # rows decided at once: bounds a run's memory, whatever the lists
@@ -176,9 +164,6 @@ def _decide(rows: pl.DataFrame, ctx: P.Context) -> pl.DataFrame:
             pl.lit("suppressed")).alias("decision"))
 
 
-ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"  # instants in reports: UTC, to the second
-
-
 def _summary(sources: pl.DataFrame, reasons: pl.DataFrame, dialable: pl.DataFrame,
              ctx: P.Context, campaign: str, run_id: str) -> dict[str, Any]:
     reasons = reasons.group_by("reason").agg(pl.col("len").sum()).sort("reason")
@@ -216,20 +201,6 @@ def _run_id(campaign: str, ctx: P.Context, versions: pl.DataFrame, exchanges: li
 DECISION_SCHEMA = pl.Schema({"source_id": pl.String, "row": pl.Int64, "raw": pl.String,
                              "phone": pl.String, "decision": pl.String, "reason": pl.String,
                              "basis": pl.String, "source_version": pl.Int32})
-
-
-def _write_small_files(folder: Path, sources: pl.DataFrame,
-                       summary: dict[str, Any]) -> dict[str, str]:
-    """The reports besides the lists; returns every file's sha256 (the record audit verify
-    holds the folder to: every file a run writes is in it)."""
-    summary["files"] = sorted({p.name for p in folder.iterdir() if not p.name.startswith(".")}
-                              | {"sources.csv", "sources.html", "report.html", "summary.json"})
-    safe_for_spreadsheets(sources).write_csv(folder / "sources.csv")
-    (folder / "sources.html").write_text(sources_html(sources, summary), encoding="utf-8")
-    (folder / "report.html").write_text(campaign_html(summary, sources), encoding="utf-8")
-    (folder / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False)
-                                         + "\n", encoding="utf-8")
-    return {p.name: sha256_file(p) for p in sorted(folder.iterdir())}
 
 
 def _record_run(ws: Workspace, run_id: str, campaign: str, ctx: P.Context,
@@ -281,7 +252,7 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
         with report_folder(target) as folder:
             counts, reasons, dialable, not_listed, invalid = _decide_and_list(
                 store, versions, ctx, journal, folder, batch_rows, progress)
-            rejected = _write_rejects(store, versions, invalid, folder, ctx)
+            rejected = write_rejects(store, versions, invalid, folder, ctx)
             sources = source_report(counts, dialable, versions)
             summary = _summary(sources, reasons, dialable, ctx, campaign, run_id)
             # Every row the lists held: loaded, unreadable (rejected), blank or a total
@@ -289,7 +260,7 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
             summary.update({c: int(versions[f"rows_{w}"].sum()) for c, w in (
                 ("received", "read"), ("rejected", "rejected"), ("skipped", "skipped"))})
             summary["rejects"] = rejected
-            outputs = _write_small_files(folder, sources, summary)
+            outputs = write_small_files(folder, sources, summary)
     _record_run(ws, run_id, campaign, ctx, inputs, outputs, summary,
                 pl.concat([dialable.with_columns(phone_key(pl.col("phone")).alias("phone_key")),
                            not_listed], how="diagonal"))
@@ -326,7 +297,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
                            write_statistics=False, use_dictionary=[
                                "source_id", "decision", "reason", "basis", "source_version"]
                            ) as decisions,
-          _SpillWriter(waiting) as spill, WriteBehind() as behind):
+          SpillWriter(waiting) as spill, WriteBehind() as behind):
         total, done = int(versions["rows_loaded"].sum()), 0
         for rows in batches:
             decided = _decide(rows, ctx)
@@ -346,7 +317,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
     strongest = P.strongest_mask(pl.concat(ranks))
     if progress:
         progress(f"writing dialable.csv ({int(strongest.sum()):,} numbers)")
-    listed = _write_dialable(folder, waiting, strongest, ctx, batch_rows)
+    listed = write_dialable(folder, waiting, strongest, ctx, batch_rows)
     waiting.unlink()
     return (add_counts(counts), pl.concat(reasons), listed, _not_listed(suppressed, listed),
             pl.concat(invalid, how="vertical_relaxed") if invalid else pl.DataFrame(
@@ -364,7 +335,7 @@ def _not_listed(suppressed: list[pl.DataFrame], listed: pl.DataFrame) -> pl.Data
             .select("phone_key", "source_id", "source_version", "reason"))
 
 
-def _write_batch(decisions: pq.ParquetWriter, spill: _SpillWriter, decided: pl.DataFrame,
+def _write_batch(decisions: pq.ParquetWriter, spill: SpillWriter, decided: pl.DataFrame,
                  dialable: pl.DataFrame) -> None:
     fail_point("run.write", OSError(28, "No space left on device (injected)"))
     crash_point("run.write")
@@ -373,130 +344,3 @@ def _write_batch(decisions: pq.ParquetWriter, spill: _SpillWriter, decided: pl.D
     spill.write(dialable.drop("row", "reason", "phone_key"))  # key and order live in ranks
 
 
-class _SpillWriter:
-    """Frames appended to one uncompressed parquet file (a run's scratch, never kept)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.writer: pq.ParquetWriter | None = None
-
-    def write(self, frame: pl.DataFrame) -> None:
-        table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, table.schema, compression="none")
-        self.writer.write_table(table.cast(self.writer.schema))
-
-    def __enter__(self) -> _SpillWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.writer is None:
-            self.write(pl.DataFrame())
-        if self.writer is not None:
-            self.writer.close()
-
-
-def _write_dialable(folder: Path, waiting: Path, strongest: pl.Series, ctx: P.Context,
-                    batch_rows: int) -> pl.DataFrame:
-    """dialable.csv and dialable.xlsx from the waiting rows each number's strongest;
-    basis_text (long) is written a batch at a time. Returns what the run record and the
-    reports need."""
-    listed, offset = [], 0
-    zone = ctx.jurisdiction.timezone_name
-    # The Excel copy only when Excel can open it in one sheet: past that nobody works the
-    # list in a spreadsheet, and writing it costs ~10 s a million rows (a 10M-row scrub's
-    # 6.4M dialable would cost a minute for a file no one opens); dialable.csv has them.
-    excel = (XlsxTable(folder / "dialable.xlsx", "Chiamabili", DIALABLE_WIDTHS, INSTANTS,
-                       ctx.as_of) if int(strongest.sum()) < EXCEL_ROWS else None)
-    with (open(folder / "dialable.csv", "wb") as handle,
-          excel if excel is not None else contextlib.nullcontext() as sheet):
-        handle.write((",".join(DIALABLE_COLUMNS) + "\n").encode())
-        for batch in pq.ParquetFile(waiting).iter_batches(batch_rows):
-            rows = pl.from_arrow(batch)
-            assert isinstance(rows, pl.DataFrame)
-            best = rows.filter(strongest.slice(offset, rows.height))
-            offset += rows.height
-            # The CSV writer formats the two instants itself: same bytes as strftime
-            # first, 0.4 s less per 6 million rows.
-            # Only the name comes from the list as typed; ids are checked, basis_text
-            # starts with the law it cites.
-            rows = P.with_basis_text(best, ctx).select(DIALABLE_COLUMNS)
-            rows.with_columns(neutralised("name")).write_csv(
-                handle, include_header=False, datetime_format=ISO_UTC)
-            # A text cell is never a formula: the name goes to Excel as the list wrote it.
-            if sheet is not None:
-                sheet.write(rows.with_columns(excel_instants(c, zone) for c in INSTANTS))
-            listed.append(best.select("phone", "source_id", "source_version", "basis",
-                                      "valid_until"))
-    assert offset == strongest.len()
-    return pl.concat(listed) if listed else pl.DataFrame(
-        schema={"phone": pl.String, "source_id": pl.String, "source_version": pl.Int32,
-                "basis": pl.String, "valid_until": pl.Datetime("us")})
-
-
-DIALABLE_WIDTHS = {"phone": 16, "name": 28, "source_id": 18, "basis": 20, "basis_text": 60,
-                   "rpo_checked_at": 17, "valid_until": 17}
-INSTANTS = {"rpo_checked_at", "valid_until"}
-REJECT_WIDTHS = dict(zip(REJECT_COLUMNS, (18, 24, 14, 8, 10, 22, 70), strict=True))
-
-
-def _places(store: Store, versions: pl.DataFrame) -> pl.DataFrame:
-    """Per source version: its file's name, its sheet, and how many lines (CSV) or sheet
-    rows (.xlsx) come before the first data row, so that data row n is what the
-    supplier's program shows as n + lines_before. Parquet has no lines: 0."""
-    manifests = run_store.manifests_of(store, versions).join(
-        versions.select("source_id", pl.col("version").cast(pl.Int32), "file"),
-        on=["source_id", "version"], how="left")
-    places = []
-    for source_id, version, manifest_json, file in manifests.iter_rows():
-        raw = json.loads(manifest_json or "{}")
-        path = Path(file or raw.get("file", ""))
-        header = raw.get("header_row") or (int(raw["skip_rows"]) + 1
-                                           if raw.get("skip_rows") is not None else None)
-        sheet = raw.get("sheet")
-        if path.suffix.lower() == ".xlsx":
-            header, sheet = _sheet_header(path, sheet, header)
-        elif path.suffix.lower() == ".parquet":
-            header = 0
-        places.append((source_id, version, path.name, sheet if isinstance(sheet, str)
-                       else None, header if header is not None else 1))
-    return pl.DataFrame(places, orient="row", schema={
-        "source_id": pl.String, "source_version": pl.Int32, "file": pl.String,
-        "foglio": pl.String, "lines_before": pl.Int64})
-
-
-def _sheet_header(path: Path, sheet: object, header: int | None
-                  ) -> tuple[int | None, object]:
-    """The sheet's name and header row as the reader found them (the first row with
-    anything in it, when the manifest does not say); the manifest's, or none, when the
-    workbook is no longer there to look at."""
-    import fastexcel
-
-    try:
-        book = fastexcel.read_excel(str(path))
-        chosen = sheet if isinstance(sheet, str | int) else 0
-        name = chosen if isinstance(chosen, str) else book.sheet_names[chosen]
-        if header is None:
-            head = pl.from_arrow(book.load_sheet(chosen, header_row=None, skip_rows=0,
-                                                 n_rows=50, dtypes="string").to_arrow())
-            assert isinstance(head, pl.DataFrame)
-            filled = head.select(pl.any_horizontal(
-                pl.col(c).str.strip_chars().fill_null("") != "" for c in head.columns)
-            ).to_series()
-            header = int(filled.arg_true()[0]) + 1 if filled.any() else None
-        return header, name
-    except Exception:  # gone, moved or damaged since the load: say only what is known
-        return header, sheet
-
-
-def _write_rejects(store: Store, versions: pl.DataFrame, invalid: pl.DataFrame,
-                   folder: Path, ctx: P.Context) -> int:
-    """rejects.csv and rejects.xlsx: what goes back to the supplier (rows that did not
-    load, numbers that are no number), each named as their program shows it. Returns
-    how many rows they hold."""
-    rows = reject_rows(run_store.load_rejects(store, versions), invalid,
-                       _places(store, versions))
-    safe_for_spreadsheets(rows).write_csv(folder / "rejects.csv")
-    with XlsxTable(folder / "rejects.xlsx", "Scarti", REJECT_WIDTHS, set(), ctx.as_of) as sheet:
-        sheet.write(rows)
-    return rows.height

@@ -117,9 +117,9 @@ def _rewrite_excel_copies(ws: Workspace, folder: Path, phone: str,
     Each is rewritten only when the run wrote it (its sha256 is in the record), from the
     rewritten dialable.csv (the xlsx) or without the rows whose value holds the digits
     (the rejects). Returns the names rewritten."""
+    from ..campaign_files import DIALABLE_WIDTHS, INSTANTS, ISO_UTC, REJECT_WIDTHS
     from ..outfile import XlsxTable, excel_instants
     from ..reports import REJECT_COLUMNS
-    from ..run import DIALABLE_WIDTHS, INSTANTS, ISO_UTC, REJECT_WIDTHS
     zone = ws.config().jurisdiction.timezone_name
     digits = phone.removeprefix("+")
     national = ws.config().jurisdiction.national_one(phone)
