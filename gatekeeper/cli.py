@@ -843,8 +843,9 @@ def erase(ctx: click.Context, phone: str, ref: str, by: str, received: str | Non
     """Delete a person's data; keep a suppression entry so the number is never dialed."""
     from .disclosure import erase as do_erase
 
-    r = do_erase(_workspace(ctx), phone, ref, by=by,
-                 received_on=_day_option(received, "--received"))
+    with TerminalProgress() as progress:
+        r = do_erase(_workspace(ctx), phone, ref, by=by,
+                     received_on=_day_option(received, "--received"), progress=progress)
     click.echo(f"{r.phone} erased under request {r.request_ref} at {r.erased_at}"
                + (" (already erased; checked again)" if r.already else ""))
     click.echo(f"  source rows blanked {r.rows:,}, rejects removed {r.rejects:,}, "

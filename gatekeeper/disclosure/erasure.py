@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,12 @@ KEPT_BY_HAND = "by_hand"  # gatekeeper could not edit it: the DPO removes it by 
 KEPT_UNMANAGED = "unmanaged"  # a file gatekeeper does not manage holds the number
 KEPT_BACKUPS = "backups"  # backups made before the erasure, until they expire
 
+Progress = Callable[[str], None]  # hears a line per step (a person watching a terminal)
+
+
+def _quiet(message: str) -> None:
+    """No one is watching."""
+
 
 @dataclass(frozen=True)
 class Copy:
@@ -69,7 +76,7 @@ class EraseResult:
 
 
 def _rewrite_reports(ws: Workspace, store: Store, phone: str, ref: str,
-                     at: dt.datetime) -> list[str]:
+                     at: dt.datetime, progress: Progress = _quiet) -> list[str]:
     """Blank the number in every campaign report still on disk (decisions and dialable).
 
     A folder is rewritten once, for the newest run that wrote it (its recorded sha256
@@ -90,6 +97,7 @@ def _rewrite_reports(ws: Workspace, store: Store, phone: str, ref: str,
         hit = pl.col("phone") == phone
         if not frame.select(hit.any()).item():
             continue
+        progress(f"rewriting {folder.relative_to(ws.root)}/ (decisions, dialable, rejects)")
         frame.with_columns(
             pl.when(hit).then(None).otherwise(pl.col(c)).alias(c) for c in ("raw", "phone")
         ).write_parquet(decisions, statistics=False)
@@ -154,7 +162,7 @@ def _rewrite_excel_copies(ws: Workspace, folder: Path, phone: str,
 
 
 def _list_files(ws: Workspace, store: Store, phone: str, ref: str,
-                at: dt.datetime) -> list[Copy]:
+                at: dt.datetime, progress: Progress = _quiet) -> list[Copy]:
     """Every received list file a manifest points to, edited where it holds the number."""
     manifests, _ = discover_all(ws.sources_dir, ws.root)
     national = ws.config().jurisdiction.national_one(phone)
@@ -163,6 +171,7 @@ def _list_files(ws: Workspace, store: Store, phone: str, ref: str,
         if manifest.file in seen:
             continue
         seen.add(manifest.file)
+        progress(f"looking through list file {_relative(ws, manifest.file)}")
         done = erase_from_list(manifest, phone, national)
         where = _relative(ws, done.path)
         if done.new_sha:
@@ -227,9 +236,12 @@ def _erase_calls(ws: Workspace, phone: str) -> int:
 
 
 def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
-          received_on: dt.date | None = None) -> EraseResult:
+          received_on: dt.date | None = None,
+          progress: Progress | None = None) -> EraseResult:
     """Remove a person's data from every copy, keeping the number only as a suppression
-    entry; each copy kept is named with its reason."""
+    entry; each copy kept is named with its reason. `progress` hears each step (big lists
+    and reports take a while to rewrite)."""
+    say = progress or _quiet
     if not ref.strip():
         raise InputError("--ref is required: the reference of the person's request")
     jurisdiction = ws.config().jurisdiction
@@ -238,6 +250,7 @@ def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
     with Store(ws.store_path) as store:
         prior = people_store.erasure_under(store, phone, ref)
         checked = not rpo_store.checks_of(store, phone).is_empty()
+        say("blanking the number in the store (list rows, rejects, campaign lists)")
         with store.transaction():
             rows, retired = source_store.erase_rows(store, phone, ref, now)
             rejects = source_store.erase_rejects(store, jurisdiction.national_one(phone))
@@ -250,7 +263,8 @@ def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
                                              "erase", now)
         for file in retired + retired_lists:  # the old files held the person's data
             store.remove_file(file)
-        reports = _rewrite_reports(ws, store, phone, ref, now)
+        reports = _rewrite_reports(ws, store, phone, ref, now, say)
+        say("blanking the number in the call ledger (data/ledger)")
         called = _erase_calls(ws, phone)
         copies = [Copy("store: list rows", "erased", None, f"{rows} row(s) blanked"),
                   Copy("store: campaign lists", "erased", None, f"{campaigns} entr(ies)"),
@@ -260,11 +274,12 @@ def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
                                f"the number blanked in {called} call(s); when, by whom and "
                                "the outcome stay as evidence of the calls made"))
         manifests, _ = discover_all(ws.sources_dir, ws.root)
-        copies += _list_files(ws, store, phone, ref, now)
+        copies += _list_files(ws, store, phone, ref, now, say)
         if checked:
             copies.append(Copy("store: RPO checks and exchange files", "kept", KEPT_RPO))
         if not Journal(ws.journal_path).events_of(phone).is_empty():
             copies.append(Copy("data/optouts.jsonl", "kept", KEPT_OPTOUT))
+        say("looking for other copies under data/")
         copies += _other_copies(ws, store, phone, {m.file for m in manifests.values()})
         copies += [Copy("store: erasure entry", "kept", KEPT_SUPPRESSION),
                    Copy("backups", "kept", KEPT_BACKUPS,
