@@ -197,9 +197,12 @@ def _reports(ws: Workspace, store: Store, report: AuditReport,
     unsettled: dict[str, list[Finding]] = {}
     for run_id, campaign, outputs_json in run_store.runs_newest_first(store):
         folder = ws.report_dir(campaign)
-        if campaign in seen or (only is not None and campaign not in only):
+        # One folder, one newest run: judged by folder, as a folder is what a run writes
+        # (two names with one folder are one campaign; see run._recorded_name).
+        where = folder.relative_to(ws.root).as_posix()
+        if where in seen or (only is not None and campaign not in only):
             continue
-        seen.add(campaign)
+        seen.add(where)
         if not folder.is_dir():
             continue
         found = []
@@ -207,7 +210,7 @@ def _reports(ws: Workspace, store: Store, report: AuditReport,
             path = folder / name
             if path.is_file() and sha256_file(path) != sha:
                 found.append(Finding(
-                    "reports", f"reports/{campaign}/{name}", f"differs from what run {run_id} "
+                    "reports", f"{where}/{name}", f"differs from what run {run_id} "
                     "wrote (edited after the run); run the campaign again"))
         if found and _claimed_run(folder) not in (None, run_id):
             unsettled[campaign] = found

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import math
 import os
+import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,12 +22,65 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .jurisdictions.calling_hours import CallingHours
 
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 from .exprs import sector_name
 from .jurisdictions import DEFAULT, JURISDICTIONS, Jurisdiction, jurisdiction
 from .textfile import bom_encoding
 
 CONFIG_FILE = "gatekeeper.toml"
+
+# A name that is already a safe folder name: what campaign names had to be before any text
+# was accepted. Such a name is its own slug, so existing workspaces keep their folders.
+FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+SLUG_LENGTH = 80
+# Folders under reports/ that are not campaigns: contract verification writes
+# reports/contracts/NAME/. Compared case-folded (Windows and macOS folders are).
+RESERVED_REPORT_FOLDERS = frozenset({"contracts"})
+_FOLDED = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o",
+                         "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ı": "i"})
+
+
+def campaign_slug(name: str) -> str:
+    """The folder under reports/ a campaign's files go to: a person types the campaign's
+    name as they say it ("Dicembre Energia 2026"), a folder needs a name every file
+    system and every e-mailed zip accepts ("dicembre-energia-2026").
+
+    Lowercase, accents folded, every other run of characters one '-', trimmed. A name
+    that is already a safe folder name (FOLDER_NAME) is kept as it is, case included:
+    the folders existing workspaces hold were named that way. A slug longer than
+    SLUG_LENGTH is cut and ends in a hash of the whole, so two long names that differ
+    only at the end do not share a folder. Empty for a name with no letter or digit
+    (refused by `check_campaign_name`)."""
+    if FOLDER_NAME.match(name):
+        return name
+    folded = unicodedata.normalize("NFKD", name.translate(_FOLDED))
+    ascii_only = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_only).strip("-")
+    if len(slug) > SLUG_LENGTH:
+        digest = hashlib.sha256(slug.encode()).hexdigest()[:8]
+        slug = f"{slug[:SLUG_LENGTH - 9].rstrip('-')}-{digest}"
+    return slug
+
+
+def campaign_key(name: str) -> str:
+    """What makes two campaign names the same campaign: the same folder, compared as a
+    case-insensitive file system would ("Dicembre Energia" and "dicembre-energia")."""
+    return campaign_slug(name).casefold()
+
+
+def check_campaign_name(name: str) -> str:
+    """The campaign's slug, or a clear refusal when the name cannot name a folder of its
+    own (no letter or digit, or a folder reports/ uses for something else)."""
+    slug = campaign_slug(name)
+    if not slug:
+        raise InputError(f"campaign name '{name}' has no letter or digit to name its folder "
+                         "under reports/ by; give it a name with some, e.g. "
+                         "'Dicembre Energia 2026'")
+    if slug.casefold() in RESERVED_REPORT_FOLDERS:
+        raise InputError(f"campaign name '{name}' would write to reports/{slug}/, which holds "
+                         "contract verification reports; choose another name, e.g. "
+                         f"'{name} 2026'")
+    return slug
 
 
 @dataclass(frozen=True)
@@ -360,4 +416,5 @@ class Workspace:
         return self.data_dir / "optouts.jsonl"
 
     def report_dir(self, campaign: str) -> Path:
-        return self.root / "reports" / campaign
+        """reports/<slug>/: the campaign's folder, whichever way its name is typed."""
+        return self.root / "reports" / campaign_slug(campaign)

@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from ..config import campaign_key
 from . import Store
 from .evidence import record_change
 
@@ -71,6 +72,39 @@ def record_run(store: Store, record: dict[str, Any], listed: pl.DataFrame) -> No
                           [values[c] for c in RUN_COLUMNS])
 
 
+def _recorded_names(store: Store) -> list[str]:
+    return [str(r[0]) for r in store.con.execute(
+        "SELECT DISTINCT campaign FROM runs ORDER BY campaign").fetchall()]
+
+
+def _same(name: str, recorded: list[str]) -> list[str]:
+    if name in recorded:
+        return [name]
+    key = campaign_key(name)
+    return [n for n in recorded if campaign_key(n) == key]
+
+
+def same_campaign(store: Store, name: str) -> list[str]:
+    """The campaign names runs were recorded under that `name` stands for: itself, when
+    runs were recorded under it; else every recorded name with the same folder
+    ("dicembre-energia-2026" for "Dicembre Energia 2026"), so a campaign is found however
+    its name is typed. More than one only in a workspace that ran, under the old rule,
+    names differing in case alone."""
+    return _same(name, _recorded_names(store))
+
+
+def _as_recorded(store: Store, asked: pl.Series) -> pl.Series:
+    """Each campaign name asked as the runs were recorded under (see same_campaign); a
+    name that stands for none, or for more than one, stays as asked (no run is found)."""
+    wanted = asked.unique().drop_nulls().to_list()
+    if not wanted:
+        return asked
+    recorded = _recorded_names(store)
+    mapping = {n: found[0] for n in wanted if len(found := _same(n, recorded)) == 1
+               and found[0] != n}
+    return asked.replace(mapping) if mapping else asked
+
+
 def run_for(store: Store, purpose: str, campaign: str | None,
             at: dt.datetime | None) -> RunRecord | None:
     """The run a dial-time answer rests on: the latest run of the campaign (or, without
@@ -88,7 +122,8 @@ def runs_at(store: Store, purpose: str, asked: pl.DataFrame) -> pl.DataFrame:
     (run_for's rule, for many instants in one query: a contract replay asks 20k of them).
     Of runs with the same as_of the one executed last counts. Columns: run_id, campaign,
     as_of, outputs_json (null when no run was valid then)."""
-    queries = asked.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("i"), "campaign",
+    queries = asked.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("i"),
+                           _as_recorded(store, asked["campaign"]).alias("campaign"),
                            pl.col("at").cast(pl.Datetime("us")))
     with store.registered("asked", queries):
         return store.frame(
