@@ -110,7 +110,8 @@ def load(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool) -> None
                     "inline": [i.__dict__ | {"manifest": str(i.manifest)}
                                for i in report.inline],
                     "failed": [{"file": e.file, "row": e.row, "key": e.key,
-                                "error": e.message} for e in report.failures]})
+                                "error": e.message} for e in report.failures],
+                    "next_steps": report.next_steps})
         ctx.exit(2 if report.failures else 0)
     for supplier_id in report.suppliers:
         click.echo(f"supplier {supplier_id} recorded (due diligence as in suppliers/"
@@ -136,6 +137,7 @@ def load(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool) -> None
     _print_warnings([fix.advice() for fix in report.inline])
     for failure in report.failures:  # after the good ones, so none is lost in the output
         click.echo(f"error: {failure}", err=True)
+    _print_next_steps(report.next_steps)
     if report.failures:
         ctx.exit(2)
 
@@ -271,6 +273,7 @@ def rpo_request(ctx: click.Context, out: str, as_of: str | None) -> None:
     """Write the numbers that have no valid RPO result yet."""
     from pathlib import Path
 
+    from .next_steps import run_command
     from .registry import write_request
     from .store import Store
     from .timeutil import now_utc
@@ -281,6 +284,9 @@ def rpo_request(ctx: click.Context, out: str, as_of: str | None) -> None:
         count = write_request(store, Path(out), _instant(as_of, "--as-of") or now_utc(), days,
                               ws.config().jurisdiction)
     click.echo(f"{count:,} numbers to check written to {out}")
+    _print_next_steps([f"upload {out} to the RPO, then record its answer: gatekeeper rpo "
+                       f"import --request {out} --response ANSWER_FILE"] if count else
+                      [f"every number has a valid answer: {run_command()}"])
 
 
 @rpo.command("import")
@@ -318,6 +324,7 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
                    "every one is recorded as registered and none will be dialled; if the RPO "
                    "answered otherwise this is the wrong file: import the right one with a "
                    "later --checked-at", err=True)
+    _print_next_steps(result.next_steps)
 
 
 @rpo.command("check")
@@ -361,6 +368,7 @@ def rpo_check(ctx: click.Context, as_of: str | None, dry_run: bool, base_url: st
                    f"{report.saved:,} already have a valid result or a job")
         if report.resumed_jobs:
             click.echo(f"{report.resumed_jobs} unfinished job(s) would be resumed")
+        _print_next_steps(report.next_steps)
         return
     click.echo(f"submitted {report.submitted:,} numbers in {report.batches} new job(s)"
                + (f", resumed {report.resumed_jobs} job(s)" if report.resumed_jobs else "")
@@ -373,6 +381,8 @@ def rpo_check(ctx: click.Context, as_of: str | None, dry_run: bool, base_url: st
         click.echo(f"{report.pending_jobs} job(s) still pending at the registry; run "
                    "'gatekeeper rpo check' again later to fetch them (nothing is bought "
                    "twice)", err=True)
+    _print_next_steps(report.next_steps)
+    if report.pending_jobs:
         ctx.exit(1)
 
 
@@ -428,6 +438,13 @@ def _journal(ctx: click.Context) -> Any:
     from .optouts import Journal
 
     return Journal(_workspace(ctx).journal_path)
+
+
+def _print_next_steps(steps: list[str]) -> None:
+    """What to do next, naming the command (next_steps.py): on stdout, last, where a
+    person reading the output looks for it."""
+    for step in steps:
+        click.echo(f"next: {step}")
 
 
 def _print_warnings(warnings: list[str]) -> None:
@@ -701,7 +718,8 @@ def audit_list(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
 # --- run and check ------------------------------------------------------------------------
 
 @cli.command()
-@click.option("--campaign", required=True, help="Names the folder reports/<campaign>/.")
+@click.option("--campaign", required=True, help="The campaign's name, any text (e.g. "
+              "'Dicembre Energia 2026'); its files go to reports/<slug of it>/.")
 @click.option("--purpose", required=True, type=click.Choice(["telemarketing", "survey"]),
               help="What the calls are for.")
 @click.option("--source", "sources_", multiple=True, help="Only these sources (repeatable).")
@@ -712,7 +730,7 @@ def audit_list(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
 @click.pass_context
 def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ...],
         as_of: str | None, sector: str | None, as_json: bool) -> None:
-    """Decide every row and write reports/<campaign>/."""
+    """Decide every row and write reports/<campaign's slug>/."""
     from .run import run_campaign
 
     with TerminalProgress() as progress:
@@ -720,10 +738,11 @@ def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ..
                               _instant(as_of, "--as-of"), progress=progress, sector=sector)
     _print_warnings(result.warnings)
     if as_json:
-        _emit_json(result.summary)
+        _emit_json({**result.summary, "next_steps": result.next_steps})
         return
     s = result.summary
-    click.echo(f"campaign {campaign} ({purpose}) as of {s['as_of']}, run {result.run_id}")
+    click.echo(f"campaign {result.campaign} ({purpose}) as of {s['as_of']}, run "
+               f"{result.run_id}")
     click.echo(f"  rows {s['rows']:,}   valid {s['valid']:,}   dialable numbers "
                f"{s['dialable']:,}")
     for reason, count in s["suppressed"].items():
@@ -731,6 +750,7 @@ def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ..
     if s["valid_until"]:
         click.echo(f"  dial before {s['valid_until']} (RPO checks expire)")
     click.echo(f"  written to {result.report_dir}")
+    _print_next_steps(result.next_steps)
 
 
 @cli.command()

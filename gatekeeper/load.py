@@ -20,9 +20,11 @@ from .config import Workspace
 from .digest import sha256_file
 from .errors import GatekeeperError, ManifestError
 from .jurisdictions import DEFAULT, Jurisdiction
+from .next_steps import after_load
 from .normalise import normalise, phone_key
 from .optouts import Journal
 from .overlap import read_ahead
+from .registry.adapters import ADAPTERS
 from .sources.fields import to_canonical
 from .sources.manifest import Manifest, discover_all
 from .sources.readers import RawTable, read_source
@@ -164,6 +166,7 @@ class LoadReport:
     failures: list[GatekeeperError]
     suppliers: list[str] = field(default_factory=list)  # supplier files newly recorded
     inline: list[InlineSupplier] = field(default_factory=list)  # lists to move to a file
+    next_steps: list[str] = field(default_factory=list)  # what to do now (next_steps.py)
 
 
 def select_manifests(workspace: Workspace, ids: Sequence[str] = ()
@@ -230,7 +233,9 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = (),
         evidence_store.note_journal_head(store, *Journal(workspace.journal_path).head(),
                                          "load", now_utc())
     inline = inline_suppliers(manifests, workspace.root, rome_date(now_utc()))
-    return LoadReport(results, failures, recorded, inline)
+    steps = after_load(len(results), sum(not r.unchanged for r in results), len(failures),
+                       ADAPTERS[workspace.config().registry.adapter].automatic)
+    return LoadReport(results, failures, recorded, inline, steps)
 
 
 def loaded_sources(store: Store) -> pl.DataFrame:

@@ -2,7 +2,7 @@
 
 A run reads the store (read-only, so opt-outs and checks go on meanwhile), the opt-out
 journal up to a recorded position, and the RPO evidence up to as_of; decides every row
-with the policy table; and writes reports/<campaign>/ all at once (a failed run writes
+with the policy table; and writes reports/<slug>/ all at once (a failed run writes
 nothing). The run id is a hash of its inputs, so the same inputs and as_of give
 byte-identical files, and a decision can be replayed years later.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
@@ -25,14 +24,16 @@ import pyarrow.parquet as pq
 from . import policy as P
 from .campaign_files import SpillWriter, write_dialable, write_rejects, write_small_files
 from .columns import PURPOSES
-from .config import Config, Workspace
+from .config import FOLDER_NAME, Config, Workspace, campaign_slug, check_campaign_name
 from .errors import InputError
 from .exprs import sector_name
 from .faults import crash_point, fail_point
+from .next_steps import after_run
 from .normalise import phone_key
 from .optouts import Journal, JournalState, active_optouts, trusted_state
 from .outfile import report_folder
 from .overlap import WriteBehind, read_ahead
+from .registry.adapters import ADAPTERS
 from .reports import add_counts, source_counts, source_report
 from .store import Store
 from .store import evidence as evidence_store
@@ -45,7 +46,7 @@ from .timeutil import iso, now_utc
 
 DECISION_COLUMNS = ("source_id", "row", "raw", "phone", "decision", "reason", "basis",
                     "source_version")
-CAMPAIGN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+CAMPAIGN_NAME = FOLDER_NAME  # names that are folder names as they are (contracts --name)
 NO_SOURCE = P.NO_SOURCE
 BATCH_ROWS = 1_000_000  # rows decided at once: bounds a run's memory, whatever the lists
 
@@ -62,12 +63,15 @@ class RunResult:
     summary: dict[str, Any]
     outputs: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)  # what to do when it decided little
 
 
 def _source_versions(store: Store, source_ids: Sequence[str]) -> pl.DataFrame:
     versions = source_store.newest_versions(store)
     if versions.is_empty():
-        raise InputError("no sources are loaded; run 'gatekeeper load' first")
+        raise InputError("no sources are loaded; run 'gatekeeper load' first (a list with no "
+                         "manifest yet gets one from 'gatekeeper sources suggest FILE "
+                         "--write')")
     if source_ids:
         unknown = sorted(set(source_ids) - set(versions["source_id"].to_list()))
         if unknown:
@@ -234,14 +238,15 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
                  progress: Callable[[str], None] | None = None,
                  sector: str | None = None) -> RunResult:
     """Decide every row of the chosen sources at as_of (for the campaign's sector) and
-    write reports/<campaign>/. `progress` hears a line per batch (for a person watching
-    a terminal)."""
-    if not CAMPAIGN_NAME.match(campaign):
-        raise InputError(f"campaign name '{campaign}' must be letters, digits, '.', '_' or "
-                         "'-' (it names a folder under reports/)")
-    ctx = _context(ws.config(), purpose, as_of, sector)
-    target = ws.report_dir(campaign)
+    write reports/<slug>/ (config.campaign_slug: the name may be any text). `progress`
+    hears a line per batch (for a person watching a terminal). The result's next_steps
+    say what would let the run decide what it could not (next_steps.py)."""
+    check_campaign_name(campaign)
+    config = ws.config()
+    ctx = _context(config, purpose, as_of, sector)
     with Store(ws.store_path, read_only=True) as store:
+        campaign, renamed = _recorded_name(store, campaign)
+        target = ws.report_dir(campaign)
         journal = trusted_state(Journal(ws.journal_path),
                                 evidence_store.journal_checkpoints(store))
         versions = with_diligence(store, _source_versions(store, source_ids), ctx.as_of,
@@ -264,8 +269,26 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
     _record_run(ws, run_id, campaign, ctx, inputs, outputs, summary,
                 pl.concat([dialable.with_columns(phone_key(pl.col("phone")).alias("phone_key")),
                            not_listed], how="diagonal"))
+    steps = after_run(summary, versions.select("kind", "purposes").to_dicts(), purpose,
+                      campaign, ADAPTERS[config.registry.adapter].automatic)
     return RunResult(run_id, campaign, purpose, iso(ctx.as_of) or "", target, summary, outputs,
-                     journal.warnings() + stale(ws, versions))
+                     renamed + journal.warnings() + stale(ws, versions), steps)
+
+
+def _recorded_name(store: Store, typed: str) -> tuple[str, list[str]]:
+    """The name the campaign is recorded under, and a warning when that is not the name
+    typed. A name whose folder is that of a campaign already run ("dicembre energia
+    2026" after "Dicembre Energia 2026") is that campaign: one folder, one name in the
+    store, so `check --campaign` and the history find every run of it."""
+    same = run_store.same_campaign(store, typed)
+    if not same or same == [typed]:
+        return typed, []
+    if len(same) > 1:
+        raise InputError(f"campaign '{typed}' could be any of " + ", ".join(
+            f"'{n}'" for n in same) + " (runs recorded under names that differ only in "
+            "case); type one of them exactly")
+    return same[0], [f"campaign '{typed}' is the campaign already run as '{same[0]}' (same "
+                     f"folder reports/{campaign_slug(same[0])}/): recorded under that name"]
 
 
 def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,

@@ -51,6 +51,13 @@ class ImportResult:
     already_imported: bool = False
     ignored: int = 0
 
+    @property
+    def next_steps(self) -> list[str]:
+        """What to do with the answers: decide the campaign (next_steps.py)."""
+        from ..next_steps import after_register
+
+        return after_register(self.numbers)
+
 
 def numbers_needing_check(store: Store, as_of: dt.datetime, validity_days: int,
                           jurisdiction: Jurisdiction = DEFAULT) -> pl.DataFrame:

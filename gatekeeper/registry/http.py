@@ -198,6 +198,16 @@ class CheckReport:
         return self.candidates - self.to_submit
 
     @property
+    def next_steps(self) -> list[str]:
+        """Buy what a dry run priced, fetch what is pending, or decide the campaign."""
+        from ..next_steps import after_register
+
+        if self.dry_run:
+            return (["check them for real: gatekeeper rpo check (without --dry-run)"]
+                    if self.to_submit or self.resumed_jobs else [])
+        return after_register(self.recorded_numbers, self.pending_jobs)
+
+    @property
     def cost(self) -> float:
         return self.to_submit * self.price_per_number
 
