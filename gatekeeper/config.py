@@ -416,5 +416,11 @@ class Workspace:
         return self.data_dir / "optouts.jsonl"
 
     def report_dir(self, campaign: str) -> Path:
-        """reports/<slug>/: the campaign's folder, whichever way its name is typed."""
+        """reports/<slug>/: the campaign's folder, whichever way its name is typed.
+
+        A name that cannot have a folder of its own is refused here (never reports/
+        itself); a name the old rule accepted is not, as runs may be recorded under it
+        (a workspace's old campaign "contracts" must still be audited and erased)."""
+        if not FOLDER_NAME.match(campaign):
+            check_campaign_name(campaign)
         return self.root / "reports" / campaign_slug(campaign)

@@ -4,6 +4,7 @@ what to do next, naming the command."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import openpyxl
@@ -11,9 +12,12 @@ import polars as pl
 import pytest
 from click.testing import Result
 
-from gatekeeper.config import Workspace, campaign_slug
+from gatekeeper.config import FOLDER_NAME, Workspace, campaign_slug
 from gatekeeper.disclosure import erase
+from gatekeeper.errors import InputError
+from gatekeeper.registry import import_exchange
 from gatekeeper.store import Store
+from gatekeeper.timeutil import parse_instant
 
 from .conftest import AS_OF, DIAL_AT, WorkspaceMaker, gk
 from .terminal import run_on_terminal
@@ -110,6 +114,11 @@ def test_a_name_that_cannot_have_a_folder_of_its_own_is_refused(
     assert "Traceback" not in ran.output
     assert not (demo.root / "reports").exists() or not any(
         (demo.root / "reports").iterdir())
+    if not FOLDER_NAME.match(name):  # never recorded: no folder for it, not even reports/
+        with pytest.raises(InputError, match=words):
+            demo.report_dir(name)
+    else:  # a name the old rule took may have runs recorded under it: still found
+        assert demo.report_dir(name) == demo.root / "reports" / name
 
 
 def test_an_old_style_name_keeps_its_folder(demo: Workspace) -> None:
@@ -145,6 +154,11 @@ def test_a_run_before_the_register_says_to_ask_it(demo: Workspace) -> None:
     assert "next: upload data/rpo/request.txt to the RPO" in requested.output
     imported = gk(demo, *IMPORT)
     assert "next: decide the campaign with these answers: gatekeeper run" in imported.output
+    with Store(demo.store_path) as store:  # a repeat: its result carries the step as data
+        again = import_exchange(store, demo.root / IMPORT[3], demo.root / IMPORT[5],
+                                parse_instant(IMPORT[7]))
+    assert again.already_imported
+    assert dataclasses.asdict(again)["next_steps"] == again.next_steps != []
     ran = _run(demo, NAME)
     assert "next:" not in ran.output  # every number has its answer: nothing to add
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -50,13 +50,15 @@ class ImportResult:
     registered: int
     already_imported: bool = False
     ignored: int = 0
+    # What to do with the answers (next_steps.py): a field, so a web page's copy of the
+    # result (dataclass fields as JSON) carries it too.
+    next_steps: list[str] = field(default_factory=list, compare=False)
 
-    @property
-    def next_steps(self) -> list[str]:
-        """What to do with the answers: decide the campaign (next_steps.py)."""
+    def __post_init__(self) -> None:
         from ..next_steps import after_register
 
-        return after_register(self.numbers)
+        if not self.next_steps:
+            object.__setattr__(self, "next_steps", after_register(self.numbers))
 
 
 def numbers_needing_check(store: Store, as_of: dt.datetime, validity_days: int,
