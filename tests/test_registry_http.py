@@ -209,3 +209,48 @@ def test_the_client_retries_through_its_transport_seam() -> None:
     assert (job.job_id, job.done, client.retries) == ("j1", False, 2)
     assert all(r.headers["Idempotency-Key"] == "key-1" for r in seen)  # same key: one bill
     assert "HTTP 503: down" in said[0] and "attempt 2 of 8" in said[0]
+
+
+def test_the_console_checks_through_the_web_service_once(
+        demo: Workspace, emulator: Callable[..., Emulator]) -> None:
+    """The Registro page's "Verifica ora" is `rpo check` in the console: the same job, its
+    cost shown, and a second press buys nothing."""
+    import re
+
+    from .service_helper import running_service
+
+    emu = emulator()
+    config = demo.config_path.read_text()
+    config = re.sub(r"\[registry\][^\[]*", "", config) + (
+        f'\n[registry]\nadapter = "http"\nbase_url = "{emu.url}"\n'
+        f'client_cert = "{emu.tls / "client.pem"}"\nclient_key = "{emu.tls / "client.key"}"\n'
+        f'ca_bundle = "{emu.tls / "ca.pem"}"\n')
+    demo.config_path.write_text(config)
+    assert gk(demo, "load").exit_code == 0
+    with running_service(demo, "2026-11-23T11:00") as svc, httpx.Client(
+            base_url=svc.url, timeout=30) as web:
+        page = web.get("/console/accesso").text
+        token = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert token
+        home = web.post("/console/accesso", data={"csrf": token.group(1),
+                                                   "token": svc.tokens["manager"]},
+                        follow_redirects=True)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', home.text)
+        assert csrf
+        assert 'id="web-check"' in web.get("/console/registro").text
+        costs = []
+        for _ in range(2):
+            started = web.post("/console/registro/web", data={"csrf": csrf.group(1)})
+            assert started.status_code == 303, started.text
+            deadline = time.monotonic() + 120
+            while web.get(started.headers["location"] + "/stato").json()["state"] in (
+                    "queued", "running"):
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+            done = web.get(started.headers["location"]).text
+            assert 'id="check-done"' in done, done
+            costs.append(re.search(r"Inviati ([\d.]+) numeri", done))
+        first, second = (c.group(1) if c else None for c in costs)
+    assert first and int(first.replace(".", "")) > 0
+    assert second == "0"
+    assert emu.stats()["billed_numbers"] == int(first.replace(".", ""))

@@ -699,7 +699,7 @@ def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
                upload_limit: int = UPLOAD_LIMIT) -> Starlette:
     """The service for one workspace; `clock` pins "now" (demos and tests)."""
     index = CheckIndex(ws, clock)
-    jobs = Jobs(ws)
+    jobs = Jobs(ws, clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

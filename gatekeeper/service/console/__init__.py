@@ -186,8 +186,8 @@ def job_state(request: Request) -> Response:
     return JSONResponse(job.as_json(), headers={"Cache-Control": "no-store"})
 
 
-JOB_PAGES = {"load": "liste", "request": "registro", "import": "registro", "run": "campagne",
-             "erase": "privacy"}
+JOB_PAGES = {"load": "liste", "request": "registro", "import": "registro",
+             "check": "registro", "run": "campagne", "erase": "privacy"}
 
 
 def _may_see(caller: Caller, job: Job) -> bool:

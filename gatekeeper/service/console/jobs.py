@@ -9,6 +9,7 @@ of one campaign never race to write its folder.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import queue
 import secrets
@@ -21,6 +22,7 @@ from typing import Any
 
 from ...config import Workspace
 from ...errors import InputError
+from ...timeutil import now_utc
 
 KEEP = 50  # finished jobs remembered for their pages
 
@@ -63,8 +65,9 @@ class Job:
 class Jobs:
     """The queue and its one worker thread."""
 
-    def __init__(self, ws: Workspace) -> None:
+    def __init__(self, ws: Workspace, clock: dt.datetime | None = None) -> None:
         self.ws = ws
+        self.clock = clock  # the service's pinned "now" (demos, tests): the jobs' too
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue[Job | None] = queue.Queue()
@@ -87,6 +90,10 @@ class Jobs:
                 self._thread.start()
         self._queue.put(job)
         return job
+
+    def now(self) -> dt.datetime:
+        """Now, as the service answers it (naive UTC)."""
+        return self.clock or now_utc()
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
@@ -129,7 +136,9 @@ class Jobs:
 
     def _run(self, job: Job) -> None:
         job.state, job.message, job.started = "running", "avvio", time.monotonic()
-        spec = json.dumps({"home": str(self.ws.root), "kind": job.kind, "args": job.args})
+        now = self.clock.replace(tzinfo=dt.UTC).isoformat() if self.clock else None
+        spec = json.dumps({"home": str(self.ws.root), "kind": job.kind, "args": job.args,
+                           "now": now})
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "gatekeeper.service.console.worker"],

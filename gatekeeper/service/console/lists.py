@@ -22,7 +22,7 @@ from ...load import loaded_sources, source_rejects
 from ...sources.suggest import Guess, Suggestion, suggest, write_suggestion
 from ...sources.supplier import discover_suppliers
 from ...store import Store
-from ...timeutil import now_utc, rome_date
+from ...timeutil import rome_date
 from . import Visit, page, started
 from .files import LISTS, listed, save_upload
 
@@ -88,7 +88,7 @@ async def upload(visit: Visit) -> Response:
     path = await save_upload(visit.form.get("file"), ws.root / "data" / "lists", LISTS)
     supplier = visit.field("supplier") or None
     draft = await run_in_threadpool(suggest, ws, path, kind=kind, supplier=supplier,
-                                    today=rome_date(now_utc()))
+                                    today=rome_date(visit.console.jobs.now()))
     return _draft_page(visit, draft, path.name)
 
 

@@ -10,6 +10,7 @@ browser's history keep URLs).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,14 +24,13 @@ from ...errors import InputError
 from ...store import Store
 from ...suppliers import listing as supplier_listing
 from ...suppliers.audits import statuses
-from ...timeutil import now_utc, rome_date
+from ...timeutil import rome_date
 from . import Visit, page, started
 
 LANGS = {"it": "italiano", "en": "inglese"}
 
 
-def _overview(ws: Workspace) -> dict[str, Any]:
-    now = now_utc()
+def _overview(ws: Workspace, now: dt.datetime) -> dict[str, Any]:
     with Store(ws.store_path, read_only=True, wait=5) as store:
         requests = list_requests(store, rome_date(now)).to_dicts()
         audits = statuses(store, now).to_dicts()
@@ -42,7 +42,7 @@ def _overview(ws: Workspace) -> dict[str, Any]:
 @page("privacy")
 async def privacy(visit: Visit) -> Response:
     ws = visit.console.jobs.ws
-    overview = await run_in_threadpool(_overview, ws)
+    overview = await run_in_threadpool(_overview, ws, visit.console.jobs.now())
     return visit.page("privacy.html", "Privacy", "privacy", found=None, phone=None, lang="it",
                       **overview,
                       jobs=visit.console.jobs.recent(("erase",)))
@@ -62,7 +62,7 @@ async def search(visit: Visit) -> Response:
     lang = visit.field("lang", "it") if visit.field("lang") in LANGS else "it"
     data = await run_in_threadpool(disclose, ws, phone)
     letter = render_letter(data, ws.config().controller, "html", lang, None)
-    overview = await run_in_threadpool(_overview, ws)
+    overview = await run_in_threadpool(_overview, ws, visit.console.jobs.now())
     return visit.page("privacy.html", "Privacy", "privacy", found=data, letter=letter,
                       phone=phone, lang=lang, langs=LANGS, **overview,
                       jobs=visit.console.jobs.recent(("erase",)))

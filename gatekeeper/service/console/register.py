@@ -7,6 +7,7 @@ answers stored in data/registry/answers/, both named by the server.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from starlette.responses import FileResponse, Response
 
 from ...errors import InputError
 from ...registry import candidates
+from ...registry.adapters import ADAPTERS
 from ...store import Store
 from ...store.rpo import all_exchanges
 from ...timeutil import now_utc, parse_instant, rome_words
@@ -50,14 +52,29 @@ async def register(visit: Visit) -> Response:
     price = config.registry.price_per_number
     for r in history:
         r["cost"] = (r["numbers"] or 0) * price
+    adapter = ADAPTERS[config.registry.adapter]
     return visit.page("register.html", "Registro delle opposizioni", "registro",
                       history=history, held=held, price=price, requests=_requests(ws.root),
-                      jobs=visit.console.jobs.recent(("request", "import")))
+                      web=adapter.automatic,
+                      jobs=visit.console.jobs.recent(("request", "import", "check")))
+
+
+@page("registro")
+async def web_check(visit: Visit) -> Response:
+    """The round trip through the register's web service, when one is configured."""
+    ws = visit.console.jobs.ws
+    if not ADAPTERS[ws.config().registry.adapter].automatic:
+        raise InputError("il Registro non è configurato per la verifica via web: usi la "
+                         "richiesta e la risposta su file")
+    job = visit.console.jobs.start("check", "registry", "Verifica via web service",
+                                   visit.caller.name, {})
+    return started(job)
 
 
 @page("registro")
 async def make_request(visit: Visit) -> Response:
-    name = f"richiesta-{now_utc():%Y%m%d-%H%M%S}.txt"
+    # Named by the real time (a file's name, not a decision) and never over another one.
+    name = f"richiesta-{now_utc():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}.txt"
     job = visit.console.jobs.start("request", "registry", "Richiesta per il Registro",
                                    visit.caller.name, {"out": (REQUESTS / name).as_posix()})
     return started(job)

@@ -14,7 +14,7 @@ from .lists import lists, rejects
 from .lists import save as save_list
 from .lists import upload as upload_list
 from .privacy import erase, letter, privacy, search
-from .register import answer, make_request, register
+from .register import answer, make_request, register, web_check
 from .register import download as request_file
 from .signin import home, signin, signin_page, signout
 
@@ -38,6 +38,7 @@ def console_routes(route: Any, upload_limit: int) -> list[Any]:
         route("/console/registro", register),
         route("/console/registro/richiesta", make_request, methods=post, max_body=FORM_LIMIT),
         route("/console/registro/richieste/{name}", request_file),
+        route("/console/registro/web", web_check, methods=post, max_body=FORM_LIMIT),
         route("/console/registro/risposta", answer, methods=post, max_body=upload_limit),
         route("/console/campagne", campaigns),
         route("/console/campagne", start_run, methods=post, max_body=FORM_LIMIT),

@@ -28,6 +28,12 @@ from ...timeutil import now_utc, parse_instant
 Progress = Callable[[str], None]
 
 
+def _now(args: dict[str, Any]) -> dt.datetime:
+    """The service's pinned clock when it has one (demos, tests), else the real time."""
+    pinned: dt.datetime | None = args.get("now")
+    return pinned or now_utc()
+
+
 def _load(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
     from ...load import load_sources
 
@@ -39,7 +45,7 @@ def _request(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
     from ...store import Store
 
     out = ws.root / args["out"]
-    as_of = parse_instant(args["as_of"]) if args.get("as_of") else now_utc()
+    as_of = parse_instant(args["as_of"]) if args.get("as_of") else _now(args)
     progress("numeri da verificare")
     with Store(ws.store_path, read_only=True) as store:
         count = write_request(store, out, as_of, ws.config().policy.rpo_validity_days,
@@ -57,10 +63,18 @@ def _import(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
                                checked_at, progress, ws.config().jurisdiction)
 
 
+def _check(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
+    from ...registry.http import HttpSettings, rpo_check
+
+    config = ws.config()
+    settings = HttpSettings.from_config(ws, config, poll_timeout=float(args.get("wait", 600)))
+    return rpo_check(ws, settings, _now(args), progress=progress)
+
+
 def _run(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
     from ...run import run_campaign
 
-    as_of = parse_instant(args["as_of"]) if args.get("as_of") else None
+    as_of = parse_instant(args["as_of"]) if args.get("as_of") else args.get("now")
     return run_campaign(ws, args["campaign"], args["purpose"], tuple(args.get("sources", ())),
                         as_of, progress=progress, sector=args.get("sector") or None)
 
@@ -73,14 +87,18 @@ def _erase(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
 
 
 WORK: dict[str, Callable[[Workspace, dict[str, Any], Progress], Any]] = {
-    "load": _load, "request": _request, "import": _import, "run": _run, "erase": _erase}
+    "load": _load, "request": _request, "import": _import, "check": _check, "run": _run,
+    "erase": _erase}
 
 
 def plain(value: Any) -> Any:
     """A library result as JSON data: dataclasses as objects, errors as their message,
     instants as ISO text, paths relative text."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        fields = [f.name for f in dataclasses.fields(value)]
+        derived = [name for name, kind in vars(type(value)).items()
+                   if isinstance(kind, property) and not name.startswith("_")]
+        return {name: plain(getattr(value, name)) for name in fields + derived}
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -104,8 +122,10 @@ def _say(message: dict[str, Any]) -> None:
 def main() -> int:
     spec = json.loads(sys.stdin.read())
     ws = Workspace(Path(spec["home"]))
+    args = dict(spec.get("args", {}))
+    args["now"] = parse_instant(spec["now"]) if spec.get("now") else None
     try:
-        result = WORK[spec["kind"]](ws, spec.get("args", {}),
+        result = WORK[spec["kind"]](ws, args,
                                     lambda text: _say({"progress": text}))
     except GatekeeperError as exc:
         _say({"error": str(exc)})
