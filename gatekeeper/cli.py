@@ -39,8 +39,9 @@ def _emit_json(data: Any) -> None:
 
 class TerminalProgress:
     """One status line on stderr, redrawn in place with the time elapsed, while a long
-    command works: on a terminal only (pipes and CI stay quiet). A ticker keeps it alive
-    while a step waits (a slow registry, a big file), so nothing is ever silent."""
+    command works: on a terminal only (pipes and CI stay quiet). A step with a count draws
+    a bar. A ticker keeps it alive while a step waits (a slow registry, a big file), so
+    nothing is ever silent."""
 
     def __init__(self) -> None:
         import threading
@@ -54,8 +55,11 @@ class TerminalProgress:
         self._lock = threading.Lock()
         self._ticker = threading.Thread(target=self._tick, daemon=True)
 
-    def __call__(self, message: str) -> None:
-        self.message = message
+    def __call__(self, message: str, done: int | None = None,
+                 total: int | None = None) -> None:
+        from .progress import bar
+
+        self.message = f"{bar(done or 0, total)} {message}" if total else message
         self._draw()
 
     def _draw(self) -> None:

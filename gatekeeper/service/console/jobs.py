@@ -41,6 +41,8 @@ class Job:
     args: dict[str, Any]
     state: str = "queued"  # queued | running | done | failed
     message: str = "in coda"
+    done: int | None = None  # of total, when the step has a count
+    total: int | None = None
     created: float = field(default_factory=time.monotonic)
     started: float | None = None
     finished: float | None = None
@@ -58,8 +60,8 @@ class Job:
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "label": self.label, "state": self.state,
-                "message": self.message, "seconds": round(self.seconds(), 1),
-                "error": self.error}
+                "message": self.message, "done": self.done, "total": self.total,
+                "seconds": round(self.seconds(), 1), "error": self.error}
 
 
 class Jobs:
@@ -161,6 +163,7 @@ class Jobs:
                     continue  # a library's stray print: not ours to show
                 if "progress" in message:
                     job.message = str(message["progress"])
+                    job.done, job.total = message.get("done"), message.get("total")
                 elif "result" in message:
                     result = message["result"]
                 elif "error" in message:

@@ -23,9 +23,8 @@ from typing import Any
 
 from ...config import Workspace
 from ...errors import GatekeeperError
+from ...progress import Progress
 from ...timeutil import now_utc, parse_instant
-
-Progress = Callable[[str], None]
 
 
 def _now(args: dict[str, Any]) -> dt.datetime:
@@ -119,14 +118,17 @@ def _say(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def _tell(message: str, done: int | None = None, total: int | None = None) -> None:
+    _say({"progress": message, "done": done, "total": total})
+
+
 def main() -> int:
     spec = json.loads(sys.stdin.read())
     ws = Workspace(Path(spec["home"]))
     args = dict(spec.get("args", {}))
     args["now"] = parse_instant(spec["now"]) if spec.get("now") else None
     try:
-        result = WORK[spec["kind"]](ws, args,
-                                    lambda text: _say({"progress": text}))
+        result = WORK[spec["kind"]](ws, args, _tell)
     except GatekeeperError as exc:
         _say({"error": str(exc)})
         return 2

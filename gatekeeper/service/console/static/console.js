@@ -26,6 +26,8 @@
         .then(function (r) { return r.json(); })
         .then(function (s) {
           message.textContent = s.message;
+          var bar = document.getElementById("job-progress");
+          if (bar && s.total) { bar.max = s.total; bar.value = s.done || 0; }
           seconds.textContent = Math.round(s.seconds);
           if (s.state === "queued" || s.state === "running") { setTimeout(poll, 500); }
           else { window.location.reload(); }
