@@ -43,6 +43,7 @@ from .reports import (
     source_report,
     sources_html,
 )
+from .sources.readers import data_place
 from .spreadsheet import neutralised, safe_for_spreadsheets
 from .store import Store
 from .store import evidence as evidence_store
@@ -54,7 +55,7 @@ from .suppliers import ROW_FACTS, run_inputs, stale, with_diligence
 from .timeutil import iso, now_utc
 
 DECISION_COLUMNS = ("source_id", "row", "raw", "phone", "decision", "reason", "basis",
-                    "source_version")
+                    "source_version", "repaired")
 DIALABLE_COLUMNS = ("phone", "name", "source_id", "basis", "basis_text", "rpo_checked_at",
                     "valid_until")
 CAMPAIGN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -119,7 +120,7 @@ ROW_COLUMNS = ("source_id", "source_version", "row", "raw", "phone", "valid", "r
                "number_type", "name", "contract_status", "contract_end", "consent_marketing",
                "consent_third_party", "consent_date", "consent_proof", "consent_collector",
                "erased_ref", "phone_key", "consent_ip", "consent_at", "consent_method",
-               "consent_text_id", "consent_sectors")
+               "consent_text_id", "consent_sectors", "repaired")
 
 
 def _rpo_beside(rows: pl.DataFrame, rpo: pl.DataFrame) -> pl.DataFrame:
@@ -191,6 +192,7 @@ def _summary(sources: pl.DataFrame, reasons: pl.DataFrame, dialable: pl.DataFram
         "sources": sources["source_id"].to_list(),
         "rows": rows,
         "valid": int(sources["rows_valid"].sum()),
+        "repaired": int(sources["rows_repaired"].sum()),
         "dialable": dialable.height,
         "dialable_rows": dialable_rows,
         "suppressed_rows": rows - dialable_rows,
@@ -215,7 +217,8 @@ def _run_id(campaign: str, ctx: P.Context, versions: pl.DataFrame, exchanges: li
 
 DECISION_SCHEMA = pl.Schema({"source_id": pl.String, "row": pl.Int64, "raw": pl.String,
                              "phone": pl.String, "decision": pl.String, "reason": pl.String,
-                             "basis": pl.String, "source_version": pl.Int32})
+                             "basis": pl.String, "source_version": pl.Int32,
+                             "repaired": pl.String})
 
 
 def _write_small_files(folder: Path, sources: pl.DataFrame,
@@ -324,7 +327,8 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
     with (closing(batches),  # a failed run stops the reader before the store closes
           pq.ParquetWriter(folder / "decisions.parquet", schema, compression="zstd",
                            write_statistics=False, use_dictionary=[
-                               "source_id", "decision", "reason", "basis", "source_version"]
+                               "source_id", "decision", "reason", "basis", "source_version",
+                               "repaired"]
                            ) as decisions,
           _SpillWriter(waiting) as spill, WriteBehind() as behind):
         total, done = int(versions["rows_loaded"].sum()), 0
@@ -443,7 +447,7 @@ REJECT_WIDTHS = dict(zip(REJECT_COLUMNS, (18, 24, 14, 8, 10, 22, 70), strict=Tru
 def _places(store: Store, versions: pl.DataFrame) -> pl.DataFrame:
     """Per source version: its file's name, its sheet, and how many lines (CSV) or sheet
     rows (.xlsx) come before the first data row, so that data row n is what the
-    supplier's program shows as n + lines_before. Parquet has no lines: 0."""
+    supplier's program shows as n + lines_before (data_place)."""
     manifests = run_store.manifests_of(store, versions).join(
         versions.select("source_id", pl.col("version").cast(pl.Int32), "file"),
         on=["source_id", "version"], how="left")
@@ -451,42 +455,10 @@ def _places(store: Store, versions: pl.DataFrame) -> pl.DataFrame:
     for source_id, version, manifest_json, file in manifests.iter_rows():
         raw = json.loads(manifest_json or "{}")
         path = Path(file or raw.get("file", ""))
-        header = raw.get("header_row") or (int(raw["skip_rows"]) + 1
-                                           if raw.get("skip_rows") is not None else None)
-        sheet = raw.get("sheet")
-        if path.suffix.lower() == ".xlsx":
-            header, sheet = _sheet_header(path, sheet, header)
-        elif path.suffix.lower() == ".parquet":
-            header = 0
-        places.append((source_id, version, path.name, sheet if isinstance(sheet, str)
-                       else None, header if header is not None else 1))
+        places.append((source_id, version, path.name, *data_place(path, raw)))
     return pl.DataFrame(places, orient="row", schema={
         "source_id": pl.String, "source_version": pl.Int32, "file": pl.String,
         "foglio": pl.String, "lines_before": pl.Int64})
-
-
-def _sheet_header(path: Path, sheet: object, header: int | None
-                  ) -> tuple[int | None, object]:
-    """The sheet's name and header row as the reader found them (the first row with
-    anything in it, when the manifest does not say); the manifest's, or none, when the
-    workbook is no longer there to look at."""
-    import fastexcel
-
-    try:
-        book = fastexcel.read_excel(str(path))
-        chosen = sheet if isinstance(sheet, str | int) else 0
-        name = chosen if isinstance(chosen, str) else book.sheet_names[chosen]
-        if header is None:
-            head = pl.from_arrow(book.load_sheet(chosen, header_row=None, skip_rows=0,
-                                                 n_rows=50, dtypes="string").to_arrow())
-            assert isinstance(head, pl.DataFrame)
-            filled = head.select(pl.any_horizontal(
-                pl.col(c).str.strip_chars().fill_null("") != "" for c in head.columns)
-            ).to_series()
-            header = int(filled.arg_true()[0]) + 1 if filled.any() else None
-        return header, name
-    except Exception:  # gone, moved or damaged since the load: say only what is known
-        return header, sheet
 
 
 def _write_rejects(store: Store, versions: pl.DataFrame, invalid: pl.DataFrame,
