@@ -263,10 +263,9 @@ def source_rejects(store: Store, source_id: str) -> pl.DataFrame:
     .xlsx, the file's line for a CSV."""
     rejects = source_store.rejects_of(store, source_id)
     version = source_store.newest_versions(store, [source_id])
-    if rejects.is_empty() or version.is_empty():
-        return rejects.select(ROW, pl.lit(None, pl.String).alias("sheet"),
-                              pl.col(ROW).alias("line"), "reason")
-    manifest_json = run_store.manifests_of(store, version)["manifest_json"].item()
-    sheet, before = data_place(Path(version["file"].item()), json.loads(manifest_json))
+    sheet, before = None, 0
+    if not rejects.is_empty() and not version.is_empty():  # else no workbook to open
+        manifest_json = run_store.manifests_of(store, version)["manifest_json"].item()
+        sheet, before = data_place(Path(version["file"].item()), json.loads(manifest_json))
     return rejects.select(ROW, pl.lit(sheet, pl.String).alias("sheet"),
                           (pl.col(ROW) + before).alias("line"), "reason")
