@@ -20,6 +20,7 @@ from . import policy as P
 from .digest import sha256_file
 from .outfile import EXCEL_ROWS, XlsxTable, excel_instants
 from .reports import REJECT_COLUMNS, campaign_html, reject_rows, sources_html
+from .sources.readers import data_place
 from .spreadsheet import neutralised, safe_for_spreadsheets
 from .store import Store
 from .store import runs as run_store
@@ -111,50 +112,18 @@ def write_dialable(folder: Path, waiting: Path, strongest: pl.Series, ctx: P.Con
 def places(store: Store, versions: pl.DataFrame) -> pl.DataFrame:
     """Per source version: its file's name, its sheet, and how many lines (CSV) or sheet
     rows (.xlsx) come before the first data row, so that data row n is what the
-    supplier's program shows as n + lines_before. Parquet has no lines: 0."""
+    supplier's program shows as n + lines_before (readers.data_place)."""
     manifests = run_store.manifests_of(store, versions).join(
         versions.select("source_id", pl.col("version").cast(pl.Int32), "file"),
         on=["source_id", "version"], how="left")
-    places = []
+    found = []
     for source_id, version, manifest_json, file in manifests.iter_rows():
         raw = json.loads(manifest_json or "{}")
         path = Path(file or raw.get("file", ""))
-        header = raw.get("header_row") or (int(raw["skip_rows"]) + 1
-                                           if raw.get("skip_rows") is not None else None)
-        sheet = raw.get("sheet")
-        if path.suffix.lower() == ".xlsx":
-            header, sheet = _sheet_header(path, sheet, header)
-        elif path.suffix.lower() == ".parquet":
-            header = 0
-        places.append((source_id, version, path.name, sheet if isinstance(sheet, str)
-                       else None, header if header is not None else 1))
-    return pl.DataFrame(places, orient="row", schema={
+        found.append((source_id, version, path.name, *data_place(path, raw)))
+    return pl.DataFrame(found, orient="row", schema={
         "source_id": pl.String, "source_version": pl.Int32, "file": pl.String,
         "foglio": pl.String, "lines_before": pl.Int64})
-
-
-def _sheet_header(path: Path, sheet: object, header: int | None
-                  ) -> tuple[int | None, object]:
-    """The sheet's name and header row as the reader found them (the first row with
-    anything in it, when the manifest does not say); the manifest's, or none, when the
-    workbook is no longer there to look at."""
-    import fastexcel
-
-    try:
-        book = fastexcel.read_excel(str(path))
-        chosen = sheet if isinstance(sheet, str | int) else 0
-        name = chosen if isinstance(chosen, str) else book.sheet_names[chosen]
-        if header is None:
-            head = pl.from_arrow(book.load_sheet(chosen, header_row=None, skip_rows=0,
-                                                 n_rows=50, dtypes="string").to_arrow())
-            assert isinstance(head, pl.DataFrame)
-            filled = head.select(pl.any_horizontal(
-                pl.col(c).str.strip_chars().fill_null("") != "" for c in head.columns)
-            ).to_series()
-            header = int(filled.arg_true()[0]) + 1 if filled.any() else None
-        return header, name
-    except Exception:  # gone, moved or damaged since the load: say only what is known
-        return header, sheet
 
 
 def write_rejects(store: Store, versions: pl.DataFrame, invalid: pl.DataFrame,

@@ -129,7 +129,7 @@ def load(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool) -> None
             click.echo(f"  rows skipped   {r.rows_skipped:>10,}  (empty or total rows, not "
                        "list rows)")
         for row, why in r.rejects[:10]:
-            click.echo(f"    row {row}: {why}")
+            click.echo(f"    {r.shown(row)}: {why}")
         if len(r.rejects) > 10:
             click.echo(f"    … {len(r.rejects) - 10} more: gatekeeper sources --rejects "
                        f"{r.source_id}")

@@ -53,6 +53,9 @@ NUMBER_TYPE = "number_type"
 ROW = "row"
 SOURCE_ID = "source_id"
 SOURCE_VERSION = "source_version"
+# What the load repaired in a row's number (null: read as it stands); the raw value stays.
+REPAIRED = "repaired"
+LEADING_ZERO = "leading_zero"  # a landline stored as a number, read with its 0 again
 
 # Number types as phonenumbers names them, lower case.
 DIALABLE_TYPES = ("fixed_line", "mobile", "fixed_line_or_mobile")

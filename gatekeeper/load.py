@@ -12,10 +12,11 @@ import json
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import polars as pl
 
-from .columns import PERSONAL_FIELDS, ROW, SOURCE_ID, SOURCE_VERSION
+from .columns import PERSONAL_FIELDS, REPAIRED, ROW, SOURCE_ID, SOURCE_VERSION
 from .config import Workspace
 from .digest import sha256_file
 from .errors import GatekeeperError, ManifestError
@@ -27,11 +28,13 @@ from .overlap import read_ahead
 from .registry.adapters import ADAPTERS
 from .sources.fields import to_canonical
 from .sources.manifest import Manifest, discover_all
-from .sources.readers import RawTable, read_source
+from .sources.readers import RawTable, data_place, read_source
 from .sources.supplier import resolve
+from .spreadsheet import shown_row
 from .store import Store
 from .store import evidence as evidence_store
 from .store import people as people_store
+from .store import runs as run_store
 from .store import sources as source_store
 from .suppliers import InlineSupplier, inline_suppliers, record_suppliers
 from .timeutil import now_utc, rome_date
@@ -54,6 +57,15 @@ class LoadResult:
     rejects: list[tuple[int, str]] = field(default_factory=list)
     file_sha256: str = ""
     rows_skipped: int = 0
+    rows_repaired: int = 0  # numbers read as the manifest's leading_zero = "restore" says
+    # Where the rows are as the list's program shows them (RawTable): data row n is line
+    # or sheet row n + lines_before of `sheet`.
+    sheet: str | None = None
+    lines_before: int = 0
+
+    def shown(self, row: int) -> str:
+        """A data row named as the list's program shows it, beside the data row."""
+        return shown_row(row, self.lines_before, self.sheet)
 
 
 def manifest_fingerprint(manifest: Manifest) -> tuple[str, str]:
@@ -125,7 +137,8 @@ def _commit(store: Store, prepared: _Prepared) -> LoadResult:
         held = source_store.version_summary(store, manifest.id, version)
         return LoadResult(manifest.id, version, True, held["rows_read"], held["rows_loaded"],
                           held["rows_rejected"], sum(held["by_type"].values()),
-                          held["by_type"], [], held["file_sha256"], held["rows_skipped"])
+                          held["by_type"], [], held["file_sha256"], held["rows_skipped"],
+                          held["rows_repaired"])
     supplier = manifest.supplier
     skipped = table.skipped.height  # empty and total rows: not list rows, but counted
     record = {
@@ -148,7 +161,8 @@ def _commit(store: Store, prepared: _Prepared) -> LoadResult:
         rejects.height,
         sum(by_type.values()), by_type,
         list(zip(rejects[ROW].to_list(), rejects["reason"].to_list(), strict=True)),
-        prepared.file_sha, skipped)
+        prepared.file_sha, skipped, rows.get_column(REPAIRED).count(), table.sheet,
+        table.lines_before)
 
 
 def load_source(store: Store, manifest: Manifest) -> LoadResult:
@@ -240,12 +254,23 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = (),
 
 def loaded_sources(store: Store) -> pl.DataFrame:
     """The newest version of every loaded source, with its counts."""
-    return source_store.newest_versions(store).select(
+    versions = source_store.newest_versions(store)
+    repaired = [source_store.repaired_rows(store, f) for f in versions["rows_file"]]
+    return versions.with_columns(pl.Series("rows_repaired", repaired, pl.Int64)).select(
         "source_id", "version", "kind", "supplier_id", "supplier_name", "received_on",
-        "rows_read",
-        "rows_loaded", "rows_rejected", "rows_skipped", "file_sha256", "loaded_at")
+        "rows_read", "rows_loaded", "rows_rejected", "rows_skipped", "rows_repaired",
+        "file_sha256", "loaded_at")
 
 
 def source_rejects(store: Store, source_id: str) -> pl.DataFrame:
-    """Rejected rows of a source's newest version, with why."""
-    return source_store.rejects_of(store, source_id)
+    """Rejected rows of a source's newest version, with why, each named as the list's
+    program shows it beside its data row: `line` is Excel's row number in `sheet` for an
+    .xlsx, the file's line for a CSV."""
+    rejects = source_store.rejects_of(store, source_id)
+    version = source_store.newest_versions(store, [source_id])
+    sheet, before = None, 0
+    if not rejects.is_empty() and not version.is_empty():  # else no workbook to open
+        manifest_json = run_store.manifests_of(store, version)["manifest_json"].item()
+        sheet, before = data_place(Path(version["file"].item()), json.loads(manifest_json))
+    return rejects.select(ROW, pl.lit(sheet, pl.String).alias("sheet"),
+                          (pl.col(ROW) + before).alias("line"), "reason")

@@ -311,10 +311,18 @@ def lost_leading_zero(raw: pl.Series, jurisdiction: Jurisdiction = DEFAULT) -> p
     becomes 212345678); normalise() rightly calls that invalid, but the reader must say
     why, because the fix is in the export, not in the row. Only where fixed lines begin
     with 0 (Italy)."""
+    return restore_leading_zero(raw, jurisdiction).is_not_null().alias(raw.name)
+
+
+def restore_leading_zero(raw: pl.Series, jurisdiction: Jurisdiction = DEFAULT) -> pl.Series:
+    """The landline each value must have been where it lost its leading 0 (see
+    lost_leading_zero): "0" + its digits, a valid fixed line of the jurisdiction; null
+    for every other value. A value valid as it stands (a mobile, 3312345678, even when
+    03312345678 is a landline too) is never restored: it is read as it is."""
     j = jurisdiction
-    lost = pl.Series(raw.name, [False] * raw.len(), dtype=pl.Boolean)
+    restored = pl.repeat(None, raw.len(), dtype=pl.String, eager=True).alias(raw.name)
     if not j.fixed_lines_start_with_zero:
-        return lost
+        return restored
     meta = _metadata(j.region)
     # Narrowed step by step, cheapest and most selective first: a list is mostly valid
     # mobiles and landlines that kept their 0, and only the rest pays for phonenumbers.
@@ -329,14 +337,14 @@ def lost_leading_zero(raw: pl.Series, jurisdiction: Jurisdiction = DEFAULT) -> p
                            & _matches(c, meta.general_desc) & _matches(c, meta.mobile)))
     frame = frame.filter(_matches(pl.lit("0") + c, meta.fixed_line))
     if frame.is_empty():
-        return lost
-    values = frame.get_column("c")
-    as_is = normalise(values, j)
-    with_zero = normalise(frame.select(pl.lit("0") + c).to_series(), j)
-    fixed = (~as_is.get_column(VALID) & with_zero.get_column(VALID)
-             & (with_zero.get_column(NUMBER_TYPE) == "fixed_line")
-             & (with_zero.get_column(REGION) == j.region)).fill_null(False)
-    return lost.scatter(frame.get_column("_i"), fixed)
+        return restored
+    with_zero = frame.select(pl.lit("0") + c).to_series()
+    as_is = normalise(frame.get_column("c"), j)
+    read = normalise(with_zero, j)
+    fixed = (~as_is.get_column(VALID) & read.get_column(VALID)
+             & (read.get_column(NUMBER_TYPE) == "fixed_line")
+             & (read.get_column(REGION) == j.region)).fill_null(False)
+    return restored.scatter(frame.get_column("_i").filter(fixed), with_zero.filter(fixed))
 
 
 @functools.lru_cache(maxsize=65_536)

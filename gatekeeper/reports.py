@@ -27,7 +27,8 @@ SOURCE_COLUMNS = (
     "source_id", "version", "kind", "supplier_id", "supplier_name", "supplier_vat",
     "supplier_contact", "supplier_contract_ref", "supplier_status", "supplier_reviewed_on",
     "supplier_next_review", "supplier_sector_choice", "received_on", "file_sha256",
-    "rows_loaded", "rows_rejected", "rows_valid", "rows_dialable", "numbers_dialable",
+    "rows_loaded", "rows_rejected", "rows_repaired", "rows_valid", "rows_dialable",
+    "numbers_dialable",
     *(f"suppressed_{r}" for r in REASONS),
     *(f"{f}_coverage" for f in EVIDENCE), "oldest_consent", "newest_consent",
     "audit_id", "audit_k", "audit_n", "audit_bound", "audit_verdict", "audit_due_on",
@@ -45,6 +46,7 @@ def source_counts(decided: pl.DataFrame) -> pl.DataFrame:
     """What became of the decided rows, per source (a run adds these up source by source)."""
     return decided.group_by("source_id").agg(
         pl.len().alias("rows_loaded"),
+        pl.col("repaired").is_not_null().sum().alias("rows_repaired"),
         pl.col("valid").fill_null(False).sum().alias("rows_valid"),
         pl.col("reason").is_null().sum().alias("rows_dialable"),
         *((pl.col("reason") == r).sum().alias(f"suppressed_{r}") for r in REASONS),
@@ -155,7 +157,7 @@ def sources_html(report: pl.DataFrame, summary: dict[str, Any]) -> str:
             pct(s["consent_proof_coverage"] or 0, 1),
             f"{day(s['oldest_consent'])} / {day(s['newest_consent'])}"])
         outcome.append([source, num(s["rows_loaded"]), num(s["rows_rejected"]),
-                        num(s["rows_valid"]), num(s["rows_dialable"]),
+                        num(s["rows_repaired"]), num(s["rows_valid"]), num(s["rows_dialable"]),
                         num(s["numbers_dialable"]), suppressed or "—"])
     body = (
         f"<h1>Fonti dei numeri — campagna {e(summary['campaign'])}</h1>"
@@ -168,9 +170,9 @@ def sources_html(report: pl.DataFrame, summary: dict[str, Any]) -> str:
                  "Prova del consenso", "Consenso più vecchio / recente"],
                 origin, numeric={6}, test_id="sources", hashes={5})
         + "<h2>Esito delle righe</h2>"
-        + table(["Fonte", "Righe caricate", "Scartate", "Valide", "Chiamabili",
-                 "Numeri in lista", "Escluse per motivo"], outcome,
-                numeric={1, 2, 3, 4, 5}, test_id="outcomes", markup={6})
+        + table(["Fonte", "Righe caricate", "Scartate", "0 iniziale ripristinato", "Valide",
+                 "Chiamabili", "Numeri in lista", "Escluse per motivo"], outcome,
+                numeric={1, 2, 3, 4, 5, 6}, test_id="outcomes", markup={7})
         + "<h2>Fornitori e prove del consenso</h2>"
           "<p class=muted>Codice di condotta (G.U. 27 marzo 2024) art. 6: verifica del "
           "fornitore, prove dei consensi, verifica a campione.</p>"
@@ -196,6 +198,16 @@ def _funnel_svg(stages: list[tuple[str, str, int]]) -> str:
     return (f'<svg role="img" aria-label="funnel" width="{width + 360}" height="{height}" '
             f'viewBox="0 0 {width + 360} {height}" xmlns="http://www.w3.org/2000/svg">'
             + "".join(parts) + "</svg>")
+
+
+def _repaired_note(repaired: int) -> str:
+    """What the load read differently from the file, said where the rows are counted."""
+    if not repaired:
+        return ""
+    return (f'<p class=muted data-testid="repaired">{num(repaired)} numeri fissi arrivati '
+            "senza lo 0 iniziale (colonna salvata come numero) sono stati letti con lo 0, "
+            'come chiede il manifesto della lista (leading_zero = "restore"); per fonte in '
+            "sources.html, per riga in decisions.parquet (colonna repaired).</p>")
 
 
 def campaign_html(summary: dict[str, Any], report: pl.DataFrame) -> str:
@@ -235,8 +247,8 @@ def campaign_html(summary: dict[str, Any], report: pl.DataFrame) -> str:
         f"caricate, {num(summary.get('rejected', 0))} illeggibili, "
         f"{num(summary.get('skipped', 0))} vuote o di totale. Righe illeggibili e numeri non "
         "validi da rimandare al fornitore in rejects.csv e rejects.xlsx.</p>"
-        f"{validity}"
-        "<h2>Dalle righe ricevute ai numeri chiamabili</h2>" + _funnel_svg(stages)
+        + _repaired_note(summary.get("repaired", 0)) + validity
+        + "<h2>Dalle righe ricevute ai numeri chiamabili</h2>" + _funnel_svg(stages)
         + "<h2>Perché le righe sono state escluse</h2>"
         + table(["Motivo", "Righe", "% delle righe", "Spiegazione"], reasons,
                 numeric={1, 2}, test_id="reasons")

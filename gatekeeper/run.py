@@ -45,7 +45,7 @@ from .suppliers import ROW_FACTS, run_inputs, stale, with_diligence
 from .timeutil import iso, now_utc
 
 DECISION_COLUMNS = ("source_id", "row", "raw", "phone", "decision", "reason", "basis",
-                    "source_version")
+                    "source_version", "repaired")
 CAMPAIGN_NAME = FOLDER_NAME  # names that are folder names as they are (contracts --name)
 NO_SOURCE = P.NO_SOURCE
 BATCH_ROWS = 1_000_000  # rows decided at once: bounds a run's memory, whatever the lists
@@ -111,7 +111,7 @@ ROW_COLUMNS = ("source_id", "source_version", "row", "raw", "phone", "valid", "r
                "number_type", "name", "contract_status", "contract_end", "consent_marketing",
                "consent_third_party", "consent_date", "consent_proof", "consent_collector",
                "erased_ref", "phone_key", "consent_ip", "consent_at", "consent_method",
-               "consent_text_id", "consent_sectors")
+               "consent_text_id", "consent_sectors", "repaired")
 
 
 def _rpo_beside(rows: pl.DataFrame, rpo: pl.DataFrame) -> pl.DataFrame:
@@ -180,6 +180,7 @@ def _summary(sources: pl.DataFrame, reasons: pl.DataFrame, dialable: pl.DataFram
         "sources": sources["source_id"].to_list(),
         "rows": rows,
         "valid": int(sources["rows_valid"].sum()),
+        "repaired": int(sources["rows_repaired"].sum()),
         "dialable": dialable.height,
         "dialable_rows": dialable_rows,
         "suppressed_rows": rows - dialable_rows,
@@ -204,7 +205,8 @@ def _run_id(campaign: str, ctx: P.Context, versions: pl.DataFrame, exchanges: li
 
 DECISION_SCHEMA = pl.Schema({"source_id": pl.String, "row": pl.Int64, "raw": pl.String,
                              "phone": pl.String, "decision": pl.String, "reason": pl.String,
-                             "basis": pl.String, "source_version": pl.Int32})
+                             "basis": pl.String, "source_version": pl.Int32,
+                             "repaired": pl.String})
 
 
 def _record_run(ws: Workspace, run_id: str, campaign: str, ctx: P.Context,
@@ -318,7 +320,8 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
     with (closing(batches),  # a failed run stops the reader before the store closes
           pq.ParquetWriter(folder / "decisions.parquet", schema, compression="zstd",
                            write_statistics=False, use_dictionary=[
-                               "source_id", "decision", "reason", "basis", "source_version"]
+                               "source_id", "decision", "reason", "basis", "source_version",
+                               "repaired"]
                            ) as decisions,
           SpillWriter(waiting) as spill, WriteBehind() as behind):
         total, done = int(versions["rows_loaded"].sum()), 0

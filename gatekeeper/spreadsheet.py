@@ -1,4 +1,5 @@
-"""CSV files people open in a spreadsheet: text that a spreadsheet would run stays text.
+"""Files people open in a spreadsheet: text that a spreadsheet would run stays text, and a
+list's row is named as their program shows it.
 
 A name such as `=HYPERLINK("http://…","clic")` in a bought list would otherwise become a
 live formula in the campaign manager's Excel (CSV injection, OWASP). Cells that start
@@ -28,3 +29,13 @@ def safe_for_spreadsheets(frame: pl.DataFrame, columns: Iterable[str] | None = N
     chosen = columns if columns is not None else [
         c for c, t in frame.schema.items() if t == pl.String]
     return frame.with_columns(neutralised(c) for c in chosen if c not in set(keep))
+
+
+def shown_row(row: int, lines_before: int, sheet: str | None = None) -> str:
+    """A list's data row named as the person's program shows it, beside the data row:
+    Excel's row number and sheet, or the file's line; a Parquet file has no lines."""
+    if sheet is not None:
+        return f"row {row + lines_before} of sheet '{sheet}' (data row {row})"
+    if lines_before:
+        return f"line {row + lines_before} (data row {row})"
+    return f"row {row}"

@@ -177,8 +177,11 @@ def test_evidence_is_read_kept_and_disclosed(maker: WorkspaceMaker) -> None:
     ws = maker.ws
     loaded = gk(ws, "load")
     assert loaded.exit_code == 0, loaded.output
-    assert "row 3: consent_ip '1.2.3' is not an IPv4 or IPv6 address" in loaded.output
-    assert "row 4: consent_at 'l'altro ieri' is not a date and time" in loaded.output
+    # Named as the file shows them: the line, beside the data row.
+    assert ("line 4 (data row 3): consent_ip '1.2.3' is not an IPv4 or IPv6 address"
+            in loaded.output)
+    assert ("line 5 (data row 4): consent_at 'l'altro ieri' is not a date and time"
+            in loaded.output)
     rows = stored_rows(ws).sort("row")
     assert rows["row"].to_list() == [1, 2]
     assert rows["consent_ip"].to_list() == ["2001:db8::7", "93.44.12.7"]

@@ -229,7 +229,7 @@ def test_demo_load_prints_per_source_summary(demo) -> None:  # type: ignore[no-u
     assert result.exit_code == 0, result.output
     for source_id in ("acme-2026-11", "crm-clienti", "pagine-2026"):
         assert source_id in result.output
-    assert "row 31: row has 9 fields" in result.output
+    assert "line 32 (data row 31): row has 9 fields" in result.output
     assert "mobile" in result.output and "premium_rate" in result.output
     listed = CliRunner().invoke(cli, ["--home", str(demo.root), "sources", "--json"])
     assert {r["source_id"] for r in __import__("json").loads(listed.output)} == {
@@ -672,11 +672,13 @@ def test_a_landline_that_lost_its_leading_zero_is_a_reject_that_says_why(
                  columns='phone = "Telefono"\nname = "Nominativo"')
     rows, rejects = _read(maker, "a")
     assert rows["name"].to_list() == ["Mobile", "Text", "Mobile 345", "Junk"]
+    fix = ('format the column as text and export again, or write leading_zero = "restore" '
+           "in sources/a.toml to read it as that landline")
     assert rejects.rows() == [
         (1, "phone '212345678' looks like a landline whose leading zero was lost (the column "
-            "was stored as a number); format the column as text and export again"),
+            f"was stored as a number); {fix}"),
         (4, "phone '612345678' looks like a landline whose leading zero was lost (the column "
-            "was stored as a number); format the column as text and export again")]
+            f"was stored as a number); {fix}")]
 
 
 def test_a_landline_in_italian_excel_notation_that_lost_its_zero(maker: WorkspaceMaker) -> None:
@@ -686,7 +688,8 @@ def test_a_landline_in_italian_excel_notation_that_lost_its_zero(maker: Workspac
     assert rows["row"].to_list() == [2]
     assert rejects["reason"].to_list() == [
         "phone '2,12345678E+08' looks like a landline whose leading zero was lost (the column "
-        "was stored as a number); format the column as text and export again"]
+        "was stored as a number); format the column as text and export again, or write "
+        'leading_zero = "restore" in sources/a.toml to read it as that landline']
 
 
 def test_a_sheet_as_excel_users_save_it(maker: WorkspaceMaker) -> None:

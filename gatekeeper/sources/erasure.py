@@ -22,7 +22,7 @@ import polars as pl
 
 from ..digest import sha256_file
 from ..errors import GatekeeperError
-from ..normalise import normalise, normalise_one
+from .fields import read_phones
 from .manifest import Manifest
 from .readers import DELIMITERS, _decode
 
@@ -58,6 +58,18 @@ def erase_from_list(manifest: Manifest, phone: str, national: str) -> FileErasur
     return FileErasure(path, rows, old, sha256_file(path), why)
 
 
+def _phones(values: pl.Series, manifest: Manifest) -> pl.Series:
+    """The numbers of a phone column as the load read them (a landline that lost its 0 is
+    that landline when the manifest restores it)."""
+    return read_phones(values, manifest)[0].get_column("phone")
+
+
+def _phone(value: str, manifest: Manifest) -> str | None:
+    """One cell's number as the load read it."""
+    found: str | None = _phones(pl.Series([value], dtype=pl.String), manifest).item()
+    return found
+
+
 def _replace(path: Path, data: bytes) -> None:
     """Write the edited file in place of the old one, atomically, same permissions."""
     tmp = path.with_name(f".{path.name}.erasing-{os.getpid()}")
@@ -74,7 +86,10 @@ def _erase_csv(manifest: Manifest, phone: str, national: str) -> tuple[int, str 
     utf8, encoding = _decode(data, manifest)
     lines = utf8.decode("utf-8").splitlines(keepends=True)
     digits = pl.Series(lines, dtype=pl.String).str.replace_all(r"\D", "")
-    hits = digits.str.contains(national, literal=True).arg_true().to_list()
+    hit = digits.str.contains(national, literal=True)
+    if manifest.restores_leading_zero and national.startswith("0"):  # as the load read it
+        hit = hit | digits.str.contains(national[1:], literal=True)
+    hits = hit.arg_true().to_list()
     column = manifest.columns["phone"]
     header_at, header, delimiter = _find_header(lines, column, manifest.delimiter)
     if header_at is None:
@@ -86,7 +101,7 @@ def _erase_csv(manifest: Manifest, phone: str, national: str) -> tuple[int, str 
         if len(fields) != len(header):
             return 0, (f"line {at + 1} holds the number but is not a whole row (a quoted "
                        "field spans lines?); remove the person's row by hand")
-        if normalise_one(fields[position])[0] == phone:
+        if _phone(fields[position], manifest) == phone:
             ending = lines[at][len(lines[at].rstrip("\r\n")):]
             lines[at] = delimiter * (len(header) - 1) + ending
             blanked += 1
@@ -130,7 +145,7 @@ def _erase_xlsx(manifest: Manifest, phone: str, national: str) -> tuple[int, str
     column = manifest.columns["phone"]
     if column not in frame.columns:
         return 0, f"no column '{column}' in the sheet; remove the person's row by hand"
-    found = normalise(frame[column])["phone"].eq_missing(phone).arg_true().to_list()
+    found = _phones(frame[column], manifest).eq_missing(phone).arg_true().to_list()
     if not found:
         return 0, None
     book = load_workbook(path)
@@ -141,7 +156,7 @@ def _erase_xlsx(manifest: Manifest, phone: str, national: str) -> tuple[int, str
     blanked = 0
     for index in found:
         cells = worksheet[header_row + 1 + index]
-        if position is None or normalise_one(str(cells[position].value))[0] != phone:
+        if position is None or _phone(str(cells[position].value), manifest) != phone:
             return 0, "the rows moved when the sheet was read; remove the person's row by hand"
         for cell in cells:
             cell.value = None
@@ -158,7 +173,7 @@ def _erase_parquet(manifest: Manifest, phone: str, national: str) -> tuple[int, 
     column = manifest.columns["phone"]
     if column not in frame.columns:
         return 0, f"no column '{column}'; remove the person's row by hand"
-    hit = normalise(frame[column].cast(pl.String))["phone"].eq_missing(phone)
+    hit = _phones(frame[column].cast(pl.String), manifest).eq_missing(phone)
     if not hit.any():
         return 0, None
     blanked = frame.with_columns(pl.when(hit).then(None).otherwise(pl.col(c)).alias(c)

@@ -16,13 +16,15 @@ from ..columns import (
     BOOLEAN_FIELDS,
     CANONICAL_FIELDS,
     DATE_FIELDS,
+    LEADING_ZERO,
     RAW,
+    REPAIRED,
     ROW,
     VALID,
 )
 from ..errors import SourceFileError
 from ..jurisdictions import DEFAULT, Jurisdiction
-from ..normalise import lost_leading_zero
+from ..normalise import normalise, restore_leading_zero
 from . import evidence
 from .manifest import Manifest
 from .readers import REJECT_SCHEMA, RawTable, header_hint_text
@@ -35,6 +37,8 @@ STATUS_WORDS = {
 }
 LOST_ZERO = ("looks like a landline whose leading zero was lost (the column was stored as a "
              "number); format the column as text and export again")
+# The fix the person holding the file can make without the supplier.
+RESTORE_FIX = ', or write leading_zero = "restore" in {} to read it as that landline'
 # Excel's two-digit-year window: 00-29 are 20xx, 30-99 are 19xx.
 EXCEL_PIVOT_YY = 30
 # Excel's 1900 date system, past its phantom 1900-02-29: date = 1899-12-30 + serial days.
@@ -121,14 +125,35 @@ def _status() -> tuple[pl.Expr, pl.Expr]:
     return value.alias(field), error.alias(_ERR + field)
 
 
+def read_phones(raw: pl.Series, manifest: Manifest, jurisdiction: Jurisdiction = DEFAULT,
+                numbers: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.Series]:
+    """The phone column as the manifest has it read: normalise()'s columns and REPAIRED,
+    and which values are landlines that lost their leading 0 and were left so, for the
+    caller to reject. With leading_zero = "restore" none is left: each is read as the
+    landline it was, its REPAIRED "leading_zero". `numbers` is normalise(raw), when done
+    already: then only the values it found invalid are looked at (a few percent of a list
+    instead of all of it: ~1.7 s less per 3.3M rows)."""
+    numbers = normalise(raw, jurisdiction) if numbers is None else numbers
+    invalid = (~numbers.get_column(VALID).fill_null(False)).arg_true()
+    restored = restore_leading_zero(raw.gather(invalid), jurisdiction)
+    at = invalid.filter(restored.is_not_null())
+    repaired = pl.repeat(None, raw.len(), dtype=pl.String, eager=True).alias(REPAIRED)
+    lost = pl.repeat(False, raw.len(), eager=True).alias(RAW)
+    if not manifest.restores_leading_zero:
+        return numbers.with_columns(repaired), lost.scatter(at, True)
+    if at.len():
+        fixed = normalise(restored.drop_nulls(), jurisdiction)
+        numbers = numbers.with_columns(numbers.get_column(c).scatter(at, fixed.get_column(c))
+                                       for c in fixed.columns)
+        repaired = repaired.scatter(at, LEADING_ZERO)
+    return numbers.with_columns(repaired), lost
+
+
 def to_canonical(table: RawTable, manifest: Manifest, jurisdiction: Jurisdiction = DEFAULT,
                  numbers: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Canonical fields + `row` + `raw` for readable rows; rejects (row, reason) for the rest
-    (bare numbers are the jurisdiction's).
-
-    `numbers`, the phone column already normalised (normalise), rides along on the rows;
-    then only the values it found invalid are looked at for a lost leading zero (a few
-    percent of a list instead of all of it: ~1.7 s less per 3.3M rows)."""
+    """Canonical fields + `row` + `raw` + the number read from it (read_phones; bare
+    numbers are the jurisdiction's) for readable rows; rejects (row, reason) for the rest.
+    `numbers`: normalise() of the phone column, when the caller has it already."""
     phone_column = manifest.columns["phone"]
     selected = [_source_column(f, manifest, table).alias(f) for f in CANONICAL_FIELDS]
     frame = table.frame.select(pl.col(ROW), pl.col(phone_column).alias(RAW), *selected[1:])
@@ -157,17 +182,12 @@ def to_canonical(table: RawTable, manifest: Manifest, jurisdiction: Jurisdiction
         value for value, _ in distinct)
     parsed += distinct
     # A landline read from a number cell lost its 0: as a row it would just be "invalid",
-    # hiding that the whole column needs exporting again as text.
-    raw = frame.get_column(RAW)
-    if numbers is None:
-        lost = lost_leading_zero(raw, jurisdiction)
-    else:
-        invalid = ~numbers.get_column(VALID).fill_null(False)
-        lost = pl.Series(RAW, [False] * raw.len(), dtype=pl.Boolean).scatter(
-            invalid.arg_true(), lost_leading_zero(raw.filter(invalid), jurisdiction))
-        frame = frame.hstack(numbers)
-    lost_zero = (pl.when(lost)
-                 .then(pl.format(f"phone '{{}}' {LOST_ZERO}", pl.col(RAW).str.strip_chars())))
+    # hiding that the whole column needs exporting again as text (or restoring).
+    numbers, lost = read_phones(frame.get_column(RAW), manifest, jurisdiction, numbers)
+    frame = frame.hstack(numbers)
+    fix = LOST_ZERO + RESTORE_FIX.format(f"sources/{manifest.path.name}")
+    lost_zero = pl.when(pl.lit(lost)).then(
+        pl.concat_str(pl.lit("phone '"), pl.col(RAW).str.strip_chars(), pl.lit(f"' {fix}")))
     frame = frame.with_columns(lost_zero.alias(_ERR + "phone"))
     errors = [_ERR + "phone", *(err.meta.output_name() for _, err in parsed)]
     frame = frame.with_columns(pl.coalesce(errors).alias("reason")).drop(errors)

@@ -21,8 +21,12 @@ from ..errors import ManifestError
 TOP_KEYS = (
     "id", "kind", "file", "received_on", "purposes", "supplier", "columns", "defaults",
     "sheet", "delimiter", "encoding", "header_row", "skip_rows", "outside_workspace",
+    "leading_zero",
 )
 SUPPLIER_KEYS = ("name", "vat", "contact", "contract_ref")
+# What to do with a landline stored as a number, its leading 0 lost (212345678): reject
+# the row (the supplier exports the column again as text) or read it as that landline.
+LEADING_ZERO_MODES = ("reject", "restore")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -53,6 +57,12 @@ class Manifest:
     header_row: int | None = None  # 1-based line (CSV) or sheet row (.xlsx); None: default
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
     supplier_id: str | None = None  # supplier = "<id>": suppliers/<id>.toml (due diligence)
+    leading_zero: str = "reject"  # one of LEADING_ZERO_MODES
+
+    @property
+    def restores_leading_zero(self) -> bool:
+        """Is a landline that lost its leading 0 read as that landline (else rejected)?"""
+        return self.leading_zero == "restore"
 
 
 def _fail(path: Path, key: str, message: str) -> ManifestError:
@@ -175,6 +185,14 @@ def _header_row(path: Path, raw: dict[str, Any], file_value: str) -> int | None:
     return next(iter(given.values()))
 
 
+def _leading_zero(path: Path, value: Any) -> str:
+    if value not in LEADING_ZERO_MODES:
+        raise _fail(path, "leading_zero", f"must be \"reject\" (the default: such rows are "
+                    "rejects) or \"restore\" (read as the landline they were), got "
+                    f"{value!r}")
+    return str(value)
+
+
 def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
     """Validate one manifest; every error names the file and the key to fix."""
     raw = read_toml(path, ManifestError)
@@ -225,6 +243,7 @@ def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
         raw=raw,
         supplier_id=(_supplier_id(path, raw["supplier"])
                      if isinstance(raw.get("supplier"), str) else None),
+        leading_zero=_leading_zero(path, raw.get("leading_zero", "reject")),
     )
 
 

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -51,6 +52,10 @@ class RawTable:
     # header does not: a title above the header is the usual cause.
     header_hint: int | None = None
     skipped: pl.DataFrame = field(default_factory=_empty_skipped)
+    # Where data row n is as the list's program shows it: line (CSV) or sheet row (.xlsx)
+    # n + lines_before, of `sheet`; a Parquet file has no lines (0).
+    sheet: str | None = None
+    lines_before: int = 0
 
 
 def _split_skipped(frame: pl.DataFrame, manifest: Manifest) -> tuple[pl.DataFrame,
@@ -82,6 +87,7 @@ def _split_skipped(frame: pl.DataFrame, manifest: Manifest) -> tuple[pl.DataFram
 
 
 HINT_ROWS = 20  # how far down a header is looked for when the configured one is wrong
+PLACE_ROWS = 50  # how far down a sheet's default header is looked for when naming rows
 
 
 def _empty_rejects() -> pl.DataFrame:
@@ -107,11 +113,11 @@ def _decode(data: bytes, manifest: Manifest) -> tuple[bytes, str]:
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
             row = line - (manifest.header_row or 1)
+            where = " above the header" if row < 0 else " (the header)" if row == 0 else ""
             raise SourceFileError(
-                f"byte 0x{data[exc.start:exc.start + 1].hex()} is not {manifest.encoding}"
-                + (f" (line {line}, above the header)" if row < 0 else "")
-                + "; remove 'encoding' from the manifest to let Gatekeeper detect it",
-                file=path, row=row if row >= 0 else None) from None
+                f"byte 0x{data[exc.start:exc.start + 1].hex()} on line {line}{where} is not "
+                f"{manifest.encoding}; remove 'encoding' from the manifest to let Gatekeeper "
+                "detect it", file=path, row=row if row > 0 else None) from None
     encoding = bom_encoding(data)
     if encoding:
         try:
@@ -389,7 +395,8 @@ def read_csv(manifest: Manifest) -> RawTable:
     skipped = pl.concat([skipped, pl.DataFrame(
         {ROW: start[bad_at][blank], "reason": ["empty row"] * int(blank.sum())},
         schema=SKIPPED_SCHEMA)])
-    return RawTable(frame, rejects.sort(ROW), encoding, delimiter, hint, skipped.sort(ROW))
+    return RawTable(frame, rejects.sort(ROW), encoding, delimiter, hint, skipped.sort(ROW),
+                    lines_before=header_row)
 
 
 def _without_own_row_column(frame: pl.DataFrame, manifest: Manifest) -> pl.DataFrame:
@@ -454,13 +461,11 @@ def read_xlsx(manifest: Manifest) -> RawTable:
             raise
         raise _workbook_error(exc, manifest) from None
     assert isinstance(cells, pl.DataFrame)
-    filled = cells.select(pl.any_horizontal(
-        pl.col(c).str.strip_chars().fill_null("") != "" for c in cells.columns)
-    ).to_series() if cells.width else pl.Series([], dtype=pl.Boolean)  # no cell at all
-    if not filled.any():
+    first = _first_filled(cells)
+    if first is None:
         raise SourceFileError("the sheet is empty; it needs a header row and data rows",
                               file=manifest.file)
-    header_row = manifest.header_row or int(filled.arg_true()[0]) + 1
+    header_row = manifest.header_row or first
     if header_row > cells.height:
         raise SourceFileError(f"header_row = {header_row}, but the sheet's last row is "
                               f"{cells.height}", file=manifest.path, key="header_row")
@@ -475,7 +480,47 @@ def read_xlsx(manifest: Manifest) -> RawTable:
     frame = _without_own_row_column(frame, manifest)
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     frame, skipped = _split_skipped(frame, manifest)
-    return RawTable(frame, _empty_rejects(), header_hint=hint, skipped=skipped)
+    name = sheet if isinstance(sheet, str) else reader.sheet_names[sheet]
+    return RawTable(frame, _empty_rejects(), header_hint=hint, skipped=skipped, sheet=name,
+                    lines_before=header_row)
+
+
+def _first_filled(cells: pl.DataFrame) -> int | None:
+    """The sheet row (1-based) of the first row with anything in it: the default header."""
+    if not cells.width:  # no cell at all
+        return None
+    filled = cells.select(pl.any_horizontal(
+        pl.col(c).str.strip_chars().fill_null("") != "" for c in cells.columns)).to_series()
+    return int(filled.arg_true()[0]) + 1 if filled.any() else None
+
+
+def data_place(file: Path, raw: dict[str, Any]) -> tuple[str | None, int]:
+    """Where a loaded list's data rows are as its program shows them, for naming its rows
+    later: (sheet name, rows above the first data row) of an .xlsx, (None, lines above
+    it) of a CSV, (None, 0) of Parquet. `raw` is the manifest it was loaded with. A sheet
+    without `header_row` is looked at for the reader's default header (its first filled
+    row); when the workbook is gone or damaged, what the manifest says (else row 1)."""
+    header = raw.get("header_row") or (int(raw["skip_rows"]) + 1
+                                       if raw.get("skip_rows") is not None else None)
+    sheet = raw.get("sheet") if isinstance(raw.get("sheet"), str) else None
+    suffix = file.suffix.lower()
+    if suffix == ".parquet":
+        return None, 0
+    if suffix != ".xlsx":
+        return None, header or 1
+    import fastexcel
+
+    try:
+        book = fastexcel.read_excel(str(file))
+        sheet = sheet if sheet is not None else book.sheet_names[0]
+        if header is None:
+            head = pl.from_arrow(book.load_sheet(sheet, header_row=None, skip_rows=0,
+                                                 n_rows=PLACE_ROWS, dtypes="string").to_arrow())
+            assert isinstance(head, pl.DataFrame)
+            header = _first_filled(head)
+    except Exception:  # gone, moved or damaged since the load: say only what is known
+        pass
+    return sheet, header or 1
 
 
 def _as_text(frame: pl.DataFrame, manifest: Manifest) -> pl.DataFrame:

@@ -34,6 +34,7 @@ ROW_SCHEMA: dict[str, pl.DataType] = {
     # Schema 5: the consent's evidence (older files read these as nulls, see conform).
     "consent_ip": pl.String(), "consent_at": pl.Datetime("us"), "consent_method": pl.String(),
     "consent_text_id": pl.String(), "consent_sectors": pl.List(pl.String()),
+    "repaired": pl.String(),  # what the load repaired in the number (leading_zero), else null
 }
 VERSION_COLUMNS = (
     "source_id", "version", "kind", "file", "file_sha256", "manifest_sha256", "manifest_json",
@@ -100,12 +101,24 @@ def version_summary(store: Store, source_id: str, version: int) -> dict[str, Any
     """What a stored version holds: counts, valid numbers per type, file sha256."""
     row = store.one(
         "SELECT rows_read, rows_loaded, rows_rejected, coalesce(rows_skipped, 0), "
-        "file_sha256, number_types FROM source_versions WHERE source_id = ? AND version = ?",
-        [source_id, version])
+        "file_sha256, number_types, rows_file FROM source_versions WHERE source_id = ? AND "
+        "version = ?", [source_id, version])
     assert row is not None
     return {"rows_read": row[0], "rows_loaded": row[1], "rows_rejected": row[2],
             "rows_skipped": row[3], "file_sha256": row[4],
-            "by_type": json.loads(row[5] or "{}")}
+            "by_type": json.loads(row[5] or "{}"), "rows_repaired": repaired_rows(store, row[6])}
+
+
+def repaired_rows(store: Store, rows_file: str | None) -> int:
+    """How many rows of a version the load repaired (0 once purged, or for a file written
+    before repairs were)."""
+    if rows_file is None:
+        return 0
+    path = store.file_path(rows_file)
+    if "repaired" not in pq.read_schema(path).names:
+        return 0
+    column = pq.read_table(path, columns=["repaired"]).column(0)
+    return int(len(column) - column.null_count)
 
 
 def newest_versions(store: Store, source_ids: Sequence[str] = ()) -> pl.DataFrame:
