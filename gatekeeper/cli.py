@@ -820,37 +820,52 @@ def _day_option(value: str | None, what: str) -> Any:
 @cli.command()
 @click.argument("phone")
 @click.option("--format", "fmt", default="text", show_default=True,
-              type=click.Choice(["text", "json", "html"]),
-              help="The reply letter as text or HTML, or the data as JSON.")
+              type=click.Choice(["text", "json", "html", "pdf", "preview"]),
+              help="The reply letter as text, HTML or PDF (PDF needs --out), the data as "
+              "JSON, or the DPO's preview page (warnings, letter, internal details; logs "
+              "nothing, even with --ref).")
 @click.option("--lang", default="it", show_default=True, type=click.Choice(["it", "en"]),
-              help="Language of the letter (text and html).")
+              help="Language of the letter (text, html, pdf, preview).")
 @click.option("--ref", help="The person's request reference: logs the request as answered.")
 @click.option("--received", help="When the request arrived (YYYY-MM-DD; default: today).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write to a file, not stdout.")
 @click.pass_context
 def disclose(ctx: click.Context, phone: str, fmt: str, lang: str, ref: str | None,
              received: str | None, out: str | None) -> None:
-    """Everything held about a number and where it came from; exit 3 when nothing is held."""
+    """Everything held about a number and where it came from; exit 3 when nothing is held.
+
+    Warnings for the privacy officer (the number held under several names, a damaged
+    opt-out journal line) are printed on stderr: read them before sending the letter."""
     from pathlib import Path
 
     from .disclosure import disclose as collect
-    from .disclosure.letter import render_letter
-    from .outfile import output_path, write_output
+    from .disclosure.letter import letter_bytes
+    from .disclosure.preview import preview_letter
+    from .errors import InputError
+    from .outfile import output_path
 
     ws = _workspace(ctx)
+    if fmt == "pdf" and not out:
+        raise InputError("--format pdf writes a file: add --out FILE (e.g. --out lettera.pdf)")
     target = output_path(Path(out)) if out else None  # before --ref logs the answer
-    data = collect(ws, phone, ref=ref, received_on=_day_option(received, "--received"))
+    if fmt == "preview":
+        preview = preview_letter(ws, phone, lang=lang, ref=ref)
+        data, body = preview.data, preview.page().encode("utf-8")
+    else:
+        data = collect(ws, phone, ref=ref, received_on=_day_option(received, "--received"))
+        body = ((json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+                if fmt == "json" else letter_bytes(data, ws.config().controller, fmt, lang, ref))
     for warning in data["warnings"]:
         click.echo(f"warning: {warning}", err=True)
-    if fmt == "json":
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    else:
-        text = render_letter(data, ws.config().controller, fmt, lang, ref)
     if target:
-        write_output(target, text)
+        try:
+            target.write_bytes(body)
+        except OSError as exc:
+            raise InputError(f"cannot be written ({exc.strerror}); choose another --out",
+                             file=target) from None
         click.echo(f"written to {out}", err=True)
     else:
-        click.echo(text, nl=False)
+        click.echo(body.decode("utf-8"), nl=False)
     if not data["held"]:
         click.echo(f"nothing is held about {data['phone']}", err=True)
         ctx.exit(3)
@@ -862,11 +877,30 @@ def disclose(ctx: click.Context, phone: str, fmt: str, lang: str, ref: str | Non
 @click.option("--by", "by", default="privacy officer", show_default=True,
               help="Who carries out the erasure.")
 @click.option("--received", help="When the request arrived (YYYY-MM-DD; default: today).")
+@click.option("--dry-run", is_flag=True,
+              help="List every file and row the erasure would rewrite or remove, and every "
+              "copy it would keep and why; change nothing.")
 @click.pass_context
-def erase(ctx: click.Context, phone: str, ref: str, by: str, received: str | None) -> None:
+def erase(ctx: click.Context, phone: str, ref: str, by: str, received: str | None,
+          dry_run: bool) -> None:
     """Delete a person's data; keep a suppression entry so the number is never dialed."""
     from .disclosure import erase as do_erase
+    from .disclosure import erase_plan
 
+    def show(copies: list[Any], verbs: dict[str, str]) -> None:
+        for copy in copies:
+            why = f" ({copy.why})" if copy.why else ""
+            detail = f": {copy.detail}" if copy.detail else ""
+            click.echo(f"  {verbs[copy.action]:<6} {copy.where}{why}{detail}")
+
+    if dry_run:
+        plan = erase_plan(_workspace(ctx), phone, ref)
+        already = (f" (already erased at {plan.already_erased}; it would check again)"
+                   if plan.already_erased else "")
+        click.echo(f"erasing {plan.phone} under request {ref} would{already}:")
+        show(plan.copies, {"erased": "erase", "kept": "keep"})
+        click.echo("nothing was changed (--dry-run)")
+        return
     with TerminalProgress() as progress:
         r = do_erase(_workspace(ctx), phone, ref, by=by,
                      received_on=_day_option(received, "--received"), progress=progress)
@@ -874,10 +908,7 @@ def erase(ctx: click.Context, phone: str, ref: str, by: str, received: str | Non
                + (" (already erased; checked again)" if r.already else ""))
     click.echo(f"  source rows blanked {r.rows:,}, rejects removed {r.rejects:,}, "
                f"campaign entries removed {r.campaigns:,}")
-    for copy in r.copies:
-        why = f" ({copy.why})" if copy.why else ""
-        detail = f": {copy.detail}" if copy.detail else ""
-        click.echo(f"  {copy.action:<6} {copy.where}{why}{detail}")
+    show(r.copies, {"erased": "erased", "kept": "kept"})
 
 
 @cli.group(invoke_without_command=True)

@@ -33,7 +33,7 @@ def test_disclose_names_both_suppliers_in_both_languages(scrubbed: Workspace) ->
     phone, proof = _in_two_supplied_sources(scrubbed)
     national = phone.removeprefix("+39")
     written = f"{national[:3]} {national[3:6]} {national[6:]}"  # as a person writes it
-    data = json.loads(gk(scrubbed, "disclose", written, "--format", "json").output)
+    data = json.loads(gk(scrubbed, "disclose", written, "--format", "json").stdout)
     assert data["phone"] == phone
     assert {"phone", "sources", "rpo_checks", "optouts", "campaigns", "erased"} <= set(data)
     suppliers = {s["source_id"]: s["supplier"]["name"] for s in data["sources"]
@@ -46,14 +46,17 @@ def test_disclose_names_both_suppliers_in_both_languages(scrubbed: Workspace) ->
     italian = gk(scrubbed, "disclose", phone)
     english = gk(scrubbed, "disclose", phone, "--lang", "en", "--format", "html")
     assert italian.exit_code == english.exit_code == 0
-    for letter in (italian.output, english.output):
+    for letter in (italian.stdout, english.stdout):
         assert "Acme Lead S.r.l." in letter and "Elenchi Italia S.p.A." in letter
         assert proof in letter and "Garante" in letter and "dpo@connecto.example" in letter
         assert "Connecto S.r.l." in letter
-    assert "Da dove abbiamo ottenuto il Suo numero" in italian.output
-    assert "reclamo" in italian.output
-    assert english.output.startswith("<!DOCTYPE html>") and "How to object" in english.output
-    assert "http" not in english.output.split("<body>")[0]  # no external fetches
+        # What the DPO checks stays in the JSON, never in the person's letter.
+        for internal in (*suppliers, acme["file_sha256"][:16], "data/lists", "SHA-256"):
+            assert internal not in letter, internal
+    assert "Da dove abbiamo ottenuto il Suo numero" in italian.stdout
+    assert "reclamo" in italian.stdout
+    assert english.stdout.startswith("<!DOCTYPE html>") and "How to object" in english.stdout
+    assert "http" not in english.stdout.split("<body>")[0]  # no external fetches
 
 
 def test_nothing_held_exits_3_with_a_plain_statement(scrubbed: Workspace) -> None:
@@ -69,7 +72,7 @@ def test_disclose_lists_campaigns_and_optouts(scrubbed: Workspace) -> None:
     first = dialable.row(0, named=True)
     assert gk(scrubbed, "optout", "add", first["phone"], "--channel", "email", "--by",
               "dpo").exit_code == 0
-    data = json.loads(gk(scrubbed, "disclose", first["phone"], "--format", "json").output)
+    data = json.loads(gk(scrubbed, "disclose", first["phone"], "--format", "json").stdout)
     assert [(c["campaign"], c["basis"], c["source_id"]) for c in data["campaigns"]] == [
         ("demo", first["basis"], first["source_id"])]
     assert data["optouts"][-1]["channel"] == "email"
@@ -89,7 +92,7 @@ def _two_versions(maker: WorkspaceMaker) -> None:
 
 def test_disclose_reports_every_version_of_a_source(maker: WorkspaceMaker) -> None:
     _two_versions(maker)
-    data = json.loads(gk(maker.ws, "disclose", "3331234567", "--format", "json").output)
+    data = json.loads(gk(maker.ws, "disclose", "3331234567", "--format", "json").stdout)
     assert [(s["version"], s["row"], s["name"]) for s in data["sources"]] == [
         (1, 1, "Anna Rossi"), (2, 2, "Anna Rossi Bis")]
     assert data["sources"][0]["file_sha256"] != data["sources"][1]["file_sha256"]
@@ -108,7 +111,7 @@ def test_erasure_removes_personal_data_and_suppresses_later_loads(
                        | pl.col("raw").str.contains("1234567")).height
     blanked = rows.filter(pl.col("erased_ref") == "PEC-77").height
     assert (left, blanked) == (0, 2)
-    data = json.loads(gk(maker.ws, "disclose", "3331234567", "--format", "json").output)
+    data = json.loads(gk(maker.ws, "disclose", "3331234567", "--format", "json").stdout)
     assert data["sources"] == [] and data["erased"]["request_ref"] == "PEC-77"
     assert "PEC-77" in gk(maker.ws, "disclose", "3331234567").output
     # The same number arrives again in a new version of the list: suppressed ERASED, and
@@ -132,7 +135,7 @@ def test_erasure_is_one_transaction(maker: WorkspaceMaker,
     failed = gk(maker.ws, "erase", "3331234567", "--ref", "PEC-1")
     assert failed.exit_code == 2 and "injected fault" in failed.output
     monkeypatch.delenv("GATEKEEPER_FAULT")
-    data = json.loads(gk(maker.ws, "disclose", "3331234567", "--format", "json").output)
+    data = json.loads(gk(maker.ws, "disclose", "3331234567", "--format", "json").stdout)
     assert len(data["sources"]) == 2 and data["erased"] is None
     assert data["sources"][0]["name"] == "Anna Rossi"
 
@@ -145,7 +148,7 @@ def test_erasure_rewrites_reports_without_the_number(scrubbed: Workspace) -> Non
     assert phone not in pl.read_csv(out / "dialable.csv")["phone"].to_list()
     assert pl.read_parquet(out / "decisions.parquet").filter(
         pl.col("phone") == phone).is_empty()
-    data = json.loads(gk(scrubbed, "disclose", phone, "--format", "json").output)
+    data = json.loads(gk(scrubbed, "disclose", phone, "--format", "json").stdout)
     assert data["campaigns"] == [] and data["erased"]["request_ref"] == "R-1"
 
 
@@ -273,6 +276,6 @@ def test_erasure_reaches_every_copy_or_says_why_it_is_kept(scrubbed: Workspace) 
     assert reload.exit_code == 0 and "version 2" not in reload.output  # unchanged lists
     letter = gk(scrubbed, "disclose", phone).output
     assert "conservati" in letter and "cinque anni" in letter
-    data = json.loads(gk(scrubbed, "disclose", phone, "--format", "json").output)
+    data = json.loads(gk(scrubbed, "disclose", phone, "--format", "json").stdout)
     kept = {c["where"]: c["why"] for c in data["erased"]["copies"] if c["action"] == "kept"}
     assert kept["data/optouts.jsonl"] == "optout"

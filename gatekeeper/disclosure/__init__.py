@@ -25,7 +25,8 @@ from ..store import rpo as rpo_store
 from ..store import runs as run_store
 from ..store import suppliers as supplier_store
 from ..timeutil import iso, now_utc
-from .erasure import EraseResult, erase
+from .erasure import ErasePlan, EraseResult, erase, erase_plan
+from .letter import held_names
 from .requests import record_request
 
 DISCLOSURE_KEYS = ("phone", "sources", "rpo_checks", "optouts", "campaigns", "erased",
@@ -112,6 +113,19 @@ def _erased(store: Store, phone: str) -> dict[str, Any] | None:
     return erased
 
 
+def _names_warning(sources: list[dict[str, Any]]) -> list[str]:
+    """The number held under more than one name: the letter names nobody (it could be
+    sent to someone other than the person named), and the DPO should know before sending."""
+    names = held_names(sources)
+    if len(names) < 2:
+        return []
+    where = sorted({s["source_id"] for s in sources if (s.get("name") or "").strip()})
+    return [f"this number is held under {len(names)} different names (in {', '.join(where)}): "
+            "the letter names nobody and leaves out customer codes; check that the person "
+            "asking is the one the data is about before sending (the names are in the JSON "
+            "and the preview)"]
+
+
 def disclose(ws: Workspace, value: str, *, ref: str | None = None,
              received_on: dt.date | None = None) -> dict[str, Any]:
     """Everything held about one number; `held` is false when there is nothing at all.
@@ -138,6 +152,7 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
     fix = ("repair the journal from a backup (gatekeeper optout repair) before sending "
            "this answer")
     data["warnings"] = [
+        *_names_warning(data["sources"]),
         *(f"the opt-out journal's line {n} is damaged and holds this number's digits: an "
           f"opt-out of it may be missing from this answer; {fix}" for n in holding),
         *(f"the opt-out journal's line {n} is damaged beyond reading: an opt-out of this "
@@ -146,4 +161,4 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
     return data
 
 
-__all__ = ["DISCLOSURE_KEYS", "EraseResult", "disclose", "erase"]
+__all__ = ["DISCLOSURE_KEYS", "ErasePlan", "EraseResult", "disclose", "erase", "erase_plan"]

@@ -15,6 +15,7 @@ from typing import Any
 from ..config import Controller
 from ..htmlpage import e, page
 from ..timeutil import ROME
+from .erasure import KEPT_BACKUPS, KEPT_OPTOUT, KEPT_RPO, KEPT_SUPPRESSION, KEPT_UNMANAGED
 
 Block = tuple[str, Any]  # ("h", text) | ("p", text) | ("ul", [text, ...])
 
@@ -37,16 +38,19 @@ T: dict[str, dict[str, str]] = {
         "public_directory": "da un elenco telefonico pubblico fornito da {supplier} "
                             "(P.IVA {vat}{contract})",
         "contract_ref": ", contratto n. {ref}",
-        "source": "Lista «{source_id}», ricevuta il {received}: il numero proviene {origin}. "
-                  "Compare alla riga {row} del file (impronta SHA-256 {sha}).",
+        "source": "Il {received} abbiamo ricevuto il Suo numero {origin}.",
         "versions": "Il numero compare anche in {n} versioni precedenti della stessa lista.",
-        "held_name": "Nome ricevuto: {name}.",
+        "held_name": "Nominativo associato al numero: {name}.",
         "held_customer": "Codice cliente: {customer}.",
         "tp_consent": "Secondo il fornitore, il {date}{channel} Lei ha dato il consenso, "
                       "raccolto da {collector}, a essere contattato per offerte commerciali "
                       "di altre aziende{proof}.",
         "own_consent": "Ci ha dato il consenso a ricevere offerte commerciali il {date}"
                        "{channel}{proof}.",
+        "tp_basis": "Base giuridica delle nostre chiamate: questo consenso (art. 6, par. 1, "
+                    "lett. a, GDPR; art. 130 Codice Privacy).",
+        "own_basis": "Base giuridica delle nostre chiamate: il Suo consenso (art. 6, par. 1, "
+                     "lett. a, GDPR; art. 130 Codice Privacy).",
         "no_consent": "Non risulta alcun consenso al marketing.",
         "evidence": "Prove del consenso che il fornitore ci ha trasmesso: {items}.",
         "ev_ip": "indirizzo IP {value}",
@@ -64,9 +68,9 @@ T: dict[str, dict[str, str]] = {
         "contract_active": "Il Suo contratto con noi è in essere.",
         "contract_ceased": "Il Suo contratto con noi è cessato{end}.",
         "ended_on": " il {date}",
-        "public_rule": "Un numero pubblicato in un elenco pubblico può essere chiamato per "
-                       "offerte commerciali solo se non è iscritto al Registro Pubblico "
-                       "delle Opposizioni (art. 130, comma 3-bis, Codice Privacy).",
+        "public_rule": "Base giuridica: un numero pubblicato in un elenco pubblico può essere "
+                       "chiamato per offerte commerciali solo se non è iscritto al Registro "
+                       "Pubblico delle Opposizioni (art. 130, comma 3-bis, Codice Privacy).",
         "supplier_contact": "Per i dettagli del consenso può rivolgersi anche al fornitore: "
                             "{contact}.",
         "h_campaigns": "Quando e perché l'abbiamo chiamata",
@@ -115,6 +119,20 @@ T: dict[str, dict[str, str]] = {
                   "Opposizioni, che la legge ci impone di conservare per cinque anni.",
         "kept_intro": "Di seguito, dove si trovavano i Suoi dati e che cosa ne abbiamo fatto:",
         "copy_erased": "{where}: cancellati",
+        "copy_store_rows": "i dati ricevuti con le liste, come li conserviamo nel nostro "
+                           "sistema",
+        "copy_rejects": "le righe delle liste che non abbiamo potuto leggere",
+        "copy_campaign_lists": "le liste di chiamata delle nostre campagne",
+        "copy_report": "i resoconti delle campagne",
+        "copy_calls": "il registro delle telefonate (restano data, call center ed esito di "
+                      "ogni chiamata, come prova delle chiamate fatte)",
+        "copy_list_file": "i file delle liste che abbiamo ricevuto",
+        "copy_rpo": "le verifiche nel Registro delle Opposizioni e i file scambiati con il "
+                    "Registro",
+        "copy_optouts": "la registrazione della Sua opposizione",
+        "copy_other": "altri file del nostro archivio",
+        "copy_suppression": "l'elenco dei numeri da non chiamare",
+        "copy_backups": "le copie di sicurezza",
         "copy_kept": "{where}: conservati — {why}",
         "kept_rpo_evidence": "obbligo di legge di conservare per cinque anni i file di confronto "
                              "con il Registro delle Opposizioni (art. 17, par. 3, lett. b, GDPR; "
@@ -160,14 +178,17 @@ T: dict[str, dict[str, str]] = {
         "public_directory": "from a public telephone directory supplied by {supplier} "
                             "(VAT {vat}{contract})",
         "contract_ref": ", contract no. {ref}",
-        "source": "List “{source_id}”, received on {received}: the number came {origin}. "
-                  "It is on row {row} of the file (SHA-256 fingerprint {sha}).",
+        "source": "On {received} we received your number {origin}.",
         "versions": "The number is also in {n} earlier versions of the same list.",
-        "held_name": "Name received: {name}.",
+        "held_name": "The name held with the number: {name}.",
         "held_customer": "Customer code: {customer}.",
         "tp_consent": "According to the supplier, you gave {collector} your consent to be "
                       "contacted with other companies' offers on {date}{channel}{proof}.",
         "own_consent": "You gave us your consent to receive offers on {date}{channel}{proof}.",
+        "tp_basis": "The legal basis of our calls: this consent (Art. 6(1)(a) GDPR; art. 130 "
+                    "Italian Privacy Code).",
+        "own_basis": "The legal basis of our calls: your consent (Art. 6(1)(a) GDPR; art. 130 "
+                     "Italian Privacy Code).",
         "no_consent": "No marketing consent is recorded.",
         "evidence": "Evidence of the consent the supplier gave us: {items}.",
         "ev_ip": "IP address {value}",
@@ -185,8 +206,8 @@ T: dict[str, dict[str, str]] = {
         "contract_active": "Your contract with us is in force.",
         "contract_ceased": "Your contract with us has ended{end}.",
         "ended_on": " on {date}",
-        "public_rule": "A number published in a public directory may be called with offers "
-                       "only if it is not registered in the Registro Pubblico delle "
+        "public_rule": "Legal basis: a number published in a public directory may be called "
+                       "with offers only if it is not registered in the Registro Pubblico delle "
                        "Opposizioni (Italy's do-not-call register; art. 130(3-bis) Privacy "
                        "Code).",
         "supplier_contact": "You may also ask the supplier about the consent: {contact}.",
@@ -234,6 +255,18 @@ T: dict[str, dict[str, str]] = {
                   "to keep for five years.",
         "kept_intro": "Below, where your data was and what we did with each copy:",
         "copy_erased": "{where}: erased",
+        "copy_store_rows": "the data received with the lists, as our system keeps it",
+        "copy_rejects": "the rows of the lists we could not read",
+        "copy_campaign_lists": "our campaigns' call lists",
+        "copy_report": "the campaign reports",
+        "copy_calls": "the record of calls (the date, call centre and outcome of each call "
+                      "stay, as evidence of the calls made)",
+        "copy_list_file": "the files of the lists we received",
+        "copy_rpo": "the checks in the do-not-call register and the files exchanged with it",
+        "copy_optouts": "the record of your objection",
+        "copy_other": "other files of our archive",
+        "copy_suppression": "the list of numbers never to be called",
+        "copy_backups": "the backup copies",
         "copy_kept": "{where}: kept — {why}",
         "kept_rpo_evidence": "the law requires us to keep the comparison files with the "
                              "do-not-call register for five years (Art. 17(3)(b) GDPR; "
@@ -265,6 +298,47 @@ T: dict[str, dict[str, str]] = {
     },
 }
 LANGS = tuple(T)
+
+
+def held_names(sources: list[dict[str, Any]]) -> list[str]:
+    """The distinct names the number is held under, in every version of every source (as
+    first spelt; case and spacing do not make a second name). Two or more: the number has
+    (or had) another holder, so the letter names nobody and the DPO is warned."""
+    names: dict[str, str] = {}
+    for rec in sources:
+        name = " ".join((rec.get("name") or "").split())
+        if name:
+            names.setdefault(name.casefold(), name)
+    return list(names.values())
+
+
+def copy_kind(copy: dict[str, Any]) -> str:
+    """What an erased or kept copy is (its `kind`); erasures recorded before copies had
+    one are read from their `where` and reason, as erase wrote them then."""
+    if copy.get("kind"):
+        return str(copy["kind"])
+    fixed = {"store: list rows": "store_rows", "store: campaign lists": "campaign_lists",
+             "data/ledger (calls)": "calls", "store: erasure entry": "suppression",
+             "store: RPO checks and exchange files": "rpo", "backups": "backups"}
+    by_why = {KEPT_RPO: "rpo", KEPT_OPTOUT: "optouts", KEPT_UNMANAGED: "other",
+              KEPT_SUPPRESSION: "suppression", KEPT_BACKUPS: "backups"}
+    return (fixed.get(copy["where"]) or by_why.get(copy.get("why") or "")
+            or ("report" if copy.get("detail") == "report rewritten" else "list_file"))
+
+
+def _copies(copies: list[dict[str, Any]], t: dict[str, str]) -> list[str]:
+    """The copies in words, one line per kind of copy and what was done to it (the paths
+    and file names stay in the JSON and the DPO's preview)."""
+    groups: dict[tuple[str, str, str], int] = {}
+    for c in copies:
+        key = (copy_kind(c), c["action"], c.get("why") or "")
+        groups[key] = groups.get(key, 0) + 1
+    lines = []
+    for (kind, action, why), n in groups.items():
+        where = t.get(f"copy_{kind}", t["copy_other"]) + (f" ({n})" if n > 1 else "")
+        lines.append(t["copy_erased"].format(where=where) if action == "erased" else
+                     t["copy_kept"].format(where=where, why=t.get(f"kept_{why}", why)))
+    return lines
 
 
 def _day(value: str | None, lang: str) -> str:
@@ -300,43 +374,45 @@ def _evidence(consent: dict[str, Any], supplier: dict[str, Any], t: dict[str, st
 
 
 def _source_blocks(records: list[dict[str, Any]], t: dict[str, str], lang: str) -> list[str]:
-    """One paragraph per source (its newest version), in the person's words."""
+    """One paragraph per source (its newest version), in the person's words: who supplied
+    it and when, the kind of list, the consent and the legal basis. No list id, row or
+    checksum (the DPO's, in the JSON); the name only when it is the number's only one."""
+    one_name = len(held_names(records)) == 1
     by_source: dict[str, list[dict[str, Any]]] = {}
     for rec in records:
         by_source.setdefault(rec["source_id"], []).append(rec)
     out = []
-    for source_id, recs in by_source.items():
+    for recs in by_source.values():
         rec = max(recs, key=lambda r: (r["version"], -r["row"]))
         sup = rec["supplier"] or {}
         contract = t["contract_ref"].format(ref=sup["contract_ref"]) if sup.get(
             "contract_ref") else ""
         origin = t[rec["kind"]].format(supplier=sup.get("name") or "—",
                                        vat=sup.get("vat") or "—", contract=contract)
-        parts = [t["source"].format(source_id=source_id, received=_day(rec["received_on"], lang),
-                                    origin=origin, row=rec["row"],
-                                    sha=rec["file_sha256"][:16] + "…")]
+        parts = [t["source"].format(received=_day(rec["received_on"], lang), origin=origin)]
         earlier = {r["version"] for r in recs} - {rec["version"]}
         if earlier:
             parts.append(t["versions"].format(n=len(earlier)))
-        if rec.get("name"):
-            parts.append(t["held_name"].format(name=rec["name"]))
-        if rec.get("customer_id"):
+        if one_name and rec.get("name"):
+            parts.append(t["held_name"].format(name=" ".join(rec["name"].split())))
+        if one_name and rec.get("customer_id"):
             parts.append(t["held_customer"].format(customer=rec["customer_id"]))
         c = rec["consent"]
         channel = t["channel"].format(channel=c["channel"]) if c.get("channel") else ""
         proof = t["proof"].format(proof=c["proof"]) if c.get("proof") else ""
         if rec["kind"] == "third_party":
             if c.get("third_party"):
-                parts.append(t["tp_consent"].format(
+                parts += [t["tp_consent"].format(
                     collector=c.get("collector") or sup.get("name") or "—",
-                    date=_day(c.get("date"), lang), channel=channel, proof=proof))
+                    date=_day(c.get("date"), lang), channel=channel, proof=proof),
+                    t["tp_basis"]]
             else:
                 parts.append(t["no_consent"])
             parts += _evidence(c, sup, t, lang)
         elif rec["kind"] == "internal_archive":
-            parts.append(t["own_consent"].format(date=_day(c.get("date"), lang),
-                                                 channel=channel, proof=proof)
-                         if c.get("marketing") else t["no_consent"])
+            parts += ([t["own_consent"].format(date=_day(c.get("date"), lang),
+                                               channel=channel, proof=proof), t["own_basis"]]
+                      if c.get("marketing") else [t["no_consent"]])
             if rec.get("contract_status") == "active":
                 parts.append(t["contract_active"])
             elif rec.get("contract_status") == "ceased":
@@ -373,10 +449,7 @@ def letter_blocks(data: dict[str, Any], controller: Controller, lang: str = "it"
         er = data["erased"]
         blocks += [("h", t["h_erased"]), ("p", t["erased"].format(
             date=_day(er["erased_at"], lang), ref=er["request_ref"]))]
-        copies = [t["copy_erased"].format(where=c["where"]) if c["action"] == "erased"
-                  else t["copy_kept"].format(where=c["where"],
-                                             why=t.get(f"kept_{c['why']}", c["why"]))
-                  for c in er.get("copies") or []]
+        copies = _copies(er.get("copies") or [], t)
         if copies:
             blocks += [("p", t["kept_intro"]), ("ul", copies)]
     if data["held"]:
@@ -389,7 +462,9 @@ def letter_blocks(data: dict[str, Any], controller: Controller, lang: str = "it"
             when=_moment(c["started_at"], lang), direction=t[c["direction"]],
             campaign=(t["call_campaign"].format(campaign=c["campaign"]) if c["campaign"]
                       else t["call_no_campaign"]),
-            agency=t["call_agency"].format(agency=c["agency_name"] or c["agency"]),
+            # the call centre by the name its manifest gives, never by our id for it
+            agency=t["call_agency"].format(agency=c["agency_name"]) if c["agency_name"]
+            else "",
             shown=c["caller_id"] or "—", outcome=t.get(f"outcome_{c['outcome']}", c["outcome"]))
             for c in data.get("calls") or []]
         if calls:
@@ -433,7 +508,9 @@ def render_text(blocks: list[Block], width: int = 88) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def render_html(blocks: list[Block], title: str, lang: str) -> str:
+def letter_body(blocks: list[Block]) -> str:
+    """The letter's HTML without its page, so the DPO's preview can show it under the
+    warnings exactly as the person will read it."""
     parts = []
     for kind, value in blocks:
         if kind == "ul":
@@ -450,7 +527,15 @@ def render_html(blocks: list[Block], title: str, lang: str) -> str:
                          + "</p>")
         else:
             parts.append(f"<p>{e(value)}</p>")
-    return page(title, "\n".join(parts), lang)
+    return "\n".join(parts)
+
+
+def render_html(blocks: list[Block], title: str, lang: str) -> str:
+    return page(title, letter_body(blocks), lang)
+
+
+def letter_title(data: dict[str, Any], lang: str) -> str:
+    return T[lang]["title"].format(phone=data["phone"])
 
 
 def render_letter(data: dict[str, Any], controller: Controller, fmt: str = "text",
@@ -458,5 +543,16 @@ def render_letter(data: dict[str, Any], controller: Controller, fmt: str = "text
     """The reply letter as text or HTML."""
     blocks = letter_blocks(data, controller, lang, ref)
     if fmt == "html":
-        return render_html(blocks, T[lang]["title"].format(phone=data["phone"]), lang)
+        return render_html(blocks, letter_title(data, lang), lang)
     return render_text(blocks)
+
+
+def letter_bytes(data: dict[str, Any], controller: Controller, fmt: str = "text",
+                 lang: str = "it", ref: str | None = None) -> bytes:
+    """The reply letter as the file sent to the person: text or HTML (UTF-8), or PDF."""
+    if fmt == "pdf":
+        from .pdf import render_pdf
+
+        return render_pdf(letter_blocks(data, controller, lang, ref), letter_title(data, lang),
+                          lang, controller.name, data["generated_at"])
+    return render_letter(data, controller, fmt, lang, ref).encode("utf-8")
