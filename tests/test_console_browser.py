@@ -178,7 +178,8 @@ def scrubbed_service(tmp_path_factory: pytest.TempPathFactory
 def test_an_agent_checks_a_number_then_logs_an_objection(
         driver: Any, scrubbed_service: tuple[Workspace, Service]) -> None:
     ws, svc = scrubbed_service
-    phone = next(csv.DictReader((ws.root / "reports/demo/dialable.csv").open()))["phone"]
+    phone = next(csv.DictReader(io.StringIO(
+        (ws.root / "reports/demo/dialable.csv").read_text(encoding="utf-8"))))["phone"]
     me = Person(driver, svc, ws, "agent")
     me.sign_in("agent")
     assert driver.current_url.endswith("/console/agente")
@@ -213,7 +214,8 @@ def test_an_agent_checks_a_number_then_logs_an_objection(
 def test_the_dpo_is_warned_of_two_names_and_erases_with_a_confirmation(
         driver: Any, scrubbed_service: tuple[Workspace, Service]) -> None:
     ws, svc = scrubbed_service
-    first = next(csv.DictReader((ws.root / "reports/demo/dialable.csv").open()))
+    first = next(csv.DictReader(io.StringIO(
+        (ws.root / "reports/demo/dialable.csv").read_text(encoding="utf-8"))))
     phone, name = first["phone"], first["name"]
     (ws.root / "data/lists/altra.csv").write_text(
         f"Telefono,Nominativo\n{phone},Ottavio Secondi\n")

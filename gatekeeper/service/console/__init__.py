@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from ...errors import GatekeeperError, StoreBusy
+from ...policy import reason_text
 from ..tokens import Caller
 from .auth import COOKIE, PAGES, TITLES, Session, Sessions, same_token
 from .jobs import Job, Jobs
@@ -41,6 +42,7 @@ _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("gatekeeper.service.console", "templates"),
     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 _templates.filters["thousands"] = lambda n: f"{int(n or 0):,}".replace(",", ".")
+_templates.filters["reason_words"] = lambda code: reason_text(code) or code
 
 
 @dataclass

@@ -2,7 +2,7 @@
 as HTML or PDF, erase with a confirmation that lists what will be rewritten; open requests
 with their deadlines; suppliers and their audits.
 
-The CLI twins: `gatekeeper disclose PHONE [--format html|pdf] [--lang it|en]`, `gatekeeper
+The CLI twins: `gatekeeper disclose PHONE [--format preview|html|pdf] [--lang it|en]`, `gatekeeper
 erase PHONE --ref R [--dry-run]`, `gatekeeper requests`, `gatekeeper suppliers`, `gatekeeper
 audit list`. The number travels in form bodies only, never in a URL (the access log and the
 browser's history keep URLs).
@@ -18,7 +18,9 @@ from starlette.responses import Response
 
 from ...config import Workspace
 from ...disclosure import disclose
-from ...disclosure.letter import render_letter
+from ...disclosure.erasure import erase_plan
+from ...disclosure.letter import letter_bytes
+from ...disclosure.preview import preview_letter
 from ...disclosure.requests import list_requests
 from ...errors import InputError
 from ...store import Store
@@ -60,10 +62,10 @@ async def search(visit: Visit) -> Response:
     ws = visit.console.jobs.ws
     phone = _phone(visit)
     lang = visit.field("lang", "it") if visit.field("lang") in LANGS else "it"
-    data = await run_in_threadpool(disclose, ws, phone)
-    letter = render_letter(data, ws.config().controller, "html", lang, None)
+    preview = await run_in_threadpool(preview_letter, ws, phone, lang=lang)
     overview = await run_in_threadpool(_overview, ws, visit.console.jobs.now())
-    return visit.page("privacy.html", "Privacy", "privacy", found=data, letter=letter,
+    return visit.page("privacy.html", "Privacy", "privacy", found=preview.data,
+                      letter=preview.html, warnings=preview.warnings, details=preview.details,
                       phone=phone, lang=lang, langs=LANGS, **overview,
                       jobs=visit.console.jobs.recent(("erase",)))
 
@@ -73,10 +75,12 @@ async def letter(visit: Visit) -> Response:
     ws = visit.console.jobs.ws
     phone = _phone(visit)
     lang = visit.field("lang", "it") if visit.field("lang") in LANGS else "it"
+    fmt = "pdf" if visit.field("format") == "pdf" else "html"
     data = await run_in_threadpool(disclose, ws, phone)
-    html = render_letter(data, ws.config().controller, "html", lang, None)
-    return Response(html, media_type="text/html; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="lettera.html"'})
+    body = await run_in_threadpool(letter_bytes, data, ws.config().controller, fmt, lang)
+    media = "application/pdf" if fmt == "pdf" else "text/html; charset=utf-8"
+    return Response(body, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="lettera-{lang}.{fmt}"'})
 
 
 @page("privacy")
@@ -88,9 +92,9 @@ async def erase(visit: Visit) -> Response:
     if not ref:
         raise InputError("scriva il riferimento della richiesta di cancellazione")
     if visit.field("confirm") != "1":
-        data = await run_in_threadpool(disclose, ws, phone)
+        plan = await run_in_threadpool(erase_plan, ws, phone, ref)
         return visit.page("erase_confirm.html", "Conferma la cancellazione", "privacy",
-                          phone=phone, ref=ref, found=data)
+                          phone=phone, ref=ref, plan=plan)
     job = visit.console.jobs.start("erase", f"erase:{phone}", f"Cancellazione ({ref})",
                                    visit.caller.name,
                                    {"phone": phone, "ref": ref, "by": visit.caller.name})

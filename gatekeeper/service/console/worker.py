@@ -81,8 +81,8 @@ def _run(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
 def _erase(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
     from ...disclosure import erase
 
-    progress("cancellazione in corso")
-    return erase(ws, args["phone"], args["ref"], by=args.get("by") or "privacy officer")
+    return erase(ws, args["phone"], args["ref"], by=args.get("by") or "privacy officer",
+                 progress=progress)
 
 
 WORK: dict[str, Callable[[Workspace, dict[str, Any], Progress], Any]] = {
