@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ from .next_steps import after_load
 from .normalise import normalise, phone_key
 from .optouts import Journal
 from .overlap import read_ahead
+from .progress import Progress
 from .registry.adapters import ADAPTERS
 from .sources.fields import to_canonical
 from .sources.manifest import Manifest, discover_all
@@ -38,8 +39,6 @@ from .store import runs as run_store
 from .store import sources as source_store
 from .suppliers import InlineSupplier, inline_suppliers, record_suppliers
 from .timeutil import now_utc, rome_date
-
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -242,7 +241,7 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = (),
                     continue
                 if progress and item.rows is not None:
                     progress(f"{item.manifest.id}: storing {item.rows.height:,} rows "
-                             f"(source {done} of {len(manifests)})")
+                             f"(source {done} of {len(manifests)})", done, len(manifests))
                 results.append(_commit(store, item))
         evidence_store.note_journal_head(store, *Journal(workspace.journal_path).head(),
                                          "load", now_utc())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ from .normalise import phone_key
 from .optouts import Journal, JournalState, active_optouts, trusted_state
 from .outfile import report_folder
 from .overlap import WriteBehind, read_ahead
+from .progress import Progress
 from .registry.adapters import ADAPTERS
 from .reports import add_counts, source_counts, source_report
 from .store import Store
@@ -237,7 +238,7 @@ def _context(config: Config, purpose: str, as_of: dt.datetime | None,
 
 def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequence[str] = (),
                  as_of: dt.datetime | None = None, batch_rows: int = BATCH_ROWS,
-                 progress: Callable[[str], None] | None = None,
+                 progress: Progress | None = None,
                  sector: str | None = None) -> RunResult:
     """Decide every row of the chosen sources at as_of (for the campaign's sector) and
     write reports/<slug>/ (config.campaign_slug: the name may be any text). `progress`
@@ -295,7 +296,7 @@ def _recorded_name(store: Store, typed: str) -> tuple[str, list[str]]:
 
 def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
                      journal: JournalState, folder: Path, batch_rows: int,
-                     progress: Callable[[str], None] | None = None
+                     progress: Progress | None = None
                      ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame,
                                 pl.DataFrame]:
     """Decide every row and write decisions.parquet, dialable.csv and dialable.xlsx.
@@ -329,7 +330,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
             decided = _decide(rows, ctx)
             done += rows.height
             if progress:
-                progress(f"deciding {done:,} of {total:,} rows")
+                progress(f"deciding {done:,} of {total:,} rows", done, total)
             counts.append(source_counts(decided))
             reasons.append(decided.drop_nulls("reason").group_by("reason").len())
             dialable = P.dialable_rows(decided)

@@ -17,6 +17,7 @@ def test_load_and_run_show_progress_on_a_terminal_only(demo: Workspace) -> None:
     code, _, shown = run_on_terminal(demo.root, "load")
     assert code == 0
     assert "acme-2026-11: storing 2,500 rows (source 1 of 3)" in shown
+    assert "[########----------------]  33% acme-2026-11: storing" in shown
     assert "pagine-2026: reading pagine-2026.xlsx" in shown and " s)" in shown
     assert gk(demo, "rpo", "import", "--request", "data/rpo/2026-11-20-request.txt",
               "--response", "data/rpo/2026-11-20-response.txt", "--checked-at",
@@ -24,6 +25,7 @@ def test_load_and_run_show_progress_on_a_terminal_only(demo: Workspace) -> None:
     code, _, shown = run_on_terminal(demo.root, "run", "--campaign", "t", "--purpose",
                                      "telemarketing", "--as-of", AS_OF)
     assert code == 0 and "deciding 5,997 of 5,997 rows" in shown
+    assert "[########################] 100% deciding" in shown  # a step with a count: a bar
     assert "writing dialable.csv" in shown
     piped = subprocess.run([sys.executable, "-m", "gatekeeper.cli", "--home", str(demo.root),
                             "run", "--campaign", "p", "--purpose", "telemarketing",
@@ -40,3 +42,12 @@ def test_a_slow_or_failing_registry_is_never_a_silent_wait(
     assert code == 0 and emu.stats()["faults"] > 0, shown
     assert "the registry did not answer (HTTP 500" in shown and "attempt 2 of 8" in shown
     assert "submitted 5,293/5,293 numbers" in shown
+
+
+def test_the_bar_is_bounded_and_honest() -> None:
+    from gatekeeper.progress import bar
+
+    assert bar(0, 10) == "[------------------------]   0%"
+    assert bar(5, 10) == "[############------------]  50%"
+    assert bar(12, 10) == bar(10, 10) == "[########################] 100%"
+    assert bar(3, 0) == "[------------------------]   0%"  # nothing to count: no claim

@@ -21,7 +21,6 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from ..errors import InputError
 from ..ledger import Ledger
 from ..normalise import phone_of
 from ..optouts import Journal
+from ..progress import Progress
 from ..sources.erasure import FileErasure, erase_from_list
 from ..sources.manifest import Manifest, discover_all
 from ..store import Store
@@ -52,10 +52,9 @@ KEPT_BY_HAND = "by_hand"  # gatekeeper could not edit it: the DPO removes it by 
 KEPT_UNMANAGED = "unmanaged"  # a file gatekeeper does not manage holds the number
 KEPT_BACKUPS = "backups"  # backups made before the erasure, until they expire
 
-Progress = Callable[[str], None]  # hears a line per step (a person watching a terminal)
 
 
-def _quiet(message: str) -> None:
+def _quiet(message: str, done: int | None = None, total: int | None = None) -> None:
     """No one is watching."""
 
 
@@ -411,7 +410,7 @@ def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
     """Remove a person's data from every copy, keeping the number only as a suppression
     entry; each copy kept is named with its reason. `progress` hears each step (big lists
     and reports take a while to rewrite)."""
-    say = progress or _quiet
+    say: Progress = progress or _quiet
     if not ref.strip():
         raise InputError("--ref is required: the reference of the person's request")
     jurisdiction = ws.config().jurisdiction

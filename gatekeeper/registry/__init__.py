@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +26,7 @@ from ..errors import InputError, RegistryError
 from ..jurisdictions import DEFAULT, Jurisdiction
 from ..normalise import normalise, phone_key
 from ..outfile import output_path
+from ..progress import Progress
 from ..store import Store
 from ..store import rpo as rpo_store
 from ..timeutil import iso, now_utc
@@ -158,7 +159,7 @@ def _answered(asked_keys: pl.Series, response: Path, jurisdiction: Jurisdiction
 
 def import_exchange(store: Store, request: Path, response: Path,
                     checked_at: dt.datetime | None = None,
-                    progress: Callable[[str], None] | None = None,
+                    progress: Progress | None = None,
                     jurisdiction: Jurisdiction = DEFAULT) -> ImportResult:
     """Record an RPO answer: in the request but not in the cleansed response = registered.
 

@@ -15,7 +15,6 @@ import random
 import ssl
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,11 @@ from ..config import Config, Workspace
 from ..errors import ConfigError, RegistryError
 from ..faults import crash_point
 from ..jurisdictions import Jurisdiction
+from ..progress import Progress
 from ..store import Store
 from ..store import rpo as rpo_store
 from ..timeutil import now_utc
 from . import candidates, numbers_needing_check, record_checks, wire
-
-Progress = Callable[[str], None]  # a line for a person watching (shown on a terminal)
 
 
 @dataclass(frozen=True)
@@ -301,7 +299,8 @@ def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
             crash_point("rpo.after_submit")
             report.submitted += count
             if progress:
-                progress(_status(report.submitted, total, None, time.monotonic() - started))
+                progress(_status(report.submitted, total, None, time.monotonic() - started),
+                         report.submitted, total)
         deadline = time.monotonic() + settings.poll_timeout
         left = _jobs(ws, settings, "submitted")
         while True:
@@ -315,7 +314,7 @@ def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
             left = still
             if progress:
                 progress(_status(report.submitted, total, len(left),
-                                 time.monotonic() - started))
+                                 time.monotonic() - started), report.submitted, total)
             if not left or time.monotonic() >= deadline:
                 report.pending_jobs = len(left)
                 break
