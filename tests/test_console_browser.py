@@ -60,23 +60,42 @@ class Person:
         self.d.save_screenshot(str(path))
         return path
 
+    def submit(self, css: str) -> None:
+        """Click a button that loads another page, and wait until that page is there."""
+        from selenium.webdriver.support import expected_conditions as ready
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        old = self.el("html")
+        self.el(css).click()
+        WebDriverWait(self.d, 60).until(ready.staleness_of(old))
+        WebDriverWait(self.d, 60).until(
+            lambda d: d.execute_script("return document.readyState") == "complete")
+
     def sign_in(self, role: str) -> None:
         self.go("/console")
         assert "Accesso" in self.d.title
         self.el("#token").send_keys(self.svc.tokens[role])
         self.shot("accesso")
-        self.el("#signin").click()
+        self.submit("#signin")
 
     def set_value(self, css: str, value: str) -> None:
         """A date or time field, set as the browser's own picker would."""
         self.d.execute_script("arguments[0].value = arguments[1]", self.el(css), value)
 
     def wait_job(self, seconds: float = 120) -> str:
+        """Until the job's page shows it ended (the page reloads itself when it does)."""
+        from selenium.common.exceptions import WebDriverException
+
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            jobs = self.all("#job")
-            if jobs and jobs[0].get_attribute("data-state") in ("done", "failed"):
-                return str(jobs[0].get_attribute("data-state"))
+            try:
+                jobs = self.all("#job")
+                state = jobs[0].get_attribute("data-state") if jobs else None
+            except WebDriverException:  # caught mid-reload (stale or detached): look again
+                state = None
+            if state in ("done", "failed") and self.d.execute_script(
+                    "return document.readyState") == "complete":
+                return str(state)
             time.sleep(0.3)
         raise AssertionError(f"job still running after {seconds} s: {self.d.page_source}")
 
@@ -98,7 +117,7 @@ def test_a_manager_goes_from_a_messy_xlsx_to_a_dialable_list(driver: Any,
         me.el("#file").send_keys(str(sent))
         me.el("#supplier option[value='acme']").click()
         me.shot("liste")
-        me.el("#upload").click()
+        me.submit("#upload")
         # The suggestion: header found under the title rows, "Cell." is the phone column,
         # and the landlines' lost zeros are offered back.
         assert "intestazioni alla riga 4" in me.el("main").text
@@ -108,7 +127,7 @@ def test_a_manager_goes_from_a_messy_xlsx_to_a_dialable_list(driver: Any,
         assert "Mario Rossi" in me.el("#preview").text
         me.set_value("#received_on", "2026-11-21")  # the day the e-mail came
         me.shot("proposta")
-        me.el("#save").click()
+        me.submit("#save")
         assert me.wait_job() == "done", me.el("main").text
         me.shot("caricata")
         # Every row received is counted: 40 people, 3 blank rows and the TOTALE row.
@@ -117,7 +136,7 @@ def test_a_manager_goes_from_a_messy_xlsx_to_a_dialable_list(driver: Any,
         assert me.el("[id^='valid-']").text == "40"
 
         me.go("/console/registro")
-        me.el("#make-request").click()
+        me.submit("#make-request")
         assert me.wait_job() == "done"
         me.shot("richiesta")
         link = me.el("#download-request").get_attribute("href")
@@ -131,7 +150,7 @@ def test_a_manager_goes_from_a_messy_xlsx_to_a_dialable_list(driver: Any,
         me.el("#answer-file").send_keys(str(answer))
         me.set_value("#checked_at", "2026-11-20T10:00")
         me.shot("risposta")
-        me.el("#upload-answer").click()
+        me.submit("#upload-answer")
         assert me.wait_job() == "done", me.el("main").text
         assert "3 iscritti" in me.el("#import-done").text
         me.shot("risposta-registrata")
@@ -140,7 +159,7 @@ def test_a_manager_goes_from_a_messy_xlsx_to_a_dialable_list(driver: Any,
         me.el("#campaign").send_keys("Dicembre Energia 2026")
         me.set_value("#as_of", CLOCK)
         me.shot("campagna")
-        me.el("#start-run").click()
+        me.submit("#start-run")
         assert me.wait_job() == "done", me.el("main").text
         me.shot("campagna-fatta")
         assert me.el("#dialable-count").text == str(len(people) - len(registered))
@@ -228,19 +247,19 @@ def test_the_dpo_is_warned_of_two_names_and_erases_with_a_confirmation(
     me.sign_in("privacy")
     assert driver.current_url.endswith("/console/privacy")
     me.el("#phone").send_keys(phone)
-    me.el("#search").click()
+    me.submit("#search")
     me.shot("ricerca")
     warnings = " ".join(w.text for w in me.all(".dpo-warning"))
     assert warnings, "no warning before sending a letter for a number held under two names"
     letter = me.el("#letter").get_attribute("srcdoc")
     assert "Ottavio Secondi" not in letter and name not in letter
     me.el("#ref").send_keys("REQ-2026-031")
-    me.el("#erase-preview").click()
+    me.submit("#erase-preview")
     plan = me.el("#erase-plan").text
     me.shot("conferma")
     assert "acme-2026-11" in plan and "altra" in plan
     me.el("#confirm").click()
-    me.el("#erase").click()
+    me.submit("#erase")
     assert me.wait_job() == "done", me.el("main").text
     me.shot("cancellato")
     assert "REQ-2026-031" in me.el("#erased").text
