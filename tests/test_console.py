@@ -217,3 +217,17 @@ def test_the_workspace_paths_are_not_served(service: tuple[Workspace, Service]) 
         answer = manager.get(path)
         assert answer.status_code in (400, 404), (path, answer.status_code)
         assert "[controller]" not in answer.text
+
+
+def test_the_dpo_downloads_the_letter_as_pdf_or_html(service: tuple[Workspace, Service]) -> None:
+    ws, svc = service
+    dpo, csrf = signed_in(svc, "privacy")
+    phone = "3398877665"
+    pdf = dpo.post("/console/privacy/lettera",
+                   data={"csrf": csrf, "phone": phone, "lang": "it", "format": "pdf"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert pdf.headers["content-type"] == "application/pdf"
+    html = dpo.post("/console/privacy/lettera",
+                    data={"csrf": csrf, "phone": phone, "lang": "en", "format": "html"})
+    assert html.status_code == 200 and "<html" in html.text and 'lang="en"' in html.text
+    assert str(ws.root) not in html.text
