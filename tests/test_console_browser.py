@@ -99,6 +99,13 @@ class Person:
             time.sleep(0.3)
         raise AssertionError(f"job still running after {seconds} s: {self.d.page_source}")
 
+    def wait_text(self, css: str, part: str, seconds: float = 10) -> str:
+        """What a box says once it says `part` (or whatever it says when time is up)."""
+        deadline = time.monotonic() + seconds
+        while part not in self.el(css).text and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return str(self.el(css).text)
+
     def http(self) -> httpx.Client:
         """The browser's session, for downloads (headless Chromium keeps files elsewhere)."""
         cookies = {c["name"]: c["value"] for c in self.d.get_cookies()}
@@ -206,28 +213,18 @@ def test_an_agent_checks_a_number_then_logs_an_objection(
     assert forms.index("check-form") < forms.index("optout-form")
     me.el("#check-phone").send_keys(phone)
     me.el("#check-button").click()
-    for _ in range(50):
-        if me.el("#check-result").text:
-            break
-        time.sleep(0.1)
+    said = me.wait_text("#check-result", "chiamare")
     me.shot("verifica")
-    assert "si può chiamare" in me.el("#check-result").text, me.el("#check-result").text
+    assert "si può chiamare" in said, said
     me.el("#phone").send_keys(phone)
     me.el("#optout-button").click()
-    for _ in range(50):
-        if me.el("#optout-result").text:
-            break
-        time.sleep(0.1)
+    said = me.wait_text("#optout-result", "registrat")
     me.shot("opposizione")
-    assert "Opposizione registrata" in me.el("#optout-result").text
+    assert "Opposizione registrata" in said, said
     me.el("#check-phone").clear()
     me.el("#check-phone").send_keys(phone)
     me.el("#check-button").click()
-    for _ in range(50):
-        if "NON chiamare" in me.el("#check-result").text:
-            break
-        time.sleep(0.1)
-    assert "NON chiamare" in me.el("#check-result").text
+    assert "NON chiamare" in me.wait_text("#check-result", "NON chiamare")
 
 
 def test_the_dpo_is_warned_of_two_names_and_erases_with_a_confirmation(
