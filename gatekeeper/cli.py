@@ -303,11 +303,12 @@ def rpo_request(ctx: click.Context, out: str, as_of: str | None) -> None:
 @click.pass_context
 def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str | None) -> None:
     """Record the RPO's answer: numbers missing from the response are registered."""
+    import datetime as dt
     from pathlib import Path
 
     from .registry import import_exchange
     from .store import Store
-    from .timeutil import iso
+    from .timeutil import iso, now_utc
 
     ws = _workspace(ctx)
     with Store(ws.store_path) as store, TerminalProgress() as progress:
@@ -323,6 +324,12 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
     click.echo(f"{result.numbers:,} numbers checked at {iso(result.checked_at)}: "
                f"{result.registered:,} registered, {result.numbers - result.registered:,} "
                f"not registered (exchange {result.exchange_id})")
+    days = ws.config().policy.rpo_validity_days
+    if result.checked_at + dt.timedelta(days=days) <= now_utc():
+        click.echo(f"warning: this answer was checked more than {days} days ago, so it is no "
+                   "longer valid: a run as of now finds its numbers RPO_NOT_CHECKED; ask the "
+                   "register again (gatekeeper rpo request) or run with an earlier --as-of",
+                   err=True)
     if result.numbers > 1 and result.registered == result.numbers:
         click.echo(f"warning: {response} lists none of the {result.numbers:,} numbers asked, so "
                    "every one is recorded as registered and none will be dialled; if the RPO "

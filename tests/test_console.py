@@ -153,6 +153,8 @@ def test_an_upload_over_the_limit_is_413(service: tuple[Workspace, Service]) -> 
     answer = manager.post("/console/liste", data={"csrf": csrf},
                           files={"file": ("big.csv", big)})
     assert answer.status_code == 413
+    assert "troppo grande" in answer.text and "al massimo 1 MB" in answer.text  # a page
+    assert "body_too_large" not in answer.text
 
 
 def test_a_second_run_of_a_campaign_while_one_runs_is_refused(
@@ -231,3 +233,40 @@ def test_the_dpo_downloads_the_letter_as_pdf_or_html(service: tuple[Workspace, S
                     data={"csrf": csrf, "phone": phone, "lang": "en", "format": "html"})
     assert html.status_code == 200 and "<html" in html.text and 'lang="en"' in html.text
     assert str(ws.root) not in html.text
+
+
+def _finished(client: httpx.Client, job: str) -> dict[str, object]:
+    deadline = time.monotonic() + 120
+    while True:
+        state: dict[str, object] = client.get(f"{job}/stato").json()
+        if state["state"] not in ("queued", "running"):
+            return state
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+
+
+def test_a_list_described_but_not_loaded_is_offered_and_a_failed_job_retried(
+        service: tuple[Workspace, Service]) -> None:
+    ws, svc = service
+    (ws.root / "data/lists/piccola.csv").write_text("Telefono;Nome\n3331234567;Ada\n")
+    (ws.root / "sources/piccola.toml").write_text(
+        'id = "piccola"\nkind = "internal_archive"\nfile = "data/lists/piccola.csv"\n'
+        'received_on = 2026-11-10\npurposes = ["survey"]\n\n[columns]\nphone = "Telefono"\n')
+    manager, csrf = signed_in(svc, "manager")
+    page = manager.get("/console/liste").text
+    assert 'id="pending"' in page and "piccola" in page
+    started = manager.post("/console/liste/carica", data={"csrf": csrf, "source": "piccola"})
+    assert started.status_code == 303
+    assert _finished(manager, started.headers["location"])["state"] == "done"
+    assert 'id="pending"' not in manager.get("/console/liste").text
+    # A job that fails (a list that does not exist) offers to try again: a new job.
+    failing = manager.post("/console/campagne", data={
+        "csrf": csrf, "campaign": "ritenta", "purpose": "telemarketing",
+        "sources": "nessuna-lista", "as_of": "2026-11-23T11:00"})
+    first = failing.headers["location"]
+    assert _finished(manager, first)["state"] == "failed"
+    assert 'id="retry"' in manager.get(first).text
+    again = manager.post(f"{first}/riprova", data={"csrf": csrf})
+    assert again.status_code == 303 and again.headers["location"] != first
+    assert _finished(manager, again.headers["location"])["state"] == "failed"
+    assert manager.post(f"{first}/riprova", data={}).status_code == 403

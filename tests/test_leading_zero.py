@@ -192,7 +192,8 @@ def test_suggest_offers_the_key_for_a_column_that_lost_zeros(maker: WorkspaceMak
                "internal_archive")
     assert draft.exit_code == 0, draft.output
     assert "2 phone values look like landlines that lost their leading 0" in draft.output
-    assert '# leading_zero = "restore"' in draft.output
+    # The draft restores them, visibly (the line can be removed to reject them instead).
+    assert '\nleading_zero = "restore"' in draft.output
 
 
 def test_csv_rows_are_named_by_their_line(maker: WorkspaceMaker) -> None:

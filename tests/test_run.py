@@ -336,3 +336,18 @@ def test_a_run_made_with_a_longer_rpo_validity_than_the_law_answers_only_as_long
     # Its valid_until (recorded as 15 days here) is brought back by the 15 days' excess.
     after = json.loads(_gk(scrubbed, *ask, "2026-12-04T10:00").stdout)
     assert after["reason"] == "RPO_NOT_CHECKED"
+
+
+def test_importing_an_answer_already_expired_says_so(demo: Workspace) -> None:
+    """An answer older than its validity decides nothing as of now: said at import, not
+    discovered later as every number RPO_NOT_CHECKED."""
+    import datetime as dt
+
+    assert _gk(demo, "load").exit_code == 0
+    args = ("rpo", "import", "--request", "data/rpo/2026-11-20-request.txt", "--response",
+            "data/rpo/2026-11-20-response.txt", "--checked-at")
+    old = _gk(demo, *args, "2020-01-10T10:00")
+    assert old.exit_code == 0 and "no longer valid" in old.output
+    recent = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M+00:00")
+    fresh = _gk(demo, *args, recent)
+    assert fresh.exit_code == 0 and "no longer valid" not in fresh.output

@@ -585,3 +585,16 @@ def test_suggest_never_fails_but_with_our_errors(ws: Workspace, data: bytes) -> 
         assert str(exc) and "\n" not in str(exc)
         return
     tomllib.loads(draft.manifest_text())
+
+
+def test_a_date_column_is_not_taken_for_phone_numbers(ws: Workspace) -> None:
+    """01/03/2026 is eight digits that also make a valid Rome landline: a column of dates
+    is dates, never a second phone column."""
+    path = ws.root / "data" / "lists" / "date.csv"
+    rows = [["Telefono", "Data consenso"]] + [[m, f"0{1 + i}/03/2026"]
+                                               for i, m in enumerate(MOBILES)]
+    _csv(rows, delimiter=";")(path)
+    draft = suggest(ws, path, kind="internal_archive", today=TODAY)
+    assert draft.mapping["phone"] == "Telefono"
+    assert draft.mapping.get("consent_date") == "Data consenso"
+    assert not any("Data consenso" in note and "phone" in note for note in draft.notes)

@@ -48,7 +48,7 @@ from ..ledger import DIRECTIONS, OUTCOMES
 from ..normalise import normalise, phone_of
 from ..optouts import Journal, add_optout, optouts_from_calls
 from ..timeutil import iso, now_utc, parse_instant
-from .console import Console
+from .console import Console, console_error, for_people
 from .console.auth import COOKIE, Sessions, same_token
 from .console.jobs import Jobs
 from .console.routes import console_routes
@@ -443,6 +443,8 @@ async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     if exc.code == "body_timeout":
         request.scope[NOTE] = exc.message
+    if for_people(request.url.path):
+        return console_error(request, exc.status)
     return _error(exc.status, exc.code, exc.message, exc.headers, exc.detail)
 
 
@@ -465,6 +467,8 @@ async def gatekeeper_error(request: Request, exc: Exception) -> Response:
 
 async def not_found(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 404)
+    if for_people(request.url.path):
+        return console_error(request, status)
     return _error(status, "not_found" if status == 404 else "http_error",
                   "no such endpoint; see /openapi.json" if status == 404 else str(exc))
 
@@ -511,7 +515,10 @@ class BodyLimit:
                     return
         if declared is not None and declared > self.limit:
             error = _too_large(self.limit)
-            await _error(error.status, error.code, error.message)(scope, receive, send)
+            answer = (console_error(Request(scope), error.status)
+                      if for_people(scope.get("path", "")) else
+                      _error(error.status, error.code, error.message))
+            await answer(scope, receive, send)
             return
         received = 0
 

@@ -168,7 +168,8 @@ class Suggestion:
             lines.append(f"header_row = {self.header_row}")
         if self.lost_zero and "leading_zero" in TOP_KEYS:
             lines.append(f"# {self.lost_zero} phone values look like landlines that lost "
-                         "their leading 0 (stored as numbers)")
+                         "their leading 0 (stored as numbers): read as those landlines; "
+                         "remove the line to reject them instead")
             lines.append(('' if self.restore_zero else '# ') + 'leading_zero = "restore"')
         lines += ["", "[columns]  # canonical field = column name in the file"]
         for guess in self.columns:
@@ -308,12 +309,14 @@ def _profile(frame: pl.DataFrame, names: list[str], kind: str,
         values = values.filter(values.is_not_null() & (values != ""))
         column.filled = values.len()
         if column.filled:
-            numbers = normalise(values, jurisdiction)
-            column.phone = int(numbers.get_column("valid").fill_null(False).sum())
-            column.lost_zero = int(lost_leading_zero(values, jurisdiction).sum())
-            column.phone += column.lost_zero
             as_frame = values.to_frame("v")
-            column.dates = int(as_frame.select(_date("v")[0].is_not_null().sum()).item())
+            # 01/03/2026 is also 8 digits that make a valid landline: a date is not a phone.
+            dated = as_frame.select(_date("v")[0].is_not_null()).to_series()
+            numbers = normalise(values, jurisdiction)
+            column.phone = int((numbers.get_column("valid").fill_null(False) & ~dated).sum())
+            column.lost_zero = int((lost_leading_zero(values, jurisdiction) & ~dated).sum())
+            column.phone += column.lost_zero
+            column.dates = int(dated.sum())
             column.yes_no = int(as_frame.select(_boolean("v")[0].is_not_null().sum()).item())
             column.status = int(values.str.to_lowercase().is_in(list(STATUS_WORDS)).sum())
         out.append(column)
@@ -466,7 +469,7 @@ def suggest(ws: Workspace, file: Path, *, kind: str = "third_party",
     if phone_col is not None and phone_col.lost_zero:
         notes.append(f"{phone_col.lost_zero} of the first {phone_col.filled} phone values "
                      "look like landlines that lost their leading 0 (the column was stored "
-                     "as numbers); ask the supplier for the column as text")
+                     "as numbers): the draft restores them (leading_zero = \"restore\")")
     problems = []
     if not any(g.field == "phone" for g in guesses):
         problems.append("no column looks like phone numbers; add phone = \"<column>\" under "
@@ -487,7 +490,10 @@ def suggest(ws: Workspace, file: Path, *, kind: str = "third_party",
         names=tuple(names), preview=preview,
         unmapped=tuple(c.name for c in columns if c.taken_by is None),
         notes=tuple(notes), problems=tuple(problems),
-        lost_zero=phone_col.lost_zero if phone_col else 0)
+        lost_zero=phone_col.lost_zero if phone_col else 0,
+        # The draft proposes what a person would choose: a landline whose 0 the number
+        # format dropped is that landline. Written visibly, so the reviewer can remove it.
+        restore_zero=bool(phone_col and phone_col.lost_zero))
 
 
 def write_suggestion(ws: Workspace, suggestion: Suggestion) -> Path:

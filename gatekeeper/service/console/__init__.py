@@ -42,6 +42,8 @@ _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("gatekeeper.service.console", "templates"),
     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 _templates.filters["thousands"] = lambda n: f"{int(n or 0):,}".replace(",", ".")
+_templates.filters["decimal"] = lambda x, places=1: f"{float(x or 0):,.{places}f}".replace(
+    ",", " ").replace(".", ",").replace(" ", ".")
 _templates.filters["reason_words"] = lambda code: reason_text(code) or code
 
 
@@ -159,6 +161,34 @@ def page(name: str, *, upload: bool = False) -> Callable[[Handler], Callable[[Re
     return wrap
 
 
+# What the service's refusals mean to a person at a console page (the API answers JSON).
+REFUSALS = {
+    404: "Pagina non trovata.",
+    405: "Questa pagina non accetta questa richiesta: torni indietro e usi i pulsanti.",
+    408: "Il file è arrivato troppo lentamente e la richiesta è stata interrotta: riprovi, "
+         "se possibile da una rete più veloce.",
+    413: "Il file è troppo grande per la console: lo divida in parti più piccole, oppure "
+         "lo carichi da riga di comando (gatekeeper load).",
+}
+
+
+def for_people(path: str) -> bool:
+    """A console page (HTML for a person), not a script's call (the job's status)."""
+    return path.startswith("/console") and not path.endswith("/stato")
+
+
+def console_error(request: Request, status: int) -> HTMLResponse:
+    """The service's refusal of a console request, as a page in Italian."""
+    console: Console = request.app.state.console
+    found = console.sessions.find(request.cookies.get(COOKIE))
+    me, csrf = (found[1], found[0].csrf) if found else (None, None)
+    limit = f" (al massimo {console.upload_limit // (1024 * 1024)} MB)" if status == 413 else ""
+    return render("message.html", title="Richiesta non eseguita", me=me, csrf=csrf,
+                  status=status, back="/console",
+                  error=REFUSALS.get(status, f"Richiesta non eseguita (codice {status}).")
+                  + limit)
+
+
 def job_page(visit: Visit, job: Job, here: str) -> HTMLResponse:
     return visit.page("job.html", job.label, here, job=job, back=f"/console/{here}",
                       back_title=TITLES[here])
@@ -194,6 +224,32 @@ JOB_PAGES = {"load": "liste", "request": "registro", "import": "registro",
 
 def _may_see(caller: Caller, job: Job) -> bool:
     return JOB_PAGES[job.kind] in PAGES.get(caller.role, ())
+
+
+async def job_retry(request: Request) -> Response:
+    """A job that failed (its worker killed, the store busy too long), started again with
+    what it was given; a new job, the old one stays in the list as it ended."""
+    console: Console = request.app.state.console
+    found = console.sessions.find(request.cookies.get(COOKIE))
+    job = console.jobs.get(request.path_params["job"])
+    form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
+    sent = str(form.get("csrf") or "")
+    await form.close()
+    if found is None or job is None or not _may_see(found[1], job) or job.active:
+        return RedirectResponse("/console", status_code=303)
+    session, caller = found
+    if not same_token(session.csrf, sent):
+        return render("message.html", title="Richiesta rifiutata", me=caller,
+                      csrf=session.csrf, status=403, back="/console",
+                      error="Il modulo non porta il codice di sicurezza di questa sessione "
+                            "(CSRF): ricarichi la pagina e riprovi.")
+    request.state.caller = caller.name
+    try:
+        again = console.jobs.start(job.kind, job.key, job.label, caller.name, job.args)
+    except GatekeeperError as exc:
+        return render("message.html", title=job.label, me=caller, csrf=session.csrf,
+                      status=400, error=str(exc), back=f"/console/{JOB_PAGES[job.kind]}")
+    return started(again)
 
 
 async def job_view(request: Request) -> Response:

@@ -82,7 +82,7 @@ class Jobs:
             for other in self._jobs.values():
                 if other.active and other.key == key:
                     raise Busy(f"{other.label}: è già {_state_words(other)}; attenda che "
-                               "finisca prima di avviarlo di nuovo")
+                               "finisca, poi riprovi")
             job = Job(secrets.token_hex(8), kind, key, label, owner, args)
             self._jobs[job.id] = job
             self._forget_old()

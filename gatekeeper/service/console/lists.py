@@ -17,8 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ...columns import CANONICAL_FIELDS, PURPOSES, SOURCE_KINDS
+from ...config import Workspace
+from ...digest import sha256_file
 from ...errors import InputError
-from ...load import loaded_sources, source_rejects
+from ...load import loaded_sources, select_manifests, source_rejects
 from ...sources.suggest import Guess, Suggestion, suggest, write_suggestion
 from ...sources.supplier import discover_suppliers
 from ...store import Store
@@ -46,9 +48,21 @@ def _suppliers(visit: Visit) -> list[tuple[str, str]]:
     return sorted((s.id, s.identity.name) for s in found.values())
 
 
-def _draft_page(visit: Visit, draft: Suggestion, stored: str, error: str | None = None
-                ) -> Response:
+def _already_loaded(ws: Workspace, path: Path) -> str | None:
+    """The loaded list whose file has the same bytes as this upload, if there is one."""
+    digest = sha256_file(path)
+    with Store(ws.store_path, read_only=True, wait=5) as store:
+        same = loaded_sources(store).filter(pl.col("file_sha256") == digest)
+    return same["source_id"][0] if same.height else None
+
+
+def _draft_page(visit: Visit, draft: Suggestion, stored: str, same_as: str | None = None,
+                error: str | None = None) -> Response:
+    notice = (f"Attenzione: lo stesso file è già caricato come lista «{same_as}». Se è un "
+              "invio nuovo, prosegua; altrimenti non serve caricarlo di nuovo."
+              if same_as else None)
     return visit.page("lists_draft.html", "Nuova lista: controlli la proposta", "liste",
+                      notice=notice,
                       draft=draft, stored=stored, fields=CANONICAL_FIELDS,
                       field_words=FIELD_WORDS, kinds=SOURCE_KINDS, kind_words=KIND_WORDS,
                       purposes=PURPOSES, purpose_words=PURPOSE_WORDS,
@@ -56,9 +70,15 @@ def _draft_page(visit: Visit, draft: Suggestion, stored: str, error: str | None 
                       status=200 if error is None else 400)
 
 
-def _loaded(store_path: Path) -> list[dict[str, Any]]:
-    with Store(store_path, read_only=True, wait=5) as store:
-        return loaded_sources(store).to_dicts()
+def _state(ws: Workspace) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """What is loaded, the manifests in sources/ that are not (a new one, or one whose load
+    was interrupted), and the manifests that cannot load, each with its error."""
+    with Store(ws.store_path, read_only=True, wait=5) as store:
+        loaded = loaded_sources(store).to_dicts()
+    manifests, failures = select_manifests(ws)
+    held = {s["source_id"] for s in loaded}
+    return (loaded, sorted(m.id for m in manifests if m.id not in held),
+            [str(f) for f in failures])
 
 
 def _rejects(store_path: Path, source_id: str) -> pl.DataFrame:
@@ -71,8 +91,9 @@ def _rejects(store_path: Path, source_id: str) -> pl.DataFrame:
 @page("liste")
 async def lists(visit: Visit) -> Response:
     ws = visit.console.jobs.ws
-    loaded = await run_in_threadpool(_loaded, ws.store_path)
-    return visit.page("lists.html", "Liste", "liste", loaded=loaded,
+    loaded, pending, broken = await run_in_threadpool(_state, ws)
+    return visit.page("lists.html", "Liste", "liste", loaded=loaded, pending=pending,
+                      broken=broken,
                       kinds=SOURCE_KINDS, kind_words=KIND_WORDS, suppliers=_suppliers(visit),
                       jobs=visit.console.jobs.recent(("load",)),
                       limit_mb=visit.console.upload_limit // (1024 * 1024))
@@ -87,9 +108,14 @@ async def upload(visit: Visit) -> Response:
         raise InputError(f"tipo di lista sconosciuto: {kind}")
     path = await save_upload(visit.form.get("file"), ws.root / "data" / "lists", LISTS)
     supplier = visit.field("supplier") or None
-    draft = await run_in_threadpool(suggest, ws, path, kind=kind, supplier=supplier,
-                                    today=rome_date(visit.console.jobs.now()))
-    return _draft_page(visit, draft, path.name)
+    try:
+        draft = await run_in_threadpool(suggest, ws, path, kind=kind, supplier=supplier,
+                                        today=rome_date(visit.console.jobs.now()))
+    except Exception:
+        path.unlink(missing_ok=True)  # a file nothing will point to is not kept
+        raise
+    same_as = await run_in_threadpool(_already_loaded, ws, path)
+    return _draft_page(visit, draft, path.name, same_as)
 
 
 @page("liste")
@@ -120,16 +146,29 @@ async def save(visit: Visit) -> Response:
     draft = dataclasses.replace(draft, columns=columns, problems=problems,
                                 restore_zero=bool(visit.field("restore_zero")))
     if not purposes:
-        return _draft_page(visit, draft, stored, "scelga almeno uno scopo")
+        return _draft_page(visit, draft, stored, error="scelga almeno uno scopo")
     if draft.problems:
-        return _draft_page(visit, draft, stored, f"prima di salvare: {draft.problems[0]}")
+        return _draft_page(visit, draft, stored, error=f"prima di salvare: {draft.problems[0]}")
     try:
         write_suggestion(ws, draft)
     except InputError as exc:
-        return _draft_page(visit, draft, stored, str(exc))
+        return _draft_page(visit, draft, stored, error=str(exc))
     job = visit.console.jobs.start("load", f"load:{draft.source_id}",
                                    f"Caricamento di {draft.source_id}", visit.caller.name,
                                    {"sources": [draft.source_id]})
+    return started(job)
+
+
+@page("liste")
+async def load_again(visit: Visit) -> Response:
+    """Load a manifest that is in sources/ (a load interrupted, a list changed since)."""
+    ws = visit.console.jobs.ws
+    source_id = visit.field("source")
+    manifests, _failures = await run_in_threadpool(select_manifests, ws)
+    if source_id not in {m.id for m in manifests}:
+        raise InputError(f"nessuna lista «{source_id}» valida in sources/")
+    job = visit.console.jobs.start("load", f"load:{source_id}", f"Caricamento di {source_id}",
+                                   visit.caller.name, {"sources": [source_id]})
     return started(job)
 
 

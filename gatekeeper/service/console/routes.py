@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import job_state, job_view, static
+from . import job_retry, job_state, job_view, static
 from .agent import agent
 from .campaigns import campaigns
 from .campaigns import download as campaign_file
 from .campaigns import start as start_run
-from .lists import lists, rejects
+from .lists import lists, load_again, rejects
 from .lists import save as save_list
 from .lists import upload as upload_list
 from .privacy import erase, letter, privacy, search
@@ -34,6 +34,7 @@ def console_routes(route: Any, upload_limit: int) -> list[Any]:
         route("/console/liste", lists),
         route("/console/liste", upload_list, methods=post, max_body=upload_limit),
         route("/console/liste/salva", save_list, methods=post, max_body=FORM_LIMIT),
+        route("/console/liste/carica", load_again, methods=post, max_body=FORM_LIMIT),
         route("/console/liste/{source}/scarti.csv", rejects),
         route("/console/registro", register),
         route("/console/registro/richiesta", make_request, methods=post, max_body=FORM_LIMIT),
@@ -50,4 +51,5 @@ def console_routes(route: Any, upload_limit: int) -> list[Any]:
         route("/console/agente", agent),
         route("/console/lavori/{job}", job_view),
         route("/console/lavori/{job}/stato", job_state),
+        route("/console/lavori/{job}/riprova", job_retry, methods=post, max_body=FORM_LIMIT),
     ]
