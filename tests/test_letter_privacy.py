@@ -208,3 +208,21 @@ def test_erasures_recorded_before_copies_had_a_kind_read_in_words(
         assert "data/" not in letter and "reports/" not in letter and "store:" not in letter
     assert "le liste di chiamata delle nostre campagne: cancellati" in _words(render_letter(
         data, controller))
+
+
+def test_a_run_repeated_with_the_same_inputs_is_one_line_of_the_letter(
+        scrubbed: Workspace) -> None:
+    import csv
+    import io
+
+    from .conftest import AS_OF
+
+    for _ in range(2):  # the same campaign, the same instant, the same lists: again
+        assert gk(scrubbed, "run", "--campaign", "demo", "--purpose", "telemarketing",
+                  "--as-of", AS_OF).exit_code == 0
+    phone = next(csv.DictReader(io.StringIO(
+        (scrubbed.root / "reports/demo/dialable.csv").read_text(encoding="utf-8"))))["phone"]
+    letter = gk(scrubbed, "disclose", phone)
+    assert letter.exit_code == 0
+    lines = [line for line in letter.output.splitlines() if "«demo»" in line]
+    assert len(lines) == 1, lines

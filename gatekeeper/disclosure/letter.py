@@ -453,9 +453,12 @@ def letter_blocks(data: dict[str, Any], controller: Controller, lang: str = "it"
         if copies:
             blocks += [("p", t["kept_intro"]), ("ul", copies)]
     if data["held"]:
-        campaigns = [t["campaign"].format(campaign=c["campaign"], purpose=t[c["purpose"]],
-                                          date=_day(c["as_of"], lang), basis=t[c["basis"]])
-                     for c in data["campaigns"]]
+        # A run repeated with the same inputs lists the number again on the same day for
+        # the same reason: one line for the person (the JSON keeps every execution).
+        campaigns = list(dict.fromkeys(
+            t["campaign"].format(campaign=c["campaign"], purpose=t[c["purpose"]],
+                                 date=_day(c["as_of"], lang), basis=t[c["basis"]])
+            for c in data["campaigns"]))
         blocks += [("h", t["h_campaigns"]),
                    ("ul", campaigns) if campaigns else ("p", t["no_campaigns"])]
         calls = [t["call"].format(
