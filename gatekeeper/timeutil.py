@@ -2,12 +2,18 @@
 
 All instants are stored as naive UTC (microseconds); a date alone means 00:00
 Europe/Rome, because Italian consent forms and contracts are dated in local time.
+
+Rendered, an instant is in the jurisdiction's local time, because a UTC hour misleads:
+a 20:15 call written 19:15Z looks lawful. People read `local_words` (22/11/2026 10:00);
+files handed to tools (CSV, Parquet, JSON) carry `local_iso`
+(2026-11-22T10:00:00+01:00), the offset keeping the instant exact. `iso` (…Z) is
+only for the store's own formats (journal, ledger, hashes), which must not change.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Literal, TypeAlias
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -49,15 +55,94 @@ def rome_date(instant: dt.datetime) -> dt.date:
     return instant.replace(tzinfo=UTC).astimezone(ROME).date()
 
 
-def rome_words(instant: dt.datetime | None) -> str:
-    """A naive-UTC instant as a person in Italy reads it: 23/11/2026 09:00 (Rome)."""
+Zone: TypeAlias = "str | ZoneInfo | None"
+ISO_LOCAL = "%Y-%m-%dT%H:%M:%S%:z"  # 2026-11-22T10:00:00+01:00 (strftime, polars/chrono)
+WORDS = "%d/%m/%Y %H:%M"  # 22/11/2026 10:00, as people in Italy write it
+
+
+def zone_info(zone: Zone = None) -> ZoneInfo:
+    """The zone instants are shown in: the one given, else the default jurisdiction's
+    (the configured one is passed by callers that hold the configuration)."""
+    if isinstance(zone, ZoneInfo):
+        return zone
+    if zone is None:
+        from .jurisdictions import DEFAULT  # lazy: calling_hours imports this module
+
+        zone = DEFAULT.timezone_name
+    return ZoneInfo(zone)
+
+
+def _local(instant: dt.datetime | str, zone: Zone) -> dt.datetime:
+    """A naive-UTC instant (or ISO text with Z or an offset, as files and the journal
+    hold it; none = local) as an aware local time."""
+    if isinstance(instant, str):
+        parsed = dt.datetime.fromisoformat(instant.strip().replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=zone_info(zone))
+        return parsed.astimezone(zone_info(zone))
+    return instant.replace(tzinfo=UTC).astimezone(zone_info(zone))
+
+
+def local_words(instant: dt.datetime | str | None, zone: Zone = None) -> str:
+    """An instant as a person reads it, in local time: 22/11/2026 10:00. In the hour the
+    clocks repeat (autumn) the wall clock names two instants, so there, and only there,
+    the offset follows: 25/10/2026 02:30 (+02:00), then 25/10/2026 02:30 (+01:00)."""
     if instant is None:
         return "—"
-    return instant.replace(tzinfo=UTC).astimezone(ROME).strftime("%d/%m/%Y %H:%M")
+    local = _local(instant, zone)
+    words = local.strftime(WORDS)
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        words += f" ({local.isoformat()[-6:]})"
+    return words
+
+
+def local_iso(instant: dt.datetime | str | None, zone: Zone = None) -> str | None:
+    """An instant for a machine file (CSV, JSON, Parquet as text): ISO 8601 to the second
+    in local time with its offset, 2026-11-22T10:00:00+01:00 (+02:00 in summer), so the
+    hour matches what people are shown and the instant stays exact."""
+    if instant is None:
+        return None
+    return _local(instant, zone).isoformat(timespec="seconds")
+
+
+def local_iso_expr(column: str | pl.Expr, zone: Zone = None) -> pl.Expr:
+    """local_iso for a column of naive-UTC instants. A list's instants are few distinct
+    values (one per register check), so each distinct value is formatted once when that
+    is cheaper: 1M rows of 50 values cost ~0.2 s, not ~0.3 s."""
+    name = zone_info(zone).key
+    expr = pl.col(column) if isinstance(column, str) else column
+    return expr.map_batches(lambda s: _local_iso_series(s, name), return_dtype=pl.String)
+
+
+def _local_iso_series(values: pl.Series, zone: str) -> pl.Series:
+    def text(s: pl.Series) -> pl.Series:
+        return (s.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+                .dt.convert_time_zone(zone).dt.strftime(ISO_LOCAL))
+
+    distinct = values.unique()
+    if distinct.len() * 4 > values.len():
+        return text(values).alias(values.name)
+    return values.replace_strict(distinct, text(distinct), return_dtype=pl.String)
+
+
+def local_instants(column: str | pl.Expr, zone: Zone = None) -> pl.Expr:
+    """Naive-UTC instants as a zone-aware column of local time: what a CSV writer
+    given datetime_format=ISO_LOCAL, or a Parquet file, writes with its offset."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    return expr.dt.replace_time_zone("UTC").dt.convert_time_zone(zone_info(zone).key)
+
+
+def read_iso(text: pl.Expr, *, strict: bool = True) -> pl.Expr:
+    """ISO 8601 instants as our files write them, to naive UTC: with an offset (this
+    version) or a Z (files written before it), so old reports still read."""
+    return (text.str.to_datetime("%Y-%m-%dT%H:%M:%S%#z", time_unit="us", strict=strict)
+            .dt.convert_time_zone("UTC").dt.replace_time_zone(None))
 
 
 def iso(instant: dt.datetime | None) -> str | None:
-    """Naive-UTC instant rendered as ISO 8601 with a Z, for files people and tools read."""
+    """Naive-UTC instant as ISO 8601 with a Z: the store's own format (journal and
+    ledger lines, hashed run inputs), kept so what was recorded reads and hashes alike.
+    Files and answers handed to people or tools use local_iso."""
     return None if instant is None else instant.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
