@@ -44,7 +44,7 @@ from .store import rpo as rpo_store
 from .store import runs as run_store
 from .store import sources as source_store
 from .store import suppliers as supplier_store
-from .timeutil import iso, now_utc
+from .timeutil import iso, local_words, now_utc
 
 ANCHOR_VERSION = 1
 
@@ -380,7 +380,7 @@ def _against_anchor(ws: Workspace, store: Store, digest: str, report: AuditRepor
     if now["changes"] < anchored["changes"]:
         report.problems.append(Finding("anchor", digest[:16], "records of erasures made "
                                        "before the anchor were removed"))
-    report.anchor = f"anchor {digest[:16]}… of {iso(created)}"
+    report.anchor = f"anchor {digest[:16]}… of {local_words(created)}"
     journal = anchored["journal"]
     return [Checkpoint(int(journal["position"]), str(journal["hash"]),
                        f"anchor {digest[:16]}")]

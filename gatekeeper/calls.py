@@ -23,7 +23,7 @@ from .ledger import Ledger
 from .ledger.imports import read_export
 from .normalise import phone_of
 from .optouts import AppendResult, Journal, optouts_from_calls
-from .timeutil import iso
+from .timeutil import local_iso
 
 
 @dataclass
@@ -68,8 +68,11 @@ def import_calls(ws: Workspace, file: Path, agency_id: str) -> CallImport:
 
 def calls_of(ws: Workspace, value: str) -> list[dict[str, Any]]:
     """Every call recorded for a number, oldest first (for `calls list` and disclosure)."""
-    phone = phone_of(value, ws.config().jurisdiction)
+    jurisdiction = ws.config().jurisdiction
+    zone = jurisdiction.timezone_name
+    phone = phone_of(value, jurisdiction)
     calls = Ledger(ws.ledger_dir).calls(int(phone.removeprefix("+"))).sort("started_at")
     return [{**row, "started_at_utc": row["started_at"],
-             "started_at": iso(row["started_at"]), "recorded_at": iso(row["recorded_at"])}
+             "started_at": local_iso(row["started_at"], zone),
+             "recorded_at": local_iso(row["recorded_at"], zone)}
             for row in calls.drop("phone_key").iter_rows(named=True)]

@@ -24,10 +24,10 @@ from .sources.readers import data_place
 from .spreadsheet import neutralised, safe_for_spreadsheets
 from .store import Store
 from .store import runs as run_store
+from .timeutil import local_iso_expr
 
 DIALABLE_COLUMNS = ("phone", "name", "source_id", "basis", "basis_text", "rpo_checked_at",
                     "valid_until")
-ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"  # instants in reports: UTC, to the second
 DIALABLE_WIDTHS = {"phone": 16, "name": 28, "source_id": 18, "basis": 20, "basis_text": 60,
                    "rpo_checked_at": 17, "valid_until": 17}
 INSTANTS = {"rpo_checked_at", "valid_until"}
@@ -91,13 +91,13 @@ def write_dialable(folder: Path, waiting: Path, strongest: pl.Series, ctx: P.Con
             assert isinstance(rows, pl.DataFrame)
             best = rows.filter(strongest.slice(offset, rows.height))
             offset += rows.height
-            # The CSV writer formats the two instants itself: same bytes as strftime
-            # first, 0.4 s less per 6 million rows.
+            # The two instants in local time with their offset, each distinct value
+            # formatted once (a list has a few check times): cheaper than the CSV writer.
             # Only the name comes from the list as typed; ids are checked, basis_text
             # starts with the law it cites.
             rows = P.with_basis_text(best, ctx).select(DIALABLE_COLUMNS)
-            rows.with_columns(neutralised("name")).write_csv(
-                handle, include_header=False, datetime_format=ISO_UTC)
+            rows.with_columns(neutralised("name"), *(local_iso_expr(c, zone) for c in INSTANTS)
+                              ).write_csv(handle, include_header=False)
             # A text cell is never a formula: the name goes to Excel as the list wrote it.
             if sheet is not None:
                 sheet.write(rows.with_columns(excel_instants(c, zone) for c in INSTANTS))

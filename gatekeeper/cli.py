@@ -33,8 +33,22 @@ def _workspace(ctx: click.Context) -> Workspace:
     return Workspace.locate(ctx.obj.get("home"))
 
 
-def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+def _zone(ctx: click.Context) -> str:
+    """The zone instants are shown in: the configured jurisdiction's."""
+    return _workspace(ctx).config().jurisdiction.timezone_name
+
+
+def _emit_json(data: Any, zone: str | None = None) -> None:
+    """JSON for tools; an instant (naive UTC as the library returns it) in local time with
+    its offset, as every machine file writes it (timeutil.local_iso)."""
+    import datetime as dt
+
+    from .timeutil import local_iso
+
+    def default(value: Any) -> Any:
+        return local_iso(value, zone) if isinstance(value, dt.datetime) else str(value)
+
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=default))
 
 
 class TerminalProgress:
@@ -115,7 +129,7 @@ def load(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool) -> None
                                for i in report.inline],
                     "failed": [{"file": e.file, "row": e.row, "key": e.key,
                                 "error": e.message} for e in report.failures],
-                    "next_steps": report.next_steps})
+                    "next_steps": report.next_steps}, _zone(ctx))
         ctx.exit(2 if report.failures else 0)
     for supplier_id in report.suppliers:
         click.echo(f"supplier {supplier_id} recorded (due diligence as in suppliers/"
@@ -161,14 +175,21 @@ def sources(ctx: click.Context, rejects_of: str | None, as_json: bool) -> None:
     ws = _workspace(ctx)
     with Store(ws.store_path, read_only=True) as store:
         frame = source_rejects(store, rejects_of) if rejects_of else loaded_sources(store)
+    zone = ws.config().jurisdiction.timezone_name
     if as_json:
-        _emit_json(frame.to_dicts())
+        _emit_json(frame.to_dicts(), zone)
     elif frame.is_empty():
         click.echo("nothing loaded yet: run 'gatekeeper load'" if not rejects_of
                    else f"no rejected rows in {rejects_of}")
     else:
+        import datetime as dt
+
+        from .timeutil import local_words
+
         for record in frame.to_dicts():
-            click.echo("  ".join(f"{k}={v}" for k, v in record.items()))
+            click.echo("  ".join(
+                f"{k}={local_words(v, zone) if isinstance(v, dt.datetime) else v}"
+                for k, v in record.items()))
 
 
 @sources.command("suggest")
@@ -236,7 +257,7 @@ def suppliers(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
     if as_json:
         _emit_json({"suppliers": frame.to_dicts(),
                     "inline": [i.__dict__ | {"manifest": str(i.manifest)} for i in inline],
-                    "errors": [str(e) for e in errors]})
+                    "errors": [str(e) for e in errors]}, ws.config().jurisdiction.timezone_name)
     else:
         for r in frame.to_dicts() if "status" in frame.columns else []:
             review = (f"reviewed {r['reviewed_on']} by {r['reviewed_by']}, next review "
@@ -308,9 +329,10 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
 
     from .registry import import_exchange
     from .store import Store
-    from .timeutil import iso, now_utc
+    from .timeutil import local_words, now_utc
 
     ws = _workspace(ctx)
+    zone = ws.config().jurisdiction.timezone_name
     with Store(ws.store_path) as store, TerminalProgress() as progress:
         result = import_exchange(store, Path(request), Path(response),
                                  _instant(checked_at, "--checked-at"), progress,
@@ -319,9 +341,10 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
         click.echo(f"already imported as {result.exchange_id}; nothing changed")
     elif not checked_at:
         click.echo(f"warning: no --checked-at: the check time is taken from {request}'s "
-                   f"modification time ({iso(result.checked_at)}); if the file was copied "
+                   f"modification time ({local_words(result.checked_at, zone)}); if the file "
+                   "was copied "
                    "since, import again with --checked-at", err=True)
-    click.echo(f"{result.numbers:,} numbers checked at {iso(result.checked_at)}: "
+    click.echo(f"{result.numbers:,} numbers checked at {local_words(result.checked_at, zone)}: "
                f"{result.registered:,} registered, {result.numbers - result.registered:,} "
                f"not registered (exchange {result.exchange_id})")
     days = ws.config().policy.rpo_validity_days
@@ -479,12 +502,14 @@ def optout_add(ctx: click.Context, phone: str, channel: str, by: str, scope: str
                at: str | None) -> None:
     """Record an objection; it is on disk when this command returns."""
     from .optouts import add_optout
+    from .timeutil import local_words
 
     result = add_optout(_journal(ctx), phone=phone, channel=channel, by=by, scope=scope,
                         note=note, at=_instant(at, "--at"))
     _print_warnings(result.warnings)
     entry = result.entries[0]
-    click.echo(f"opt-out recorded: {entry['phone']} scope={entry['scope']} at {entry['at']} "
+    click.echo(f"opt-out recorded: {entry['phone']} scope={entry['scope']} at "
+               f"{local_words(entry['at'], _zone(ctx))} "
                f"(ref {entry['seq']}; receipt: journal position {result.position}, hash "
                f"{result.hash})")
 
@@ -513,24 +538,20 @@ def optout_list(ctx: click.Context, as_json: bool) -> None:
     for bad in state.damaged:
         click.echo(f"warning: {bad.describe()}; no number is decided until the privacy "
                    "officer runs 'gatekeeper optout repair'", err=True)
-    if as_json:
-        _emit_json(state.events.drop("recorded_at").with_columns(pl_iso("at")).to_dicts())
-        return
-    from .timeutil import rome_words
+    from .timeutil import local_iso_expr, local_words
 
+    zone = _zone(ctx)
+    if as_json:
+        _emit_json(state.events.drop("recorded_at").with_columns(local_iso_expr("at", zone))
+                   .to_dicts())
+        return
     events = state.events.to_dicts()
-    for e in events:  # a person reads Rome time (a letter dated 13/08 is not 12/08 22:00Z)
+    for e in events:  # a person reads local time (a letter dated 13/08 is not 12/08 22:00Z)
         what = "withdrawn" if e["type"] == "withdraw" else f"opt-out scope={e['scope']}"
-        click.echo(f"{e['seq']:>6}  {rome_words(e['at'])}  {e['phone']}  {what}  "
+        click.echo(f"{e['seq']:>6}  {local_words(e['at'], zone)}  {e['phone']}  {what}  "
                    f"channel={e['channel'] or '-'}  by={e['recorded_by']}")
     if not events:
         click.echo("no opt-outs recorded")
-
-
-def pl_iso(name: str) -> Any:
-    import polars as pl
-
-    return pl.col(name).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @optout.command("withdraw")
@@ -718,7 +739,7 @@ def audit_list(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
     with Store(ws.store_path, read_only=True) as store:
         frame = statuses(store, _instant(as_of, "--as-of") or now_utc())
     if as_json:
-        _emit_json(frame.to_dicts())
+        _emit_json(frame.to_dicts(), ws.config().jurisdiction.timezone_name)
         return
     for a in sorted(frame.to_dicts(), key=lambda a: int(a["audit_id"][1:])):
         click.echo(_audit_line(a))
@@ -751,15 +772,18 @@ def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ..
     if as_json:
         _emit_json({**result.summary, "next_steps": result.next_steps})
         return
-    s = result.summary
-    click.echo(f"campaign {result.campaign} ({purpose}) as of {s['as_of']}, run "
-               f"{result.run_id}")
+    from .timeutil import local_words
+
+    s = result.summary  # its instants carry their local offset: a person reads the local time
+    click.echo(f"campaign {result.campaign} ({purpose}) as of "
+               f"{local_words(s['as_of'], _zone(ctx))}, run {result.run_id}")
     click.echo(f"  rows {s['rows']:,}   valid {s['valid']:,}   dialable numbers "
                f"{s['dialable']:,}")
     for reason, count in s["suppressed"].items():
         click.echo(f"  suppressed {reason:<22}{count:>10,}")
     if s["valid_until"]:
-        click.echo(f"  dial before {s['valid_until']} (RPO checks expire)")
+        click.echo(f"  dial before {local_words(s['valid_until'], _zone(ctx))} (RPO checks "
+                   "expire)")
     click.echo(f"  written to {result.report_dir}")
     _print_next_steps(result.next_steps)
 
@@ -780,22 +804,23 @@ def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at
     """May this number be dialed now (or at --at)? Exit 0 yes, 1 no."""
     from .dialing import check_number
     from .policy import reason_text
-    from .timeutil import rome_words
+    from .timeutil import local_words
 
+    zone = _zone(ctx)
     result = check_number(_workspace(ctx), phone, purpose, campaign=campaign,
                           at=_instant(at, "--at"), agency=agency, caller_id=caller_id)
     answer = result.answer
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if as_json:
-        _emit_json({**answer.as_json(), "purpose": purpose, "rows": result.rows})
+        _emit_json({**answer.as_json(zone), "purpose": purpose, "rows": result.rows}, zone)
     elif answer.dialable:
-        until = (f"{rome_words(answer.valid_until)} Rome time" if answer.valid_until
+        until = (f"{local_words(answer.valid_until, zone)} Rome time" if answer.valid_until
                  else "no RPO limit")  # as next_allowed_at is said: a person reads it
         click.echo(f"DIALABLE {answer.phone}: {answer.basis} — {answer.basis_text}; "
                    f"valid until {until}")
     else:
-        when = (f"; may be called from {rome_words(answer.next_allowed_at)} Rome time"
+        when = (f"; may be called from {local_words(answer.next_allowed_at, zone)} Rome time"
                 if answer.next_allowed_at else "")
         click.echo(f"NOT DIALABLE {answer.phone or phone}: {answer.reason_text} "
                    f"({answer.reason}){when}")
@@ -805,7 +830,7 @@ def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at
                    f"({code})")
     if answer.run and not as_json:
         click.echo(f"  (run {answer.run.run_id} of campaign {answer.run.campaign}, as of "
-                   f"{rome_words(answer.run.as_of)} Rome time)")
+                   f"{local_words(answer.run.as_of, zone)} Rome time)")
     ctx.exit(0 if answer.dialable else 1)
 
 
@@ -893,6 +918,7 @@ def erase(ctx: click.Context, phone: str, ref: str, by: str, received: str | Non
     """Delete a person's data; keep a suppression entry so the number is never dialed."""
     from .disclosure import erase as do_erase
     from .disclosure import erase_plan
+    from .timeutil import local_words
 
     def show(copies: list[Any], verbs: dict[str, str]) -> None:
         for copy in copies:
@@ -902,7 +928,8 @@ def erase(ctx: click.Context, phone: str, ref: str, by: str, received: str | Non
 
     if dry_run:
         plan = erase_plan(_workspace(ctx), phone, ref)
-        already = (f" (already erased at {plan.already_erased}; it would check again)"
+        already = (f" (already erased at {local_words(plan.already_erased, _zone(ctx))}; it "
+                   "would check again)"
                    if plan.already_erased else "")
         click.echo(f"erasing {plan.phone} under request {ref} would{already}:")
         show(plan.copies, {"erased": "erase", "kept": "keep"})
@@ -911,7 +938,8 @@ def erase(ctx: click.Context, phone: str, ref: str, by: str, received: str | Non
     with TerminalProgress() as progress:
         r = do_erase(_workspace(ctx), phone, ref, by=by,
                      received_on=_day_option(received, "--received"), progress=progress)
-    click.echo(f"{r.phone} erased under request {r.request_ref} at {r.erased_at}"
+    click.echo(f"{r.phone} erased under request {r.request_ref} at "
+               f"{local_words(r.erased_at, _zone(ctx))}"
                + (" (already erased; checked again)" if r.already else ""))
     click.echo(f"  source rows blanked {r.rows:,}, rejects removed {r.rejects:,}, "
                f"campaign entries removed {r.campaigns:,}")
@@ -934,7 +962,7 @@ def requests(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     with Store(ws.store_path, read_only=True) as store:
         frame = list_requests(store, rome_date(now_utc()), include_answered=show_all)
     if as_json:
-        _emit_json(frame.to_dicts())
+        _emit_json(frame.to_dicts(), ws.config().jurisdiction.timezone_name)
         return
     if frame.is_empty():
         click.echo("no open requests" if not show_all else "no requests logged")
@@ -995,22 +1023,23 @@ def purge(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
     from .ledger import Ledger
     from .retention import purge as do_purge
     from .store import Store
-    from .timeutil import iso, now_utc
+    from .timeutil import local_words, now_utc
 
     ws = _workspace(ctx)
+    zone = ws.config().jurisdiction.timezone_name
     with Store(ws.store_path) as store:
         plan = do_purge(store, ws.config(), _instant(as_of, "--as-of") or now_utc(),
                         dry_run=dry_run, ledger=Ledger(ws.ledger_dir))
     verb = "would remove" if dry_run else "removed"
-    click.echo(f"retention as of {iso(plan.as_of)}: list rows loaded before "
-               f"{iso(plan.rows_cutoff)} and unused since; evidence before "
-               f"{iso(plan.evidence_cutoff)}")
+    click.echo(f"retention as of {local_words(plan.as_of, zone)}: list rows loaded before "
+               f"{local_words(plan.rows_cutoff, zone)} and unused since; evidence before "
+               f"{local_words(plan.evidence_cutoff, zone)}")
     for v in plan.source_versions:
         click.echo(f"  {verb} rows of {v['source_id']} version {v['version']}: {v['rows']:,}")
     click.echo(f"  {verb} {plan.rows:,} list rows, {plan.rejects:,} rejects, "
                f"{plan.rpo_checks:,} RPO checks in {plan.rpo_exchanges:,} exchanges, "
                f"{plan.runs:,} run records, {plan.calls:,} calls (before "
-               f"{iso(plan.calls_cutoff)})")
+               f"{local_words(plan.calls_cutoff, zone)})")
     click.echo("  kept: every opt-out and every erasure suppression entry")
 
 
@@ -1086,16 +1115,19 @@ def calls_import(ctx: click.Context, file: str, agency: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the calls as JSON.")
 @click.pass_context
 def calls_list(ctx: click.Context, phone: str, as_json: bool) -> None:
-    """Every call made to (or from) a number, oldest first, in Rome time."""
+    """Every call made to (or from) a number, oldest first, in local time."""
     from .calls import calls_of
-    from .timeutil import rome_words
+    from .timeutil import local_words
 
+    zone = _zone(ctx)
     calls_made = calls_of(_workspace(ctx), phone)
-    if as_json:
-        _emit_json(calls_made)
+    if as_json:  # started_at and recorded_at in local time with their offset
+        _emit_json([{k: v for k, v in c.items() if k != "started_at_utc"}
+                    for c in calls_made], zone)
         return
     for c in calls_made:
-        click.echo(f"{rome_words(c['started_at_utc'])}  {c['direction']:<8} {c['agency']:<12} "
+        click.echo(f"{local_words(c['started_at_utc'], zone)}  {c['direction']:<8} "
+                   f"{c['agency']:<12} "
                    f"{c['outcome']:<12} campaign={c['campaign'] or '-'} "
                    f"shown={c['caller_id'] or '-'} agent={c['agent'] or '-'} "
                    f"id={c['call_id']}")
@@ -1273,12 +1305,17 @@ def token_revoke(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def token_list(ctx: click.Context) -> None:
     """Names, roles and dates of tokens (never the tokens)."""
+    from .timeutil import local_words
+
     entries = _tokens(ctx).listing()
-    for t in entries:
-        state = f"revoked {t['revoked_at']}" if t.get("revoked_at") else "active"
+    zone = _zone(ctx) if entries else None
+    for t in entries:  # the token file's UTC instants, as a person reads them
+        state = (f"revoked {local_words(t['revoked_at'], zone)}" if t.get("revoked_at")
+                 else "active")
         agency = f"agency {t['agency']}" if t.get("agency") else (
             "NO AGENCY: re-make with --agency" if t["role"] == "dialer" else "")
-        click.echo(f"{t['name']:<20} {t['role']:<8} created {t['created_at']}  {state}"
+        click.echo(f"{t['name']:<20} {t['role']:<8} created "
+                   f"{local_words(t['created_at'], zone)}  {state}"
                    + (f"  {agency}" if agency else ""))
     if not entries:
         click.echo("no tokens yet: gatekeeper token add NAME --role "

@@ -30,7 +30,7 @@ from .store import Store
 from .store import evidence as evidence_store
 from .store import people as people_store
 from .store import runs as run_store
-from .timeutil import now_utc, rome_words
+from .timeutil import local_words, now_utc, read_iso
 
 OUTCOME_SCHEMA: dict[str, pl.DataType] = {
     "phone_key": pl.Int64(), "reason": pl.String(), "basis": pl.String(),
@@ -69,7 +69,7 @@ def _from_reports(ws: Workspace, campaign: str, outputs_json: str | None
     key = phone_key(pl.col("phone")).alias("phone_key")
     dialable = pl.read_csv(files["dialable.csv"], infer_schema=False).select(
         key, pl.lit(None, pl.String).alias("reason"), "basis", "basis_text",
-        pl.col("valid_until").str.to_datetime("%Y-%m-%dT%H:%M:%SZ", time_unit="us"))
+        read_iso(pl.col("valid_until")))  # an offset, or a Z in an older run's file
     # A number's first row (its first source, in file order) speaks for it (select.py).
     reasons = (pl.read_parquet(files["decisions.parquet"], columns=["phone", "reason"])
                .filter(pl.col("phone").is_not_null() & pl.col("reason").is_not_null())
@@ -213,7 +213,8 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
     warnings = _unknown_agency(agency, agencies, broken)
     if campaign and record is None:  # NO_RUN's words speak of the purpose: name the campaign
         warnings.append(f"no run of campaign '{campaign}' for {purpose} as of "
-                        f"{rome_words(when)} Rome time or earlier (check the name, or run it)")
+                        f"{local_words(when, jurisdiction.timezone_name)} Rome time or "
+                        "earlier (check the name, or run it)")
     return CheckResult(answer, purpose, rows, warnings)
 
 

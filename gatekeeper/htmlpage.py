@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from html import escape
 
-from .timeutil import ROME
+from .timeutil import Zone, local_words
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:60rem;
@@ -45,13 +45,12 @@ def day(value: object) -> str:
     return dt.date.fromisoformat(text[:10]).strftime("%d/%m/%Y")
 
 
-def rome_time(instant: str | None) -> str:
-    """An ISO UTC instant as <time>: Rome local time for the reader, ISO for machines."""
+def local_time(instant: str | None, zone: Zone = None) -> str:
+    """An ISO instant (with its offset, or a Z in an older file) as <time>: local time
+    for the reader, the ISO text for machines."""
     if not instant:
         return "—"
-    utc = dt.datetime.fromisoformat(instant.replace("Z", "+00:00"))
-    local = utc.astimezone(ROME).strftime("%d/%m/%Y %H:%M")
-    return f'<time datetime="{escape(instant)}">{local}</time>'
+    return f'<time datetime="{escape(instant)}">{local_words(instant, zone)}</time>'
 
 
 def e(value: object) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from . import policy as P
-from .htmlpage import day, e, num, page, pct, rome_time, table
+from .htmlpage import day, e, local_time, num, page, pct, table
 from .sources.manifest import Supplier
 from .sources.supplier import SUPPLIERS_DIR, inline_fix
 
@@ -162,7 +162,7 @@ def sources_html(report: pl.DataFrame, summary: dict[str, Any]) -> str:
     body = (
         f"<h1>Fonti dei numeri — campagna {e(summary['campaign'])}</h1>"
         f"<p class=muted>Finalità {e(summary['purpose'])}, decisione al "
-        f"{rome_time(summary['as_of'])} (ora di Roma), esecuzione {e(summary['run_id'])}. "
+        f"{local_time(summary['as_of'])} (ora di Roma), esecuzione {e(summary['run_id'])}. "
         "Per ogni fonte: chi l'ha fornita, con quale contratto, l'impronta SHA-256 del file "
         "ricevuto e l'esito delle sue righe.</p>"
         "<h2>Provenienza</h2>"
@@ -224,7 +224,7 @@ def campaign_html(summary: dict[str, Any], report: pl.DataFrame) -> str:
         for key, label, value in stages)
     until = summary["valid_until"]
     validity = (f'<p>La lista va chiamata <b>entro il <span data-testid="valid-until">'
-                f"{rome_time(until)}</span> (ora di Roma)</b>: dopo, "
+                f"{local_time(until)}</span> (ora di Roma)</b>: dopo, "
                 "le verifiche nel Registro delle Opposizioni "
                 "non sono più valide e la campagna va rielaborata.</p>" if until else
                 '<p data-testid="valid-until">Nessun numero chiamabile.</p>')
@@ -240,7 +240,7 @@ def campaign_html(summary: dict[str, Any], report: pl.DataFrame) -> str:
         f"<p class=muted>Finalità <b>{e(summary['purpose'])}</b>"
         + (f" · settore <b>{e(summary['sector'])}</b>" if summary.get("sector") else "")
         + " · decisione al "
-        f'<span data-testid="as-of">{rome_time(summary["as_of"])}</span> (ora di Roma) · '
+        f'<span data-testid="as-of">{local_time(summary["as_of"])}</span> (ora di Roma) · '
         f"esecuzione {e(summary['run_id'])}</p>"
         f"<div>{cards}</div>"
         f'<p class=muted data-testid="received">{num(received)} righe ricevute: {num(rows)} '

@@ -43,7 +43,7 @@ from .store import rpo as rpo_store
 from .store import runs as run_store
 from .store import sources as source_store
 from .suppliers import ROW_FACTS, run_inputs, stale, with_diligence
-from .timeutil import iso, now_utc
+from .timeutil import iso, local_iso, now_utc
 
 DECISION_COLUMNS = ("source_id", "row", "raw", "phone", "decision", "reason", "basis",
                     "source_version", "repaired")
@@ -173,11 +173,12 @@ def _summary(sources: pl.DataFrame, reasons: pl.DataFrame, dialable: pl.DataFram
              ctx: P.Context, campaign: str, run_id: str) -> dict[str, Any]:
     reasons = reasons.group_by("reason").agg(pl.col("len").sum()).sort("reason")
     until = dialable["valid_until"].min() if dialable.height else None
+    zone = ctx.jurisdiction.timezone_name
     rows, dialable_rows = int(sources["rows_loaded"].sum()), int(sources["rows_dialable"].sum())
     return {
         "campaign": campaign, "purpose": ctx.purpose, "run_id": run_id,
-        "as_of": iso(ctx.as_of), "sector": ctx.sector,
-        "valid_until": iso(until) if isinstance(until, dt.datetime) else None,
+        "as_of": local_iso(ctx.as_of, zone), "sector": ctx.sector,
+        "valid_until": local_iso(until, zone) if isinstance(until, dt.datetime) else None,
         "sources": sources["source_id"].to_list(),
         "rows": rows,
         "valid": int(sources["rows_valid"].sum()),
@@ -274,7 +275,7 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
                            not_listed], how="diagonal"))
     steps = after_run(summary, versions.select("kind", "purposes").to_dicts(), purpose,
                       campaign, ADAPTERS[config.registry.adapter].automatic)
-    return RunResult(run_id, campaign, purpose, iso(ctx.as_of) or "", target, summary, outputs,
+    return RunResult(run_id, campaign, purpose, summary["as_of"], target, summary, outputs,
                      renamed + journal.warnings() + stale(ws, versions), steps)
 
 

@@ -119,10 +119,11 @@ def _local_iso_series(values: pl.Series, zone: str) -> pl.Series:
         return (s.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
                 .dt.convert_time_zone(zone).dt.strftime(ISO_LOCAL))
 
-    distinct = values.unique()
+    distinct = values.drop_nulls().unique()
     if distinct.len() * 4 > values.len():
         return text(values).alias(values.name)
-    return values.replace_strict(distinct, text(distinct), return_dtype=pl.String)
+    return values.replace_strict(distinct, text(distinct), default=None,
+                                 return_dtype=pl.String)
 
 
 def local_instants(column: str | pl.Expr, zone: Zone = None) -> pl.Expr:

@@ -96,7 +96,7 @@ def test_a_contract_from_a_lawful_call_is_traced(ws: Workspace, tmp_path: Path) 
            "caller_id": "+390287650001"})
     row = verify(ws, tmp_path, (phone, "2026-11-09 11:20", "connecto"), expect_exit=0)["K0"]
     assert (row["status"], row["reason"], row["call_id"]) == ("TRACED", None, "s1")
-    assert row["call_started_at"] == "2026-11-09T10:00:00Z" and row["run_id"]
+    assert row["call_started_at"] == "2026-11-09T11:00:00+01:00" and row["run_id"]
     assert row["campaign"] == "nov"
 
 

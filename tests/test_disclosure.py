@@ -42,7 +42,7 @@ def test_disclose_names_both_suppliers_in_both_languages(scrubbed: Workspace) ->
                          "pagine-2026": "Elenchi Italia S.p.A."}
     acme = next(s for s in data["sources"] if s["source_id"] == "acme-2026-11")
     assert acme["consent"]["proof"] == proof and acme["file_sha256"] and acme["row"] >= 1
-    assert data["rpo_checks"][0]["checked_at"] == "2026-11-20T09:00:00Z"
+    assert data["rpo_checks"][0]["checked_at"] == "2026-11-20T10:00:00+01:00"
     italian = gk(scrubbed, "disclose", phone)
     english = gk(scrubbed, "disclose", phone, "--lang", "en", "--format", "html")
     assert italian.exit_code == english.exit_code == 0

@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 
 from gatekeeper.config import Workspace
+from gatekeeper.timeutil import read_iso
 
 from .conftest import AS_OF, gk
 
@@ -56,9 +57,11 @@ def test_dialable_xlsx_holds_the_csv_rows(scrubbed: Workspace) -> None:
     for column in ("source_id", "basis", "basis_text"):
         assert xlsx[column].to_list() == csv[column].to_list()
     for column in ("rpo_checked_at", "valid_until"):
-        utc = csv[column].str.to_datetime("%Y-%m-%dT%H:%M:%SZ")
+        # The CSV writes local time with its offset; the cell holds the same wall clock.
+        utc = csv.select(read_iso(pl.col(column))).to_series()
         local = xlsx[column].cast(pl.Datetime("us")).dt.round("1s")
         assert (local - utc).unique().to_list() == [ROME], column
+        assert csv[column].str.ends_with("+01:00").all(), column
     summary = json.loads((out / "summary.json").read_text())
     assert {"dialable.xlsx", "rejects.csv", "rejects.xlsx"} <= set(summary["files"])
 

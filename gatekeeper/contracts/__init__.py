@@ -36,6 +36,7 @@ from ..store import Store
 from ..store import evidence as evidence_store
 from ..store import people as people_store
 from ..store import runs as run_store
+from ..timeutil import local_iso_expr
 from .reading import read_contracts
 
 PURPOSE = "telemarketing"  # a contract signed by phone is a sale
@@ -112,9 +113,9 @@ def trace(ws: Workspace, contracts: pl.DataFrame) -> pl.DataFrame:
         .alias("reason"),
         pl.when(inbound_used).then(pl.col("in_call_id"))
         .when(traced).then(pl.col("out_call_id")).alias("call_id"),
-        pl.when(inbound_used).then(pl.col("in_started_at"))
-        .when(traced).then(pl.col("out_started_at")).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-        .alias("call_started_at"),
+        local_iso_expr(pl.when(inbound_used).then(pl.col("in_started_at"))
+                       .when(traced).then(pl.col("out_started_at")),
+                       config.jurisdiction.timezone_name).alias("call_started_at"),
         pl.when(inbound_used).then(pl.col("in_campaign"))
         .when(traced).then(pl.coalesce("out_campaign", "campaign")).otherwise("campaign")
         .alias("campaign"),

@@ -22,7 +22,7 @@ from ..jurisdictions import DEFAULT, Jurisdiction
 from ..normalise import normalise
 from ..sources.manifest import Manifest
 from ..sources.readers import read_source
-from ..timeutil import instants
+from ..timeutil import instants, local_iso_expr
 
 FIELDS = ("contract_id", "phone", "signed_at", "agency", "agent", "campaign")
 REQUIRED = ("contract_id", "phone", "signed_at", "agency")
@@ -122,7 +122,7 @@ def read_contracts(file: Path, map_file: Path | None = None,
         pl.col("e164").str.strip_prefix("+").cast(pl.Int64).alias("phone_key"),
         "region", "number_type",
         pl.when(pl.col("instant").is_not_null())
-        .then(pl.col("instant").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        .then(local_iso_expr("instant", jurisdiction.timezone_name))
         .otherwise(pl.col("day").dt.strftime("%Y-%m-%d")).alias("signed_at"),
         pl.coalesce("instant", end_of_day).alias("signed_end"),
         "agency", "agent", "campaign")

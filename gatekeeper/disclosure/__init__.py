@@ -24,7 +24,7 @@ from ..store import people as people_store
 from ..store import rpo as rpo_store
 from ..store import runs as run_store
 from ..store import suppliers as supplier_store
-from ..timeutil import iso, now_utc
+from ..timeutil import local_iso, local_iso_expr, now_utc
 from .erasure import ErasePlan, EraseResult, erase, erase_plan
 from .letter import held_names
 from .requests import record_request
@@ -33,10 +33,11 @@ DISCLOSURE_KEYS = ("phone", "sources", "rpo_checks", "optouts", "campaigns", "er
                    "calls")
 
 
-def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts with instants and dates as ISO text (JSON- and letter-ready)."""
+def _records(frame: pl.DataFrame, zone: str) -> list[dict[str, Any]]:
+    """Rows as dicts with instants (local time with their offset) and dates as ISO text
+    (JSON- and letter-ready)."""
     out = frame.with_columns(
-        pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ") for c, t in frame.schema.items()
+        local_iso_expr(c, zone) for c, t in frame.schema.items()
         if isinstance(t, pl.Datetime)
     ).with_columns(
         pl.col(c).dt.strftime("%Y-%m-%d") for c, t in frame.schema.items() if t == pl.Date)
@@ -49,23 +50,23 @@ DILIGENCE_KEYS = ("reviewed_on", "reviewed_by", "outcome", "next_review", "colle
                   "sector_choice", "privacy_notice_sha256")
 
 
-def _diligence(store: Store) -> dict[str, dict[str, Any]]:
+def _diligence(store: Store, zone: str) -> dict[str, dict[str, Any]]:
     """Each supplier's due diligence as last loaded, by supplier id."""
     records = _records(supplier_store.newest_suppliers(store).select(
-        "supplier_id", *DILIGENCE_KEYS))
+        "supplier_id", *DILIGENCE_KEYS), zone)
     return {r.pop("supplier_id"): r for r in records}
 
 
-def _sources(store: Store, phone: str) -> list[dict[str, Any]]:
+def _sources(store: Store, phone: str, zone: str) -> list[dict[str, Any]]:
     rows = people_store.source_rows_of(store, phone).select(
         "source_id", pl.col("source_version").alias("version"), "kind", "received_on", "file",
         "file_sha256", "loaded_at", "row", "raw", "name", "customer_id", "contract_status",
         "contract_end", *(f"consent_{k}" for k in CONSENT_KEYS), "supplier_id",
         "supplier_name", "supplier_vat", "supplier_contact", "supplier_contract_ref",
         "purposes")
-    diligence = _diligence(store) if rows.height else {}
+    diligence = _diligence(store, zone) if rows.height else {}
     result = []
-    for rec in _records(rows):
+    for rec in _records(rows, zone):
         supplier = {k: rec.pop(f"supplier_{k}") for k in ("id", "name", "vat", "contact",
                                                          "contract_ref")}
         reviewed = diligence.get(supplier["id"] or "")
@@ -76,36 +77,36 @@ def _sources(store: Store, phone: str) -> list[dict[str, Any]]:
     return result
 
 
-def _rpo_checks(store: Store, phone: str) -> list[dict[str, Any]]:
-    return _records(rpo_store.checks_of(store, phone))
+def _rpo_checks(store: Store, phone: str, zone: str) -> list[dict[str, Any]]:
+    return _records(rpo_store.checks_of(store, phone), zone)
 
 
-def _campaigns(store: Store, phone: str) -> list[dict[str, Any]]:
-    return _records(run_store.campaigns_of(store, phone))
+def _campaigns(store: Store, phone: str, zone: str) -> list[dict[str, Any]]:
+    return _records(run_store.campaigns_of(store, phone), zone)
 
 
-def _optouts(events: pl.DataFrame) -> list[dict[str, Any]]:
+def _optouts(events: pl.DataFrame, zone: str) -> list[dict[str, Any]]:
     events = events.sort("seq")
     return _records(events.select("seq", "type", "at", "channel", "scope", "recorded_by",
-                                  "note", "evidence", "recorded_at"))
+                                  "note", "evidence", "recorded_at"), zone)
 
 
-def _calls(ws: Workspace, phone: str) -> list[dict[str, Any]]:
+def _calls(ws: Workspace, phone: str, zone: str) -> list[dict[str, Any]]:
     """Every call made to (or from) the number: when, which campaign, which call centre
     (its name as its manifest gives it), the number shown, the outcome."""
     from ..agencies import discover_agencies
 
     agencies, _ = discover_agencies(ws.root / "agencies", ws.config().jurisdiction)
     calls = Ledger(ws.ledger_dir).calls(int(phone.removeprefix("+"))).sort("started_at")
-    return [{"started_at": iso(c["started_at"]), "direction": c["direction"],
+    return [{"started_at": local_iso(c["started_at"], zone), "direction": c["direction"],
              "campaign": c["campaign"], "agency": c["agency"],
              "agency_name": agencies[c["agency"]].name if c["agency"] in agencies else None,
              "caller_id": c["caller_id"], "outcome": c["outcome"],
              "duration_s": c["duration_s"]} for c in calls.iter_rows(named=True)]
 
 
-def _erased(store: Store, phone: str) -> dict[str, Any] | None:
-    rows = _records(people_store.erasure_of(store, phone))
+def _erased(store: Store, phone: str, zone: str) -> dict[str, Any] | None:
+    rows = _records(people_store.erasure_of(store, phone), zone)
     if not rows:
         return None
     erased = rows[0]
@@ -133,17 +134,18 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
     With a request reference the access request is recorded as answered now (request log).
     """
     phone = phone_of(value)
+    zone = ws.config().jurisdiction.timezone_name
     events, holding, unreadable = Journal(ws.journal_path).about(phone)
-    optouts = _optouts(events)
+    optouts = _optouts(events, zone)
     with Store(ws.store_path, read_only=ref is None) as store:
         data: dict[str, Any] = {
             "phone": phone,
-            "sources": _sources(store, phone),
-            "rpo_checks": _rpo_checks(store, phone),
+            "sources": _sources(store, phone, zone),
+            "rpo_checks": _rpo_checks(store, phone, zone),
             "optouts": optouts,
-            "campaigns": _campaigns(store, phone),
-            "calls": _calls(ws, phone),
-            "erased": _erased(store, phone),
+            "campaigns": _campaigns(store, phone, zone),
+            "calls": _calls(ws, phone, zone),
+            "erased": _erased(store, phone, zone),
         }
         if ref:
             record_request(store, ref, "access", phone, received_on, answered=True)
@@ -157,7 +159,7 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
           f"opt-out of it may be missing from this answer; {fix}" for n in holding),
         *(f"the opt-out journal's line {n} is damaged beyond reading: an opt-out of this "
           f"number may be among it; {fix}" for n in unreadable)]
-    data["generated_at"] = iso(now_utc())
+    data["generated_at"] = local_iso(now_utc(), zone)
     return data
 
 

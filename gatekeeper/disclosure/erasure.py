@@ -307,15 +307,15 @@ def _rewrite_excel_copies(ws: Workspace, folder: Path, phone: str,
     manager sends on or dials from (an erased number left there would be called again).
     The xlsx is written from the rewritten dialable.csv, the rejects without the rows
     whose value holds the digits; which of them is the survey's call (`_Report.files`)."""
-    from ..campaign_files import DIALABLE_WIDTHS, INSTANTS, ISO_UTC, REJECT_WIDTHS
+    from ..campaign_files import DIALABLE_WIDTHS, INSTANTS, REJECT_WIDTHS
     from ..outfile import XlsxTable, excel_instants
     from ..reports import REJECT_COLUMNS
+    from ..timeutil import read_iso
     zone = ws.config().jurisdiction.timezone_name
     created = dt.datetime(2000, 1, 1)
     if "dialable.xlsx" in names:
         dial = pl.read_csv(folder / "dialable.csv", infer_schema=False).with_columns(
-            pl.col(c).str.to_datetime(ISO_UTC, time_unit="us", strict=False)
-            for c in INSTANTS)
+            read_iso(pl.col(c), strict=False) for c in INSTANTS)
         with XlsxTable(folder / "dialable.xlsx", "Chiamabili", DIALABLE_WIDTHS, INSTANTS,
                        created) as sheet:
             sheet.write(dial.with_columns(excel_instants(c, zone) for c in INSTANTS))

@@ -20,7 +20,7 @@ from ..columns import OPTOUT_CHANNELS, OPTOUT_SCOPES
 from ..errors import InputError, JournalError
 from ..normalise import normalise, phone_of
 from ..textfile import bom_encoding
-from ..timeutil import iso, now_utc, parse_instant
+from ..timeutil import iso, local_words, now_utc, parse_instant
 from .journal import (
     EVENT_SCHEMA,
     AppendResult,
@@ -52,7 +52,8 @@ def received_at(at: dt.datetime | None, recorded: dt.datetime, what: str = "--at
     if at is None:
         return recorded
     if at > recorded + CLOCK_SKEW:
-        raise InputError(f"{what} {iso(at)} is in the future: an objection counts from when "
+        raise InputError(f"{what} {local_words(at)} is in the future: an objection counts "
+                         "from when "
                          "it was received; give that time, or leave it out for 'now'")
     return min(at, recorded)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..jurisdictions import DEFAULT, Jurisdiction
-from ..timeutil import iso
+from ..timeutil import Zone, local_iso
 from .table import (
     AGENCY_NOT_AUTHORISED,
     ATTEMPT_LIMIT,
@@ -109,13 +109,14 @@ class DialAnswer:
             return None
         return reason_text(self.reason) or f"non chiamabile: motivo {self.reason}"
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, zone: Zone = None) -> dict[str, Any]:
+        """Instants in the jurisdiction's local time with their offset (zone)."""
         return {"phone": self.phone, "dialable": self.dialable, "decision": self.decision,
                 "reason": self.reason, "reason_text": self.reason_text, "basis": self.basis,
-                "basis_text": self.basis_text, "valid_until": iso(self.valid_until),
-                "next_allowed_at": iso(self.next_allowed_at),
+                "basis_text": self.basis_text, "valid_until": local_iso(self.valid_until, zone),
+                "next_allowed_at": local_iso(self.next_allowed_at, zone),
                 "run_id": self.run.run_id if self.run else None,
-                "campaign": self.run.campaign if self.run else None, "at": iso(self.at)}
+                "campaign": self.run.campaign if self.run else None, "at": local_iso(self.at, zone)}
 
 
 def may_dial(facts: DialFacts) -> DialAnswer:

@@ -29,7 +29,7 @@ from ..outfile import output_path
 from ..progress import Progress
 from ..store import Store
 from ..store import rpo as rpo_store
-from ..timeutil import iso, now_utc
+from ..timeutil import iso, local_words, now_utc
 from . import wire
 
 CHECK_SCHEMA = {"phone": pl.String, "registered": pl.Boolean, "registered_at": pl.Datetime("us")}
@@ -205,7 +205,8 @@ def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
     """Store one exchange's results as evidence, with the files they came from kept byte
     for byte (audit verify re-derives the checks from them), in one transaction."""
     if checked_at > now_utc() + dt.timedelta(minutes=5):
-        raise RegistryError(f"check time {iso(checked_at)} is in the future; give the time "
+        raise RegistryError(f"check time {local_words(checked_at)} is in the future; give "
+                            "the time "
                             "the RPO answered with --checked-at")
     meta = meta or {}
     rows = results.select(

@@ -47,7 +47,7 @@ from ..errors import (
 from ..ledger import DIRECTIONS, OUTCOMES
 from ..normalise import normalise, phone_of
 from ..optouts import Journal, add_optout, optouts_from_calls
-from ..timeutil import iso, now_utc, parse_instant
+from ..timeutil import local_iso, now_utc, parse_instant
 from .console import Console, console_error, for_people
 from .console.auth import COOKIE, Sessions, same_token
 from .console.jobs import Jobs
@@ -214,10 +214,13 @@ async def post_optout(request: Request) -> JSONResponse:
     result = await asyncio.to_thread(add_optout, journal, phone=phone, channel=channel,
                                      by=caller.name, scope=scope, note=note, at=at)
     entry = result.entries[0]
-    return JSONResponse({"ref": entry["seq"], "phone": entry["phone"], "at": entry["at"],
+    zone = request.app.state.index.jurisdiction.timezone_name
+    return JSONResponse({"ref": entry["seq"], "phone": entry["phone"],
+                         "at": local_iso(entry["at"], zone),
                          "channel": entry["channel"], "scope": entry["scope"],
                          "recorded_by": entry["recorded_by"],
-                         "recorded_at": entry["recorded_at"], "note": entry["note"],
+                         "recorded_at": local_iso(entry["recorded_at"], zone),
+                         "note": entry["note"],
                          "journal_position": result.position, "journal_hash": result.hash},
                         status_code=201)
 
@@ -280,7 +283,8 @@ async def check_batch(request: Request) -> Response:
     answers = await asyncio.to_thread(
         index.check_many, normalised.filter(valid).select("phone", "region", "number_type"),
         **context)
-    invalid = P.may_dial(P.DialFacts(index.now(), None)).as_json()
+    invalid = P.may_dial(P.DialFacts(index.now(), None)).as_json(
+        index.jurisdiction.timezone_name)
     bad = pl.DataFrame({"input": [str(numbers[n])[:40] for n in (~valid).arg_true()]},
                        schema={"input": pl.String})
     bad = bad.select(*(pl.lit(v, pl.Boolean if isinstance(v, bool) else pl.String).alias(k)
@@ -404,8 +408,9 @@ async def post_calls(request: Request) -> JSONResponse:
     # 409 when nothing new was stored and a call id was reused for another call: the dialer
     # must notice (an objection among them was recorded all the same).
     status = 201 if recorded.stored else 409 if recorded.clashes else 200
-    body = {"stored": _calls_json(recorded.stored),
-            "already_recorded": _calls_json(recorded.repeated),
+    zone = index.jurisdiction.timezone_name
+    body = {"stored": _calls_json(recorded.stored, zone),
+            "already_recorded": _calls_json(recorded.repeated, zone),
             "optouts_recorded": recorded.optouts}
     known = index.agencies
     unknown = sorted({c["agency"] for c in calls} - set(known))
@@ -423,10 +428,11 @@ async def post_calls(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-def _calls_json(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Calls as the API shows them."""
+def _calls_json(calls: list[dict[str, Any]], zone: str) -> list[dict[str, Any]]:
+    """Calls as the API shows them (instants in local time with their offset)."""
     return [{**{k: v for k, v in row.items() if k != "phone_key"},
-             "started_at": iso(row["started_at"]), "recorded_at": iso(row["recorded_at"])}
+             "started_at": local_iso(row["started_at"], zone),
+             "recorded_at": local_iso(row["recorded_at"], zone)}
             for row in calls]
 
 

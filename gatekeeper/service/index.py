@@ -348,7 +348,7 @@ class CheckIndex:
     def _said(self, answer: P.DialAnswer, purpose: str) -> dict[str, Any]:
         if answer.reason and P.reason_text(answer.reason) is None:
             log.warning("reason code %s has no Italian text (policy table)", answer.reason)
-        return {**answer.as_json(), "purpose": purpose}
+        return {**answer.as_json(self.jurisdiction.timezone_name), "purpose": purpose}
 
     def check(self, phone: str, purpose: str, campaign: str | None = None,
               agency: str | None = None, caller_id: str | None = None) -> dict[str, Any]:

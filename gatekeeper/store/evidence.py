@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from ..digest import sha256_file
-from ..timeutil import now_utc
+from ..timeutil import local_words, now_utc
 from . import Store
 
 EVIDENCE_DIR = "evidence"
@@ -75,11 +75,12 @@ def changes(store: Store) -> pl.DataFrame:
 def journal_checkpoints(store: Store) -> list[tuple[int, str, str]]:
     """(position, hash, who recorded it) of every journal head this store relied on."""
     rows = store.con.execute(
-        "SELECT journal_position, journal_hash, 'run ' || run_id FROM runs "
+        "SELECT journal_position, journal_hash, 'run ' || run_id, NULL FROM runs "
         "WHERE journal_position IS NOT NULL UNION ALL "
-        "SELECT position, hash, recorded_by || ' at ' || strftime(recorded_at, "
-        "'%Y-%m-%dT%H:%M:%SZ') FROM journal_checkpoints").fetchall()
-    return [(int(p), str(h), str(b)) for p, h, b in rows]
+        "SELECT position, hash, recorded_by, recorded_at FROM journal_checkpoints").fetchall()
+    # Who and when, as a person reads it in a warning (local time).
+    return [(int(p), str(h), str(b) if at is None else f"{b} at {local_words(at)}")
+            for p, h, b, at in rows]
 
 
 def note_journal_head(store: Store, position: int, chain_hash: str, by: str,

@@ -33,7 +33,7 @@ from ..store import Store
 from ..store import audits as audit_store
 from ..store import sources as source_store
 from ..textfile import bom_encoding
-from ..timeutil import date_start_utc, now_utc, rome_date
+from ..timeutil import date_start_utc, local_words, now_utc, rome_date
 from . import bounds
 
 SAMPLE = "sample"  # a representative sample of a list
@@ -101,7 +101,7 @@ def _proof_request(store: Store, rows_file: str, rows: pl.Series) -> pl.DataFram
 def _check_at(at: dt.datetime | None, what: str) -> dt.datetime:
     now = now_utc()
     if at is not None and at > now:
-        raise InputError(f"{what} {at:%Y-%m-%dT%H:%M:%SZ} is in the future; give the time it "
+        raise InputError(f"{what} {local_words(at)} is in the future; give the time it "
                          "happened")
     return at or now
 
@@ -341,7 +341,7 @@ def statuses(store: Store, at: dt.datetime) -> pl.DataFrame:
 def status_of(store: Store, audit_id: str, at: dt.datetime) -> dict[str, Any]:
     found = statuses(store, at).filter(pl.col("audit_id") == audit_id)
     if found.is_empty():
-        raise InputError(f"audit {audit_id} was drawn after {at:%Y-%m-%dT%H:%M:%SZ}; give a "
+        raise InputError(f"audit {audit_id} was drawn after {local_words(at)}; give a "
                          "later --at")
     return found.to_dicts()[0]
 

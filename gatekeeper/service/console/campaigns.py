@@ -18,7 +18,7 @@ from ...errors import InputError
 from ...load import loaded_sources
 from ...store import Store
 from ...store.runs import all_runs
-from ...timeutil import parse_instant, rome_words
+from ...timeutil import local_words, parse_instant
 from . import Visit, page, started
 from .lists import PURPOSE_WORDS
 
@@ -41,9 +41,10 @@ def _state(ws: Workspace) -> tuple[list[dict[str, Any]], list[str]]:
                                       "executed_at").reverse().to_dicts()
         sources = loaded_sources(store)["source_id"].to_list()
     latest: set[str] = set()
+    zone = ws.config().jurisdiction.timezone_name
     for r in runs:
-        r["as_of_words"] = rome_words(r["as_of"])
-        r["executed_words"] = rome_words(r["executed_at"])
+        r["as_of_words"] = local_words(r["as_of"], zone)
+        r["executed_words"] = local_words(r["executed_at"], zone)
         r["latest"] = r["campaign"] not in latest  # only the newest run's files are on disk
         latest.add(r["campaign"])
         folder = ws.report_dir(r["campaign"])

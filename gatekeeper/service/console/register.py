@@ -19,7 +19,7 @@ from ...registry import candidates
 from ...registry.adapters import ADAPTERS
 from ...store import Store
 from ...store.rpo import all_exchanges
-from ...timeutil import now_utc, parse_instant, rome_words
+from ...timeutil import local_words, now_utc, parse_instant
 from . import Visit, page, started
 from .files import ANSWERS, listed, save_upload
 
@@ -34,7 +34,7 @@ def _history(ws_root: Path, store_path: Path, jurisdiction: Any) -> tuple[list[d
         held = candidates(store, jurisdiction)
     rows = frame.sort("checked_at", descending=True).to_dicts()
     for r in rows:
-        r["checked_words"] = rome_words(r["checked_at"])
+        r["checked_words"] = local_words(r["checked_at"], jurisdiction.timezone_name)
     return rows, held
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from ...config import Workspace
 from ...errors import GatekeeperError
 from ...progress import Progress
-from ...timeutil import now_utc, parse_instant
+from ...timeutil import local_iso, now_utc, parse_instant
 
 
 def _now(args: dict[str, Any]) -> dt.datetime:
@@ -104,7 +104,9 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if isinstance(value, GatekeeperError):
         return str(value)
-    if isinstance(value, dt.datetime | dt.date):
+    if isinstance(value, dt.datetime):  # naive UTC: local time with its offset, as all JSON
+        return local_iso(value)
+    if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Path):
         return value.as_posix()
