@@ -235,8 +235,9 @@ def test_outcomes_from_several_columns_and_times_as_dialers_write_them(
     held = {c["call_id"]: c for c in calls_held(ws, phone)}
     assert held["CA1"]["outcome"] == "voicemail" and held["CA2"]["outcome"] == "busy"
     assert held["CA3"]["outcome"] == "answered"
-    assert held["CA3"]["started_at"] == "2026-11-20T11:00:00Z"  # UTC, as the dialer logs
-    assert held["CA2"]["started_at"] == "2026-11-20T09:00:00Z"  # epoch seconds
+    # 11:00 UTC as the dialer logs it, shown in Rome time; epoch seconds of 09:00 UTC.
+    assert held["CA3"]["started_at"] == "2026-11-20T12:00:00+01:00"
+    assert held["CA2"]["started_at"] == "2026-11-20T10:00:00+01:00"
     assert held["CA1"]["caller_id"] == "+390299990001"
 
 
@@ -247,14 +248,14 @@ def test_the_autumn_hour_is_read_as_the_manifest_says(ws: Workspace, tmp_path: P
     path = tmp_path / "autumn.csv"
     path.write_text(HEADER + f"au1,{phone},2026-10-25 02:30:00,no_answer,outbound,op1,sat,0\n")
     try:
-        for policy, utc in (("earlier", "2026-10-25T00:30:00Z"),
-                            ("later", "2026-10-25T01:30:00Z")):
+        for policy, shown in (("earlier", "2026-10-25T02:30:00+02:00"),  # 00:30 UTC
+                              ("later", "2026-10-25T02:30:00+01:00")):  # 01:30 UTC
             manifest.write_text(original + f'\n[calls]\nambiguous = "{policy}"\n')
             path.write_text(path.read_text().replace("au1" if policy == "later" else "zz",
                                                      "au2"))
             result = gk(ws, "calls", "import", str(path), "--agency", "connecto")
             assert result.exit_code == 0, result.output
-            assert utc in [c["started_at"] for c in calls_held(ws, phone)]
+            assert shown in [c["started_at"] for c in calls_held(ws, phone)]
     finally:
         manifest.write_text(original)
 

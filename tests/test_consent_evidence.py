@@ -191,7 +191,7 @@ def test_evidence_is_read_kept_and_disclosed(maker: WorkspaceMaker) -> None:
     consent = data["sources"][0]["consent"]
     assert consent["ip"] == "2001:db8::7"
     assert (consent["at"], consent["method"], consent["text_id"], consent["sectors"]) == (
-        "2026-03-31T12:05:00Z", "double_opt_in", "INF-3", ["energia", "telefonia"])
+        "2026-03-31T14:05:00+02:00", "double_opt_in", "INF-3", ["energia", "telefonia"])
     letter = " ".join(gk(ws, "disclose", "3331234567").output.split())  # unwrapped
     assert "indirizzo IP 2001:db8::7" in letter and "31/03/2026 14:05" in letter
     assert "settori scelti: energia, telefonia" in letter

@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 
 from gatekeeper.config import Workspace
-from gatekeeper.timeutil import parse_instant
+from gatekeeper.timeutil import local_iso, parse_instant
 
 from .conftest import AS_OF, copy_demo, gk
 from .service_helper import running_service
@@ -121,8 +121,10 @@ def test_calling_hours_at_their_edges(ws: Workspace, at: str, next_open: str | N
     if next_open is None:
         assert answer["dialable"], answer
     else:
+        # In Rome time with its offset (+02:00 in summer), the instant _rome reads.
+        assert answer["next_allowed_at"].startswith(f"{next_open}:00+0"), answer
         assert (answer["reason"], answer["next_allowed_at"]) == (
-            "OUTSIDE_CALLING_HOURS", _rome(next_open).isoformat() + "Z"), answer
+            "OUTSIDE_CALLING_HOURS", local_iso(_rome(next_open))), answer
 
 
 def test_a_local_holiday_and_its_eve(ws: Workspace, tmp_path: Path) -> None:
@@ -133,9 +135,9 @@ def test_a_local_holiday_and_its_eve(ws: Workspace, tmp_path: Path) -> None:
     for step in (("load",), ("run", "--campaign", "sat", "--purpose", "survey", "--as-of", AS_OF)):
         assert gk(local, *step).exit_code == 0
     phone = fresh(local)
-    assert check(local, phone, "2026-12-01T09:30")["next_allowed_at"] == "2026-12-01T09:00:00Z"
+    assert check(local, phone, "2026-12-01T09:30")["next_allowed_at"] == "2026-12-01T10:00:00+01:00"
     assert check(local, phone, "2026-12-01T18:59")["dialable"]
-    assert check(local, phone, "2026-12-02T12:00")["next_allowed_at"] == "2026-12-03T08:00:00Z"
+    assert check(local, phone, "2026-12-02T12:00")["next_allowed_at"] == "2026-12-03T09:00:00+01:00"
     assert check(ws, fresh(ws), "2026-12-02T12:00")["dialable"]  # not a holiday elsewhere
 
 

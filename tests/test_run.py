@@ -36,12 +36,13 @@ def test_writes_the_files_with_the_brief_columns(scrubbed: Workspace) -> None:
     assert summary["dialable"] == dialable.height == dialable["phone"].n_unique()
     assert sum(summary["suppressed"].values()) == decisions.filter(
         pl.col("decision") == "suppressed").height
-    assert summary["valid_until"] == "2026-12-05T09:00:00Z"
-    # Instants in the list as the dialer reads them: UTC to the second, never blank here
-    # (every telemarketing number was checked).
+    assert summary["valid_until"] == "2026-12-05T10:00:00+01:00"
+    # Instants in the list as the dialer reads them: Rome time with its offset, to the
+    # second, never blank here (every telemarketing number was checked).
     raw = pl.read_csv(out / "dialable.csv", infer_schema=False)
-    assert raw["rpo_checked_at"].str.contains(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$").all()
-    assert set(raw["valid_until"]) == {"2026-12-05T09:00:00Z"}
+    assert raw["rpo_checked_at"].str.contains(
+        r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+01:00$").all()
+    assert set(raw["valid_until"]) == {"2026-12-05T10:00:00+01:00"}
     assert set(dialable["basis"]) == {"CONTRACT_CONSENT", "OWN_CONSENT", "THIRD_PARTY_CONSENT",
                                       "PUBLIC_DIRECTORY"}
 
@@ -328,7 +329,7 @@ def test_a_run_made_with_a_longer_rpo_validity_than_the_law_answers_only_as_long
     # The demo's RPO answer is of 2026-11-20 10:00: dialable until 5 December 10:00.
     assert json.loads(_gk(scrubbed, *ask, "2026-11-23T10:00").stdout)["dialable"]
     before = json.loads(_gk(scrubbed, *ask, "2026-12-04T10:00").stdout)
-    assert before["dialable"] and before["valid_until"] == "2026-12-05T09:00:00Z"
+    assert before["dialable"] and before["valid_until"] == "2026-12-05T10:00:00+01:00"
     with Store(scrubbed.store_path) as store:  # as a run under rpo_validity_days = 30 says
         policy = json.loads(str(store.scalar("SELECT policy_json FROM runs LIMIT 1")))
         store.con.execute("UPDATE runs SET policy_json = ?",
