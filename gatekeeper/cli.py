@@ -774,16 +774,15 @@ def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ..
         return
     from .timeutil import local_words
 
-    s = result.summary  # its instants carry their local offset: a person reads the local time
-    click.echo(f"campaign {result.campaign} ({purpose}) as of "
-               f"{local_words(s['as_of'], _zone(ctx))}, run {result.run_id}")
+    s, zone = result.summary, _zone(ctx)  # a person reads the summary's instants locally
+    click.echo(f"campaign {result.campaign} ({purpose}) as of {local_words(s['as_of'], zone)}, "
+               f"run {result.run_id}")
     click.echo(f"  rows {s['rows']:,}   valid {s['valid']:,}   dialable numbers "
                f"{s['dialable']:,}")
     for reason, count in s["suppressed"].items():
         click.echo(f"  suppressed {reason:<22}{count:>10,}")
     if s["valid_until"]:
-        click.echo(f"  dial before {local_words(s['valid_until'], _zone(ctx))} (RPO checks "
-                   "expire)")
+        click.echo(f"  dial before {local_words(s['valid_until'], zone)} (RPO checks expire)")
     click.echo(f"  written to {result.report_dir}")
     _print_next_steps(result.next_steps)
 

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from ..config import Workspace
+from ..jurisdictions import Jurisdiction
 from ..ledger import Ledger
 from ..normalise import phone_of
 from ..optouts import Journal
@@ -91,12 +92,13 @@ def _optouts(events: pl.DataFrame, zone: str) -> list[dict[str, Any]]:
                                   "note", "evidence", "recorded_at"), zone)
 
 
-def _calls(ws: Workspace, phone: str, zone: str) -> list[dict[str, Any]]:
+def _calls(ws: Workspace, phone: str, jurisdiction: Jurisdiction) -> list[dict[str, Any]]:
     """Every call made to (or from) the number: when, which campaign, which call centre
     (its name as its manifest gives it), the number shown, the outcome."""
     from ..agencies import discover_agencies
 
-    agencies, _ = discover_agencies(ws.root / "agencies", ws.config().jurisdiction)
+    agencies, _ = discover_agencies(ws.root / "agencies", jurisdiction)
+    zone = jurisdiction.timezone_name
     calls = Ledger(ws.ledger_dir).calls(int(phone.removeprefix("+"))).sort("started_at")
     return [{"started_at": local_iso(c["started_at"], zone), "direction": c["direction"],
              "campaign": c["campaign"], "agency": c["agency"],
@@ -134,7 +136,8 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
     With a request reference the access request is recorded as answered now (request log).
     """
     phone = phone_of(value)
-    zone = ws.config().jurisdiction.timezone_name
+    jurisdiction = ws.config().jurisdiction  # read once: parsing it costs ~10 ms
+    zone = jurisdiction.timezone_name
     events, holding, unreadable = Journal(ws.journal_path).about(phone)
     optouts = _optouts(events, zone)
     with Store(ws.store_path, read_only=ref is None) as store:
@@ -144,7 +147,7 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
             "rpo_checks": _rpo_checks(store, phone, zone),
             "optouts": optouts,
             "campaigns": _campaigns(store, phone, zone),
-            "calls": _calls(ws, phone, zone),
+            "calls": _calls(ws, phone, jurisdiction),
             "erased": _erased(store, phone, zone),
         }
         if ref:
