@@ -73,7 +73,7 @@ def table(headers: list[str], rows: Sequence[Sequence[object]],
           markup: set[int] | None = None) -> str:
     """A table; columns in `numeric` are right-aligned, those in `hashes` break anywhere
     (a sha256 must not push the table off the page), those in `markup` are trusted HTML
-    made by this module (rome_time), every other value is escaped."""
+    made by this module (local_time), every other value is escaped."""
     numeric, hashes, markup = numeric or set(), hashes or set(), markup or set()
 
     def cls(i: int) -> str:
