@@ -33,9 +33,14 @@ def _workspace(ctx: click.Context) -> Workspace:
     return Workspace.locate(ctx.obj.get("home"))
 
 
-def _zone(ctx: click.Context) -> str:
-    """The zone instants are shown in: the configured jurisdiction's."""
-    return _workspace(ctx).config().jurisdiction.timezone_name
+def _zone(ctx: click.Context) -> str | None:
+    """The zone instants are shown in: the configured jurisdiction's. A gatekeeper.toml
+    that does not parse gives the default's (None): an opt-out, recorded without it, must
+    not end in an error that reads as if it was not."""
+    try:
+        return _workspace(ctx).config().jurisdiction.timezone_name
+    except GatekeeperError:
+        return None
 
 
 def _emit_json(data: Any, zone: str | None = None) -> None:
@@ -342,8 +347,7 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
     elif not checked_at:
         click.echo(f"warning: no --checked-at: the check time is taken from {request}'s "
                    f"modification time ({local_words(result.checked_at, zone)}); if the file "
-                   "was copied "
-                   "since, import again with --checked-at", err=True)
+                   "was copied since, import again with --checked-at", err=True)
     click.echo(f"{result.numbers:,} numbers checked at {local_words(result.checked_at, zone)}: "
                f"{result.registered:,} registered, {result.numbers - result.registered:,} "
                f"not registered (exchange {result.exchange_id})")

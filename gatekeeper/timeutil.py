@@ -108,7 +108,8 @@ def local_iso(instant: dt.datetime | str | None, zone: Zone = None) -> str | Non
 def local_iso_expr(column: str | pl.Expr, zone: Zone = None) -> pl.Expr:
     """local_iso for a column of naive-UTC instants. A list's instants are few distinct
     values (one per register check), so each distinct value is formatted once when that
-    is cheaper: 1M rows of 50 values cost ~0.2 s, not ~0.3 s."""
+    is cheaper: dialable.csv's 1M rows are then written faster than when the CSV writer
+    formatted them in UTC; a column of mostly distinct values is formatted directly."""
     name = zone_info(zone).key
     expr = pl.col(column) if isinstance(column, str) else column
     return expr.map_batches(lambda s: _local_iso_series(s, name), return_dtype=pl.String)
@@ -126,13 +127,6 @@ def _local_iso_series(values: pl.Series, zone: str) -> pl.Series:
         return text(values).alias(values.name)
     return values.replace_strict(distinct, text(distinct), default=None,
                                  return_dtype=pl.String)
-
-
-def local_instants(column: str | pl.Expr, zone: Zone = None) -> pl.Expr:
-    """Naive-UTC instants as a zone-aware column of local time: what a CSV writer
-    given datetime_format=ISO_LOCAL, or a Parquet file, writes with its offset."""
-    expr = pl.col(column) if isinstance(column, str) else column
-    return expr.dt.replace_time_zone("UTC").dt.convert_time_zone(zone_info(zone).key)
 
 
 def read_iso(text: pl.Expr, *, strict: bool = True) -> pl.Expr:

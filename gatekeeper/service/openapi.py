@@ -41,13 +41,17 @@ OPENAPI: dict[str, Any] = {
                 "received_at": {"type": "string", "description": "ISO 8601; default now"}}},
             "Optout": {"type": "object", "properties": {
                 "ref": {"type": "integer", "description": "journal sequence number"},
-                "phone": {"type": "string"}, "at": {"type": "string"},
+                "phone": {"type": "string"},
+                "at": {"type": "string", "description": "ISO 8601 in local time with its "
+                       "offset, as every instant answered"},
                 "channel": {"type": "string"}, "scope": {"type": "string"},
                 "recorded_by": {"type": "string"}, "recorded_at": {"type": "string"},
                 "note": {"type": "string"}}},
             "Check": {"type": "object", "properties": {
                 "phone": {"type": "string"}, "purpose": {"type": "string"},
-                "at": {"type": "string"}, "dialable": {"type": "boolean"},
+                "at": {"type": "string", "description": "every instant answered: ISO 8601 in "
+                       "local time with its offset", "examples": ["2026-11-23T10:00:00+01:00"]},
+                "dialable": {"type": "boolean"},
                 "decision": {"enum": ["dialable", "suppressed"]},
                 "reason": {"type": ["string", "null"],
                            "description": "null when dialable; else a reason code of the "
