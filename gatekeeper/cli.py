@@ -326,8 +326,12 @@ def rpo_request(ctx: click.Context, out: str, as_of: str | None) -> None:
               help="The cleansed list the RPO sent back.")
 @click.option("--checked-at", "checked_at",
               help="When the RPO checked (ISO 8601; default: the request file's time).")
+@click.option("--same-as-request", is_flag=True,
+              help="The register's answer really is the request unchanged (none of its "
+              "numbers registered); without it such a file is refused as a mistake.")
 @click.pass_context
-def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str | None) -> None:
+def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str | None,
+               same_as_request: bool) -> None:
     """Record the RPO's answer: numbers missing from the response are registered."""
     import datetime as dt
     from pathlib import Path
@@ -341,7 +345,7 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
     with Store(ws.store_path) as store, TerminalProgress() as progress:
         result = import_exchange(store, Path(request), Path(response),
                                  _instant(checked_at, "--checked-at"), progress,
-                                 ws.config().jurisdiction)
+                                 ws.config().jurisdiction, same_as_request=same_as_request)
     if result.already_imported:
         click.echo(f"already imported as {result.exchange_id}; nothing changed")
     elif not checked_at:

@@ -96,7 +96,7 @@ def _bought(maker: WorkspaceMaker, rows: int = 400) -> Workspace:
     request = maker.root / "q.txt"
     request.write_text("".join(f"{3331000000 + r}\n" for r in range(1, rows + 1)))
     assert gk(ws, "rpo", "import", "--request", str(request), "--response", str(request),
-              "--checked-at", "2026-11-10T10:00").exit_code == 0
+              "--same-as-request", "--checked-at", "2026-11-10T10:00").exit_code == 0
     return ws
 
 

@@ -306,7 +306,7 @@ def test_formulas_in_a_list_reach_no_spreadsheet(maker: WorkspaceMaker) -> None:
     request = maker.root / "q.txt"
     request.write_text("\n".join(f"33312345{60 + i}" for i in range(len(names))) + "\n")
     assert _gk(ws, "rpo", "import", "--request", str(request), "--response", str(request),
-               "--checked-at", "2026-11-20T10:00").exit_code == 0
+               "--same-as-request", "--checked-at", "2026-11-20T10:00").exit_code == 0
     assert _gk(ws, "run", "--campaign", "f", "--purpose", "telemarketing", "--as-of",
                AS_OF).exit_code == 0
     dialable = pl.read_csv(ws.report_dir("f") / "dialable.csv", infer_schema=False)
@@ -352,3 +352,18 @@ def test_importing_an_answer_already_expired_says_so(demo: Workspace) -> None:
     recent = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M+00:00")
     fresh = _gk(demo, *args, recent)
     assert fresh.exit_code == 0 and "no longer valid" not in fresh.output
+
+
+def test_the_request_imported_as_its_own_answer_is_refused(demo: Workspace) -> None:
+    """The same bytes back would make every number 'not registered' (a false dialable for
+    every registered one): refused unless the register really answered so."""
+    assert _gk(demo, "load").exit_code == 0
+    request = "data/rpo/2026-11-20-request.txt"
+    args = ("rpo", "import", "--request", request, "--response", request,
+            "--checked-at", "2026-11-20T10:00")
+    refused = _gk(demo, *args)
+    assert refused.exit_code == 2 and "byte for byte the request" in refused.output
+    with Store(demo.store_path, read_only=True) as store:
+        assert store.con.execute("SELECT count(*) FROM rpo_exchanges").fetchone() == (0,)
+    meant = _gk(demo, *args, "--same-as-request")
+    assert meant.exit_code == 0 and " 0 registered" in meant.output, meant.output

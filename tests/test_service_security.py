@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import polars as pl
 import pytest
 
@@ -286,3 +287,26 @@ def test_headers_sent_slowly_are_cut_off_at_their_deadline(quick: Service) -> No
         assert time.monotonic() - start < 5
     with quick.client("agent") as agent:
         assert agent.get("/healthz").status_code == 200
+
+
+def test_a_bound_token_checks_for_its_own_agency(scrubbed: Workspace) -> None:
+    """A blank agency on the agent page (or a dialer that leaves it out) used to skip the
+    agency's authorisation: a centre whose mandate had ended heard "dialable"."""
+    phone = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv",
+                        infer_schema=False)["phone"][0]
+    (scrubbed.root / "agencies" / "scaduta.toml").write_text(HOTLINE.format(
+        id="scaduta", inbound="authorised_to = 2026-10-31"))
+    made = gk(scrubbed, "token", "add", "bea", "--role", "agent", "--agency", "scaduta")
+    assert made.exit_code == 0, made.output
+    bound = made.stdout.strip().splitlines()[0]
+    with running_service(scrubbed, DIAL_AT) as svc, svc.client("agent") as free:
+        headers = {"Authorization": f"Bearer {bound}"}
+        with httpx.Client(base_url=svc.url, headers=headers, timeout=10) as bea:
+            own = bea.get("/v1/check", params={"phone": phone}).json()
+            other = bea.get("/v1/check", params={"phone": phone, "agency": "connecto"})
+            batch = bea.post("/v1/check", json={"numbers": [phone]}).json()
+        unbound = free.get("/v1/check", params={"phone": phone}).json()
+    assert (own["dialable"], own["reason"]) == (False, "AGENCY_NOT_AUTHORISED"), own
+    assert batch[0]["reason"] == "AGENCY_NOT_AUTHORISED", batch
+    assert other.status_code == 403 and other.json()["error"]["code"] == "agency_not_bound"
+    assert unbound["dialable"], unbound

@@ -43,7 +43,7 @@ def _scrub(maker: WorkspaceMaker, *run: str, as_of: str = AS_OF) -> dict[str, st
     request = maker.root / "q.txt"
     request.write_text("3331234567\n3471234568\n")
     assert gk(ws, "rpo", "import", "--request", str(request), "--response", str(request),
-              "--checked-at", "2026-11-20T10:00").exit_code == 0
+              "--same-as-request", "--checked-at", "2026-11-20T10:00").exit_code == 0
     ran = gk(ws, "run", "--campaign", "c", "--purpose", "telemarketing", "--as-of", as_of, *run)
     assert ran.exit_code == 0, ran.output
     decisions = pl.read_parquet(ws.report_dir("c") / "decisions.parquet")

@@ -160,14 +160,25 @@ def _answered(asked_keys: pl.Series, response: Path, jurisdiction: Jurisdiction
 def import_exchange(store: Store, request: Path, response: Path,
                     checked_at: dt.datetime | None = None,
                     progress: Progress | None = None,
-                    jurisdiction: Jurisdiction = DEFAULT) -> ImportResult:
+                    jurisdiction: Jurisdiction = DEFAULT, *,
+                    same_as_request: bool = False) -> ImportResult:
     """Record an RPO answer: in the request but not in the cleansed response = registered.
 
     Without --checked-at the check time is the request file's modification time (a copy
     of the file looks newer than the check: the CLI says so), and files imported before
     are a repeat. With it, the same files at a new time are a new check.
+
+    A response with the request's very bytes says "none registered" for every number,
+    and is far more often the request picked by mistake than the register's answer: it is
+    refused unless `same_as_request` says the register really answered so.
     """
-    say = progress or (lambda _: None)
+    say = progress or (lambda *_: None)
+    if not same_as_request and sha256_file(request) == sha256_file(response):
+        raise RegistryError(
+            f"{response.name} is byte for byte the request {request.name}: recording it "
+            "would make every number 'not registered'. Import the file the register sent "
+            "back; if its answer really is the request unchanged (none registered), "
+            "import again with --same-as-request")
     say(f"reading the request {request.name}")
     asked = (_with_phones(_lines(request, "request"), request, jurisdiction)
              .select("phone", phone_key(pl.col("phone")).alias("key")))

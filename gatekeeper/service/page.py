@@ -131,7 +131,8 @@ const ERRORI = {
   invalid_scope: "ambito dell'opposizione non riconosciuto",
   invalid_numbers: "elenco di numeri non valido",
   not_found: "non trovato",
-  unauthorized: "sessione scaduta o codice non valido: entri di nuovo",
+  unauthorized: "sessione scaduta o codice non valido: entri di nuovo in un'altra scheda " +
+    "(/console) e poi ripeta qui; i dati scritti restano",
   csrf: "pagina scaduta: la ricarichi e riprovi",
   forbidden: "il suo codice di accesso non consente questa operazione",
   store_busy: "servizio momentaneamente occupato: riprovi tra qualche secondo",
@@ -170,8 +171,9 @@ async function call(method, url, body) {
   const response = await fetch(url, {method, headers, credentials: "same-origin",
     body: body ? JSON.stringify(body) : undefined});
   const data = await response.json().catch(() => ({}));
-  if (response.status === 401 && SESSION) { window.location = "/console/accesso"; }
-  if (response.status === 401) { sessionStorage.removeItem("gk-token"); show(false); }
+  // On a console session that ended, stay on the page: what was typed stays there and
+  // the box says it was NOT recorded; the agent signs in again in another tab.
+  if (response.status === 401 && !SESSION) { sessionStorage.removeItem("gk-token"); show(false); }
   return {status: response.status, data};
 }
 $("login-form").addEventListener("submit", async (ev) => {
@@ -188,6 +190,7 @@ $("logout").addEventListener("click", () => {
 // Campaign and call centre are the same all shift: remembered on this PC.
 function remember(id) {
   const key = "gk-" + id;
+  if ($(id).dataset.bound) { return; }  // the token's own call centre: not the PC's
   $(id).value = localStorage.getItem(key) || "";
   $(id).addEventListener("change", () => localStorage.setItem(key, $(id).value.trim()));
 }
@@ -256,11 +259,20 @@ show(Boolean(token()));
 """
 
 
-def console_agent_page(csrf: str, name: str) -> str:
+def console_agent_page(csrf: str, name: str, agency: str | None = None) -> str:
     """The same page inside the console: signed in by the session, so no token form; the
-    CSRF token rides in a meta tag for the script's writes, and "Esci" ends the session."""
+    CSRF token rides in a meta tag for the script's writes, and "Esci" ends the session.
+    An agent bound to a call centre has it filled in and fixed (the service would refuse
+    another one)."""
     safe = html.escape(name)
-    return (AGENT_PAGE
+    page = AGENT_PAGE
+    if agency:
+        bound = html.escape(agency, quote=True)
+        for field in ("check-agency", "call-agency"):
+            page = page.replace(f'<input id="{field}" autocomplete="off"',
+                                f'<input id="{field}" value="{bound}" readonly '
+                                'data-bound="1" autocomplete="off"', 1)
+    return (page
             .replace("<head>\n", f'<head>\n<meta name="csrf" content="{html.escape(csrf)}">\n', 1)
             .replace("<h1>Registro delle opposizioni</h1>",
                      '<form method="post" action="/console/esci" style="float:right">'

@@ -80,6 +80,16 @@ class Console:
         self.upload_limit = upload_limit
 
 
+# Console pages run only /console/static/console.js; the letter's preview (an iframe's
+# srcdoc, sandboxed) brings its own styles. Inline HTML downloads (report.html) may run
+# nothing at all.
+PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+               "frame-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+               "form-action 'self'")
+DOWNLOAD_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                   "frame-ancestors 'none'")
+
+
 def render(template: str, *, title: str, here: str = "", me: Caller | None = None,
            csrf: str | None = None, status: int = 200, **values: Any) -> HTMLResponse:
     pages = PAGES.get(me.role, ()) if me else ()
@@ -90,10 +100,7 @@ def render(template: str, *, title: str, here: str = "", me: Caller | None = Non
     return HTMLResponse(html, status_code=status,
                         headers={"Cache-Control": "no-store",
                                  "X-Frame-Options": "DENY",
-                                 "Content-Security-Policy":
-                                     "default-src 'self'; frame-src 'self' data:; "
-                                     "style-src 'self' 'unsafe-inline'; "
-                                     "script-src 'self' 'unsafe-inline'"})
+                                 "Content-Security-Policy": PAGE_POLICY})
 
 
 Handler = Callable[[Visit], Awaitable[Response]]
@@ -146,8 +153,9 @@ def page(name: str, *, upload: bool = False) -> Callable[[Handler], Callable[[Re
                                   error=f"Non è stato possibile: {exc}",
                                   back=f"/console/{name}")
             except Exception as exc:  # a bug of ours: said in Italian, named in the log
-                logging.getLogger("gatekeeper").error("console %s: %s: %s", name,
-                                                      type(exc).__name__, exc)
+                # The type only: a message may hold the number the page was asked about.
+                logging.getLogger("gatekeeper").error("console %s: %s", name,
+                                                      type(exc).__name__)
                 return visit.page("message.html", TITLES[name], name, status=500,
                                   error="Errore interno: nulla è stato fatto. Riprovi; se "
                                         "si ripete, avvisi l'assistenza.",
@@ -215,6 +223,7 @@ def job_state(request: Request) -> Response:
     if found is None or job is None or not _may_see(found[1], job):
         return JSONResponse({"state": "unknown", "message": "", "seconds": 0},
                             status_code=404)
+    request.state.caller = found[1].name
     return JSONResponse(job.as_json(), headers={"Cache-Control": "no-store"})
 
 
@@ -235,7 +244,7 @@ async def job_retry(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
     sent = str(form.get("csrf") or "")
     await form.close()
-    if found is None or job is None or not _may_see(found[1], job) or job.active:
+    if found is None or job is None or not _may_see(found[1], job) or job.state != "failed":
         return RedirectResponse("/console", status_code=303)
     session, caller = found
     if not same_token(session.csrf, sent):

@@ -19,7 +19,7 @@ from ...load import loaded_sources
 from ...store import Store
 from ...store.runs import all_runs
 from ...timeutil import local_words, parse_instant
-from . import Visit, page, started
+from . import DOWNLOAD_POLICY, Visit, page, started
 from .lists import PURPOSE_WORDS
 
 # What a campaign's folder holds that a manager may download, with its media type.
@@ -106,4 +106,6 @@ async def download(visit: Visit) -> Response:
     inline = name.endswith(".html")
     return FileResponse(path, media_type=DOWNLOADS[name],
                         filename=None if inline else path.name,
-                        content_disposition_type="inline" if inline else "attachment")
+                        content_disposition_type="inline" if inline else "attachment",
+                        headers={"Content-Security-Policy": DOWNLOAD_POLICY,
+                                 "X-Frame-Options": "DENY", "Cache-Control": "no-store"})

@@ -9,12 +9,16 @@ of one campaign never race to write its folder.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
+import os
 import queue
 import secrets
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +29,8 @@ from ...errors import InputError
 from ...timeutil import now_utc
 
 KEEP = 50  # finished jobs remembered for their pages
+JOB_LIMIT = 4 * 3600.0  # a 10M-row load and run take minutes; hours means it is stuck
+log = logging.getLogger("gatekeeper")
 
 
 class Busy(InputError):
@@ -67,8 +73,10 @@ class Job:
 class Jobs:
     """The queue and its one worker thread."""
 
-    def __init__(self, ws: Workspace, clock: dt.datetime | None = None) -> None:
+    def __init__(self, ws: Workspace, clock: dt.datetime | None = None,
+                 limit_seconds: float = JOB_LIMIT) -> None:
         self.ws = ws
+        self.limit_seconds = limit_seconds
         self.clock = clock  # the service's pinned "now" (demos, tests): the jobs' too
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
@@ -134,50 +142,74 @@ class Jobs:
             job = self._queue.get()
             if job is None:
                 return
-            self._run(job)
+            try:
+                self._run(job)
+            except Exception as exc:  # never leave the queue without its worker
+                log.error("console job %s (%s) failed: %s", job.id, job.kind,
+                          type(exc).__name__)
+                self._end(job, error="errore interno del lavoro: nulla è stato scritto a "
+                                     "metà; lo riavvii, e se si ripete avvisi l'assistenza")
 
     def _run(self, job: Job) -> None:
         job.state, job.message, job.started = "running", "avvio", time.monotonic()
         now = self.clock.replace(tzinfo=dt.UTC).isoformat() if self.clock else None
         spec = json.dumps({"home": str(self.ws.root), "kind": job.kind, "args": job.args,
                            "now": now})
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "gatekeeper.service.console.worker"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, encoding="utf-8", cwd=self.ws.root)
-        except OSError as exc:
-            self._end(job, error=f"il lavoro non è partito ({exc.strerror})")
-            return
-        self._current = proc
-        with proc:
-            assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(spec)
-            proc.stdin.close()
+        # The worker speaks UTF-8 whatever the machine's locale; its stderr goes to a file
+        # (a pipe read only at the end would fill, and both processes would wait for ever).
+        env = {**os.environ, "PYTHONIOENCODING": "utf-8", "PYTHONUTF8": "1"}
+        with tempfile.TemporaryFile() as errors:
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "gatekeeper.service.console.worker"],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                    text=True, encoding="utf-8", errors="replace", cwd=self.ws.root, env=env)
+            except OSError as exc:
+                self._end(job, error=f"il lavoro non è partito ({exc.strerror})")
+                return
+            self._current = proc
+            # A job that never ends would hold every later one: it is stopped at the limit.
+            watchdog = threading.Timer(self.limit_seconds, proc.kill)
+            watchdog.daemon = True
+            watchdog.start()
             result: dict[str, Any] | None = None
             error: str | None = None
-            for line in proc.stdout:
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    continue  # a library's stray print: not ours to show
-                if "progress" in message:
-                    job.message = str(message["progress"])
-                    job.done, job.total = message.get("done"), message.get("total")
-                elif "result" in message:
-                    result = message["result"]
-                elif "error" in message:
-                    error = str(message["error"])
-            stderr = proc.stderr.read() if proc.stderr else ""
-            code = proc.wait()
-        self._current = None
+            with proc:
+                assert proc.stdin is not None and proc.stdout is not None
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.write(spec)
+                    proc.stdin.close()
+                for line in proc.stdout:
+                    try:
+                        message = json.loads(line)
+                    except ValueError:
+                        continue  # a library's stray print: not ours to show
+                    if not isinstance(message, dict):
+                        continue
+                    if "progress" in message:
+                        job.message = str(message["progress"])
+                        job.done, job.total = message.get("done"), message.get("total")
+                    elif "result" in message:
+                        result = message["result"]
+                    elif "error" in message:
+                        error = str(message["error"])
+                code = proc.wait()
+            watchdog.cancel()
+            self._current = None
+            errors.seek(0)
+            stderr = errors.read().decode("utf-8", "replace").strip()
         if result is not None and code == 0:
             self._end(job, result=result)
-        else:
-            tail = stderr.strip().splitlines()[-1:] if stderr.strip() else []
-            self._end(job, error=error or (
-                f"il lavoro si è interrotto (codice {code}); nulla è stato scritto a metà: "
-                "lo riavvii" + (f" — {tail[0][:300]}" if tail else "")))
+            return
+        if stderr:  # for whoever supports the service: the worker's own words
+            log.error("console job %s (%s) ended %s: %s", job.id, job.kind, code,
+                      stderr.splitlines()[-1][:500])
+        if error is None and job.seconds() >= self.limit_seconds:
+            error = (f"il lavoro è stato interrotto dopo {self.limit_seconds // 60:.0f} minuti; "
+                     "nulla è stato scritto a metà: lo riavvii")
+        self._end(job, error=error or (
+            f"il lavoro si è interrotto (codice {code}); nulla è stato scritto a metà: "
+            "lo riavvii"))
 
     def _end(self, job: Job, *, result: dict[str, Any] | None = None,
              error: str | None = None) -> None:

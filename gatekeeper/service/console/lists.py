@@ -111,10 +111,10 @@ async def upload(visit: Visit) -> Response:
     try:
         draft = await run_in_threadpool(suggest, ws, path, kind=kind, supplier=supplier,
                                         today=rome_date(visit.console.jobs.now()))
+        same_as = await run_in_threadpool(_already_loaded, ws, path)
     except Exception:
         path.unlink(missing_ok=True)  # a file nothing will point to is not kept
         raise
-    same_as = await run_in_threadpool(_already_loaded, ws, path)
     return _draft_page(visit, draft, path.name, same_as)
 
 

@@ -23,6 +23,7 @@ from ...disclosure.letter import letter_bytes
 from ...disclosure.preview import preview_letter
 from ...disclosure.requests import list_requests
 from ...errors import InputError
+from ...normalise import phone_of
 from ...store import Store
 from ...suppliers import listing as supplier_listing
 from ...suppliers.audits import statuses
@@ -95,7 +96,8 @@ async def erase(visit: Visit) -> Response:
         plan = await run_in_threadpool(erase_plan, ws, phone, ref)
         return visit.page("erase_confirm.html", "Conferma la cancellazione", "privacy",
                           phone=phone, ref=ref, plan=plan)
-    job = visit.console.jobs.start("erase", f"erase:{phone}", f"Cancellazione ({ref})",
+    number = phone_of(phone, ws.config().jurisdiction)  # one key however it was typed
+    job = visit.console.jobs.start("erase", f"erase:{number}", f"Cancellazione ({ref})",
                                    visit.caller.name,
                                    {"phone": phone, "ref": ref, "by": visit.caller.name})
     return started(job)

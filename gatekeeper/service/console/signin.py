@@ -67,6 +67,7 @@ async def signin(request: Request) -> Response:
                       error="Questo codice è di un dialer: serve per il servizio, non per la "
                             "console. Chieda un codice personale al responsabile.",
                       back="/console/accesso")
+    console.sessions.close(request.cookies.get(COOKIE))  # a new sign-in, a new session
     sid, _ = console.sessions.open(token_digest(token.strip()))
     response = RedirectResponse(_after(after, caller.role), status_code=303)
     response.set_cookie(COOKIE, sid, path="/", httponly=True, samesite="strict",
@@ -81,10 +82,15 @@ async def signout(request: Request) -> Response:
     sent = str(form.get("csrf") or "")
     await form.close()
     found = console.sessions.find(request.cookies.get(COOKIE))
-    if found is not None and same_token(found[0].csrf, sent):
-        console.sessions.close(request.cookies.get(COOKIE))
+    if found is not None and not same_token(found[0].csrf, sent):
+        # Another page (any port of this host shares the cookie) cannot sign a person out.
+        return render("message.html", title="Richiesta rifiutata", me=found[1],
+                      csrf=found[0].csrf, status=403, back="/console",
+                      error="Il modulo non porta il codice di sicurezza di questa sessione "
+                            "(CSRF): ricarichi la pagina e riprovi.")
+    console.sessions.close(request.cookies.get(COOKIE))
     response = RedirectResponse("/console/accesso", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 
