@@ -21,7 +21,7 @@ from .digest import sha256_file
 from .errors import InputError
 from .ledger import Ledger
 from .ledger.imports import read_export
-from .normalise import phone_of
+from .normalise import key_of, phone_of
 from .optouts import AppendResult, Journal, optouts_from_calls
 from .timeutil import local_iso
 
@@ -71,7 +71,7 @@ def calls_of(ws: Workspace, value: str) -> list[dict[str, Any]]:
     jurisdiction = ws.config().jurisdiction
     zone = jurisdiction.timezone_name
     phone = phone_of(value, jurisdiction)
-    calls = Ledger(ws.ledger_dir).calls(int(phone.removeprefix("+"))).sort("started_at")
+    calls = Ledger(ws.ledger_dir).calls(key_of(phone)).sort("started_at")
     return [{**row, "started_at_utc": row["started_at"],
              "started_at": local_iso(row["started_at"], zone),
              "recorded_at": local_iso(row["recorded_at"], zone)}

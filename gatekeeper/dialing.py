@@ -24,7 +24,7 @@ from .config import Config, Workspace
 from .digest import sha256_file
 from .errors import InputError
 from .ledger import CallFacts, Ledger, call_facts
-from .normalise import normalise_one, phone_key
+from .normalise import key_of, normalise_one, phone_key
 from .optouts import Journal, active_optouts, trusted_state
 from .store import Store
 from .store import evidence as evidence_store
@@ -49,7 +49,7 @@ class RunSnapshot:
         self.keys = self.outcomes["phone_key"].to_numpy()
 
     def lookup(self, phone: str) -> P.RunOutcome | None:
-        key = int(phone.removeprefix("+"))
+        key = key_of(phone)
         i = int(np.searchsorted(self.keys, key))
         if i >= len(self.keys) or self.keys[i] != key:
             return None
@@ -200,7 +200,7 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
     opted = not active_optouts(journal.events, purpose, when).filter(
         pl.col("phone") == phone).is_empty()
     agencies, broken = discover_agencies(ws.root / "agencies", config.jurisdiction)
-    calls = Ledger(ws.ledger_dir).calls(int(phone.removeprefix("+")), until=when)
+    calls = Ledger(ws.ledger_dir).calls(key_of(phone), until=when)
     contact = contact_facts(config, agencies, call_facts(
         calls, when, config.contact.attempt_window_days,
         config.contact.refusal_cooldown_days), when, campaign=campaign, agency=agency,

@@ -368,6 +368,12 @@ def phone_of(value: str, jurisdiction: Jurisdiction = DEFAULT) -> str:
     return phone
 
 
+def key_of(phone: str) -> int:
+    """One E.164 number's key, as phone_key makes them for a column: the same integer
+    the store's rows, the ledger and the runs' lists are joined on."""
+    return int(phone.removeprefix("+"))
+
+
 def phone_key(phones: pl.Expr, *, strict: bool = True) -> pl.Expr:
     """E.164 numbers as integers (the digits after "+"): sorting, hashing and joining
     millions of them is far cheaper than of their text. strict=False gives null for a

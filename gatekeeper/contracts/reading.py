@@ -19,7 +19,7 @@ from ..config import read_toml
 from ..errors import InputError, ManifestError
 from ..exprs import refuse_rows
 from ..jurisdictions import DEFAULT, Jurisdiction
-from ..normalise import normalise
+from ..normalise import normalise, phone_key
 from ..sources.manifest import Manifest
 from ..sources.readers import read_source
 from ..timeutil import instants, local_iso_expr
@@ -119,7 +119,7 @@ def read_contracts(file: Path, map_file: Path | None = None,
                   - pl.duration(microseconds=1))
     return checked.select(
         "row", "contract_id", pl.col("e164").alias("phone"),
-        pl.col("e164").str.strip_prefix("+").cast(pl.Int64).alias("phone_key"),
+        phone_key(pl.col("e164")).alias("phone_key"),
         "region", "number_type",
         pl.when(pl.col("instant").is_not_null())
         .then(local_iso_expr("instant", jurisdiction.timezone_name))

@@ -18,7 +18,7 @@ import polars as pl
 from ..config import Workspace
 from ..jurisdictions import Jurisdiction
 from ..ledger import Ledger
-from ..normalise import phone_of
+from ..normalise import key_of, phone_of
 from ..optouts import Journal
 from ..store import Store
 from ..store import people as people_store
@@ -99,7 +99,7 @@ def _calls(ws: Workspace, phone: str, jurisdiction: Jurisdiction) -> list[dict[s
 
     agencies, _ = discover_agencies(ws.root / "agencies", jurisdiction)
     zone = jurisdiction.timezone_name
-    calls = Ledger(ws.ledger_dir).calls(int(phone.removeprefix("+"))).sort("started_at")
+    calls = Ledger(ws.ledger_dir).calls(key_of(phone)).sort("started_at")
     return [{"started_at": local_iso(c["started_at"], zone), "direction": c["direction"],
              "campaign": c["campaign"], "agency": c["agency"],
              "agency_name": agencies[c["agency"]].name if c["agency"] in agencies else None,

@@ -30,7 +30,7 @@ from ..config import Workspace
 from ..digest import sha256_file
 from ..errors import InputError
 from ..ledger import Ledger
-from ..normalise import phone_of
+from ..normalise import key_of, phone_of
 from ..optouts import Journal
 from ..progress import Progress
 from ..sources.erasure import FileErasure, erase_from_list
@@ -192,7 +192,7 @@ def _survey(ws: Workspace, store: Store, phone: str) -> _Survey:
     manifests = _list_manifests(ws)
     return _Survey(
         phone, rows, rejects, listed, _reports(ws, store, phone),
-        Ledger(ws.ledger_dir).calls(int(phone.removeprefix("+"))).height, manifests,
+        Ledger(ws.ledger_dir).calls(key_of(phone)).height, manifests,
         not rpo_store.checks_of(store, phone).is_empty(),
         not Journal(ws.journal_path).events_of(phone).is_empty(),
         _other_copies(ws, store, phone, {m.file for m in manifests}))
@@ -394,7 +394,7 @@ def _erase_calls(ws: Workspace, phone: str) -> int:
     """The person's number leaves every call of the ledger (what was called when, by which
     call centre and with what outcome stays: evidence of the calls themselves)."""
     ledger = Ledger(ws.ledger_dir)
-    key = int(phone.removeprefix("+"))
+    key = key_of(phone)
     hits = ledger.calls(key).height
     if hits:
         hit = pl.col("phone_key") == key

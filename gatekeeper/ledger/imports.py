@@ -31,7 +31,7 @@ import polars as pl
 
 from ..errors import InputError, SourceFileError
 from ..jurisdictions import DEFAULT, Jurisdiction
-from ..normalise import normalise
+from ..normalise import normalise, phone_key
 from ..sources.manifest import Manifest
 from ..sources.readers import DELIMITERS, read_source
 from ..textfile import bom_encoding
@@ -351,7 +351,7 @@ def _legs(calls: pl.DataFrame, line: pl.Expr, path: Path
 def _ledger(calls: pl.DataFrame, agency: str) -> pl.DataFrame:
     return conform(calls.select(
         pl.lit(agency).alias("agency"), "call_id", "phone",
-        pl.col("phone").str.strip_prefix("+").cast(pl.Int64).alias("phone_key"),
+        phone_key(pl.col("phone")).alias("phone_key"),
         "campaign", "agent", "caller_id", "direction", "started_at", "duration_s", "outcome",
         pl.lit(now_utc(), pl.Datetime("us")).alias("recorded_at"),
         pl.lit("import").alias("via")))

@@ -45,7 +45,7 @@ from ..errors import (
     StoreError,
 )
 from ..ledger import DIRECTIONS, OUTCOMES
-from ..normalise import normalise, phone_of
+from ..normalise import key_of, normalise, phone_of
 from ..optouts import Journal, add_optout, optouts_from_calls
 from ..timeutil import local_iso, now_utc, parse_instant
 from .console import Console, console_error, for_people
@@ -357,7 +357,7 @@ def _call(entry: Any, caller: Caller, n: int, agencies: dict[str, Agency]
         exc.message = exc.message if exc.message.startswith(where) else where + exc.message
         raise
     return {"agency": agency, "call_id": call_id, "phone": phone,
-            "phone_key": int(phone.removeprefix("+")),
+            "phone_key": key_of(phone),
             "campaign": _text(entry.get("campaign"), "campaign", 80),
             "agent": _text(entry.get("agent"), "agent", 100) or caller.name,
             "caller_id": line, "direction": direction, "started_at": at, "duration_s": duration,

@@ -42,7 +42,7 @@ from ..dialing import (
 from ..errors import EvidenceError, JournalError, StoreBusy, StoreDamaged, StoreError
 from ..ledger import CallFacts, Ledger, LedgerIndex
 from ..ledger.index import key_bounds
-from ..normalise import normalise_one
+from ..normalise import key_of, normalise_one
 from ..optouts import Checkpoint, Journal, checkpoint_problems
 from ..optouts.journal import (
     GENESIS,
@@ -358,7 +358,7 @@ class CheckIndex:
         cost alone is several times that."""
         now, run, erased, shared = self._shared(purpose, campaign, agency, caller_id)
         knobs = self.config.contact
-        calls = self.ledger.facts(int(phone.removeprefix("+")), now,
+        calls = self.ledger.facts(key_of(phone), now,
                                   knobs.attempt_window_days, knobs.refusal_cooldown_days)
         # Opt-outs count from the instant they are received, whatever the clock says: the
         # journal is read first, so every entry read counts (the batch does the same).

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from ..config import campaign_key
+from ..normalise import key_of, phone_key
 from . import Store
 from .evidence import record_change
 
@@ -47,7 +48,7 @@ _STORED = [c for c in LISTED_SCHEMA if c != "phone"]
 def write_listed(store: Store, run_id: str, listed: pl.DataFrame) -> tuple[str, str]:
     """A run's outcome per number (LISTED_SCHEMA's columns; missing ones null) as a file."""
     keyed = listed if "phone_key" in listed.columns else listed.with_columns(
-        pl.col("phone").str.strip_prefix("+").cast(pl.Int64, strict=False).alias("phone_key"))
+        phone_key(pl.col("phone"), strict=False).alias("phone_key"))
     frame = keyed.select((pl.col(c).cast(LISTED_SCHEMA[c]) if c in keyed.columns
                           else pl.lit(None, LISTED_SCHEMA[c]).alias(c)) for c in _STORED
                          ).sort("phone_key")
@@ -208,14 +209,14 @@ def campaigns_of(store: Store, phone: str) -> pl.DataFrame:
            JOIN runs r ON r.dialable_file = d.filename[length(?) + 2:]
            WHERE d.phone_key = ? AND d.basis IS NOT NULL
            ORDER BY r.executed_at, r.run_id""",
-        [files, str(store.folder), int(phone.removeprefix("+"))])
+        [files, str(store.folder), key_of(phone)])
 
 
 def erase_listed(store: Store, phone: str, ref: str, at: dt.datetime
                  ) -> tuple[int, list[str]]:
     """Take the number off every run's list file (rewritten, the change recorded). Call
     inside a transaction; returns (entries removed, files to delete once it commits)."""
-    key = int(phone.removeprefix("+"))
+    key = key_of(phone)
     removed, retired = 0, []
     for run_id, relative, old_sha in _listed_files(store):
         listed = _with_phone(pl.read_parquet(store.file_path(relative)))

@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from ..columns import PERSONAL_FIELDS
+from ..normalise import key_of
 from . import Store
 from .evidence import record_change
 
@@ -166,7 +167,7 @@ def rows_of_phone(store: Store, phone: str, *, newest_only: bool) -> pl.DataFram
     """Every stored row of one number (newest versions only, or every version ever)."""
     files = _newest_files(store) if newest_only else [r[0] for r in store.con.execute(
         "SELECT rows_file FROM source_versions WHERE rows_file IS NOT NULL").fetchall()]
-    return _read_files(store, files, "phone_key = ?", [int(phone.removeprefix("+"))])
+    return _read_files(store, files, "phone_key = ?", [key_of(phone)])
 
 
 def _newest_files(store: Store) -> list[str]:
@@ -205,7 +206,7 @@ def erase_rows(store: Store, phone: str, ref: str, at: dt.datetime) -> tuple[int
     """Blank the person's fields in every version holding the number: each such file is
     rewritten (new name, new sha256, the change recorded). Call inside a transaction;
     returns (rows blanked, files to delete once it commits)."""
-    key = int(phone.removeprefix("+"))
+    key = key_of(phone)
     versions = store.con.execute(
         "SELECT source_id, version, rows_file, rows_sha256 FROM source_versions "
         "WHERE rows_file IS NOT NULL").fetchall()
