@@ -287,6 +287,19 @@ def _instant(value: str | None, what: str) -> Any:
     return parse_instant(value, what=what) if value else None
 
 
+@cli.command()
+@click.option("--jurisdiction", default="IT", show_default=True, type=click.Choice(["IT"]),
+              help="Whose rules (a country is a module of gatekeeper/jurisdictions/).")
+@click.option("--format", "fmt", default="md", show_default=True,
+              type=click.Choice(["md", "json"]), help="A Markdown table or JSON rows.")
+def rules(jurisdiction: str, fmt: str) -> None:
+    """The decision table in the order it is applied: step, code, what must hold, the law
+    and the words people see (docs/rules.md is this output)."""
+    from .policy.describe import table_json, table_markdown
+
+    click.echo(table_markdown() if fmt == "md" else table_json(), nl=False)
+
+
 # --- RPO ---------------------------------------------------------------------------------
 
 @cli.group()
