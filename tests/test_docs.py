@@ -42,3 +42,11 @@ def test_every_manifest_key_and_field_is_documented() -> None:
         assert f"`{key}`" in page or f"`[{key}]`" in page, key
     for name in CANONICAL_FIELDS:
         assert f"`{name}`" in page, name
+
+
+def test_the_readme_map_is_the_packages_own_docstrings() -> None:
+    from .readme_map import readme_with_map
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert readme == readme_with_map(readme), (
+        "the README's map is behind the tree: python -m tests.readme_map")
