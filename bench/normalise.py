@@ -15,6 +15,7 @@ import time
 import numpy as np
 import polars as pl
 
+from gatekeeper.jurisdictions import IT
 from gatekeeper.normalise import normalise
 
 
@@ -50,7 +51,7 @@ def main() -> None:
     for rows in args.rows:
         values = typical_list(rows)
         started = time.perf_counter()
-        out = normalise(values)
+        out = normalise(values, IT)
         elapsed = time.perf_counter() - started
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"normalise {rows:>11,} rows: {elapsed:6.2f} s  {rows / elapsed:>12,.0f} rows/s  "

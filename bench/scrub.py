@@ -27,6 +27,7 @@ from normalise import typical_list
 
 from gatekeeper.config import Workspace
 from gatekeeper.disclosure import disclose
+from gatekeeper.jurisdictions import IT
 from gatekeeper.load import load_sources
 from gatekeeper.optouts import Journal, import_optouts
 from gatekeeper.registry import import_exchange, write_request
@@ -174,7 +175,7 @@ def main() -> None:
 
     def request() -> int:
         with Store(ws.store_path, read_only=True) as store:
-            return write_request(store, rpo / "req.txt", checked_at, 15)
+            return write_request(store, rpo / "req.txt", checked_at, 15, IT)
     count, t = timed("rpo request", args.rows, request)
     total += t
     numbers = pl.read_csv(rpo / "req.txt", has_header=False, new_columns=["n"],
@@ -184,11 +185,12 @@ def main() -> None:
     optouts = numbers.sample(fraction=0.01, seed=3)
     pl.DataFrame({"phone": optouts, "channel": "operator", "received_at": "2026-11-01",
                   "by": "bench"}).write_csv(root / "data" / "optouts.csv")
-    import_optouts(Journal(ws.journal_path), root / "data" / "optouts.csv")
+    import_optouts(Journal(ws.journal_path), root / "data" / "optouts.csv", IT)
 
     def rpo_import() -> object:
         with Store(ws.store_path) as store:
-            return import_exchange(store, rpo / "req.txt", rpo / "resp.txt", checked_at)
+            return import_exchange(store, rpo / "req.txt", rpo / "resp.txt", IT,
+                                   checked_at=checked_at)
     _, t = timed("rpo import", args.rows, rpo_import)
     total += t
     result, t = timed("run", args.rows,

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .config import read_toml
 from .errors import InputError, ManifestError
-from .jurisdictions import DEFAULT, Jurisdiction
+from .jurisdictions import Jurisdiction
 from .ledger import CALL_FIELDS, DIRECTIONS, OUTCOMES, REQUIRED_CALL_FIELDS
 from .normalise import phone_of
 from .sources.manifest import ID_PATTERN, _check_keys, _fail, discover_by_id
@@ -83,7 +83,7 @@ class Agency:
             return False
         return not self.campaigns or campaign in self.campaigns
 
-    def declared(self, caller_id: str, jurisdiction: Jurisdiction = DEFAULT) -> bool:
+    def declared(self, caller_id: str, jurisdiction: Jurisdiction) -> bool:
         """Is this number (as an agent or a dialer writes it) one the agency declared? A
         value that is no phone number (empty, "anonymous") was never declared."""
         try:
@@ -92,7 +92,7 @@ class Agency:
             return False
 
 
-def parse_agency(path: Path, jurisdiction: Jurisdiction = DEFAULT) -> Agency:
+def parse_agency(path: Path, jurisdiction: Jurisdiction) -> Agency:
     """Validate one agency manifest; every error names the file, the key and the fix."""
     raw = read_toml(path, ManifestError)
     _check_keys(path, raw, TOP_KEYS, "")
@@ -141,7 +141,7 @@ def parse_agency(path: Path, jurisdiction: Jurisdiction = DEFAULT) -> Agency:
     )
 
 
-def discover_agencies(folder: Path, jurisdiction: Jurisdiction = DEFAULT
+def discover_agencies(folder: Path, jurisdiction: Jurisdiction
                       ) -> tuple[dict[str, Agency], list[ManifestError]]:
     """Every valid manifest in agencies/ by id, and an error for each one that is not (a
     duplicate id is an error of the later file): one bad manifest stops no other. No

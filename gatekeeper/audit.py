@@ -34,6 +34,7 @@ import polars as pl
 from .backup import ledger_view
 from .config import Workspace
 from .digest import sha256_file
+from .jurisdictions import Jurisdiction
 from .ledger import conform
 from .optouts import Checkpoint, Journal
 from .registry import rederive
@@ -97,7 +98,7 @@ def _file_matches(store: Store, sha: str | None) -> bytes | None:
     return data if hashlib.sha256(data).hexdigest() == sha else None
 
 
-def _rpo(store: Store, report: AuditReport) -> None:
+def _rpo(store: Store, report: AuditReport, jurisdiction: Jurisdiction) -> None:
     for exchange in rpo_store.all_exchanges(store).to_dicts():
         subject = f"exchange {exchange['exchange_id']}"
         report.exchanges += 1
@@ -111,7 +112,7 @@ def _rpo(store: Store, report: AuditReport) -> None:
             report.problems.append(Finding("rpo", subject, "an exchange file is missing or "
                                            "was altered; restore data/store from a backup"))
             continue
-        derived = rederive(request, response, exchange["adapter"])
+        derived = rederive(request, response, exchange["adapter"], jurisdiction)
         stored = rpo_store.checks_of_exchange(store, exchange["exchange_id"])
         report.checks += stored.height
         _compare_checks(report, subject, derived, stored, exchange["checked_at"])
@@ -414,7 +415,7 @@ def verify(ws: Workspace, anchor: str | None = None) -> AuditReport:
     with Store(ws.store_path, read_only=True) as store:
         extra = _against_anchor(ws, store, anchor, report) if anchor else []
         _journal(ws, store, report, extra)
-        _rpo(store, report)
+        _rpo(store, report, ws.config().jurisdiction)
         _sources_and_runs(store, report)
         _notices(store, report)
         unsettled = _reports(ws, store, report)

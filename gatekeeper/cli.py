@@ -357,8 +357,9 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
     zone = ws.config().jurisdiction.timezone_name
     with Store(ws.store_path) as store, TerminalProgress() as progress:
         result = import_exchange(store, Path(request), Path(response),
-                                 _instant(checked_at, "--checked-at"), progress,
-                                 ws.config().jurisdiction, same_as_request=same_as_request)
+                                 ws.config().jurisdiction,
+                                 checked_at=_instant(checked_at, "--checked-at"),
+                                 progress=progress, same_as_request=same_as_request)
     if result.already_imported:
         click.echo(f"already imported as {result.exchange_id}; nothing changed")
     elif not checked_at:
@@ -525,7 +526,8 @@ def optout_add(ctx: click.Context, phone: str, channel: str, by: str, scope: str
     from .optouts import add_optout
     from .timeutil import local_words
 
-    result = add_optout(_journal(ctx), phone=phone, channel=channel, by=by, scope=scope,
+    result = add_optout(_journal(ctx), _workspace(ctx).config().jurisdiction, phone=phone,
+                        channel=channel, by=by, scope=scope,
                         note=note, at=_instant(at, "--at"))
     _print_warnings(result.warnings)
     entry = result.entries[0]
@@ -544,7 +546,7 @@ def optout_import(ctx: click.Context, file: str) -> None:
 
     from .optouts import import_optouts
 
-    result = import_optouts(_journal(ctx), Path(file))
+    result = import_optouts(_journal(ctx), Path(file), _workspace(ctx).config().jurisdiction)
     _print_warnings(result.warnings)
     click.echo(f"{len(result.entries):,} opt-outs recorded from {file}")
 
@@ -585,7 +587,8 @@ def optout_withdraw(ctx: click.Context, phone: str, evidence: str, by: str) -> N
     """Privacy officer only: lift earlier opt-outs on the person's own request."""
     from .optouts import withdraw_optout
 
-    result = withdraw_optout(_journal(ctx), phone, evidence, by)
+    result = withdraw_optout(_journal(ctx), phone, evidence, by,
+                             _workspace(ctx).config().jurisdiction)
     _print_warnings(result.warnings)
     click.echo(f"opt-outs of {result.entries[0]['phone']} withdrawn "
                f"(ref {result.entries[0]['seq']})")
@@ -1010,7 +1013,7 @@ def requests_add(ctx: click.Context, ref: str, kind: str, phone: str,
 
     ws = _workspace(ctx)
     with Store(ws.store_path) as store:
-        due, proofs = log_request(store, ref, kind, phone_of(phone),
+        due, proofs = log_request(store, ref, kind, phone_of(phone, ws.config().jurisdiction),
                                   _day_option(received, "--received"),
                                   audit_days=ws.config().policy.audit_answer_days)
     click.echo(f"request {ref} logged; answer due by {due}")

@@ -20,7 +20,7 @@ from .columns import PERSONAL_FIELDS, REPAIRED, ROW, SOURCE_ID, SOURCE_VERSION
 from .config import Workspace
 from .digest import sha256_file
 from .errors import GatekeeperError, ManifestError
-from .jurisdictions import DEFAULT, Jurisdiction
+from .jurisdictions import Jurisdiction
 from .next_steps import after_load
 from .normalise import normalise, phone_key
 from .optouts import Journal
@@ -101,7 +101,7 @@ class _Prepared:
 
 
 def _prepare(manifest: Manifest, latest: tuple[int, str, str] | None,
-             erased: pl.DataFrame, jurisdiction: Jurisdiction = DEFAULT) -> _Prepared:
+             erased: pl.DataFrame, jurisdiction: Jurisdiction) -> _Prepared:
     """Everything a load does before the store: no connection needed, so the next source
     is prepared while this one is written."""
     file_sha = sha256_file(manifest.file) if manifest.file.is_file() else ""
@@ -164,10 +164,10 @@ def _commit(store: Store, prepared: _Prepared) -> LoadResult:
         table.lines_before)
 
 
-def load_source(store: Store, manifest: Manifest) -> LoadResult:
+def load_source(store: Store, manifest: Manifest, jurisdiction: Jurisdiction) -> LoadResult:
     """Load one source as one transaction; unchanged input is a no-op."""
     return _commit(store, _prepare(manifest, source_store.latest_version(store, manifest.id),
-                                   people_store.erased_numbers(store)))
+                                   people_store.erased_numbers(store), jurisdiction))
 
 
 @dataclass

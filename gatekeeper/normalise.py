@@ -27,7 +27,7 @@ from phonenumbers.phonemetadata import PhoneMetadata, PhoneNumberDesc
 from .columns import E164, NUMBER_TYPE, REGION, VALID
 from .errors import InputError
 from .exprs import when_chain
-from .jurisdictions import DEFAULT, Jurisdiction
+from .jurisdictions import Jurisdiction
 
 OUTPUT_SCHEMA = {E164: pl.String, VALID: pl.Boolean, REGION: pl.String, NUMBER_TYPE: pl.String}
 
@@ -136,7 +136,7 @@ def _parse_clean(text: str | None, region: str
     )
 
 
-def reference(value: str | None, jurisdiction: Jurisdiction = DEFAULT
+def reference(value: str | None, jurisdiction: Jurisdiction
               ) -> tuple[str | None, bool, str | None, str | None]:
     """The authority, one value at a time: what tests compare the columnar path against."""
     return _parse_clean(None if value is None else unwrap_spreadsheet(value),
@@ -259,7 +259,7 @@ def _residue(clean: pl.Series, region: str) -> pl.DataFrame:
 CHUNK_ROWS = 1_000_000
 
 
-def normalise(raw: pl.Series, jurisdiction: Jurisdiction = DEFAULT) -> pl.DataFrame:
+def normalise(raw: pl.Series, jurisdiction: Jurisdiction) -> pl.DataFrame:
     """Normalise a column of raw values; returns phone/valid/region/number_type in order.
     A bare number is read as the jurisdiction's.
 
@@ -304,7 +304,7 @@ def _normalise_chunk(raw: pl.Series, j: Jurisdiction) -> pl.DataFrame:
 LOST_ZERO_MIN_DIGITS = 6
 
 
-def lost_leading_zero(raw: pl.Series, jurisdiction: Jurisdiction = DEFAULT) -> pl.Series:
+def lost_leading_zero(raw: pl.Series, jurisdiction: Jurisdiction) -> pl.Series:
     """Which values look like a landline that lost its leading 0: all digits (after
     undoing spreadsheet artefacts, 6 at least), no valid number as they stand, a valid
     fixed line with a 0 in front. A cell stored as a number drops the 0 (02 12345678
@@ -314,7 +314,7 @@ def lost_leading_zero(raw: pl.Series, jurisdiction: Jurisdiction = DEFAULT) -> p
     return restore_leading_zero(raw, jurisdiction).is_not_null().alias(raw.name)
 
 
-def restore_leading_zero(raw: pl.Series, jurisdiction: Jurisdiction = DEFAULT) -> pl.Series:
+def restore_leading_zero(raw: pl.Series, jurisdiction: Jurisdiction) -> pl.Series:
     """The landline each value must have been where it lost its leading 0 (see
     lost_leading_zero): "0" + its digits, a valid fixed line of the jurisdiction; null
     for every other value. A value valid as it stands (a mobile, 3312345678, even when
@@ -348,7 +348,7 @@ def restore_leading_zero(raw: pl.Series, jurisdiction: Jurisdiction = DEFAULT) -
 
 
 @functools.lru_cache(maxsize=65_536)
-def normalise_one(value: str, jurisdiction: Jurisdiction = DEFAULT
+def normalise_one(value: str, jurisdiction: Jurisdiction
                   ) -> tuple[str | None, bool, str | None, str | None]:
     """One number typed by a person (CLI, service): the authority itself, which the
     columnar path is proven to agree with (tests/test_normalise.py); microseconds, not
@@ -359,7 +359,7 @@ def normalise_one(value: str, jurisdiction: Jurisdiction = DEFAULT
     return phone, bool(valid), region, number_type
 
 
-def phone_of(value: str, jurisdiction: Jurisdiction = DEFAULT) -> str:
+def phone_of(value: str, jurisdiction: Jurisdiction) -> str:
     """The E.164 form of a number as a person or agent writes it; refuses junk."""
     phone, valid, _, _ = normalise_one(value, jurisdiction)
     if not valid or phone is None:

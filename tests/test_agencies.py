@@ -18,6 +18,7 @@ from gatekeeper.agencies import (
     parse_agency,
 )
 from gatekeeper.errors import ManifestError
+from gatekeeper.jurisdictions import IT
 from gatekeeper.timeutil import ROME, UTC
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,7 +83,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 def agency(tmp_path: Path, text: str, name: str = "agency.toml") -> Agency:
-    return parse_agency(write(tmp_path / "agencies", name, text))
+    return parse_agency(write(tmp_path / "agencies", name, text), IT)
 
 
 def rome(text: str) -> dt.datetime:
@@ -121,7 +122,7 @@ def test_an_outsourced_centre_with_a_vicidial_export(tmp_path: Path) -> None:
 
 
 def test_the_demo_workspace_ships_both_agencies(tmp_path: Path) -> None:
-    found, errors = discover_agencies(REPO / "agencies")
+    found, errors = discover_agencies(REPO / "agencies", IT)
     assert errors == []
     assert set(found) == {"connecto", "callpro"}
     own, pro = found["connecto"], found["callpro"]
@@ -191,7 +192,7 @@ def test_campaigns(tmp_path: Path) -> None:
     ("", False),
 ])
 def test_declared(tmp_path: Path, caller_id: str, expected: bool) -> None:
-    assert agency(tmp_path, OUTSOURCED).declared(caller_id) is expected
+    assert agency(tmp_path, OUTSOURCED).declared(caller_id, IT) is expected
 
 
 @given(st.sampled_from(["+390299990001", "+390299990002"]),
@@ -201,8 +202,8 @@ def test_declared_whatever_the_separators(number: str, separators: list[str]) ->
                  caller_ids=("+390299990001", "+390299990002"), path=Path("x.toml"))
     national = number.removeprefix("+39")
     spelt = "".join(d + s for d, s in zip(national, separators, strict=False)) + national[8:]
-    assert own.declared(spelt)
-    assert own.declared("+39 " + spelt)
+    assert own.declared(spelt, IT)
+    assert own.declared("+39 " + spelt, IT)
 
 
 # --- errors: file, key, fix ----------------------------------------------------------------
@@ -210,7 +211,7 @@ def test_declared_whatever_the_separators(number: str, separators: list[str]) ->
 def _error(tmp_path: Path, text: str) -> ManifestError:
     path = write(tmp_path / "agencies", "bad.toml", text)
     with pytest.raises(ManifestError) as caught:
-        parse_agency(path)
+        parse_agency(path, IT)
     error = caught.value
     assert error.file == str(path)
     where = f"{path}, key '{error.key}'" if error.key else str(path)
@@ -287,7 +288,7 @@ def test_discover_collects_every_error_and_keeps_the_good(tmp_path: Path) -> Non
     write(folder, "e-bad-number.toml", OUTSOURCED.replace('id = "callpro"', 'id = "other"')
           .replace("+390299990001", "+39 123"))
     write(folder, "notes.txt", "not a manifest")
-    found, errors = discover_agencies(folder)
+    found, errors = discover_agencies(folder, IT)
     assert set(found) == {"connecto", "callpro"}
     assert found["connecto"].name == "Connecto S.r.l."  # the first file keeps the id
     assert [(Path(e.file or "").name, e.key) for e in errors] == [
@@ -297,7 +298,7 @@ def test_discover_collects_every_error_and_keeps_the_good(tmp_path: Path) -> Non
 
 
 def test_no_folder_means_no_agencies(tmp_path: Path) -> None:
-    assert discover_agencies(tmp_path / "agencies") == ({}, [])
+    assert discover_agencies(tmp_path / "agencies", IT) == ({}, [])
 
 
 def test_a_dialer_export_with_a_title_line_says_where_its_header_is(tmp_path: Path) -> None:

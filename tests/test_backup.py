@@ -21,12 +21,13 @@ from .conftest import AS_OF, gk
 BURST = textwrap.dedent("""
     import sys
     from pathlib import Path
+    from gatekeeper.jurisdictions import IT
     from gatekeeper.optouts import Journal, add_optout
     journal = Journal(Path(sys.argv[1]))
     i = 0
     while True:
         phone = f"+39347{int(sys.argv[2]) * 1000000 + i:07d}"
-        add_optout(journal, phone=phone, channel="operator", by="agent")
+        add_optout(journal, IT, phone=phone, channel="operator", by="agent")
         print(phone, flush=True)   # acknowledged only after add returned
         i += 1
 """)

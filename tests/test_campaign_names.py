@@ -15,6 +15,7 @@ from click.testing import Result
 from gatekeeper.config import FOLDER_NAME, Workspace, campaign_slug
 from gatekeeper.disclosure import erase
 from gatekeeper.errors import InputError
+from gatekeeper.jurisdictions import IT
 from gatekeeper.registry import import_exchange
 from gatekeeper.store import Store
 from gatekeeper.timeutil import parse_instant
@@ -155,8 +156,8 @@ def test_a_run_before_the_register_says_to_ask_it(demo: Workspace) -> None:
     imported = gk(demo, *IMPORT)
     assert "next: decide the campaign with these answers: gatekeeper run" in imported.output
     with Store(demo.store_path) as store:  # a repeat: its result carries the step as data
-        again = import_exchange(store, demo.root / IMPORT[3], demo.root / IMPORT[5],
-                                parse_instant(IMPORT[7]))
+        again = import_exchange(store, demo.root / IMPORT[3], demo.root / IMPORT[5], IT,
+                                checked_at=parse_instant(IMPORT[7]))
     assert again.already_imported
     assert dataclasses.asdict(again)["next_steps"] == again.next_steps != []
     ran = _run(demo, NAME)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from gatekeeper.config import Workspace
 from gatekeeper.errors import InputError
+from gatekeeper.jurisdictions import IT
 from gatekeeper.optouts import Journal, add_optout
 from gatekeeper.optouts.journal import digest
 from gatekeeper.timeutil import iso, now_utc
@@ -50,11 +51,11 @@ def test_optout_dated_in_the_future_is_refused_by_every_door(scrubbed: Workspace
 def test_a_device_clock_slightly_ahead_takes_effect_now(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "optouts.jsonl")
     ahead = now_utc() + dt.timedelta(minutes=2)
-    entry = add_optout(journal, phone="3331234567", channel="api", by="dialer",
+    entry = add_optout(journal, IT, phone="3331234567", channel="api", by="dialer",
                        at=ahead).entries[0]
     assert entry["at"] == entry["recorded_at"]  # in force from when we received it
     with pytest.raises(InputError, match="in the future"):
-        add_optout(journal, phone="3331234567", channel="api", by="dialer",
+        add_optout(journal, IT, phone="3331234567", channel="api", by="dialer",
                    at=now_utc() + dt.timedelta(hours=1))
 
 
@@ -244,11 +245,11 @@ def test_the_fast_reading_is_the_careful_reading(tmp_path_factory: pytest.TempPa
     journal = Journal(tmp_path_factory.mktemp("j") / "optouts.jsonl")
     for kind, scope, note in events:
         if kind == "optout":
-            add_optout(journal, phone="3331234567", channel="email", by="bo", scope=scope,
+            add_optout(journal, IT, phone="3331234567", channel="email", by="bo", scope=scope,
                        note=note)
         else:
             from gatekeeper.optouts import withdraw_optout
-            withdraw_optout(journal, "3331234567", "PEC 1", "dpo")
+            withdraw_optout(journal, "3331234567", "PEC 1", "dpo", IT)
     data = journal.path.read_bytes()
     if damage == "garbage":
         data += b"\x00\x01garbage\n"

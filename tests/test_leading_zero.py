@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatekeeper.errors import ManifestError
+from gatekeeper.jurisdictions import IT
 from gatekeeper.normalise import reference, restore_leading_zero, unwrap_spreadsheet
 from gatekeeper.sources.fields import read_phones
 from gatekeeper.sources.manifest import Manifest, discover
@@ -255,7 +256,7 @@ def _restore_reference(value: str) -> str | None:
     text = unwrap_spreadsheet(value).strip()
     if not (text.isascii() and text.isdigit()) or text.startswith("0") or len(text) < 6:
         return None
-    if reference(value)[1]:
+    if reference(value, IT)[1]:
         return None
     number = phonenumbers.parse("0" + text, "IT")
     fixed = (phonenumbers.is_valid_number(number)
@@ -275,17 +276,17 @@ cells = st.builds(
 @settings(max_examples=300, deadline=None)
 def test_restored_numbers_are_the_landline_with_its_zero(values: list[str]) -> None:
     raw = pl.Series(values, dtype=pl.String)
-    restored = restore_leading_zero(raw).to_list()
+    restored = restore_leading_zero(raw, IT).to_list()
     assert restored == [_restore_reference(v) for v in values]
     for value, fixed in zip(values, restored, strict=True):
-        as_is = reference(value)
+        as_is = reference(value, IT)
         if as_is[1]:  # a valid number (a mobile above all) is never touched
             assert fixed is None
         if fixed is None:
             continue
         digits = unwrap_spreadsheet(value).strip()
         assert fixed == "0" + digits and fixed.startswith("0")
-        assert reference(fixed)[1:] == (True, "IT", "fixed_line")
+        assert reference(fixed, IT)[1:] == (True, "IT", "fixed_line")
 
 
 @given(st.lists(cells, min_size=1, max_size=20))
@@ -295,8 +296,8 @@ def test_a_manifest_that_restores_reads_exactly_those(values: list[str]) -> None
     value is read as normalise() reads it; without it nothing changes."""
     raw = pl.Series(values, dtype=pl.String)
     manifests = {mode: _manifest(mode) for mode in ("reject", "restore")}
-    kept, lost = read_phones(raw, manifests["reject"])
-    read, none_left = read_phones(raw, manifests["restore"])
+    kept, lost = read_phones(raw, manifests["reject"], IT)
+    read, none_left = read_phones(raw, manifests["restore"], IT)
     expected = [_restore_reference(v) for v in values]
     assert lost.to_list() == [e is not None for e in expected]
     assert not none_left.any() and kept["repaired"].null_count() == len(values)
@@ -305,7 +306,7 @@ def test_a_manifest_that_restores_reads_exactly_those(values: list[str]) -> None
             assert read.row(i) == kept.row(i)
         else:
             assert read.row(i, named=True) == {
-                "phone": reference(fixed)[0], "valid": True, "region": "IT",
+                "phone": reference(fixed, IT)[0], "valid": True, "region": "IT",
                 "number_type": "fixed_line", "repaired": "leading_zero"}
 
 

@@ -9,6 +9,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gatekeeper.jurisdictions import IT
 from gatekeeper.normalise import (
     _unwrap_expr,
     lost_leading_zero,
@@ -58,8 +59,8 @@ def test_agrees_with_phonenumbers_on_100k_messy_values() -> None:
     """Differential: the columnar path answers as phonenumbers does, value by value."""
     rng = random.Random(20261122)
     values = [_messy(rng, _national(rng)) for _ in range(100_000)]
-    got = normalise(pl.Series(values, dtype=pl.String)).rows()
-    expected = [reference(v) for v in values]
+    got = normalise(pl.Series(values, dtype=pl.String), IT).rows()
+    expected = [reference(v, IT) for v in values]
     mismatches = [(v, g, e) for v, g, e in zip(values, got, expected, strict=True) if g != e]
     assert not mismatches[:20], f"{len(mismatches)} mismatches"
     assert sum(1 for e in expected if e[1]) > 20_000  # a good share are real numbers
@@ -69,7 +70,7 @@ def test_known_shapes() -> None:
     values = ["333 123 4567", "+39 02 1234 5678", "0039 06 1234567", "'3331234567",
               '="3331234567"', "3331234567.0", "3.331234567E+09", "tel:+39-333-1234567",
               "393331234567", "02/12345678", "3.33123E+09", "n/d", None]
-    phones = normalise(pl.Series(values, dtype=pl.String))["phone"].to_list()
+    phones = normalise(pl.Series(values, dtype=pl.String), IT)["phone"].to_list()
     assert phones == ["+393331234567", "+390212345678", "+39061234567", "+393331234567",
                       "+393331234567", "+393331234567", "+393331234567", "+393331234567",
                       "+393331234567", "+390212345678", None, None, None]
@@ -85,29 +86,29 @@ def test_a_letter_typed_among_the_digits_is_no_number() -> None:
             "tel. 3331234567": "+393331234567", "cell. 3331234567": "+393331234567",
             "333 1234567;ext=12": "+393331234567", "3.331234567E+09": "+393331234567"}
     values = [*typos, *kept]
-    got = normalise(pl.Series(values, dtype=pl.String))["phone"].to_list()
+    got = normalise(pl.Series(values, dtype=pl.String), IT)["phone"].to_list()
     assert got == [None] * len(typos) + list(kept.values())
-    assert [normalise_one(v)[0] for v in values] == got
+    assert [normalise_one(v, IT)[0] for v in values] == got
 
 
 def test_digits_of_other_scripts_are_read_as_digits_by_both_paths() -> None:
     """phonenumbers reads ٣ as 3; the columnar path once kept it, so an opt-out stored as
     +39010174972٣ did not stop calls to +390101749723."""
     values = ["010174972\u0663", "333\u0661234567", "\uff13\uff13\uff131234567"]
-    got = normalise(pl.Series(values, dtype=pl.String))["phone"].to_list()
+    got = normalise(pl.Series(values, dtype=pl.String), IT)["phone"].to_list()
     assert got == ["+390101749723", "+393331234567", "+393331234567"]
-    assert [normalise_one(v)[0] for v in values] == got
+    assert [normalise_one(v, IT)[0] for v in values] == got
 
 
 def test_fixed_numbers_keep_their_leading_zero() -> None:
-    frame = normalise(pl.Series(["02 1234567", "+39 02 1234567"]))
+    frame = normalise(pl.Series(["02 1234567", "+39 02 1234567"]), IT)
     assert frame["phone"].to_list() == ["+39021234567", "+39021234567"]
     assert frame["number_type"].to_list() == ["fixed_line", "fixed_line"]
 
 
 def test_types_and_regions() -> None:
     frame = normalise(pl.Series(["800 123 456", "899 123 456", "+44 20 7946 0958",
-                                 "06 698 12345", "333 1234567"]))
+                                 "06 698 12345", "333 1234567"]), IT)
     assert frame["number_type"].to_list() == ["toll_free", "premium_rate", "fixed_line",
                                               "fixed_line", "mobile"]
     assert frame["region"].to_list() == ["IT", "IT", "GB", "VA", "IT"]
@@ -120,16 +121,16 @@ italian = st.builds(lambda p, d: p + d, st.sampled_from(["3", "02", "06", "0", "
 @given(st.lists(italian | st.text(max_size=20), max_size=40))
 @settings(max_examples=300, deadline=None)
 def test_same_answer_as_phonenumbers_for_any_text(values: list[str]) -> None:
-    got = normalise(pl.Series(values, dtype=pl.String)).rows()
-    assert got == [reference(v) for v in values]
+    got = normalise(pl.Series(values, dtype=pl.String), IT).rows()
+    assert got == [reference(v, IT) for v in values]
 
 
 @given(st.lists(italian, min_size=1, max_size=30))
 @settings(max_examples=200, deadline=None)
 def test_idempotent(values: list[str]) -> None:
-    first = normalise(pl.Series(values, dtype=pl.String))
+    first = normalise(pl.Series(values, dtype=pl.String), IT)
     valid = first.filter(pl.col("valid"))["phone"]
-    again = normalise(valid)
+    again = normalise(valid, IT)
     assert again["phone"].to_list() == valid.to_list()
 
 
@@ -137,7 +138,7 @@ def test_idempotent(values: list[str]) -> None:
 @settings(max_examples=300, deadline=None)
 def test_never_invents_a_number_from_text_without_digits(value: str) -> None:
     # Letters can spell a vanity number; anything with fewer than 3 letters and no digit is junk.
-    frame = normalise(pl.Series([value], dtype=pl.String))
+    frame = normalise(pl.Series([value], dtype=pl.String), IT)
     if sum(ch.isalpha() for ch in value) < 3:
         assert frame["valid"].to_list() == [False]
         assert frame["phone"].to_list() == [None]
@@ -146,12 +147,12 @@ def test_never_invents_a_number_from_text_without_digits(value: str) -> None:
 def test_rounded_excel_notation_is_not_guessed() -> None:
     """3.33123E+09 lost digits: turning it into 3331230000 would invent a person's number."""
     assert unwrap_spreadsheet("3.33123E+09") == ""
-    assert normalise(pl.Series(["3.33123E+09"]))["valid"].to_list() == [False]
+    assert normalise(pl.Series(["3.33123E+09"]), IT)["valid"].to_list() == [False]
 
 
 def test_reference_is_phonenumbers() -> None:
     number = phonenumbers.parse("+39 333 1234567", "IT")
-    assert reference("+39 333 1234567")[0] == phonenumbers.format_number(
+    assert reference("+39 333 1234567", IT)[0] == phonenumbers.format_number(
         number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -162,7 +163,7 @@ def test_italian_and_zero_padded_excel_notation() -> None:
               "3,5527553E+8", "3.552755301E+8"]
     assert [unwrap_spreadsheet(v) for v in values] == [
         "3331234567", "355275530", "355275530", "355275531", "", ""]
-    assert normalise(pl.Series(values))["phone"].to_list() == [
+    assert normalise(pl.Series(values), IT)["phone"].to_list() == [
         "+393331234567", "+39355275530", "+39355275530", "+39355275531", None, None]
 
 
@@ -210,7 +211,7 @@ def _lost_zero_reference(value: str) -> bool:
     if not (text.isascii() and text.isdigit()) or text.startswith("0") or len(text) < 6:
         return False
     with_zero = phonenumbers.parse("0" + text, "IT")
-    return (not reference(value)[1] and phonenumbers.is_valid_number(with_zero)
+    return (not reference(value, IT)[1] and phonenumbers.is_valid_number(with_zero)
             and phonenumbers.region_code_for_number(with_zero) == "IT"
             and phonenumbers.number_type(with_zero) == phonenumbers.PhoneNumberType.FIXED_LINE)
 
@@ -226,14 +227,14 @@ digits_like_cells = st.builds(
 @settings(max_examples=300, deadline=None)
 def test_lost_leading_zero_is_the_rule_applied_by_phonenumbers(values: list[str]) -> None:
     """Columnar helper == the rule per value; normalise itself still just says invalid."""
-    got = lost_leading_zero(pl.Series(values, dtype=pl.String)).to_list()
+    got = lost_leading_zero(pl.Series(values, dtype=pl.String), IT).to_list()
     assert got == [_lost_zero_reference(v) for v in values]
     flagged = [v for v, lost in zip(values, got, strict=True) if lost]
-    assert not any(normalise(pl.Series(flagged, dtype=pl.String))["valid"].to_list())
+    assert not any(normalise(pl.Series(flagged, dtype=pl.String), IT)["valid"].to_list())
 
 
 def test_milan_and_rome_landlines_stored_as_numbers() -> None:
     values = ["212345678", "612345678", "212345678.0", "3331234567", "0212345678", "12",
               "12345", "123456"]
-    assert lost_leading_zero(pl.Series(values)).to_list() == [
+    assert lost_leading_zero(pl.Series(values), IT).to_list() == [
         True, True, True, False, False, False, False, True]  # 12345: a placeholder

@@ -19,6 +19,7 @@ from gatekeeper.cli import cli
 from gatekeeper.config import Workspace
 from gatekeeper.dialing import check_number
 from gatekeeper.errors import InputError
+from gatekeeper.jurisdictions import IT
 from gatekeeper.optouts import Journal, add_optout, import_optouts
 from gatekeeper.run import run_campaign
 from gatekeeper.timeutil import parse_instant
@@ -26,12 +27,13 @@ from gatekeeper.timeutil import parse_instant
 BURST = textwrap.dedent("""
     import sys
     from pathlib import Path
+    from gatekeeper.jurisdictions import IT
     from gatekeeper.optouts import Journal, add_optout
     journal = Journal(Path(sys.argv[1]))
     i = 0
     while True:
         phone = f"+39333{int(sys.argv[2]) * 1000000 + i:07d}"
-        add_optout(journal, phone=phone, channel="operator", by="agent")
+        add_optout(journal, IT, phone=phone, channel="operator", by="agent")
         print(phone, flush=True)   # acknowledged only after add returned
         i += 1
 """)
@@ -68,12 +70,12 @@ def test_kill_during_burst_loses_no_acknowledged_optout(tmp_path: Path) -> None:
 
 def test_torn_last_line_is_reported_and_set_aside(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "optouts.jsonl")
-    add_optout(journal, phone="3331234567", channel="email", by="bo")
+    add_optout(journal, IT, phone="3331234567", channel="email", by="bo")
     with journal.path.open("ab") as handle:
         handle.write(b'{"type": "optout", "phone": "+3933')  # crash mid-write
     state = journal.read()
     assert state.events.height == 1 and state.torn_bytes > 0
-    result = add_optout(journal, phone="3331234568", channel="email", by="bo")
+    result = add_optout(journal, IT, phone="3331234568", channel="email", by="bo")
     assert result.warnings and "torn" in result.warnings[0]
     assert Path(f"{journal.path}.torn").read_bytes().startswith(b'{"type"')
     assert journal.read().events["phone"].to_list() == ["+393331234567", "+393331234568"]
@@ -84,7 +86,7 @@ def test_torn_last_line_is_reported_and_set_aside(tmp_path: Path) -> None:
 def test_edited_entry_breaks_the_chain(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "optouts.jsonl")
     for n in ("3331234567", "3331234568", "3331234569"):
-        add_optout(journal, phone=n, channel="letter", by="bo")
+        add_optout(journal, IT, phone=n, channel="letter", by="bo")
     lines = journal.path.read_text().splitlines()
     entry = json.loads(lines[1])
     entry["phone"] = "+393339999999"
@@ -97,7 +99,7 @@ def test_edited_entry_breaks_the_chain(tmp_path: Path) -> None:
 def test_removed_entry_breaks_the_chain(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "optouts.jsonl")
     for n in ("3331234567", "3331234568", "3331234569"):
-        add_optout(journal, phone=n, channel="letter", by="bo")
+        add_optout(journal, IT, phone=n, channel="letter", by="bo")
     lines = journal.path.read_text().splitlines()
     journal.path.write_text("\n".join([lines[0], lines[2]]) + "\n")
     assert Journal(journal.path).verify()[1]
@@ -106,12 +108,12 @@ def test_removed_entry_breaks_the_chain(tmp_path: Path) -> None:
 def test_bad_phone_and_bad_import_rows_are_clear_errors(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "optouts.jsonl")
     with pytest.raises(InputError, match="not a valid phone number"):
-        add_optout(journal, phone="n/d", channel="operator", by="a")
+        add_optout(journal, IT, phone="n/d", channel="operator", by="a")
     csv = tmp_path / "o.csv"
     csv.write_text("phone,channel,received_at,by\n3331234567,operator,2026-11-01,a\n"
                    "3331234568,fax,2026-11-01,a\n")
     with pytest.raises(InputError, match="unknown channel 'fax'") as err:
-        import_optouts(journal, csv)
+        import_optouts(journal, csv, IT)
     assert err.value.row == 2
     assert not journal.path.exists() or journal.read().events.height == 0  # all or nothing
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from gatekeeper.config import Workspace
 from gatekeeper.errors import RegistryError
+from gatekeeper.jurisdictions import IT
 from gatekeeper.registry import ImportResult, import_exchange
 from gatekeeper.run import run_campaign
 from gatekeeper.store import Store
@@ -230,7 +231,7 @@ def _exchange(store: Store, folder: Path, request: bytes, response: bytes) -> Im
     request_file, response_file = folder / "q.txt", folder / "r.txt"
     request_file.write_bytes(request)
     response_file.write_bytes(response)
-    return import_exchange(store, request_file, response_file, CHECKED)
+    return import_exchange(store, request_file, response_file, IT, checked_at=CHECKED)
 
 
 def test_rpo_import_reads_a_response_however_its_numbers_are_written(

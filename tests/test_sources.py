@@ -21,6 +21,7 @@ from openpyxl import Workbook
 from gatekeeper.cli import cli
 from gatekeeper.config import parse_config
 from gatekeeper.errors import ConfigError, ManifestError, SourceFileError, StoreError
+from gatekeeper.jurisdictions import IT
 from gatekeeper.load import load_source, load_sources
 from gatekeeper.sources.fields import to_canonical
 from gatekeeper.sources.manifest import Manifest, discover
@@ -42,7 +43,7 @@ consent_proof = "ID prova"
 
 def _read(maker: WorkspaceMaker, source_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     manifest = discover(maker.ws.sources_dir, maker.root)[source_id]
-    return to_canonical(read_source(manifest), manifest)
+    return to_canonical(read_source(manifest), manifest, IT)
 
 
 def test_semicolon_windows_1252_from_excel(maker: WorkspaceMaker) -> None:
@@ -188,7 +189,7 @@ def test_failed_load_leaves_nothing(maker: WorkspaceMaker,
     with Store(maker.ws.store_path) as store:
         monkeypatch.setenv("GATEKEEPER_FAULT", "load.after_rows")
         with pytest.raises(StoreError):
-            load_source(store, manifest)
+            load_source(store, manifest, IT)
         counts = [store.scalar(f"SELECT count(*) FROM {t}")
                   for t in ("source_versions", "source_rejects")]
         store.sweep()  # what the next writer does
@@ -261,8 +262,8 @@ def test_each_row_is_read_as_if_it_were_alone(rows: list[tuple[str, str, str]]) 
                                              pl.Int64))
         return RawTable(frame, pl.DataFrame(schema=REJECT_SCHEMA))
 
-    good, rejects = to_canonical(table(rows, 1), manifest)
-    alone = [to_canonical(table([r], i + 1), manifest) for i, r in enumerate(rows)]
+    good, rejects = to_canonical(table(rows, 1), manifest, IT)
+    alone = [to_canonical(table([r], i + 1), manifest, IT) for i, r in enumerate(rows)]
     assert good.rows() == pl.concat([g for g, _ in alone]).rows()
     assert rejects.rows() == pl.concat([r for _, r in alone]).rows()
 
@@ -375,7 +376,7 @@ def test_any_date_written_in_an_accepted_form_reads_back_as_itself(
         case: tuple[dt.date, str], fraction: int) -> None:
     day, form = case
     table, manifest = _date_table([_written(day, form, fraction)])
-    good, rejects = to_canonical(table, manifest)
+    good, rejects = to_canonical(table, manifest, IT)
     assert rejects.is_empty(), rejects.rows()
     assert good["consent_date"].to_list() == [day]
 
@@ -599,7 +600,7 @@ def _read_all(maker: WorkspaceMaker, source_id: str) -> tuple[pl.DataFrame, pl.D
                                                                pl.DataFrame]:
     manifest = discover(maker.ws.sources_dir, maker.root)[source_id]
     table = read_source(manifest)
-    rows, rejects = to_canonical(table, manifest)
+    rows, rejects = to_canonical(table, manifest, IT)
     return rows, rejects, table.skipped
 
 

@@ -18,7 +18,7 @@ import polars as pl
 from ..config import read_toml
 from ..errors import InputError, ManifestError
 from ..exprs import refuse_rows
-from ..jurisdictions import DEFAULT, Jurisdiction
+from ..jurisdictions import Jurisdiction
 from ..normalise import normalise, phone_key
 from ..sources.manifest import Manifest
 from ..sources.readers import read_source
@@ -58,8 +58,8 @@ def read_map(path: Path | None) -> dict[str, Any]:
     return {**raw, "columns": {**{f: f for f in FIELDS if f not in columns}, **columns}}
 
 
-def read_contracts(file: Path, map_file: Path | None = None,
-                   jurisdiction: Jurisdiction = DEFAULT) -> pl.DataFrame:
+def read_contracts(file: Path, map_file: Path | None, jurisdiction: Jurisdiction
+                   ) -> pl.DataFrame:
     """One row per contract: row, contract_id, phone (E.164), phone_key, region,
     number_type, signed_at (as written back: ISO instant, or the day), signed_end (naive
     UTC: the latest instant the contract may have been signed), agency, agent, campaign."""

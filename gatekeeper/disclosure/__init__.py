@@ -135,8 +135,8 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
 
     With a request reference the access request is recorded as answered now (request log).
     """
-    phone = phone_of(value)
     jurisdiction = ws.config().jurisdiction  # read once: parsing it costs ~10 ms
+    phone = phone_of(value, jurisdiction)
     zone = jurisdiction.timezone_name
     events, holding, unreadable = Journal(ws.journal_path).about(phone)
     optouts = _optouts(events, zone)

@@ -29,6 +29,7 @@ import polars as pl
 from ..config import Workspace
 from ..digest import sha256_file
 from ..errors import InputError
+from ..jurisdictions import Jurisdiction
 from ..ledger import Ledger
 from ..normalise import key_of, phone_of
 from ..optouts import Journal
@@ -246,7 +247,8 @@ def _copies(ws: Workspace, survey: _Survey, *, rows: int, listed: int, ref: str,
                  f"run this erase again (--ref {ref})", "backups")]
 
 
-def _dry_list_file(manifest: Manifest, phone: str, national: str) -> FileErasure:
+def _dry_list_file(manifest: Manifest, phone: str, jurisdiction: Jurisdiction
+                   ) -> FileErasure:
     """What erasing would do to a list file, found by erasing a scratch copy of it with
     the very code erase runs (so the plan cannot disagree with the erasure)."""
     if not manifest.file.is_file():
@@ -254,7 +256,8 @@ def _dry_list_file(manifest: Manifest, phone: str, national: str) -> FileErasure
     with tempfile.TemporaryDirectory(prefix="gatekeeper-erase-plan-") as scratch:
         copy = Path(scratch) / manifest.file.name
         shutil.copyfile(manifest.file, copy)
-        done = erase_from_list(dataclasses.replace(manifest, file=copy), phone, national)
+        done = erase_from_list(dataclasses.replace(manifest, file=copy), phone,
+                               jurisdiction.national_one(phone), jurisdiction)
     return dataclasses.replace(done, path=manifest.file)
 
 
@@ -263,11 +266,10 @@ def erase_plan(ws: Workspace, value: str, ref: str | None = None) -> ErasePlan:
     with why, without writing anything: the DPO's confirmation before erasing."""
     jurisdiction = ws.config().jurisdiction
     phone = phone_of(value, jurisdiction)
-    national = jurisdiction.national_one(phone)
     with Store(ws.store_path, read_only=True) as store:
         survey = _survey(ws, store, phone)
         prior = people_store.erasure_of(store, phone)
-    lists = [_dry_list_file(m, phone, national) for m in survey.list_files]
+    lists = [_dry_list_file(m, phone, jurisdiction) for m in survey.list_files]
     return ErasePlan(phone, iso(prior["erased_at"][0]) if prior.height else None,
                      _copies(ws, survey, rows=survey.rows.height, listed=survey.listed,
                              ref=ref or "REF", lists=lists))
@@ -336,11 +338,12 @@ def _edit_list_files(ws: Workspace, store: Store, manifests: list[Manifest], pho
                      ref: str, at: dt.datetime, say: Progress) -> list[FileErasure]:
     """Every received list file a manifest points to, edited where it holds the number;
     each edit is recorded as evidence and the versions read from it follow the new bytes."""
-    national = ws.config().jurisdiction.national_one(phone)
+    jurisdiction = ws.config().jurisdiction
+    national = jurisdiction.national_one(phone)
     done = []
     for manifest in manifests:
         say(f"looking through list file {_relative(ws, manifest.file)}")
-        edited = erase_from_list(manifest, phone, national)
+        edited = erase_from_list(manifest, phone, national, jurisdiction)
         if edited.new_sha:
             with store.transaction():
                 source_store.list_file_edited(store, edited.old_sha, edited.new_sha)

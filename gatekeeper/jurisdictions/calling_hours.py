@@ -23,7 +23,7 @@ import holidays
 
 from ..errors import ConfigError
 from ..timeutil import ROME, UTC
-from . import DEFAULT, Jurisdiction
+from . import Jurisdiction
 
 TABLE = "calling_hours"
 DAY_KINDS = ("weekday", "saturday", "pre_holiday", "sunday", "holiday")
@@ -78,7 +78,7 @@ class CallingHours:
 
     @classmethod
     def from_table(cls, table: Any, file: Path | None,
-                   jurisdiction: Jurisdiction = DEFAULT) -> CallingHours:
+                   jurisdiction: Jurisdiction) -> CallingHours:
         """The `[calling_hours]` table over the jurisdiction's defaults; an unknown key or a
         malformed value is a ConfigError naming the file, the key and the fix, because a
         silently ignored knob would let calls through at hours the law forbids."""

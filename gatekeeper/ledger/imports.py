@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from ..errors import InputError, SourceFileError
-from ..jurisdictions import DEFAULT, Jurisdiction
+from ..jurisdictions import Jurisdiction
 from ..normalise import normalise, phone_key
 from ..sources.manifest import Manifest
 from ..sources.readers import DELIMITERS, read_source
@@ -139,7 +139,7 @@ def _outcome_key(value: str, codes: Mapping[str, str]) -> str | None:
     return best.pop() if len(best) == 1 else None
 
 
-def read_export(path: Path, agency: Agency, *, jurisdiction: Jurisdiction = DEFAULT
+def read_export(path: Path, agency: Agency, *, jurisdiction: Jurisdiction
                 ) -> Export:
     """The export's rows as ledger calls of `agency`, or InputError naming the first row
     that cannot be recorded (and how many cannot)."""

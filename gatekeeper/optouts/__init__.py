@@ -18,6 +18,7 @@ import polars as pl
 
 from ..columns import OPTOUT_CHANNELS, OPTOUT_SCOPES
 from ..errors import InputError, JournalError
+from ..jurisdictions import Jurisdiction
 from ..normalise import normalise, phone_of
 from ..textfile import bom_encoding
 from ..timeutil import iso, local_words, now_utc, parse_instant
@@ -59,29 +60,33 @@ def received_at(at: dt.datetime | None, recorded: dt.datetime, what: str = "--at
 
 
 def optout_event(phone: str, channel: str, by: str, scope: str = "all", note: str = "",
-                 at: dt.datetime | None = None) -> dict[str, Any]:
+                 at: dt.datetime | None = None, *, jurisdiction: Jurisdiction
+                 ) -> dict[str, Any]:
     """A validated opt-out event (not yet written)."""
     if not by.strip():
         raise InputError("--by is required: who received the objection")
     recorded = now_utc()
-    return {"type": "optout", "phone": phone_of(phone),
+    return {"type": "optout", "phone": phone_of(phone, jurisdiction),
             "channel": _choice(channel, OPTOUT_CHANNELS, "channel"),
             "scope": _choice(scope, OPTOUT_SCOPES, "scope"), "recorded_by": by.strip(),
             "note": note, "at": iso(received_at(at, recorded)), "recorded_at": iso(recorded)}
 
 
-def add_optout(journal: Journal, **kwargs: Any) -> AppendResult:
+def add_optout(journal: Journal, jurisdiction: Jurisdiction, **kwargs: Any) -> AppendResult:
     """Record one objection; durable when this returns. Old lines are never parsed: a
-    damaged journal must not stop an agent recording an objection."""
-    return journal.append([optout_event(**kwargs)])
+    damaged journal must not stop an agent recording an objection. Bare numbers are read
+    as the jurisdiction's."""
+    return journal.append([optout_event(**kwargs, jurisdiction=jurisdiction)])
 
 
-def withdraw_optout(journal: Journal, phone: str, evidence: str, by: str) -> AppendResult:
+def withdraw_optout(journal: Journal, phone: str, evidence: str, by: str,
+                    jurisdiction: Jurisdiction) -> AppendResult:
     """The privacy officer lifts earlier opt-outs, on evidence of the person's own request."""
     if not evidence.strip():
         raise InputError("--evidence is required: the person's own request (e.g. PEC ref.)")
     now = iso(now_utc())
-    return journal.append([{"type": "withdraw", "phone": phone_of(phone), "evidence": evidence,
+    return journal.append([{"type": "withdraw", "phone": phone_of(phone, jurisdiction),
+                            "evidence": evidence,
                             "recorded_by": by, "at": now, "recorded_at": now}])
 
 
@@ -130,7 +135,7 @@ def _read_import(path: Path) -> pl.DataFrame:
                          "with the header " + ",".join(IMPORT_COLUMNS), file=path) from None
 
 
-def import_optouts(journal: Journal, path: Path) -> AppendResult:
+def import_optouts(journal: Journal, path: Path, jurisdiction: Jurisdiction) -> AppendResult:
     """Bulk objections from CSV; every row is checked before any is written."""
     frame = _read_import(path)
     missing = [c for c in ("phone", "channel", "received_at", "by") if c not in frame.columns]
@@ -139,7 +144,7 @@ def import_optouts(journal: Journal, path: Path) -> AppendResult:
                          + ",".join(IMPORT_COLUMNS), file=path, row=0)
     frame = frame.with_columns(
         *(pl.lit("").alias(c) for c in ("scope", "note") if c not in frame.columns))
-    phones = normalise(frame["phone"])
+    phones = normalise(frame["phone"], jurisdiction)
     bad = frame.with_row_index("row", 1).filter(~phones["valid"])
     if bad.height:
         raise InputError(f"'{bad['phone'][0]}' is not a valid phone number ({bad.height} "

@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 
 from ..digest import sha256_file
 from ..errors import InputError, RegistryError
-from ..jurisdictions import DEFAULT, Jurisdiction
+from ..jurisdictions import Jurisdiction
 from ..normalise import normalise, phone_key
 from ..outfile import output_path
 from ..progress import Progress
@@ -63,21 +63,21 @@ class ImportResult:
 
 
 def numbers_needing_check(store: Store, as_of: dt.datetime, validity_days: int,
-                          jurisdiction: Jurisdiction = DEFAULT) -> pl.DataFrame:
+                          jurisdiction: Jurisdiction) -> pl.DataFrame:
     """Numbers with no register result still valid at as_of (never pay twice for one):
     the jurisdiction's callable numbers of the newest lists, not erased."""
     return rpo_store.numbers_needing_check(store, as_of, validity_days, jurisdiction.region,
                                            jurisdiction.dialable_types)
 
 
-def candidates(store: Store, jurisdiction: Jurisdiction = DEFAULT) -> int:
+def candidates(store: Store, jurisdiction: Jurisdiction) -> int:
     """How many numbers a register check covers now (the web check's saving is counted
     on it)."""
     return rpo_store.candidates(store, jurisdiction.region, jurisdiction.dialable_types).height
 
 
 def write_request(store: Store, out: Path, as_of: dt.datetime, validity_days: int,
-                  jurisdiction: Jurisdiction = DEFAULT) -> int:
+                  jurisdiction: Jurisdiction) -> int:
     """Write the numbers that need a check, one national number per line (the register's
     format); returns how many."""
     needed = numbers_needing_check(store, as_of, validity_days, jurisdiction)
@@ -157,10 +157,9 @@ def _answered(asked_keys: pl.Series, response: Path, jurisdiction: Jurisdiction
     return kept
 
 
-def import_exchange(store: Store, request: Path, response: Path,
-                    checked_at: dt.datetime | None = None,
+def import_exchange(store: Store, request: Path, response: Path, jurisdiction: Jurisdiction,
+                    *, checked_at: dt.datetime | None = None,
                     progress: Progress | None = None,
-                    jurisdiction: Jurisdiction = DEFAULT, *,
                     same_as_request: bool = False) -> ImportResult:
     """Record an RPO answer: in the request but not in the cleansed response = registered.
 
@@ -237,7 +236,7 @@ def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
 
 
 def rederive(request: bytes, response: bytes, adapter: str,
-             jurisdiction: Jurisdiction = DEFAULT) -> pl.DataFrame:
+             jurisdiction: Jurisdiction) -> pl.DataFrame:
     """The checks an exchange's kept files prove (phone, registered): what audit verify
     compares the stored checks with."""
     if adapter == "http":

@@ -44,6 +44,7 @@ from ..errors import (
     StoreDamaged,
     StoreError,
 )
+from ..jurisdictions import Jurisdiction
 from ..ledger import DIRECTIONS, OUTCOMES
 from ..normalise import key_of, normalise, phone_of
 from ..optouts import Journal, add_optout, optouts_from_calls
@@ -153,13 +154,13 @@ _AS_TEXT = ("send phone numbers as JSON strings, e.g. \"0212345678\": as a JSON 
             "landline's leading 0 is already lost")
 
 
-def _valid_phone(value: Any) -> str:
+def _valid_phone(value: Any, jurisdiction: Jurisdiction) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise ApiError(422, "invalid_phone", f"phone is a JSON number; {_AS_TEXT}")
     if not isinstance(value, str) or not value.strip():
         raise ApiError(422, "invalid_phone", "phone is required, e.g. \"333 123 4567\"")
     try:
-        return phone_of(value)
+        return phone_of(value, jurisdiction)
     except InputError as exc:
         raise ApiError(422, "invalid_phone", exc.message) from None
 
@@ -193,7 +194,8 @@ def openapi(request: Request) -> JSONResponse:
 async def post_optout(request: Request) -> JSONResponse:
     caller = _caller(request, "optout")
     body = await _json_object(request)
-    phone = _valid_phone(body.get("phone"))
+    where: Jurisdiction = request.app.state.jurisdiction
+    phone = _valid_phone(body.get("phone"), where)
     channel = _choice(body, "channel", OPTOUT_CHANNELS,
                       "operator" if caller.role == "agent" else "api")
     scope = _choice(body, "scope", OPTOUT_SCOPES, "all")
@@ -211,7 +213,7 @@ async def post_optout(request: Request) -> JSONResponse:
             raise ApiError(422, "invalid_received_at", exc.message) from None
     journal: Journal = request.app.state.journal
     # fsync happens in a worker thread; 201 is sent only once the entry is on disk.
-    result = await asyncio.to_thread(add_optout, journal, phone=phone, channel=channel,
+    result = await asyncio.to_thread(add_optout, journal, where, phone=phone, channel=channel,
                                      by=caller.name, scope=scope, note=note, at=at)
     entry = result.entries[0]
     zone = request.app.state.index.jurisdiction.timezone_name
@@ -242,7 +244,7 @@ def _purpose(value: Any) -> str:
     return str(purpose)
 
 
-def _dial_context(source: Any, caller: Caller) -> dict[str, Any]:
+def _dial_context(source: Any, caller: Caller, jurisdiction: Jurisdiction) -> dict[str, Any]:
     """purpose, campaign, agency and caller id as asked (query or body). A token bound to
     an agency asks for that agency's calls: left out, it is the token's; another one is
     refused, so a blank field never skips the agency's authorisation."""
@@ -255,16 +257,17 @@ def _dial_context(source: Any, caller: Caller) -> dict[str, Any]:
     return {"purpose": _purpose(source.get("purpose")),
             "campaign": _text(source.get("campaign"), "campaign", 80),
             "agency": agency or caller.agency,
-            "caller_id": _valid_phone(caller_id) if caller_id else None}
+            "caller_id": _valid_phone(caller_id, jurisdiction) if caller_id else None}
 
 
 async def check(request: Request) -> JSONResponse:
     """GET /v1/check answers from memory (~0.3 ms): on the event loop, not through the
     thread pool, whose hand-off cost as much as the answer at 1,000 checks a second."""
     caller = _caller(request, "check")
-    phone = _valid_phone(request.query_params.get("phone"))
+    where: Jurisdiction = request.app.state.jurisdiction
+    phone = _valid_phone(request.query_params.get("phone"), where)
     return JSONResponse(request.app.state.index.check(
-        phone, **_dial_context(request.query_params, caller)))
+        phone, **_dial_context(request.query_params, caller, where)))
 
 
 MAX_BATCH_CHECK = 10_000
@@ -278,7 +281,7 @@ async def check_batch(request: Request) -> Response:
     if not isinstance(numbers, list) or not numbers or len(numbers) > MAX_BATCH_CHECK:
         raise ApiError(422, "invalid_numbers", "numbers must be a list of 1 to "
                        f"{MAX_BATCH_CHECK:,} phone numbers")
-    context = _dial_context(body, caller)
+    context = _dial_context(body, caller, request.app.state.jurisdiction)
     index: CheckIndex = request.app.state.index
     texts = pl.Series([v if isinstance(v, str) else None for v in numbers], dtype=pl.String)
     if texts.null_count():  # a JSON number or object is no answerable number: say so
@@ -309,7 +312,8 @@ async def check_batch(request: Request) -> Response:
 MAX_CALLS = 1000
 
 
-def _call(entry: Any, caller: Caller, n: int, agencies: dict[str, Agency]
+def _call(entry: Any, caller: Caller, n: int, agencies: dict[str, Agency],
+          jurisdiction: Jurisdiction
           ) -> dict[str, Any]:
     """One call as a dialer reports it, checked; what is wrong names the entry."""
     where = f"calls[{n}]: "
@@ -326,7 +330,7 @@ def _call(entry: Any, caller: Caller, n: int, agencies: dict[str, Agency]
                            f"agency '{caller.agency}' only, not '{agency}'; leave agency out "
                            "or send that agency's calls with its own token",
                            detail={"bound_agency": caller.agency})
-        phone = _valid_phone(entry.get("phone"))
+        phone = _valid_phone(entry.get("phone"), jurisdiction)
         started = entry.get("started_at")
         if not isinstance(started, str):
             raise ApiError(422, "invalid_started_at", f"{where}started_at is required, ISO "
@@ -348,7 +352,7 @@ def _call(entry: Any, caller: Caller, n: int, agencies: dict[str, Agency]
             raise ApiError(422, "invalid_duration", f"{where}duration_s must be whole "
                            "seconds")
         caller_id = _text(entry.get("caller_id"), "caller_id", 40)
-        line = _valid_phone(caller_id) if caller_id else None
+        line = _valid_phone(caller_id, jurisdiction) if caller_id else None
         if direction == "inbound":
             _inbound(caller, agencies.get(agency), agency, line)
     except InputError as exc:
@@ -407,7 +411,8 @@ async def post_calls(request: Request) -> JSONResponse:
                        "calls")
     index: CheckIndex = request.app.state.index
     agencies = index.agencies
-    calls = [_call(e, caller, n, agencies) for n, e in enumerate(entries)]
+    where: Jurisdiction = request.app.state.jurisdiction
+    calls = [_call(e, caller, n, agencies, where) for n, e in enumerate(entries)]
     journal: Journal = request.app.state.journal
     recorded = await asyncio.to_thread(
         index.ledger.record, calls,
@@ -445,7 +450,7 @@ def _calls_json(calls: list[dict[str, Any]], zone: str) -> list[dict[str, Any]]:
 
 def disclosure(request: Request) -> JSONResponse:
     _caller(request, "disclosure")
-    phone = _valid_phone(request.path_params["phone"])
+    phone = _valid_phone(request.path_params["phone"], request.app.state.jurisdiction)
     data = disclose(request.app.state.ws, phone)
     if not data["held"]:
         raise ApiError(404, "not_held", f"nothing is held about {data['phone']}")
@@ -756,6 +761,8 @@ def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
         middleware=[Middleware(AccessLog), Middleware(BodyDeadline, seconds=body_timeout)],
         lifespan=lifespan)
     app.state.ws = ws
+    # The numbers a request names are read as the workspace's country's (bare ones).
+    app.state.jurisdiction = ws.config().jurisdiction
     app.state.index = index
     app.state.journal = Journal(ws.journal_path)
     app.state.tokens = TokenFile(ws.data_dir / "tokens.json")

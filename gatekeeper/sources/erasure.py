@@ -22,6 +22,7 @@ import polars as pl
 
 from ..digest import sha256_file
 from ..errors import GatekeeperError
+from ..jurisdictions import Jurisdiction
 from .fields import read_phones
 from .manifest import Manifest
 from .readers import DELIMITERS, _decode
@@ -38,7 +39,8 @@ class FileErasure:
     kept_why: str | None = None  # the number is (or may be) still in the file, and why
 
 
-def erase_from_list(manifest: Manifest, phone: str, national: str) -> FileErasure:
+def erase_from_list(manifest: Manifest, phone: str, national: str,
+                    jurisdiction: Jurisdiction) -> FileErasure:
     """Blank every row of the file whose phone column is the number."""
     path = manifest.file
     if not path.is_file():
@@ -49,7 +51,7 @@ def erase_from_list(manifest: Manifest, phone: str, national: str) -> FileErasur
         return FileErasure(path, old_sha=old, kept_why="format gatekeeper cannot edit; "
                            "remove the person's row by hand")
     try:
-        rows, why = editor(manifest, phone, national)
+        rows, why = editor(manifest, phone, national, jurisdiction)
     except (GatekeeperError, OSError, ValueError) as exc:
         return FileErasure(path, old_sha=old, kept_why=f"could not be edited ({exc}); remove "
                            "the person's row by hand")
@@ -58,15 +60,16 @@ def erase_from_list(manifest: Manifest, phone: str, national: str) -> FileErasur
     return FileErasure(path, rows, old, sha256_file(path), why)
 
 
-def _phones(values: pl.Series, manifest: Manifest) -> pl.Series:
+def _phones(values: pl.Series, manifest: Manifest, jurisdiction: Jurisdiction) -> pl.Series:
     """The numbers of a phone column as the load read them (a landline that lost its 0 is
     that landline when the manifest restores it)."""
-    return read_phones(values, manifest)[0].get_column("phone")
+    return read_phones(values, manifest, jurisdiction)[0].get_column("phone")
 
 
-def _phone(value: str, manifest: Manifest) -> str | None:
+def _phone(value: str, manifest: Manifest, jurisdiction: Jurisdiction) -> str | None:
     """One cell's number as the load read it."""
-    found: str | None = _phones(pl.Series([value], dtype=pl.String), manifest).item()
+    found: str | None = _phones(pl.Series([value], dtype=pl.String), manifest,
+                                jurisdiction).item()
     return found
 
 
@@ -80,7 +83,8 @@ def _replace(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _erase_csv(manifest: Manifest, phone: str, national: str) -> tuple[int, str | None]:
+def _erase_csv(manifest: Manifest, phone: str, national: str,
+               jurisdiction: Jurisdiction) -> tuple[int, str | None]:
     path = manifest.file
     data = path.read_bytes()
     utf8, encoding = _decode(data, manifest)
@@ -101,7 +105,7 @@ def _erase_csv(manifest: Manifest, phone: str, national: str) -> tuple[int, str 
         if len(fields) != len(header):
             return 0, (f"line {at + 1} holds the number but is not a whole row (a quoted "
                        "field spans lines?); remove the person's row by hand")
-        if _phone(fields[position], manifest) == phone:
+        if _phone(fields[position], manifest, jurisdiction) == phone:
             ending = lines[at][len(lines[at].rstrip("\r\n")):]
             lines[at] = delimiter * (len(header) - 1) + ending
             blanked += 1
@@ -132,7 +136,8 @@ def _encode(text: str, original: bytes, encoding: str) -> bytes:
     return bom + text.encode(encoding)
 
 
-def _erase_xlsx(manifest: Manifest, phone: str, national: str) -> tuple[int, str | None]:
+def _erase_xlsx(manifest: Manifest, phone: str, national: str,
+                jurisdiction: Jurisdiction) -> tuple[int, str | None]:
     import fastexcel
     from openpyxl import load_workbook
 
@@ -145,7 +150,7 @@ def _erase_xlsx(manifest: Manifest, phone: str, national: str) -> tuple[int, str
     column = manifest.columns["phone"]
     if column not in frame.columns:
         return 0, f"no column '{column}' in the sheet; remove the person's row by hand"
-    found = _phones(frame[column], manifest).eq_missing(phone).arg_true().to_list()
+    found = _phones(frame[column], manifest, jurisdiction).eq_missing(phone).arg_true().to_list()
     if not found:
         return 0, None
     book = load_workbook(path)
@@ -156,7 +161,7 @@ def _erase_xlsx(manifest: Manifest, phone: str, national: str) -> tuple[int, str
     blanked = 0
     for index in found:
         cells = worksheet[header_row + 1 + index]
-        if position is None or _phone(str(cells[position].value), manifest) != phone:
+        if position is None or _phone(str(cells[position].value), manifest, jurisdiction) != phone:
             return 0, "the rows moved when the sheet was read; remove the person's row by hand"
         for cell in cells:
             cell.value = None
@@ -168,12 +173,13 @@ def _erase_xlsx(manifest: Manifest, phone: str, national: str) -> tuple[int, str
     return blanked, None
 
 
-def _erase_parquet(manifest: Manifest, phone: str, national: str) -> tuple[int, str | None]:
+def _erase_parquet(manifest: Manifest, phone: str, national: str,
+                   jurisdiction: Jurisdiction) -> tuple[int, str | None]:
     frame = pl.read_parquet(manifest.file)
     column = manifest.columns["phone"]
     if column not in frame.columns:
         return 0, f"no column '{column}'; remove the person's row by hand"
-    hit = _phones(frame[column].cast(pl.String), manifest).eq_missing(phone)
+    hit = _phones(frame[column].cast(pl.String), manifest, jurisdiction).eq_missing(phone)
     if not hit.any():
         return 0, None
     blanked = frame.with_columns(pl.when(hit).then(None).otherwise(pl.col(c)).alias(c)

@@ -23,7 +23,7 @@ from ..columns import (
     VALID,
 )
 from ..errors import SourceFileError
-from ..jurisdictions import DEFAULT, Jurisdiction
+from ..jurisdictions import Jurisdiction
 from ..normalise import normalise, restore_leading_zero
 from . import evidence
 from .manifest import Manifest
@@ -125,7 +125,7 @@ def _status() -> tuple[pl.Expr, pl.Expr]:
     return value.alias(field), error.alias(_ERR + field)
 
 
-def read_phones(raw: pl.Series, manifest: Manifest, jurisdiction: Jurisdiction = DEFAULT,
+def read_phones(raw: pl.Series, manifest: Manifest, jurisdiction: Jurisdiction,
                 numbers: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.Series]:
     """The phone column as the manifest has it read: normalise()'s columns and REPAIRED,
     and which values are landlines that lost their leading 0 and were left so, for the
@@ -149,7 +149,7 @@ def read_phones(raw: pl.Series, manifest: Manifest, jurisdiction: Jurisdiction =
     return numbers.with_columns(repaired), lost
 
 
-def to_canonical(table: RawTable, manifest: Manifest, jurisdiction: Jurisdiction = DEFAULT,
+def to_canonical(table: RawTable, manifest: Manifest, jurisdiction: Jurisdiction,
                  numbers: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Canonical fields + `row` + `raw` + the number read from it (read_phones; bare
     numbers are the jurisdiction's) for readable rows; rejects (row, reason) for the rest.

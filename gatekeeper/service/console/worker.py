@@ -59,7 +59,8 @@ def _import(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
     checked_at = parse_instant(args["checked_at"]) if args.get("checked_at") else None
     with Store(ws.store_path) as store:
         return import_exchange(store, ws.root / args["request"], ws.root / args["response"],
-                               checked_at, progress, ws.config().jurisdiction)
+                               ws.config().jurisdiction, checked_at=checked_at,
+                               progress=progress)
 
 
 def _check(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
