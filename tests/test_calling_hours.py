@@ -20,7 +20,7 @@ from gatekeeper.jurisdictions import IT
 from gatekeeper.jurisdictions.calling_hours import CallingHours, Window
 from gatekeeper.timeutil import ROME, UTC
 
-HOURS = CallingHours.from_table({}, None)
+HOURS = CallingHours.from_table({}, None, IT)
 # The clocks change at 01:00 UTC on the last Sunday of March and of October.
 _DST_CHANGES = [dt.datetime(2026, 3, 29, 1), dt.datetime(2026, 10, 25, 1),
                 dt.datetime(2027, 3, 28, 1), dt.datetime(2027, 10, 31, 1)]
@@ -37,7 +37,7 @@ def hours_from(tmp_path: Path, text: str) -> CallingHours:
     file = tmp_path / "gatekeeper.toml"
     file.write_text(text, encoding="utf-8")
     table = tomllib.loads(file.read_text(encoding="utf-8")).get("calling_hours", {})
-    return CallingHours.from_table(table, file)
+    return CallingHours.from_table(table, file, IT)
 
 
 # --- the defaults -------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def test_every_window_around_the_clock_changes_against_a_minute_by_minute_scan()
     for start, end in ((a, b) for a in grid for b in grid if a < b):
         window = f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
         hours = CallingHours.from_table(
-            {"weekday": "", "saturday": "", "pre_holiday": "", "sunday": window}, None)
+            {"weekday": "", "saturday": "", "pre_holiday": "", "sunday": window}, None, IT)
         for change in _DST_CHANGES[:2]:
             for at in (change - 4 * quarter + i * quarter for i in range(16)):
                 scan = [at + dt.timedelta(minutes=m) for m in range(6 * 60)]
@@ -340,7 +340,7 @@ def test_next_open_is_the_first_open_instant_with_the_defaults(at: dt.datetime) 
 @settings(max_examples=150, deadline=None)
 @given(configs(), _INSTANTS)
 def test_next_open_is_the_first_open_instant(table: dict[str, Any], at: dt.datetime) -> None:
-    hours = CallingHours.from_table(table, None)
+    hours = CallingHours.from_table(table, None, IT)
     after = hours.next_open(at)
     if after is None:
         assert all(getattr(hours, kind) is None for kind in
@@ -394,7 +394,7 @@ def test_a_wrong_value_names_the_file_the_key_and_the_fix(
 def test_the_table_itself_must_be_a_table(tmp_path: Path) -> None:
     file = tmp_path / "gatekeeper.toml"
     with pytest.raises(ConfigError, match=r"\[calling_hours\] must be a table"):
-        CallingHours.from_table("09:00-20:00", file)
+        CallingHours.from_table("09:00-20:00", file, IT)
 
 
 def test_accepted_spellings(tmp_path: Path) -> None:
