@@ -127,15 +127,8 @@ def _session_caller(request: Request) -> Caller:
     return caller
 
 
-def _caller(request: Request, right: str) -> Caller:
-    header = request.headers.get("authorization", "")
+def _bearer_caller(request: Request, header: str) -> Caller:
     scheme, _, token = header.partition(" ")
-    if not header and COOKIE in request.cookies:
-        holder = _session_caller(request)
-        request.state.caller = holder.name
-        if not holder.may(right):
-            raise ApiError(403, "forbidden", f"role '{holder.role}' may not use this endpoint")
-        return holder
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>'; tokens "
                        "are made with 'gatekeeper token add NAME --role R'",
@@ -144,6 +137,13 @@ def _caller(request: Request, right: str) -> Caller:
     if caller is None:
         raise ApiError(401, "unauthorized", "unknown or revoked token",
                        {"WWW-Authenticate": "Bearer"})
+    return caller
+
+
+def _caller(request: Request, right: str) -> Caller:
+    header = request.headers.get("authorization", "")
+    caller = (_session_caller(request) if not header and COOKIE in request.cookies
+              else _bearer_caller(request, header))
     request.state.caller = caller.name
     if not caller.may(right):
         raise ApiError(403, "forbidden", f"role '{caller.role}' may not use this endpoint")

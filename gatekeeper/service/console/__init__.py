@@ -138,11 +138,7 @@ def page(name: str, *, upload: bool = False) -> Callable[[Handler], Callable[[Re
                 token = visit.form.get("csrf")
                 if not same_token(session.csrf, token if isinstance(token, str) else None):
                     await visit.form.close()
-                    return render("message.html", title="Richiesta rifiutata", me=caller,
-                                  csrf=session.csrf, status=403,
-                                  error="Il modulo non porta il codice di sicurezza di questa "
-                                        "sessione (CSRF): ricarichi la pagina e riprovi.",
-                                  back=f"/console/{name}")
+                    return form_refused(session, caller, f"/console/{name}")
             try:
                 return await handler(visit)
             except StoreBusy:
@@ -197,6 +193,14 @@ def console_error(request: Request, status: int) -> HTMLResponse:
                   + limit)
 
 
+def form_refused(session: Session, caller: Caller, back: str) -> HTMLResponse:
+    """A write whose form lacks the session's CSRF token: refused, said in Italian."""
+    return render("message.html", title="Richiesta rifiutata", me=caller, csrf=session.csrf,
+                  status=403, back=back,
+                  error="Il modulo non porta il codice di sicurezza di questa sessione "
+                        "(CSRF): ricarichi la pagina e riprovi.")
+
+
 def job_page(visit: Visit, job: Job, here: str) -> HTMLResponse:
     return visit.page("job.html", job.label, here, job=job, back=f"/console/{here}",
                       back_title=TITLES[here])
@@ -217,10 +221,8 @@ async def static(request: Request) -> Response:
 
 def job_state(request: Request) -> Response:
     """A job's progress for the page's script: only to the session that may see it."""
-    console: Console = request.app.state.console
-    found = console.sessions.find(request.cookies.get(COOKIE))
-    job = console.jobs.get(request.path_params["job"])
-    if found is None or job is None or not _may_see(found[1], job):
+    found, job = _visible_job(request)
+    if found is None or job is None:
         return JSONResponse({"state": "unknown", "message": "", "seconds": 0},
                             status_code=404)
     request.state.caller = found[1].name
@@ -231,27 +233,30 @@ JOB_PAGES = {"load": "liste", "request": "registro", "import": "registro",
              "check": "registro", "run": "campagne", "erase": "privacy"}
 
 
-def _may_see(caller: Caller, job: Job) -> bool:
-    return JOB_PAGES[job.kind] in PAGES.get(caller.role, ())
+def _visible_job(request: Request) -> tuple[tuple[Session, Caller] | None, Job | None]:
+    """Who asks (None: not signed in), and the job of the URL if that person's role may
+    see it (None otherwise: another role's job is as good as missing)."""
+    console: Console = request.app.state.console
+    found = console.sessions.find(request.cookies.get(COOKIE))
+    job = console.jobs.get(request.path_params["job"])
+    if found is None or job is None or JOB_PAGES[job.kind] not in PAGES.get(found[1].role, ()):
+        return found, None
+    return found, job
 
 
 async def job_retry(request: Request) -> Response:
     """A job that failed (its worker killed, the store busy too long), started again with
     what it was given; a new job, the old one stays in the list as it ended."""
     console: Console = request.app.state.console
-    found = console.sessions.find(request.cookies.get(COOKIE))
-    job = console.jobs.get(request.path_params["job"])
+    found, job = _visible_job(request)
     form = await request.form(max_files=0, max_fields=10, max_part_size=4096)
     sent = str(form.get("csrf") or "")
     await form.close()
-    if found is None or job is None or not _may_see(found[1], job) or job.state != "failed":
+    if found is None or job is None or job.state != "failed":
         return RedirectResponse("/console", status_code=303)
     session, caller = found
     if not same_token(session.csrf, sent):
-        return render("message.html", title="Richiesta rifiutata", me=caller,
-                      csrf=session.csrf, status=403, back="/console",
-                      error="Il modulo non porta il codice di sicurezza di questa sessione "
-                            "(CSRF): ricarichi la pagina e riprovi.")
+        return form_refused(session, caller, "/console")
     request.state.caller = caller.name
     try:
         again = console.jobs.start(job.kind, job.key, job.label, caller.name, job.args)
@@ -262,14 +267,12 @@ async def job_retry(request: Request) -> Response:
 
 
 async def job_view(request: Request) -> Response:
-    console: Console = request.app.state.console
-    job = console.jobs.get(request.path_params["job"])
-    found = console.sessions.find(request.cookies.get(COOKIE))
+    found, job = _visible_job(request)
     if found is None:
         return RedirectResponse("/console/accesso?dopo=" + quote(request.url.path),
                                 status_code=303)
     session, caller = found
-    if job is None or not _may_see(caller, job):
+    if job is None:
         return render("message.html", title="Lavoro non trovato", me=caller,
                       csrf=session.csrf, status=404,
                       error="Questo lavoro non esiste più (il servizio è stato riavviato?) "

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..tokens import token_digest
-from . import Console, render
+from . import Console, form_refused, render
 from .auth import COOKIE, PAGES, SIGNIN_COOKIE, same_token
 
 
@@ -84,10 +84,7 @@ async def signout(request: Request) -> Response:
     found = console.sessions.find(request.cookies.get(COOKIE))
     if found is not None and not same_token(found[0].csrf, sent):
         # Another page (any port of this host shares the cookie) cannot sign a person out.
-        return render("message.html", title="Richiesta rifiutata", me=found[1],
-                      csrf=found[0].csrf, status=403, back="/console",
-                      error="Il modulo non porta il codice di sicurezza di questa sessione "
-                            "(CSRF): ricarichi la pagina e riprovi.")
+        return form_refused(*found, "/console")
     console.sessions.close(request.cookies.get(COOKIE))
     response = RedirectResponse("/console/accesso", status_code=303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
