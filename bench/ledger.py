@@ -138,7 +138,7 @@ def synthetic_calls(pool: np.ndarray, count: int, rng: np.random.Generator, *,
 
 def fill_ledger(ws: Workspace, calls: int, numbers: int, segments: int, seed: int
                 ) -> dict[str, float]:
-    """Write `calls` synthetic calls through Ledger.import_calls as `segments` imports
+    """Write `calls` synthetic calls through Ledger.record as `segments` imports
     (each a slice of the period, as daily exports come); returns the times spent."""
     rng = np.random.default_rng(seed)
     begin = time.perf_counter()
@@ -149,7 +149,7 @@ def fill_ledger(ws: Workspace, calls: int, numbers: int, segments: int, seed: in
     size = -(-calls // segments)
     for n, start in enumerate(range(0, calls, size)):
         part = frame.slice(start, size)
-        _stored, repeated, _ = ledger.import_calls(part, f"bench-{seed}-{n}", None)
+        repeated = ledger.record(part, None, source=f"import:bench-{seed}-{n}").repeated.height
         if repeated:
             raise SystemExit(f"synthetic calls repeated: {repeated}")
     written = time.perf_counter()

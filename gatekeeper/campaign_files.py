@@ -101,12 +101,14 @@ def write_dialable(folder: Path, waiting: Path, strongest: pl.Series, ctx: P.Con
             # A text cell is never a formula: the name goes to Excel as the list wrote it.
             if sheet is not None:
                 sheet.write(rows.with_columns(excel_instants(c, zone) for c in INSTANTS))
+            # The store keeps the words too: dial time reads the run from there alone.
             listed.append(best.select("phone", "source_id", "source_version", "basis",
-                                      "valid_until"))
+                                      "valid_until").with_columns(rows["basis_text"]))
     assert offset == strongest.len()
     return pl.concat(listed) if listed else pl.DataFrame(
         schema={"phone": pl.String, "source_id": pl.String, "source_version": pl.Int32,
-                "basis": pl.String, "valid_until": pl.Datetime("us")})
+                "basis": pl.String, "valid_until": pl.Datetime("us"),
+                "basis_text": pl.String})
 
 
 def places(store: Store, versions: pl.DataFrame) -> pl.DataFrame:

@@ -34,13 +34,15 @@ class RunRecord:
 RUN_COLUMNS = ("run_id", "campaign", "purpose", "as_of", "executed_at", "policy_json",
                "inputs_json", "journal_position", "journal_hash", "outputs_json",
                "counts_json", "dialable_file", "dialable_sha256")
-# One row per number the run decided: the basis it listed it on (and until when), or the
-# reason it did not; the row that spoke for it (source, version). A dial-time answer or a
-# replay years later reads this when the run's report files have been overwritten.
+# One row per number the run decided: the basis it listed it on (and until when, and in
+# the words of dialable.csv), or the reason it did not; the row that spoke for it (source,
+# version). Every dial-time answer and every replay, years later, reads a run from here:
+# the report files are for people and may be overwritten by the campaign's next run.
+# (Runs recorded before basis_text was kept have it null: general words stand in.)
 LISTED_SCHEMA: dict[str, pl.DataType] = {
     "phone": pl.String(), "phone_key": pl.Int64(), "source_id": pl.String(),
     "source_version": pl.Int32(), "basis": pl.String(), "reason": pl.String(),
-    "valid_until": pl.Datetime("us")}
+    "valid_until": pl.Datetime("us"), "basis_text": pl.String()}
 # Kept on disk without the phone text (the key is the number): 10M numbers 3.0 s -> 1.4 s.
 _STORED = [c for c in LISTED_SCHEMA if c != "phone"]
 
