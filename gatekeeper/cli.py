@@ -295,9 +295,11 @@ def _instant(value: str | None, what: str) -> Any:
 def rules(jurisdiction: str, fmt: str) -> None:
     """The decision table in the order it is applied: step, code, what must hold, the law
     and the words people see (docs/rules.md is this output)."""
+    from .jurisdictions import jurisdiction as named
     from .policy.describe import table_json, table_markdown
 
-    click.echo(table_markdown() if fmt == "md" else table_json(), nl=False)
+    table = named(jurisdiction).table
+    click.echo(table_markdown(table) if fmt == "md" else table_json(table), nl=False)
 
 
 # --- RPO ---------------------------------------------------------------------------------

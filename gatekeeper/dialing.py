@@ -1,19 +1,22 @@
-"""The facts behind "may I dial?", gathered for `gatekeeper check` and the service.
+"""The facts behind "may I dial?": one gatherer (`dial_facts`) for `gatekeeper check`,
+GET and POST /v1/check and contract replay, for one number or 10,000; each door passes its
+own sources (DialSources), the gatherer alone decides what a fact means at T.
 
 A run's answer per number is read from the run's own report files (dialable.csv for the
 basis in words, decisions.parquet for the reason), used only while their sha256 match
 the run's record; when a later run of the same campaign has overwritten them, from the
 store's copy of the run's outcome per number (the basis then in general words). Either
-way the decision itself is `policy.may_dial`: this module only gathers facts.
+way the decision itself is the table's (policy.dial_reasons): this module only gathers
+facts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import polars as pl
@@ -23,15 +26,17 @@ from .agencies import Agency, discover_agencies
 from .config import Config, Workspace
 from .digest import sha256_file
 from .errors import InputError
-from .ledger import CallFacts, Ledger, call_facts
+from .ledger import LEDGER_SCHEMA, Ledger, facts_many
+from .ledger.index import key_bounds
 from .normalise import key_of, normalise_one, phone_key
-from .optouts import Journal, active_optouts, trusted_state
+from .optouts import EVENT_SCHEMA, Journal, optouts_at, trusted_state
 from .store import Store
 from .store import evidence as evidence_store
 from .store import people as people_store
 from .store import runs as run_store
 from .timeutil import local_words, now_utc, read_iso
 
+ERASURES_SCHEMA = {"phone": pl.String(), "erased_at": pl.Datetime("us")}
 OUTCOME_SCHEMA: dict[str, pl.DataType] = {
     "phone_key": pl.Int64(), "reason": pl.String(), "basis": pl.String(),
     "basis_text": pl.String(), "valid_until": pl.Datetime("us")}
@@ -47,15 +52,6 @@ class RunSnapshot:
 
     def __post_init__(self) -> None:
         self.keys = self.outcomes["phone_key"].to_numpy()
-
-    def lookup(self, phone: str) -> P.RunOutcome | None:
-        key = key_of(phone)
-        i = int(np.searchsorted(self.keys, key))
-        if i >= len(self.keys) or self.keys[i] != key:
-            return None
-        row = self.outcomes.row(i, named=True)
-        return P.RunOutcome(row["reason"], row["basis"], row["basis_text"],
-                            row["valid_until"])
 
 
 def _from_reports(ws: Workspace, campaign: str, outputs_json: str | None
@@ -80,9 +76,9 @@ def _from_reports(ws: Workspace, campaign: str, outputs_json: str | None
         (pl.col(c).cast(t) for c, t in OUTCOME_SCHEMA.items())).sort("phone_key")
 
 
-def _from_store(store: Store, run_id: str) -> pl.DataFrame:
+def _from_store(store: Store, run_id: str, table: P.DecisionTable) -> pl.DataFrame:
     outcomes = run_store.outcomes(store, run_id)
-    texts = {code: P.generic_basis_text(code) for code in P.BASIS_RANK}
+    texts = {code: P.generic_basis_text(code, table) for code in table.basis_rank}
     return outcomes.with_columns(
         pl.col("basis").replace_strict(texts, default=None, return_dtype=pl.String)
         .alias("basis_text")).select(
@@ -93,7 +89,7 @@ def load_snapshot(ws: Workspace, store: Store, record: run_store.RunRecord) -> R
     """A run's outcome per number: from its report files if intact, else from the store."""
     outcomes = _from_reports(ws, record.campaign, record.outputs_json)
     if outcomes is None:
-        outcomes = _from_store(store, record.run_id)
+        outcomes = _from_store(store, record.run_id, ws.config().jurisdiction.table)
     days = run_store.policy_of(store, record.run_id).get("rpo_validity_days")
     return RunSnapshot(P.RunRef(record.run_id, record.campaign, record.as_of),
                        _within_the_law(outcomes, days,
@@ -122,41 +118,204 @@ def _within_the_law(outcomes: pl.DataFrame, days: Any, limit: int | None) -> pl.
     return outcomes.with_columns(pl.col("valid_until") - pl.duration(days=days - limit))
 
 
-def contact_facts(config: Config, agencies: Mapping[str, Agency], calls: CallFacts,
-                  at: dt.datetime, *, campaign: str | None = None, agency: str | None = None,
-                  caller_id: str | None = None) -> P.ContactFacts:
-    """Steps 9-13's facts: the calling hours, the number's calls before `at`, and the
-    agency and caller id the dialer names (an agency without a manifest is not
-    authorised; a caller id without an agency must be one some agency declared)."""
+# --- the one fact gatherer -----------------------------------------------------------------
+
+# What a door asks about, one row per number: the number as normalised (phone null: the
+# value is no number), the instant T, the run the answer rests on (null: none), and the
+# call's campaign, agency and caller id (null: not given).
+ASKED_SCHEMA: dict[str, pl.DataType] = {
+    "phone": pl.String(), "region": pl.String(), "number_type": pl.String(),
+    "at": pl.Datetime("us"), "run_id": pl.String(), "campaign": pl.String(),
+    "agency": pl.String(), "caller_id": pl.String()}
+
+Question = Literal["dial", "replay"]
+# "May I dial at T?" counts every journal entry recorded when asked (policy/table.py
+# OBJECTIONS): the journal's state after its last entry, whatever T.
+EVERY_ENTRY = dt.datetime(9999, 12, 31)
+
+
+class DialSources(Protocol):
+    """Where a door finds the facts of its numbers: the command line and replay read the
+    store, the journal and the ledger's files; the service what it holds in memory. The
+    meaning of each fact at T is the gatherer's, never a source's."""
+
+    @property
+    def agencies(self) -> Mapping[str, Agency]: ...
+
+    def run(self, run_id: str) -> RunSnapshot | None:
+        """A run's outcome per number, by id."""
+
+    def erased_at(self, phones: pl.Series) -> pl.Series:
+        """When each number was first erased (null: never), in order."""
+
+    def objected(self, phones: pl.Series, at: pl.Series, purpose: str) -> pl.Series:
+        """Whether an objection covering the purpose stood at each (phone, instant)."""
+
+    def call_counts(self, keys: np.ndarray, at: pl.Series, window_days: int,
+                    cooldown_days: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per (phone_key, instant): outbound attempts in the window before it, and
+        whether a refusal falls within the cooldown (ledger/index.py counts)."""
+
+
+def asked_frame(rows: Sequence[tuple[Any, ...]]) -> pl.DataFrame:
+    """ASKED_SCHEMA rows as a frame (one row: ~0.1 ms, a GET's budget)."""
+    return pl.DataFrame(rows, schema=ASKED_SCHEMA, orient="row")
+
+
+def dial_facts(asked: pl.DataFrame, sources: DialSources, config: Config, purpose: str,
+               question: Question) -> pl.DataFrame:
+    """The frame of dial facts (policy.DIAL_SCHEMA) for the numbers asked (ASKED_SCHEMA),
+    one row each, in order: the one gatherer of `check`, GET and POST /v1/check and the
+    replay of contracts, whatever the number of numbers and wherever the facts are kept.
+
+    Erasures and objections are taken as the table says for the question (policy/table.py
+    ERASURES, OBJECTIONS): "dial" counts everything recorded when asked, "replay" what
+    stood at T. Everything else is taken at T for both."""
+    at = asked["at"]
+    phones = asked["phone"]
+    keys = phones.str.slice(1).cast(pl.Int64, strict=False).fill_null(-1).to_numpy()
+    erased_at = sources.erased_at(phones)
+    erased = (erased_at.is_not_null() if question == "dial"
+              else (erased_at <= at).fill_null(False))
+    instants = at if question == "replay" else pl.repeat(EVERY_ENTRY, len(at), eager=True,
+                                                         dtype=pl.Datetime("us"))
+    knobs = config.contact
+    attempts, refused = sources.call_counts(keys, at, knobs.attempt_window_days,
+                                            knobs.refusal_cooldown_days)
+    run = _run_facts(asked["run_id"], keys, sources)
+    hours = _hours_facts(at, config)
+    agency = _agency_facts(asked, sources.agencies, config)
+    given = [pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in ("agency", "caller_id")]
+    return asked.select(
+        "phone", "at", pl.col("phone").is_not_null().alias("valid"), "region", "number_type",
+    ).with_columns(
+        pl.Series("erased", erased, pl.Boolean),
+        pl.Series("opted_out", sources.objected(phones, instants, purpose), pl.Boolean),
+        *run,
+        (pl.Series("rpo_valid_at", run[-1].is_null() | (run[-1] > at))),
+        *hours,
+        pl.Series("attempts", attempts, pl.Int64),
+        pl.lit(knobs.max_attempts, pl.Int64).alias("max_attempts"),
+        pl.Series("refused_recently", refused, pl.Boolean),
+    ).with_columns(asked.select(given)).with_columns(*agency).select(
+        (pl.col(c).cast(t) for c, t in P.DIAL_SCHEMA.items()))
+
+
+def _run_facts(run_ids: pl.Series, keys: np.ndarray, sources: DialSources
+               ) -> list[pl.Series]:
+    """Per number, the run valid at its instant (run_id, run_campaign, run_as_of: null
+    when none) and what it decided (listed, run_reason, basis, basis_text, valid_until:
+    valid_until last)."""
+    n = len(keys)
+    columns = {"run_id": pl.Series("run_id", [None] * n, pl.String),
+               "run_campaign": pl.Series("run_campaign", [None] * n, pl.String),
+               "run_as_of": pl.Series("run_as_of", [None] * n, pl.Datetime("us")),
+               "listed": pl.Series("listed", np.zeros(n, np.bool_)),
+               **{c: pl.Series(c, [None] * n, OUTCOME_SCHEMA[c])
+                  for c in ("reason", "basis", "basis_text", "valid_until")}}
+    for run_id in run_ids.drop_nulls().unique(maintain_order=True).to_list():
+        snapshot = sources.run(run_id)
+        if snapshot is None:  # a run that cannot be read proves nothing: NO_RUN
+            continue
+        rows = (run_ids == run_id).fill_null(False).arg_true()
+        found = outcomes_of(snapshot, keys[rows.to_numpy()])
+        ref = snapshot.ref
+        found["run_id"] = pl.Series([ref.run_id] * len(rows), dtype=pl.String)
+        found["run_campaign"] = pl.Series([ref.campaign] * len(rows), dtype=pl.String)
+        found["run_as_of"] = pl.Series([ref.as_of] * len(rows), dtype=pl.Datetime("us"))
+        for name, values in found.items():
+            columns[name] = columns[name].scatter(rows, values)
+    return [columns[c].alias(name) for c, name in (
+        ("run_id", "run_id"), ("run_campaign", "run_campaign"), ("run_as_of", "run_as_of"),
+        ("listed", "listed"), ("reason", "run_reason"), ("basis", "basis"),
+        ("basis_text", "basis_text"), ("valid_until", "valid_until"))]
+
+
+def outcomes_of(run: RunSnapshot, keys: np.ndarray) -> dict[str, pl.Series]:
+    """The run's outcome for each number (`listed`: the run decided it at all), by one
+    sorted search (10,000 numbers at once)."""
+    columns = ("reason", "basis", "basis_text", "valid_until")
+    if not len(run.keys):
+        return {"listed": pl.Series(np.zeros(len(keys), np.bool_)),
+                **{c: pl.Series([None] * len(keys), dtype=OUTCOME_SCHEMA[c]) for c in columns}}
+    at = np.minimum(key_bounds(run.keys, keys)[0], len(run.keys) - 1)
+    listed = run.keys[at] == keys
+    got = run.outcomes[at].select(columns)
+    nothing = {c: pl.Series([None] * len(keys), dtype=got[c].dtype) for c in columns}
+    return {"listed": pl.Series(listed), **{
+        c: got[c].zip_with(pl.Series(listed), nothing[c]) for c in columns}}
+
+
+def _hours_facts(at: pl.Series, config: Config) -> list[pl.Series]:
+    """open and next_open at each instant (asked once per distinct instant)."""
     hours = config.calling_hours
-    is_open = hours.is_open(at)
-    known = agencies.get(agency) if agency else None
-    if caller_id is None:
-        declared = None
-    elif agency:
-        declared = known is not None and known.declared(caller_id, config.jurisdiction)
-    else:
-        declared = any(a.declared(caller_id, config.jurisdiction)
-                       for a in agencies.values())
-    return P.ContactFacts(
-        is_open, None if is_open else hours.next_open(at), calls.attempts,
-        config.contact.max_attempts, calls.last_refusal is not None,
-        None if not agency else known is not None and known.authorised(at, campaign),
-        declared)
+    distinct = at.unique(maintain_order=True).to_list()
+    opened = {t: hours.is_open(t) for t in distinct if t is not None}
+    following = {t: None if is_open else hours.next_open(t) for t, is_open in opened.items()}
+    instants = at.to_list()
+    return [pl.Series("open", [opened.get(t) for t in instants], pl.Boolean),
+            pl.Series("next_open", [following.get(t) for t in instants], pl.Datetime("us"))]
 
 
-def facts(phone: str | None, at: dt.datetime, *, erased: bool, opted_out: bool,
-          snapshot: RunSnapshot | None, jurisdiction: Any,
-          contact: P.ContactFacts | None = None,
-          numbering: tuple[str | None, str | None] | None = None) -> P.DialFacts:
-    """The DialFacts for an E.164 number (or None for a value that is no number);
-    `numbering` (region, type) when the caller already normalised a batch."""
-    if phone is None:
-        return P.DialFacts(at, None, jurisdiction=jurisdiction)
-    region, number_type = numbering or normalise_one(phone, jurisdiction)[2:]
-    return P.DialFacts(at, phone, region, number_type, erased, opted_out,
-                       snapshot.ref if snapshot else None,
-                       snapshot.lookup(phone) if snapshot else None, jurisdiction, contact)
+def _agency_facts(asked: pl.DataFrame, agencies: Mapping[str, Agency], config: Config
+                  ) -> list[pl.Series]:
+    """agency_authorised (the agency named is authorised at T for the campaign: one
+    without a manifest is not) and caller_id_declared (one the agency declared; without an
+    agency, one some agency declared), per distinct question."""
+    where = config.jurisdiction
+    said: dict[tuple[Any, ...], tuple[bool | None, bool | None]] = {}
+    rows = asked.select("agency", "caller_id", "campaign", "at").rows()
+    for agency, caller_id, campaign, at in set(rows):
+        known = agencies.get(agency) if agency else None
+        if not caller_id:
+            declared = None
+        elif agency:
+            declared = known is not None and known.declared(caller_id, where)
+        else:
+            declared = any(a.declared(caller_id, where) for a in agencies.values())
+        authorised = (known is not None and known.authorised(at, campaign)) if agency else None
+        said[(agency, caller_id, campaign, at)] = (authorised, declared)
+    return [pl.Series("agency_authorised", [said[r][0] for r in rows], pl.Boolean),
+            pl.Series("caller_id_declared", [said[r][1] for r in rows], pl.Boolean)]
+
+
+@dataclass
+class RecordedSources:
+    """The facts as the files hold them when asked: the store's erasures, the journal's
+    events, the ledger's calls of the numbers asked and the runs read (the command line's
+    `check` and contract replay)."""
+
+    agencies: Mapping[str, Agency]
+    snapshots: Mapping[str, RunSnapshot]
+    erasures: pl.DataFrame  # phone, erased_at (people_store.erased_numbers)
+    events: pl.DataFrame  # the journal's events (optouts.EVENT_SCHEMA)
+    calls: pl.DataFrame  # the ledger's calls of the numbers asked (Ledger.calls_of)
+
+    def run(self, run_id: str) -> RunSnapshot | None:
+        return self.snapshots.get(run_id)
+
+    def erased_at(self, phones: pl.Series) -> pl.Series:
+        first = dict(zip(self.erasures["phone"].to_list(),
+                         self.erasures["erased_at"].to_list(), strict=True))
+        return pl.Series("erased_at", [first.get(p) for p in phones.to_list()],
+                         pl.Datetime("us"))
+
+    def objected(self, phones: pl.Series, at: pl.Series, purpose: str) -> pl.Series:
+        asked = pl.DataFrame({"phone": phones, "at": at})
+        return optouts_at(self.events, purpose, asked)["optout_at"].is_not_null()
+
+    def call_counts(self, keys: np.ndarray, at: pl.Series, window_days: int,
+                    cooldown_days: int) -> tuple[np.ndarray, np.ndarray]:
+        counted = facts_many(self.calls, pl.DataFrame({"phone_key": keys, "at": at}),
+                             window_days, cooldown_days)
+        return (np.array([c.attempts for c in counted], np.int64),
+                np.array([c.last_refusal is not None for c in counted], np.bool_))
+
+
+def dial_context(config: Config, purpose: str, asked_at: dt.datetime) -> P.Context:
+    """The context of a dial-time question: the workspace's policy and jurisdiction (the
+    dial rules read each row's instant, not as_of)."""
+    return P.Context(purpose, asked_at, config.policy, config.jurisdiction)
 
 
 @dataclass
@@ -175,43 +334,41 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
     """May this number be dialled at `at` (default now), for a purpose or a campaign, by
     an agency showing a caller id?
 
-    As things stood then: the latest run of the campaign (or purpose) whose as_of is at or
-    before `at`, opt-outs received and calls made by then, erasures, the calling hours and
-    the agencies' manifests."""
+    The latest run of the campaign (or purpose) whose as_of is at or before `at`, the
+    calls made before it, the calling hours and the agencies' manifests at it; erasures
+    and objections as recorded when asked (the dial-time question: policy/table.py)."""
     config = ws.config()
     if purpose not in ("telemarketing", "survey"):
         raise InputError(f"unknown purpose '{purpose}'; accepted: telemarketing, survey")
     when = at or now_utc()
     jurisdiction = config.jurisdiction
-    phone, valid, _, _ = normalise_one(value, jurisdiction)
-    if not valid or phone is None:
-        return CheckResult(P.may_dial(facts(None, when, erased=False, opted_out=False,
-                                            snapshot=None, jurisdiction=jurisdiction)),
-                           purpose)
-    with Store(ws.store_path, read_only=True) as store:
-        journal = trusted_state(Journal(ws.journal_path),
-                                evidence_store.journal_checkpoints(store))
-        record = run_store.run_for(store, purpose, campaign, when)
-        snapshot = load_snapshot(ws, store, record) if record else None
-        # Every erasure counts, even one made after `at`: the rows an earlier answer rested
-        # on are gone, so nothing but ERASED can be proven for the number any more.
-        erased = not people_store.erased_numbers(store).filter(
-            pl.col("phone") == phone).is_empty()
-    opted = not active_optouts(journal.events, purpose, when).filter(
-        pl.col("phone") == phone).is_empty()
+    phone, valid, region, number_type = normalise_one(value, jurisdiction)
     agencies, broken = discover_agencies(ws.root / "agencies", config.jurisdiction)
-    calls = Ledger(ws.ledger_dir).calls(key_of(phone), until=when)
-    contact = contact_facts(config, agencies, call_facts(
-        calls, when, config.contact.attempt_window_days,
-        config.contact.refusal_cooldown_days), when, campaign=campaign, agency=agency,
-        caller_id=caller_id)
-    answer = P.may_dial(facts(phone, when, erased=erased, opted_out=opted, snapshot=snapshot,
-                              jurisdiction=jurisdiction, contact=contact))
+    record = None
+    if not valid or phone is None:  # nothing to look up: the table answers INVALID_NUMBER
+        phone = region = number_type = None
+        sources = RecordedSources(agencies, {}, pl.DataFrame(schema=ERASURES_SCHEMA),
+                                  pl.DataFrame(schema=EVENT_SCHEMA),
+                                  pl.DataFrame(schema=LEDGER_SCHEMA))
+    else:
+        with Store(ws.store_path, read_only=True) as store:
+            journal = trusted_state(Journal(ws.journal_path),
+                                    evidence_store.journal_checkpoints(store))
+            record = run_store.run_for(store, purpose, campaign, when)
+            snapshot = load_snapshot(ws, store, record) if record else None
+            erasures = people_store.erased_numbers(store)
+        sources = RecordedSources(
+            agencies, {record.run_id: snapshot} if record and snapshot else {}, erasures,
+            journal.events, Ledger(ws.ledger_dir).calls(key_of(phone)))
+    asked = asked_frame([(phone, region, number_type, when, record.run_id if record else None,
+                          campaign, agency, caller_id)])
+    facts = dial_facts(asked, sources, config, purpose, "dial")
+    answer = P.may_dial(facts, dial_context(config, purpose, when))
     rows: list[dict[str, Any]] = []
-    if record:
+    if record and phone:
         rows = _rows_of(ws, record, phone)
     warnings = _unknown_agency(agency, agencies, broken)
-    if campaign and record is None:  # NO_RUN's words speak of the purpose: name the campaign
+    if phone and campaign and record is None:  # NO_RUN speaks of the purpose: name it
         warnings.append(f"no run of campaign '{campaign}' for {purpose} as of "
                         f"{local_words(when, jurisdiction.timezone_name)} Rome time or "
                         "earlier (check the name, or run it)")

@@ -310,7 +310,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
     reason, and the rows whose number is no number: source, version, row, raw).
     """
     facts = Facts.read(store, ctx, journal)
-    order = P.basis_order(versions["source_id"].to_list())
+    order = P.basis_order(versions["source_id"].to_list(), ctx.jurisdiction.table)
     first = P.row_order(versions["source_id"].to_list())
     counts, reasons, ranks, suppressed, invalid = [], [], [], [], []
     waiting = folder / ".dialable-rows.parquet"

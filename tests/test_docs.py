@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from gatekeeper.cli import cli
 from gatekeeper.columns import CANONICAL_FIELDS
-from gatekeeper.policy.table import CODES, CONTACT_RULES, STEPS
+from gatekeeper.policy.table import CODES, DIAL_RULES, STEPS
 from gatekeeper.sources.manifest import TOP_KEYS
 
 from .conftest import REPO
@@ -33,7 +33,12 @@ def test_the_decision_table_page_is_gatekeeper_rules() -> None:
     for row in rows:
         assert row["law"] == CODES[row["code"]].law and row["words"] == CODES[row["code"]].text
     assert [r["code"] for r in rows[:len(STEPS)]] == [s.code for s in STEPS]
-    assert [r["code"] for r in rows[-len(CONTACT_RULES):]] == [c for c, _ in CONTACT_RULES]
+    # The dial-time rules close the table, in the order they are applied, each saying when
+    # its fact is taken for the dial-time question and the replay.
+    assert [r["code"] for r in rows[-len(DIAL_RULES):]] == [r.code for r in DIAL_RULES]
+    assert all(r["taken"] for r in rows)
+    erased = [r for r in rows[-len(DIAL_RULES):] if r["code"] == "ERASED"][0]
+    assert "when asked" in erased["taken"] and "at or before T" in erased["taken"]
 
 
 def test_every_manifest_key_and_field_is_documented() -> None:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from gatekeeper import policy as P
 from gatekeeper.config import Policy
+from gatekeeper.jurisdictions import IT
 from gatekeeper.optouts import active_optouts
 from gatekeeper.registry import record_checks, rpo_status
 from gatekeeper.store import Store
@@ -53,7 +54,7 @@ def decide(purpose: str = "telemarketing", policy: Policy | None = None,
            **overrides: Any) -> tuple[str | None, str | None]:
     row = {**BASE, **overrides}
     frame = pl.DataFrame([row], schema_overrides=SCHEMA)
-    out = P.decide(frame, P.Context(purpose, AS_OF, policy or Policy()))
+    out = P.decide(frame, P.Context(purpose, AS_OF, policy or Policy(), IT))
     return out["reason"][0], out["basis"][0]
 
 
@@ -220,14 +221,14 @@ def test_strongest_basis_per_number_ties_by_source_id() -> None:
         row("+1", P.THIRD_PARTY_CONSENT, "b", 5), row("+2", None, "a", 2, P.OPTED_OUT),
         row("+3", P.OWN_CONSENT, "c", 3), row("+3", P.CONTRACT_CONSENT, "d", 4),
     ], schema_overrides=SCHEMA)
-    best = P.strongest_per_number(rows, P.Context("telemarketing", AS_OF, Policy()))
+    best = P.strongest_per_number(rows, P.Context("telemarketing", AS_OF, Policy(), IT))
     assert best.select("phone", "basis", "source_id").rows() == [
         ("+1", P.THIRD_PARTY_CONSENT, "b"), ("+3", P.CONTRACT_CONSENT, "d")]
 
 
 def test_basis_text_cites_the_law_and_the_date() -> None:
     frame = pl.DataFrame([{**BASE, **PUBLIC}], schema_overrides=SCHEMA)
-    ctx = P.Context("telemarketing", AS_OF, Policy())
+    ctx = P.Context("telemarketing", AS_OF, Policy(), IT)
     out = P.strongest_per_number(P.decide(frame, ctx), ctx)
     assert out["basis_text"][0] == ("art. 130 c.3-bis Codice Privacy: elenco pubblico, non "
                                     "iscritto al RPO al 21/11/2026")
@@ -365,7 +366,7 @@ def test_basis_text_built_per_basis_reads_as_the_plain_rule(rows: list[Any]) -> 
         "basis": pl.String, "consent_date": pl.Date, "rpo_checked_at": pl.Datetime("us"),
         "supplier_name": pl.String, "consent_proof": pl.String,
         "supplier_reviewed_on": pl.Date})
-    ctx = P.Context("telemarketing", AS_OF, Policy())
+    ctx = P.Context("telemarketing", AS_OF, Policy(), IT)
     fast = P.with_basis_text(frame, ctx)
     assert fast.columns == [*frame.columns, "basis_text"]
     assert fast.rows() == frame.with_columns(P.basis_text(ctx).alias("basis_text")).rows()
@@ -455,7 +456,7 @@ def test_omnibus_consent() -> None:
 
 def sector(campaign: str | None, sectors: list[str] | None) -> tuple[str | None, str | None]:
     frame = pl.DataFrame([{**BASE, "consent_sectors": sectors}], schema_overrides=SCHEMA)
-    out = P.decide(frame, P.Context("telemarketing", AS_OF, Policy(), sector=campaign))
+    out = P.decide(frame, P.Context("telemarketing", AS_OF, Policy(), IT, sector=campaign))
     return out["reason"][0], out["basis"][0]
 
 

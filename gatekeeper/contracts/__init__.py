@@ -7,8 +7,9 @@ nobody could trace to a lawful call by an authorised call centre. `verify_contra
 reads the contracts file, finds each contract's call in the ledger within `[contracts]
 trace_days` before it was signed and hands the facts of that instant (the run of the
 campaign valid then, opt-outs received by then, the calls before it, the calling hours,
-the agency's authorisation and caller ids) to `policy.may_dial`, the one function every
-dial-time answer comes from: there is no second implementation of any rule here.
+the agency's authorisation and caller ids), gathered by dialing.dial_facts, to the table's
+dial rules (policy.dial_reasons), which every dial-time answer comes from: there is no
+second implementation of any rule here.
 
 Statuses, first match wins (PRODUCT.md "Contract origin"), with one decision where the
 contract's order cannot be meant literally: UNKNOWN_AGENCY is decided before the call is
@@ -27,10 +28,10 @@ import polars as pl
 from .. import policy as P
 from ..agencies import Agency, discover_agencies
 from ..config import Workspace
-from ..dialing import RunSnapshot, contact_facts, facts, load_snapshot
+from ..dialing import RecordedSources, RunSnapshot, dial_context, dial_facts, load_snapshot
 from ..errors import InputError
-from ..ledger import Ledger, facts_many
-from ..optouts import Journal, optouts_at, trusted_state
+from ..ledger import Ledger
+from ..optouts import Journal, trusted_state
 from ..run import CAMPAIGN_NAME
 from ..store import Store
 from ..store import evidence as evidence_store
@@ -151,32 +152,18 @@ def _replay(ws: Workspace, chosen: pl.DataFrame, calls: pl.DataFrame,
             for r in runs.filter(pl.col("run_id").is_not_null())
             .unique("run_id").iter_rows(named=True)}
         erasures = people_store.erased_numbers(store)
-    asked = pl.DataFrame({"phone": chosen["phone"], "at": at})
-    objections = optouts_at(journal.events, PURPOSE, asked)["optout_at"]
-    erased = asked.join(erasures.select("phone", "erased_at"), on="phone", how="left")
-    erased_then = (erased["erased_at"].is_not_null() & (erased["erased_at"] <= at)).to_list()
-    contact = facts_many(calls, pl.DataFrame({"phone_key": chosen["phone_key"], "at": at}),
-                         config.contact.attempt_window_days,
-                         config.contact.refusal_cooldown_days)
-    reasons, run_ids = [], []
-    # One decision per contract, by the one function: the facts were gathered above for
-    # all of them at once.
-    for n, row in enumerate(chosen.select(
-            "phone", "region", "number_type", "out_agency", "out_caller_id").iter_rows()):
-        phone, region, number_type, agency, caller_id = row
-        run_id = runs["run_id"][n]
-        when = at[n]
-        answer = P.may_dial(facts(
-            phone, when, erased=erased_then[n], opted_out=objections[n] is not None,
-            snapshot=snapshots.get(run_id) if run_id else None,
-            jurisdiction=config.jurisdiction, numbering=(region, number_type),
-            contact=contact_facts(config, agencies, contact[n], when,
-                                  campaign=campaign[n], agency=agency,
-                                  caller_id=caller_id)))
-        reasons.append(answer.reason)
-        run_ids.append(run_id)
-    return pl.DataFrame({"_i": chosen["_i"], "replay_reason": reasons, "replay_run": run_ids},
-                        schema=schema)
+    sources = RecordedSources(agencies, snapshots, erasures, journal.events, calls)
+    # Each call as things stood at its instant: the replay question of the table (an
+    # erasure or objection recorded after the call does not make it unlawful).
+    asked = chosen.select(
+        "phone", "region", "number_type", pl.col("out_started_at").alias("at"),
+        runs["run_id"].alias("run_id"), campaign.alias("campaign"),
+        pl.col("out_agency").alias("agency"), pl.col("out_caller_id").alias("caller_id"))
+    facts = dial_facts(asked, sources, config, PURPOSE, "replay")
+    # The context's instant is only the question's (the rules read each call's own).
+    reasons = P.dial_reasons(facts, dial_context(config, PURPOSE, at[0]))
+    return pl.DataFrame({"_i": chosen["_i"], "replay_reason": reasons,
+                         "replay_run": runs["run_id"]}, schema=schema)
 
 
 def verify_contracts(ws: Workspace, file: Path, name: str, map_file: Path | None = None

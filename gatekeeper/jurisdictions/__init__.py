@@ -10,11 +10,16 @@ an edit in every layer.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..policy.table import DecisionTable
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,14 @@ class Jurisdiction:
     register_validity_law: str = ""
     # The zone its local times are read in (a dialer's export without an offset).
     timezone_name: str = "Europe/Rome"
+    # The module whose TABLE is its decision table (a `policy.table.DecisionTable`).
+    table_module: str = ""
+
+    @property
+    def table(self) -> DecisionTable:
+        """Its decision table: every code, step, basis and dial-time rule. Imported when
+        first read, because the policy package (which builds tables) imports this one."""
+        return cast("DecisionTable", importlib.import_module(self.table_module).TABLE)
 
     @property
     def prefix(self) -> str:

@@ -4,6 +4,7 @@ Numbers: libphonenumber region IT; fixed lines and mobiles may be called (art. 1
 Codice Privacy), never premium, toll-free, shared-cost, personal, VoIP, UAN or voicemail
 numbers. +39 06698 is the Vatican's, which shares Italy's calling code.
 Register: the RPO (L. 5/2018, DPR 26/2022); its answers are relied on for 15 days.
+Decision table: policy/table.py (TABLE), the law each rule rests on and its words.
 Calling hours: the telemarketing code of conduct (GU 27 March 2024): Monday-Friday
 09:00-20:00, Saturdays and the day before a public holiday 10:00-19:00, never on Sundays or
 national public holidays (Easter Monday included; San Francesco, 4 October, again from 2026
@@ -34,4 +35,5 @@ IT = Jurisdiction(
     register_validity_days=15,
     register_validity_law="art. 1 c.12 L. 5/2018, DPR 26/2022",
     fixed_lines_start_with_zero=True,
+    table_module="gatekeeper.policy.table",
 )

@@ -5,7 +5,8 @@
     facts.py     what the rules test, as expressions over every row at once
     decide.py    the table applied to rows: reason, basis, basis in words
     select.py    one number, several rows: the strongest basis, or the first reason
-    dialtime.py  "may I dial this number now?": the one answer every door gives
+    dialtime.py  "may I dial this number at T?": the table's dial rules over the facts
+                 every door gathers alike, the one answer every door gives
 
 Rows that are not dialable are rows with a reason code, never exceptions.
 """
@@ -19,7 +20,17 @@ from .decide import (
     generic_basis_text,
     with_basis_text,
 )
-from .dialtime import ContactFacts, DialAnswer, DialFacts, RunOutcome, RunRef, may_dial
+from .dialtime import (
+    DIAL_SCHEMA,
+    DialAnswer,
+    RunRef,
+    answer_of,
+    answers_by_combination,
+    dial_answers,
+    dial_key,
+    dial_reasons,
+    may_dial,
+)
 from .facts import Context
 from .select import (
     basis_order,
@@ -48,12 +59,14 @@ from .table import (
     CONTACT_RULES,
     CONTRACT_CONSENT,
     COOLDOWN,
+    DIAL_RULES,
     ERASED,
     INVALID_NUMBER,
     LEGITIMATE_INTEREST,
     NO_RELATIONSHIP,
     NO_RUN,
     NO_SOURCE,
+    NUMBER_RULES,
     NUMBER_TYPE,
     OPTED_OUT,
     OUT_OF_JURISDICTION,
@@ -64,12 +77,17 @@ from .table import (
     REASON_TEXT,
     RPO_NOT_CHECKED,
     RPO_REGISTERED,
+    RUN_DECISION,
+    RUN_RULES,
     STEPS,
     SUPPLIER_NOT_APPROVED,
+    TABLE,
     THIRD_PARTY_CONSENT,
     Basis,
     Code,
+    DecisionTable,
     Rule,
+    Taken,
     reason_text,
 )
 
@@ -91,12 +109,15 @@ __all__ = [
     "CONTACT_RULES",
     "CONTRACT_CONSENT",
     "COOLDOWN",
+    "DIAL_RULES",
+    "DIAL_SCHEMA",
     "ERASED",
     "INVALID_NUMBER",
     "LEGITIMATE_INTEREST",
     "NO_RELATIONSHIP",
     "NO_RUN",
     "NO_SOURCE",
+    "NUMBER_RULES",
     "NUMBER_TYPE",
     "OPTED_OUT",
     "OUTSIDE_CALLING_HOURS",
@@ -107,21 +128,28 @@ __all__ = [
     "REASON_TEXT",
     "RPO_NOT_CHECKED",
     "RPO_REGISTERED",
+    "RUN_DECISION",
+    "RUN_RULES",
     "STEPS",
     "SUPPLIER_NOT_APPROVED",
+    "TABLE",
     "THIRD_PARTY_CONSENT",
     "Basis",
     "Code",
-    "ContactFacts",
     "Context",
+    "DecisionTable",
     "DialAnswer",
-    "DialFacts",
     "Rule",
-    "RunOutcome",
     "RunRef",
+    "Taken",
+    "answer_of",
+    "answers_by_combination",
     "basis_order",
     "basis_text",
     "decide",
+    "dial_answers",
+    "dial_key",
+    "dial_reasons",
     "dialable_rows",
     "first_failure",
     "first_reasons",

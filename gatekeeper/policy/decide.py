@@ -13,17 +13,18 @@ import polars as pl
 
 from ..exprs import when_chain
 from .facts import Context
-from .table import BASES, CODES, PURPOSE_NOT_ALLOWED, STEPS, Basis, Rule
+from .table import PURPOSE_NOT_ALLOWED, Basis, DecisionTable, Rule
 
 
 def first_failure(rules: Sequence[Rule], ctx: Context) -> pl.Expr:
-    """The code of the first rule that does not hold (null when all hold)."""
-    return when_chain([(~rule.holds(ctx), pl.lit(rule.code)) for rule in rules
+    """The code of the first rule that does not hold (null when all hold): the one
+    evaluator of every rule, for a run's rows and for the dial-time answer alike."""
+    return when_chain([(~rule.holds(ctx), rule.says(ctx)) for rule in rules
                        if rule.applies(ctx)], pl.lit(None, pl.String))
 
 
 def bases_for(ctx: Context) -> tuple[Basis, ...]:
-    return tuple(b for b in BASES if b.purpose == ctx.purpose)
+    return ctx.jurisdiction.table.bases_for(ctx.purpose)
 
 
 def _step8(ctx: Context) -> tuple[pl.Expr, pl.Expr]:
@@ -39,14 +40,16 @@ def _step8(ctx: Context) -> tuple[pl.Expr, pl.Expr]:
 def decide(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """Add reason (null when dialable) and basis (null when suppressed) to every row."""
     step8, basis = _step8(ctx)
-    decided = rows.with_columns(pl.coalesce(first_failure(STEPS, ctx), step8).alias("reason"))
+    steps = first_failure(ctx.jurisdiction.table.steps, ctx)
+    decided = rows.with_columns(pl.coalesce(steps, step8).alias("reason"))
     return decided.with_columns(pl.when(pl.col("reason").is_null()).then(basis).alias("basis"))
 
 
 def _basis_texts(ctx: Context) -> dict[str, pl.Expr]:
     """The rule each basis relies on, in words: its law, then the row's specifics."""
-    return {b.code: pl.concat_str([pl.lit(f"{CODES[b.code].law}: "), b.detail(ctx)])
-            for b in BASES}
+    table = ctx.jurisdiction.table
+    return {b.code: pl.concat_str([pl.lit(f"{table.codes[b.code].law}: "), b.detail(ctx)])
+            for b in table.bases}
 
 
 def basis_text(ctx: Context) -> pl.Expr:
@@ -75,7 +78,7 @@ def with_basis_text(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return rows.with_columns(ordered.get_column("basis_text"))
 
 
-def generic_basis_text(code: str) -> str:
+def generic_basis_text(code: str, table: DecisionTable) -> str:
     """A basis in words without a row's specifics (for a run whose report is gone)."""
-    entry = CODES[code]
+    entry = table.codes[code]
     return f"{entry.law}: {entry.text}"

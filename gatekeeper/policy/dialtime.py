@@ -1,49 +1,55 @@
-""""May I dial this number now?": the one answer, for every door.
+""""May I dial this number at T?": the one answer, for every door.
 
-`gatekeeper check`, the service's GET/POST /v1/check, and (later) the call ledger and the
-replay of a contract's call all gather the facts as they stood at an instant and call
-`may_dial`; none decides anything itself. The checks run in the table's order: the
-number itself (steps 1-3), erasure and objection as known at the instant (4-5: they
-are absolute, and an erasure takes the number out of every run by design), then the
-decision of the latest run of the campaign (or purpose) whose as_of is at or before the
-instant (none: NO_RUN; the number not in it: NO_SOURCE; suppressed: the run's reason),
-as long as the RPO checks it relied on are still valid; then the contact rules.
+`gatekeeper check`, the service's GET/POST /v1/check and the replay of a contract's call
+gather the facts of their numbers with one function (dialing.dial_facts: one row per
+number, DIAL_SCHEMA) and ask `dial_reasons`: the jurisdiction's DIAL_RULES evaluated by
+the batch's own evaluator (decide.first_failure), steps 1-5 being the very rules a run
+applies to every row. None of the doors decides anything itself.
+
+A one-row polars evaluation costs ~1-2 ms, several times a dialer's budget per GET; the
+answer depends on a number only through the facts the rules read, so the table is
+evaluated once per distinct combination of them (POST's 10,000 numbers: a few dozen) and
+remembered (a GET finds the combination already evaluated). The instant enters only
+through facts taken at it (open, attempts, refused_recently, rpo_valid_at), never the
+combination: the cache stays exact at every instant.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from dataclasses import dataclass, field
+import functools
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from ..jurisdictions import DEFAULT, Jurisdiction
+import numpy as np
+import polars as pl
+
 from ..timeutil import Zone, local_iso
-from .table import (
-    AGENCY_NOT_AUTHORISED,
-    ATTEMPT_LIMIT,
-    CALLER_ID_UNDECLARED,
-    COOLDOWN,
-    ERASED,
-    INVALID_NUMBER,
-    NO_RUN,
-    NO_SOURCE,
-    NUMBER_TYPE,
-    OPTED_OUT,
-    OUT_OF_JURISDICTION,
-    OUTSIDE_CALLING_HOURS,
-    RPO_NOT_CHECKED,
-    reason_text,
-)
+from .decide import first_failure
+from .facts import Context
+from .table import OUTSIDE_CALLING_HOURS, reason_text
 
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """What a run decided for one number: a basis (dialable) or a reason."""
-
-    reason: str | None = None
-    basis: str | None = None
-    basis_text: str | None = None
-    valid_until: dt.datetime | None = None  # naive UTC; None: no RPO check was needed
+# The frame of dial facts: what the gatherer builds and the dial rules read, one row per
+# number (and instant: a replay asks each call at its own).
+DIAL_SCHEMA: dict[str, pl.DataType] = {
+    "phone": pl.String(),  # E.164; null: the value is no number
+    "at": pl.Datetime("us"),  # T, naive UTC
+    "valid": pl.Boolean(), "region": pl.String(), "number_type": pl.String(),
+    "erased": pl.Boolean(), "opted_out": pl.Boolean(),
+    # The run valid at T (null: none) and what it decided for the number.
+    "run_id": pl.String(), "run_campaign": pl.String(), "run_as_of": pl.Datetime("us"),
+    "listed": pl.Boolean(), "run_reason": pl.String(), "basis": pl.String(),
+    "basis_text": pl.String(), "valid_until": pl.Datetime("us"),
+    "rpo_valid_at": pl.Boolean(),  # valid_until is null (no RPO check needed) or after T
+    # The call itself at T.
+    "open": pl.Boolean(), "next_open": pl.Datetime("us"),
+    "attempts": pl.Int64(), "max_attempts": pl.Int64(), "refused_recently": pl.Boolean(),
+    "agency": pl.String(), "agency_authorised": pl.Boolean(),
+    "caller_id": pl.String(), "caller_id_declared": pl.Boolean(),
+}
 
 
 @dataclass(frozen=True)
@@ -53,36 +59,6 @@ class RunRef:
     run_id: str
     campaign: str
     as_of: dt.datetime
-
-
-@dataclass(frozen=True)
-class ContactFacts:
-    """What the contact rules (steps 9-13) need, as things stood at the instant."""
-
-    open: bool  # inside the calling hours
-    next_open: dt.datetime | None  # when the hours open next (naive UTC)
-    attempts: int  # outbound, not failed, within the attempt window
-    max_attempts: int
-    refused_recently: bool  # a refusal within the cooldown
-    agency_authorised: bool | None = None  # None: no agency given
-    caller_id_declared: bool | None = None  # None: no caller id given
-
-
-@dataclass(frozen=True)
-class DialFacts:
-    """Everything known about a number at one instant, however the door learnt it."""
-
-    at: dt.datetime  # naive UTC
-    phone: str | None  # E.164, None when the value is no valid number
-    region: str | None = None
-    number_type: str | None = None
-    erased: bool = False
-    opted_out: bool = False
-    run: RunRef | None = None
-    outcome: RunOutcome | None = None  # None: the run did not list the number at all
-    jurisdiction: Jurisdiction = field(default=DEFAULT)
-    # Required for a dialable answer: without them no call is allowed (fail closed).
-    contact: ContactFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -119,42 +95,108 @@ class DialAnswer:
                 "campaign": self.run.campaign if self.run else None, "at": local_iso(self.at, zone)}
 
 
-def may_dial(facts: DialFacts) -> DialAnswer:
-    """The one dial-time decision; the first check that fails gives the reason."""
-    outcome = facts.outcome
+_ANY_INSTANT = dt.datetime(1970, 1, 1)
 
-    def no(reason: str) -> DialAnswer:
-        return DialAnswer(facts.phone, facts.at, False, reason, run=facts.run)
 
-    if facts.phone is None:
-        return no(INVALID_NUMBER)
-    if facts.region != facts.jurisdiction.region:
-        return no(OUT_OF_JURISDICTION)
-    if facts.number_type not in facts.jurisdiction.dialable_types:
-        return no(NUMBER_TYPE)
-    if facts.erased:
-        return no(ERASED)
-    if facts.opted_out:
-        return no(OPTED_OUT)
-    if facts.run is None:
-        return no(NO_RUN)
-    if outcome is None:
-        return no(NO_SOURCE)
-    if outcome.basis is None:
-        return no(outcome.reason or NO_SOURCE)
-    if outcome.valid_until is not None and outcome.valid_until <= facts.at:
-        return no(RPO_NOT_CHECKED)  # the run's RPO checks have expired
-    contact = facts.contact
-    if contact is None:
-        return no(OUTSIDE_CALLING_HOURS)  # the contact rules were not asked: fail closed
-    if not contact.open:
-        return DialAnswer(facts.phone, facts.at, False, OUTSIDE_CALLING_HOURS,
-                          run=facts.run, next_allowed_at=contact.next_open)
-    for code, fails in ((ATTEMPT_LIMIT, contact.attempts >= contact.max_attempts),
-                        (COOLDOWN, contact.refused_recently),
-                        (AGENCY_NOT_AUTHORISED, contact.agency_authorised is False),
-                        (CALLER_ID_UNDECLARED, contact.caller_id_declared is False)):
-        if fails:
-            return no(code)
-    return DialAnswer(facts.phone, facts.at, True, None, outcome.basis, outcome.basis_text,
-                      outcome.valid_until, facts.run)
+@functools.lru_cache(maxsize=64)
+def _compiled(ctx: Context) -> tuple[pl.Expr, tuple[str, ...]]:
+    """The dial rules as one when-chain, and the columns it reads (polars says which)."""
+    reason = first_failure(ctx.jurisdiction.table.dial_rules, ctx)
+    return reason, tuple(dict.fromkeys(reason.meta.root_names()))
+
+
+def dial_key(ctx: Context) -> Context:
+    """What a dial-time answer may depend on besides the facts: the context without its
+    instant (tests/test_one_answer.py holds the dial rules to never reading as_of)."""
+    return dataclasses.replace(ctx, as_of=_ANY_INSTANT)
+
+
+class _Remembered:
+    """Reasons already evaluated, per context and combination of facts (bounded)."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self.reasons: dict[tuple[Context, tuple[Any, ...]], str | None] = {}
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Context, tuple[Any, ...]]) -> tuple[bool, str | None]:
+        with self.lock:
+            if key in self.reasons:
+                return True, self.reasons[key]
+        return False, None
+
+    def put(self, keys: list[tuple[Context, tuple[Any, ...]]], reasons: list[str | None]
+            ) -> None:
+        with self.lock:
+            if len(self.reasons) + len(keys) > self.LIMIT:
+                self.reasons.clear()
+            self.reasons.update(zip(keys, reasons, strict=True))
+
+
+_REMEMBERED = _Remembered()
+
+
+def dial_reasons(facts: pl.DataFrame, ctx: Context) -> list[str | None]:
+    """The first dial rule each row of facts (DIAL_SCHEMA) fails, in order (None: it may be
+    dialled): the table evaluated once per distinct combination of the facts its rules
+    read, each combination remembered."""
+    key_ctx = dial_key(ctx)
+    reason, inputs = _compiled(key_ctx)
+    if facts.height == 1:  # a GET: most likely a combination already evaluated
+        found, remembered = _REMEMBERED.get((key_ctx, facts.select(inputs).row(0)))
+        if found:
+            return [remembered]
+    groups = (facts.select(inputs).with_row_index("_n")
+              .group_by(inputs, maintain_order=True).agg("_n"))
+    combos = groups.drop("_n")
+    keys = [(key_ctx, combo) for combo in combos.iter_rows()]
+    said = combos.select(reason)[:, 0].to_list()
+    _REMEMBERED.put(keys, said)
+    combo_of = np.empty(facts.height, np.int64)
+    for c, rows in enumerate(groups["_n"].to_list()):
+        combo_of[rows] = c
+    return [said[c] for c in combo_of.tolist()]
+
+
+def answer_of(row: Mapping[str, Any], reason: str | None) -> DialAnswer:
+    """A row of facts and its reason as the answer every door gives: the basis and its
+    validity only when dialable, the next opening only when the hours are the reason."""
+    dialable = reason is None
+    run = (RunRef(row["run_id"], row["run_campaign"], row["run_as_of"])
+           if row["run_id"] is not None else None)
+    return DialAnswer(row["phone"], row["at"], dialable, reason,
+                      row["basis"] if dialable else None,
+                      row["basis_text"] if dialable else None,
+                      row["valid_until"] if dialable else None, run,
+                      row["next_open"] if reason == OUTSIDE_CALLING_HOURS else None)
+
+
+def dial_answers(facts: pl.DataFrame, ctx: Context) -> list[DialAnswer]:
+    """The answer for every row of facts, in order."""
+    return [answer_of(row, reason) for row, reason in
+            zip(facts.iter_rows(named=True), dial_reasons(facts, ctx), strict=True)]
+
+
+def may_dial(facts: pl.DataFrame, ctx: Context) -> DialAnswer:
+    """The answer for one number: the evaluator on a one-row frame of facts."""
+    if facts.height != 1:
+        raise ValueError(f"may_dial answers one number, not {facts.height}")
+    return answer_of(facts.row(0, named=True), dial_reasons(facts, ctx)[0])
+
+
+def answers_by_combination(facts: pl.DataFrame, ctx: Context
+                           ) -> tuple[list[DialAnswer], np.ndarray]:
+    """The answers for many numbers at one instant (POST /v1/check): one per distinct
+    combination of every fact but the phone (its `phone` that of the first number with
+    it), and each row's combination. An answer depends on the number only through its
+    facts and the phone it echoes, so each number gets exactly the answer a GET gives it,
+    without building 10,000 answers one by one."""
+    facts_but_phone = [c for c in facts.columns if c != "phone"]
+    groups = (facts.with_row_index("_n").group_by(facts_but_phone, maintain_order=True)
+              .agg(pl.col("_n"), pl.col("phone").first()))
+    answers = dial_answers(groups.drop("_n").select(facts.columns), ctx)
+    combo_of = np.empty(facts.height, np.int64)
+    for c, rows in enumerate(groups["_n"].to_list()):
+        combo_of[rows] = c
+    return answers, combo_of

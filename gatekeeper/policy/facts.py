@@ -8,25 +8,27 @@ calendar days, because Italian consent forms and contracts are dated in local ti
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
 from ..columns import EVIDENCE_FIELDS
 from ..config import Policy
-from ..jurisdictions import DEFAULT, Jurisdiction
+from ..jurisdictions import Jurisdiction
 from ..timeutil import rome_date
 
 
 @dataclass(frozen=True)
 class Context:
     """Everything a rule may compare with: the run's purpose, as_of, policy knobs and
-    the jurisdiction whose numbers and law apply."""
+    the jurisdiction whose numbers, law and table apply (required: nothing is Italian by
+    default). At dial time as_of is only the moment asked: the dial rules read each row's
+    own instant (`at`) through facts the gatherer took at it, never as_of."""
 
     purpose: str
     as_of: dt.datetime  # naive UTC
     policy: Policy
-    jurisdiction: Jurisdiction = field(default=DEFAULT)
+    jurisdiction: Jurisdiction
     sector: str | None = None  # the campaign's sector (exprs.sector_name form); None: unsaid
 
     @property
@@ -199,3 +201,45 @@ def always(ctx: Context) -> pl.Expr:
 
 def date_text(column: str) -> pl.Expr:
     return pl.col(column).dt.strftime("%d/%m/%Y")
+
+
+# --- at dial time: facts gathered per number at its instant T (dialing.dial_facts) -------
+
+def has_run(ctx: Context) -> pl.Expr:
+    return pl.col("run_id").is_not_null()
+
+
+def listed(ctx: Context) -> pl.Expr:
+    return pl.col("listed").fill_null(False)
+
+
+def run_dialable(ctx: Context) -> pl.Expr:
+    return pl.col("basis").is_not_null()
+
+
+def rpo_still_valid(ctx: Context) -> pl.Expr:
+    """The run's RPO checks for the number are still valid at T (taken by the gatherer,
+    as the calling hours are, so that one answer per combination of facts serves every
+    instant)."""
+    return pl.col("rpo_valid_at").fill_null(False)
+
+
+def calling_hours_open(ctx: Context) -> pl.Expr:
+    return pl.col("open").fill_null(False)  # hours not asked: no call (fail closed)
+
+
+def under_attempt_limit(ctx: Context) -> pl.Expr:
+    return (pl.col("attempts") < pl.col("max_attempts")).fill_null(False)
+
+
+def no_recent_refusal(ctx: Context) -> pl.Expr:
+    return ~pl.col("refused_recently").fill_null(True)
+
+
+def agency_authorised(ctx: Context) -> pl.Expr:
+    """No agency named, or the one named is authorised (an unknown one is not)."""
+    return (pl.col("agency").is_null() | pl.col("agency_authorised")).fill_null(False)
+
+
+def caller_id_declared(ctx: Context) -> pl.Expr:
+    return (pl.col("caller_id").is_null() | pl.col("caller_id_declared")).fill_null(False)

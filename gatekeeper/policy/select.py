@@ -15,7 +15,7 @@ import polars as pl
 
 from .decide import with_basis_text
 from .facts import Context
-from .table import BASIS_RANK
+from .table import DecisionTable
 
 # What a dialable number carries on: its identity, provenance and the facts basis_text cites.
 _DIALABLE_KEEP = ("phone", "name", "source_id", "source_version", "row", "basis", "reason",
@@ -33,10 +33,11 @@ def source_order(source_ids: list[str]) -> dict[str, int]:
     return {s: i for i, s in enumerate(sorted(source_ids))}
 
 
-def basis_order(source_ids: list[str]) -> pl.Expr:
-    """One integer that orders a number's dialable rows: basis rank (strongest first),
-    then source id, then row."""
-    return (pl.col("basis").replace_strict(BASIS_RANK, return_dtype=pl.Int64) * (1 << 50)
+def basis_order(source_ids: list[str], table: DecisionTable) -> pl.Expr:
+    """One integer that orders a number's dialable rows: basis rank (strongest first, in
+    the jurisdiction's table), then source id, then row."""
+    return (pl.col("basis").replace_strict(dict(table.basis_rank), return_dtype=pl.Int64)
+            * (1 << 50)
             + row_order(source_ids))
 
 
@@ -55,18 +56,19 @@ def strongest_mask(ranks: pl.DataFrame) -> pl.Series:
     return pl.repeat(False, ranks.height, eager=True).scatter(first, True)
 
 
-def pick_strongest(dialable: pl.DataFrame) -> pl.DataFrame:
+def pick_strongest(dialable: pl.DataFrame, table: DecisionTable) -> pl.DataFrame:
     """Of dialable rows (dialable_rows), each number's strongest, in the order given."""
     if dialable.is_empty():
         return dialable
     key = "phone_key" if "phone_key" in dialable.columns else "phone"
-    order = basis_order(dialable["source_id"].unique().to_list())
+    order = basis_order(dialable["source_id"].unique().to_list(), table)
     return dialable.filter(strongest_mask(dialable.select(key, order)))
 
 
 def strongest_per_number(decided: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """One row per dialable number: the strongest basis, with the basis in words."""
-    return with_basis_text(pick_strongest(dialable_rows(decided)), ctx)
+    return with_basis_text(pick_strongest(dialable_rows(decided), ctx.jurisdiction.table),
+                           ctx)
 
 
 def first_reasons(suppressed: pl.DataFrame) -> pl.DataFrame:

@@ -7,13 +7,18 @@ BASES of its purpose, in order: the first basis whose source kind (and condition
 the row decides it, by its own checks; passing them, the row is dialable on that basis.
 What cannot be proven fails (no date, no RPO answer, no proof id): Gatekeeper fails closed.
 
-Dial-time reasons (no run, number not listed) and, later, the contact rules are codes of
-this table too, so every answer anywhere cites its law and says it in words.
+At dial time ("may I dial at T?", and its replay "was this call at T lawful?") DIAL_RULES
+are evaluated the same way, over one row of facts per number: steps 1-5 are the very same
+rules as the batch's, then the run's decision, then the call itself (steps 9-13). Every rule
+says when its fact is taken (`Taken`), per question, so the doors cannot drift apart on
+what "at T" means.
+
+A jurisdiction owns its table (`DecisionTable`): Italy's is TABLE, below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -29,9 +34,39 @@ class Code:
     """A reason (why a row is not dialable) or a basis (why it is)."""
 
     code: str
-    kind: str  # "reason" | "basis"
+    kind: str  # "reason" | "basis" | "decision" (the run's decision at dial time)
     law: str  # the citation, written here once
     text: str  # plain Italian words, for the people reading reports and the agents' page
+
+
+@dataclass(frozen=True)
+class Taken:
+    """When a rule's fact is taken, for each question that applies the rule (None: that
+    question does not). Written in the table because "at T" meant three things at three
+    doors before: the words here are what the fact gatherers do (tests hold them to it)."""
+
+    run: str | None  # a run decides its lists as of its as_of
+    dial: str | None  # "may I dial at T?": check, GET and POST /v1/check
+    replay: str | None  # "was this call at T lawful?": contract replay
+
+    @classmethod
+    def always(cls, words: str) -> Taken:
+        return cls(words, words, words)
+
+    @classmethod
+    def dial_time(cls, words: str) -> Taken:
+        """A fact of the call itself: no run applies the rule."""
+        return cls(None, words, words)
+
+    def words(self, *questions: str) -> str:
+        """As `gatekeeper rules` prints it for these questions ("run", "dial", "replay"):
+        one phrase when they agree."""
+        names = {"run": "run", "dial": "may I dial at T", "replay": "was the call at T lawful"}
+        meanings = {"run": self.run, "dial": self.dial, "replay": self.replay}
+        said = [(names[q], w) for q in questions if (w := meanings[q])]
+        if len({w for _, w in said}) == 1:
+            return said[0][1]
+        return "; ".join(f"{q}: {w}" for q, w in said)
 
 
 @dataclass(frozen=True)
@@ -41,7 +76,17 @@ class Rule:
     code: str
     requirement: str
     holds: Fact
+    taken: Taken
     applies: Callable[[Context], bool] = lambda ctx: True
+    # The code a row that fails gets, when it is not `code` itself: at dial time the
+    # run's own reason (the row decision of steps 1-8) is the answer.
+    gives: Fact | None = None
+    # The step a dial-time-only rule is known by (PRODUCT.md numbers the call's 9-13);
+    # the others are numbered by their place in STEPS.
+    step: str = ""
+
+    def says(self, ctx: Context) -> pl.Expr:
+        return self.gives(ctx) if self.gives else pl.lit(self.code)
 
     @property
     def law(self) -> str:
@@ -91,6 +136,7 @@ CONSENT_OMNIBUS = "CONSENT_OMNIBUS"
 CONSENT_SECTOR = "CONSENT_SECTOR"
 NO_RUN = "NO_RUN"
 NO_SOURCE = "NO_SOURCE"
+RUN_DECISION = "RUN_DECISION"
 OUTSIDE_CALLING_HOURS = "OUTSIDE_CALLING_HOURS"
 ATTEMPT_LIMIT = "ATTEMPT_LIMIT"
 COOLDOWN = "COOLDOWN"
@@ -148,6 +194,10 @@ CODES: dict[str, Code] = _codes(
          "nessuna lista elaborata per questa finalità"),
     Code(NO_SOURCE, "reason", "artt. 6 e 14 GDPR (base giuridica e fonte del dato)",
          "numero non presente nelle liste caricate"),
+    # Not an answer itself: the row of the table where the run's own reason (steps 1-8,
+    # with its own law and words) becomes the dial-time answer.
+    Code(RUN_DECISION, "decision", "the law of the reason the run gave (steps 1-8)",
+         "escluso dalla lista elaborata: vale il motivo della sua riga"),
     # Dial time, steps 9-13: the call itself (issue "after the list"; code of conduct,
     # G.U. 27/3/2024).
     Code(OUTSIDE_CALLING_HOURS, "reason", "codice di condotta telemarketing (G.U. 27/3/2024), "
@@ -177,30 +227,63 @@ CODES: dict[str, Code] = _codes(
          "interesse legittimo, indagine di soddisfazione verso un cliente"),
 )
 
+# --- when facts are taken -----------------------------------------------------------------
+
+THE_NUMBER = Taken.always("the number itself, as normalised")
+# Erasures and objections are where the questions differ on purpose. "May I dial at T?"
+# is answered on everything recorded when it is asked: a number erased or opted out by
+# then is never answered dialable, whatever T (fail closed). "Was the call at T lawful?"
+# is answered on what stood at T: a later objection does not make an earlier call unlawful.
+ERASURES = Taken(
+    run="ever: every erasure recorded when the run is made",
+    dial="ever: every erasure recorded when asked, one made after T too (the rows an "
+         "answer rested on are gone)",
+    replay="an erasure recorded at or before T")
+OBJECTIONS = Taken(
+    run="standing at as_of: received at or before it and not withdrawn by then",
+    dial="standing once every journal entry recorded when asked is applied: an objection "
+         "received after T counts too (fail closed)",
+    replay="standing at T: received at or before T and not withdrawn by then")
+AS_OF = Taken("as of the run's as_of", "as the run decided it (as of its as_of)",
+              "as the run valid at T decided it (as of its as_of)")
+THE_RUN = Taken.dial_time("the latest run of the campaign (a replay: the call's; none "
+                          "named: of the purpose) whose as_of is at or before T")
+AT_T = Taken.dial_time("at T")
+CALLS = Taken.dial_time("the calls recorded that started before T, in the window ending at "
+                        "T")
+MANIFEST = Taken.dial_time("the agency's manifest as it is when asked, its dates against T")
+
 # --- steps 1-7: every row, every purpose ------------------------------------------------
 
-STEPS: tuple[Rule, ...] = (
+# Steps 1-5 are about the number alone: the batch and the dial-time answer apply these
+# very objects (DIAL_RULES begins with them), over the same column names.
+NUMBER_RULES: tuple[Rule, ...] = (
     Rule(INVALID_NUMBER, "the value is a valid phone number (libphonenumber, the "
-         "jurisdiction's region for bare numbers)", F.valid_number),
-    Rule(OUT_OF_JURISDICTION, "a number of the jurisdiction", F.in_jurisdiction),
+         "jurisdiction's region for bare numbers)", F.valid_number, THE_NUMBER),
+    Rule(OUT_OF_JURISDICTION, "a number of the jurisdiction", F.in_jurisdiction, THE_NUMBER),
     Rule(NUMBER_TYPE, "fixed line or mobile (not premium, toll-free, shared-cost, VoIP…)",
-         F.callable_type),
-    Rule(ERASED, "it has not been erased on request", F.not_erased),
-    Rule(OPTED_OUT, "no opt-out covering the purpose received at or before as_of",
-         F.not_opted_out),
-    Rule(PURPOSE_NOT_ALLOWED, "the source's manifest allows the purpose", F.purpose_allowed),
+         F.callable_type, THE_NUMBER),
+    Rule(ERASED, "it has not been erased on request", F.not_erased, ERASURES),
+    Rule(OPTED_OUT, "no opt-out covering the purpose", F.not_opted_out, OBJECTIONS),
+)
+
+STEPS: tuple[Rule, ...] = (
+    *NUMBER_RULES,
+    Rule(PURPOSE_NOT_ALLOWED, "the source's manifest allows the purpose", F.purpose_allowed,
+         AS_OF),
     Rule(RPO_NOT_CHECKED, "an RPO result checked at or before as_of, less than "
-         "rpo_validity_days old", F.rpo_valid, applies=lambda ctx: ctx.checks_rpo),
+         "rpo_validity_days old", F.rpo_valid, AS_OF, applies=lambda ctx: ctx.checks_rpo),
 )
 
 # --- step 8: the legal basis, per purpose and source kind --------------------------------
 
-NOT_REGISTERED = Rule(RPO_REGISTERED, "not registered in the RPO", F.not_registered)
+NOT_REGISTERED = Rule(RPO_REGISTERED, "not registered in the RPO", F.not_registered, AS_OF)
 # Both consent bases end with the same two checks: age, then timing against the RPO.
 CONSENT_TIMING = (
-    Rule(CONSENT_EXPIRED, "consent younger than consent_max_age_days", F.consent_fresh),
+    Rule(CONSENT_EXPIRED, "consent younger than consent_max_age_days", F.consent_fresh,
+         AS_OF),
     Rule(CONSENT_BEFORE_RPO, "if registered, consent given after the registration",
-         F.consent_after_registration),
+         F.consent_after_registration, AS_OF),
 )
 
 
@@ -218,19 +301,19 @@ BASES: tuple[Basis, ...] = (
           "given to the supplier, specific to the campaign's sector",
           (Rule(SUPPLIER_NOT_APPROVED, "the supplier has a due-diligence record with outcome "
                 "approved, reviewed on or before as_of and not past next_review",
-                F.supplier_approved),
+                F.supplier_approved, AS_OF),
            Rule(CONSENT_AUDIT_FAILED, "the source version's latest consent audit did not "
-                "fail", F.audit_not_failed),
+                "fail", F.audit_not_failed, AS_OF),
            Rule(CONSENT_MISSING, "consent to marketing by third parties, dated, not in the "
-                "future", F.third_party_consent),
+                "future", F.third_party_consent, AS_OF),
            Rule(CONSENT_UNPROVEN, "the evidence fields of consent_evidence (default: the "
-                "proof id) are present", F.consent_evidenced),
+                "proof id) are present", F.consent_evidenced, AS_OF),
            Rule(CONSENT_RESOLD, "consent collected by the supplier that sold the list",
-                F.collected_by_supplier),
+                F.collected_by_supplier, AS_OF),
            Rule(CONSENT_OMNIBUS, "the supplier's consents let the person choose sectors",
-                F.sectors_chosen),
+                F.sectors_chosen, AS_OF),
            Rule(CONSENT_SECTOR, "when consent_sectors is given, it includes the campaign's "
-                "sector", F.sector_consented),
+                "sector", F.sector_consented, AS_OF),
            *CONSENT_TIMING),
           lambda ctx: pl.concat_str([
               pl.format("consenso al marketing di terzi del {} raccolto da {}",
@@ -246,39 +329,91 @@ BASES: tuple[Basis, ...] = (
     Basis(OWN_CONSENT, "telemarketing", ("internal_archive",),
           "own archive: marketing consent, dated, not expired, after any registration",
           (Rule(CONSENT_MISSING, "marketing consent, dated, not in the future",
-                F.own_consent),
+                F.own_consent, AS_OF),
            *CONSENT_TIMING),
           lambda ctx: pl.format("consenso marketing del {}", F.date_text("consent_date"))),
     Basis(LEGITIMATE_INTEREST, "survey", ("internal_archive",),
           "survey of a customer with a contract in force or just ended",
           (Rule(NO_RELATIONSHIP, "contract in force or ended within contract_grace_days",
-                F.in_relationship),
+                F.in_relationship, AS_OF),
            Rule(RPO_REGISTERED, "not registered in the RPO (when survey_checks_rpo)",
-                F.not_registered, applies=lambda ctx: ctx.policy.survey_checks_rpo)),
+                F.not_registered, AS_OF, applies=lambda ctx: ctx.policy.survey_checks_rpo)),
           lambda ctx: pl.lit("interesse legittimo, indagine di soddisfazione verso un cliente "
                              f"con {_grace(ctx)}")),
 )
 
-# --- steps 9-13: at dial time, the call itself (policy/dialtime.py) --------------------
+# --- at dial time: the number (steps 1-5), the run's decision, the call (steps 9-13) -----
 
-CONTACT_RULES: tuple[tuple[str, str], ...] = (
-    (OUTSIDE_CALLING_HOURS, "now is inside the calling hours of the callee's jurisdiction "
-     "([calling_hours]); the answer says when it may be called"),
-    (ATTEMPT_LIMIT, "fewer than max_attempts outbound attempts in the last "
-     "attempt_window_days (every campaign, every agency; failed ones do not count)"),
-    (COOLDOWN, "no refusal in the last refusal_cooldown_days"),
-    (AGENCY_NOT_AUTHORISED, "the agency (when given) is authorised now, from authorised_from "
-     "through the whole day of authorised_to, and for the campaign"),
-    (CALLER_ID_UNDECLARED, "the caller id (when given) is one the agency declared"),
+def _run_reason(ctx: Context) -> pl.Expr:
+    """The reason the run gave the number (its first row's, select.py); a run that listed
+    the number without a reason or a basis proves nothing: NO_SOURCE (fail closed)."""
+    return pl.coalesce(pl.col("run_reason"), pl.lit(NO_SOURCE))
+
+
+RUN_RULES: tuple[Rule, ...] = (
+    Rule(NO_RUN, "a run of the purpose (or of the campaign asked) decided as of T",
+         F.has_run, THE_RUN, step="6-8"),
+    Rule(NO_SOURCE, "the number is in one of that run's lists", F.listed, THE_RUN,
+         step="6-8"),
+    Rule(RUN_DECISION, "the run found it dialable on a basis (steps 1-8); else the reason "
+         "it gave is the answer", F.run_dialable, THE_RUN, gives=_run_reason, step="6-8"),
+    Rule(RPO_NOT_CHECKED, "the RPO checks the run relied on are still valid at T (its "
+         "valid_until is after T)", F.rpo_still_valid, AT_T, step="7"),
 )
+
+CONTACT_RULES: tuple[Rule, ...] = (
+    Rule(OUTSIDE_CALLING_HOURS, "T is inside the calling hours of the callee's "
+         "jurisdiction ([calling_hours]); the answer says when it may be called",
+         F.calling_hours_open, AT_T, step="9"),
+    Rule(ATTEMPT_LIMIT, "fewer than max_attempts outbound attempts in the last "
+         "attempt_window_days (every campaign, every agency; failed ones do not count)",
+         F.under_attempt_limit, CALLS, step="10"),
+    Rule(COOLDOWN, "no refusal in the last refusal_cooldown_days", F.no_recent_refusal,
+         CALLS, step="11"),
+    Rule(AGENCY_NOT_AUTHORISED, "the agency (when given) is authorised at T, from "
+         "authorised_from through the whole day of authorised_to, and for the campaign",
+         F.agency_authorised, MANIFEST, step="12"),
+    Rule(CALLER_ID_UNDECLARED, "the caller id (when given) is one the agency declared "
+         "(without an agency: one some agency declared)", F.caller_id_declared, MANIFEST,
+         step="13"),
+)
+
+DIAL_RULES: tuple[Rule, ...] = (*NUMBER_RULES, *RUN_RULES, *CONTACT_RULES)
 
 BASIS_RANK = {b: i for i, b in enumerate(
     (CONTRACT_CONSENT, OWN_CONSENT, THIRD_PARTY_CONSENT, PUBLIC_DIRECTORY,
      LEGITIMATE_INTEREST))}
-# The reasons a row can get (reports count rows by these); dial-time ones are not among them.
-REASON_TEXT = {c.code: c.text for c in CODES.values()
-               if c.kind == "reason" and c.code not in (NO_RUN, NO_SOURCE)
-               and c.code not in dict(CONTACT_RULES)}
+
+
+@dataclass(frozen=True, eq=False)
+class DecisionTable:
+    """A jurisdiction's whole table: its codes, the steps every row passes, the legal
+    bases, the dial-time rules and the order of bases (strongest first). decide, select
+    and the dial-time answer read it from `ctx.jurisdiction.table`, so a second country
+    is a second table, not an edit of the code that applies it."""
+
+    name: str
+    codes: Mapping[str, Code]
+    steps: tuple[Rule, ...]
+    bases: tuple[Basis, ...]
+    dial_rules: tuple[Rule, ...]
+    basis_rank: Mapping[str, int]
+
+    def bases_for(self, purpose: str) -> tuple[Basis, ...]:
+        return tuple(b for b in self.bases if b.purpose == purpose)
+
+    @property
+    def reason_text(self) -> dict[str, str]:
+        """The reasons a row of a run can get (reports count rows by these), in the
+        codes' order, with their words: the dial-time ones are not among them."""
+        row_codes = {r.code for r in self.steps} | {
+            r.code for b in self.bases for r in b.rules}
+        return {c.code: c.text for c in self.codes.values()
+                if c.kind == "reason" and c.code in row_codes}
+
+
+TABLE = DecisionTable("IT", CODES, STEPS, BASES, DIAL_RULES, BASIS_RANK)
+REASON_TEXT = TABLE.reason_text
 
 
 def reason_text(code: str) -> str | None:

@@ -29,7 +29,6 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .. import policy as P
 from ..agencies import Agency
 from ..columns import OPTOUT_CHANNELS, OPTOUT_SCOPES, PURPOSES
 from ..config import Workspace
@@ -293,8 +292,8 @@ async def check_batch(request: Request) -> Response:
     answers = await asyncio.to_thread(
         index.check_many, normalised.filter(valid).select("phone", "region", "number_type"),
         **context)
-    invalid = P.may_dial(P.DialFacts(index.now(), None)).as_json(
-        index.jurisdiction.timezone_name)
+    invalid = index.invalid(context["purpose"])
+    del invalid["purpose"]  # added below, after the input it answers
     bad = pl.DataFrame({"input": [str(numbers[n])[:40] for n in (~valid).arg_true()]},
                        schema={"input": pl.String})
     bad = bad.select(*(pl.lit(v, pl.Boolean if isinstance(v, bool) else pl.String).alias(k)

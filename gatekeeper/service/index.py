@@ -9,18 +9,21 @@ the DuckDB store. So the service keeps in memory:
 - the opt-out journal, tailed on every question, so an opt-out counts from the instant
   it is acknowledged, by this service or any other process.
 
-The answer itself is policy.may_dial, the one dial-time decision `gatekeeper check` gives
-too. Every answer that is not dialable carries its reason in Italian words
-(`reason_text`), for the agents' page and for dialers that show it to an operator.
+The answer itself is the table's (policy.dial_reasons) over the facts dialing.dial_facts
+gathers, from these sources held in memory: the one gatherer and the one evaluator
+`gatekeeper check` and contract replay use too. Every answer that is not dialable carries
+its reason in Italian words (`reason_text`), for the agents' page and for dialers that show
+it to an operator.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import os
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +35,16 @@ from ..agencies import Agency, discover_agencies
 from ..columns import PURPOSES
 from ..config import Workspace
 from ..dialing import (
-    OUTCOME_SCHEMA,
     RunSnapshot,
-    contact_facts,
-    facts,
+    asked_frame,
+    dial_context,
+    dial_facts,
     load_snapshot,
     snapshot_from_reports,
 )
 from ..errors import EvidenceError, JournalError, StoreBusy, StoreDamaged, StoreError
-from ..ledger import CallFacts, Ledger, LedgerIndex
-from ..ledger.index import key_bounds
-from ..normalise import key_of, normalise_one
+from ..ledger import Ledger, LedgerIndex
+from ..normalise import normalise_one
 from ..optouts import Checkpoint, Journal, checkpoint_problems
 from ..optouts.journal import (
     GENESIS,
@@ -156,19 +158,46 @@ class OptoutTail:
 WAL_LIMIT = 64 * 1024 * 1024
 
 
-def _outcomes(run: RunSnapshot | None, keys: np.ndarray) -> list[pl.Series]:
-    """The run's outcome for each number (`listed`: the run decided it at all), by one
-    sorted search: what RunSnapshot.lookup gives one number."""
-    columns = ("reason", "basis", "basis_text", "valid_until")
-    if run is None or not len(run.keys):
-        return [pl.Series("listed", np.zeros(len(keys), np.bool_)),
-                *(pl.Series(c, [None] * len(keys), OUTCOME_SCHEMA[c]) for c in columns)]
-    at = np.minimum(key_bounds(run.keys, keys)[0], len(run.keys) - 1)
-    listed = run.keys[at] == keys
-    got = run.outcomes[at].select(columns)
-    return [pl.Series("listed", listed), *(
-        got[c].zip_with(pl.Series(listed), pl.Series([None] * len(keys), dtype=got[c].dtype))
-        .alias(c) for c in columns)]
+@dataclass
+class HeldSources:
+    """The service's facts as it holds them (dialing.DialSources): the run it answers
+    from, the erasures read at the last refresh, the journal's tail and the ledger's
+    index, all for one instant (the service's now)."""
+
+    agencies: Mapping[str, Agency]
+    snapshot: RunSnapshot | None
+    erased: Mapping[str, dt.datetime]
+    optouts: OptoutTail
+    ledger: LedgerIndex
+
+    def run(self, run_id: str) -> RunSnapshot | None:
+        return self.snapshot if self.snapshot and self.snapshot.ref.run_id == run_id else None
+
+    def erased_at(self, phones: pl.Series) -> pl.Series:
+        return pl.Series("erased_at", [self.erased.get(p) for p in phones.to_list()],
+                         pl.Datetime("us"))
+
+    def objected(self, phones: pl.Series, at: pl.Series, purpose: str) -> pl.Series:
+        """The tail's rule (optouts.active_optouts for one number's entries, in plain
+        Python) for the few numbers asked that have any entry."""
+        self.optouts.require_whole()
+        listed, instants = phones.to_list(), at.to_list()
+        with_entries = self.optouts.events.keys() & set(listed)
+        return pl.Series("opted_out", [
+            p in with_entries and self.optouts.opted_out(p, purpose, t, refresh=False)
+            is not None for p, t in zip(listed, instants, strict=True)], pl.Boolean)
+
+    def call_counts(self, keys: np.ndarray, at: pl.Series, window_days: int,
+                    cooldown_days: int) -> tuple[np.ndarray, np.ndarray]:
+        instants = at.unique()
+        if len(instants) != 1:
+            raise ValueError("the service answers at one instant")
+        when = instants[0]
+        if len(keys) == 1:  # a GET: the index's lookup of one number (no arrays to build)
+            one = self.ledger.facts(int(keys[0]), when, window_days, cooldown_days)
+            return (np.array([one.attempts], np.int64),
+                    np.array([one.last_refusal is not None], np.bool_))
+        return self.ledger.facts_of(keys, when, window_days, cooldown_days)
 
 
 class CheckIndex:
@@ -187,7 +216,7 @@ class CheckIndex:
         # run's report files) while a load or run holds the store, never with a 503.
         self.run_records = pl.DataFrame()
         self.jurisdiction = self.config.jurisdiction
-        self.erased: set[str] = set()
+        self.erased: dict[str, dt.datetime] = {}
         self.agencies: dict[str, Agency] = {}
         self.agencies_stamp: tuple[tuple[str, int, int], ...] | None = None
         self.loaded_stamp: tuple[int, ...] | None = None
@@ -243,7 +272,9 @@ class CheckIndex:
                 latest = {purpose: run_store.run_for(store, purpose, None, now)
                           for purpose in PURPOSES}
                 next_due = run_store.next_as_of(store, now)
-                erased = set(people_store.erased_numbers(store)["phone"].to_list())
+                erasures = people_store.erased_numbers(store)
+                erased = dict(zip(erasures["phone"].to_list(), erasures["erased_at"].to_list(),
+                                  strict=True))
                 checkpoints = evidence_store.journal_checkpoints(store)
                 runs = {p: (load_snapshot(self.ws, store, r) if r else None)
                         for p, r in latest.items()}
@@ -331,19 +362,30 @@ class CheckIndex:
             if self.store_problem:
                 raise StoreDamaged(self.store_problem)
 
-    def _shared(self, purpose: str, campaign: str | None, agency: str | None,
-                caller_id: str | None) -> tuple[dt.datetime, RunSnapshot | None, set[str],
-                                                P.ContactFacts]:
-        """What is the same for every number of a question: the instant, the run, the
-        erasures, the hours, the agency and its caller id."""
+    def _sources(self, purpose: str, campaign: str | None
+                 ) -> tuple[dt.datetime, HeldSources]:
+        """The instant and what every number of a question is answered from."""
         now = self.now()
         self._trusted()
         run = self._run(purpose, campaign)
+        # Opt-outs count from the moment they are recorded, whatever the clock says: the
+        # journal is read before the answer (the dial-time question, policy/table.py).
+        self.optouts.refresh()
         with self._lock:
             erased, agencies = self.erased, self.agencies
-        shared = contact_facts(self.config, agencies, CallFacts(0, None), now,
-                               campaign=campaign, agency=agency, caller_id=caller_id)
-        return now, run, erased, shared
+        return now, HeldSources(agencies, run, erased, self.optouts, self.ledger)
+
+    def _facts(self, numbers: pl.DataFrame, purpose: str, campaign: str | None,
+               agency: str | None, caller_id: str | None) -> tuple[pl.DataFrame, P.Context]:
+        now, sources = self._sources(purpose, campaign)
+        run_id = sources.snapshot.ref.run_id if sources.snapshot else None
+        asked = numbers.select("phone", "region", "number_type").with_columns(
+            pl.lit(now, pl.Datetime("us")).alias("at"), pl.lit(run_id, pl.String).alias("run_id"),
+            pl.lit(campaign, pl.String).alias("campaign"),
+            pl.lit(agency, pl.String).alias("agency"),
+            pl.lit(caller_id, pl.String).alias("caller_id"))
+        return (dial_facts(asked, sources, self.config, purpose, "dial"),
+                dial_context(self.config, purpose, now))
 
     def _said(self, answer: P.DialAnswer, purpose: str) -> dict[str, Any]:
         if answer.reason and P.reason_text(answer.reason) is None:
@@ -352,74 +394,40 @@ class CheckIndex:
 
     def check(self, phone: str, purpose: str, campaign: str | None = None,
               agency: str | None = None, caller_id: str | None = None) -> dict[str, Any]:
-        """The answer for one valid E.164 number now: policy.may_dial on what this
-        service knows (the run, erasures, the journal's tail, the ledger, the agencies).
-        Plain Python, ~0.3 ms: a dialer asks one number at a time, and a frame's fixed
-        cost alone is several times that."""
-        now, run, erased, shared = self._shared(purpose, campaign, agency, caller_id)
-        knobs = self.config.contact
-        calls = self.ledger.facts(key_of(phone), now,
-                                  knobs.attempt_window_days, knobs.refusal_cooldown_days)
-        # Opt-outs count from the instant they are received, whatever the clock says: the
-        # journal is read first, so every entry read counts (the batch does the same).
-        self.optouts.refresh()
-        optout = self.optouts.opted_out(phone, purpose, max(now, now_utc()), refresh=False)
-        answer = P.may_dial(facts(
-            phone, now, erased=phone in erased, opted_out=optout is not None, snapshot=run,
-            jurisdiction=self.jurisdiction, numbering=normalise_one(phone,
-                                                                    self.jurisdiction)[2:],
-            contact=dataclasses.replace(shared, attempts=calls.attempts,
-                                        refused_recently=calls.last_refusal is not None)))
-        return self._said(answer, purpose)
+        """The answer for one valid E.164 number now: the table over what this service
+        knows (the run, erasures, the journal's tail, the ledger, the agencies)."""
+        now, sources = self._sources(purpose, campaign)
+        region, number_type = normalise_one(phone, self.jurisdiction)[2:]
+        asked = asked_frame([(phone, region, number_type, now,
+                              sources.snapshot.ref.run_id if sources.snapshot else None,
+                              campaign, agency, caller_id)])
+        facts = dial_facts(asked, sources, self.config, purpose, "dial")
+        return self._said(P.may_dial(facts, dial_context(self.config, purpose, now)), purpose)
+
+    def invalid(self, purpose: str) -> dict[str, Any]:
+        """The answer for a value that is no number (POST /v1/check answers it in place)."""
+        now = self.now()
+        asked = asked_frame([(None, None, None, now, None, None, None, None)])
+        sources = HeldSources({}, None, {}, self.optouts, self.ledger)
+        facts = dial_facts(asked, sources, self.config, purpose, "dial")
+        return self._said(P.may_dial(facts, dial_context(self.config, purpose, now)), purpose)
 
     def check_many(self, numbers: pl.DataFrame, purpose: str, campaign: str | None = None,
                    agency: str | None = None, caller_id: str | None = None) -> pl.DataFrame:
         """The answers for valid numbers (phone, region, number_type as `normalise` gives
         them), in order, one row each with `check`'s keys.
 
-        The facts are gathered column by column, and policy.may_dial is asked once per
-        distinct combination of them (a few dozen for 10,000 numbers): its answer depends
-        on the number only through the facts and the `phone` it echoes, so each number
-        gets exactly the answer `check` gives it (tests/test_one_answer.py holds them to
-        it) at ~1/10 of the cost of asking 10,000 times."""
-        now, run, erased, shared = self._shared(purpose, campaign, agency, caller_id)
-        knobs = self.config.contact
-        phones = numbers["phone"]
-        listed = set(phones.to_list())
-        keys = phones.str.slice(1).cast(pl.Int64).to_numpy()  # phone_key, as stored
-        attempts, refused = self.ledger.facts_of(keys, now, knobs.attempt_window_days,
-                                                 knobs.refusal_cooldown_days)
-        self.optouts.refresh()
-        self.optouts.require_whole()
-        heard = max(now, now_utc())
-        opted = [phone for phone in self.optouts.events.keys() & listed  # the few with entries
-                 if self.optouts.opted_out(phone, purpose, heard, refresh=False)]
-        known = numbers.select(
-            "region", "number_type",
-            pl.col("phone").is_in(pl.Series(list(erased & listed), dtype=pl.String))
-            .alias("erased"),
-            pl.col("phone").is_in(pl.Series(opted, dtype=pl.String)).alias("opted_out"),
-            pl.Series("attempts", attempts), pl.Series("refused", refused),
-            *_outcomes(run, keys))
-        groups = known.with_row_index("_n").group_by(known.columns, maintain_order=True
-                                                      ).agg(pl.col("_n"))
-        said = []
-        for combo in groups.iter_rows(named=True):  # per distinct facts, not per number
-            outcome = (P.RunOutcome(combo["reason"], combo["basis"], combo["basis_text"],
-                                    combo["valid_until"]) if combo["listed"] else None)
-            answer = P.may_dial(P.DialFacts(
-                now, phones[combo["_n"][0]], combo["region"], combo["number_type"],
-                combo["erased"], combo["opted_out"], run.ref if run else None, outcome,
-                self.jurisdiction, P.ContactFacts(
-                    shared.open, shared.next_open, combo["attempts"], shared.max_attempts,
-                    combo["refused"], shared.agency_authorised, shared.caller_id_declared)))
-            said.append(self._said(answer, purpose))
-        fields = said[0] if said else self._said(P.may_dial(P.DialFacts(now, None)), purpose)
-        answers = pl.DataFrame(said, schema={key: pl.Boolean if key == "dialable"
-                                             else pl.String for key in fields})
-        combo_of = groups.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_c"), "_n"
-                                 ).explode("_n").sort("_n")["_c"]
-        return answers[combo_of.to_numpy()].with_columns(phones)
+        The facts are gathered column by column by the gatherer `check` uses, and the
+        answers built once per distinct combination of them (a few dozen for 10,000
+        numbers): each number gets exactly the answer `check` gives it
+        (tests/test_one_answer.py holds them to it)."""
+        facts, ctx = self._facts(numbers, purpose, campaign, agency, caller_id)
+        answers, combo_of = P.answers_by_combination(facts, ctx)
+        said = [self._said(a, purpose) for a in answers]
+        fields = said[0] if said else self.invalid(purpose)
+        frame = pl.DataFrame(said, schema={key: pl.Boolean if key == "dialable"
+                                           else pl.String for key in fields})
+        return frame[combo_of].with_columns(numbers["phone"])
 
     def status(self) -> dict[str, Any]:
         with self._lock:
