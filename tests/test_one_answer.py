@@ -1,5 +1,6 @@
-"""One answer to "may I dial?": the table is complete, and batch, `check` and the service
-agree on every number of a generated workspace."""
+"""One answer to "may I dial?": the table is complete, and its five doors - the batch
+run, `gatekeeper check`, GET and POST /v1/check and contract replay - agree on every
+number of a generated workspace, contact rules included."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import random
+import shutil
 
 import polars as pl
 import pytest
@@ -16,8 +18,36 @@ from gatekeeper.config import Workspace
 from gatekeeper.dialing import check_number
 from gatekeeper.timeutil import parse_instant
 
-from .conftest import AS_OF, DIAL_AT, WorkspaceMaker, gk
+from .conftest import AS_OF, DIAL_AT, REPO, WorkspaceMaker, gk
 from .service_helper import running_service
+
+# The dial-time reasons a run cannot give: where the dial-time answer is one of these, the
+# batch said the number was dialable (NO_SOURCE: it said nothing of it).
+CALL_CODES = {P.OUTSIDE_CALLING_HOURS, P.ATTEMPT_LIMIT, P.COOLDOWN,
+              P.AGENCY_NOT_AUTHORISED, P.CALLER_ID_UNDECLARED}
+
+
+def test_the_dial_time_rules_are_the_batch_rules() -> None:
+    """Steps 1-5 at dial time are the very objects the batch applies, the table is the
+    jurisdiction's, and no dial rule reads the context's instant (each row carries its
+    own: one evaluation per combination of facts serves every instant)."""
+    from gatekeeper.config import Policy
+    from gatekeeper.jurisdictions import IT
+
+    table = IT.table
+    assert table is P.TABLE and table.dial_rules is P.DIAL_RULES
+    assert all(d is s for d, s in zip(table.dial_rules[:5], table.steps[:5], strict=True))
+    assert [r.code for r in table.dial_rules[5:]] == [
+        P.NO_RUN, P.NO_SOURCE, P.RUN_DECISION, P.RPO_NOT_CHECKED, *sorted(
+            CALL_CODES, key=[r.code for r in table.dial_rules].index)]
+    early, late = (P.Context("telemarketing", at, Policy(), IT) for at in (
+        dt.datetime(2026, 1, 1), dt.datetime(2027, 6, 1)))
+    assert P.first_failure(table.dial_rules, early).meta.eq(
+        P.first_failure(table.dial_rules, late))
+    # Every fact the dial rules read is a column of the gatherer's frame.
+    assert set(P.first_failure(table.dial_rules, early).meta.root_names()) <= set(
+        P.DIAL_SCHEMA)
+    assert all(r.taken.dial and r.taken.replay for r in table.dial_rules)
 
 
 def test_every_code_has_words_and_a_citation_written_once() -> None:
@@ -127,3 +157,109 @@ def test_a_run_whose_report_was_overwritten_still_answers_from_the_store(
         if again.dialable:  # the basis in general words: the row's specifics were in the report
             assert again.basis_text and again.basis_text.split(":")[0] == (
                 answer.basis_text or "").split(":")[0]
+
+
+def _import_calls(ws: Workspace, rows: list[tuple[str, str, str, str]], name: str) -> None:
+    """(call_id, phone, started_at in Rome time, outcome) as connecto's dialer exports."""
+    agencies = ws.root / "agencies"
+    agencies.mkdir(exist_ok=True)
+    shutil.copy(REPO / "agencies" / "connecto.toml", agencies)  # the demo's own centre
+    path = ws.root / f"{name}.csv"
+    with path.open("w", newline="") as out:
+        csv.writer(out).writerows([["call_id", "phone", "started_at", "outcome", "campaign"],
+                                   *([*row, "c"] for row in rows)])
+    result = gk(ws, "calls", "import", str(path), "--agency", "connecto")
+    assert result.exit_code == 0, result.output
+
+
+def _replayed(ws: Workspace, phones: list[str], signed: str, name: str
+              ) -> dict[str, tuple[bool, str | None]]:
+    """Each number's contract, signed just after its call, traced and replayed."""
+    path = ws.root / f"{name}.csv"
+    with path.open("w", newline="") as out:
+        csv.writer(out).writerows([
+            ["contract_id", "phone", "signed_at", "agency", "agent", "campaign"],
+            *([f"K{n}", phone, signed, "connecto", "a1", "c"] for n, phone in enumerate(phones))])
+    gk(ws, "contracts", "verify", str(path), "--name", name)
+    report = pl.read_csv(ws.root / "reports" / "contracts" / name / "contracts.csv",
+                         infer_schema=False)
+    assert set(report["status"]) <= {"TRACED", "UNLAWFUL_CONTACT"}, report["status"]
+    return {phones[int(k[1:])]: (status == "TRACED", reason) for k, status, reason in
+            report.select("contract_id", "status", "reason").iter_rows()}
+
+
+@pytest.mark.parametrize(("seed", "at", "local"), [
+    (4, DIAL_AT, "2026-11-23 11:00"),  # Monday 11:00 in Rome: inside the hours
+    (5, "2026-11-29T10:00", "2026-11-29 11:00")])  # a Sunday: outside them
+def test_five_doors_give_one_answer(maker: WorkspaceMaker, seed: int, at: str,
+                                    local: str) -> None:
+    """The same generated numbers through the batch run, `gatekeeper check`, GET and POST
+    /v1/check and the replay of a contract whose call is in the ledger at the instant
+    asked: one answer (dialable, reason, basis; a replay has no basis to say). Contact
+    rules included: a number over the attempt limit, one in its cooldown, a Sunday."""
+    ws, numbers = _workspace(maker, seed)
+    dialable = pl.read_csv(ws.report_dir("c") / "dialable.csv", infer_schema=False)
+    decisions = pl.read_parquet(ws.report_dir("c") / "decisions.parquet")
+    basis = dict(zip(dialable["phone"], dialable["basis"], strict=True))
+    first = (decisions.filter(pl.col("phone").is_not_null()).sort("source_id", "row")
+             .unique("phone", keep="first", maintain_order=True))
+    reason = dict(zip(first["phone"], first["reason"], strict=True))
+    listed = sorted(basis)
+    over, resting = listed[0], listed[1]
+    _import_calls(ws, [(f"n{d}", over, f"2026-11-{d} 10:00", "no_answer")
+                       for d in (16, 17, 18, 19)]
+                  + [("r1", resting, "2026-11-20 10:00", "refused")], "history")
+    when = parse_instant(at)
+    valid = [v for v in numbers
+             if check_number(ws, v, "telemarketing", at=when).answer.phone is not None]
+    phones = [check_number(ws, v, "telemarketing", at=when).answer.phone for v in valid]
+    _import_calls(ws, [(f"t{n}", p, local, "answered") for n, p in enumerate(phones)], "calls")
+    replay = _replayed(ws, phones, f"{local[:-2]}20", "five")
+    context = {"purpose": "telemarketing", "campaign": "c", "agency": "connecto"}
+    with running_service(ws, at) as service, service.client("agent") as dialer:
+        posted = dialer.post("/v1/check", json={**context, "numbers": numbers}).json()
+        seen: dict[str | None, int] = {}
+        for value, post in zip(numbers, posted, strict=True):
+            cli = check_number(ws, value, "telemarketing", campaign="c", at=when,
+                               agency="connecto").answer
+            one = (cli.dialable, cli.reason, cli.basis)
+            assert (post["dialable"], post["reason"], post["basis"]) == one, value
+            seen[cli.reason] = seen.get(cli.reason, 0) + 1
+            if cli.phone is None:
+                continue
+            get = dialer.get("/v1/check", params={**context, "phone": value}).json()
+            assert get == post, value
+            assert replay[cli.phone] == one[:2], value
+            if cli.phone not in reason:  # in no list: the batch said nothing of it
+                assert not cli.dialable, value
+            elif cli.reason in CALL_CODES:  # the call, not the list: the run passed it
+                assert cli.phone in basis, value
+            else:
+                batch = ((True, None, basis[cli.phone]) if cli.phone in basis
+                         else (False, reason[cli.phone], None))
+                assert one == batch, value
+    # The generated cases reach the table's rows, the call's included.
+    reached = {P.OPTED_OUT, P.RPO_REGISTERED, P.NO_SOURCE, P.INVALID_NUMBER}
+    reached |= {P.ATTEMPT_LIMIT, P.COOLDOWN, None} if at == DIAL_AT else {
+        P.OUTSIDE_CALLING_HOURS}
+    assert reached <= set(seen), seen
+
+
+def test_an_objection_after_t_the_dial_doors_count_it_a_replay_does_not(
+        maker: WorkspaceMaker) -> None:
+    """The one place the questions differ, on purpose (policy/table.py OBJECTIONS,
+    ERASURES): "may I dial at T?" counts an objection recorded after T (a number opted out
+    when asked is never dialable), "was the call at T lawful?" does not."""
+    ws, _ = _workspace(maker, 6)
+    phone = sorted(pl.read_csv(ws.report_dir("c") / "dialable.csv",
+                               infer_schema=False)["phone"])[0]
+    _import_calls(ws, [("t0", phone, "2026-11-23 11:00", "answered")], "calls")
+    assert gk(ws, "optout", "add", phone, "--channel", "operator", "--by", "a1",
+              "--at", "2026-11-24T09:00").exit_code == 0
+    when = parse_instant(DIAL_AT)
+    assert check_number(ws, phone, "telemarketing", at=when).answer.reason == P.OPTED_OUT
+    with running_service(ws, DIAL_AT) as service, service.client("agent") as dialer:
+        assert dialer.get("/v1/check", params={"phone": phone}).json()["reason"] == "OPTED_OUT"
+        assert dialer.post("/v1/check", json={"numbers": [phone]}).json()[0][
+            "reason"] == "OPTED_OUT"
+    assert _replayed(ws, [phone], "2026-11-23 11:20", "after") == {phone: (True, None)}

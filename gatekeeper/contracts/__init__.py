@@ -28,7 +28,14 @@ import polars as pl
 from .. import policy as P
 from ..agencies import Agency, discover_agencies
 from ..config import Workspace
-from ..dialing import RecordedSources, RunSnapshot, dial_context, dial_facts, load_snapshot
+from ..dialing import (
+    RecordedSources,
+    RunSnapshot,
+    asked_columns,
+    dial_context,
+    dial_facts,
+    load_snapshot,
+)
 from ..errors import InputError
 from ..ledger import Ledger
 from ..optouts import Journal, trusted_state
@@ -159,7 +166,7 @@ def _replay(ws: Workspace, chosen: pl.DataFrame, calls: pl.DataFrame,
         "phone", "region", "number_type", pl.col("out_started_at").alias("at"),
         runs["run_id"].alias("run_id"), campaign.alias("campaign"),
         pl.col("out_agency").alias("agency"), pl.col("out_caller_id").alias("caller_id"))
-    facts = dial_facts(asked, sources, config, PURPOSE, "replay")
+    facts = dial_facts(asked_columns(asked), sources, config, PURPOSE, "replay")
     # The context's instant is only the question's (the rules read each call's own).
     reasons = P.dial_reasons(facts, dial_context(config, PURPOSE, at[0]))
     return pl.DataFrame({"_i": chosen["_i"], "replay_reason": reasons,

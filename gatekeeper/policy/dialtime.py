@@ -143,10 +143,6 @@ def dial_reasons(facts: pl.DataFrame, ctx: Context) -> list[str | None]:
     read, each combination remembered."""
     key_ctx = dial_key(ctx)
     reason, inputs = _compiled(key_ctx)
-    if facts.height == 1:  # a GET: most likely a combination already evaluated
-        found, remembered = _REMEMBERED.get((key_ctx, facts.select(inputs).row(0)))
-        if found:
-            return [remembered]
     groups = (facts.select(inputs).with_row_index("_n")
               .group_by(inputs, maintain_order=True).agg("_n"))
     combos = groups.drop("_n")
@@ -179,10 +175,16 @@ def dial_answers(facts: pl.DataFrame, ctx: Context) -> list[DialAnswer]:
 
 
 def may_dial(facts: pl.DataFrame, ctx: Context) -> DialAnswer:
-    """The answer for one number: the evaluator on a one-row frame of facts."""
+    """The answer for one number: the evaluator on a one-row frame of facts, unless its
+    combination of facts was evaluated before (a GET, most of the time)."""
     if facts.height != 1:
         raise ValueError(f"may_dial answers one number, not {facts.height}")
-    return answer_of(facts.row(0, named=True), dial_reasons(facts, ctx)[0])
+    row = facts.row(0, named=True)
+    key_ctx = dial_key(ctx)
+    found, reason = _REMEMBERED.get((key_ctx, tuple(row[c] for c in _compiled(key_ctx)[1])))
+    if not found:
+        reason = dial_reasons(facts, ctx)[0]
+    return answer_of(row, reason)
 
 
 def answers_by_combination(facts: pl.DataFrame, ctx: Context

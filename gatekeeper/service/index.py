@@ -36,7 +36,8 @@ from ..columns import PURPOSES
 from ..config import Workspace
 from ..dialing import (
     RunSnapshot,
-    asked_frame,
+    asked_columns,
+    asked_one,
     dial_context,
     dial_facts,
     load_snapshot,
@@ -173,31 +174,29 @@ class HeldSources:
     def run(self, run_id: str) -> RunSnapshot | None:
         return self.snapshot if self.snapshot and self.snapshot.ref.run_id == run_id else None
 
-    def erased_at(self, phones: pl.Series) -> pl.Series:
-        return pl.Series("erased_at", [self.erased.get(p) for p in phones.to_list()],
-                         pl.Datetime("us"))
+    def erased_at(self, phones: list[str | None]) -> list[dt.datetime | None]:
+        return [self.erased.get(p) if p else None for p in phones]
 
-    def objected(self, phones: pl.Series, at: pl.Series, purpose: str) -> pl.Series:
-        """The tail's rule (optouts.active_optouts for one number's entries, in plain
+    def objected(self, phones: list[str | None], at: list[dt.datetime], purpose: str
+                 ) -> list[bool]:
+        """The tail's rule (optouts.active_optouts over one number's entries, in plain
         Python) for the few numbers asked that have any entry."""
         self.optouts.require_whole()
-        listed, instants = phones.to_list(), at.to_list()
-        with_entries = self.optouts.events.keys() & set(listed)
-        return pl.Series("opted_out", [
-            p in with_entries and self.optouts.opted_out(p, purpose, t, refresh=False)
-            is not None for p, t in zip(listed, instants, strict=True)], pl.Boolean)
+        with_entries = self.optouts.events.keys() & set(phones)
+        return [p in with_entries and self.optouts.opted_out(p, purpose, t, refresh=False)
+                is not None for p, t in zip(phones, at, strict=True)]
 
-    def call_counts(self, keys: np.ndarray, at: pl.Series, window_days: int,
+    def call_counts(self, keys: np.ndarray, at: list[dt.datetime], window_days: int,
                     cooldown_days: int) -> tuple[np.ndarray, np.ndarray]:
-        instants = at.unique()
-        if len(instants) != 1:
+        if len(set(at)) > 1:
             raise ValueError("the service answers at one instant")
-        when = instants[0]
         if len(keys) == 1:  # a GET: the index's lookup of one number (no arrays to build)
-            one = self.ledger.facts(int(keys[0]), when, window_days, cooldown_days)
+            one = self.ledger.facts(int(keys[0]), at[0], window_days, cooldown_days)
             return (np.array([one.attempts], np.int64),
                     np.array([one.last_refusal is not None], np.bool_))
-        return self.ledger.facts_of(keys, when, window_days, cooldown_days)
+        if not len(keys):
+            return np.zeros(0, np.int64), np.zeros(0, np.bool_)
+        return self.ledger.facts_of(keys, at[0], window_days, cooldown_days)
 
 
 class CheckIndex:
@@ -384,7 +383,7 @@ class CheckIndex:
             pl.lit(campaign, pl.String).alias("campaign"),
             pl.lit(agency, pl.String).alias("agency"),
             pl.lit(caller_id, pl.String).alias("caller_id"))
-        return (dial_facts(asked, sources, self.config, purpose, "dial"),
+        return (dial_facts(asked_columns(asked), sources, self.config, purpose, "dial"),
                 dial_context(self.config, purpose, now))
 
     def _said(self, answer: P.DialAnswer, purpose: str) -> dict[str, Any]:
@@ -398,16 +397,16 @@ class CheckIndex:
         knows (the run, erasures, the journal's tail, the ledger, the agencies)."""
         now, sources = self._sources(purpose, campaign)
         region, number_type = normalise_one(phone, self.jurisdiction)[2:]
-        asked = asked_frame([(phone, region, number_type, now,
-                              sources.snapshot.ref.run_id if sources.snapshot else None,
-                              campaign, agency, caller_id)])
+        asked = asked_one(phone, region, number_type, now,
+                          sources.snapshot.ref.run_id if sources.snapshot else None,
+                          campaign, agency, caller_id)
         facts = dial_facts(asked, sources, self.config, purpose, "dial")
         return self._said(P.may_dial(facts, dial_context(self.config, purpose, now)), purpose)
 
     def invalid(self, purpose: str) -> dict[str, Any]:
         """The answer for a value that is no number (POST /v1/check answers it in place)."""
         now = self.now()
-        asked = asked_frame([(None, None, None, now, None, None, None, None)])
+        asked = asked_one(None, None, None, now, None, None, None, None)
         sources = HeldSources({}, None, {}, self.optouts, self.ledger)
         facts = dial_facts(asked, sources, self.config, purpose, "dial")
         return self._said(P.may_dial(facts, dial_context(self.config, purpose, now)), purpose)
