@@ -37,7 +37,7 @@ def test_the_decision_table_page_is_gatekeeper_rules() -> None:
     # its fact is taken for the dial-time question and the replay.
     assert [r["code"] for r in rows[-len(DIAL_RULES):]] == [r.code for r in DIAL_RULES]
     assert all(r["taken"] for r in rows)
-    erased = [r for r in rows[-len(DIAL_RULES):] if r["code"] == "ERASED"][0]
+    erased = next(r for r in rows[-len(DIAL_RULES):] if r["code"] == "ERASED")
     assert "when asked" in erased["taken"] and "at or before T" in erased["taken"]
 
 
