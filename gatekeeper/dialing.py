@@ -128,9 +128,12 @@ ASKED_SCHEMA: dict[str, pl.DataType] = {
     "at": pl.Datetime("us"), "run_id": pl.String(), "campaign": pl.String(),
     "agency": pl.String(), "caller_id": pl.String()}
 
-Question = Literal["dial", "replay"]
-# "May I dial at T?" counts every journal entry recorded when asked (policy/table.py
-# OBJECTIONS): the journal's state after its last entry, whatever T.
+# "now": may I dial now? (the service; `check` without --at). "at": may I have dialled at
+# T? (`check --at`, PRODUCT.md: "as things stood then"). "replay": was the call at T
+# lawful? The table says what each takes (policy/table.py ERASURES, OBJECTIONS).
+Question = Literal["now", "at", "replay"]
+# "now" counts every journal entry recorded when asked: the journal's state after its last
+# entry (a service with a pinned clock still honours an objection it acknowledged).
 EVERY_ENTRY = dt.datetime(9999, 12, 31)
 
 
@@ -181,8 +184,9 @@ def dial_facts(asked: Mapping[str, Sequence[Any]], sources: DialSources, config:
     numbers and wherever the facts are kept.
 
     Erasures and objections are taken as the table says for the question (policy/table.py
-    ERASURES, OBJECTIONS): "dial" counts everything recorded when asked, "replay" what
-    stood at T. Everything else is taken at T for both.
+    ERASURES, OBJECTIONS): "now" counts everything recorded when asked; "at" every erasure
+    and the objections standing at T; "replay" what stood at T. Everything else is taken
+    at T for all three.
 
     Built column by column in plain lists and arrays, made a frame once: one number costs
     a fraction of a millisecond (a GET), 10,000 a few dozen (a POST)."""
@@ -190,9 +194,12 @@ def dial_facts(asked: Mapping[str, Sequence[Any]], sources: DialSources, config:
     phones, at = q["phone"], q["at"]
     keys = np.array([int(p[1:]) if p else -1 for p in phones], np.int64)
     erased_at = sources.erased_at(phones)
-    if question == "dial":
+    if question == "now":
         erased = [e is not None for e in erased_at]
         objected = sources.objected(phones, [EVERY_ENTRY] * len(phones), purpose)
+    elif question == "at":
+        erased = [e is not None for e in erased_at]
+        objected = sources.objected(phones, at, purpose)
     else:
         erased = [e is not None and e <= t for e, t in zip(erased_at, at, strict=True)]
         objected = sources.objected(phones, at, purpose)
@@ -382,7 +389,10 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
 
     The latest run of the campaign (or purpose) whose as_of is at or before `at`, the
     calls made before it, the calling hours and the agencies' manifests at it; erasures
-    and objections as recorded when asked (the dial-time question: policy/table.py)."""
+    and objections as the table takes them for the question (policy/table.py): without
+    `at`, everything recorded when asked; at a given instant, the objections standing then
+    ("as things stood", PRODUCT.md) and every erasure (the rows an answer rested on are
+    gone)."""
     config = ws.config()
     if purpose not in ("telemarketing", "survey"):
         raise InputError(f"unknown purpose '{purpose}'; accepted: telemarketing, survey")
@@ -408,7 +418,7 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
             journal.events, Ledger(ws.ledger_dir).calls(key_of(phone)))
     asked = asked_one(phone, region, number_type, when, record.run_id if record else None,
                       campaign, agency, caller_id)
-    facts = dial_facts(asked, sources, config, purpose, "dial")
+    facts = dial_facts(asked, sources, config, purpose, "now" if at is None else "at")
     answer = P.may_dial(facts, dial_context(config, purpose, when))
     rows: list[dict[str, Any]] = []
     if record and phone:

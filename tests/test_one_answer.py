@@ -245,11 +245,12 @@ def test_five_doors_give_one_answer(maker: WorkspaceMaker, seed: int, at: str,
     assert reached <= set(seen), seen
 
 
-def test_an_objection_after_t_the_dial_doors_count_it_a_replay_does_not(
+def test_an_objection_after_t_counts_now_not_for_t_or_a_replay(
         maker: WorkspaceMaker) -> None:
     """The one place the questions differ, on purpose (policy/table.py OBJECTIONS,
-    ERASURES): "may I dial at T?" counts an objection recorded after T (a number opted out
-    when asked is never dialable), "was the call at T lawful?" does not."""
+    ERASURES): "may I dial now?" counts every objection recorded (a number opted out when
+    asked is never dialable, the service's pinned clock notwithstanding); `check --at T`
+    and "was the call at T lawful?" answer as things stood at T."""
     ws, _ = _workspace(maker, 6)
     phone = sorted(pl.read_csv(ws.report_dir("c") / "dialable.csv",
                                infer_schema=False)["phone"])[0]
@@ -257,7 +258,8 @@ def test_an_objection_after_t_the_dial_doors_count_it_a_replay_does_not(
     assert gk(ws, "optout", "add", phone, "--channel", "operator", "--by", "a1",
               "--at", "2026-11-24T09:00").exit_code == 0
     when = parse_instant(DIAL_AT)
-    assert check_number(ws, phone, "telemarketing", at=when).answer.reason == P.OPTED_OUT
+    assert check_number(ws, phone, "telemarketing").answer.reason == P.OPTED_OUT  # now
+    assert check_number(ws, phone, "telemarketing", at=when).answer.dialable  # as it stood
     with running_service(ws, DIAL_AT) as service, service.client("agent") as dialer:
         assert dialer.get("/v1/check", params={"phone": phone}).json()["reason"] == "OPTED_OUT"
         assert dialer.post("/v1/check", json={"numbers": [phone]}).json()[0][

@@ -230,10 +230,12 @@ CODES: dict[str, Code] = _codes(
 # --- when facts are taken -----------------------------------------------------------------
 
 THE_NUMBER = Taken.always("the number itself, as normalised")
-# Erasures and objections are where the questions differ on purpose. "May I dial at T?"
+# Erasures and objections are where the questions differ on purpose. "May I dial now?"
 # is answered on everything recorded when it is asked: a number erased or opted out by
-# then is never answered dialable, whatever T (fail closed). "Was the call at T lawful?"
-# is answered on what stood at T: a later objection does not make an earlier call unlawful.
+# then is never answered dialable (fail closed). Asked about another instant (`check
+# --at T`), objections as they stood at T (PRODUCT.md: "as things stood then"), every
+# erasure still (the rows an answer rested on are gone). "Was the call at T lawful?" is
+# answered on what stood at T: a later objection does not make an earlier call unlawful.
 ERASURES = Taken(
     run="ever: every erasure recorded when the run is made",
     dial="ever: every erasure recorded when asked, one made after T too (the rows an "
@@ -241,8 +243,8 @@ ERASURES = Taken(
     replay="an erasure recorded at or before T")
 OBJECTIONS = Taken(
     run="standing at as_of: received at or before it and not withdrawn by then",
-    dial="standing once every journal entry recorded when asked is applied: an objection "
-         "received after T counts too (fail closed)",
+    dial="now: every journal entry recorded when asked is applied (fail closed); at a "
+         "given T (check --at): standing at T, received at or before T and not withdrawn",
     replay="standing at T: received at or before T and not withdrawn by then")
 AS_OF = Taken("as of the run's as_of", "as the run decided it (as of its as_of)",
               "as the run valid at T decided it (as of its as_of)")

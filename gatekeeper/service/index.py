@@ -383,7 +383,7 @@ class CheckIndex:
             pl.lit(campaign, pl.String).alias("campaign"),
             pl.lit(agency, pl.String).alias("agency"),
             pl.lit(caller_id, pl.String).alias("caller_id"))
-        return (dial_facts(asked_columns(asked), sources, self.config, purpose, "dial"),
+        return (dial_facts(asked_columns(asked), sources, self.config, purpose, "now"),
                 dial_context(self.config, purpose, now))
 
     def _said(self, answer: P.DialAnswer, purpose: str) -> dict[str, Any]:
@@ -400,7 +400,7 @@ class CheckIndex:
         asked = asked_one(phone, region, number_type, now,
                           sources.snapshot.ref.run_id if sources.snapshot else None,
                           campaign, agency, caller_id)
-        facts = dial_facts(asked, sources, self.config, purpose, "dial")
+        facts = dial_facts(asked, sources, self.config, purpose, "now")
         return self._said(P.may_dial(facts, dial_context(self.config, purpose, now)), purpose)
 
     def invalid(self, purpose: str) -> dict[str, Any]:
@@ -408,7 +408,7 @@ class CheckIndex:
         now = self.now()
         asked = asked_one(None, None, None, now, None, None, None, None)
         sources = HeldSources({}, None, {}, self.optouts, self.ledger)
-        facts = dial_facts(asked, sources, self.config, purpose, "dial")
+        facts = dial_facts(asked, sources, self.config, purpose, "now")
         return self._said(P.may_dial(facts, dial_context(self.config, purpose, now)), purpose)
 
     def check_many(self, numbers: pl.DataFrame, purpose: str, campaign: str | None = None,
