@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from . import KEY, LEDGER_SCHEMA, OUTCOMES, Ledger, Segment, conform, wal_calls
+from . import KEY, OUTCOMES, Ledger, Segment, frame_of, wal_calls
 
 # What the index reads of a segment: the call's identity and what the contact rules count.
 INDEXED: list[str] = ["agency", "call_id", "phone_key", "started_at", "direction", "outcome"]
@@ -38,10 +38,16 @@ def contact_facts() -> list[pl.Expr]:
             (~known | (outcome == "refused")).fill_null(True).alias("refused")]
 
 
+# built once: building them was a good part of what a request's few calls cost
+_FACTS = contact_facts()
+
+# (agency, call_id) as one 64-bit integer: the index's identity of a call (in memory only:
+# polars' hash is stable within one process, which is all it is used for).
+_HASH = pl.concat_str(KEY, separator="\x1f").hash().alias("_hash")
+
+
 def _hashes(frame: pl.DataFrame) -> pl.Series:
-    """(agency, call_id) as one 64-bit integer: the index's identity of a call (in memory
-    only: polars' hash is stable within one process, which is all it is used for)."""
-    return frame.select(pl.concat_str(KEY, separator="\x1f")).to_series().hash()
+    return frame.select(_HASH).to_series()
 
 
 class LedgerIndex:
@@ -149,13 +155,12 @@ class LedgerIndex:
         """calls.jsonl's calls join the index, each also kept as first stored. Their
         facts are contact_facts' (one definition); the per-number lists they join are a
         request's few, kept apart from the sorted arrays so no request re-sorts 10M."""
-        hashes = _hashes(calls)
-        facts = calls.select(pl.col("phone_key"), *contact_facts()).with_columns(
-            pl.Series("_seen", self._seen(hashes)), hashes.alias("_hash"))
-        for row, (key, t, counted, refused, seen, value) in zip(
-                calls.iter_rows(named=True), facts.iter_rows(), strict=True):
+        facts = calls.select(pl.col("phone_key"), *_FACTS, _HASH)
+        seen = self._seen(facts["_hash"]).tolist()
+        for row, (key, t, counted, refused, value), held in zip(
+                calls.iter_rows(named=True), facts.iter_rows(), seen, strict=True):
             self.first.setdefault(value, row)
-            if seen:  # a compaction moved it into a segment already read
+            if held:  # a compaction moved it into a segment already read
                 continue
             self.seen_new.add(value)
             if key is not None:
@@ -169,20 +174,19 @@ class LedgerIndex:
                 self._hold(calls)
                 self.wal_position = end
 
-    def first_stored(self, keys: pl.DataFrame) -> pl.DataFrame:
-        """These calls (agency, call_id) as first stored, those the ledger holds: from
+    def first_stored(self, calls: pl.DataFrame) -> pl.DataFrame:
+        """These calls (by agency and call_id) as first stored, those the ledger holds: from
         memory when they came through calls.jsonl, else from the segments (a retry of a
         call compacted or imported). Ledger.record asks, under the ledger's lock."""
-        hashes = _hashes(keys)
+        hashes = _hashes(calls)
         with self.lock:
-            seen = self._seen(hashes)
-            held = [self.first.get(int(v)) for v in hashes.filter(pl.Series(seen))]
-        rows = [row for row in held if row is not None]
-        found = conform(pl.DataFrame(rows, schema=LEDGER_SCHEMA))
-        missing = keys.filter(pl.Series(seen)).join(found, on=KEY, how="anti")
-        if missing.is_empty():
+            seen = np.flatnonzero(self._seen(hashes))
+            held = [(n, self.first.get(int(hashes[n]))) for n in seen.tolist()]
+        found = frame_of([row for _, row in held if row is not None])
+        missing = [n for n, row in held if row is None]
+        if not missing:
             return found
-        return pl.concat([found, self.ledger.first_of(missing)])
+        return pl.concat([found, self.ledger.first_of(calls[missing].select(KEY))])
 
     def facts(self, phone_key: int, at: dt.datetime, window_days: int,
               cooldown_days: int) -> CallFacts:
