@@ -32,7 +32,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -101,31 +101,15 @@ class Recorded:
 
 @dataclass
 class _Request:
-    """One caller's calls waiting to be written with the others (group commit): a
-    request's as it sent them (made a frame with the batch's, by the writer: one frame
-    operation for all, none while the writer holds the interpreter), an export's a frame."""
+    """One caller's calls waiting to be written with the others (group commit)."""
 
-    sent: pl.DataFrame | Sequence[dict[str, Any]]
+    calls: pl.DataFrame  # LEDGER_SCHEMA
     journal: Journal | None
     source: str
     objections: pl.DataFrame | None
-    calls: pl.DataFrame = field(default_factory=empty_calls)  # `sent`, in LEDGER_SCHEMA
     done: bool = False
     result: Recorded | None = None
     error: BaseException | None = None
-
-
-def _framed(pending: list[_Request]) -> None:
-    """Each request's calls as a frame: the requests' dicts made one frame at once."""
-    sent = [r.sent for r in pending if not isinstance(r.sent, pl.DataFrame)]
-    made = frame_of([row for rows in sent for row in rows])
-    offset = 0
-    for request in pending:
-        if isinstance(request.sent, pl.DataFrame):
-            request.calls = conform(request.sent)
-        else:
-            request.calls = made.slice(offset, len(request.sent))
-            offset += len(request.sent)
 
 
 class Follower(Protocol):
@@ -397,7 +381,9 @@ class Ledger:
         Requests that arrive while another is being written wait and are then written
         together, one append and one fsync for all (group commit): one at a time, at ~5 ms
         each behind one lock, 200 requests a second would queue without end."""
-        mine = _Request(calls, journal, source, objections)
+        # made a frame by its caller: a request that cannot be fails alone, not its batch
+        frame = conform(calls) if isinstance(calls, pl.DataFrame) else frame_of(calls)
+        mine = _Request(frame, journal, source, objections)
         with self._queue_lock:
             self._queue.append(mine)
         with self._leader:  # whoever holds it writes everything waiting, its own included
@@ -433,13 +419,11 @@ class Ledger:
         if not request.source.startswith("import:") or not any(
                 s.source == request.source for s in self.segments()):
             return False
-        empty = conform(pl.DataFrame())
-        request.result = Recorded(empty, empty, empty, same_file=True)
+        request.result = Recorded(empty_calls(), empty_calls(), empty_calls(), same_file=True)
         return True
 
     def _record_locked(self, pending: list[_Request]) -> None:
         """Steps 1-4 of `record` for the requests of one batch."""
-        _framed(pending)
         rows = pl.concat([r.calls for r in pending])
         before = self._stored_before(rows)
         if before.is_empty() and rows["call_id"].n_unique() == rows.height:
@@ -489,7 +473,7 @@ class Ledger:
         if self.follower is not None:
             return self.follower.first_stored(calls)
         held = self.recorded(calls.select(KEY))
-        return self.first_of(held) if held.height else conform(pl.DataFrame())
+        return self.first_of(held) if held.height else empty_calls()
 
     def _legs(self, marked: pl.DataFrame) -> pl.DataFrame:
         """Calls already stored that an export now reports with another outcome, for the
