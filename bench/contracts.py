@@ -47,7 +47,7 @@ the check after the first run reports such contracts. The other contracts go to
 fresh mobile numbers, one each. The remaining calls (~98% of --calls) are background: the
 dialers' month to --numbers other numbers (bench/ledger.py's generator, its times moved
 into the month's calling hours and its agents to the 200), never to a contract's number.
-All of it is generated columnar (numpy/polars) and written by Ledger.import_calls as
+All of it is generated columnar (numpy/polars) and written by Ledger.record as
 --segments imports sorted by time (about one a day, as daily dialer exports arrive).
 
 Each contract's intended status and reason is kept beside the file; after the first
@@ -429,8 +429,9 @@ def build(ws: Workspace, parent: Path, args: argparse.Namespace) -> dict[str, fl
     ledger = Ledger(ws.ledger_dir)
     size = -(-calls.height // args.segments)
     for n, start in enumerate(range(0, calls.height, size)):
-        _stored, repeated, _ = ledger.import_calls(calls.slice(start, size),
-                                                   f"contracts-{args.seed}-{n}", None)
+        # synthetic history: no journal, its `optout` calls are no objections (as before)
+        repeated = ledger.record(calls.slice(start, size), None,
+                                 source=f"import:contracts-{args.seed}-{n}").repeated.height
         if repeated:
             raise SystemExit(f"synthetic calls repeated: {repeated}")
     return {"generate": generated - begin, "write": time.perf_counter() - generated,

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from .agencies import discover_agencies
 from .config import Workspace
 from .digest import sha256_file
@@ -22,7 +20,7 @@ from .errors import InputError
 from .ledger import Ledger
 from .ledger.imports import read_export
 from .normalise import key_of, phone_of
-from .optouts import AppendResult, Journal, optouts_from_calls
+from .optouts import Journal
 from .timeutil import local_iso
 
 
@@ -52,18 +50,12 @@ def import_calls(ws: Workspace, file: Path, agency_id: str) -> CallImport:
         raise InputError("file not found", file=file)
     source = sha256_file(file)
     export = read_export(file, agency, jurisdiction=ws.config().jurisdiction)
-    journal = Journal(ws.journal_path)
-    optouts = [0]
-
-    def record_objections(objections: pl.DataFrame) -> AppendResult:
-        result = optouts_from_calls(journal, objections)
-        optouts[0] += len(result.entries)
-        return result
-
-    stored, repeated, same = Ledger(ws.ledger_dir).import_calls(
-        export.calls, source, record_objections, objections=export.objections)
-    return CallImport(file, agency.id, export.rows, stored, repeated, same, optouts[0],
-                      export.legs, export.skipped)
+    recorded = Ledger(ws.ledger_dir).record(
+        export.calls, Journal(ws.journal_path), source=f"import:{source}",
+        objections=export.objections)
+    return CallImport(file, agency.id, export.rows, recorded.stored.height,
+                      export.calls.height - recorded.stored.height, recorded.same_file,
+                      recorded.optouts, export.legs, export.skipped)
 
 
 def calls_of(ws: Workspace, value: str) -> list[dict[str, Any]]:

@@ -435,10 +435,11 @@ def test_backup_and_audit_of_a_ledger_with_more_segments_than_file_handles(
     ledger = Ledger(root / "data" / "ledger")
     at = dt.datetime(2026, 11, 20, 9)
     for n in range(300):
-        ledger.import_calls(conform(pl.DataFrame({
+        ledger.record(conform(pl.DataFrame({
             "agency": ["connecto"], "call_id": [f"c{n}"], "phone": ["+393331234567"],
             "phone_key": [393331234567], "direction": ["outbound"], "started_at": [at],
-            "outcome": ["no_answer"], "recorded_at": [at], "via": ["import"]})), f"s{n}")
+            "outcome": ["no_answer"], "recorded_at": [at], "via": ["import"]})), None,
+            source=f"import:s{n}")
 
     def limited() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))

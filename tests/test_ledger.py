@@ -19,7 +19,7 @@ from gatekeeper.ledger import (
     conform,
     facts_many,
 )
-from gatekeeper.optouts import Journal, optouts_from_calls
+from gatekeeper.optouts import Journal
 from gatekeeper.timeutil import ROME, instants
 
 T0 = dt.datetime(2026, 11, 20, 9, 0)  # naive UTC
@@ -37,24 +37,25 @@ def _calls(*rows: tuple[str, str, dt.datetime, str], agency: str = "callpro",
 
 def test_a_call_reported_twice_is_stored_once_and_answered_as_first_stored(
         tmp_path: Path) -> None:
-    index = LedgerIndex(Ledger(tmp_path / "ledger"))
-    first = index.record(_calls(("c1", "+393331234567", T0, "answered")))
-    assert len(first.stored) == 1 and not first.repeated
-    again = index.record(_calls(("c1", "+393331234567", T0 + DAY, "sale"),
-                                ("c2", "+393331234567", T0, "busy")))
-    assert [c["call_id"] for c in again.stored] == ["c2"]
-    assert [(c["call_id"], c["outcome"]) for c in again.repeated] == [("c1", "answered")]
+    ledger = Ledger(tmp_path / "ledger")
+    LedgerIndex(ledger)  # the service's: the writer asks it what is held
+    journal = Journal(tmp_path / "optouts.jsonl")
+    first = ledger.record(_calls(("c1", "+393331234567", T0, "answered")), journal)
+    assert first.stored.height == 1 and first.repeated.is_empty()
+    again = ledger.record(_calls(("c1", "+393331234567", T0 + DAY, "sale"),
+                                 ("c2", "+393331234567", T0, "busy")), journal)
+    assert again.stored["call_id"].to_list() == ["c2"]
+    assert again.repeated.select("call_id", "outcome").rows() == [("c1", "answered")]
     # The same call_id of another agency is another call.
-    other = index.record(_calls(("c1", "+393331234567", T0, "answered"), agency="connecto"))
-    assert len(other.stored) == 1
+    other = ledger.record(_calls(("c1", "+393331234567", T0, "answered"), agency="connecto"),
+                          journal)
+    assert other.stored.height == 1
     assert Ledger(tmp_path / "ledger").calls().height == 3
 
 
 def test_an_optout_outcome_records_the_objection_first(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "optouts.jsonl")
-    index = LedgerIndex(Ledger(tmp_path / "ledger"))
-    index.record(_calls(("c9", "+393331234567", T0, "optout")),
-                 lambda objections, **kw: optouts_from_calls(journal, objections, **kw))
+    Ledger(tmp_path / "ledger").record(_calls(("c9", "+393331234567", T0, "optout")), journal)
     event = journal.read().events.row(0, named=True)
     assert (event["phone"], event["channel"], event["recorded_by"]) == (
         "+393331234567", "operator", "a7")
@@ -67,27 +68,25 @@ def test_an_objection_under_a_reused_call_id_is_recorded_once_and_the_clash_said
     as a mere repeat, and resending it must not record it again (a withdrawal since would
     be undone); a true retry of a call is no clash at all."""
     journal = Journal(tmp_path / "optouts.jsonl")
-    index = LedgerIndex(Ledger(tmp_path / "ledger"))
-
-    def objections(frame: pl.DataFrame, **kw: Any) -> Any:
-        return optouts_from_calls(journal, frame, **kw)
+    ledger = Ledger(tmp_path / "ledger")
+    LedgerIndex(ledger)
 
     def record(*rows: tuple[str, str, dt.datetime, str]) -> Any:
-        return index.record(_calls(*rows), objections)
+        return ledger.record(_calls(*rows), journal)
 
     def phones() -> list[str]:
         return journal.read().events["phone"].to_list()
 
-    assert record(("c1", "+393331234567", T0, "answered")).stored
+    assert record(("c1", "+393331234567", T0, "answered")).stored.height
     retry = record(("c1", "+393331234567", T0, "answered"))
-    assert (retry.stored, retry.clashes, retry.optouts) == ([], [], 0)
+    assert (retry.stored.height, retry.clashes.height, retry.optouts) == (0, 0, 0)
     reused = record(("c1", "+393339999999", T0 + DAY, "optout"))
-    assert not reused.stored and reused.optouts == 1
-    assert [c["phone"] for c in reused.clashes] == ["+393339999999"]
-    assert [c["phone"] for c in reused.repeated] == ["+393331234567"]  # as first stored
+    assert reused.stored.is_empty() and reused.optouts == 1
+    assert reused.clashes["phone"].to_list() == ["+393339999999"]
+    assert reused.repeated["phone"].to_list() == ["+393331234567"]  # as first stored
     assert phones() == ["+393339999999"]
     resent = record(("c1", "+393339999999", T0 + DAY, "optout"))  # the dialer retries it
-    assert resent.optouts == 0 and resent.clashes and phones() == ["+393339999999"]
+    assert resent.optouts == 0 and resent.clashes.height and phones() == ["+393339999999"]
     # Objected, withdrew, objected again on a later call that reused the id: recorded.
     assert record(("w1", "+393338888888", T0 - 20 * DAY, "optout")).optouts == 1
     again = record(("w1", "+393338888888", T0, "optout"))
@@ -95,33 +94,68 @@ def test_an_objection_under_a_reused_call_id_is_recorded_once_and_the_clash_said
     # The same clash twice in one batch: one objection.
     both = record(("c2", "+393331111111", T0, "busy"), ("c2", "+393332222222", T0, "optout"),
                   ("c2", "+393332222222", T0, "optout"))
-    assert len(both.stored) == 1 and both.optouts == 1 and phones()[-1] == "+393332222222"
+    assert both.stored.height == 1 and both.optouts == 1 and phones()[-1] == "+393332222222"
     # An export does the same: a reused id's objection (in the ledger, or earlier in the
     # file) is recorded, once, however often the export is sent again.
-    ledger = Ledger(tmp_path / "ledger")
+    files = Ledger(tmp_path / "ledger")  # `calls import`: no index, the files are asked
     rows = _calls(("c1", "+393334444444", T0, "optout"), ("c1", "+393331234567", T0, "answered"),
                   ("c5", "+393335555555", T0, "busy"), ("c5", "+393336666666", T0, "optout"))
     before = len(phones())
-    assert ledger.import_calls(rows, "sha-x", objections)[:2] == (1, 3)
+    assert files.record(rows, journal, source="import:sha-x").stored.height == 1
     assert phones()[before:] == ["+393334444444", "+393336666666"]
-    assert ledger.import_calls(rows, "sha-y", objections)[:2] == (0, 4)  # re-exported
+    again = files.record(rows, journal, source="import:sha-y")  # re-exported
+    assert (again.stored.height, again.repeated.height) == (0, 4)
     assert len(phones()) == before + 2
 
 
-def test_compaction_and_imports_keep_every_call_once(tmp_path: Path) -> None:
+def test_requests_written_together_are_each_told_what_became_of_their_own_calls(
+        tmp_path: Path) -> None:
+    """The service's requests arrive from many threads and are written together (one
+    append, one fsync): each request is answered for its own calls only, a call two of
+    them report is stored once (and repeated for the other, as first stored), and its
+    objection is in the journal once."""
+    from concurrent.futures import ThreadPoolExecutor
+
     ledger = Ledger(tmp_path / "ledger")
     index = LedgerIndex(ledger)
-    index.record(_calls(("c1", "+393331234567", T0, "answered"),
-                        ("c2", "+393331234568", T0, "busy")))
+    journal = Journal(tmp_path / "optouts.jsonl")
+    shared = ("shared", "+393330000001", T0, "optout")
+
+    def post(n: int) -> Any:
+        return ledger.record(_calls((f"c{n}", f"+39333{1000000 + n}", T0, "busy"), shared),
+                             journal)
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(post, range(64)))
+    for n, result in enumerate(results):
+        assert set(result.stored["call_id"]) - {"shared"} == {f"c{n}"}
+        assert result.clashes.is_empty()
+    assert sum("shared" in r.stored["call_id"] for r in results) == 1
+    assert sum(r.repeated.height for r in results) == 63
+    assert sum(r.optouts for r in results) == 1
+    assert journal.read().events["phone"].to_list() == ["+393330000001"]
+    assert ledger.calls().height == 65
+    assert index.facts(393330000001, T0 + DAY, 30, 60).attempts == 1
+
+
+def test_compaction_and_imports_keep_every_call_once(tmp_path: Path) -> None:
+    service = Ledger(tmp_path / "ledger")
+    index = LedgerIndex(service)
+    journal = Journal(tmp_path / "optouts.jsonl")
+    service.record(_calls(("c1", "+393331234567", T0, "answered"),
+                          ("c2", "+393331234568", T0, "busy")), journal)
+    ledger = Ledger(tmp_path / "ledger")  # `calls import`, another process
     assert ledger.compact() == 2 and ledger.wal.stat().st_size == 0
-    stored, repeated, same = ledger.import_calls(
+    imported = ledger.record(
         _calls(("c2", "+393331234568", T0, "busy"), ("c3", "+393331234569", T0, "refused")),
-        "sha-1")
-    assert (stored, repeated, same) == (1, 1, False)
-    assert ledger.import_calls(_calls(("c4", "+393331234569", T0, "sale")), "sha-1")[2]
+        journal, source="import:sha-1")
+    assert (imported.stored.height, imported.repeated.height, imported.same_file) == (
+        1, 1, False)
+    assert ledger.record(_calls(("c4", "+393331234569", T0, "sale")), journal,
+                         source="import:sha-1").same_file
     index.refresh()
-    again = index.record(_calls(("c3", "+393331234569", T0, "refused")))
-    assert not again.stored and [c["outcome"] for c in again.repeated] == ["refused"]
+    again = service.record(_calls(("c3", "+393331234569", T0, "refused")), journal)
+    assert again.stored.is_empty() and again.repeated["outcome"].to_list() == ["refused"]
     assert sorted(ledger.calls()["call_id"].to_list()) == ["c1", "c2", "c3"]
 
 
@@ -141,7 +175,8 @@ def test_attempts_and_refusals_count_inside_their_windows_only(tmp_path: Path) -
     refused = [("r1", phone, at - 60 * DAY, "refused")]  # exactly 60 days: over
     ledger = Ledger(tmp_path / "ledger")
     index = LedgerIndex(ledger)
-    index.record(pl.concat([_calls(*rows), inbound, _calls(*refused)]))
+    ledger.record(pl.concat([_calls(*rows), inbound, _calls(*refused)]),
+                  Journal(tmp_path / "optouts.jsonl"))
     from_files = call_facts(ledger.calls(int(phone[1:])), at, 30, 60)
     from_memory = index.facts(int(phone[1:]), at, 30, 60)
     assert from_files == from_memory
@@ -169,12 +204,15 @@ def test_a_torn_line_is_dropped_before_the_next_call_is_written(tmp_path: Path) 
     """A service killed mid-write leaves half a line it never acknowledged; the next call
     must not be glued to it (that would make both unreadable)."""
     ledger = Ledger(tmp_path / "ledger")
-    index = LedgerIndex(ledger)
-    index.record(_calls(("a", "+393331234567", T0, "answered")))
+    LedgerIndex(ledger)
+    journal = Journal(tmp_path / "optouts.jsonl")
+    ledger.record(_calls(("a", "+393331234567", T0, "answered")), journal)
     with ledger.wal.open("ab") as handle:
         handle.write(b'{"agency": "connecto", "call_id": "b", "pho')
     assert ledger.calls()["call_id"].to_list() == ["a"]
-    LedgerIndex(ledger).record(_calls(("c", "+393331234567", T0 + DAY, "busy")))
+    restarted = Ledger(tmp_path / "ledger")
+    LedgerIndex(restarted)
+    restarted.record(_calls(("c", "+393331234567", T0 + DAY, "busy")), journal)
     assert ledger.calls()["call_id"].to_list() == ["a", "c"]
     assert ledger.wal.read_bytes().count(b"\n") == 2 and ledger.wal.read_bytes().endswith(b"\n")
 

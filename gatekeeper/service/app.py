@@ -46,7 +46,7 @@ from ..errors import (
 from ..jurisdictions import Jurisdiction
 from ..ledger import DIRECTIONS, OUTCOMES
 from ..normalise import key_of, normalise, phone_of
-from ..optouts import Journal, add_optout, optouts_from_calls
+from ..optouts import Journal, add_optout
 from ..timeutil import local_iso, now_utc, parse_instant
 from .console import Console, console_error, for_people
 from .console.auth import COOKIE, Sessions, same_token
@@ -413,12 +413,10 @@ async def post_calls(request: Request) -> JSONResponse:
     where: Jurisdiction = request.app.state.jurisdiction
     calls = [_call(e, caller, n, agencies, where) for n, e in enumerate(entries)]
     journal: Journal = request.app.state.journal
-    recorded = await asyncio.to_thread(
-        index.ledger.record, calls,
-        lambda objections, **kw: optouts_from_calls(journal, objections, **kw))
+    recorded = await asyncio.to_thread(index.ledger.ledger.record, calls, journal)
     # 409 when nothing new was stored and a call id was reused for another call: the dialer
     # must notice (an objection among them was recorded all the same).
-    status = 201 if recorded.stored else 409 if recorded.clashes else 200
+    status = 201 if recorded.stored.height else 409 if recorded.clashes.height else 200
     zone = index.jurisdiction.timezone_name
     body = {"stored": _calls_json(recorded.stored, zone),
             "already_recorded": _calls_json(recorded.repeated, zone),
@@ -429,22 +427,23 @@ async def post_calls(request: Request) -> JSONResponse:
         body["warnings"] = [f"no agency '{a}' in agencies/ (known: {', '.join(sorted(known))})"
                             f"; its calls are kept as evidence, and checks naming it answer "
                             "AGENCY_NOT_AUTHORISED" for a in unknown]
-    if recorded.clashes:
+    if recorded.clashes.height:
         body["conflicts"] = [
             {"agency": c["agency"], "call_id": c["call_id"],
              "message": f"call_id {c['call_id']} of {c['agency']} was already recorded for "
                         "another call (see already_recorded); each call needs its own id"
                         + ("; the objection was recorded" if c["outcome"] == "optout"
-                           else "; this one was not stored")} for c in recorded.clashes]
+                           else "; this one was not stored")}
+            for c in recorded.clashes.iter_rows(named=True)]
     return JSONResponse(body, status_code=status)
 
 
-def _calls_json(calls: list[dict[str, Any]], zone: str) -> list[dict[str, Any]]:
+def _calls_json(calls: pl.DataFrame, zone: str) -> list[dict[str, Any]]:
     """Calls as the API shows them (instants in local time with their offset)."""
     return [{**{k: v for k, v in row.items() if k != "phone_key"},
              "started_at": local_iso(row["started_at"], zone),
              "recorded_at": local_iso(row["recorded_at"], zone)}
-            for row in calls]
+            for row in calls.iter_rows(named=True)]
 
 
 def disclosure(request: Request) -> JSONResponse:
