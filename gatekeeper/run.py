@@ -34,6 +34,7 @@ from .optouts import Journal, JournalState, active_optouts, trusted_state
 from .outfile import report_folder
 from .overlap import WriteBehind, read_ahead
 from .progress import Progress
+from .registry import rpo_status
 from .registry.adapters import ADAPTERS
 from .reports import add_counts, source_counts, source_report
 from .store import Store
@@ -98,8 +99,7 @@ class Facts:
     def read(cls, store: Store, ctx: P.Context, journal: JournalState,
              phone: str | None = None) -> Facts:
         keys = phone_key(pl.col("phone")).alias("phone_key")
-        rpo = rpo_store.status(store, ctx.as_of, phone).drop("phone", strict=False).sort(
-            "phone_key")
+        rpo = rpo_status(store, ctx.as_of, phone).drop("phone", strict=False).sort("phone_key")
         erased = people_store.erased_numbers(store)
         if phone:
             erased = erased.filter(pl.col("phone") == phone)

@@ -26,6 +26,7 @@ from ..errors import InputError, RegistryError
 from ..jurisdictions import Jurisdiction
 from ..normalise import normalise, phone_key
 from ..outfile import output_path
+from ..policy import registration
 from ..progress import Progress
 from ..store import Store
 from ..store import rpo as rpo_store
@@ -259,8 +260,10 @@ def rederive(request: bytes, response: bytes, adapter: str,
 
 
 def rpo_status(store: Store, as_of: dt.datetime, phone: str | None = None) -> pl.DataFrame:
-    """Per number (or for one), what the checks up to as_of prove (see store.rpo.status)."""
-    return rpo_store.status(store, as_of, phone)
+    """Per number (or for one), what the checks up to as_of prove: phone (for one number),
+    phone_key, rpo_checked_at and the named facts registered and registration_bound
+    (policy/registration.py reasons over the store's summary of the answers)."""
+    return registration.status(rpo_store.check_summary(store, as_of, phone))
 
 
 def exchanges_until(store: Store, as_of: dt.datetime) -> list[str]:
