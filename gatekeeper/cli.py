@@ -317,15 +317,16 @@ def rpo_request(ctx: click.Context, out: str, as_of: str | None) -> None:
     from pathlib import Path
 
     from .next_steps import run_command
-    from .registry import write_request
+    from .registry.adapters import for_files
     from .store import Store
     from .timeutil import now_utc
 
     ws = _workspace(ctx)
-    days = ws.config().policy.rpo_validity_days
+    config = ws.config()
     with Store(ws.store_path, read_only=True) as store:
-        count = write_request(store, Path(out), _instant(as_of, "--as-of") or now_utc(), days,
-                              ws.config().jurisdiction)
+        count = for_files(config).request(store, Path(out),
+                                          _instant(as_of, "--as-of") or now_utc(),
+                                          config.policy.rpo_validity_days, config.jurisdiction)
     click.echo(f"{count:,} numbers to check written to {out}")
     _print_next_steps([f"upload {out} to the RPO, then record its answer: gatekeeper rpo "
                        f"import --request {out} --response ANSWER_FILE"] if count else
@@ -349,17 +350,18 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
     import datetime as dt
     from pathlib import Path
 
-    from .registry import import_exchange
+    from .registry.adapters import for_files
     from .store import Store
     from .timeutil import local_words, now_utc
 
     ws = _workspace(ctx)
-    zone = ws.config().jurisdiction.timezone_name
+    config = ws.config()
+    zone = config.jurisdiction.timezone_name
     with Store(ws.store_path) as store, TerminalProgress() as progress:
-        result = import_exchange(store, Path(request), Path(response),
-                                 ws.config().jurisdiction,
-                                 checked_at=_instant(checked_at, "--checked-at"),
-                                 progress=progress, same_as_request=same_as_request)
+        result = for_files(config).record(store, Path(request), Path(response),
+                                          config.jurisdiction,
+                                          checked_at=_instant(checked_at, "--checked-at"),
+                                          progress=progress, same_as_request=same_as_request)
     if result.already_imported:
         click.echo(f"already imported as {result.exchange_id}; nothing changed")
     elif not checked_at:
@@ -398,25 +400,16 @@ def rpo_check(ctx: click.Context, as_of: str | None, dry_run: bool, base_url: st
     """The RPO round trip through the web service: only numbers without a valid result."""
     from pathlib import Path
 
-    from .errors import ConfigError
-    from .registry.adapters import ADAPTERS
-    from .registry.http import HttpSettings
-    from .registry.http import rpo_check as do_check
+    from .registry.adapters import CheckOptions, for_check
     from .timeutil import now_utc
 
     ws = _workspace(ctx)
-    config = ws.config()
-    adapter = ADAPTERS[config.registry.adapter]
-    if not adapter.automatic and not base_url:
-        raise ConfigError(f"[registry] adapter is '{adapter.name}': {adapter.how}; or set "
-                          "adapter = \"http\" (or pass --base-url)",
-                          file=ws.config_path, key="registry.adapter")
-    settings = HttpSettings.from_config(ws, config, base_url=base_url,
-                                        tls_dir=Path(tls_dir) if tls_dir else None,
-                                        batch_size=batch_size, poll_timeout=poll_timeout)
+    options = CheckOptions(base_url=base_url, tls_dir=Path(tls_dir) if tls_dir else None,
+                           batch_size=batch_size, poll_timeout=poll_timeout)
+    adapter = for_check(ws.config(), base_url=base_url)
     with TerminalProgress() as progress:
-        report = do_check(ws, settings, _instant(as_of, "--as-of") or now_utc(),
-                          dry_run=dry_run, progress=progress)
+        report = adapter.check(ws, _instant(as_of, "--as-of") or now_utc(), options,
+                               dry_run=dry_run, progress=progress)
     price = report.price_per_number
     if dry_run:
         click.echo(f"would submit {report.to_submit:,} of {report.candidates:,} numbers "

@@ -26,7 +26,7 @@ from .normalise import normalise, phone_key
 from .optouts import Journal
 from .overlap import read_ahead
 from .progress import Progress
-from .registry.adapters import ADAPTERS
+from .registry.adapters import configured
 from .sources.fields import to_canonical
 from .sources.manifest import Manifest, discover_all
 from .sources.readers import RawTable, data_place, read_source
@@ -247,7 +247,7 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = (),
                                          "load", now_utc())
     inline = inline_suppliers(manifests, workspace.root, rome_date(now_utc()))
     steps = after_load(len(results), sum(not r.unchanged for r in results), len(failures),
-                       ADAPTERS[workspace.config().registry.adapter].automatic)
+                       configured(workspace.config()).automatic)
     return LoadReport(results, failures, recorded, inline, steps)
 
 

@@ -35,7 +35,7 @@ from .outfile import report_folder
 from .overlap import WriteBehind, read_ahead
 from .progress import Progress
 from .registry import rpo_status
-from .registry.adapters import ADAPTERS
+from .registry.adapters import configured
 from .reports import add_counts, source_counts, source_report
 from .store import Store
 from .store import evidence as evidence_store
@@ -274,7 +274,7 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
                 pl.concat([dialable.with_columns(phone_key(pl.col("phone")).alias("phone_key")),
                            not_listed], how="diagonal"))
     steps = after_run(summary, versions.select("kind", "purposes").to_dicts(), purpose,
-                      campaign, ADAPTERS[config.registry.adapter].automatic)
+                      campaign, configured(config).automatic)
     return RunResult(run_id, campaign, purpose, summary["as_of"], target, summary, outputs,
                      renamed + journal.warnings() + stale(ws, versions), steps)
 

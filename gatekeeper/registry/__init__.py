@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import polars as pl
 import pyarrow as pa
@@ -31,17 +29,8 @@ from ..progress import Progress
 from ..store import Store
 from ..store import rpo as rpo_store
 from ..timeutil import iso, local_words, now_utc
-from . import wire
 
 CHECK_SCHEMA = {"phone": pl.String, "registered": pl.Boolean, "registered_at": pl.Datetime("us")}
-
-
-class RegistryAdapter(Protocol):
-    """Turns national numbers into check results (phone E.164, registered, registered_at)."""
-
-    name: str
-
-    def check(self, numbers: list[str]) -> pl.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -236,17 +225,10 @@ def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
     return ImportResult(exchange_id, checked_at, rows.height, registered)
 
 
-def rederive(request: bytes, response: bytes, adapter: str,
-             jurisdiction: Jurisdiction) -> pl.DataFrame:
-    """The checks an exchange's kept files prove (phone, registered): what audit verify
-    compares the stored checks with."""
-    if adapter == "http":
-        asked = pl.Series("phone", request.decode().split(), dtype=pl.String)
-        kept = pl.Series("n", wire.parse_result(json.loads(response)).cleansed,
-                         dtype=pl.String)
-        answered = kept.to_frame("n").select(jurisdiction.international(pl.col("n")))
-        return pl.DataFrame({"phone": asked}).select("phone", (~pl.col("phone").is_in(
-            answered.to_series().implode())).alias("registered"))
+def rederive_files(request: bytes, response: bytes, jurisdiction: Jurisdiction
+                   ) -> pl.DataFrame:
+    """The checks a file exchange's kept files prove (phone, registered): what audit
+    verify compares the stored checks with (adapters.FileExchange)."""
     with tempfile.TemporaryDirectory(prefix="gk-audit-") as folder:
         req, resp = Path(folder) / "request", Path(folder) / "response"
         req.write_bytes(request)

@@ -40,35 +40,38 @@ def _load(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
 
 
 def _request(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
-    from ...registry import write_request
+    from ...registry.adapters import for_files
     from ...store import Store
 
     out = ws.root / args["out"]
     as_of = parse_instant(args["as_of"]) if args.get("as_of") else _now(args)
     progress("numeri da verificare")
+    config = ws.config()
     with Store(ws.store_path, read_only=True) as store:
-        count = write_request(store, out, as_of, ws.config().policy.rpo_validity_days,
-                              ws.config().jurisdiction)
+        count = for_files(config).request(store, out, as_of, config.policy.rpo_validity_days,
+                                          config.jurisdiction)
     return {"numbers": count, "file": args["out"]}
 
 
 def _import(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
-    from ...registry import import_exchange
+    from ...registry.adapters import for_files
     from ...store import Store
 
     checked_at = parse_instant(args["checked_at"]) if args.get("checked_at") else None
+    config = ws.config()
     with Store(ws.store_path) as store:
-        return import_exchange(store, ws.root / args["request"], ws.root / args["response"],
-                               ws.config().jurisdiction, checked_at=checked_at,
-                               progress=progress)
+        return for_files(config).record(store, ws.root / args["request"],
+                                        ws.root / args["response"], config.jurisdiction,
+                                        checked_at=checked_at, progress=progress,
+                                        same_as_request=False)
 
 
 def _check(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
-    from ...registry.http import HttpSettings, rpo_check
+    from ...registry.adapters import CheckOptions, configured
 
-    config = ws.config()
-    settings = HttpSettings.from_config(ws, config, poll_timeout=float(args.get("wait", 600)))
-    return rpo_check(ws, settings, _now(args), progress=progress)
+    return configured(ws.config()).check(
+        ws, _now(args), CheckOptions(poll_timeout=float(args.get("wait", 600))),
+        dry_run=False, progress=progress)
 
 
 def _run(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
