@@ -388,7 +388,8 @@ def _against_anchor(ws: Workspace, store: Store, digest: str, report: AuditRepor
     if now["changes"] < anchored["changes"]:
         report.problems.append(Finding("anchor", digest[:16], "records of erasures made "
                                        "before the anchor were removed"))
-    report.anchor = f"anchor {digest[:16]}… of {local_words(created)}"
+    report.anchor = (f"anchor {digest[:16]}… of "
+                     f"{local_words(created, ws.config().jurisdiction.timezone_name)}")
     journal = anchored["journal"]
     return [Checkpoint(int(journal["position"]), str(journal["hash"]),
                        f"anchor {digest[:16]}")]

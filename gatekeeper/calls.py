@@ -56,7 +56,7 @@ def import_calls(ws: Workspace, file: Path, agency_id: str) -> CallImport:
     optouts = [0]
 
     def record_objections(objections: pl.DataFrame) -> AppendResult:
-        result = optouts_from_calls(journal, objections)
+        result = optouts_from_calls(journal, objections, ws.config().jurisdiction.timezone_name)
         optouts[0] += len(result.entries)
         return result
 

@@ -254,7 +254,7 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
         journal = trusted_state(Journal(ws.journal_path),
                                 evidence_store.journal_checkpoints(store))
         versions = with_diligence(store, _source_versions(store, source_ids), ctx.as_of,
-                                  ctx.as_of_date)
+                                  ctx.as_of_date, ctx.jurisdiction.timezone_name)
         exchanges = rpo_store.exchanges_until(store, ctx.as_of)
         erasures = people_store.erasure_count(store)
         run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
@@ -269,7 +269,8 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
             summary.update({c: int(versions[f"rows_{w}"].sum()) for c, w in (
                 ("received", "read"), ("rejected", "rejected"), ("skipped", "skipped"))})
             summary["rejects"] = rejected
-            outputs = write_small_files(folder, sources, summary)
+            outputs = write_small_files(folder, sources, summary,
+                                        ctx.jurisdiction.timezone_name)
     _record_run(ws, run_id, campaign, ctx, inputs, outputs, summary,
                 pl.concat([dialable.with_columns(phone_key(pl.col("phone")).alias("phone_key")),
                            not_listed], how="diagonal"))

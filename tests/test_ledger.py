@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gatekeeper.jurisdictions import IT
 from gatekeeper.ledger import (
     CallFacts,
     Ledger,
@@ -20,7 +22,9 @@ from gatekeeper.ledger import (
     facts_many,
 )
 from gatekeeper.optouts import Journal, optouts_from_calls
-from gatekeeper.timeutil import ROME, instants
+from gatekeeper.timeutil import instants
+
+ROME = ZoneInfo(IT.timezone_name)
 
 T0 = dt.datetime(2026, 11, 20, 9, 0)  # naive UTC
 DAY = dt.timedelta(days=1)
@@ -54,7 +58,8 @@ def test_an_optout_outcome_records_the_objection_first(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "optouts.jsonl")
     index = LedgerIndex(Ledger(tmp_path / "ledger"))
     index.record(_calls(("c9", "+393331234567", T0, "optout")),
-                 lambda objections, **kw: optouts_from_calls(journal, objections, **kw))
+                 lambda objections, **kw: optouts_from_calls(journal, objections,
+                                                             IT.timezone_name, **kw))
     event = journal.read().events.row(0, named=True)
     assert (event["phone"], event["channel"], event["recorded_by"]) == (
         "+393331234567", "operator", "a7")
@@ -70,7 +75,7 @@ def test_an_objection_under_a_reused_call_id_is_recorded_once_and_the_clash_said
     index = LedgerIndex(Ledger(tmp_path / "ledger"))
 
     def objections(frame: pl.DataFrame, **kw: Any) -> Any:
-        return optouts_from_calls(journal, frame, **kw)
+        return optouts_from_calls(journal, frame, IT.timezone_name, **kw)
 
     def record(*rows: tuple[str, str, dt.datetime, str]) -> Any:
         return index.record(_calls(*rows), objections)
@@ -206,8 +211,8 @@ def test_a_column_of_call_times_reads_each_value_as_it_is_read_alone(
     values = [c[0].strftime(c[1]) + (c[2] or "") if isinstance(c, tuple) else c
               for c in cells]
     column = pl.DataFrame({"t": values}, schema={"t": pl.String})
-    together = column.select(instants(pl.col("t")))["t"].to_list()
-    alone = [column.slice(n, 1).select(instants(pl.col("t")))["t"].item()
+    together = column.select(instants(pl.col("t"), ROME))["t"].to_list()
+    alone = [column.slice(n, 1).select(instants(pl.col("t"), ROME))["t"].item()
              for n in range(len(values))]
     assert together == alone
     for cell, value, read in zip(cells, values, together, strict=True):

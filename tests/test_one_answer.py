@@ -14,11 +14,13 @@ import pytest
 from gatekeeper import policy as P
 from gatekeeper.config import Workspace
 from gatekeeper.dialing import check_number
+from gatekeeper.jurisdictions import IT
 from gatekeeper.timeutil import parse_instant
 
 from .conftest import AS_OF, DIAL_AT, WorkspaceMaker, gk
 from .service_helper import running_service
 
+ZONE = IT.timezone_name  # local times in these tests are Italy's
 
 def test_every_code_has_words_and_a_citation_written_once() -> None:
     rules = [*P.STEPS, *(r for b in P.BASES for r in b.rules)]
@@ -85,7 +87,7 @@ def test_batch_check_and_service_give_the_same_answer(maker: WorkspaceMaker, see
     first = (decisions.filter(pl.col("phone").is_not_null()).sort("source_id", "row")
              .unique("phone", keep="first", maintain_order=True))
     reason = dict(zip(first["phone"], first["reason"], strict=True))
-    at = parse_instant(DIAL_AT)
+    at = parse_instant(DIAL_AT, ZONE)
     answers = {}
     # An unbound token asks without an agency, as the CLI does here (a bound token asks
     # for its own agency: test_service_security).
@@ -115,7 +117,7 @@ def test_a_run_whose_report_was_overwritten_still_answers_from_the_store(
     """Replay needs the run valid then, even after a later run of the same campaign
     rewrote its folder: the store keeps every run's outcome per number."""
     ws, numbers = _workspace(maker, 3)
-    at = parse_instant(DIAL_AT)
+    at = parse_instant(DIAL_AT, ZONE)
     before = {n: check_number(ws, n, "telemarketing", campaign="c", at=at).answer
               for n in numbers}
     assert gk(ws, "run", "--campaign", "c", "--purpose", "telemarketing",

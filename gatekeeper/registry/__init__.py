@@ -192,6 +192,7 @@ def import_exchange(store: Store, request: Path, response: Path, jurisdiction: J
     results = asked.select(
         "phone", (~pl.col("key").is_in(kept.implode())).alias("registered"),
         pl.lit(None, pl.Datetime("us")).alias("registered_at"))
+    _refuse_future(when, jurisdiction.timezone_name)
     say(f"recording {results.height:,} checks and keeping both files as evidence")
     meta = {"request_file": str(request.resolve()), "request_sha256": req_sha,
             "response_file": str(response.resolve()), "response_sha256": resp_sha}
@@ -199,15 +200,21 @@ def import_exchange(store: Store, request: Path, response: Path, jurisdiction: J
                          [(request, "rpo request"), (response, "rpo response")])
 
 
+def _refuse_future(checked_at: dt.datetime, zone: str) -> None:
+    """A register answer dated in the future is a mistyped --checked-at: relied on, it
+    would stay valid two weeks too long."""
+    if checked_at > now_utc() + dt.timedelta(minutes=5):
+        raise RegistryError(f"check time {local_words(checked_at, zone)}"
+                            f"{' UTC' if zone == 'UTC' else ''} is in the future; give the "
+                            "time the RPO answered with --checked-at")
+
+
 def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
                   exchange_id: str, adapter: str, meta: dict[str, str] | None = None,
                   files: Sequence[tuple[Path | bytes, str]] = ()) -> ImportResult:
     """Store one exchange's results as evidence, with the files they came from kept byte
     for byte (audit verify re-derives the checks from them), in one transaction."""
-    if checked_at > now_utc() + dt.timedelta(minutes=5):
-        raise RegistryError(f"check time {local_words(checked_at)} is in the future; give "
-                            "the time "
-                            "the RPO answered with --checked-at")
+    _refuse_future(checked_at, "UTC")  # a last guard: the callers said it in local time
     meta = meta or {}
     rows = results.select(
         pl.col("phone"), pl.lit(checked_at, pl.Datetime("us")).alias("checked_at"),

@@ -99,7 +99,8 @@ async def answer(visit: Visit) -> Response:
     checked = visit.field("checked_at")
     if checked:
         # refused here, not later in the job
-        parse_instant(checked, what="quando il Registro ha verificato")
+        parse_instant(checked, ws.config().jurisdiction.timezone_name,
+                      what="quando il Registro ha verificato")
     stored = await save_upload(visit.form.get("file"), ws.root / ANSWERS_DIR, ANSWERS,
                                fallback="risposta")
     job = visit.console.jobs.start(
