@@ -68,6 +68,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -84,10 +85,12 @@ from ledger import (  # noqa: E402  (bench/ledger.py)
 )
 
 from gatekeeper.config import Workspace  # noqa: E402
+from gatekeeper.jurisdictions import IT  # noqa: E402
 from gatekeeper.jurisdictions.calling_hours import CallingHours  # noqa: E402
 from gatekeeper.ledger import Ledger, conform  # noqa: E402
 from gatekeeper.normalise import normalise  # noqa: E402
-from gatekeeper.timeutil import ROME  # noqa: E402
+
+ROME = ZoneInfo(IT.timezone_name)
 
 TARGET_S = 10.0
 TARGET_MB = 2048.0

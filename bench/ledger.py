@@ -51,6 +51,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from service import copy_demo, drive, gk  # noqa: E402  (bench/service.py)
 
 from gatekeeper.config import Workspace  # noqa: E402
+from gatekeeper.jurisdictions import IT  # noqa: E402
 from gatekeeper.ledger import Ledger, conform  # noqa: E402
 from gatekeeper.timeutil import parse_instant  # noqa: E402
 from tests.service_helper import Service, running_service  # noqa: E402
@@ -240,7 +241,7 @@ async def target_1(svc: Service, phones: list[str], seconds: float, run: int
                    ) -> tuple[list[float], list[float]]:
     """POST /v1/calls at 200/s while GET /v1/check runs at 500/s, together."""
     dialer = svc.tokens["dialer"]
-    stamp = parse_instant(SERVE_AS_OF) - dt.timedelta(minutes=30)
+    stamp = parse_instant(SERVE_AS_OF, IT.timezone_name) - dt.timedelta(minutes=30)
     # New calls each time, even in a kept workspace: a repeated call_id is another path.
     fresh = f"{time.time_ns():x}"
 

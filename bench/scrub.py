@@ -164,8 +164,8 @@ def main() -> None:
                   "data/optouts.checkpoints", "data/rpo", "reports"):
         path = root / stale
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    checked_at = parse_instant("2026-11-20T10:00")
-    as_of = parse_instant("2026-11-22T12:00")
+    checked_at = parse_instant("2026-11-20T10:00", IT.timezone_name)
+    as_of = parse_instant("2026-11-22T12:00", IT.timezone_name)
     rpo = root / "data" / "rpo"
     rpo.mkdir()
     print(f"scrub benchmark, {args.rows:,} rows in {root}")

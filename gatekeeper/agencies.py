@@ -43,6 +43,8 @@ class Agency:
     authorised_from: dt.date
     caller_ids: tuple[str, ...]  # E.164, as declared (art. 7)
     path: Path
+    # The controller's jurisdiction's zone: the contract's authorisation dates are its days.
+    zone: str = field(kw_only=True)
     roc: str | None = None  # ROC registration; the controller's own centre may have none
     contract_ref: str | None = None  # none for the controller's own centre
     authorised_to: dt.date | None = None  # last authorised Rome day; None: open-ended
@@ -73,13 +75,15 @@ class Agency:
         return not self.inbound_numbers or line in self.inbound_numbers
 
     def authorised(self, at: dt.datetime, campaign: str | None) -> bool:
-        """May it dial at this instant (naive UTC) for this campaign? From 00:00 Rome of
-        authorised_from through the whole Rome day of authorised_to. An agency limited to
+        """May it dial at this instant (naive UTC) for this campaign? From 00:00 local time
+        (the controller's zone) of authorised_from through the whole local day of
+        authorised_to. An agency limited to
         some campaigns is not authorised when the campaign is not given: it could
         otherwise dial for any campaign by not saying which."""
-        if at < date_start_utc(self.authorised_from):
+        if at < date_start_utc(self.authorised_from, self.zone):
             return False
-        if self.authorised_to is not None and at >= date_start_utc(self.authorised_to + _DAY):
+        if self.authorised_to is not None and at >= date_start_utc(self.authorised_to + _DAY,
+                                                                   self.zone):
             return False
         return not self.campaigns or campaign in self.campaigns
 
@@ -121,6 +125,7 @@ def parse_agency(path: Path, jurisdiction: Jurisdiction) -> Agency:
         authorised_from=authorised_from,
         caller_ids=_caller_ids(path, raw.get("caller_ids"), jurisdiction),
         path=path,
+        zone=jurisdiction.timezone_name,
         roc=_optional_text(path, raw, "roc", "31234"),
         contract_ref=_optional_text(path, raw, "contract_ref", "2026/03"),
         authorised_to=authorised_to,
@@ -294,7 +299,7 @@ def _timezone(path: Path, value: Any) -> str | None:
         ZoneInfo(value)
     except (ValueError, ZoneInfoNotFoundError):
         raise _fail(path, "calls.timezone", f"{value!r} is not a time zone; write an IANA "
-                    "name, e.g. timezone = \"Europe/Rome\", \"Europe/Bucharest\" or "
+                    "name, e.g. timezone = \"Europe/Bucharest\", \"Europe/Paris\" or "
                     "\"UTC\"") from None
     return value
 

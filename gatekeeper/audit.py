@@ -37,7 +37,7 @@ from .digest import sha256_file
 from .jurisdictions import Jurisdiction
 from .ledger import conform
 from .optouts import Checkpoint, Journal
-from .registry import rederive
+from .registry.adapters import ADAPTERS
 from .retention import DEFAULT_EVIDENCE_YEARS, months_before
 from .store import Store
 from .store import evidence as evidence_store
@@ -112,7 +112,14 @@ def _rpo(store: Store, report: AuditReport, jurisdiction: Jurisdiction) -> None:
             report.problems.append(Finding("rpo", subject, "an exchange file is missing or "
                                            "was altered; restore data/store from a backup"))
             continue
-        derived = rederive(request, response, exchange["adapter"], jurisdiction)
+        made_by = ADAPTERS.get(exchange["adapter"])
+        if made_by is None:  # fail loud: an exchange nothing can re-derive proves nothing
+            report.problems.append(Finding("rpo", subject, f"recorded by adapter "
+                                           f"'{exchange['adapter']}', which this gatekeeper "
+                                           "does not know; its checks cannot be derived "
+                                           "again: upgrade gatekeeper"))
+            continue
+        derived = made_by.rederive(request, response, jurisdiction)
         stored = rpo_store.checks_of_exchange(store, exchange["exchange_id"])
         report.checks += stored.height
         _compare_checks(report, subject, derived, stored, exchange["checked_at"])
@@ -381,7 +388,8 @@ def _against_anchor(ws: Workspace, store: Store, digest: str, report: AuditRepor
     if now["changes"] < anchored["changes"]:
         report.problems.append(Finding("anchor", digest[:16], "records of erasures made "
                                        "before the anchor were removed"))
-    report.anchor = f"anchor {digest[:16]}… of {local_words(created)}"
+    report.anchor = (f"anchor {digest[:16]}… of "
+                     f"{local_words(created, ws.config().jurisdiction.timezone_name)}")
     journal = anchored["journal"]
     return [Checkpoint(int(journal["position"]), str(journal["hash"]),
                        f"anchor {digest[:16]}")]

@@ -52,7 +52,8 @@ def import_calls(ws: Workspace, file: Path, agency_id: str) -> CallImport:
     export = read_export(file, agency, jurisdiction=ws.config().jurisdiction)
     recorded = Ledger(ws.ledger_dir).record(
         export.calls, Journal(ws.journal_path), source=f"import:{source}",
-        objections=export.objections)
+        objections=export.objections,
+        zone=ws.config().jurisdiction.timezone_name)
     return CallImport(file, agency.id, export.rows, recorded.stored.height,
                       export.calls.height - recorded.stored.height, recorded.same_file,
                       recorded.optouts, export.legs, export.skipped)

@@ -35,14 +35,14 @@ REJECT_WIDTHS = dict(zip(REJECT_COLUMNS, (18, 24, 14, 8, 10, 22, 70), strict=Tru
 
 
 def write_small_files(folder: Path, sources: pl.DataFrame,
-                      summary: dict[str, Any]) -> dict[str, str]:
+                      summary: dict[str, Any], zone: str) -> dict[str, str]:
     """The reports besides the lists; returns every file's sha256 (the record audit verify
     holds the folder to: every file a run writes is in it)."""
     summary["files"] = sorted({p.name for p in folder.iterdir() if not p.name.startswith(".")}
                               | {"sources.csv", "sources.html", "report.html", "summary.json"})
     safe_for_spreadsheets(sources).write_csv(folder / "sources.csv")
-    (folder / "sources.html").write_text(sources_html(sources, summary), encoding="utf-8")
-    (folder / "report.html").write_text(campaign_html(summary, sources), encoding="utf-8")
+    (folder / "sources.html").write_text(sources_html(sources, summary, zone), encoding="utf-8")
+    (folder / "report.html").write_text(campaign_html(summary, sources, zone), encoding="utf-8")
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False)
                                          + "\n", encoding="utf-8")
     return {p.name: sha256_file(p) for p in sorted(folder.iterdir())}

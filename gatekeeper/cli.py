@@ -33,17 +33,13 @@ def _workspace(ctx: click.Context) -> Workspace:
     return Workspace.locate(ctx.obj.get("home"))
 
 
-def _zone(ctx: click.Context) -> str | None:
-    """The zone instants are shown in: the configured jurisdiction's. A gatekeeper.toml
-    that does not parse gives the default's (None): an opt-out, recorded without it, must
-    not end in an error that reads as if it was not."""
-    try:
-        return _workspace(ctx).config().jurisdiction.timezone_name
-    except GatekeeperError:
-        return None
+def _zone(ctx: click.Context) -> str:
+    """The zone instants are read and shown in: the configured jurisdiction's (a
+    gatekeeper.toml that does not parse stops the command, as it would anyway)."""
+    return _workspace(ctx).config().jurisdiction.timezone_name
 
 
-def _emit_json(data: Any, zone: str | None = None) -> None:
+def _emit_json(data: Any, zone: str) -> None:
     """JSON for tools; an instant (naive UTC as the library returns it) in local time with
     its offset, as every machine file writes it (timeutil.local_iso)."""
     import datetime as dt
@@ -254,11 +250,11 @@ def suppliers(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
     """List suppliers (suppliers/*.toml) with their due-diligence status and next review;
     lists still naming a supplier inline get the supplier file to write."""
     from .suppliers import listing
-    from .timeutil import now_utc, rome_date
+    from .timeutil import local_date, now_utc
 
     ws = _workspace(ctx)
     frame, errors, inline = listing(ws, _day_option(as_of, "--as-of")
-                                    or rome_date(now_utc()))
+                                    or local_date(now_utc(), _zone(ctx)))
     if as_json:
         _emit_json({"suppliers": frame.to_dicts(),
                     "inline": [i.__dict__ | {"manifest": str(i.manifest)} for i in inline],
@@ -282,9 +278,11 @@ def suppliers(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
 
 
 def _instant(value: str | None, what: str) -> Any:
+    """An option's instant; without an offset, local time of the workspace's jurisdiction."""
     from .timeutil import parse_instant
 
-    return parse_instant(value, what=what) if value else None
+    return (parse_instant(value, _zone(click.get_current_context()), what=what) if value
+            else None)
 
 
 @cli.command()
@@ -319,15 +317,16 @@ def rpo_request(ctx: click.Context, out: str, as_of: str | None) -> None:
     from pathlib import Path
 
     from .next_steps import run_command
-    from .registry import write_request
+    from .registry.adapters import for_files
     from .store import Store
     from .timeutil import now_utc
 
     ws = _workspace(ctx)
-    days = ws.config().policy.rpo_validity_days
+    config = ws.config()
     with Store(ws.store_path, read_only=True) as store:
-        count = write_request(store, Path(out), _instant(as_of, "--as-of") or now_utc(), days,
-                              ws.config().jurisdiction)
+        count = for_files(config).request(store, Path(out),
+                                          _instant(as_of, "--as-of") or now_utc(),
+                                          config.policy.rpo_validity_days, config.jurisdiction)
     click.echo(f"{count:,} numbers to check written to {out}")
     _print_next_steps([f"upload {out} to the RPO, then record its answer: gatekeeper rpo "
                        f"import --request {out} --response ANSWER_FILE"] if count else
@@ -351,17 +350,18 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
     import datetime as dt
     from pathlib import Path
 
-    from .registry import import_exchange
+    from .registry.adapters import for_files
     from .store import Store
     from .timeutil import local_words, now_utc
 
     ws = _workspace(ctx)
-    zone = ws.config().jurisdiction.timezone_name
+    config = ws.config()
+    zone = config.jurisdiction.timezone_name
     with Store(ws.store_path) as store, TerminalProgress() as progress:
-        result = import_exchange(store, Path(request), Path(response),
-                                 ws.config().jurisdiction,
-                                 checked_at=_instant(checked_at, "--checked-at"),
-                                 progress=progress, same_as_request=same_as_request)
+        result = for_files(config).record(store, Path(request), Path(response),
+                                          config.jurisdiction,
+                                          checked_at=_instant(checked_at, "--checked-at"),
+                                          progress=progress, same_as_request=same_as_request)
     if result.already_imported:
         click.echo(f"already imported as {result.exchange_id}; nothing changed")
     elif not checked_at:
@@ -400,25 +400,16 @@ def rpo_check(ctx: click.Context, as_of: str | None, dry_run: bool, base_url: st
     """The RPO round trip through the web service: only numbers without a valid result."""
     from pathlib import Path
 
-    from .errors import ConfigError
-    from .registry.adapters import ADAPTERS
-    from .registry.http import HttpSettings
-    from .registry.http import rpo_check as do_check
+    from .registry.adapters import CheckOptions, for_check
     from .timeutil import now_utc
 
     ws = _workspace(ctx)
-    config = ws.config()
-    adapter = ADAPTERS[config.registry.adapter]
-    if not adapter.automatic and not base_url:
-        raise ConfigError(f"[registry] adapter is '{adapter.name}': {adapter.how}; or set "
-                          "adapter = \"http\" (or pass --base-url)",
-                          file=ws.config_path, key="registry.adapter")
-    settings = HttpSettings.from_config(ws, config, base_url=base_url,
-                                        tls_dir=Path(tls_dir) if tls_dir else None,
-                                        batch_size=batch_size, poll_timeout=poll_timeout)
+    options = CheckOptions(base_url=base_url, tls_dir=Path(tls_dir) if tls_dir else None,
+                           batch_size=batch_size, poll_timeout=poll_timeout)
+    adapter = for_check(ws.config(), base_url=base_url)
     with TerminalProgress() as progress:
-        report = do_check(ws, settings, _instant(as_of, "--as-of") or now_utc(),
-                          dry_run=dry_run, progress=progress)
+        report = adapter.check(ws, _instant(as_of, "--as-of") or now_utc(), options,
+                               dry_run=dry_run, progress=progress)
     price = report.price_per_number
     if dry_run:
         click.echo(f"would submit {report.to_submit:,} of {report.candidates:,} numbers "
@@ -568,7 +559,7 @@ def optout_list(ctx: click.Context, as_json: bool) -> None:
     zone = _zone(ctx)
     if as_json:
         _emit_json(state.events.drop("recorded_at").with_columns(local_iso_expr("at", zone))
-                   .to_dicts())
+                   .to_dicts(), zone)
         return
     events = state.events.to_dicts()
     for e in events:  # a person reads local time (a letter dated 13/08 is not 12/08 22:00Z)
@@ -763,7 +754,7 @@ def audit_list(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
 
     ws = _workspace(ctx)
     with Store(ws.store_path, read_only=True) as store:
-        frame = statuses(store, _instant(as_of, "--as-of") or now_utc())
+        frame = statuses(store, _instant(as_of, "--as-of") or now_utc(), _zone(ctx))
     if as_json:
         _emit_json(frame.to_dicts(), ws.config().jurisdiction.timezone_name)
         return
@@ -796,7 +787,7 @@ def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ..
                               _instant(as_of, "--as-of"), progress=progress, sector=sector)
     _print_warnings(result.warnings)
     if as_json:
-        _emit_json({**result.summary, "next_steps": result.next_steps})
+        _emit_json({**result.summary, "next_steps": result.next_steps}, _zone(ctx))
         return
     from .timeutil import local_words
 
@@ -832,6 +823,7 @@ def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at
     from .timeutil import local_words
 
     zone = _zone(ctx)
+    words = _workspace(ctx).config().jurisdiction.time_words
     result = check_number(_workspace(ctx), phone, purpose, campaign=campaign,
                           at=_instant(at, "--at"), agency=agency, caller_id=caller_id)
     answer = result.answer
@@ -840,12 +832,12 @@ def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at
     if as_json:
         _emit_json({**answer.as_json(zone), "purpose": purpose, "rows": result.rows}, zone)
     elif answer.dialable:
-        until = (f"{local_words(answer.valid_until, zone)} Rome time" if answer.valid_until
+        until = (f"{local_words(answer.valid_until, zone)} {words}" if answer.valid_until
                  else "no RPO limit")  # as next_allowed_at is said: a person reads it
         click.echo(f"DIALABLE {answer.phone}: {answer.basis} — {answer.basis_text}; "
                    f"valid until {until}")
     else:
-        when = (f"; may be called from {local_words(answer.next_allowed_at, zone)} Rome time"
+        when = (f"; may be called from {local_words(answer.next_allowed_at, zone)} {words}"
                 if answer.next_allowed_at else "")
         click.echo(f"NOT DIALABLE {answer.phone or phone}: {answer.reason_text} "
                    f"({answer.reason}){when}")
@@ -855,7 +847,7 @@ def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at
                    f"({code})")
     if answer.run and not as_json:
         click.echo(f"  (run {answer.run.run_id} of campaign {answer.run.campaign}, as of "
-                   f"{local_words(answer.run.as_of, zone)} Rome time)")
+                   f"{local_words(answer.run.as_of, zone)} {words})")
     ctx.exit(0 if answer.dialable else 1)
 
 
@@ -981,11 +973,12 @@ def requests(ctx: click.Context, show_all: bool, as_json: bool) -> None:
         return
     from .disclosure.requests import list_requests
     from .store import Store
-    from .timeutil import now_utc, rome_date
+    from .timeutil import local_date, now_utc
 
     ws = _workspace(ctx)
     with Store(ws.store_path, read_only=True) as store:
-        frame = list_requests(store, rome_date(now_utc()), include_answered=show_all)
+        frame = list_requests(store, local_date(now_utc(), _zone(ctx)),
+                              include_answered=show_all)
     if as_json:
         _emit_json(frame.to_dicts(), ws.config().jurisdiction.timezone_name)
         return
@@ -1016,7 +1009,7 @@ def requests_add(ctx: click.Context, ref: str, kind: str, phone: str,
     ws = _workspace(ctx)
     with Store(ws.store_path) as store:
         due, proofs = log_request(store, ref, kind, phone_of(phone, ws.config().jurisdiction),
-                                  _day_option(received, "--received"),
+                                  _day_option(received, "--received"), _zone(ctx),
                                   audit_days=ws.config().policy.audit_answer_days)
     click.echo(f"request {ref} logged; answer due by {due}")
     for p in proofs.to_dicts():
@@ -1082,7 +1075,7 @@ def agencies_cmd(ctx: click.Context, as_json: bool) -> None:
         "caller_ids": list(a.caller_ids), "campaigns": list(a.campaigns) or ["(all)"]}
         for a in found.values()]
     if as_json:
-        _emit_json(rows)
+        _emit_json(rows, _zone(ctx))
     for row in rows if not as_json else ():
         until = (f"to {row['authorised_to']}" if row["authorised_to"]
                  else "(open-ended)")
@@ -1333,7 +1326,7 @@ def token_list(ctx: click.Context) -> None:
     from .timeutil import local_words
 
     entries = _tokens(ctx).listing()
-    zone = _zone(ctx) if entries else None
+    zone = _zone(ctx) if entries else "UTC"  # no instant to show: no workspace needed
     for t in entries:  # the token file's UTC instants, as a person reads them
         state = (f"revoked {local_words(t['revoked_at'], zone)}" if t.get("revoked_at")
                  else "active")

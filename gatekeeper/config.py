@@ -336,14 +336,16 @@ def parse_config(path: Path) -> Config:
                           f"days at most: {law}; a smaller number is stricter)", file=path,
                           key="policy.rpo_validity_days")
     reg = dict(_check_table(path, "registry", raw.get("registry", {})))
-    adapter = reg.pop("adapter", "file")
     from .registry.adapters import ADAPTERS
 
-    if adapter not in ADAPTERS:
-        raise ConfigError(
-            f"unknown adapter '{adapter}'; accepted: {', '.join(ADAPTERS)}",
-            file=path, key="registry.adapter",
-        )
+    register = JURISDICTIONS[policy.jurisdiction].register
+    adapter = reg.pop("adapter", register.adapters[0] if register else "file")
+    accepted = [name for name in ADAPTERS if register is None or name in register.adapters]
+    if adapter not in accepted:
+        what = (f"the {register.name} takes no adapter '{adapter}'" if adapter in ADAPTERS
+                and register is not None else f"unknown adapter '{adapter}'")
+        raise ConfigError(f"{what}; accepted: {', '.join(accepted)}", file=path,
+                          key="registry.adapter")
     price = float(reg.pop("price_per_number", 0.0))
     config = Config(
         controller=Controller(**{k: ctrl[k] for k in _REQUIRED_CONTROLLER}),

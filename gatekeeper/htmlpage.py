@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from html import escape
 
-from .timeutil import Zone, local_words
+from .timeutil import WORDS, Zone, local_words
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:60rem;
@@ -45,12 +45,23 @@ def day(value: object) -> str:
     return dt.date.fromisoformat(text[:10]).strftime("%d/%m/%Y")
 
 
-def local_time(instant: str | None, zone: Zone = None) -> str:
+def local_time(instant: str | None, zone: Zone) -> str:
     """An ISO instant (with its offset, or a Z in an older file) as <time>: local time
-    for the reader, the ISO text for machines."""
+    of the zone for the reader, the ISO text for machines."""
     if not instant:
         return "—"
     return f'<time datetime="{escape(instant)}">{local_words(instant, zone)}</time>'
+
+
+def written_time(instant: str | None) -> str:
+    """An instant Gatekeeper wrote in local time with its offset, as <time>, shown at that
+    offset: for a page whose writer holds no jurisdiction (the contract report, until its
+    caller passes the zone). The offset is the jurisdiction's, so the wall clock is; only
+    the autumn hour's "(+02:00)" is not added, as an offset alone cannot tell it repeats."""
+    if not instant:
+        return "—"
+    shown = dt.datetime.fromisoformat(instant.replace("Z", "+00:00")).strftime(WORDS)
+    return f'<time datetime="{escape(instant)}">{shown}</time>'
 
 
 def e(value: object) -> str:

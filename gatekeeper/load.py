@@ -26,7 +26,7 @@ from .normalise import normalise, phone_key
 from .optouts import Journal
 from .overlap import read_ahead
 from .progress import Progress
-from .registry.adapters import ADAPTERS
+from .registry.adapters import configured
 from .sources.fields import to_canonical
 from .sources.manifest import Manifest, discover_all
 from .sources.readers import RawTable, data_place, read_source
@@ -38,7 +38,7 @@ from .store import people as people_store
 from .store import runs as run_store
 from .store import sources as source_store
 from .suppliers import InlineSupplier, inline_suppliers, record_suppliers
-from .timeutil import now_utc, rome_date
+from .timeutil import local_date, now_utc
 
 
 @dataclass
@@ -245,9 +245,10 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = (),
                 results.append(_commit(store, item))
         evidence_store.note_journal_head(store, *Journal(workspace.journal_path).head(),
                                          "load", now_utc())
-    inline = inline_suppliers(manifests, workspace.root, rome_date(now_utc()))
+    inline = inline_suppliers(manifests, workspace.root,
+                              local_date(now_utc(), workspace.config().jurisdiction.timezone_name))
     steps = after_load(len(results), sum(not r.unchanged for r in results), len(failures),
-                       ADAPTERS[workspace.config().registry.adapter].automatic)
+                       configured(workspace.config()).automatic)
     return LoadReport(results, failures, recorded, inline, steps)
 
 

@@ -141,7 +141,7 @@ def inline_fixes(report: pl.DataFrame, summary: dict[str, Any]) -> str:
     return "<h2>Da sistemare</h2>" + "".join(parts) if parts else ""
 
 
-def sources_html(report: pl.DataFrame, summary: dict[str, Any]) -> str:
+def sources_html(report: pl.DataFrame, summary: dict[str, Any], zone: str) -> str:
     """The source-disclosure report as a page a privacy officer can hand over: where each
     list came from, then what became of its rows (two tables, so both fit the page)."""
     origin, outcome = [], []
@@ -162,7 +162,7 @@ def sources_html(report: pl.DataFrame, summary: dict[str, Any]) -> str:
     body = (
         f"<h1>Fonti dei numeri — campagna {e(summary['campaign'])}</h1>"
         f"<p class=muted>Finalità {e(summary['purpose'])}, decisione al "
-        f"{local_time(summary['as_of'])} (ora di Roma), esecuzione {e(summary['run_id'])}. "
+        f"{local_time(summary['as_of'], zone)} (ora di Roma), esecuzione {e(summary['run_id'])}. "
         "Per ogni fonte: chi l'ha fornita, con quale contratto, l'impronta SHA-256 del file "
         "ricevuto e l'esito delle sue righe.</p>"
         "<h2>Provenienza</h2>"
@@ -210,7 +210,7 @@ def _repaired_note(repaired: int) -> str:
             "sources.html, per riga in decisions.parquet (colonna repaired).</p>")
 
 
-def campaign_html(summary: dict[str, Any], report: pl.DataFrame) -> str:
+def campaign_html(summary: dict[str, Any], report: pl.DataFrame, zone: str) -> str:
     """report.html: funnel, suppressions explained, per-source yield, validity window."""
     rows = summary["rows"]
     # Every row received counts, blank and unreadable ones too (older summaries: loaded).
@@ -224,7 +224,7 @@ def campaign_html(summary: dict[str, Any], report: pl.DataFrame) -> str:
         for key, label, value in stages)
     until = summary["valid_until"]
     validity = (f'<p>La lista va chiamata <b>entro il <span data-testid="valid-until">'
-                f"{local_time(until)}</span> (ora di Roma)</b>: dopo, "
+                f"{local_time(until, zone)}</span> (ora di Roma)</b>: dopo, "
                 "le verifiche nel Registro delle Opposizioni "
                 "non sono più valide e la campagna va rielaborata.</p>" if until else
                 '<p data-testid="valid-until">Nessun numero chiamabile.</p>')
@@ -240,7 +240,7 @@ def campaign_html(summary: dict[str, Any], report: pl.DataFrame) -> str:
         f"<p class=muted>Finalità <b>{e(summary['purpose'])}</b>"
         + (f" · settore <b>{e(summary['sector'])}</b>" if summary.get("sector") else "")
         + " · decisione al "
-        f'<span data-testid="as-of">{local_time(summary["as_of"])}</span> (ora di Roma) · '
+        f'<span data-testid="as-of">{local_time(summary["as_of"], zone)}</span> (ora di Roma) · '
         f"esecuzione {e(summary['run_id'])}</p>"
         f"<div>{cards}</div>"
         f'<p class=muted data-testid="received">{num(received)} righe ricevute: {num(rows)} '

@@ -34,7 +34,8 @@ from .optouts import Journal, JournalState, active_optouts, trusted_state
 from .outfile import report_folder
 from .overlap import WriteBehind, read_ahead
 from .progress import Progress
-from .registry.adapters import ADAPTERS
+from .registry import rpo_status
+from .registry.adapters import configured
 from .reports import add_counts, source_counts, source_report
 from .store import Store
 from .store import evidence as evidence_store
@@ -98,8 +99,7 @@ class Facts:
     def read(cls, store: Store, ctx: P.Context, journal: JournalState,
              phone: str | None = None) -> Facts:
         keys = phone_key(pl.col("phone")).alias("phone_key")
-        rpo = rpo_store.status(store, ctx.as_of, phone).drop("phone", strict=False).sort(
-            "phone_key")
+        rpo = rpo_status(store, ctx.as_of, phone).drop("phone", strict=False).sort("phone_key")
         erased = people_store.erased_numbers(store)
         if phone:
             erased = erased.filter(pl.col("phone") == phone)
@@ -254,7 +254,7 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
         journal = trusted_state(Journal(ws.journal_path),
                                 evidence_store.journal_checkpoints(store))
         versions = with_diligence(store, _source_versions(store, source_ids), ctx.as_of,
-                                  ctx.as_of_date)
+                                  ctx.as_of_date, ctx.jurisdiction.timezone_name)
         exchanges = rpo_store.exchanges_until(store, ctx.as_of)
         erasures = people_store.erasure_count(store)
         run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
@@ -269,12 +269,13 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
             summary.update({c: int(versions[f"rows_{w}"].sum()) for c, w in (
                 ("received", "read"), ("rejected", "rejected"), ("skipped", "skipped"))})
             summary["rejects"] = rejected
-            outputs = write_small_files(folder, sources, summary)
+            outputs = write_small_files(folder, sources, summary,
+                                        ctx.jurisdiction.timezone_name)
     _record_run(ws, run_id, campaign, ctx, inputs, outputs, summary,
                 pl.concat([dialable.with_columns(phone_key(pl.col("phone")).alias("phone_key")),
                            not_listed], how="diagonal"))
     steps = after_run(summary, versions.select("kind", "purposes").to_dicts(), purpose,
-                      campaign, ADAPTERS[config.registry.adapter].automatic)
+                      campaign, configured(config).automatic)
     return RunResult(run_id, campaign, purpose, summary["as_of"], target, summary, outputs,
                      renamed + journal.warnings() + stale(ws, versions), steps)
 

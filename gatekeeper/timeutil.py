@@ -1,7 +1,10 @@
 """Instants and dates as the brief defines them.
 
-All instants are stored as naive UTC (microseconds); a date alone means 00:00
-Europe/Rome, because Italian consent forms and contracts are dated in local time.
+All instants are stored as naive UTC (microseconds); a date alone means 00:00 local time
+of the jurisdiction, because consent forms and contracts are dated in local time. No
+function here knows a country: every one that reads or shows local time is given the
+zone (the jurisdiction's `timezone_name`), so a second country cannot silently be read
+in Italy's.
 
 Rendered, an instant is in the jurisdiction's local time, because a UTC hour misleads:
 a 20:15 call written 19:15Z looks lawful. People read `local_words` (22/11/2026 10:00);
@@ -20,8 +23,11 @@ import polars as pl
 
 from .errors import InputError
 
-ROME = ZoneInfo("Europe/Rome")
 UTC = dt.UTC
+# An IANA zone name or a ZoneInfo, always given. None is in the type only so a caller that
+# still holds an optional zone (policy/dialtime.py's as_json, until the table's rewrite)
+# type-checks; it is refused at run time, never read as some country's zone.
+Zone: TypeAlias = "str | ZoneInfo | None"
 
 
 def now_utc() -> dt.datetime:
@@ -29,15 +35,17 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def parse_instant(text: str, *, what: str = "time") -> dt.datetime:
-    """Parse ISO 8601 (date alone = 00:00 Rome, no offset = Rome) into naive UTC."""
+def parse_instant(text: str, zone: Zone, *, what: str = "time") -> dt.datetime:
+    """Parse ISO 8601 (date alone = 00:00 local, no offset = local time of `zone`) into
+    naive UTC."""
     value = text.strip()
+    local_zone = zone_info(zone)
     try:
         if len(value) == 10:
-            local = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), ROME)
+            local = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), local_zone)
         else:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            local = parsed if parsed.tzinfo else parsed.replace(tzinfo=ROME)
+            local = parsed if parsed.tzinfo else parsed.replace(tzinfo=local_zone)
     except ValueError:
         raise InputError(
             f"{what} '{text}' is not ISO 8601; use e.g. 2026-11-20 or 2026-11-20T09:30+01:00"
@@ -45,31 +53,46 @@ def parse_instant(text: str, *, what: str = "time") -> dt.datetime:
     return local.astimezone(UTC).replace(tzinfo=None)
 
 
-def date_start_utc(day: dt.date) -> dt.datetime:
-    """00:00 Europe/Rome of a calendar day, as naive UTC."""
-    return dt.datetime.combine(day, dt.time(), ROME).astimezone(UTC).replace(tzinfo=None)
+def date_start_utc(day: dt.date, zone: Zone) -> dt.datetime:
+    """00:00 local time of a calendar day, as naive UTC."""
+    return (dt.datetime.combine(day, dt.time(), zone_info(zone)).astimezone(UTC)
+            .replace(tzinfo=None))
+
+
+def local_date(instant: dt.datetime, zone: Zone) -> dt.date:
+    """The local calendar day of a naive-UTC instant (date rules count local days)."""
+    return instant.replace(tzinfo=UTC).astimezone(zone_info(zone)).date()
 
 
 def rome_date(instant: dt.datetime) -> dt.date:
-    """The calendar day in Rome of a naive-UTC instant (date rules count Rome days)."""
-    return instant.replace(tzinfo=UTC).astimezone(ROME).date()
+    """local_date in Italy's zone: kept only for policy/facts.py, whose Context gains the
+    jurisdiction's zone in the decision table's rewrite (issue 23); use local_date."""
+    from .jurisdictions.it import IT  # lazy: calling_hours imports this module
+
+    return local_date(instant, IT.timezone_name)
 
 
-Zone: TypeAlias = "str | ZoneInfo | None"
+def local_midnight(column: str | pl.Expr, zone: Zone) -> pl.Expr:
+    """A column of dates as the instant 00:00 local time, naive UTC (comparable with
+    register checks and other instants): a consent dated 10 November was given no earlier
+    than that day's local midnight."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    return (expr.cast(pl.Datetime("us"))
+            .dt.replace_time_zone(zone_info(zone).key, ambiguous="earliest")
+            .dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+
+
 ISO_LOCAL = "%Y-%m-%dT%H:%M:%S%:z"  # 2026-11-22T10:00:00+01:00 (strftime, polars/chrono)
 WORDS = "%d/%m/%Y %H:%M"  # 22/11/2026 10:00, as people in Italy write it
 
 
-def zone_info(zone: Zone = None) -> ZoneInfo:
-    """The zone instants are shown in: the one given, else the default jurisdiction's
-    (the configured one is passed by callers that hold the configuration)."""
-    if isinstance(zone, ZoneInfo):
-        return zone
+def zone_info(zone: Zone) -> ZoneInfo:
+    """The zone as zoneinfo reads it (callers pass the jurisdiction's `timezone_name`).
+    No zone is a programming error, loud: a default would read every country's local
+    times as Italy's."""
     if zone is None:
-        from .jurisdictions import DEFAULT  # lazy: calling_hours imports this module
-
-        zone = DEFAULT.timezone_name
-    return ZoneInfo(zone)
+        raise ValueError("no time zone given: pass the jurisdiction's timezone_name")
+    return zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
 
 
 def _local(instant: dt.datetime | str, zone: Zone) -> dt.datetime:
@@ -83,7 +106,7 @@ def _local(instant: dt.datetime | str, zone: Zone) -> dt.datetime:
     return instant.replace(tzinfo=UTC).astimezone(zone_info(zone))
 
 
-def local_words(instant: dt.datetime | str | None, zone: Zone = None) -> str:
+def local_words(instant: dt.datetime | str | None, zone: Zone) -> str:
     """An instant as a person reads it, in local time: 22/11/2026 10:00. In the hour the
     clocks repeat (autumn) the wall clock names two instants, so there, and only there,
     the offset follows: 25/10/2026 02:30 (+02:00), then 25/10/2026 02:30 (+01:00)."""
@@ -96,7 +119,7 @@ def local_words(instant: dt.datetime | str | None, zone: Zone = None) -> str:
     return words
 
 
-def local_iso(instant: dt.datetime | str | None, zone: Zone = None) -> str | None:
+def local_iso(instant: dt.datetime | str | None, zone: Zone) -> str | None:
     """An instant for a machine file (CSV, JSON, Parquet as text): ISO 8601 to the second
     in local time with its offset, 2026-11-22T10:00:00+01:00 (+02:00 in summer), so the
     hour matches what people are shown and the instant stays exact."""
@@ -105,7 +128,7 @@ def local_iso(instant: dt.datetime | str | None, zone: Zone = None) -> str | Non
     return _local(instant, zone).isoformat(timespec="seconds")
 
 
-def local_iso_expr(column: str | pl.Expr, zone: Zone = None) -> pl.Expr:
+def local_iso_expr(column: str | pl.Expr, zone: Zone) -> pl.Expr:
     """local_iso for a column of naive-UTC instants. A list's instants are few distinct
     values (one per register check), so each distinct value is formatted once when that
     is cheaper: dialable.csv's 1M rows are then written faster than when the CSV writer
@@ -150,14 +173,15 @@ _OFFSET_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M
                    "%Y-%m-%dT%H:%M%z")
 
 
-def instants(text: pl.Expr) -> pl.Expr:
+def instants(text: pl.Expr, zone: Zone) -> pl.Expr:
     """Instants as dialers and spreadsheets write them, to naive UTC (null when not one):
-    with an offset (or Z) as given, without one as Europe/Rome local time (the hour that
+    with an offset (or Z) as given, without one as local time of `zone` (the hour that
     repeats when the clocks go back is read as the first)."""
-    return text.map_batches(_instants, return_dtype=pl.Datetime("us"))
+    name = zone_info(zone).key
+    return text.map_batches(lambda s: _instants(s, name), return_dtype=pl.Datetime("us"))
 
 
-def _instants(text: pl.Series) -> pl.Series:
+def _instants(text: pl.Series, zone: str) -> pl.Series:
     """Each format is tried only on the values no earlier format read: an export writes
     one format, so a million values cost one parse, not twelve (1.1 s -> ~0.2 s)."""
     value = text.cast(pl.String).str.strip_chars().str.replace(r"Z$", "+00:00")
@@ -172,7 +196,7 @@ def _instants(text: pl.Series) -> pl.Series:
             if kind is with_offset:
                 read = read.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
             else:
-                read = (read.dt.replace_time_zone("Europe/Rome", ambiguous="earliest",
+                read = (read.dt.replace_time_zone(zone, ambiguous="earliest",
                                                   non_existent="null")
                         .dt.convert_time_zone("UTC").dt.replace_time_zone(None))
             result = result.scatter(todo, read)

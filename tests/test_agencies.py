@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -19,7 +20,9 @@ from gatekeeper.agencies import (
 )
 from gatekeeper.errors import ManifestError
 from gatekeeper.jurisdictions import IT
-from gatekeeper.timeutil import ROME, UTC
+from gatekeeper.timeutil import UTC
+
+ROME = ZoneInfo(IT.timezone_name)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -199,7 +202,8 @@ def test_declared(tmp_path: Path, caller_id: str, expected: bool) -> None:
        st.lists(st.sampled_from([" ", "-", ".", "/"]), min_size=8, max_size=8))
 def test_declared_whatever_the_separators(number: str, separators: list[str]) -> None:
     own = Agency(id="x", name="X", vat="IT0", authorised_from=dt.date(2026, 1, 1),
-                 caller_ids=("+390299990001", "+390299990002"), path=Path("x.toml"))
+                 caller_ids=("+390299990001", "+390299990002"), path=Path("x.toml"),
+                 zone=IT.timezone_name)
     national = number.removeprefix("+39")
     spelt = "".join(d + s for d, s in zip(national, separators, strict=False)) + national[8:]
     assert own.declared(spelt, IT)

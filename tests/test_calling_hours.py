@@ -10,6 +10,7 @@ import datetime as dt
 import tomllib
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -18,7 +19,9 @@ from hypothesis import strategies as st
 from gatekeeper.errors import ConfigError
 from gatekeeper.jurisdictions import IT
 from gatekeeper.jurisdictions.calling_hours import CallingHours, Window
-from gatekeeper.timeutil import ROME, UTC
+from gatekeeper.timeutil import UTC
+
+ROME = ZoneInfo(IT.timezone_name)
 
 HOURS = CallingHours.from_table({}, None, IT)
 # The clocks change at 01:00 UTC on the last Sunday of March and of October.

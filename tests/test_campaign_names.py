@@ -23,6 +23,8 @@ from gatekeeper.timeutil import parse_instant
 from .conftest import AS_OF, DIAL_AT, WorkspaceMaker, gk
 from .terminal import run_on_terminal
 
+ZONE = IT.timezone_name  # local times in these tests are Italy's
+
 NAME = "Dicembre Energia 2026"
 IMPORT = ("rpo", "import", "--request", "data/rpo/2026-11-20-request.txt", "--response",
           "data/rpo/2026-11-20-response.txt", "--checked-at", "2026-11-20T10:00")
@@ -157,7 +159,7 @@ def test_a_run_before_the_register_says_to_ask_it(demo: Workspace) -> None:
     assert "next: decide the campaign with these answers: gatekeeper run" in imported.output
     with Store(demo.store_path) as store:  # a repeat: its result carries the step as data
         again = import_exchange(store, demo.root / IMPORT[3], demo.root / IMPORT[5], IT,
-                                checked_at=parse_instant(IMPORT[7]))
+                                checked_at=parse_instant(IMPORT[7], ZONE))
     assert again.already_imported
     assert dataclasses.asdict(again)["next_steps"] == again.next_steps != []
     ran = _run(demo, NAME)

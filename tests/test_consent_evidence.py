@@ -14,6 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gatekeeper.exprs import sector_name
+from gatekeeper.jurisdictions import IT
 from gatekeeper.sources import evidence as E
 
 from .conftest import WorkspaceMaker, gk, stored_rows
@@ -85,7 +86,7 @@ def test_instants_with_an_offset(moment: dt.datetime, form: str) -> None:
             "space": moment.strftime("%Y-%m-%d %H:%M:%S ") + offset,
             "compact": moment.strftime("%Y-%m-%dT%H:%M:%S") + offset,
             "millis": moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + offset}[form]
-    [(value, error)] = _parse(E.instant("consent_at"), "consent_at", [text])
+    [(value, error)] = _parse(E.instant("consent_at", IT.timezone_name), "consent_at", [text])
     expected = _utc(moment)
     if form == "millis":
         expected = expected.replace(microsecond=moment.microsecond // 1000 * 1000)
@@ -102,7 +103,7 @@ def test_instants_without_an_offset_are_rome_time(local: dt.datetime, form: str)
     text = {"iso": local.strftime("%Y-%m-%d %H:%M:%S"),
             "dmy": local.strftime("%d/%m/%Y %H:%M:%S"),
             "dmy-comma": local.strftime("%d.%m.%Y, %H:%M:%S")}[form]
-    [(value, error)] = _parse(E.instant("consent_at"), "consent_at", [text])
+    [(value, error)] = _parse(E.instant("consent_at", IT.timezone_name), "consent_at", [text])
     rome = local.replace(tzinfo=ROME)  # fold=0: a repeated hour is its first (summer) time
     exists = _utc(rome).replace(tzinfo=dt.UTC).astimezone(ROME).replace(tzinfo=None) == local
     if exists:
@@ -114,7 +115,7 @@ def test_instants_without_an_offset_are_rome_time(local: dt.datetime, form: str)
 def test_common_forms_of_an_instant() -> None:
     values = ["2026-03-31", "31/03/2026 14:05", "46112.5", "1774958700", "1774958700123",
               "2026-03-31T12:05:00Z", "2026-02-30 10:00", "3331234567", "ieri"]
-    parsed = _parse(E.instant("consent_at"), "consent_at", values)
+    parsed = _parse(E.instant("consent_at", IT.timezone_name), "consent_at", values)
     assert [v for v, _ in parsed] == [
         dt.datetime(2026, 3, 30, 22), dt.datetime(2026, 3, 31, 12, 5),
         dt.datetime(2026, 3, 31, 10), dt.datetime(2026, 3, 31, 12, 5),

@@ -20,10 +20,13 @@ import polars as pl
 import pytest
 
 from gatekeeper.config import Workspace
+from gatekeeper.jurisdictions import IT
 from gatekeeper.timeutil import local_iso, parse_instant
 
 from .conftest import AS_OF, copy_demo, gk
 from .service_helper import running_service
+
+ZONE = IT.timezone_name  # local times in these tests are Italy's
 
 CALL_COLUMNS = ["call_id", "phone", "started_at", "outcome", "direction", "campaign"]
 _ids = itertools.count()
@@ -87,7 +90,7 @@ def record(ws: Workspace, tmp_path: Path, phone: str, *calls: tuple[str, ...],
 
 
 def _rome(text: str) -> dt.datetime:
-    return parse_instant(text)
+    return parse_instant(text, ZONE)
 
 
 @pytest.mark.parametrize(("at", "next_open"), [
@@ -124,7 +127,7 @@ def test_calling_hours_at_their_edges(ws: Workspace, at: str, next_open: str | N
         # In Rome time with its offset (+02:00 in summer), the instant _rome reads.
         assert answer["next_allowed_at"].startswith(f"{next_open}:00+0"), answer
         assert (answer["reason"], answer["next_allowed_at"]) == (
-            "OUTSIDE_CALLING_HOURS", local_iso(_rome(next_open))), answer
+            "OUTSIDE_CALLING_HOURS", local_iso(_rome(next_open), ZONE)), answer
 
 
 def test_a_local_holiday_and_its_eve(ws: Workspace, tmp_path: Path) -> None:

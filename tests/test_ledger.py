@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gatekeeper.jurisdictions import IT
 from gatekeeper.ledger import (
     CallFacts,
     Ledger,
@@ -20,7 +22,9 @@ from gatekeeper.ledger import (
     facts_many,
 )
 from gatekeeper.optouts import Journal
-from gatekeeper.timeutil import ROME, instants
+from gatekeeper.timeutil import instants
+
+ROME = ZoneInfo(IT.timezone_name)
 
 T0 = dt.datetime(2026, 11, 20, 9, 0)  # naive UTC
 DAY = dt.timedelta(days=1)
@@ -244,8 +248,8 @@ def test_a_column_of_call_times_reads_each_value_as_it_is_read_alone(
     values = [c[0].strftime(c[1]) + (c[2] or "") if isinstance(c, tuple) else c
               for c in cells]
     column = pl.DataFrame({"t": values}, schema={"t": pl.String})
-    together = column.select(instants(pl.col("t")))["t"].to_list()
-    alone = [column.slice(n, 1).select(instants(pl.col("t")))["t"].item()
+    together = column.select(instants(pl.col("t"), ROME))["t"].to_list()
+    alone = [column.slice(n, 1).select(instants(pl.col("t"), ROME))["t"].item()
              for n in range(len(values))]
     assert together == alone
     for cell, value, read in zip(cells, values, together, strict=True):

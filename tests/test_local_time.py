@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from gatekeeper.config import Workspace
+from gatekeeper.jurisdictions import IT
 from gatekeeper.timeutil import (
     local_iso,
     local_iso_expr,
@@ -26,6 +27,8 @@ from .conftest import copy_demo, gk
 # The hour the clocks go back in Rome: 2026-10-25 02:30 happens twice, 00:30Z and 01:30Z.
 FIRST_0230, SECOND_0230 = dt.datetime(2026, 10, 25, 0, 30), dt.datetime(2026, 10, 25, 1, 30)
 
+
+ZONE = IT.timezone_name  # local times in these tests are Italy's
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, str]:
@@ -124,7 +127,7 @@ def test_disclosure_json_and_opt_out_list_in_local_time(ran: tuple[Workspace, st
     first = listed[0]
     assert first["at"].endswith(("+01:00", "+02:00")), first
     text = gk(ws, "optout", "list").output.splitlines()[0]
-    assert local_words(parse_instant(first["at"])) in text
+    assert local_words(parse_instant(first["at"], ZONE), ZONE) in text
     data = json.loads(gk(ws, "disclose", first["phone"], "--format", "json").output)
     assert data["optouts"][0]["at"] == first["at"]
     assert data["generated_at"][-6:] in ("+01:00", "+02:00")
@@ -132,34 +135,34 @@ def test_disclosure_json_and_opt_out_list_in_local_time(ran: tuple[Workspace, st
 
 def test_a_summer_instant_gets_plus_two() -> None:
     """Summer time: +02:00, to the second; the people's form is the wall clock."""
-    summer = parse_instant("2026-07-01T09:00")  # Rome, no offset: 07:00Z
+    summer = parse_instant("2026-07-01T09:00", ZONE)  # Rome, no offset: 07:00Z
     assert summer == dt.datetime(2026, 7, 1, 7)
-    assert local_iso(summer) == "2026-07-01T09:00:00+02:00"
-    assert local_iso(dt.datetime(2026, 11, 22, 9, 0, 0, 999)) == "2026-11-22T10:00:00+01:00"
-    assert local_words(summer) == "01/07/2026 09:00"
+    assert local_iso(summer, ZONE) == "2026-07-01T09:00:00+02:00"
+    assert local_iso(dt.datetime(2026, 11, 22, 9, 0, 0, 999), ZONE) == "2026-11-22T10:00:00+01:00"
+    assert local_words(summer, ZONE) == "01/07/2026 09:00"
     frame = pl.DataFrame({"at": [summer, dt.datetime(2026, 11, 21, 23), None]})
-    assert frame.select(local_iso_expr("at")).to_series().to_list() == [
+    assert frame.select(local_iso_expr("at", ZONE)).to_series().to_list() == [
         "2026-07-01T09:00:00+02:00", "2026-11-22T00:00:00+01:00", None]
 
 
 def test_the_repeated_autumn_hour_is_unambiguous() -> None:
     """2026-10-25 02:30 happens twice in Rome: files keep the two apart by their offsets,
     and read back to the two instants; a person is told which, by the offset."""
-    assert local_iso(FIRST_0230) == "2026-10-25T02:30:00+02:00"
-    assert local_iso(SECOND_0230) == "2026-10-25T02:30:00+01:00"
-    assert local_words(FIRST_0230) == "25/10/2026 02:30 (+02:00)"
-    assert local_words(SECOND_0230) == "25/10/2026 02:30 (+01:00)"
-    assert local_words(SECOND_0230 + dt.timedelta(hours=1)) == "25/10/2026 03:30"
+    assert local_iso(FIRST_0230, ZONE) == "2026-10-25T02:30:00+02:00"
+    assert local_iso(SECOND_0230, ZONE) == "2026-10-25T02:30:00+01:00"
+    assert local_words(FIRST_0230, ZONE) == "25/10/2026 02:30 (+02:00)"
+    assert local_words(SECOND_0230, ZONE) == "25/10/2026 02:30 (+01:00)"
+    assert local_words(SECOND_0230 + dt.timedelta(hours=1), ZONE) == "25/10/2026 03:30"
     # Columnar, both paths: every value formatted, and distinct values formatted once.
     few = pl.DataFrame({"at": [FIRST_0230, SECOND_0230] * 50})
     many = pl.DataFrame({"at": [FIRST_0230, SECOND_0230]})
     for frame in (few, many):
-        text = frame.select(local_iso_expr("at")).to_series()
+        text = frame.select(local_iso_expr("at", ZONE)).to_series()
         assert text.head(2).to_list() == ["2026-10-25T02:30:00+02:00",
                                           "2026-10-25T02:30:00+01:00"]
         back = text.to_frame().select(read_iso(pl.col("at"))).to_series()
         assert back.to_list() == frame["at"].to_list()
-        assert [parse_instant(t) for t in text.head(2)] == [FIRST_0230, SECOND_0230]
+        assert [parse_instant(t, ZONE) for t in text.head(2)] == [FIRST_0230, SECOND_0230]
 
 
 def test_files_of_the_previous_version_still_read() -> None:
@@ -168,8 +171,8 @@ def test_files_of_the_previous_version_still_read() -> None:
     old = pl.DataFrame({"valid_until": ["2026-12-05T09:00:00Z", "2026-12-05T10:00:00+01:00"]})
     assert old.select(read_iso(pl.col("valid_until"))).to_series().to_list() == [
         dt.datetime(2026, 12, 5, 9)] * 2
-    assert parse_instant("2026-11-21T23:00:00Z") == parse_instant("2026-11-22")
-    assert local_words("2026-11-21T23:00:00Z") == "22/11/2026 00:00"
-    assert local_iso("2026-11-21T23:00:00Z") == "2026-11-22T00:00:00+01:00"
+    assert parse_instant("2026-11-21T23:00:00Z", ZONE) == parse_instant("2026-11-22", ZONE)
+    assert local_words("2026-11-21T23:00:00Z", ZONE) == "22/11/2026 00:00"
+    assert local_iso("2026-11-21T23:00:00Z", ZONE) == "2026-11-22T00:00:00+01:00"
     assert local_iso(dt.datetime(2026, 11, 21, 23), "Europe/Bucharest") == (
         "2026-11-22T01:00:00+02:00")

@@ -16,10 +16,13 @@ import pytest
 from gatekeeper import policy as P
 from gatekeeper.config import Workspace
 from gatekeeper.dialing import check_number
+from gatekeeper.jurisdictions import IT
 from gatekeeper.timeutil import parse_instant
 
 from .conftest import AS_OF, DIAL_AT, REPO, WorkspaceMaker, gk
 from .service_helper import running_service
+
+ZONE = IT.timezone_name  # local times in these tests are Italy's
 
 # The dial-time reasons a run cannot give: where the dial-time answer is one of these, the
 # batch said the number was dialable (NO_SOURCE: it said nothing of it).
@@ -115,7 +118,7 @@ def test_batch_check_and_service_give_the_same_answer(maker: WorkspaceMaker, see
     first = (decisions.filter(pl.col("phone").is_not_null()).sort("source_id", "row")
              .unique("phone", keep="first", maintain_order=True))
     reason = dict(zip(first["phone"], first["reason"], strict=True))
-    at = parse_instant(DIAL_AT)
+    at = parse_instant(DIAL_AT, ZONE)
     answers = {}
     # An unbound token asks without an agency, as the CLI does here (a bound token asks
     # for its own agency: test_service_security).
@@ -145,7 +148,7 @@ def test_a_run_whose_report_was_overwritten_still_answers_from_the_store(
     """Replay needs the run valid then, even after a later run of the same campaign
     rewrote its folder: the store keeps every run's outcome per number."""
     ws, numbers = _workspace(maker, 3)
-    at = parse_instant(DIAL_AT)
+    at = parse_instant(DIAL_AT, ZONE)
     before = {n: check_number(ws, n, "telemarketing", campaign="c", at=at).answer
               for n in numbers}
     assert gk(ws, "run", "--campaign", "c", "--purpose", "telemarketing",
@@ -209,7 +212,7 @@ def test_five_doors_give_one_answer(maker: WorkspaceMaker, seed: int, at: str,
     _import_calls(ws, [(f"n{d}", over, f"2026-11-{d} 10:00", "no_answer")
                        for d in (16, 17, 18, 19)]
                   + [("r1", resting, "2026-11-20 10:00", "refused")], "history")
-    when = parse_instant(at)
+    when = parse_instant(at, ZONE)
     valid = [v for v in numbers
              if check_number(ws, v, "telemarketing", at=when).answer.phone is not None]
     phones = [check_number(ws, v, "telemarketing", at=when).answer.phone for v in valid]
@@ -257,7 +260,7 @@ def test_an_objection_after_t_counts_now_not_for_t_or_a_replay(
     _import_calls(ws, [("t0", phone, "2026-11-23 11:00", "answered")], "calls")
     assert gk(ws, "optout", "add", phone, "--channel", "operator", "--by", "a1",
               "--at", "2026-11-24T09:00").exit_code == 0
-    when = parse_instant(DIAL_AT)
+    when = parse_instant(DIAL_AT, ZONE)
     assert check_number(ws, phone, "telemarketing").answer.reason == P.OPTED_OUT  # now
     assert check_number(ws, phone, "telemarketing", at=when).answer.dialable  # as it stood
     with running_service(ws, DIAL_AT) as service, service.client("agent") as dialer:

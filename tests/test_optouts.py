@@ -24,6 +24,8 @@ from gatekeeper.optouts import Journal, add_optout, import_optouts
 from gatekeeper.run import run_campaign
 from gatekeeper.timeutil import parse_instant
 
+ZONE = IT.timezone_name  # local times in these tests are Italy's
+
 BURST = textwrap.dedent("""
     import sys
     from pathlib import Path
@@ -138,7 +140,7 @@ def _prepared(demo: Workspace) -> None:
 
 
 # The demo's RPO answer is from 2026-11-20: runs are pinned so tests never depend on today.
-AS_OF = parse_instant("2026-11-22T12:00")
+AS_OF = parse_instant("2026-11-22T12:00", ZONE)
 
 
 def test_optout_while_another_process_holds_the_store(demo: Workspace) -> None:

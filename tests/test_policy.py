@@ -19,7 +19,9 @@ from gatekeeper.registry import record_checks, rpo_status
 from gatekeeper.store import Store
 from gatekeeper.timeutil import parse_instant, rome_date
 
-AS_OF = parse_instant("2026-11-22T12:00")  # Rome time
+ZONE = IT.timezone_name  # local times in these tests are Italy's
+
+AS_OF = parse_instant("2026-11-22T12:00", ZONE)  # Rome time
 TODAY = rome_date(AS_OF)
 DAY = dt.timedelta(days=1)
 SECOND = dt.timedelta(seconds=1)
@@ -143,7 +145,7 @@ def test_third_party_passes() -> None:
 
 
 def test_third_party_consent_after_registration_is_valid() -> None:
-    bound = parse_instant("2026-11-10T10:00")
+    bound = parse_instant("2026-11-10T10:00", ZONE)
     assert decide(registered=True, registration_bound=bound,
                   consent_date=dt.date(2026, 11, 11)) == (None, P.THIRD_PARTY_CONSENT)
     # Same day as the check that found it registered: not provably later.
@@ -242,7 +244,7 @@ def _checks(history: list[tuple[str, bool]]) -> pl.DataFrame:
         record_checks(store, pl.DataFrame({"phone": ["+393331234567"], "registered": [registered],
                                            "registered_at": [None]},
                                           schema_overrides={"registered_at": pl.Datetime("us")}),
-                      parse_instant(when), f"x{i}", "file")
+                      parse_instant(when, ZONE), f"x{i}", "file")
     return rpo_status(store, AS_OF)
 
 
@@ -251,8 +253,8 @@ def test_registration_window_from_checks() -> None:
                       ("2026-11-20T10:00", True)])
     row = status.row(0, named=True)
     assert row["registered"] is True
-    assert row["rpo_checked_at"] == parse_instant("2026-11-20T10:00")
-    assert row["registration_bound"] == parse_instant("2026-11-10T10:00")
+    assert row["rpo_checked_at"] == parse_instant("2026-11-20T10:00", ZONE)
+    assert row["registration_bound"] == parse_instant("2026-11-10T10:00", ZONE)
     bound = {"registered": True, "registration_bound": row["registration_bound"],
              "rpo_checked_at": row["rpo_checked_at"]}
     assert decide(**bound, consent_date=dt.date(2026, 10, 1))[0] == P.CONSENT_BEFORE_RPO
@@ -321,7 +323,7 @@ def test_one_pass_rpo_status_matches_the_reference(history: list[Any]) -> None:
 
 def _events(*rows: tuple[int, str, str, str]) -> pl.DataFrame:
     return pl.DataFrame(
-        [{"seq": s, "type": t, "phone": "+393331234567", "at": parse_instant(at), "scope": sc}
+        [{"seq": s, "type": t, "phone": "+393331234567", "at": parse_instant(at, ZONE), "scope": sc}
          for s, t, at, sc in rows], schema_overrides={"at": pl.Datetime("us")})
 
 

@@ -23,6 +23,7 @@ from gatekeeper.timeutil import parse_instant
 from .conftest import AS_OF, DIAL_AT, WorkspaceMaker
 from .conftest import gk as _gk
 
+ZONE = IT.timezone_name  # local times in these tests are Italy's
 
 def test_writes_the_files_with_the_brief_columns(scrubbed: Workspace) -> None:
     out = scrubbed.report_dir("demo")
@@ -81,7 +82,7 @@ def test_small_batches_decide_exactly_as_one(scrubbed: Workspace) -> None:
     """A run streams rows in batches; batch edges (inside a source, across sources, and
     inside the dedup of a number listed twice) must not change any answer."""
     whole = scrubbed.report_dir("demo")
-    small = run_campaign(scrubbed, "small", "telemarketing", as_of=parse_instant(AS_OF),
+    small = run_campaign(scrubbed, "small", "telemarketing", as_of=parse_instant(AS_OF, ZONE),
                          batch_rows=97).report_dir
     assert (small / "dialable.csv").read_bytes() == (whole / "dialable.csv").read_bytes()
     assert pl.read_parquet(small / "decisions.parquet").equals(
@@ -124,12 +125,12 @@ def test_a_run_that_fails_half_way_leaves_the_last_report_and_the_store(
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     monkeypatch.setenv("GATEKEEPER_FAULT", "run.write")
     with pytest.raises(OSError, match="No space left"):
-        run_campaign(scrubbed, "demo", "telemarketing", as_of=parse_instant(AS_OF),
+        run_campaign(scrubbed, "demo", "telemarketing", as_of=parse_instant(AS_OF, ZONE),
                      batch_rows=7)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert [p.name for p in folder.parent.iterdir()] == ["demo"]  # no half-written folder
     monkeypatch.delenv("GATEKEEPER_FAULT")
-    again = run_campaign(scrubbed, "demo", "telemarketing", as_of=parse_instant(AS_OF),
+    again = run_campaign(scrubbed, "demo", "telemarketing", as_of=parse_instant(AS_OF, ZONE),
                          batch_rows=7)
     assert (folder / "dialable.csv").read_bytes() == before["dialable.csv"]
     assert again.summary["dialable"] > 0
@@ -165,11 +166,11 @@ def test_check_answers_now_with_exit_codes(scrubbed: Workspace) -> None:
     from gatekeeper.dialing import check_number
     from gatekeeper.timeutil import parse_instant
 
-    assert check_number(scrubbed, phone, "telemarketing", at=parse_instant(DIAL_AT)
+    assert check_number(scrubbed, phone, "telemarketing", at=parse_instant(DIAL_AT, ZONE)
                         ).answer.dialable
     assert _gk(scrubbed, "optout", "add", phone, "--channel", "operator", "--by", "a7",
                "--at", "2026-11-22T11:00").exit_code == 0
-    answer = check_number(scrubbed, phone, "telemarketing", at=parse_instant(DIAL_AT)).answer
+    answer = check_number(scrubbed, phone, "telemarketing", at=parse_instant(DIAL_AT, ZONE)).answer
     assert (answer.dialable, answer.reason) == (False, "OPTED_OUT")
     cli_answer = _gk(scrubbed, "check", phone, "--purpose", "telemarketing")
     assert cli_answer.exit_code == 1 and "OPTED_OUT" in cli_answer.output
@@ -223,7 +224,7 @@ def test_the_same_files_checked_again_later_are_a_new_check(scrubbed: Workspace)
     assert "RPO_NOT_CHECKED" not in summary["suppressed"] and summary["dialable"] > 3000
 
 
-CHECKED = parse_instant("2026-11-20T10:00")
+CHECKED = parse_instant("2026-11-20T10:00", ZONE)
 
 
 def _exchange(store: Store, folder: Path, request: bytes, response: bytes) -> ImportResult:

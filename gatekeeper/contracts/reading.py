@@ -22,7 +22,7 @@ from ..jurisdictions import Jurisdiction
 from ..normalise import normalise, phone_key
 from ..sources.manifest import Manifest
 from ..sources.readers import read_source
-from ..timeutil import instants, local_iso_expr
+from ..timeutil import instants, local_iso_expr, local_midnight
 
 FIELDS = ("contract_id", "phone", "signed_at", "agency", "agent", "campaign")
 REQUIRED = ("contract_id", "phone", "signed_at", "agency")
@@ -96,7 +96,8 @@ def read_contracts(file: Path, map_file: Path | None, jurisdiction: Jurisdiction
     parsed = frame.with_columns(
         numbers["phone"].alias("e164"), numbers["region"].alias("region"),
         numbers["number_type"].alias("number_type"),
-        instants(pl.col("signed_at")).alias("instant"), day.alias("day"))
+        instants(pl.col("signed_at"), jurisdiction.timezone_name).alias("instant"),
+        day.alias("day"))
     why = pl.coalesce(
         pl.when(pl.col("contract_id").is_null() | (pl.col("contract_id") == ""))
         .then(pl.lit("contract_id is empty")),
@@ -104,7 +105,7 @@ def read_contracts(file: Path, map_file: Path | None, jurisdiction: Jurisdiction
         .then(pl.format("phone '{}' is not a valid number", pl.col("phone"))),
         pl.when(pl.col("instant").is_null() & pl.col("day").is_null())
         .then(pl.format("signed_at '{}' is not a date or a date and time (e.g. 2026-11-23 "
-                        "10:15, Rome time)", pl.col("signed_at"))),
+                        f"10:15, {jurisdiction.time_words})", pl.col("signed_at"))),
         pl.when(pl.col("agency").is_null() | (pl.col("agency") == ""))
         .then(pl.lit("agency is empty: name the call centre (agencies/<id>.toml)")),
         pl.when(pl.col("contract_id").is_duplicated())
@@ -112,11 +113,9 @@ def read_contracts(file: Path, map_file: Path | None, jurisdiction: Jurisdiction
     checked = refuse_rows(parsed, why, lambda n, first: f"{n} contract(s) cannot be traced; "
                           f"first: {first}; fix the file and verify again", file)
     # A day without a time: signed some time that day, so its calls are those up to the
-    # end of the Rome day.
-    end_of_day = ((pl.col("day") + pl.duration(days=1)).cast(pl.Datetime("us"))
-                  .dt.replace_time_zone("Europe/Rome", ambiguous="earliest")
-                  .dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-                  - pl.duration(microseconds=1))
+    # end of the local day.
+    end_of_day = (local_midnight(pl.col("day") + pl.duration(days=1),
+                                 jurisdiction.timezone_name) - pl.duration(microseconds=1))
     return checked.select(
         "row", "contract_id", pl.col("e164").alias("phone"),
         phone_key(pl.col("e164")).alias("phone_key"),

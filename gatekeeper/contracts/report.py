@@ -14,7 +14,7 @@ import polars as pl
 
 from .. import policy as P
 from ..digest import sha256_file
-from ..htmlpage import e, local_time, num, page, pct, table
+from ..htmlpage import e, num, page, pct, table, written_time
 from ..outfile import report_folder
 from ..spreadsheet import safe_for_spreadsheets
 from . import LAWFUL, OUTPUT_COLUMNS, STATUSES
@@ -60,7 +60,7 @@ def contracts_html(summary: dict[str, Any], traced: pl.DataFrame) -> str:
              r["agent"], STATUS_TEXT[r["status"]],
              (f"{P.reason_text(r['reason']) or r['reason']} ({r['reason']})"
               if r["reason"] else "—"),
-             local_time(r["call_started_at"]) + (f" · {e(r['call_id'])}" if r["call_id"]
+             written_time(r["call_started_at"]) + (f" · {e(r['call_id'])}" if r["call_id"]
                                                 else "")]
             for r in untraced.iter_rows(named=True)]
     counts = summary["by_status"]
@@ -89,9 +89,9 @@ def contracts_html(summary: dict[str, Any], traced: pl.DataFrame) -> str:
 
 
 def _signed(value: str) -> str:
-    """An instant in Rome time; a day alone as the day."""
+    """An instant in local time, as written; a day alone as the day."""
     if "T" in value:
-        return local_time(value)
+        return written_time(value)
     return e(f"{value[8:10]}/{value[5:7]}/{value[:4]}")
 
 

@@ -151,7 +151,7 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
             "erased": _erased(store, phone, zone),
         }
         if ref:
-            record_request(store, ref, "access", phone, received_on, answered=True)
+            record_request(store, ref, "access", phone, received_on, zone, answered=True)
     data["held"] = any(data[k] for k in DISCLOSURE_KEYS[1:])
     # For the privacy officer, not the letter: what this answer may be missing.
     fix = ("repair the journal from a backup (gatekeeper optout repair) before sending "
@@ -163,6 +163,7 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
         *(f"the opt-out journal's line {n} is damaged beyond reading: an opt-out of this "
           f"number may be among it; {fix}" for n in unreadable)]
     data["generated_at"] = local_iso(now_utc(), zone)
+    data["timezone"] = zone  # the zone its instants are written in (the letter's clock)
     return data
 
 

@@ -430,7 +430,8 @@ def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
             if not prior:
                 people_store.record_erasure(store, phone, now, ref, by)
             store.fault("erase.before_commit")
-            record_request(store, ref, "erasure", phone, received_on, answered=True)
+            record_request(store, ref, "erasure", phone, received_on,
+                           jurisdiction.timezone_name, answered=True)
             evidence_store.note_journal_head(store, *Journal(ws.journal_path).head(),
                                              "erase", now)
         for file in retired + retired_lists:  # the old files held the person's data

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..config import Controller
 from ..htmlpage import e, page
-from ..timeutil import ROME
+from ..policy import CODES, OWN_CONSENT, PUBLIC_DIRECTORY, THIRD_PARTY_CONSENT
+from ..timeutil import Zone, zone_info
 from .erasure import KEPT_BACKUPS, KEPT_OPTOUT, KEPT_RPO, KEPT_SUPPRESSION, KEPT_UNMANAGED
 
 Block = tuple[str, Any]  # ("h", text) | ("p", text) | ("ul", [text, ...])
@@ -47,10 +48,8 @@ T: dict[str, dict[str, str]] = {
                       "di altre aziende{proof}.",
         "own_consent": "Ci ha dato il consenso a ricevere offerte commerciali il {date}"
                        "{channel}{proof}.",
-        "tp_basis": "Base giuridica delle nostre chiamate: questo consenso (art. 6, par. 1, "
-                    "lett. a, GDPR; art. 130 Codice Privacy).",
-        "own_basis": "Base giuridica delle nostre chiamate: il Suo consenso (art. 6, par. 1, "
-                     "lett. a, GDPR; art. 130 Codice Privacy).",
+        "tp_basis": "Base giuridica delle nostre chiamate: questo consenso ({law}).",
+        "own_basis": "Base giuridica delle nostre chiamate: il Suo consenso ({law}).",
         "no_consent": "Non risulta alcun consenso al marketing.",
         "evidence": "Prove del consenso che il fornitore ci ha trasmesso: {items}.",
         "ev_ip": "indirizzo IP {value}",
@@ -70,7 +69,7 @@ T: dict[str, dict[str, str]] = {
         "ended_on": " il {date}",
         "public_rule": "Base giuridica: un numero pubblicato in un elenco pubblico può essere "
                        "chiamato per offerte commerciali solo se non è iscritto al Registro "
-                       "Pubblico delle Opposizioni (art. 130, comma 3-bis, Codice Privacy).",
+                       "Pubblico delle Opposizioni ({law}).",
         "supplier_contact": "Per i dettagli del consenso può rivolgersi anche al fornitore: "
                             "{contact}.",
         "h_campaigns": "Quando e perché l'abbiamo chiamata",
@@ -185,10 +184,8 @@ T: dict[str, dict[str, str]] = {
         "tp_consent": "According to the supplier, you gave {collector} your consent to be "
                       "contacted with other companies' offers on {date}{channel}{proof}.",
         "own_consent": "You gave us your consent to receive offers on {date}{channel}{proof}.",
-        "tp_basis": "The legal basis of our calls: this consent (Art. 6(1)(a) GDPR; art. 130 "
-                    "Italian Privacy Code).",
-        "own_basis": "The legal basis of our calls: your consent (Art. 6(1)(a) GDPR; art. 130 "
-                     "Italian Privacy Code).",
+        "tp_basis": "The legal basis of our calls: this consent ({law}).",
+        "own_basis": "The legal basis of our calls: your consent ({law}).",
         "no_consent": "No marketing consent is recorded.",
         "evidence": "Evidence of the consent the supplier gave us: {items}.",
         "ev_ip": "IP address {value}",
@@ -208,8 +205,7 @@ T: dict[str, dict[str, str]] = {
         "ended_on": " on {date}",
         "public_rule": "Legal basis: a number published in a public directory may be called "
                        "with offers only if it is not registered in the Registro Pubblico delle "
-                       "Opposizioni (Italy's do-not-call register; art. 130(3-bis) Privacy "
-                       "Code).",
+                       "Opposizioni (Italy's do-not-call register; {law}).",
         "supplier_contact": "You may also ask the supplier about the consent: {contact}.",
         "h_campaigns": "When and why we called you",
         "campaign": "Campaign “{campaign}” ({purpose}), list prepared on {date}: {basis}.",
@@ -348,22 +344,23 @@ def _day(value: str | None, lang: str) -> str:
     return day.strftime("%d/%m/%Y") if lang == "it" else day.isoformat()
 
 
-def _moment(value: str | None, lang: str) -> str:
-    """An ISO UTC instant in Rome time (the person's clock)."""
+def _moment(value: str | None, lang: str, zone: Zone) -> str:
+    """An ISO instant in the jurisdiction's local time (the person's clock)."""
     if not value:
         return "—"
-    local = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ROME)
+    local = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(
+        zone_info(zone))
     return local.strftime("%d/%m/%Y %H:%M" if lang == "it" else "%Y-%m-%d %H:%M")
 
 
 def _evidence(consent: dict[str, Any], supplier: dict[str, Any], t: dict[str, str],
-              lang: str) -> list[str]:
+              lang: str, zone: Zone) -> list[str]:
     """The consent's evidence held, and the supplier's due diligence (code of conduct art. 6)."""
     items = []
     for key in ("ip", "at", "method", "text_id", "sectors"):
         value = consent.get(key)
         if value:
-            text = (_moment(value, lang) if key == "at" else
+            text = (_moment(value, lang, zone) if key == "at" else
                     ", ".join(value) if key == "sectors" else str(value))
             items.append(t[f"ev_{key}"].format(value=text))
     parts = [t["evidence"].format(items="; ".join(items))] if items else []
@@ -373,7 +370,8 @@ def _evidence(consent: dict[str, Any], supplier: dict[str, Any], t: dict[str, st
     return parts
 
 
-def _source_blocks(records: list[dict[str, Any]], t: dict[str, str], lang: str) -> list[str]:
+def _source_blocks(records: list[dict[str, Any]], t: dict[str, str], lang: str,
+                   zone: Zone) -> list[str]:
     """One paragraph per source (its newest version), in the person's words: who supplied
     it and when, the kind of list, the consent and the legal basis. No list id, row or
     checksum (the DPO's, in the JSON); the name only when it is the number's only one."""
@@ -405,13 +403,14 @@ def _source_blocks(records: list[dict[str, Any]], t: dict[str, str], lang: str) 
                 parts += [t["tp_consent"].format(
                     collector=c.get("collector") or sup.get("name") or "—",
                     date=_day(c.get("date"), lang), channel=channel, proof=proof),
-                    t["tp_basis"]]
+                    t["tp_basis"].format(law=CODES[THIRD_PARTY_CONSENT].law)]
             else:
                 parts.append(t["no_consent"])
-            parts += _evidence(c, sup, t, lang)
+            parts += _evidence(c, sup, t, lang, zone)
         elif rec["kind"] == "internal_archive":
             parts += ([t["own_consent"].format(date=_day(c.get("date"), lang),
-                                               channel=channel, proof=proof), t["own_basis"]]
+                                               channel=channel, proof=proof),
+                        t["own_basis"].format(law=CODES[OWN_CONSENT].law)]
                       if c.get("marketing") else [t["no_consent"]])
             if rec.get("contract_status") == "active":
                 parts.append(t["contract_active"])
@@ -420,7 +419,7 @@ def _source_blocks(records: list[dict[str, Any]], t: dict[str, str], lang: str) 
                 parts.append(t["contract_ceased"].format(
                     end=t["ended_on"].format(date=_day(end, lang)) if end else ""))
         else:
-            parts.append(t["public_rule"])
+            parts.append(t["public_rule"].format(law=CODES[PUBLIC_DIRECTORY].law))
         if sup.get("contact") and rec["kind"] == "third_party":
             parts.append(t["supplier_contact"].format(contact=sup["contact"]))
         out.append(" ".join(parts))
@@ -444,7 +443,8 @@ def letter_blocks(data: dict[str, Any], controller: Controller, lang: str = "it"
     if not data["held"]:
         blocks.append(("p", t["none"].format(phone=phone)))
     if data["sources"]:
-        blocks += [("h", t["h_sources"]), ("ul", _source_blocks(data["sources"], t, lang))]
+        blocks += [("h", t["h_sources"]), ("ul", _source_blocks(data["sources"], t, lang,
+                                                                data["timezone"]))]
     if data["erased"]:
         er = data["erased"]
         blocks += [("h", t["h_erased"]), ("p", t["erased"].format(
@@ -462,7 +462,7 @@ def letter_blocks(data: dict[str, Any], controller: Controller, lang: str = "it"
         blocks += [("h", t["h_campaigns"]),
                    ("ul", campaigns) if campaigns else ("p", t["no_campaigns"])]
         calls = [t["call"].format(
-            when=_moment(c["started_at"], lang), direction=t[c["direction"]],
+            when=_moment(c["started_at"], lang, data["timezone"]), direction=t[c["direction"]],
             campaign=(t["call_campaign"].format(campaign=c["campaign"]) if c["campaign"]
                       else t["call_no_campaign"]),
             # the call centre by the name its manifest gives, never by our id for it

@@ -17,7 +17,7 @@ from ..errors import InputError, NotFound
 from ..store import Store
 from ..store import people as people_store
 from ..suppliers.audits import open_proof_requests
-from ..timeutil import now_utc, rome_date
+from ..timeutil import Zone, local_date, now_utc
 
 ANSWER_DAYS = 30
 EXTENSION_DAYS = 60
@@ -25,7 +25,8 @@ REQUEST_KINDS = ("access", "erasure", "complaint")
 
 
 def record_request(store: Store, ref: str, kind: str, phone: str | None,
-                   received_on: dt.date | None = None, *, answered: bool = False) -> dt.date:
+                   received_on: dt.date | None, zone: Zone, *, answered: bool = False
+                   ) -> dt.date:
     """Log a request (or close one already logged); returns its deadline."""
     if kind not in REQUEST_KINDS:
         raise InputError(f"unknown request kind '{kind}'; accepted: {', '.join(REQUEST_KINDS)}")
@@ -40,8 +41,8 @@ def record_request(store: Store, ref: str, kind: str, phone: str | None,
             people_store.answer_request(store, ref, now)
         due_on: dt.date = existing[3]
         return due_on
-    received = received_on or rome_date(now)
-    if received > rome_date(now):
+    received = received_on or local_date(now, zone)
+    if received > local_date(now, zone):
         raise InputError(f"received date {received} is in the future")
     due = received + dt.timedelta(days=ANSWER_DAYS)
     people_store.add_request(store, ref, kind, phone, received, due, answered_at, now)
@@ -49,17 +50,17 @@ def record_request(store: Store, ref: str, kind: str, phone: str | None,
 
 
 def log_request(store: Store, ref: str, kind: str, phone: str | None,
-                received_on: dt.date | None = None, *, audit_days: int = 15
+                received_on: dt.date | None, zone: Zone, *, audit_days: int = 15
                 ) -> tuple[dt.date, pl.DataFrame]:
     """Log a request as it arrives (`requests add`); returns its deadline and the proof
     requests it opened to the suppliers of the bought lists holding the number (due
     audit_days after the request was received)."""
-    due = record_request(store, ref, kind, phone, received_on)
+    due = record_request(store, ref, kind, phone, received_on, zone)
     logged = people_store.request(store, ref)
     assert logged is not None
     if not phone:
         return due, pl.DataFrame()
-    return due, open_proof_requests(store, phone, ref, logged[2], audit_days)
+    return due, open_proof_requests(store, phone, ref, logged[2], audit_days, zone)
 
 
 def extend_request(store: Store, ref: str, reason: str) -> dt.date:

@@ -3,9 +3,10 @@
 Everything that makes Gatekeeper Italian lives in `it.py`; the normaliser, the policy, the
 registry and the disclosure receive a `Jurisdiction` instead of knowing a country code.
 Adding Romania, France, Spain, the UK or Germany means a module beside `it.py` (its
-numbering facts, its register's name and adapters, its calling hours and holiday calendar,
-which calling_hours.py applies, and its decision table) and one line in JURISDICTIONS, not
-an edit in every layer.
+numbering facts, its time zone, its registers (name, validity and its law, the adapters
+that obtain their answers), its calling hours (several windows a day if its law says so)
+and holiday calendar, which calling_hours.py applies, and its decision table) and one line
+in JURISDICTIONS, not an edit in every layer.
 """
 
 from __future__ import annotations
@@ -23,6 +24,19 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Register:
+    """A do-not-call register: its name, how long its answer may be relied on and by which
+    law, and the adapters (registry/adapters.py, by name) that obtain its answers."""
+
+    name: str  # as people know it: "RPO"
+    # How long the register's answer is valid by law, and the law: a configuration may ask
+    # for less (stricter), never more. None: no such limit.
+    validity_days: int | None
+    validity_law: str
+    adapters: tuple[str, ...]  # names in registry.adapters.ADAPTERS; the first is the default
+
+
+@dataclass(frozen=True)
 class Jurisdiction:
     """What the rest of Gatekeeper needs to know about one country."""
 
@@ -30,13 +44,21 @@ class Jurisdiction:
     region: str  # libphonenumber's region of its numbers (the default for bare numbers)
     calling_code: int  # the international prefix, without "+"
     dialable_types: tuple[str, ...]  # number types a person can be called on
-    register: str  # the do-not-call register's name, as people know it
+    # Its do-not-call registers (none: no register to check; the first is the one the
+    # RPO's commands and knobs speak of).
+    registers: tuple[Register, ...]
     number_examples: str  # how its numbers are written, for error messages
-    # [calling_hours] defaults as gatekeeper.toml would write them (key, "HH:MM-HH:MM" or
-    # "" for no calls): the hours its law or code of conduct sets, parsed like the file's.
+    # [calling_hours] defaults as gatekeeper.toml would write them (key, "HH:MM-HH:MM",
+    # several separated by commas, or "" for no calls): the hours its law or code of
+    # conduct sets, parsed like the file's.
     calling_hours: tuple[tuple[str, str], ...]
     # The `holidays` package's country code: its national public holidays close the lines.
     holidays_country: str
+    # The IANA zone its local times are in: calling hours, a date without a time (consent
+    # forms, contracts), a dialer's export without an offset, every time people are shown.
+    timezone_name: str
+    # How its local time is named after an instant in messages ("22/11/2026 10:00 Rome time").
+    time_words: str
     # Number prefixes that share the calling code but belong to another region (+39 06698:
     # the Vatican): always left to libphonenumber.
     foreign_prefixes: tuple[str, ...] = ()
@@ -46,12 +68,6 @@ class Jurisdiction:
     # Fixed lines begin with 0: a list that lost it (Excel stored the column as numbers)
     # is recognisable, and refused with the fix.
     fixed_lines_start_with_zero: bool = False
-    # How long the register's answer is valid by law, and the law: a configuration may ask
-    # for less (stricter), never more. None: no such limit.
-    register_validity_days: int | None = None
-    register_validity_law: str = ""
-    # The zone its local times are read in (a dialer's export without an offset).
-    timezone_name: str = "Europe/Rome"
     # The module whose TABLE is its decision table (a `policy.table.DecisionTable`).
     table_module: str = ""
 
@@ -60,6 +76,20 @@ class Jurisdiction:
         """Its decision table: every code, step, basis and dial-time rule. Imported when
         first read, because the policy package (which builds tables) imports this one."""
         return cast("DecisionTable", importlib.import_module(self.table_module).TABLE)
+
+    @property
+    def register(self) -> Register | None:
+        """The register its RPO-named commands and knobs mean (None: it has none)."""
+        return self.registers[0] if self.registers else None
+
+    @property
+    def register_validity_days(self) -> int | None:
+        """The law's limit on relying on the register's answer (None: no limit)."""
+        return self.register.validity_days if self.register else None
+
+    @property
+    def register_validity_law(self) -> str:
+        return self.register.validity_law if self.register else ""
 
     @property
     def prefix(self) -> str:

@@ -2,11 +2,12 @@
 defaults and its national public holidays (rule 9, OUTSIDE_CALLING_HOURS).
 
 Every day is one kind, in this precedence: holiday (national or `extra_holidays`), Sunday,
-pre_holiday (the day before a holiday), Saturday, weekday. Each kind has at most one
-half-open window [start, end) of wall-clock time in Europe/Rome, so 19:59:59 is inside
-09:00-20:00 and 20:00 is not. Instants are naive UTC everywhere else in Gatekeeper; they are
-turned into Rome time here with zoneinfo, so the DST changes move the UTC hours, never the
-local ones.
+pre_holiday (the day before a holiday), Saturday, weekday. Each kind has half-open windows
+[start, end) of wall-clock time in the jurisdiction's zone, so 19:59:59 is inside
+09:00-20:00 and 20:00 is not; a day may have several ("10:00-13:00, 14:00-20:00": France's
+décret 2022-1313 closes the lines at lunch), and the gap between them is closed like the
+night. Instants are naive UTC everywhere else in Gatekeeper; they are turned into local time
+here with zoneinfo, so the DST changes move the UTC hours, never the local ones.
 """
 
 from __future__ import annotations
@@ -14,21 +15,24 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import functools
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import holidays
 
 from ..errors import ConfigError
-from ..timeutil import ROME, UTC
+from ..timeutil import UTC
 from . import Jurisdiction
 
 TABLE = "calling_hours"
 DAY_KINDS = ("weekday", "saturday", "pre_holiday", "sunday", "holiday")
 KEYS = (*DAY_KINDS, "extra_holidays")
-_WINDOW_FIX = 'use HH:MM-HH:MM, e.g. 09:00-20:00 (or "" for no calls that day)'
+_WINDOW_FIX = ('use HH:MM-HH:MM, e.g. 09:00-20:00, or several separated by commas, e.g. '
+               '"10:00-13:00, 14:00-20:00" (or "" for no calls that day)')
 _DATE_FIX = ('use ISO dates, e.g. extra_holidays = ["2026-12-07"], or "--12-07" (ISO month '
              'and day) for 7 December every year')
 # 09:00-20:00; an en dash as PRODUCT.md prints it is the same window. 24:00 ends the day.
@@ -45,18 +49,28 @@ _SEARCH_DAYS = 3 * 366
 
 @dataclass(frozen=True)
 class Window:
-    """Calls allowed from `start` to before `end`, minutes after local midnight (end <= 1440)."""
+    """One day's hours: calls allowed from `start` to before `end`, minutes after local
+    midnight (end <= 1440), except inside `breaks` ((from, to) pairs, in order, between
+    start and end). France's 10-13 and 14-20 is Window(600, 1200, ((780, 840),)): a day
+    stays one value, so a day kind with one window reads and compares as it always did."""
 
     start: int
     end: int
+    breaks: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        """The windows themselves, (start, end) in order: what people configure and read."""
+        bounds = [self.start, *(edge for gap in self.breaks for edge in gap), self.end]
+        return tuple(zip(bounds[::2], bounds[1::2], strict=True))
 
     def __str__(self) -> str:
-        return f"{_hhmm(self.start)}-{_hhmm(self.end)}"
+        return ", ".join(f"{_hhmm(start)}-{_hhmm(end)}" for start, end in self.spans)
 
     def contains(self, local: dt.datetime) -> bool:
         since_midnight = local - local.replace(hour=0, minute=0, second=0, microsecond=0)
-        return (dt.timedelta(minutes=self.start) <= since_midnight
-                < dt.timedelta(minutes=self.end))
+        return any(dt.timedelta(minutes=start) <= since_midnight < dt.timedelta(minutes=end)
+                   for start, end in self.spans)
 
 
 def _hhmm(minutes: int) -> str:
@@ -74,6 +88,7 @@ class CallingHours:
     holiday: Window | None
     extra_holidays: tuple[dt.date, ...]  # local holidays on one date, sorted
     country: str  # the `holidays` package's country code for the national holidays
+    zone: str  # the IANA zone the windows are wall-clock times of (the jurisdiction's)
     every_year: tuple[tuple[int, int], ...] = ()  # (month, day): a patron saint, yearly
 
     @classmethod
@@ -95,7 +110,7 @@ class CallingHours:
         windows = {kind: _window(values.get(kind, ""), file, kind) for kind in DAY_KINDS}
         dates, every_year = _dates(values.get("extra_holidays", []), file)
         return cls(**windows, extra_holidays=dates, every_year=every_year,
-                   country=jurisdiction.holidays_country)
+                   country=jurisdiction.holidays_country, zone=jurisdiction.timezone_name)
 
     def is_holiday(self, day: dt.date) -> bool:
         """A national public holiday of the country or one of `extra_holidays`."""
@@ -103,7 +118,7 @@ class CallingHours:
                 or day in _national(self.country, day.year))
 
     def kind_of(self, day: dt.date) -> str:
-        """Which of DAY_KINDS a Rome calendar day is, holidays first (see the module)."""
+        """Which of DAY_KINDS a local calendar day is, holidays first (see the module)."""
         if self.is_holiday(day):
             return "holiday"
         if day.weekday() == 6:
@@ -113,13 +128,13 @@ class CallingHours:
         return "saturday" if day.weekday() == 5 else "weekday"
 
     def window_of(self, day: dt.date) -> Window | None:
-        """The hours that apply on a Rome calendar day (None: no calls)."""
+        """The hours that apply on a local calendar day (None: no calls)."""
         window: Window | None = getattr(self, self.kind_of(day))
         return window
 
     def is_open(self, at: dt.datetime) -> bool:
         """May a person be called at this instant (naive UTC)?"""
-        local = _rome(at)
+        local = _local(at, self.zone)
         window = self.window_of(local.date())
         return window is not None and window.contains(local.replace(tzinfo=None))
 
@@ -130,7 +145,7 @@ class CallingHours:
             return at
         if all(getattr(self, kind) is None for kind in DAY_KINDS):
             return None
-        day = _rome(at).date()
+        day = _local(at, self.zone).date()
         for _ in range(_SEARCH_DAYS):
             found = self._opening_on(day, at)
             if found is not None:
@@ -139,42 +154,50 @@ class CallingHours:
         return None
 
     def _opening_on(self, day: dt.date, at: dt.datetime) -> dt.datetime | None:
-        """The first instant >= at of `day`'s window. Wall-clock time only jumps at a DST
-        change, so an opening is either the window's start (either side of an autumn fold)
-        or the instant of a change that jumps into the window."""
+        """The first instant >= at of `day`'s windows. Wall-clock time only jumps at a DST
+        change, so an opening is either a window's start (either side of an autumn fold)
+        or the instant of a change that jumps into a window. The end of a lunch break is a
+        window's start like the morning's, so at 12:00 on a 10-13/14-20 day this is 14:00."""
         window = self.window_of(day)
         if window is None:
             return None
-        start = dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=window.start)
-        candidates = [_utc(start.replace(fold=0)), _utc(start.replace(fold=1)),
-                      *_offset_changes(day)]
+        midnight = dt.datetime.combine(day, dt.time())
+        starts = [midnight + dt.timedelta(minutes=start) for start, _ in window.spans]
+        candidates = [*(_utc(start.replace(fold=fold), self.zone)
+                        for start in starts for fold in (0, 1)),
+                      *_offset_changes(day, self.zone)]
         opening = [c for c in candidates if c >= at and self.is_open(c)]
         return min(opening, default=None)
 
 
-def _rome(at: dt.datetime) -> dt.datetime:
+@functools.cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _local(at: dt.datetime, zone: str) -> dt.datetime:
     if at.tzinfo is not None:
         raise ValueError(f"instants are naive UTC in Gatekeeper, got {at!r}; drop the tzinfo "
                          "after converting to UTC")
-    return at.replace(tzinfo=UTC).astimezone(ROME)
+    return at.replace(tzinfo=UTC).astimezone(_zone(zone))
 
 
-def _utc(local: dt.datetime) -> dt.datetime:
-    """Naive Rome wall-clock time (fold chooses the side of an autumn repeat) to naive UTC."""
-    return local.replace(tzinfo=ROME).astimezone(UTC).replace(tzinfo=None)
+def _utc(local: dt.datetime, zone: str) -> dt.datetime:
+    """Naive local wall-clock time (fold chooses the side of an autumn repeat) to naive UTC."""
+    return local.replace(tzinfo=_zone(zone)).astimezone(UTC).replace(tzinfo=None)
 
 
-def _offset_changes(day: dt.date) -> list[dt.datetime]:
-    """The instants (naive UTC) at which Rome's UTC offset changes during `day`."""
-    low = _utc(dt.datetime.combine(day, dt.time()))
-    high = _utc(dt.datetime.combine(day + _DAY, dt.time()))
-    if _rome(low).utcoffset() == _rome(high).utcoffset():
+def _offset_changes(day: dt.date, zone: str) -> list[dt.datetime]:
+    """The instants (naive UTC) at which the zone's UTC offset changes during `day`."""
+    low = _utc(dt.datetime.combine(day, dt.time()), zone)
+    high = _utc(dt.datetime.combine(day + _DAY, dt.time()), zone)
+    if _local(low, zone).utcoffset() == _local(high, zone).utcoffset():
         return []
-    before = _rome(low).utcoffset()
+    before = _local(low, zone).utcoffset()
     seconds = int((high - low).total_seconds())
     while seconds > 1:  # zones change offset on a whole second: bisect to the first one after
         middle = low + dt.timedelta(seconds=seconds // 2)
-        if _rome(middle).utcoffset() == before:
+        if _local(middle, zone).utcoffset() == before:
             low = middle
         else:
             high = middle
@@ -190,6 +213,9 @@ def _national(country: str, year: int) -> frozenset[dt.date]:
 
 
 def _window(value: Any, file: Path | None, key: str) -> Window | None:
+    """A day kind's value: "" (no calls), one window, or several separated by commas, in
+    any order; windows that overlap are refused (a typo such as 10:00-14:00, 13:00-20:00
+    would otherwise silently mean something), windows that touch are one."""
     where = f"{TABLE}.{key}"
     if not isinstance(value, str):
         raise ConfigError(f"must be text in quotes, got {value!r}; {_WINDOW_FIX}",
@@ -197,7 +223,23 @@ def _window(value: Any, file: Path | None, key: str) -> Window | None:
     text = value.strip()
     if not text:
         return None
-    match = _WINDOW.match(text)
+    parts = [part.strip() for part in text.split(",")]
+    spans = sorted(_span(part if len(parts) > 1 else value, file, where) for part in parts)
+    merged = [spans[0]]
+    for start, end in spans[1:]:
+        last_start, last_end = merged[-1]
+        if start < last_end:
+            raise ConfigError(f"{value!r}: the windows {_hhmm(last_start)}-{_hhmm(last_end)} "
+                              f"and {_hhmm(start)}-{_hhmm(end)} overlap; {_WINDOW_FIX}",
+                              file=file, key=where)
+        merged[-1:] = [(last_start, end)] if start == last_end else [merged[-1], (start, end)]
+    breaks = tuple((a_end, b_start) for (_, a_end), (b_start, _) in itertools.pairwise(merged))
+    return Window(merged[0][0], merged[-1][1], breaks)
+
+
+def _span(value: str, file: Path | None, where: str) -> tuple[int, int]:
+    """One HH:MM-HH:MM window as minutes after midnight; `value` is what the error quotes."""
+    match = _WINDOW.match(value.strip())
     if match is None:
         raise ConfigError(f"{value!r} is not a time window; {_WINDOW_FIX}", file=file, key=where)
     sh, sm, eh, em = (int(part) for part in match.groups())
@@ -208,7 +250,7 @@ def _window(value: Any, file: Path | None, key: str) -> Window | None:
     if start >= end:
         raise ConfigError(f"{value!r} ends before it starts; a window cannot pass midnight, "
                           f"{_WINDOW_FIX}", file=file, key=where)
-    return Window(start, end)
+    return start, end
 
 
 def _dates(value: Any, file: Path | None

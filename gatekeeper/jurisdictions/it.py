@@ -13,14 +13,17 @@ by L. 151/2025), Europe/Rome time.
 
 from __future__ import annotations
 
-from . import Jurisdiction
+from . import Jurisdiction, Register
+
+RPO = Register(name="RPO", validity_days=15,
+               validity_law="art. 1 c.12 L. 5/2018, DPR 26/2022", adapters=("file", "http"))
 
 IT = Jurisdiction(
     code="IT",
     region="IT",
     calling_code=39,
     dialable_types=("fixed_line", "mobile", "fixed_line_or_mobile"),
-    register="RPO",
+    registers=(RPO,),
     number_examples="333 123 4567 or +39 02 1234567",
     calling_hours=(
         ("weekday", "09:00-20:00"),
@@ -30,10 +33,10 @@ IT = Jurisdiction(
         ("holiday", ""),
     ),
     holidays_country="IT",
+    timezone_name="Europe/Rome",
+    time_words="Rome time",
     foreign_prefixes=("06698",),
     keeps_leading_zero=True,
-    register_validity_days=15,
-    register_validity_law="art. 1 c.12 L. 5/2018, DPR 26/2022",
     fixed_lines_start_with_zero=True,
     table_module="gatekeeper.policy.table",
 )

@@ -107,6 +107,7 @@ class _Request:
     journal: Journal | None
     source: str
     objections: pl.DataFrame | None
+    zone: str
     done: bool = False
     result: Recorded | None = None
     error: BaseException | None = None
@@ -357,7 +358,8 @@ class Ledger:
     # --- writing: the one path every call takes -----------------------------------------
 
     def record(self, calls: pl.DataFrame | Sequence[dict[str, Any]], journal: Journal | None,
-               *, source: str = SERVICE, objections: pl.DataFrame | None = None) -> Recorded:
+               *, source: str = SERVICE, objections: pl.DataFrame | None = None,
+               zone: str = "UTC") -> Recorded:
         """Record calls: the service's (`source` SERVICE: appended to calls.jsonl) and a
         dialer's export (`source` "import:<sha256 of the file>": one segment, all or
         nothing, and nothing at all when that very file was imported before). Durable
@@ -376,14 +378,15 @@ class Ledger:
         4. the calls (`_store`), and the index that follows this ledger is handed them.
 
         `journal` None records no objection: only for synthetic history (benches); every
-        door of the product passes the workspace's journal.
+        door of the product passes the workspace's journal, and its jurisdiction's `zone`
+        (the words of an objection's instant in a refusal; the instants are UTC).
 
         Requests that arrive while another is being written wait and are then written
         together, one append and one fsync for all (group commit): one at a time, at ~5 ms
         each behind one lock, 200 requests a second would queue without end."""
         # made a frame by its caller: a request that cannot be fails alone, not its batch
         frame = conform(calls) if isinstance(calls, pl.DataFrame) else frame_of(calls)
-        mine = _Request(frame, journal, source, objections)
+        mine = _Request(frame, journal, source, objections, zone)
         with self._queue_lock:
             self._queue.append(mine)
         with self._leader:  # whoever holds it writes everything waiting, its own included
@@ -438,7 +441,8 @@ class Ledger:
                 objections = request.calls.filter(pl.col("outcome") == "optout") if (
                     request.calls["outcome"] == "optout").any() else empty_calls()
             request.result = Recorded(stored, repeated, clashes,
-                                      optouts=_journal_first(request.journal, objections))
+                                      optouts=_journal_first(request.journal, objections,
+                                                             request.zone))
         for source in dict.fromkeys(r.source for r in pending):
             self._store(pl.concat([r.result.stored for r in pending
                                    if r.source == source and r.result is not None]), source)
@@ -587,13 +591,13 @@ def sorted_out(rows: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
     return marked.with_columns(_CLASH.alias("_clash"), (_CLASH & _LEG).alias("_leg"))
 
 
-def _journal_first(journal: Journal | None, objections: pl.DataFrame) -> int:
+def _journal_first(journal: Journal | None, objections: pl.DataFrame, zone: str) -> int:
     """Step 3 of Ledger.record: the objections, in the journal before their calls are in
     the ledger (optouts_from_calls asks the journal first: each once per number, call and
     instant); how many the journal did not hold yet."""
     if journal is None or objections.is_empty():
         return 0
-    return len(optouts_from_calls(journal, conform(objections)).entries)
+    return len(optouts_from_calls(journal, conform(objections), zone).entries)
 
 
 from .index import CallFacts, LedgerIndex, call_facts, facts_many  # noqa: E402

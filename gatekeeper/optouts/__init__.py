@@ -21,7 +21,7 @@ from ..errors import InputError, JournalError
 from ..jurisdictions import Jurisdiction
 from ..normalise import normalise, phone_of
 from ..textfile import bom_encoding
-from ..timeutil import iso, local_words, now_utc, parse_instant
+from ..timeutil import Zone, iso, local_words, now_utc, parse_instant
 from .journal import (
     EVENT_SCHEMA,
     AppendResult,
@@ -44,8 +44,8 @@ def _choice(value: str, accepted: tuple[str, ...], what: str) -> str:
     return value
 
 
-def received_at(at: dt.datetime | None, recorded: dt.datetime, what: str = "--at"
-                ) -> dt.datetime:
+def received_at(at: dt.datetime | None, recorded: dt.datetime, zone: Zone,
+                what: str = "--at") -> dt.datetime:
     """When an objection takes effect: when it was received, never later than now.
 
     Dated in the future (beyond clock skew) it is refused: acknowledging it would tell
@@ -53,7 +53,7 @@ def received_at(at: dt.datetime | None, recorded: dt.datetime, what: str = "--at
     if at is None:
         return recorded
     if at > recorded + CLOCK_SKEW:
-        raise InputError(f"{what} {local_words(at)} is in the future: an objection counts "
+        raise InputError(f"{what} {local_words(at, zone)} is in the future: an objection counts "
                          "from when "
                          "it was received; give that time, or leave it out for 'now'")
     return min(at, recorded)
@@ -69,7 +69,8 @@ def optout_event(phone: str, channel: str, by: str, scope: str = "all", note: st
     return {"type": "optout", "phone": phone_of(phone, jurisdiction),
             "channel": _choice(channel, OPTOUT_CHANNELS, "channel"),
             "scope": _choice(scope, OPTOUT_SCOPES, "scope"), "recorded_by": by.strip(),
-            "note": note, "at": iso(received_at(at, recorded)), "recorded_at": iso(recorded)}
+            "note": note, "at": iso(received_at(at, recorded, jurisdiction.timezone_name)),
+            "recorded_at": iso(recorded)}
 
 
 def add_optout(journal: Journal, jurisdiction: Jurisdiction, **kwargs: Any) -> AppendResult:
@@ -155,8 +156,9 @@ def import_optouts(journal: Journal, path: Path, jurisdiction: Jurisdiction) -> 
         try:  # opt-out files are small (thousands); each row is validated like a CLI call
             if not record["by"].strip():
                 raise InputError("'by' is empty: who received the objection")
-            at = received_at(parse_instant(record["received_at"], what="received_at"),
-                             recorded, "received_at")
+            zone = jurisdiction.timezone_name
+            at = received_at(parse_instant(record["received_at"], zone, what="received_at"),
+                             recorded, zone, "received_at")
             events.append({"type": "optout", "phone": record["phone"],
                            "channel": _choice(record["channel"], OPTOUT_CHANNELS, "channel"),
                            "scope": _choice(record["scope"] or "all", OPTOUT_SCOPES, "scope"),
@@ -167,7 +169,7 @@ def import_optouts(journal: Journal, path: Path, jurisdiction: Jurisdiction) -> 
     return journal.append(events)
 
 
-def optouts_from_calls(journal: Journal, calls: pl.DataFrame) -> AppendResult:
+def optouts_from_calls(journal: Journal, calls: pl.DataFrame, zone: Zone) -> AppendResult:
     """The objections of calls whose outcome was `optout`: channel operator, received when
     the call was made, recorded by its agent; durable when this returns.
 
@@ -179,7 +181,7 @@ def optouts_from_calls(journal: Journal, calls: pl.DataFrame) -> AppendResult:
     events = [{"type": "optout", "phone": c["phone"], "channel": "operator", "scope": "all",
                "recorded_by": (c["agent"] or c["agency"]).strip(),
                "note": f"call {c['agency']}/{c['call_id']}",
-               "at": iso(received_at(c["started_at"], recorded, "started_at")),
+               "at": iso(received_at(c["started_at"], recorded, zone, "started_at")),
                "recorded_at": iso(recorded)}
               for c in calls.select("phone", "agent", "agency", "call_id", "started_at")
               .iter_rows(named=True)]

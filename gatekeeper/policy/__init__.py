@@ -3,6 +3,8 @@
     table.py     every reason and basis code, its requirement, its law and its words;
                  the rules in the order a row is decided (policy IT)
     facts.py     what the rules test, as expressions over every row at once
+    registration.py  registered, and since when at the latest: the named fact read from
+                 the store's summary of the register's answers
     decide.py    the table applied to rows: reason, basis, basis in words
     select.py    one number, several rows: the strongest basis, or the first reason
     dialtime.py  "may I dial this number at T?": the table's dial rules over the facts

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import polars as pl
 import pyarrow as pa
@@ -26,21 +24,13 @@ from ..errors import InputError, RegistryError
 from ..jurisdictions import Jurisdiction
 from ..normalise import normalise, phone_key
 from ..outfile import output_path
+from ..policy import registration
 from ..progress import Progress
 from ..store import Store
 from ..store import rpo as rpo_store
 from ..timeutil import iso, local_words, now_utc
-from . import wire
 
 CHECK_SCHEMA = {"phone": pl.String, "registered": pl.Boolean, "registered_at": pl.Datetime("us")}
-
-
-class RegistryAdapter(Protocol):
-    """Turns national numbers into check results (phone E.164, registered, registered_at)."""
-
-    name: str
-
-    def check(self, numbers: list[str]) -> pl.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -202,6 +192,7 @@ def import_exchange(store: Store, request: Path, response: Path, jurisdiction: J
     results = asked.select(
         "phone", (~pl.col("key").is_in(kept.implode())).alias("registered"),
         pl.lit(None, pl.Datetime("us")).alias("registered_at"))
+    _refuse_future(when, jurisdiction.timezone_name)
     say(f"recording {results.height:,} checks and keeping both files as evidence")
     meta = {"request_file": str(request.resolve()), "request_sha256": req_sha,
             "response_file": str(response.resolve()), "response_sha256": resp_sha}
@@ -209,15 +200,21 @@ def import_exchange(store: Store, request: Path, response: Path, jurisdiction: J
                          [(request, "rpo request"), (response, "rpo response")])
 
 
+def _refuse_future(checked_at: dt.datetime, zone: str) -> None:
+    """A register answer dated in the future is a mistyped --checked-at: relied on, it
+    would stay valid two weeks too long."""
+    if checked_at > now_utc() + dt.timedelta(minutes=5):
+        raise RegistryError(f"check time {local_words(checked_at, zone)}"
+                            f"{' UTC' if zone == 'UTC' else ''} is in the future; give the "
+                            "time the RPO answered with --checked-at")
+
+
 def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
                   exchange_id: str, adapter: str, meta: dict[str, str] | None = None,
                   files: Sequence[tuple[Path | bytes, str]] = ()) -> ImportResult:
     """Store one exchange's results as evidence, with the files they came from kept byte
     for byte (audit verify re-derives the checks from them), in one transaction."""
-    if checked_at > now_utc() + dt.timedelta(minutes=5):
-        raise RegistryError(f"check time {local_words(checked_at)} is in the future; give "
-                            "the time "
-                            "the RPO answered with --checked-at")
+    _refuse_future(checked_at, "UTC")  # a last guard: the callers said it in local time
     meta = meta or {}
     rows = results.select(
         pl.col("phone"), pl.lit(checked_at, pl.Datetime("us")).alias("checked_at"),
@@ -235,17 +232,10 @@ def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
     return ImportResult(exchange_id, checked_at, rows.height, registered)
 
 
-def rederive(request: bytes, response: bytes, adapter: str,
-             jurisdiction: Jurisdiction) -> pl.DataFrame:
-    """The checks an exchange's kept files prove (phone, registered): what audit verify
-    compares the stored checks with."""
-    if adapter == "http":
-        asked = pl.Series("phone", request.decode().split(), dtype=pl.String)
-        kept = pl.Series("n", wire.parse_result(json.loads(response)).cleansed,
-                         dtype=pl.String)
-        answered = kept.to_frame("n").select(jurisdiction.international(pl.col("n")))
-        return pl.DataFrame({"phone": asked}).select("phone", (~pl.col("phone").is_in(
-            answered.to_series().implode())).alias("registered"))
+def rederive_files(request: bytes, response: bytes, jurisdiction: Jurisdiction
+                   ) -> pl.DataFrame:
+    """The checks a file exchange's kept files prove (phone, registered): what audit
+    verify compares the stored checks with (adapters.FileExchange)."""
     with tempfile.TemporaryDirectory(prefix="gk-audit-") as folder:
         req, resp = Path(folder) / "request", Path(folder) / "response"
         req.write_bytes(request)
@@ -259,8 +249,10 @@ def rederive(request: bytes, response: bytes, adapter: str,
 
 
 def rpo_status(store: Store, as_of: dt.datetime, phone: str | None = None) -> pl.DataFrame:
-    """Per number (or for one), what the checks up to as_of prove (see store.rpo.status)."""
-    return rpo_store.status(store, as_of, phone)
+    """Per number (or for one), what the checks up to as_of prove: phone (for one number),
+    phone_key, rpo_checked_at and the named facts registered and registration_bound
+    (policy/registration.py reasons over the store's summary of the answers)."""
+    return registration.status(rpo_store.check_summary(store, as_of, phone))
 
 
 def exchanges_until(store: Store, as_of: dt.datetime) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import random
 import ssl
 import time
@@ -164,6 +165,16 @@ class RegistryClient:
         """The job's result, and its body byte for byte (kept as the exchange's evidence)."""
         response = self.request_raw("GET", wire.result_path(job_id))
         return wire.parse_result(response.json()), response.content
+
+
+def rederive(request: bytes, response: bytes, jurisdiction: Jurisdiction) -> pl.DataFrame:
+    """The checks a web-service exchange's kept bodies prove (phone, registered): the
+    numbers submitted, registered unless the job's result kept them (adapters.WebService)."""
+    asked = pl.Series("phone", request.decode().split(), dtype=pl.String)
+    kept = pl.Series("n", wire.parse_result(json.loads(response)).cleansed, dtype=pl.String)
+    answered = kept.to_frame("n").select(jurisdiction.international(pl.col("n")))
+    return pl.DataFrame({"phone": asked}).select("phone", (~pl.col("phone").is_in(
+        answered.to_series().implode())).alias("registered"))
 
 
 def _json(response: httpx.Response) -> Any:

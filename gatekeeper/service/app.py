@@ -54,7 +54,7 @@ from .console.jobs import Jobs
 from .console.routes import console_routes
 from .index import CheckIndex
 from .openapi import OPENAPI
-from .page import AGENT_PAGE
+from .page import agent_page as agent_page_html
 from .tokens import Caller, TokenFile
 
 log = logging.getLogger("gatekeeper.access")
@@ -180,7 +180,8 @@ def healthz(request: Request) -> JSONResponse:
 
 
 def agent_page(request: Request) -> HTMLResponse:
-    return HTMLResponse(AGENT_PAGE, headers={
+    zone = request.app.state.jurisdiction.timezone_name
+    return HTMLResponse(agent_page_html(zone), headers={
         "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
                                    "style-src 'unsafe-inline'; connect-src 'self'",
         "Cache-Control": "no-store"})
@@ -207,7 +208,8 @@ async def post_optout(request: Request) -> JSONResponse:
             raise ApiError(422, "invalid_received_at",
                            "received_at must be ISO 8601 text, e.g. 2026-11-20T09:30+01:00")
         try:
-            at = parse_instant(body["received_at"], what="received_at")
+            at = parse_instant(body["received_at"], request.app.state.jurisdiction.timezone_name,
+                               what="received_at")
         except InputError as exc:
             raise ApiError(422, "invalid_received_at", exc.message) from None
     journal: Journal = request.app.state.journal
@@ -333,8 +335,9 @@ def _call(entry: Any, caller: Caller, n: int, agencies: dict[str, Agency],
         started = entry.get("started_at")
         if not isinstance(started, str):
             raise ApiError(422, "invalid_started_at", f"{where}started_at is required, ISO "
-                           "8601, e.g. 2026-11-20T10:15:00+01:00 (no offset: Rome time)")
-        at = parse_instant(started, what="started_at")
+                           "8601, e.g. 2026-11-20T10:15:00+01:00 (no offset: "
+                           f"{jurisdiction.time_words})")
+        at = parse_instant(started, jurisdiction.timezone_name, what="started_at")
         if at > now_utc() + dt.timedelta(minutes=5):
             raise ApiError(422, "invalid_started_at", f"{where}started_at is in the future")
         outcome = entry.get("outcome")
@@ -413,7 +416,8 @@ async def post_calls(request: Request) -> JSONResponse:
     where: Jurisdiction = request.app.state.jurisdiction
     calls = [_call(e, caller, n, agencies, where) for n, e in enumerate(entries)]
     journal: Journal = request.app.state.journal
-    recorded = await asyncio.to_thread(index.ledger.ledger.record, calls, journal)
+    recorded = await asyncio.to_thread(index.ledger.ledger.record, calls, journal,
+                                       zone=where.timezone_name)
     # 409 when nothing new was stored and a call id was reused for another call: the dialer
     # must notice (an objection among them was recorded all the same).
     status = 201 if recorded.stored.height else 409 if recorded.clashes.height else 200

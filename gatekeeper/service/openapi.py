@@ -100,7 +100,8 @@ OPENAPI: dict[str, Any] = {
                                        "its inbound_numbers when it lists them (422 "
                                        "inbound_line_undeclared)"},
                          "started_at": {"type": "string", "description": "ISO 8601; no "
-                                        "offset: Europe/Rome; not in the future"},
+                                        "offset: local time of the workspace's "
+                                        "jurisdiction; not in the future"},
                          "duration_s": {"type": "integer", "minimum": 0},
                          "outcome": {"enum": ["no_answer", "busy", "failed", "voicemail",
                                               "abandoned", "answered", "refused",

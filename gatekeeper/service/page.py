@@ -3,10 +3,12 @@
 Plain HTML and a little JavaScript, no external fetches. The token stays in the tab's
 sessionStorage (gone when the tab closes) and is sent as a bearer token. Reasons are shown
 in the words the service sends (`reason_text`), so the page never lags behind the policy's
-codes; times are shown in Italian format and Rome time, whatever the agent's PC is set to.
+codes; times are shown in Italian format and the jurisdiction's local time (its zone
+written in by the server), whatever the agent's PC is set to.
 """
 
 import html
+import json
 
 AGENT_PAGE = """<!DOCTYPE html>
 <html lang="it">
@@ -104,12 +106,13 @@ cursor:pointer}button.secondary{background:#5b6576}
 </section>
 <script>
 const $ = (id) => document.getElementById(id);
-// Rome time, Italian format ("05/12/2026 alle 10:00"), whatever the PC's time zone.
-const ROME = new Intl.DateTimeFormat("it-IT", {timeZone: "Europe/Rome", day: "2-digit",
+// The jurisdiction's local time (the server writes its zone in), Italian format
+// ("05/12/2026 alle 10:00"), whatever the PC's time zone.
+const LOCAL = new Intl.DateTimeFormat("it-IT", {timeZone: __TIMEZONE__, day: "2-digit",
   month: "2-digit", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23"});
-function romeTime(iso) {
+function localTime(iso) {
   const p = {};
-  for (const part of ROME.formatToParts(new Date(iso))) { p[part.type] = part.value; }
+  for (const part of LOCAL.formatToParts(new Date(iso))) { p[part.type] = part.value; }
   return p.day + "/" + p.month + "/" + p.year + " alle " + p.hour + ":" + p.minute;
 }
 // What the service's error codes mean for an agent, in Italian only; the service's own
@@ -201,7 +204,7 @@ $("optout-form").addEventListener("submit", async (ev) => {
     const r = await call("POST", "/v1/optouts", {phone: $("phone").value,
       channel: $("channel").value, scope: $("scope").value, note: $("note").value});
     if (r.status === 201) {
-      const when = romeTime(r.data.recorded_at);
+      const when = localTime(r.data.recorded_at);
       result("optout-result", true, "Opposizione registrata per " + r.data.phone + " il " +
         when + ". Riferimento n. " + r.data.ref + ". Da ora il numero non verrà più chiamato.");
       $("phone").value = ""; $("note").value = "";
@@ -222,7 +225,7 @@ $("call-form").addEventListener("submit", async (ev) => {
     if (r.status === 201 || r.status === 200) {
       const stored = (r.data.stored || [])[0] || (r.data.already_recorded || [])[0];
       result("call-result", true, "Esito registrato per " + stored.phone + " il " +
-        romeTime(stored.recorded_at) + "." + (r.data.optouts_recorded ?
+        localTime(stored.recorded_at) + "." + (r.data.optouts_recorded ?
         " Anche l'opposizione è registrata: il numero non verrà più chiamato." : ""));
       $("call-phone").value = "";
     } else {
@@ -243,12 +246,12 @@ $("check-form").addEventListener("submit", async (ev) => {
     result("check-result", false, "Nessuna risposta: " + why(r) + ".");
   } else if (r.data.dialable) {
     result("check-result", true, r.data.phone + ": si può chiamare" + (r.data.valid_until ?
-      " fino al " + romeTime(r.data.valid_until) + " (ora italiana)" : "") + ". Base giuridica: " +
+      " fino al " + localTime(r.data.valid_until) + " (ora italiana)" : "") + ". Base giuridica: " +
       (r.data.basis_text || r.data.basis) + ".");
   } else {
     result("check-result", false, r.data.phone + ": NON chiamare — " +
       (r.data.reason_text || "motivo non indicato") + " (codice " + r.data.reason + ")." +
-      (r.data.next_allowed_at ? " Si potrà chiamare dal " + romeTime(r.data.next_allowed_at) +
+      (r.data.next_allowed_at ? " Si potrà chiamare dal " + localTime(r.data.next_allowed_at) +
        " (ora italiana)." : ""));
   }
 });
@@ -259,13 +262,20 @@ show(Boolean(token()));
 """
 
 
-def console_agent_page(csrf: str, name: str, agency: str | None = None) -> str:
+def agent_page(zone: str) -> str:
+    """The agent's page, showing instants in the jurisdiction's zone: the server's to
+    say, so no country's zone is written into the script."""
+    return AGENT_PAGE.replace("__TIMEZONE__", json.dumps(zone), 1)
+
+
+def console_agent_page(csrf: str, name: str, agency: str | None = None, *,
+                       zone: str) -> str:
     """The same page inside the console: signed in by the session, so no token form; the
     CSRF token rides in a meta tag for the script's writes, and "Esci" ends the session.
     An agent bound to a call centre has it filled in and fixed (the service would refuse
     another one)."""
     safe = html.escape(name)
-    page = AGENT_PAGE
+    page = agent_page(zone)
     if agency:
         bound = html.escape(agency, quote=True)
         for field in ("check-agency", "call-agency"):

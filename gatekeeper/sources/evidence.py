@@ -104,22 +104,22 @@ def _offset_minutes(offset: pl.Expr) -> pl.Expr:
         sign * (hours * 60 + minutes))
 
 
-def _rome_to_utc(local: pl.Expr) -> pl.Expr:
-    """Rome wall-clock time as naive UTC; a time the clocks skipped is null, one they
-    repeat is its first occurrence (summer time), as zoneinfo reads it (fold=0)."""
-    return (local.dt.replace_time_zone("Europe/Rome", ambiguous="earliest",
-                                       non_existent="null")
+def _local_to_utc(local: pl.Expr, zone: str) -> pl.Expr:
+    """Wall-clock time of the zone as naive UTC; a time the clocks skipped is null, one
+    they repeat is its first occurrence (summer time), as zoneinfo reads it (fold=0)."""
+    return (local.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
             .dt.convert_time_zone("UTC").dt.replace_time_zone(None))
 
 
-def instant(field: str) -> tuple[pl.Expr, pl.Expr]:
-    """An instant in any common written form, as naive UTC (Datetime us)."""
+def instant(field: str, zone: str) -> tuple[pl.Expr, pl.Expr]:
+    """An instant in any common written form, as naive UTC (Datetime us); one without an
+    offset is local time of `zone` (the jurisdiction's: where the consent was given)."""
     text = pl.col(field)
     forms = _parts(text)
     local = pl.coalesce([naive for naive, _ in forms])
     offset = pl.coalesce([off for naive, off in forms])
     with_offset = local - pl.duration(minutes=_offset_minutes(offset))
-    written = pl.when(offset.is_not_null()).then(with_offset).otherwise(_rome_to_utc(local))
+    written = pl.when(offset.is_not_null()).then(with_offset).otherwise(_local_to_utc(local, zone))
     serial = text.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
     excel = pl.when(text.str.contains(r"^[0-9]{5}(?:[.,][0-9]+)?$")
                     & serial.is_between(*EXCEL_SERIALS)).then(
@@ -131,10 +131,10 @@ def instant(field: str) -> tuple[pl.Expr, pl.Expr]:
     epoch = pl.when(seconds.is_between(*EPOCH_RANGE, closed="left")).then(pl.from_epoch(
         pl.when(in_ms).then(number).otherwise(number * 1000), time_unit="ms"
     ).dt.cast_time_unit("us"))
-    value = pl.coalesce([written, _rome_to_utc(excel), epoch])
+    value = pl.coalesce([written, _local_to_utc(excel, zone), epoch])
     skipped = local.is_not_null() & offset.is_null() & value.is_null()
     error = (pl.when(skipped).then(pl.format(
-        f"{field} '{{}}' is a time Rome's clocks skipped (summer time began); write it "
+        f"{field} '{{}}' is a time the clocks skipped in {zone} (summer time began); write it "
         "with its UTC offset, e.g. 2026-03-29T02:30:00+01:00", text))
         .when(text.is_not_null() & value.is_null()).then(pl.format(
             f"{field} '{{}}' is not a date and time (use 2026-03-31T14:05:00+02:00, "

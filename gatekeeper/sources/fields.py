@@ -176,7 +176,8 @@ def to_canonical(table: RawTable, manifest: Manifest, jurisdiction: Jurisdiction
         frame = frame.join(lookup, on=field, how="left", maintain_order="left",
                            nulls_equal=True)
         frame = frame.with_columns(pl.col(_ERR + "value").alias(field)).drop(_ERR + "value")
-    distinct = [p for p in (evidence.ip("consent_ip"), evidence.instant("consent_at"))
+    distinct = [p for p in (evidence.ip("consent_ip"), evidence.instant("consent_at",
+                                                                 jurisdiction.timezone_name))
                 if p[0].meta.output_name() not in absent]
     frame = frame.with_columns(*(error for _, error in distinct)).with_columns(
         value for value, _ in distinct)

@@ -29,7 +29,7 @@ from ..config import CONFIG_FILE, Workspace
 from ..errors import InputError, SourceFileError
 from ..jurisdictions import Jurisdiction
 from ..normalise import lost_leading_zero, normalise
-from ..timeutil import now_utc, rome_date
+from ..timeutil import local_date, now_utc
 from .fields import STATUS_WORDS, _boolean, _date
 from .manifest import ID_PATTERN, TOP_KEYS, Manifest
 from .readers import HINT_ROWS, READERS, _cells, _decode, _split_lines, read_source
@@ -484,7 +484,8 @@ def suggest(ws: Workspace, file: Path, *, kind: str = "third_party",
     shown_row = header_row if header_row is not None and header_row > 1 else None
     return Suggestion(
         source_id=new_id, kind=kind, file=relative,
-        received_on=today or rome_date(now_utc()), purposes=purposes,
+        received_on=today or local_date(now_utc(), ws.config().jurisdiction.timezone_name),
+        purposes=purposes,
         supplier_id=supplier_id, header_row=shown_row, header_why=header_why,
         encoding=table.encoding, delimiter=table.delimiter, columns=tuple(guesses),
         names=tuple(names), preview=preview,

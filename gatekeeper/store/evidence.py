@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from ..digest import sha256_file
-from ..timeutil import local_words, now_utc
+from ..timeutil import iso, now_utc
 from . import Store
 
 EVIDENCE_DIR = "evidence"
@@ -78,8 +78,9 @@ def journal_checkpoints(store: Store) -> list[tuple[int, str, str]]:
         "SELECT journal_position, journal_hash, 'run ' || run_id, NULL FROM runs "
         "WHERE journal_position IS NOT NULL UNION ALL "
         "SELECT position, hash, recorded_by, recorded_at FROM journal_checkpoints").fetchall()
-    # Who and when, as a person reads it in a warning (local time).
-    return [(int(p), str(h), str(b) if at is None else f"{b} at {local_words(at)}")
+    # Who and when, in a warning: the store knows no jurisdiction, so the instant is
+    # written exactly, in UTC with its Z, never in a guessed country's time.
+    return [(int(p), str(h), str(b) if at is None else f"{b} at {iso(at)}")
             for p, h, b, at in rows]
 
 

@@ -100,12 +100,12 @@ def _facts_of(records: pl.DataFrame) -> pl.DataFrame:
 
 
 def with_diligence(store: Store, versions: pl.DataFrame, at: dt.datetime,
-                   day: dt.date) -> pl.DataFrame:
+                   day: dt.date, zone: str) -> pl.DataFrame:
     """The source versions with their supplier's due diligence (newest record), its status
     on `day`, and their latest sample audit as of `at`: one row each, ready to stand
     beside every row of the version (ROW_FACTS)."""
     suppliers = _facts_of(supplier_store.newest_suppliers(store))
-    verdicts = latest_verdicts(store, at).rename({"source_version": "version"})
+    verdicts = latest_verdicts(store, at, zone).rename({"source_version": "version"})
     joined = (versions.join(suppliers, on="supplier_id", how="left", maintain_order="left")
               .join(verdicts, on=["source_id", "version"], how="left", maintain_order="left"))
     inline = pl.col("supplier_id").is_null() & pl.col("supplier_name").is_not_null()

@@ -33,7 +33,7 @@ from ..store import Store
 from ..store import audits as audit_store
 from ..store import sources as source_store
 from ..textfile import bom_encoding
-from ..timeutil import date_start_utc, local_words, now_utc, rome_date
+from ..timeutil import Zone, date_start_utc, local_date, local_words, now_utc
 from . import bounds
 
 SAMPLE = "sample"  # a representative sample of a list
@@ -98,10 +98,10 @@ def _proof_request(store: Store, rows_file: str, rows: pl.Series) -> pl.DataFram
         pl.col("consent_date").dt.strftime("%Y-%m-%d"))
 
 
-def _check_at(at: dt.datetime | None, what: str) -> dt.datetime:
+def _check_at(at: dt.datetime | None, what: str, zone: Zone) -> dt.datetime:
     now = now_utc()
     if at is not None and at > now:
-        raise InputError(f"{what} {local_words(at)} is in the future; give the time it "
+        raise InputError(f"{what} {local_words(at, zone)} is in the future; give the time it "
                          "happened")
     return at or now
 
@@ -117,7 +117,8 @@ def sample(ws: Workspace, source_id: str, out: Path, *, size: int | None = None,
     if size is not None and size < 1:
         raise InputError(f"--size must be 1 or more, got {size}")
     target = output_path(out)
-    created = _check_at(at, "--at")
+    zone = ws.config().jurisdiction.timezone_name
+    created = _check_at(at, "--at", zone)
     days = ws.config().policy.audit_answer_days
     with Store(ws.store_path) as store:
         version = _source(store, source_id)
@@ -130,7 +131,7 @@ def sample(ws: Workspace, source_id: str, out: Path, *, size: int | None = None,
         rows = draw(population, min(wanted, population.len()), chosen_seed)
         proof = _proof_request(store, version["rows_file"], rows)
         audit_id = audit_store.next_audit_id(store)
-        due = rome_date(created) + dt.timedelta(days=days)
+        due = local_date(created, zone) + dt.timedelta(days=days)
         audit_store.add_audit(store, {
             "audit_id": audit_id, "kind": SAMPLE, "source_id": source_id,
             "source_version": version["version"], "supplier_id": version["supplier_id"],
@@ -270,7 +271,8 @@ def answer(ws: Workspace, audit_id: str, path: Path,
     """Record the supplier's reply (all of it, or none if a line is wrong). A row answered
     before keeps its answer: the same answer again is no change, another one is refused
     (a reply is evidence). Returns the audit's status as of the reply."""
-    answered_at = _check_at(at, "--at")
+    zone = ws.config().jurisdiction.timezone_name
+    answered_at = _check_at(at, "--at", zone)
     with Store(ws.store_path) as store:
         audit = audit_store.audit(store, audit_id)
         if audit is None:
@@ -291,22 +293,22 @@ def answer(ws: Workspace, audit_id: str, path: Path,
                 pl.lit(answered_at).alias("answered_at"),
                 pl.lit(sha256_file(path)).alias("reply_sha256"),
                 pl.lit(now_utc()).alias("recorded_at")))
-        late = new.height if answered_at >= _due_end(audit["due_on"]) else 0
-        status = status_of(store, audit_id, answered_at)
+        late = new.height if answered_at >= _due_end(audit["due_on"], zone) else 0
+        status = status_of(store, audit_id, answered_at, zone)
     return AnswerResult(audit_id, new.height, reply.height - new.height, late, status)
 
 
 # --- verdicts ---------------------------------------------------------------------------
 
-def _due_end(due_on: dt.date) -> dt.datetime:
-    """The first instant an audit is overdue: 00:00 Rome the day after due_on."""
-    return date_start_utc(due_on + dt.timedelta(days=1))
+def _due_end(due_on: dt.date, zone: Zone) -> dt.datetime:
+    """The first instant an audit is overdue: 00:00 local time the day after due_on."""
+    return date_start_utc(due_on + dt.timedelta(days=1), zone)
 
 
-def _verdict(audit: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
+def _verdict(audit: dict[str, Any], at: dt.datetime, zone: Zone) -> dict[str, Any]:
     """k, n, bound and verdict of one audit as of `at` (answers counted as of `at`)."""
     n, answered, failed = audit["n"], audit["answered"], audit["failed"]
-    overdue = at >= _due_end(audit["due_on"])
+    overdue = at >= _due_end(audit["due_on"], zone)
     k = failed + (n - answered if overdue else 0)
     if audit["kind"] == REQUEST:
         bound = None
@@ -318,11 +320,11 @@ def _verdict(audit: dict[str, Any], at: dt.datetime) -> dict[str, Any]:
     return {**audit, "k": k, "bound": bound, "verdict": verdict, "overdue": overdue}
 
 
-def statuses(store: Store, at: dt.datetime) -> pl.DataFrame:
+def statuses(store: Store, at: dt.datetime, zone: Zone) -> pl.DataFrame:
     """Every audit created at or before `at`, with k, n, bound and verdict as of `at`.
     Answers count only when received by the end of the due day."""
     audits = audit_store.audits_until(store, at)
-    due_ends = pl.Series("due_end", [_due_end(d) for d in audits["due_on"]],  # per audit
+    due_ends = pl.Series("due_end", [_due_end(d, zone) for d in audits["due_on"]],  # per audit
                          dtype=pl.Datetime("us"))
     on_time = audit_store.answers_until(store, at).join(
         audits.select("audit_id").with_columns(due_ends), on="audit_id").with_columns(
@@ -333,15 +335,15 @@ def statuses(store: Store, at: dt.datetime) -> pl.DataFrame:
         (~pl.col("on_time")).sum().alias("late"))
     joined = audits.join(counts, on="audit_id", how="left", maintain_order="left").with_columns(
         pl.col("answered", "failed", "late").fill_null(0).cast(pl.Int64))
-    rows = [_verdict(a, at) for a in joined.to_dicts()]  # one per audit, never per list row
+    rows = [_verdict(a, at, zone) for a in joined.to_dicts()]  # one per audit, never per list row
     return pl.DataFrame(rows, schema={**joined.schema, "k": pl.Int64, "bound": pl.Float64,
                                       "verdict": pl.String, "overdue": pl.Boolean})
 
 
-def status_of(store: Store, audit_id: str, at: dt.datetime) -> dict[str, Any]:
-    found = statuses(store, at).filter(pl.col("audit_id") == audit_id)
+def status_of(store: Store, audit_id: str, at: dt.datetime, zone: Zone) -> dict[str, Any]:
+    found = statuses(store, at, zone).filter(pl.col("audit_id") == audit_id)
     if found.is_empty():
-        raise InputError(f"audit {audit_id} was drawn after {local_words(at)}; give a "
+        raise InputError(f"audit {audit_id} was drawn after {local_words(at, zone)}; give a "
                          "later --at")
     return found.to_dicts()[0]
 
@@ -351,9 +353,9 @@ VERDICT_SCHEMA = {"source_id": pl.String, "source_version": pl.Int32, "audit_id"
                   "audit_verdict": pl.String, "audit_due_on": pl.Date}
 
 
-def latest_verdicts(store: Store, at: dt.datetime) -> pl.DataFrame:
+def latest_verdicts(store: Store, at: dt.datetime, zone: Zone) -> pl.DataFrame:
     """Per source version, its latest sample audit (drawn at or before `at`) as of `at`."""
-    found = statuses(store, at).filter(pl.col("kind") == SAMPLE)
+    found = statuses(store, at, zone).filter(pl.col("kind") == SAMPLE)
     if found.is_empty():
         return pl.DataFrame(schema=VERDICT_SCHEMA)
     return found.group_by("source_id", "source_version", maintain_order=True).last().select(
@@ -366,7 +368,7 @@ def latest_verdicts(store: Store, at: dt.datetime) -> pl.DataFrame:
 # --- complaints and rights requests -------------------------------------------------------
 
 def open_proof_requests(store: Store, phone: str, ref: str, received: dt.date,
-                        days: int) -> pl.DataFrame:
+                        days: int, zone: Zone) -> pl.DataFrame:
     """A complaint or rights request about a number held from a third_party list asks its
     supplier for the proof of that row's consent (one row per list, its first). Logged
     once per request reference; returns the proof requests it has."""
@@ -382,7 +384,7 @@ def open_proof_requests(store: Store, phone: str, ref: str, received: dt.date,
         audit_store.add_audit(store, {
             "audit_id": audit_store.next_audit_id(store), "kind": REQUEST,
             "source_id": source["source_id"], "source_version": source["source_version"],
-            "supplier_id": source["supplier_id"], "created_at": date_start_utc(received),
+            "supplier_id": source["supplier_id"], "created_at": date_start_utc(received, zone),
             "due_on": received + dt.timedelta(days=days), "size": 1,
             "request_ref": ref, "recorded_at": now_utc()},
             pl.Series([source["row"]], dtype=pl.Int64))

@@ -16,6 +16,8 @@ AGENT_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsa
 @page("agente")
 async def agent(visit: Visit) -> Response:
     return HTMLResponse(console_agent_page(visit.session.csrf, visit.caller.name,
-                                           visit.caller.agency),
+                                           visit.caller.agency,
+                                           zone=visit.console.jobs.ws.config()
+                                           .jurisdiction.timezone_name),
                         headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                                  "Content-Security-Policy": AGENT_POLICY})

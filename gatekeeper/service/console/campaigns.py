@@ -73,7 +73,9 @@ async def start(visit: Visit) -> Response:
         raise InputError("scelga lo scopo delle chiamate")
     as_of = visit.field("as_of")
     if as_of:
-        parse_instant(as_of, what="la data della decisione")  # refused here, not in the job
+        # refused here, not in the job
+        parse_instant(as_of, ws.config().jurisdiction.timezone_name,
+                      what="la data della decisione")
     assert visit.form is not None
     chosen = [s for s in visit.form.getlist("sources") if isinstance(s, str)]
     folder = ws.report_dir(campaign)  # refuses a name it cannot make a folder of

@@ -24,7 +24,7 @@ from ...load import loaded_sources, select_manifests, source_rejects
 from ...sources.suggest import Guess, Suggestion, suggest, write_suggestion
 from ...sources.supplier import discover_suppliers
 from ...store import Store
-from ...timeutil import rome_date
+from ...timeutil import local_date
 from . import Visit, page, started
 from .files import LISTS, listed, save_upload
 
@@ -110,7 +110,8 @@ async def upload(visit: Visit) -> Response:
     supplier = visit.field("supplier") or None
     try:
         draft = await run_in_threadpool(suggest, ws, path, kind=kind, supplier=supplier,
-                                        today=rome_date(visit.console.jobs.now()))
+                                        today=local_date(visit.console.jobs.now(),
+                                                         ws.config().jurisdiction.timezone_name))
         same_as = await run_in_threadpool(_already_loaded, ws, path)
     except Exception:
         path.unlink(missing_ok=True)  # a file nothing will point to is not kept

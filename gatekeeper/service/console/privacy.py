@@ -27,17 +27,18 @@ from ...normalise import phone_of
 from ...store import Store
 from ...suppliers import listing as supplier_listing
 from ...suppliers.audits import statuses
-from ...timeutil import rome_date
+from ...timeutil import local_date
 from . import Visit, page, started
 
 LANGS = {"it": "italiano", "en": "inglese"}
 
 
 def _overview(ws: Workspace, now: dt.datetime) -> dict[str, Any]:
+    zone = ws.config().jurisdiction.timezone_name
     with Store(ws.store_path, read_only=True, wait=5) as store:
-        requests = list_requests(store, rome_date(now)).to_dicts()
-        audits = statuses(store, now).to_dicts()
-    suppliers, _errors, _inline = supplier_listing(ws, rome_date(now))
+        requests = list_requests(store, local_date(now, zone)).to_dicts()
+        audits = statuses(store, now, zone).to_dicts()
+    suppliers, _errors, _inline = supplier_listing(ws, local_date(now, zone))
     return {"requests": requests, "audits": audits,
             "suppliers": suppliers.to_dicts() if "status" in suppliers.columns else []}
 

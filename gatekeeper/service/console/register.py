@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, Response
 
 from ...errors import InputError
 from ...registry import candidates
-from ...registry.adapters import ADAPTERS
+from ...registry.adapters import configured
 from ...store import Store
 from ...store.rpo import all_exchanges
 from ...timeutil import local_words, now_utc, parse_instant
@@ -52,7 +52,7 @@ async def register(visit: Visit) -> Response:
     price = config.registry.price_per_number
     for r in history:
         r["cost"] = (r["numbers"] or 0) * price
-    adapter = ADAPTERS[config.registry.adapter]
+    adapter = configured(config)
     return visit.page("register.html", "Registro delle opposizioni", "registro",
                       history=history, held=held, price=price, requests=_requests(ws.root),
                       web=adapter.automatic,
@@ -63,7 +63,7 @@ async def register(visit: Visit) -> Response:
 async def web_check(visit: Visit) -> Response:
     """The round trip through the register's web service, when one is configured."""
     ws = visit.console.jobs.ws
-    if not ADAPTERS[ws.config().registry.adapter].automatic:
+    if not configured(ws.config()).automatic:
         raise InputError("il Registro non è configurato per la verifica via web: usi la "
                          "richiesta e la risposta su file")
     job = visit.console.jobs.start("check", "registry", "Verifica via web service",
@@ -99,7 +99,8 @@ async def answer(visit: Visit) -> Response:
     checked = visit.field("checked_at")
     if checked:
         # refused here, not later in the job
-        parse_instant(checked, what="quando il Registro ha verificato")
+        parse_instant(checked, ws.config().jurisdiction.timezone_name,
+                      what="quando il Registro ha verificato")
     stored = await save_upload(visit.form.get("file"), ws.root / ANSWERS_DIR, ANSWERS,
                                fallback="risposta")
     job = visit.console.jobs.start(

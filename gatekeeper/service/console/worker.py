@@ -40,41 +40,44 @@ def _load(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
 
 
 def _request(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
-    from ...registry import write_request
+    from ...registry.adapters import for_files
     from ...store import Store
 
     out = ws.root / args["out"]
-    as_of = parse_instant(args["as_of"]) if args.get("as_of") else _now(args)
+    as_of = parse_instant(args["as_of"], args["zone"]) if args.get("as_of") else _now(args)
     progress("numeri da verificare")
+    config = ws.config()
     with Store(ws.store_path, read_only=True) as store:
-        count = write_request(store, out, as_of, ws.config().policy.rpo_validity_days,
-                              ws.config().jurisdiction)
+        count = for_files(config).request(store, out, as_of, config.policy.rpo_validity_days,
+                                          config.jurisdiction)
     return {"numbers": count, "file": args["out"]}
 
 
 def _import(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
-    from ...registry import import_exchange
+    from ...registry.adapters import for_files
     from ...store import Store
 
-    checked_at = parse_instant(args["checked_at"]) if args.get("checked_at") else None
+    checked_at = parse_instant(args["checked_at"], args["zone"]) if args.get("checked_at") else None
+    config = ws.config()
     with Store(ws.store_path) as store:
-        return import_exchange(store, ws.root / args["request"], ws.root / args["response"],
-                               ws.config().jurisdiction, checked_at=checked_at,
-                               progress=progress)
+        return for_files(config).record(store, ws.root / args["request"],
+                                        ws.root / args["response"], config.jurisdiction,
+                                        checked_at=checked_at, progress=progress,
+                                        same_as_request=False)
 
 
 def _check(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
-    from ...registry.http import HttpSettings, rpo_check
+    from ...registry.adapters import CheckOptions, configured
 
-    config = ws.config()
-    settings = HttpSettings.from_config(ws, config, poll_timeout=float(args.get("wait", 600)))
-    return rpo_check(ws, settings, _now(args), progress=progress)
+    return configured(ws.config()).check(
+        ws, _now(args), CheckOptions(poll_timeout=float(args.get("wait", 600))),
+        dry_run=False, progress=progress)
 
 
 def _run(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
     from ...run import run_campaign
 
-    as_of = parse_instant(args["as_of"]) if args.get("as_of") else args.get("now")
+    as_of = parse_instant(args["as_of"], args["zone"]) if args.get("as_of") else args.get("now")
     return run_campaign(ws, args["campaign"], args["purpose"], tuple(args.get("sources", ())),
                         as_of, progress=progress, sector=args.get("sector") or None)
 
@@ -91,22 +94,22 @@ WORK: dict[str, Callable[[Workspace, dict[str, Any], Progress], Any]] = {
     "erase": _erase}
 
 
-def plain(value: Any) -> Any:
+def plain(value: Any, zone: str) -> Any:
     """A library result as JSON data: dataclasses as objects, errors as their message,
-    instants as ISO text, paths relative text."""
+    instants as ISO text in the jurisdiction's zone, paths relative text."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = [f.name for f in dataclasses.fields(value)]
         derived = [name for name, kind in vars(type(value)).items()
                    if isinstance(kind, property) and not name.startswith("_")]
-        return {name: plain(getattr(value, name)) for name in fields + derived}
+        return {name: plain(getattr(value, name), zone) for name in fields + derived}
     if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {str(k): plain(v, zone) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [plain(v, zone) for v in value]
     if isinstance(value, GatekeeperError):
         return str(value)
     if isinstance(value, dt.datetime):  # naive UTC: local time with its offset, as all JSON
-        return local_iso(value)
+        return local_iso(value, zone)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Path):
@@ -129,13 +132,14 @@ def main() -> int:
     spec = json.loads(sys.stdin.read())
     ws = Workspace(Path(spec["home"]))
     args = dict(spec.get("args", {}))
-    args["now"] = parse_instant(spec["now"]) if spec.get("now") else None
     try:
+        zone = args["zone"] = ws.config().jurisdiction.timezone_name
+        args["now"] = parse_instant(spec["now"], zone) if spec.get("now") else None
         result = WORK[spec["kind"]](ws, args, _tell)
     except GatekeeperError as exc:
         _say({"error": str(exc)})
         return 2
-    _say({"result": plain(result)})
+    _say({"result": plain(result, zone)})
     return 0
 
 
