@@ -2,12 +2,11 @@
 GET and POST /v1/check and contract replay, for one number or 10,000; each door passes its
 own sources (DialSources), the gatherer alone decides what a fact means at T.
 
-A run's answer per number is read from the run's own report files (dialable.csv for the
-basis in words, decisions.parquet for the reason), used only while their sha256 match
-the run's record; when a later run of the same campaign has overwritten them, from the
-store's copy of the run's outcome per number (the basis then in general words). Either
-way the decision itself is the table's (policy.dial_reasons): this module only gathers
-facts.
+A run's answer per number is read from one place, the store's file of the run (its
+outcome per number, the basis in the words of dialable.csv), used only while its sha256
+is the one recorded: the report files are for people and the campaign's next run
+overwrites them. The decision itself is the table's (policy.dial_reasons): this module
+only gathers facts.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -25,16 +25,16 @@ from . import policy as P
 from .agencies import Agency, discover_agencies
 from .config import Config, Workspace
 from .digest import sha256_file
-from .errors import InputError
+from .errors import InputError, StoreDamaged
 from .ledger import LEDGER_SCHEMA, Ledger, facts_many
 from .ledger.index import key_bounds
-from .normalise import key_of, normalise_one, phone_key
+from .normalise import key_of, normalise_one
 from .optouts import EVENT_SCHEMA, Journal, optouts_at, trusted_state
 from .store import Store
 from .store import evidence as evidence_store
 from .store import people as people_store
 from .store import runs as run_store
-from .timeutil import local_words, now_utc, read_iso
+from .timeutil import local_words, now_utc
 
 ERASURES_SCHEMA = {"phone": pl.String(), "erased_at": pl.Datetime("us")}
 OUTCOME_SCHEMA: dict[str, pl.DataType] = {
@@ -54,59 +54,40 @@ class RunSnapshot:
         self.keys = self.outcomes["phone_key"].to_numpy()
 
 
-def _from_reports(ws: Workspace, campaign: str, outputs_json: str | None
-                  ) -> pl.DataFrame | None:
-    folder = ws.report_dir(campaign)
-    outputs = json.loads(outputs_json or "{}")
-    files = {name: folder / name for name in ("dialable.csv", "decisions.parquet")}
-    for name, path in files.items():  # overwritten by another run, or tampered: unusable
-        if not path.is_file() or sha256_file(path) != outputs.get(name):
-            return None
-    key = phone_key(pl.col("phone")).alias("phone_key")
-    dialable = pl.read_csv(files["dialable.csv"], infer_schema=False).select(
-        key, pl.lit(None, pl.String).alias("reason"), "basis", "basis_text",
-        read_iso(pl.col("valid_until")))  # an offset, or a Z in an older run's file
-    # A number's first row (its first source, in file order) speaks for it (select.py).
-    reasons = (pl.read_parquet(files["decisions.parquet"], columns=["phone", "reason"])
-               .filter(pl.col("phone").is_not_null() & pl.col("reason").is_not_null())
-               .unique("phone", keep="first", maintain_order=True)
-               .select(key, "reason"))
-    suppressed = reasons.join(dialable.select("phone_key"), on="phone_key", how="anti")
-    return pl.concat([dialable, suppressed], how="diagonal").select(
-        (pl.col(c).cast(t) for c, t in OUTCOME_SCHEMA.items())).sort("phone_key")
+def read_run(store_folder: Path, record: run_store.RunRecord, table: P.DecisionTable,
+             limit: int | None) -> RunSnapshot:
+    """A run's outcome per number, from the one place it is kept: the store's file of the
+    run (store/runs.py), recorded with its sha256. The report files are for people; a
+    campaign's next run overwrites them, and a replay years later must still find the run.
 
-
-def _from_store(store: Store, run_id: str, table: P.DecisionTable) -> pl.DataFrame:
-    outcomes = run_store.outcomes(store, run_id)
+    Reading the file needs no connection to the catalog, so the service answers from it
+    while a load or run holds the store. A file that is not the one recorded is refused
+    (StoreDamaged): what it says cannot be relied on (fail closed)."""
+    if not record.listed_file or not record.listed_sha256:
+        raise StoreDamaged(f"run {record.run_id} of campaign '{record.campaign}' has no "
+                           "outcome file recorded in the store; run the campaign again")
+    path = store_folder / record.listed_file
+    if not path.is_file() or sha256_file(path) != record.listed_sha256:
+        raise StoreDamaged(f"run {record.run_id}'s outcome file ({path}) is missing or not "
+                           "the one recorded; restore data/store/ from a backup or run the "
+                           "campaign again")
+    stored = pl.read_parquet(path)
+    # Runs recorded before the words were kept say the basis in general words.
     texts = {code: P.generic_basis_text(code, table) for code in table.basis_rank}
-    return outcomes.with_columns(
-        pl.col("basis").replace_strict(texts, default=None, return_dtype=pl.String)
-        .alias("basis_text")).select(
+    general = pl.col("basis").replace_strict(texts, default=None, return_dtype=pl.String)
+    words = (pl.coalesce("basis_text", general) if "basis_text" in stored.columns
+             else general).alias("basis_text")
+    outcomes = stored.select("phone_key", "reason", "basis", words, "valid_until").select(
         (pl.col(c).cast(t) for c, t in OUTCOME_SCHEMA.items())).sort("phone_key")
-
-
-def load_snapshot(ws: Workspace, store: Store, record: run_store.RunRecord) -> RunSnapshot:
-    """A run's outcome per number: from its report files if intact, else from the store."""
-    outcomes = _from_reports(ws, record.campaign, record.outputs_json)
-    if outcomes is None:
-        outcomes = _from_store(store, record.run_id, ws.config().jurisdiction.table)
-    days = run_store.policy_of(store, record.run_id).get("rpo_validity_days")
     return RunSnapshot(P.RunRef(record.run_id, record.campaign, record.as_of),
-                       _within_the_law(outcomes, days,
-                                       ws.config().jurisdiction.register_validity_days))
+                       _within_the_law(outcomes, record.register_days, limit))
 
 
-def snapshot_from_reports(ws: Workspace, record: run_store.RunRecord,
-                          policy_days: Any) -> RunSnapshot | None:
-    """`load_snapshot` without the store, from the run's report files (None when they are
-    not intact): the service answers a campaign's check this way while a load or run
-    holds the store, from the run record and policy it read before."""
-    outcomes = _from_reports(ws, record.campaign, record.outputs_json)
-    if outcomes is None:
-        return None
-    return RunSnapshot(P.RunRef(record.run_id, record.campaign, record.as_of),
-                       _within_the_law(outcomes, policy_days,
-                                       ws.config().jurisdiction.register_validity_days))
+def load_snapshot(ws: Workspace, record: run_store.RunRecord) -> RunSnapshot:
+    """read_run for the workspace's store and jurisdiction."""
+    config = ws.config()
+    return read_run(ws.store_dir, record, config.jurisdiction.table,
+                    config.jurisdiction.register_validity_days)
 
 
 def _within_the_law(outcomes: pl.DataFrame, days: Any, limit: int | None) -> pl.DataFrame:
@@ -411,7 +392,7 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
             journal = trusted_state(Journal(ws.journal_path),
                                     evidence_store.journal_checkpoints(store))
             record = run_store.run_for(store, purpose, campaign, when)
-            snapshot = load_snapshot(ws, store, record) if record else None
+            snapshot = load_snapshot(ws, record) if record else None
             erasures = people_store.erased_numbers(store)
         sources = RecordedSources(
             agencies, {record.run_id: snapshot} if record and snapshot else {}, erasures,

@@ -16,6 +16,7 @@ import pytest
 from gatekeeper import policy as P
 from gatekeeper.config import Workspace
 from gatekeeper.dialing import check_number
+from gatekeeper.errors import StoreDamaged
 from gatekeeper.jurisdictions import IT
 from gatekeeper.timeutil import parse_instant
 
@@ -146,7 +147,8 @@ def test_batch_check_and_service_give_the_same_answer(maker: WorkspaceMaker, see
 def test_a_run_whose_report_was_overwritten_still_answers_from_the_store(
         maker: WorkspaceMaker) -> None:
     """Replay needs the run valid then, even after a later run of the same campaign
-    rewrote its folder: the store keeps every run's outcome per number."""
+    rewrote its folder: the store keeps every run's outcome per number, words included,
+    and dial time reads a run from there alone."""
     ws, numbers = _workspace(maker, 3)
     at = parse_instant(DIAL_AT, ZONE)
     before = {n: check_number(ws, n, "telemarketing", campaign="c", at=at).answer
@@ -157,9 +159,8 @@ def test_a_run_whose_report_was_overwritten_still_answers_from_the_store(
         again = check_number(ws, value, "telemarketing", campaign="c", at=at).answer
         assert (again.dialable, again.reason, again.basis, again.run) == (
             answer.dialable, answer.reason, answer.basis, answer.run), value
-        if again.dialable:  # the basis in general words: the row's specifics were in the report
-            assert again.basis_text and again.basis_text.split(":")[0] == (
-                answer.basis_text or "").split(":")[0]
+        # The store keeps the run's words too: the answer does not depend on the reports.
+        assert again.basis_text == answer.basis_text, value
 
 
 def _import_calls(ws: Workspace, rows: list[tuple[str, str, str, str]], name: str) -> None:
@@ -268,3 +269,17 @@ def test_an_objection_after_t_counts_now_not_for_t_or_a_replay(
         assert dialer.post("/v1/check", json={"numbers": [phone]}).json()[0][
             "reason"] == "OPTED_OUT"
     assert _replayed(ws, [phone], "2026-11-23 11:20", "after") == {phone: (True, None)}
+
+
+def test_a_run_whose_file_in_the_store_was_altered_answers_nothing(
+        maker: WorkspaceMaker) -> None:
+    """The store's file of a run is the one source of its answers: altered (or gone), no
+    answer rests on it (fail closed), whatever the intact report files say."""
+    ws, _ = _workspace(maker, 7)
+    at = parse_instant(DIAL_AT, ZONE)
+    listed = sorted(pl.read_csv(ws.report_dir("c") / "dialable.csv", infer_schema=False)["phone"])
+    assert check_number(ws, listed[0], "telemarketing", campaign="c", at=at).answer.dialable
+    (stored,) = (ws.store_dir / "runs").glob("*.parquet")
+    stored.write_bytes(stored.read_bytes()[:-1] + b"x")
+    with pytest.raises(StoreDamaged, match="not the one recorded"):
+        check_number(ws, listed[0], "telemarketing", campaign="c", at=at)

@@ -154,8 +154,7 @@ def _replay(ws: Workspace, chosen: pl.DataFrame, calls: pl.DataFrame,
                                 evidence_store.journal_checkpoints(store))
         runs = run_store.runs_at(store, PURPOSE, pl.DataFrame({"campaign": campaign, "at": at}))
         snapshots: dict[str, RunSnapshot] = {
-            r["run_id"]: load_snapshot(ws, store, run_store.RunRecord(
-                r["run_id"], r["campaign"], PURPOSE, r["as_of"], r["outputs_json"]))
+            r["run_id"]: load_snapshot(ws, run_store.record_of(r, PURPOSE))
             for r in runs.filter(pl.col("run_id").is_not_null())
             .unique("run_id").iter_rows(named=True)}
         erasures = people_store.erased_numbers(store)

@@ -41,7 +41,6 @@ from ..dialing import (
     dial_context,
     dial_facts,
     load_snapshot,
-    snapshot_from_reports,
 )
 from ..errors import EvidenceError, JournalError, StoreBusy, StoreDamaged, StoreError
 from ..ledger import Ledger, LedgerIndex
@@ -275,12 +274,10 @@ class CheckIndex:
                 erased = dict(zip(erasures["phone"].to_list(), erasures["erased_at"].to_list(),
                                   strict=True))
                 checkpoints = evidence_store.journal_checkpoints(store)
-                runs = {p: (load_snapshot(self.ws, store, r) if r else None)
+                runs = {p: (load_snapshot(self.ws, r) if r else None)
                         for p, r in latest.items()}
-                records = store.frame(
-                    "SELECT run_id, campaign, purpose, as_of, outputs_json, executed_at, "
-                    "rowid AS n, TRY_CAST(json_extract_string(policy_json, "
-                    "'$.rpo_validity_days') AS BIGINT) AS days FROM runs")
+                records = store.frame(f"SELECT {run_store.RECORD_SQL}, purpose, executed_at, "
+                                      "rowid AS n FROM runs")
         except StoreBusy as exc:  # a load or run is writing: answer from what we have
             self.last_error = exc.message
             return False
@@ -320,7 +317,7 @@ class CheckIndex:
         try:
             with Store(self.ws.store_path, read_only=True, wait=0.5) as store:
                 record = run_store.run_for(store, purpose, campaign, self.now())
-                snapshot = load_snapshot(self.ws, store, record) if record else None
+                snapshot = load_snapshot(self.ws, record) if record else None
         except StoreBusy:  # a load or run is writing: the records read before answer
             snapshot = self._run_from_records(purpose, campaign)
         with self._lock:  # not kept if a refresh replaced what it was read from meanwhile
@@ -330,8 +327,8 @@ class CheckIndex:
 
     def _run_from_records(self, purpose: str, campaign: str) -> RunSnapshot | None:
         """run_for's rule over the run records read at the last refresh (the latest run of
-        the campaign whose as_of has come; of equal as_of the one executed last), from its
-        report files; StoreBusy again when those are not intact (nothing to prove with)."""
+        the campaign whose as_of has come; of equal as_of the one executed last), read from
+        the run's file in the store (no connection to the catalog needed)."""
         with self._lock:
             records = self.run_records
         if records.is_empty():
@@ -343,15 +340,7 @@ class CheckIndex:
             "as_of", "executed_at", "n", descending=True)
         if found.is_empty():
             return None
-        row = found.row(0, named=True)
-        record = run_store.RunRecord(row["run_id"], row["campaign"], purpose, row["as_of"],
-                                     row["outputs_json"])
-        days = int(row["days"]) if row["days"] is not None else None
-        snapshot = snapshot_from_reports(self.ws, record, days)
-        if snapshot is None:
-            raise StoreBusy("another gatekeeper process is writing the store and this run's "
-                            "report files cannot be used; try again when it has finished")
-        return snapshot
+        return load_snapshot(self.ws, run_store.record_of(found.row(0, named=True), purpose))
 
     def _trusted(self) -> None:
         with self._lock:

@@ -24,13 +24,31 @@ RUNS_DIR = "runs"
 
 @dataclass(frozen=True)
 class RunRecord:
-    """What a dial-time answer needs of a run."""
+    """What a dial-time answer needs of a run: which it is, and where the store keeps its
+    outcome per number (the file and the sha256 it was recorded with)."""
 
     run_id: str
     campaign: str
     purpose: str
     as_of: dt.datetime
-    outputs_json: str | None
+    outputs_json: str | None  # the report files' sha256 (a person's detail, not the answer)
+    listed_file: str | None = None  # relative to the store's folder
+    listed_sha256: str | None = None
+    register_days: int | None = None  # the run's [policy] rpo_validity_days
+
+
+# What runs_at and run_for read of a run (a replay asks 20k instants in one query).
+RECORD_SQL = ("run_id, campaign, as_of, outputs_json, dialable_file AS listed_file, "
+              "dialable_sha256 AS listed_sha256, TRY_CAST(json_extract_string(policy_json, "
+              "'$.rpo_validity_days') AS BIGINT) AS register_days")
+
+
+def record_of(row: dict[str, Any], purpose: str) -> RunRecord:
+    """A RunRecord from a row with RECORD_SQL's columns."""
+    days = row.get("register_days")
+    return RunRecord(row["run_id"], row["campaign"], purpose, row["as_of"],
+                     row["outputs_json"], row.get("listed_file"), row.get("listed_sha256"),
+                     int(days) if days is not None else None)
 RUN_COLUMNS = ("run_id", "campaign", "purpose", "as_of", "executed_at", "policy_json",
                "inputs_json", "journal_position", "journal_hash", "outputs_json",
                "counts_json", "dialable_file", "dialable_sha256")
@@ -116,31 +134,32 @@ def run_for(store: Store, purpose: str, campaign: str | None,
         {"campaign": [campaign], "at": [at or dt.datetime(9999, 12, 31)]},
         schema={"campaign": pl.String, "at": pl.Datetime("us")}))
     row = found.row(0, named=True)
-    return None if row["run_id"] is None else RunRecord(
-        row["run_id"], row["campaign"], purpose, row["as_of"], row["outputs_json"])
+    return None if row["run_id"] is None else record_of(row, purpose)
 
 
 def runs_at(store: Store, purpose: str, asked: pl.DataFrame) -> pl.DataFrame:
     """For each (campaign, at) asked, in order, the run a dial-time answer then rests on
     (run_for's rule, for many instants in one query: a contract replay asks 20k of them).
-    Of runs with the same as_of the one executed last counts. Columns: run_id, campaign,
-    as_of, outputs_json (null when no run was valid then)."""
+    Of runs with the same as_of the one executed last counts. Columns: RECORD_SQL's (null
+    when no run was valid then)."""
     queries = asked.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("i"),
                            _as_recorded(store, asked["campaign"]).alias("campaign"),
                            pl.col("at").cast(pl.Datetime("us")))
     with store.registered("asked", queries):
         return store.frame(
-            "WITH r AS (SELECT run_id, campaign, as_of, outputs_json, executed_at, rowid AS n "
+            f"WITH r AS (SELECT {RECORD_SQL}, executed_at, rowid AS n "
             "           FROM runs WHERE purpose = ?), "
             "per_campaign AS (SELECT * FROM r QUALIFY row_number() OVER ("
             "    PARTITION BY campaign, as_of ORDER BY executed_at DESC, n DESC) = 1), "
             "per_purpose AS (SELECT * FROM r QUALIFY row_number() OVER ("
             "    PARTITION BY as_of ORDER BY executed_at DESC, n DESC) = 1) "
-            "SELECT i, run_id, c.campaign, as_of, outputs_json FROM "
+            "SELECT i, run_id, c.campaign, as_of, outputs_json, listed_file, listed_sha256, "
+            "       register_days FROM "
             "  (SELECT * FROM asked WHERE campaign IS NOT NULL) q "
             "  ASOF LEFT JOIN per_campaign c ON q.campaign = c.campaign AND q.at >= c.as_of "
             "UNION ALL "
-            "SELECT i, run_id, p.campaign, as_of, outputs_json FROM "
+            "SELECT i, run_id, p.campaign, as_of, outputs_json, listed_file, listed_sha256, "
+            "       register_days FROM "
             "  (SELECT * FROM asked WHERE campaign IS NULL) q "
             "  ASOF LEFT JOIN per_purpose p ON q.at >= p.as_of "
             "ORDER BY i", [purpose]).drop("i")
