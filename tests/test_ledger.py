@@ -142,6 +142,46 @@ def test_requests_written_together_are_each_told_what_became_of_their_own_calls(
     assert index.facts(393330000001, T0 + DAY, 30, 60).attempts == 1
 
 
+def test_a_batch_writes_its_objections_together_and_tells_each_request_its_own(
+        tmp_path: Path) -> None:
+    """Requests written together put their objections in the journal in one append where
+    no number is in two of them; a number two requests share (a retry racing its original)
+    is asked of the journal after the first is written, so it is recorded once, and each
+    request is told how many of its own were new."""
+    import threading
+    import time
+
+    ledger = Ledger(tmp_path / "ledger")
+    LedgerIndex(ledger)
+    journal = Journal(tmp_path / "optouts.jsonl")
+    many = [(f"m{n}", f"+39333{2000000 + n}", T0, "optout") for n in range(9)]
+    requests = [
+        _calls(("a", "+393331000001", T0, "optout")),
+        _calls(("b", "+393331000002", T0, "optout"), ("b2", "+393331000003", T0, "busy")),
+        _calls(("a", "+393331000001", T0, "optout")),  # a retry of the first
+        _calls(("c", "+393331000001", T0 + DAY, "optout")),  # the same person, again
+        _calls(*many),  # more numbers than are looked up one by one
+    ]
+    results: dict[int, Any] = {}
+
+    def post(n: int) -> None:
+        results[n] = ledger.record(requests[n], journal)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(len(requests))]
+    with ledger._leader:  # held: every request waits in the queue, then one batch
+        for thread in threads:
+            thread.start()
+            while len(ledger._queue) < threads.index(thread) + 1:
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join()
+    assert [results[n].optouts for n in range(len(requests))] == [1, 1, 0, 1, 9]
+    assert results[2].repeated["call_id"].to_list() == ["a"]
+    events = journal.read().events
+    assert events.height == 12 and events.select("phone", "note").n_unique() == 12
+    assert len(journal.checkpoints()) == 3  # the first two together; the retry adds none
+
+
 def test_compaction_and_imports_keep_every_call_once(tmp_path: Path) -> None:
     service = Ledger(tmp_path / "ledger")
     index = LedgerIndex(service)

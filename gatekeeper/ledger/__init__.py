@@ -386,7 +386,8 @@ class Ledger:
         each behind one lock, 200 requests a second would queue without end."""
         # made a frame by its caller: a request that cannot be fails alone, not its batch
         frame = conform(calls) if isinstance(calls, pl.DataFrame) else frame_of(calls)
-        mine = _Request(frame, journal, source, objections, zone)
+        mine = _Request(frame, journal, source,
+                        conform(objections) if objections is not None else None, zone)
         with self._queue_lock:
             self._queue.append(mine)
         with self._leader:  # whoever holds it writes everything waiting, its own included
@@ -435,14 +436,10 @@ class Ledger:
             parts = [(r.calls, empty_calls(), empty_calls()) for r in pending]
         else:
             parts = self._sort_out(pending, rows, before)
-        for request, (stored, repeated, clashes) in zip(pending, parts, strict=True):
-            objections = request.objections
-            if objections is None:
-                objections = request.calls.filter(pl.col("outcome") == "optout") if (
-                    request.calls["outcome"] == "optout").any() else empty_calls()
-            request.result = Recorded(stored, repeated, clashes,
-                                      optouts=_journal_first(request.journal, objections,
-                                                             request.zone))
+        optouts = _journal_first(pending, rows)
+        for request, (stored, repeated, clashes), count in zip(pending, parts, optouts,
+                                                               strict=True):
+            request.result = Recorded(stored, repeated, clashes, optouts=count)
         for source in dict.fromkeys(r.source for r in pending):
             self._store(pl.concat([r.result.stored for r in pending
                                    if r.source == source and r.result is not None]), source)
@@ -591,13 +588,66 @@ def sorted_out(rows: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
     return marked.with_columns(_CLASH.alias("_clash"), (_CLASH & _LEG).alias("_leg"))
 
 
-def _journal_first(journal: Journal | None, objections: pl.DataFrame, zone: str) -> int:
-    """Step 3 of Ledger.record: the objections, in the journal before their calls are in
-    the ledger (optouts_from_calls asks the journal first: each once per number, call and
-    instant); how many the journal did not hold yet."""
-    if journal is None or objections.is_empty():
-        return 0
-    return len(optouts_from_calls(journal, conform(objections), zone).entries)
+def _journal_first(pending: list[_Request], rows: pl.DataFrame) -> list[int]:
+    """Step 3 of Ledger.record: the batch's objections (each request's `objections`, else
+    its `optout` calls; `rows` are the batch's calls, in order), in the journal before
+    their calls are in the ledger (optouts_from_calls asks the journal first: each once
+    per number, call and instant); for each request, how many the journal did not hold
+    yet. Requests are written together, one append and one fsync (`_chunks`); a request
+    with no objection costs no frame operation."""
+    optout = (rows["outcome"] == "optout").fill_null(False).to_numpy()
+    ends = np.cumsum([r.calls.height for r in pending])
+    wanted: list[tuple[int, pl.DataFrame]] = []
+    for n, request in enumerate(pending):
+        if request.journal is None:
+            continue
+        objections = request.objections
+        if objections is None:
+            mine = np.flatnonzero(optout[ends[n] - request.calls.height:ends[n]])
+            objections = request.calls[mine] if len(mine) else None
+        if objections is not None and objections.height:
+            wanted.append((n, objections))
+    counts = [0] * len(pending)
+    for chunk in _chunks(pending, wanted):
+        first = pending[chunk[0][0]]
+        assert first.journal is not None
+        frame = pl.concat([o for _, o in chunk]) if len(chunk) > 1 else chunk[0][1]
+        entries = optouts_from_calls(first.journal, frame, first.zone).entries
+        if len(chunk) == 1:
+            counts[chunk[0][0]] = len(entries)
+            continue
+        # the chunk's requests share no number (`_chunks`): an entry's number is its request's
+        owner = {phone: n for n, o in chunk for phone in o["phone"].to_list()}
+        for entry in entries:
+            counts[owner[entry["phone"]]] += 1
+    return counts
+
+
+# optouts_from_calls looks up to this many numbers up in the journal's bytes; more, and it
+# parses the whole journal: a batch's objections are written together only up to it.
+_JOURNAL_PHONES = 8
+
+
+def _chunks(pending: list[_Request], wanted: list[tuple[int, pl.DataFrame]]
+            ) -> Iterator[list[tuple[int, pl.DataFrame]]]:
+    """The batch's objections (request index, frame), in order, in groups written with one
+    optouts_from_calls each: same journal and zone, no number in two requests of a group
+    (so each entry the journal takes is its number's request's: the count each dialer is
+    told stays exact, with no second copy of what makes an objection new) and at most
+    _JOURNAL_PHONES numbers (an import's objections: a group of their own)."""
+    group: list[tuple[int, pl.DataFrame]] = []
+    phones: set[str] = set()
+    for n, objections in wanted:
+        mine = set(objections["phone"].to_list())
+        if group and (pending[group[0][0]].journal is not pending[n].journal
+                      or pending[group[0][0]].zone != pending[n].zone
+                      or phones & mine or len(phones | mine) > _JOURNAL_PHONES):
+            yield group
+            group, phones = [], set()
+        group.append((n, objections))
+        phones |= mine
+    if group:
+        yield group
 
 
 from .index import CallFacts, LedgerIndex, call_facts, facts_many  # noqa: E402
