@@ -436,7 +436,7 @@ class Ledger:
             parts = [(r.calls, empty_calls(), empty_calls()) for r in pending]
         else:
             parts = self._sort_out(pending, rows, before)
-        optouts = _journal_first(pending, rows)
+        optouts = _journal_first(pending)
         for request, (stored, repeated, clashes), count in zip(pending, parts, optouts,
                                                                strict=True):
             request.result = Recorded(stored, repeated, clashes, optouts=count)
@@ -588,23 +588,23 @@ def sorted_out(rows: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
     return marked.with_columns(_CLASH.alias("_clash"), (_CLASH & _LEG).alias("_leg"))
 
 
-def _journal_first(pending: list[_Request], rows: pl.DataFrame) -> list[int]:
+def _journal_first(pending: list[_Request]) -> list[int]:
     """Step 3 of Ledger.record: the batch's objections (each request's `objections`, else
-    its `optout` calls; `rows` are the batch's calls, in order), in the journal before
+    its `optout` calls), in the journal before
     their calls are in the ledger (optouts_from_calls asks the journal first: each once
     per number, call and instant); for each request, how many the journal did not hold
     yet. Requests are written together, one append and one fsync (`_chunks`); a request
     with no objection costs no frame operation."""
-    optout = (rows["outcome"] == "optout").fill_null(False).to_numpy()
-    ends = np.cumsum([r.calls.height for r in pending])
     wanted: list[tuple[int, pl.DataFrame]] = []
     for n, request in enumerate(pending):
         if request.journal is None:
             continue
         objections = request.objections
-        if objections is None:
-            mine = np.flatnonzero(optout[ends[n] - request.calls.height:ends[n]])
-            objections = request.calls[mine] if len(mine) else None
+        if objections is None:  # a Series test each (~10 µs; a filter or gather: ~150)
+            optout = request.calls["outcome"] == "optout"
+            objections = (None if not optout.any() else request.calls
+                          if optout.sum() == request.calls.height  # all (null is no optout)
+                          else request.calls.filter(optout))
         if objections is not None and objections.height:
             wanted.append((n, objections))
     counts = [0] * len(pending)
