@@ -590,11 +590,11 @@ def sorted_out(rows: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
 
 def _journal_first(pending: list[_Request]) -> list[int]:
     """Step 3 of Ledger.record: the batch's objections (each request's `objections`, else
-    its `optout` calls), in the journal before
-    their calls are in the ledger (optouts_from_calls asks the journal first: each once
-    per number, call and instant); for each request, how many the journal did not hold
-    yet. Requests are written together, one append and one fsync (`_chunks`); a request
-    with no objection costs no frame operation."""
+    its `optout` calls), in the journal before their calls are in the ledger
+    (optouts_from_calls asks the journal first: each once per number, call and instant);
+    for each request, how many the journal did not hold yet. The batch's requests are
+    written together, one append and one fsync (`_chunks`), not one each: a third of a
+    floor's calls can end in an objection. A request with none costs no frame operation."""
     wanted: list[tuple[int, pl.DataFrame]] = []
     for n, request in enumerate(pending):
         if request.journal is None:
@@ -623,8 +623,9 @@ def _journal_first(pending: list[_Request]) -> list[int]:
     return counts
 
 
-# optouts_from_calls looks up to this many numbers up in the journal's bytes; more, and it
-# parses the whole journal: a batch's objections are written together only up to it.
+# optouts_from_calls looks this many numbers up one by one in the journal's bytes; more, and
+# it parses the whole journal (slow for a big one): a batch's objections are written
+# together only up to it.
 _JOURNAL_PHONES = 8
 
 
