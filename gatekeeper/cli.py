@@ -286,16 +286,27 @@ def _instant(value: str | None, what: str) -> Any:
 
 
 @cli.command()
-@click.option("--jurisdiction", default="IT", show_default=True, type=click.Choice(["IT"]),
-              help="Whose rules (a country is a module of gatekeeper/jurisdictions/).")
+@click.option("--jurisdiction", metavar="CODE",
+              help="Whose rules: a code of gatekeeper/jurisdictions/ (default: the "
+                   "workspace's [policy] jurisdiction, IT outside a workspace).")
 @click.option("--format", "fmt", default="md", show_default=True,
               type=click.Choice(["md", "json"]), help="A Markdown table or JSON rows.")
-def rules(jurisdiction: str, fmt: str) -> None:
+@click.pass_context
+def rules(ctx: click.Context, jurisdiction: str | None, fmt: str) -> None:
     """The decision table in the order it is applied: step, code, what must hold, the law
     and the words people see (docs/rules.md is this output)."""
+    from .errors import ConfigError
+    from .jurisdictions import UNSAID
     from .jurisdictions import jurisdiction as named
     from .policy.describe import table_json, table_markdown
 
+    if jurisdiction is None:
+        try:
+            found = _workspace(ctx)
+        except ConfigError:  # no workspace here: reading the law needs none
+            jurisdiction = UNSAID
+        else:  # a workspace whose gatekeeper.toml is wrong says so, as everywhere
+            jurisdiction = found.config().policy.jurisdiction
     table = named(jurisdiction).table
     click.echo(table_markdown(table) if fmt == "md" else table_json(table), nl=False)
 
@@ -819,11 +830,11 @@ def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at
           agency: str | None, caller_id: str | None, as_json: bool) -> None:
     """May this number be dialed now (or at --at)? Exit 0 yes, 1 no."""
     from .dialing import check_number
-    from .policy import reason_text
     from .timeutil import local_words
 
     zone = _zone(ctx)
-    words = _workspace(ctx).config().jurisdiction.time_words
+    jurisdiction = _workspace(ctx).config().jurisdiction
+    words, table = jurisdiction.time_words, jurisdiction.table
     result = check_number(_workspace(ctx), phone, purpose, campaign=campaign,
                           at=_instant(at, "--at"), agency=agency, caller_id=caller_id)
     answer = result.answer
@@ -843,7 +854,7 @@ def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at
                    f"({answer.reason}){when}")
     for row in result.rows if not as_json else ():
         code = row["reason"] or row["basis"]
-        click.echo(f"  {row['source_id']} row {row['row']}: {reason_text(code) or code} "
+        click.echo(f"  {row['source_id']} row {row['row']}: {table.words(code) or code} "
                    f"({code})")
     if answer.run and not as_json:
         click.echo(f"  (run {answer.run.run_id} of campaign {answer.run.campaign}, as of "

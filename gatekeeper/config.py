@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 from .errors import ConfigError, InputError
 from .exprs import sector_name
-from .jurisdictions import DEFAULT, JURISDICTIONS, Jurisdiction, jurisdiction
+from .jurisdictions import JURISDICTIONS, UNSAID, Jurisdiction, jurisdiction
 from .textfile import bom_encoding
 
 CONFIG_FILE = "gatekeeper.toml"
@@ -93,7 +93,7 @@ class Controller:
 
 @dataclass(frozen=True)
 class Policy:
-    jurisdiction: str = DEFAULT.code
+    jurisdiction: str = UNSAID
     rpo_validity_days: int = 15
     consent_max_age_days: int = 730
     contract_grace_days: int = 30

@@ -19,7 +19,7 @@ from .htmlpage import day, e, local_time, num, page, pct, table
 from .sources.manifest import Supplier
 from .sources.supplier import SUPPLIERS_DIR, inline_fix
 
-REASONS = tuple(P.REASON_TEXT)  # table order
+REASONS = tuple(P.IT_REASON_TEXT)  # table order
 # Consent evidence whose coverage each source shows (code of conduct art. 6).
 EVIDENCE = ("consent_proof", "consent_ip", "consent_at", "consent_method", "consent_text_id",
             "consent_sectors")
@@ -228,7 +228,7 @@ def campaign_html(summary: dict[str, Any], report: pl.DataFrame, zone: str) -> s
                 "le verifiche nel Registro delle Opposizioni "
                 "non sono più valide e la campagna va rielaborata.</p>" if until else
                 '<p data-testid="valid-until">Nessun numero chiamabile.</p>')
-    reasons = [[code, num(count), pct(count, rows), P.REASON_TEXT.get(code, code)]
+    reasons = [[code, num(count), pct(count, rows), P.IT_REASON_TEXT.get(code, code)]
                for code, count in sorted(summary["suppressed"].items(),
                                          key=lambda kv: (-kv[1], kv[0]))]
     yields = [[s["source_id"], KIND_TEXT.get(s["kind"], s["kind"]),
@@ -319,7 +319,7 @@ def reject_rows(load_rejects: pl.DataFrame, invalid: pl.DataFrame,
         _reason_words(pl.col("reason")).alias("motivo"))
     unreadable = invalid.select(
         "source_id", "source_version", "row", pl.col("raw").alias("valore"),
-        pl.lit("telefono: " + P.REASON_TEXT[P.INVALID_NUMBER]).alias("motivo"))
+        pl.lit("telefono: " + P.IT_REASON_TEXT[P.INVALID_NUMBER]).alias("motivo"))
     rows = pl.concat([loaded.cast({"source_version": pl.Int32, "row": pl.Int64}),
                       unreadable.cast({"source_version": pl.Int32, "row": pl.Int64})])
     return (rows.join(places, on=["source_id", "source_version"], how="left")

@@ -24,10 +24,9 @@ import polars as pl
 from .errors import InputError
 
 UTC = dt.UTC
-# An IANA zone name or a ZoneInfo, always given. None is in the type only so a caller that
-# still holds an optional zone (policy/dialtime.py's as_json, until the table's rewrite)
-# type-checks; it is refused at run time, never read as some country's zone.
-Zone: TypeAlias = "str | ZoneInfo | None"
+# An IANA zone name or a ZoneInfo, always given (the jurisdiction's timezone_name): no
+# function here has a default zone, so a second country cannot be read in Italy's.
+Zone: TypeAlias = "str | ZoneInfo"
 
 
 def now_utc() -> dt.datetime:
@@ -64,14 +63,6 @@ def local_date(instant: dt.datetime, zone: Zone) -> dt.date:
     return instant.replace(tzinfo=UTC).astimezone(zone_info(zone)).date()
 
 
-def rome_date(instant: dt.datetime) -> dt.date:
-    """local_date in Italy's zone: kept only for policy/facts.py, whose Context gains the
-    jurisdiction's zone in the decision table's rewrite (issue 23); use local_date."""
-    from .jurisdictions.it import IT  # lazy: calling_hours imports this module
-
-    return local_date(instant, IT.timezone_name)
-
-
 def local_midnight(column: str | pl.Expr, zone: Zone) -> pl.Expr:
     """A column of dates as the instant 00:00 local time, naive UTC (comparable with
     register checks and other instants): a consent dated 10 November was given no earlier
@@ -87,11 +78,7 @@ WORDS = "%d/%m/%Y %H:%M"  # 22/11/2026 10:00, as people in Italy write it
 
 
 def zone_info(zone: Zone) -> ZoneInfo:
-    """The zone as zoneinfo reads it (callers pass the jurisdiction's `timezone_name`).
-    No zone is a programming error, loud: a default would read every country's local
-    times as Italy's."""
-    if zone is None:
-        raise ValueError("no time zone given: pass the jurisdiction's timezone_name")
+    """The zone as zoneinfo reads it (callers pass the jurisdiction's `timezone_name`)."""
     return zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
 
 

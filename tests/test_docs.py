@@ -30,8 +30,13 @@ def test_the_decision_table_page_is_gatekeeper_rules() -> None:
         "docs/rules.md is out of date: gatekeeper rules > docs/rules.md")
     rows = json.loads(CliRunner().invoke(cli, ["rules", "--format", "json"]).output)
     assert {r["code"] for r in rows} == set(CODES)  # every code is a rule of the table
+    cited = {r.cites for r in STEPS if r.cites}  # a rule resting on more than its code's law
     for row in rows:
-        assert row["law"] == CODES[row["code"]].law and row["words"] == CODES[row["code"]].text
+        assert row["law"] in {CODES[row["code"]].law} | cited
+        assert row["words"] == CODES[row["code"]].text
+    survey = [r for r in rows if r["applies_to"] == "every row of a survey"]
+    assert [(r["step"], r["code"]) for r in survey] == [("6", "PURPOSE_NOT_ALLOWED")]
+    assert "informativa §b" in survey[0]["law"]
     assert [r["code"] for r in rows[:len(STEPS)]] == [s.code for s in STEPS]
     # The dial-time rules close the table, in the order they are applied, each saying when
     # its fact is taken for the dial-time question and the replay.

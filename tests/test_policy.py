@@ -17,12 +17,12 @@ from gatekeeper.jurisdictions import IT
 from gatekeeper.optouts import active_optouts
 from gatekeeper.registry import record_checks, rpo_status
 from gatekeeper.store import Store
-from gatekeeper.timeutil import parse_instant, rome_date
+from gatekeeper.timeutil import local_date, parse_instant
 
 ZONE = IT.timezone_name  # local times in these tests are Italy's
 
 AS_OF = parse_instant("2026-11-22T12:00", ZONE)  # Rome time
-TODAY = rome_date(AS_OF)
+TODAY = local_date(AS_OF, IT.timezone_name)
 DAY = dt.timedelta(days=1)
 SECOND = dt.timedelta(seconds=1)
 

@@ -222,7 +222,7 @@ def test_every_reason_the_service_gives_has_italian_words(scrubbed: Workspace) -
     codes = _policy_reason_codes()
     assert len(codes) >= 16
     for code in codes:
-        assert P.reason_text(code) == P.CODES[code].text and P.CODES[code].text, code
+        assert P.IT_TABLE.words(code) == P.CODES[code].text and P.CODES[code].text, code
     # The real service, after the run's RPO checks expired: one number per reason.
     decisions = pl.read_parquet(scrubbed.report_dir("demo") / "decisions.parquet")
     dialable = _dialable(scrubbed, 2)

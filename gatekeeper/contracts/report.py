@@ -58,7 +58,7 @@ def contracts_html(summary: dict[str, Any], traced: pl.DataFrame) -> str:
     untraced = traced.filter(~pl.col("status").is_in(LAWFUL)).sort("agency", "signed_at")
     rows = [[r["contract_id"], r["phone"], _signed(r["signed_at"]), r["agency"],
              r["agent"], STATUS_TEXT[r["status"]],
-             (f"{P.reason_text(r['reason']) or r['reason']} ({r['reason']})"
+             (f"{P.it_reason_text(r['reason']) or r['reason']} ({r['reason']})"
               if r["reason"] else "—"),
              written_time(r["call_started_at"]) + (f" · {e(r['call_id'])}" if r["call_id"]
                                                 else "")]

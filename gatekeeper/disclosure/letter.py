@@ -14,7 +14,7 @@ from typing import Any
 
 from ..config import Controller
 from ..htmlpage import e, page
-from ..policy import CODES, OWN_CONSENT, PUBLIC_DIRECTORY, THIRD_PARTY_CONSENT
+from ..policy import IT_TABLE, OWN_CONSENT, PUBLIC_DIRECTORY, THIRD_PARTY_CONSENT
 from ..timeutil import Zone, zone_info
 from .erasure import KEPT_BACKUPS, KEPT_OPTOUT, KEPT_RPO, KEPT_SUPPRESSION, KEPT_UNMANAGED
 
@@ -403,14 +403,14 @@ def _source_blocks(records: list[dict[str, Any]], t: dict[str, str], lang: str,
                 parts += [t["tp_consent"].format(
                     collector=c.get("collector") or sup.get("name") or "—",
                     date=_day(c.get("date"), lang), channel=channel, proof=proof),
-                    t["tp_basis"].format(law=CODES[THIRD_PARTY_CONSENT].law)]
+                    t["tp_basis"].format(law=IT_TABLE.law(THIRD_PARTY_CONSENT))]
             else:
                 parts.append(t["no_consent"])
             parts += _evidence(c, sup, t, lang, zone)
         elif rec["kind"] == "internal_archive":
             parts += ([t["own_consent"].format(date=_day(c.get("date"), lang),
                                                channel=channel, proof=proof),
-                        t["own_basis"].format(law=CODES[OWN_CONSENT].law)]
+                        t["own_basis"].format(law=IT_TABLE.law(OWN_CONSENT))]
                       if c.get("marketing") else [t["no_consent"]])
             if rec.get("contract_status") == "active":
                 parts.append(t["contract_active"])
@@ -419,7 +419,7 @@ def _source_blocks(records: list[dict[str, Any]], t: dict[str, str], lang: str,
                 parts.append(t["contract_ceased"].format(
                     end=t["ended_on"].format(date=_day(end, lang)) if end else ""))
         else:
-            parts.append(t["public_rule"].format(law=CODES[PUBLIC_DIRECTORY].law))
+            parts.append(t["public_rule"].format(law=IT_TABLE.law(PUBLIC_DIRECTORY)))
         if sup.get("contact") and rec["kind"] == "third_party":
             parts.append(t["supplier_contact"].format(contact=sup["contact"]))
         out.append(" ".join(parts))

@@ -110,7 +110,10 @@ class Jurisdiction:
 from .it import IT  # noqa: E402  (the module needs Jurisdiction first)
 
 JURISDICTIONS: dict[str, Jurisdiction] = {j.code: j for j in (IT,)}
-DEFAULT = IT
+# The code a gatekeeper.toml without [policy] jurisdiction means (PRODUCT.md: Italy alone),
+# and whose table `gatekeeper rules` prints outside a workspace. A code, not a
+# Jurisdiction: nothing takes a jurisdiction by default, the configuration names one.
+UNSAID = IT.code
 
 
 def jurisdiction(code: str) -> Jurisdiction:

@@ -17,8 +17,19 @@ def _row(table: DecisionTable, step: str, where: str, rule: Rule, taken: str
          ) -> dict[str, Any]:
     code = table.codes[rule.code]
     return {"step": step, "applies_to": where, "code": rule.code,
-            "requirement": rule.requirement, "taken": taken, "law": code.law,
+            "requirement": rule.requirement, "taken": taken, "law": rule.cites or code.law,
             "words": code.text}
+
+
+def step_numbers(table: DecisionTable) -> list[str]:
+    """Each of the steps' number: its place among them, a rule that says its step (a
+    second row of the step before it) not counting."""
+    numbers, n = [], 0
+    for rule in table.steps:
+        if not rule.step:
+            n += 1
+        numbers.append(rule.step or str(n))
+    return numbers
 
 
 def table_rows(table: DecisionTable) -> list[dict[str, Any]]:
@@ -27,8 +38,9 @@ def table_rows(table: DecisionTable) -> list[dict[str, Any]]:
     same rules, with when their facts are taken for "may I dial at T?" and for the replay
     of a call)."""
     rows: list[dict[str, Any]] = []
-    for n, rule in enumerate(table.steps, 1):
-        rows.append(_row(table, str(n), "every row", rule, rule.taken.words("run")))
+    numbers = step_numbers(table)
+    for number, rule in zip(numbers, table.steps, strict=True):
+        rows.append(_row(table, number, rule.rows, rule, rule.taken.words("run")))
     for basis in table.bases:
         where = f"basis {basis.code} ({basis.purpose}; {', '.join(basis.kinds)})"
         for rule in basis.rules:
@@ -38,7 +50,8 @@ def table_rows(table: DecisionTable) -> list[dict[str, Any]]:
                      "requirement": basis.requirement, "taken": "as of the run's as_of",
                      "law": code.law, "words": code.text})
     for rule in table.dial_rules:
-        shared = next((n for n, step in enumerate(table.steps, 1) if step is rule), None)
+        shared = next((n for n, step in zip(numbers, table.steps, strict=True)
+                       if step is rule), None)
         where = (f"dial time (the very rule of step {shared})" if shared
                  else "dial time")
         rows.append(_row(table, rule.step or str(shared), where, rule,
@@ -47,7 +60,7 @@ def table_rows(table: DecisionTable) -> list[dict[str, Any]]:
 
 
 INTRO = """\
-# The decision table (Italy, policy `IT`)
+# The decision table (policy `{name}`)
 
 What `run`, `check`, the service and contract replay decide, rule by rule, in the order
 they are applied: the first rule a row fails gives its reason code; a row that passes
@@ -65,7 +78,8 @@ def _cell(text: str) -> str:
 
 
 def table_markdown(table: DecisionTable) -> str:
-    lines = [INTRO, "| step | applies to | code | what must hold | taken | law | words (it) |",
+    lines = [INTRO.format(name=table.name),
+             "| step | applies to | code | what must hold | taken | law | words (it) |",
              "|---|---|---|---|---|---|---|"]
     for r in table_rows(table):
         lines.append(f"| {r['step']} | {_cell(r['applies_to'])} | `{r['code']}` | "

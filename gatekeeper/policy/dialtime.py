@@ -30,7 +30,7 @@ import polars as pl
 from ..timeutil import Zone, local_iso
 from .decide import first_failure
 from .facts import Context
-from .table import OUTSIDE_CALLING_HOURS, reason_text
+from .table import OUTSIDE_CALLING_HOURS, DecisionTable
 
 # The frame of dial facts: what the gatherer builds and the dial rules read, one row per
 # number (and instant: a replay asks each call at its own).
@@ -74,18 +74,14 @@ class DialAnswer:
     valid_until: dt.datetime | None = None
     run: RunRef | None = None
     next_allowed_at: dt.datetime | None = None
+    # The reason in the words of the table that gave it (the jurisdiction's).
+    reason_text: str | None = None
 
     @property
     def decision(self) -> str:
         return "dialable" if self.dialable else "suppressed"
 
-    @property
-    def reason_text(self) -> str | None:
-        if self.reason is None:
-            return None
-        return reason_text(self.reason) or f"non chiamabile: motivo {self.reason}"
-
-    def as_json(self, zone: Zone = None) -> dict[str, Any]:
+    def as_json(self, zone: Zone) -> dict[str, Any]:
         """Instants in the jurisdiction's local time with their offset (zone)."""
         return {"phone": self.phone, "dialable": self.dialable, "decision": self.decision,
                 "reason": self.reason, "reason_text": self.reason_text, "basis": self.basis,
@@ -155,22 +151,27 @@ def dial_reasons(facts: pl.DataFrame, ctx: Context) -> list[str | None]:
     return [said[c] for c in combo_of.tolist()]
 
 
-def answer_of(row: Mapping[str, Any], reason: str | None) -> DialAnswer:
+def answer_of(row: Mapping[str, Any], reason: str | None, table: DecisionTable
+              ) -> DialAnswer:
     """A row of facts and its reason as the answer every door gives: the basis and its
-    validity only when dialable, the next opening only when the hours are the reason."""
+    validity only when dialable, the next opening only when the hours are the reason, the
+    reason in the words of `table` (the jurisdiction's)."""
     dialable = reason is None
+    words = None if reason is None else (
+        table.words(reason) or f"non chiamabile: motivo {reason}")
     run = (RunRef(row["run_id"], row["run_campaign"], row["run_as_of"])
            if row["run_id"] is not None else None)
     return DialAnswer(row["phone"], row["at"], dialable, reason,
                       row["basis"] if dialable else None,
                       row["basis_text"] if dialable else None,
                       row["valid_until"] if dialable else None, run,
-                      row["next_open"] if reason == OUTSIDE_CALLING_HOURS else None)
+                      row["next_open"] if reason == OUTSIDE_CALLING_HOURS else None, words)
 
 
 def dial_answers(facts: pl.DataFrame, ctx: Context) -> list[DialAnswer]:
     """The answer for every row of facts, in order."""
-    return [answer_of(row, reason) for row, reason in
+    table = ctx.jurisdiction.table
+    return [answer_of(row, reason, table) for row, reason in
             zip(facts.iter_rows(named=True), dial_reasons(facts, ctx), strict=True)]
 
 
@@ -184,7 +185,7 @@ def may_dial(facts: pl.DataFrame, ctx: Context) -> DialAnswer:
     found, reason = _REMEMBERED.get((key_ctx, tuple(row[c] for c in _compiled(key_ctx)[1])))
     if not found:
         reason = dial_reasons(facts, ctx)[0]
-    return answer_of(row, reason)
+    return answer_of(row, reason, ctx.jurisdiction.table)
 
 
 def answers_by_combination(facts: pl.DataFrame, ctx: Context

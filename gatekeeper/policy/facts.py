@@ -1,8 +1,9 @@
 """The facts the decision table's rules test, as polars expressions over every row at once.
 
 Each is written so that what cannot be proven is false: a missing date, RPO answer or
-proof makes the check fail (Gatekeeper fails closed). Date rules count whole Rome
-calendar days, because Italian consent forms and contracts are dated in local time.
+proof makes the check fail (Gatekeeper fails closed). Date rules count whole local
+calendar days of the context's jurisdiction (its zone), because consent forms and contracts
+are dated in local time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import polars as pl
 from ..columns import EVIDENCE_FIELDS
 from ..config import Policy
 from ..jurisdictions import Jurisdiction
-from ..timeutil import rome_date
+from ..timeutil import local_date, local_midnight
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Context:
 
     @property
     def as_of_date(self) -> dt.date:
-        return rome_date(self.as_of)
+        return local_date(self.as_of, self.jurisdiction.timezone_name)
 
     @property
     def checks_rpo(self) -> bool:
@@ -42,14 +43,8 @@ class Context:
 
 
 def days_since(column: str, ctx: Context) -> pl.Expr:
-    """Whole Rome calendar days from a date column to as_of."""
+    """Whole local calendar days (the jurisdiction's) from a date column to as_of."""
     return (pl.lit(ctx.as_of_date) - pl.col(column)).dt.total_days()
-
-
-def rome_midnight(column: str) -> pl.Expr:
-    """A date as the instant 00:00 Europe/Rome, naive UTC (comparable with RPO checks)."""
-    return (pl.col(column).cast(pl.Datetime("us")).dt.replace_time_zone("Europe/Rome")
-            .dt.convert_time_zone("UTC").dt.replace_time_zone(None))
 
 
 def valid_number(ctx: Context) -> pl.Expr:
@@ -73,10 +68,11 @@ def not_opted_out(ctx: Context) -> pl.Expr:
 
 
 def purpose_allowed(ctx: Context) -> pl.Expr:
-    listed = pl.col("purposes").list.contains(pl.lit(ctx.purpose))
-    if ctx.purpose == "survey":  # seed 000 §b: surveys use only the company's own archives
-        listed = listed & (pl.col("kind") == "internal_archive")
-    return listed.fill_null(False)
+    return pl.col("purposes").list.contains(pl.lit(ctx.purpose)).fill_null(False)
+
+
+def own_archive(ctx: Context) -> pl.Expr:
+    return (pl.col("kind") == "internal_archive").fill_null(False)
 
 
 def registered() -> pl.Expr:
@@ -128,7 +124,8 @@ def consent_fresh(ctx: Context) -> pl.Expr:
 
 def consent_after_registration(ctx: Context) -> pl.Expr:
     """Not registered, or consent provably given after the registration."""
-    later = rome_midnight("consent_date") > pl.col("registration_bound")
+    later = (local_midnight("consent_date", ctx.jurisdiction.timezone_name)
+             > pl.col("registration_bound"))
     return (~registered() | later).fill_null(False)
 
 

@@ -82,15 +82,17 @@ class Rule:
     # run's own reason (the row decision of steps 1-8) is the answer.
     gives: Fact | None = None
     # The step a dial-time-only rule is known by (PRODUCT.md numbers the call's 9-13);
-    # the others are numbered by their place in STEPS.
+    # the others are numbered by their place in STEPS (a rule that is a second row of the
+    # step before it says that step's number).
     step: str = ""
+    # The rule's own citation, where it rests on more than its code's law (two rules may
+    # give one code for different reasons): `gatekeeper rules` prints it instead.
+    cites: str = ""
+    # Which rows `applies` lets the rule see, in words (`gatekeeper rules`).
+    rows: str = "every row"
 
     def says(self, ctx: Context) -> pl.Expr:
         return self.gives(ctx) if self.gives else pl.lit(self.code)
-
-    @property
-    def law(self) -> str:
-        return CODES[self.code].law
 
 
 @dataclass(frozen=True)
@@ -104,10 +106,6 @@ class Basis:
     rules: tuple[Rule, ...]  # checked in order; all must hold
     detail: Fact  # the specifics basis_text adds after the law
     when: Fact = F.always  # further facts that select this basis (contract in force)
-
-    @property
-    def law(self) -> str:
-        return CODES[self.code].law
 
 
 def _codes(*codes: Code) -> dict[str, Code]:
@@ -273,6 +271,12 @@ STEPS: tuple[Rule, ...] = (
     *NUMBER_RULES,
     Rule(PURPOSE_NOT_ALLOWED, "the source's manifest allows the purpose", F.purpose_allowed,
          AS_OF),
+    Rule(PURPOSE_NOT_ALLOWED, "a survey's source is the company's own archive "
+         "(internal_archive): surveys use only the company's own archives",
+         F.own_archive, AS_OF, applies=lambda ctx: ctx.purpose == "survey", step="6",
+         rows="every row of a survey",
+         cites="art. 5(1)(b) GDPR (limitazione della finalità); informativa §b: indagini "
+               "di soddisfazione solo verso i propri clienti"),
     Rule(RPO_NOT_CHECKED, "an RPO result checked at or before as_of, less than "
          "rpo_validity_days old", F.rpo_valid, AS_OF, applies=lambda ctx: ctx.checks_rpo),
 )
@@ -404,6 +408,17 @@ class DecisionTable:
     def bases_for(self, purpose: str) -> tuple[Basis, ...]:
         return tuple(b for b in self.bases if b.purpose == purpose)
 
+    def law(self, code: str) -> str:
+        """The citation of a code in this table: a rule shared with another country's
+        table cites what this one says, not what the other's does."""
+        return self.codes[code].law
+
+    def words(self, code: str) -> str | None:
+        """A code in plain words for a person deciding whether to dial (None: no such
+        code in this table)."""
+        entry = self.codes.get(code)
+        return entry.text if entry else None
+
     @property
     def reason_text(self) -> dict[str, str]:
         """The reasons a row of a run can get (reports count rows by these), in the
@@ -415,10 +430,12 @@ class DecisionTable:
 
 
 TABLE = DecisionTable("IT", CODES, STEPS, BASES, DIAL_RULES, BASIS_RANK)
-REASON_TEXT = TABLE.reason_text
+# Italy's, by name, for the few readers that hold no jurisdiction (a report's column list,
+# the contracts page); everything that has one reads `jurisdiction.table`.
+IT_TABLE = TABLE
+IT_REASON_TEXT = TABLE.reason_text
 
 
-def reason_text(code: str) -> str | None:
-    """The reason in plain Italian words, for a person deciding whether to dial."""
-    entry = CODES.get(code)
-    return entry.text if entry else None
+def it_reason_text(code: str) -> str | None:
+    """Italy's words for a code (IT_TABLE.words): only where no jurisdiction is at hand."""
+    return IT_TABLE.words(code)

@@ -376,7 +376,7 @@ class CheckIndex:
                 dial_context(self.config, purpose, now))
 
     def _said(self, answer: P.DialAnswer, purpose: str) -> dict[str, Any]:
-        if answer.reason and P.reason_text(answer.reason) is None:
+        if answer.reason and self.jurisdiction.table.words(answer.reason) is None:
             log.warning("reason code %s has no Italian text (policy table)", answer.reason)
         return {**answer.as_json(self.jurisdiction.timezone_name), "purpose": purpose}
 

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from ...errors import GatekeeperError, StoreBusy
-from ...policy import reason_text
+from ...policy import it_reason_text
 from ..tokens import Caller
 from .auth import COOKIE, PAGES, TITLES, Session, Sessions, same_token
 from .jobs import Job, Jobs
@@ -44,7 +44,7 @@ _templates = jinja2.Environment(
 _templates.filters["thousands"] = lambda n: f"{int(n or 0):,}".replace(",", ".")
 _templates.filters["decimal"] = lambda x, places=1: f"{float(x or 0):,.{places}f}".replace(
     ",", " ").replace(".", ",").replace(" ", ".")
-_templates.filters["reason_words"] = lambda code: reason_text(code) or code
+_templates.filters["reason_words"] = lambda code: it_reason_text(code) or code
 
 
 @dataclass
