@@ -407,7 +407,7 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
     warnings = _unknown_agency(agency, agencies, broken)
     if phone and campaign and record is None:  # NO_RUN speaks of the purpose: name it
         warnings.append(f"no run of campaign '{campaign}' for {purpose} as of "
-                        f"{local_words(when, jurisdiction.timezone_name)} Rome time or "
+                        f"{local_words(when, jurisdiction.timezone_name)} {jurisdiction.time_words} or "
                         "earlier (check the name, or run it)")
     return CheckResult(answer, purpose, rows, warnings)
 
