@@ -85,10 +85,10 @@ from ledger import (  # noqa: E402  (bench/ledger.py)
 )
 
 from gatekeeper.config import Workspace  # noqa: E402
+from gatekeeper.dial.ledger import Ledger, conform  # noqa: E402
+from gatekeeper.intake.normalise import normalise  # noqa: E402
 from gatekeeper.jurisdictions import IT  # noqa: E402
 from gatekeeper.jurisdictions.calling_hours import CallingHours  # noqa: E402
-from gatekeeper.ledger import Ledger, conform  # noqa: E402
-from gatekeeper.normalise import normalise  # noqa: E402
 
 ROME = ZoneInfo(IT.timezone_name)
 

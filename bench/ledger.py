@@ -51,9 +51,9 @@ sys.path.insert(0, str(REPO / "bench"))
 from service import copy_demo, drive, gk  # noqa: E402  (bench/service.py)
 
 from gatekeeper.config import Workspace  # noqa: E402
+from gatekeeper.core.timeutil import parse_instant  # noqa: E402
+from gatekeeper.dial.ledger import Ledger, conform  # noqa: E402
 from gatekeeper.jurisdictions import IT  # noqa: E402
-from gatekeeper.ledger import Ledger, conform  # noqa: E402
-from gatekeeper.timeutil import parse_instant  # noqa: E402
 from tests.service_helper import Service, running_service  # noqa: E402
 
 RUN_AS_OF = "2026-11-22"  # the README's quick start (the demo's RPO answer is of 11-20)

@@ -15,8 +15,8 @@ import time
 import numpy as np
 import polars as pl
 
+from gatekeeper.intake.normalise import normalise
 from gatekeeper.jurisdictions import IT
-from gatekeeper.normalise import normalise
 
 
 def typical_list(rows: int, seed: int = 7) -> pl.Series:

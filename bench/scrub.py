@@ -26,14 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from normalise import typical_list
 
 from gatekeeper.config import Workspace
-from gatekeeper.disclosure import disclose
+from gatekeeper.core.timeutil import parse_instant
+from gatekeeper.decide.run import run_campaign
+from gatekeeper.intake.load import load_sources
 from gatekeeper.jurisdictions import IT
-from gatekeeper.load import load_sources
-from gatekeeper.optouts import Journal, import_optouts
-from gatekeeper.registry import import_exchange, write_request
-from gatekeeper.run import run_campaign
+from gatekeeper.privacy.disclosure import disclose
+from gatekeeper.privacy.optouts import Journal, import_optouts
+from gatekeeper.registers import import_exchange, write_request
 from gatekeeper.store import Store
-from gatekeeper.timeutil import parse_instant
 
 CONFIG = """[controller]
 name = "Bench S.r.l."

@@ -13,9 +13,9 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .config import Workspace
-from .errors import GatekeeperError
+from gatekeeper import __version__
+from gatekeeper.config import Workspace
+from gatekeeper.core.errors import GatekeeperError
 
 
 class GatekeeperGroup(click.Group):
@@ -44,7 +44,7 @@ def _emit_json(data: Any, zone: str) -> None:
     its offset, as every machine file writes it (timeutil.local_iso)."""
     import datetime as dt
 
-    from .timeutil import local_iso
+    from gatekeeper.core.timeutil import local_iso
 
     def default(value: Any) -> Any:
         return local_iso(value, zone) if isinstance(value, dt.datetime) else str(value)
@@ -72,7 +72,7 @@ class TerminalProgress:
 
     def __call__(self, message: str, done: int | None = None,
                  total: int | None = None) -> None:
-        from .progress import bar
+        from gatekeeper.core.progress import bar
 
         self.message = f"{bar(done or 0, total)} {message}" if total else message
         self._draw()
@@ -119,7 +119,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
 @click.pass_context
 def load(ctx: click.Context, source_ids: tuple[str, ...], as_json: bool) -> None:
     """Validate and load source manifests (default: all in sources/)."""
-    from .load import load_sources
+    from gatekeeper.intake.load import load_sources
 
     with TerminalProgress() as progress:
         report = load_sources(_workspace(ctx), source_ids, progress)
@@ -170,8 +170,8 @@ def sources(ctx: click.Context, rejects_of: str | None, as_json: bool) -> None:
     """List loaded sources (newest version of each) or one source's rejects."""
     if ctx.invoked_subcommand:
         return
-    from .load import loaded_sources, source_rejects
-    from .store import Store
+    from gatekeeper.intake.load import loaded_sources, source_rejects
+    from gatekeeper.store import Store
 
     ws = _workspace(ctx)
     with Store(ws.store_path, read_only=True) as store:
@@ -185,7 +185,7 @@ def sources(ctx: click.Context, rejects_of: str | None, as_json: bool) -> None:
     else:
         import datetime as dt
 
-        from .timeutil import local_words
+        from gatekeeper.core.timeutil import local_words
 
         for record in frame.to_dicts():
             click.echo("  ".join(
@@ -207,7 +207,7 @@ def sources_suggest(ctx: click.Context, file: str, kind: str, source_id: str | N
     """Draft a manifest for a list as sent: header row, columns, each guess explained."""
     from pathlib import Path
 
-    from .sources.suggest import suggest, write_suggestion
+    from gatekeeper.intake.suggest import suggest, write_suggestion
 
     ws = _workspace(ctx)
     draft = suggest(ws, Path(file), kind=kind, source_id=source_id, supplier=supplier)
@@ -231,7 +231,7 @@ def init(ctx: click.Context, name: str, vat: str, address: str, dpo_email: str) 
     """Make a workspace here (or in --home): gatekeeper.toml and its folders."""
     from pathlib import Path
 
-    from .sources.suggest import ControllerInfo, init_workspace
+    from gatekeeper.intake.suggest import ControllerInfo, init_workspace
 
     chosen = ctx.obj.get("home") or os.environ.get("GATEKEEPER_HOME") or Path.cwd()
     root = Path(chosen).expanduser().resolve()
@@ -249,8 +249,8 @@ def init(ctx: click.Context, name: str, vat: str, address: str, dpo_email: str) 
 def suppliers(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
     """List suppliers (suppliers/*.toml) with their due-diligence status and next review;
     lists still naming a supplier inline get the supplier file to write."""
-    from .suppliers import listing
-    from .timeutil import local_date, now_utc
+    from gatekeeper.core.timeutil import local_date, now_utc
+    from gatekeeper.suppliers import listing
 
     ws = _workspace(ctx)
     frame, errors, inline = listing(ws, _day_option(as_of, "--as-of")
@@ -279,7 +279,7 @@ def suppliers(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
 
 def _instant(value: str | None, what: str) -> Any:
     """An option's instant; without an offset, local time of the workspace's jurisdiction."""
-    from .timeutil import parse_instant
+    from gatekeeper.core.timeutil import parse_instant
 
     return (parse_instant(value, _zone(click.get_current_context()), what=what) if value
             else None)
@@ -295,10 +295,10 @@ def _instant(value: str | None, what: str) -> Any:
 def rules(ctx: click.Context, jurisdiction: str | None, fmt: str) -> None:
     """The decision table in the order it is applied: step, code, what must hold, the law
     and the words people see (docs/rules.md is this output)."""
-    from .errors import ConfigError
-    from .jurisdictions import UNSAID
-    from .jurisdictions import jurisdiction as named
-    from .policy.describe import table_json, table_markdown
+    from gatekeeper.core.errors import ConfigError
+    from gatekeeper.decide.policy.describe import table_json, table_markdown
+    from gatekeeper.jurisdictions import UNSAID
+    from gatekeeper.jurisdictions import jurisdiction as named
 
     if jurisdiction is None:
         try:
@@ -327,10 +327,10 @@ def rpo_request(ctx: click.Context, out: str, as_of: str | None) -> None:
     """Write the numbers that have no valid RPO result yet."""
     from pathlib import Path
 
-    from .next_steps import run_command
-    from .registry.adapters import for_files
-    from .store import Store
-    from .timeutil import now_utc
+    from gatekeeper.core.timeutil import now_utc
+    from gatekeeper.next_steps import run_command
+    from gatekeeper.registers.adapters import for_files
+    from gatekeeper.store import Store
 
     ws = _workspace(ctx)
     config = ws.config()
@@ -361,9 +361,9 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
     import datetime as dt
     from pathlib import Path
 
-    from .registry.adapters import for_files
-    from .store import Store
-    from .timeutil import local_words, now_utc
+    from gatekeeper.core.timeutil import local_words, now_utc
+    from gatekeeper.registers.adapters import for_files
+    from gatekeeper.store import Store
 
     ws = _workspace(ctx)
     config = ws.config()
@@ -411,8 +411,8 @@ def rpo_check(ctx: click.Context, as_of: str | None, dry_run: bool, base_url: st
     """The RPO round trip through the web service: only numbers without a valid result."""
     from pathlib import Path
 
-    from .registry.adapters import CheckOptions, for_check
-    from .timeutil import now_utc
+    from gatekeeper.core.timeutil import now_utc
+    from gatekeeper.registers.adapters import CheckOptions, for_check
 
     ws = _workspace(ctx)
     options = CheckOptions(base_url=base_url, tls_dir=Path(tls_dir) if tls_dir else None,
@@ -476,7 +476,7 @@ def rpo_emulator(ctx: click.Context, registry_file: str, host: str, port: int, t
     """A local RPO web service (mutual TLS) for tests and demos."""
     from pathlib import Path
 
-    from .registry.emulator import Faults, ensure_tls, run_emulator
+    from gatekeeper.registers.emulator import Faults, ensure_tls, run_emulator
 
     tls = Path(tls_dir)
     paths = ensure_tls(tls)
@@ -495,7 +495,7 @@ def optout() -> None:
 
 
 def _journal(ctx: click.Context) -> Any:
-    from .optouts import Journal
+    from gatekeeper.privacy.optouts import Journal
 
     return Journal(_workspace(ctx).journal_path)
 
@@ -527,8 +527,8 @@ def _print_warnings(warnings: list[str]) -> None:
 def optout_add(ctx: click.Context, phone: str, channel: str, by: str, scope: str, note: str,
                at: str | None) -> None:
     """Record an objection; it is on disk when this command returns."""
-    from .optouts import add_optout
-    from .timeutil import local_words
+    from gatekeeper.core.timeutil import local_words
+    from gatekeeper.privacy.optouts import add_optout
 
     result = add_optout(_journal(ctx), _workspace(ctx).config().jurisdiction, phone=phone,
                         channel=channel, by=by, scope=scope,
@@ -548,7 +548,7 @@ def optout_import(ctx: click.Context, file: str) -> None:
     """Bulk objections from CSV: phone, channel, received_at, by, scope, note."""
     from pathlib import Path
 
-    from .optouts import import_optouts
+    from gatekeeper.privacy.optouts import import_optouts
 
     result = import_optouts(_journal(ctx), Path(file), _workspace(ctx).config().jurisdiction)
     _print_warnings(result.warnings)
@@ -565,7 +565,7 @@ def optout_list(ctx: click.Context, as_json: bool) -> None:
     for bad in state.damaged:
         click.echo(f"warning: {bad.describe()}; no number is decided until the privacy "
                    "officer runs 'gatekeeper optout repair'", err=True)
-    from .timeutil import local_iso_expr, local_words
+    from gatekeeper.core.timeutil import local_iso_expr, local_words
 
     zone = _zone(ctx)
     if as_json:
@@ -589,7 +589,7 @@ def optout_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def optout_withdraw(ctx: click.Context, phone: str, evidence: str, by: str) -> None:
     """Privacy officer only: lift earlier opt-outs on the person's own request."""
-    from .optouts import withdraw_optout
+    from gatekeeper.privacy.optouts import withdraw_optout
 
     result = withdraw_optout(_journal(ctx), phone, evidence, by,
                              _workspace(ctx).config().jurisdiction)
@@ -607,7 +607,7 @@ def optout_repair(ctx: click.Context, by: str, reason: str) -> None:
 
     Each damaged line stays in the journal as evidence; a repair event names it and its
     sha256. An opt-out it held is lost: record it again with 'optout add'."""
-    from .optouts import repair_journal
+    from gatekeeper.privacy.optouts import repair_journal
 
     damaged, result = repair_journal(_journal(ctx), by, reason)
     if result is None:
@@ -636,12 +636,12 @@ def audit_verify(ctx: click.Context, anchor: str | None) -> None:
     import contextlib
     import re
 
-    from .audit import verify
-    from .errors import InputError, StoreBusy
-    from .optouts import Journal
-    from .store import Store
-    from .store import evidence as evidence_store
-    from .timeutil import now_utc
+    from gatekeeper.core.errors import InputError, StoreBusy
+    from gatekeeper.core.timeutil import now_utc
+    from gatekeeper.evidence.audit import verify
+    from gatekeeper.privacy.optouts import Journal
+    from gatekeeper.store import Store
+    from gatekeeper.store import evidence as evidence_store
 
     ws = _workspace(ctx)
     digest = anchor.strip().lower() if anchor else None
@@ -672,7 +672,7 @@ def audit_verify(ctx: click.Context, anchor: str | None) -> None:
 def audit_anchor(ctx: click.Context) -> None:
     """One digest of the whole evidence state, to keep outside the workspace (send it to
     the DPO by PEC); 'audit verify --anchor DIGEST' proves nothing was rewritten since."""
-    from .audit import make_anchor
+    from gatekeeper.evidence.audit import make_anchor
 
     digest, report = make_anchor(_workspace(ctx))
     if not digest:
@@ -706,7 +706,7 @@ def audit_sample(ctx: click.Context, source_id: str, out: str, size: int | None,
     request for its supplier; the supplier answers by [policy] audit_answer_days."""
     from pathlib import Path
 
-    from .suppliers.audits import sample
+    from gatekeeper.suppliers.consent_audits import sample
 
     r = sample(_workspace(ctx), source_id, Path(out), size=size, confidence=confidence,
                max_rate=max_rate, seed=seed, at=_instant(at, "--at"))
@@ -726,7 +726,7 @@ def audit_answer(ctx: click.Context, audit_id: str, file: str, at: str | None) -
     document, sha256). Exit 0 while the audit passes or is open, 1 once it fails."""
     from pathlib import Path
 
-    from .suppliers.audits import answer
+    from gatekeeper.suppliers.consent_audits import answer
 
     r = answer(_workspace(ctx), audit_id, Path(file), _instant(at, "--at"))
     st = r.status
@@ -759,9 +759,9 @@ def _audit_line(a: dict[str, Any]) -> str:
 def audit_list(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
     """Every consent audit and proof request: k failures of n rows, the one-sided upper
     bound of the failure rate, the verdict and the due date."""
-    from .store import Store
-    from .suppliers.audits import statuses
-    from .timeutil import now_utc
+    from gatekeeper.core.timeutil import now_utc
+    from gatekeeper.store import Store
+    from gatekeeper.suppliers.consent_audits import statuses
 
     ws = _workspace(ctx)
     with Store(ws.store_path, read_only=True) as store:
@@ -791,7 +791,7 @@ def audit_list(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
 def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ...],
         as_of: str | None, sector: str | None, as_json: bool) -> None:
     """Decide every row and write reports/<campaign's slug>/."""
-    from .run import run_campaign
+    from gatekeeper.decide.run import run_campaign
 
     with TerminalProgress() as progress:
         result = run_campaign(_workspace(ctx), campaign, purpose, sources_,
@@ -800,7 +800,7 @@ def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ..
     if as_json:
         _emit_json({**result.summary, "next_steps": result.next_steps}, _zone(ctx))
         return
-    from .timeutil import local_words
+    from gatekeeper.core.timeutil import local_words
 
     s, zone = result.summary, _zone(ctx)  # a person reads the summary's instants locally
     click.echo(f"campaign {result.campaign} ({purpose}) as of {local_words(s['as_of'], zone)}, "
@@ -829,8 +829,8 @@ def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ..
 def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at: str | None,
           agency: str | None, caller_id: str | None, as_json: bool) -> None:
     """May this number be dialed now (or at --at)? Exit 0 yes, 1 no."""
-    from .dialing import check_number
-    from .timeutil import local_words
+    from gatekeeper.core.timeutil import local_words
+    from gatekeeper.dial.check import check_number
 
     zone = _zone(ctx)
     jurisdiction = _workspace(ctx).config().jurisdiction
@@ -867,7 +867,7 @@ def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at
 def _day_option(value: str | None, what: str) -> Any:
     import datetime as dt
 
-    from .errors import InputError
+    from gatekeeper.core.errors import InputError
 
     if not value:
         return None
@@ -898,11 +898,11 @@ def disclose(ctx: click.Context, phone: str, fmt: str, lang: str, ref: str | Non
     opt-out journal line) are printed on stderr: read them before sending the letter."""
     from pathlib import Path
 
-    from .disclosure import disclose as collect
-    from .disclosure.letter import letter_bytes
-    from .disclosure.preview import preview_letter
-    from .errors import InputError
-    from .outfile import output_path
+    from gatekeeper.core.errors import InputError
+    from gatekeeper.core.outfile import output_path
+    from gatekeeper.privacy.disclosure import disclose as collect
+    from gatekeeper.privacy.disclosure.letter import letter_bytes
+    from gatekeeper.privacy.disclosure.preview import preview_letter
 
     ws = _workspace(ctx)
     if fmt == "pdf" and not out:
@@ -944,9 +944,9 @@ def disclose(ctx: click.Context, phone: str, fmt: str, lang: str, ref: str | Non
 def erase(ctx: click.Context, phone: str, ref: str, by: str, received: str | None,
           dry_run: bool) -> None:
     """Delete a person's data; keep a suppression entry so the number is never dialed."""
-    from .disclosure import erase as do_erase
-    from .disclosure import erase_plan
-    from .timeutil import local_words
+    from gatekeeper.core.timeutil import local_words
+    from gatekeeper.privacy.disclosure import erase as do_erase
+    from gatekeeper.privacy.disclosure import erase_plan
 
     def show(copies: list[Any], verbs: dict[str, str]) -> None:
         for copy in copies:
@@ -982,9 +982,9 @@ def requests(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     """Data-subject requests: open and overdue ones (30 days, extendable by 60)."""
     if ctx.invoked_subcommand:
         return
-    from .disclosure.requests import list_requests
-    from .store import Store
-    from .timeutil import local_date, now_utc
+    from gatekeeper.core.timeutil import local_date, now_utc
+    from gatekeeper.privacy.requests import list_requests
+    from gatekeeper.store import Store
 
     ws = _workspace(ctx)
     with Store(ws.store_path, read_only=True) as store:
@@ -1013,9 +1013,9 @@ def requests_add(ctx: click.Context, ref: str, kind: str, phone: str,
                  received: str | None) -> None:
     """Log a request as it arrives; its deadline starts then. A number from a bought list
     also opens a proof request to its supplier (see 'audit list')."""
-    from .disclosure.requests import log_request
-    from .normalise import phone_of
-    from .store import Store
+    from gatekeeper.intake.normalise import phone_of
+    from gatekeeper.privacy.requests import log_request
+    from gatekeeper.store import Store
 
     ws = _workspace(ctx)
     with Store(ws.store_path) as store:
@@ -1034,8 +1034,8 @@ def requests_add(ctx: click.Context, ref: str, kind: str, phone: str,
 @click.pass_context
 def requests_extend(ctx: click.Context, ref: str, reason: str) -> None:
     """Extend a request's deadline by 60 days (GDPR art. 12(3))."""
-    from .disclosure.requests import extend_request
-    from .store import Store
+    from gatekeeper.privacy.requests import extend_request
+    from gatekeeper.store import Store
 
     ws = _workspace(ctx)
     with Store(ws.store_path) as store:
@@ -1049,10 +1049,10 @@ def requests_extend(ctx: click.Context, ref: str, reason: str) -> None:
 @click.pass_context
 def purge(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
     """Apply [retention]: old list rows and expired evidence go; opt-outs never do."""
-    from .ledger import Ledger
-    from .retention import purge as do_purge
-    from .store import Store
-    from .timeutil import local_words, now_utc
+    from gatekeeper.core.timeutil import local_words, now_utc
+    from gatekeeper.dial.ledger import Ledger
+    from gatekeeper.privacy.retention import purge as do_purge
+    from gatekeeper.store import Store
 
     ws = _workspace(ctx)
     zone = ws.config().jurisdiction.timezone_name
@@ -1077,7 +1077,7 @@ def purge(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
 @click.pass_context
 def agencies_cmd(ctx: click.Context, as_json: bool) -> None:
     """The call centres that dial for the controller (agencies/*.toml), checked."""
-    from .agencies import discover_agencies
+    from gatekeeper.dial.agencies import discover_agencies
 
     ws = _workspace(ctx)
     found, errors = discover_agencies(ws.root / "agencies", ws.config().jurisdiction)
@@ -1122,7 +1122,7 @@ def calls_import(ctx: click.Context, file: str, agency: str) -> None:
     VICIdial, Asterisk and Twilio: docs/dialers.md."""
     from pathlib import Path
 
-    from .calls import import_calls
+    from gatekeeper.dial.calls import import_calls
 
     result = import_calls(_workspace(ctx), Path(file), agency)
     if result.same_file:
@@ -1145,8 +1145,8 @@ def calls_import(ctx: click.Context, file: str, agency: str) -> None:
 @click.pass_context
 def calls_list(ctx: click.Context, phone: str, as_json: bool) -> None:
     """Every call made to (or from) a number, oldest first, in local time."""
-    from .calls import calls_of
-    from .timeutil import local_words
+    from gatekeeper.core.timeutil import local_words
+    from gatekeeper.dial.calls import calls_of
 
     zone = _zone(ctx)
     calls_made = calls_of(_workspace(ctx), phone)
@@ -1180,8 +1180,8 @@ def contracts_verify(ctx: click.Context, file: str, name: str, map_file: str | N
     """Trace every contract to a lawful call (exit 0), or say which cannot be (exit 1)."""
     from pathlib import Path
 
-    from .contracts import verify_contracts
-    from .contracts.report import STATUS_TEXT
+    from gatekeeper.dial.contracts import verify_contracts
+    from gatekeeper.dial.contracts.report import STATUS_TEXT
 
     result = verify_contracts(_workspace(ctx), Path(file), name,
                               Path(map_file) if map_file else None)
@@ -1204,7 +1204,7 @@ def backup_cmd(ctx: click.Context, dest: str) -> None:
     one .tar (or .tar.gz) file; opt-outs go on being recorded meanwhile."""
     from pathlib import Path
 
-    from .backup import backup
+    from gatekeeper.evidence.backup import backup
 
     result = backup(_workspace(ctx), Path(dest))
     click.echo(f"backup written to {result.path}: {result.files:,} files, "
@@ -1224,7 +1224,7 @@ def restore_cmd(ctx: click.Context, backup_file: str, force: bool) -> None:
     import os
     from pathlib import Path
 
-    from .backup import restore
+    from gatekeeper.evidence.backup import restore
 
     target = Path(ctx.obj.get("home") or os.environ.get("GATEKEEPER_HOME") or Path.cwd())
     result = restore(target.expanduser().resolve(), Path(backup_file), force=force)
@@ -1258,7 +1258,7 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None, header_ti
           body_timeout: float, upload_limit_mb: int) -> None:
     """HTTP service for agents and dialers (opt-outs, check, disclosure), page at /, and
     the console for people at /console."""
-    from .service import serve as run_service
+    from gatekeeper.service import serve as run_service
 
     ws = _workspace(ctx)
     ws.config()  # a broken gatekeeper.toml stops here, not at the first request
@@ -1274,7 +1274,7 @@ def token() -> None:
 
 
 def _tokens(ctx: click.Context) -> Any:
-    from .service.tokens import TokenFile
+    from gatekeeper.service.tokens import TokenFile
 
     return TokenFile(_workspace(ctx).data_dir / "tokens.json")
 
@@ -1305,8 +1305,8 @@ def _known_agency(ctx: click.Context, agency: str) -> None:
     import difflib
     from pathlib import Path
 
-    from .agencies import discover_agencies
-    from .errors import InputError
+    from gatekeeper.core.errors import InputError
+    from gatekeeper.dial.agencies import discover_agencies
 
     ws = _workspace(ctx)
     found, errors = discover_agencies(ws.root / "agencies", ws.config().jurisdiction)
@@ -1334,7 +1334,7 @@ def token_revoke(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def token_list(ctx: click.Context) -> None:
     """Names, roles and dates of tokens (never the tokens)."""
-    from .timeutil import local_words
+    from gatekeeper.core.timeutil import local_words
 
     entries = _tokens(ctx).listing()
     zone = _zone(ctx) if entries else "UTC"  # no instant to show: no workspace needed

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .jurisdictions.calling_hours import CallingHours
+    from gatekeeper.jurisdictions.calling_hours import CallingHours
 
-from .errors import ConfigError, InputError
-from .exprs import sector_name
-from .jurisdictions import JURISDICTIONS, UNSAID, Jurisdiction, jurisdiction
-from .textfile import bom_encoding
+from gatekeeper.core.errors import ConfigError, InputError
+from gatekeeper.core.exprs import sector_name
+from gatekeeper.core.textfile import bom_encoding
+from gatekeeper.jurisdictions import JURISDICTIONS, UNSAID, Jurisdiction, jurisdiction
 
 CONFIG_FILE = "gatekeeper.toml"
 
@@ -134,7 +134,7 @@ class Config:
     def calling_hours(self) -> CallingHours:
         """When calls may be made: the jurisdiction's hours, as [calling_hours] adjusts
         (validated when the config is read, so a bad window stops every command)."""
-        from .jurisdictions.calling_hours import CallingHours
+        from gatekeeper.jurisdictions.calling_hours import CallingHours
 
         return CallingHours.from_table(self.calling_hours_table, self.path,
                                        self.jurisdiction)
@@ -336,7 +336,7 @@ def parse_config(path: Path) -> Config:
                           f"days at most: {law}; a smaller number is stricter)", file=path,
                           key="policy.rpo_validity_days")
     reg = dict(_check_table(path, "registry", raw.get("registry", {})))
-    from .registry.adapters import ADAPTERS
+    from gatekeeper.registers.adapters import ADAPTERS
 
     register = JURISDICTIONS[policy.jurisdiction].register
     adapter = reg.pop("adapter", register.adapters[0] if register else "file")
@@ -404,7 +404,7 @@ class Workspace:
 
     @property
     def store_path(self) -> Path:
-        from .store.schema import CATALOG_FILE
+        from gatekeeper.store.schema import CATALOG_FILE
 
         return self.store_dir / CATALOG_FILE
 

@@ -16,7 +16,7 @@ import random
 import sys
 from pathlib import Path
 
-from .jurisdictions.it import IT  # the demo is an Italian call centre
+from gatekeeper.jurisdictions.it import IT  # the demo is an Italian call centre
 
 FIRST = (
     "Giuseppe",
@@ -519,12 +519,12 @@ def _audit_reply(root: Path) -> None:
 
     import polars as pl
 
-    from .normalise import normalise
-    from .sources.fields import to_canonical
-    from .sources.manifest import parse_manifest
-    from .sources.readers import read_source
-    from .suppliers.audits import draw
-    from .suppliers.bounds import sample_size
+    from gatekeeper.intake.fields import to_canonical
+    from gatekeeper.intake.manifest import parse_manifest
+    from gatekeeper.intake.normalise import normalise
+    from gatekeeper.intake.readers import read_source
+    from gatekeeper.suppliers.bounds import sample_size
+    from gatekeeper.suppliers.consent_audits import draw
 
     manifest = parse_manifest(root / "sources" / "acme-2026-11.toml", root)
     table = read_source(manifest)

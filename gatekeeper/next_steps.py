@@ -13,7 +13,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import policy as P
+from gatekeeper.decide import policy as P
 
 REQUEST_FILE = "data/rpo/request.txt"  # where the README's steps put the request file
 

@@ -30,9 +30,9 @@ import polars as pl
 import pytest
 
 from gatekeeper.config import Workspace
+from gatekeeper.decide.policy import table as italy
+from gatekeeper.decide.policy.table import DecisionTable
 from gatekeeper.jurisdictions import JURISDICTIONS, Jurisdiction, Register
-from gatekeeper.policy import table as italy
-from gatekeeper.policy.table import DecisionTable
 from gatekeeper.service.tokens import TokenFile
 
 from .conftest import REPO, gk

@@ -11,16 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gatekeeper.agencies import (
-    CALL_FIELDS,
-    OUTCOMES,
-    Agency,
-    discover_agencies,
-    parse_agency,
-)
-from gatekeeper.errors import ManifestError
+from gatekeeper.core.errors import ManifestError
+from gatekeeper.core.timeutil import UTC
+from gatekeeper.dial.agencies import CALL_FIELDS, OUTCOMES, Agency, discover_agencies, parse_agency
 from gatekeeper.jurisdictions import IT
-from gatekeeper.timeutil import UTC
 
 ROME = ZoneInfo(IT.timezone_name)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import polars as pl
 
-from gatekeeper.backup import backup
 from gatekeeper.config import Workspace
-from gatekeeper.optouts import Journal
+from gatekeeper.evidence.backup import backup
+from gatekeeper.privacy.optouts import Journal
 
 from .conftest import AS_OF, gk
 
@@ -22,7 +22,7 @@ BURST = textwrap.dedent("""
     import sys
     from pathlib import Path
     from gatekeeper.jurisdictions import IT
-    from gatekeeper.optouts import Journal, add_optout
+    from gatekeeper.privacy.optouts import Journal, add_optout
     journal = Journal(Path(sys.argv[1]))
     i = 0
     while True:

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gatekeeper.errors import ConfigError
+from gatekeeper.core.errors import ConfigError
+from gatekeeper.core.timeutil import UTC
 from gatekeeper.jurisdictions import IT
 from gatekeeper.jurisdictions.calling_hours import CallingHours, Window
-from gatekeeper.timeutil import UTC
 
 ROME = ZoneInfo(IT.timezone_name)
 

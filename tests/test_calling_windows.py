@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatekeeper.config import Workspace
-from gatekeeper.errors import ConfigError
+from gatekeeper.core.errors import ConfigError
 from gatekeeper.jurisdictions import IT
 from gatekeeper.jurisdictions.calling_hours import CallingHours, Window
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatekeeper.config import Workspace
-from gatekeeper.timeutil import dialer_instants
+from gatekeeper.core.timeutil import dialer_instants
 
 from .conftest import gk
 from .test_dial_rules import check, fresh, ws
@@ -321,7 +321,7 @@ def test_a_number_less_objection_left_by_an_older_version_is_cleared_by_repair(
     withheld number): every decision stopped (exit 2), and after `optout repair` still did
     (exit 5, "entries were rewritten": the receipt at that line holds its own hash). Now
     the repair clears it; and the journal never writes such a line again."""
-    from gatekeeper.optouts.journal import GENESIS, Journal, digest
+    from gatekeeper.privacy.optouts.journal import GENESIS, Journal, digest
     journal = Journal(scrubbed.journal_path)
     position, prev = journal.head()
     seq = max(e["seq"] for e in journal_lines(scrubbed)) if position else 0
@@ -428,7 +428,7 @@ def test_backup_and_audit_of_a_ledger_with_more_segments_than_file_handles(
     import subprocess
     import sys
 
-    from gatekeeper.ledger import Ledger, conform
+    from gatekeeper.dial.ledger import Ledger, conform
     root = tmp_path / "ws"
     root.mkdir()
     shutil.copy(Path(__file__).resolve().parent.parent / "gatekeeper.toml", root)

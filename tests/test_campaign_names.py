@@ -13,12 +13,12 @@ import pytest
 from click.testing import Result
 
 from gatekeeper.config import FOLDER_NAME, Workspace, campaign_slug
-from gatekeeper.disclosure import erase
-from gatekeeper.errors import InputError
+from gatekeeper.core.errors import InputError
+from gatekeeper.core.timeutil import parse_instant
 from gatekeeper.jurisdictions import IT
-from gatekeeper.registry import import_exchange
+from gatekeeper.privacy.disclosure import erase
+from gatekeeper.registers import import_exchange
 from gatekeeper.store import Store
-from gatekeeper.timeutil import parse_instant
 
 from .conftest import AS_OF, DIAL_AT, WorkspaceMaker, gk
 from .terminal import run_on_terminal

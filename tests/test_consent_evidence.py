@@ -13,9 +13,9 @@ import polars as pl
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gatekeeper.exprs import sector_name
+from gatekeeper.core.exprs import sector_name
+from gatekeeper.intake import consent_evidence as E
 from gatekeeper.jurisdictions import IT
-from gatekeeper.sources import evidence as E
 
 from .conftest import WorkspaceMaker, gk, stored_rows
 

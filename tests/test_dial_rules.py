@@ -20,8 +20,8 @@ import polars as pl
 import pytest
 
 from gatekeeper.config import Workspace
+from gatekeeper.core.timeutil import local_iso, parse_instant
 from gatekeeper.jurisdictions import IT
-from gatekeeper.timeutil import local_iso, parse_instant
 
 from .conftest import AS_OF, copy_demo, gk
 from .service_helper import running_service

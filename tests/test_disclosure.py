@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from gatekeeper.config import Workspace
-from gatekeeper.optouts import Journal
+from gatekeeper.privacy.optouts import Journal
 
 from .conftest import AS_OF, WorkspaceMaker, gk, stored_rows
 
@@ -160,7 +160,7 @@ def test_erasure_keeps_the_latest_runs_record_true_to_its_files(scrubbed: Worksp
     out = scrubbed.report_dir("demo")
     phone = pl.read_csv(out / "dialable.csv")["phone"][0]
     assert gk(scrubbed, "erase", phone, "--ref", "R-2").exit_code == 0
-    from gatekeeper.digest import sha256_file
+    from gatekeeper.core.digest import sha256_file
 
     with duckdb.connect(str(scrubbed.store_path), read_only=True) as con:
         latest, older = [json.loads(r[0]) for r in con.execute(

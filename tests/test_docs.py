@@ -8,9 +8,9 @@ import re
 from click.testing import CliRunner
 
 from gatekeeper.cli import cli
-from gatekeeper.columns import CANONICAL_FIELDS
-from gatekeeper.policy.table import CODES, DIAL_RULES, STEPS
-from gatekeeper.sources.manifest import TOP_KEYS
+from gatekeeper.core.columns import CANONICAL_FIELDS
+from gatekeeper.decide.policy.table import CODES, DIAL_RULES, STEPS
+from gatekeeper.intake.manifest import TOP_KEYS
 
 from .conftest import REPO
 

@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatekeeper.config import Workspace
-from gatekeeper.errors import InputError
+from gatekeeper.core.errors import InputError
+from gatekeeper.core.timeutil import iso, now_utc
 from gatekeeper.jurisdictions import IT
-from gatekeeper.optouts import Journal, add_optout
-from gatekeeper.optouts.journal import digest
-from gatekeeper.timeutil import iso, now_utc
+from gatekeeper.privacy.optouts import Journal, add_optout
+from gatekeeper.privacy.optouts.journal import digest
 
 from .conftest import AS_OF, DIAL_AT, gk
 
@@ -240,7 +240,7 @@ def test_the_fast_reading_is_the_careful_reading(tmp_path_factory: pytest.TempPa
                                                  damage: str) -> None:
     """The columnar reading of a whole journal says exactly what reading it line by line
     says (events, links, chain breaks), and steps aside whenever a line may be damaged."""
-    from gatekeeper.optouts import journal as J
+    from gatekeeper.privacy.optouts import journal as J
 
     journal = Journal(tmp_path_factory.mktemp("j") / "optouts.jsonl")
     for kind, scope, note in events:
@@ -248,7 +248,7 @@ def test_the_fast_reading_is_the_careful_reading(tmp_path_factory: pytest.TempPa
             add_optout(journal, IT, phone="3331234567", channel="email", by="bo", scope=scope,
                        note=note)
         else:
-            from gatekeeper.optouts import withdraw_optout
+            from gatekeeper.privacy.optouts import withdraw_optout
             withdraw_optout(journal, "3331234567", "PEC 1", "dpo", IT)
     data = journal.path.read_bytes()
     if damage == "garbage":

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gatekeeper.errors import ManifestError
+from gatekeeper.core.errors import ManifestError
+from gatekeeper.intake.fields import read_phones
+from gatekeeper.intake.manifest import Manifest, discover
+from gatekeeper.intake.normalise import reference, restore_leading_zero, unwrap_spreadsheet
 from gatekeeper.jurisdictions import IT
-from gatekeeper.normalise import reference, restore_leading_zero, unwrap_spreadsheet
-from gatekeeper.sources.fields import read_phones
-from gatekeeper.sources.manifest import Manifest, discover
 
 from .conftest import AS_OF, WorkspaceMaker, gk, stored_rows
 

@@ -12,17 +12,10 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gatekeeper.core.timeutil import instants
+from gatekeeper.dial.ledger import CallFacts, Ledger, LedgerIndex, call_facts, conform, facts_many
 from gatekeeper.jurisdictions import IT
-from gatekeeper.ledger import (
-    CallFacts,
-    Ledger,
-    LedgerIndex,
-    call_facts,
-    conform,
-    facts_many,
-)
-from gatekeeper.optouts import Journal
-from gatekeeper.timeutil import instants
+from gatekeeper.privacy.optouts import Journal
 
 ROME = ZoneInfo(IT.timezone_name)
 

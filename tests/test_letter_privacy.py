@@ -13,10 +13,10 @@ from pathlib import Path
 import polars as pl
 
 from gatekeeper.config import Workspace
-from gatekeeper.digest import sha256_file
-from gatekeeper.disclosure import disclose, erase_plan
-from gatekeeper.disclosure.letter import render_letter
-from gatekeeper.disclosure.preview import preview_letter
+from gatekeeper.core.digest import sha256_file
+from gatekeeper.privacy.disclosure import disclose, erase_plan
+from gatekeeper.privacy.disclosure.letter import render_letter
+from gatekeeper.privacy.disclosure.preview import preview_letter
 
 from .conftest import WorkspaceMaker, gk
 from .test_disclosure import _in_two_supplied_sources
@@ -107,7 +107,7 @@ def test_one_name_may_be_in_the_letter(maker: WorkspaceMaker) -> None:
 
 
 def test_the_same_letter_gives_the_same_pdf(maker: WorkspaceMaker) -> None:
-    from gatekeeper.disclosure.letter import letter_bytes
+    from gatekeeper.privacy.disclosure.letter import letter_bytes
 
     _held_under(maker, "Anna Rossi", "Bruno Verdi")
     data = disclose(maker.ws, "3331234567")

@@ -13,14 +13,8 @@ import polars as pl
 import pytest
 
 from gatekeeper.config import Workspace
+from gatekeeper.core.timeutil import local_iso, local_iso_expr, local_words, parse_instant, read_iso
 from gatekeeper.jurisdictions import IT
-from gatekeeper.timeutil import (
-    local_iso,
-    local_iso_expr,
-    local_words,
-    parse_instant,
-    read_iso,
-)
 
 from .conftest import copy_demo, gk
 

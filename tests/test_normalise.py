@@ -9,8 +9,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gatekeeper.jurisdictions import IT
-from gatekeeper.normalise import (
+from gatekeeper.intake.normalise import (
     _unwrap_expr,
     lost_leading_zero,
     normalise,
@@ -18,6 +17,7 @@ from gatekeeper.normalise import (
     reference,
     unwrap_spreadsheet,
 )
+from gatekeeper.jurisdictions import IT
 
 AREAS = ["02", "06", "011", "010", "051", "055", "081", "0669", "06698", "0831", "0878"]
 PREFIXES = ["3", "31", "32", "33", "34", "35", "36", "37", "38", "39", "390", "393", "43",

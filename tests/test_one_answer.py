@@ -13,12 +13,12 @@ import shutil
 import polars as pl
 import pytest
 
-from gatekeeper import policy as P
 from gatekeeper.config import Workspace
-from gatekeeper.dialing import check_number
-from gatekeeper.errors import StoreDamaged
+from gatekeeper.core.errors import StoreDamaged
+from gatekeeper.core.timeutil import parse_instant
+from gatekeeper.decide import policy as P
+from gatekeeper.dial.check import check_number
 from gatekeeper.jurisdictions import IT
-from gatekeeper.timeutil import parse_instant
 
 from .conftest import AS_OF, DIAL_AT, REPO, WorkspaceMaker, gk
 from .service_helper import running_service

@@ -17,12 +17,12 @@ from click.testing import CliRunner
 
 from gatekeeper.cli import cli
 from gatekeeper.config import Workspace
-from gatekeeper.dialing import check_number
-from gatekeeper.errors import InputError
+from gatekeeper.core.errors import InputError
+from gatekeeper.core.timeutil import parse_instant
+from gatekeeper.decide.run import run_campaign
+from gatekeeper.dial.check import check_number
 from gatekeeper.jurisdictions import IT
-from gatekeeper.optouts import Journal, add_optout, import_optouts
-from gatekeeper.run import run_campaign
-from gatekeeper.timeutil import parse_instant
+from gatekeeper.privacy.optouts import Journal, add_optout, import_optouts
 
 ZONE = IT.timezone_name  # local times in these tests are Italy's
 
@@ -30,7 +30,7 @@ BURST = textwrap.dedent("""
     import sys
     from pathlib import Path
     from gatekeeper.jurisdictions import IT
-    from gatekeeper.optouts import Journal, add_optout
+    from gatekeeper.privacy.optouts import Journal, add_optout
     journal = Journal(Path(sys.argv[1]))
     i = 0
     while True:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gatekeeper.overlap import WriteBehind, read_ahead
+from gatekeeper.core.overlap import WriteBehind, read_ahead
 
 
 def test_read_ahead_keeps_order_and_runs_one_ahead() -> None:

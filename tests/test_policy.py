@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gatekeeper import policy as P
 from gatekeeper.config import Policy
+from gatekeeper.core.timeutil import local_date, parse_instant
+from gatekeeper.decide import policy as P
 from gatekeeper.jurisdictions import IT
-from gatekeeper.optouts import active_optouts
-from gatekeeper.registry import record_checks, rpo_status
+from gatekeeper.privacy.optouts import active_optouts
+from gatekeeper.registers import record_checks, rpo_status
 from gatekeeper.store import Store
-from gatekeeper.timeutil import local_date, parse_instant
 
 ZONE = IT.timezone_name  # local times in these tests are Italy's
 
@@ -406,7 +406,7 @@ def test_a_supplier_not_approved_blocks_its_rows(facts: dict[str, Any]) -> None:
 
 
 def test_due_diligence_status_words_on_their_days() -> None:
-    from gatekeeper.policy.facts import diligence_status
+    from gatekeeper.decide.policy.facts import diligence_status
 
     def status(**kw: Any) -> str:
         row = {"supplier_outcome": "approved", "supplier_reviewed_on": TODAY - 50 * DAY,

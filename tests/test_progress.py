@@ -45,7 +45,7 @@ def test_a_slow_or_failing_registry_is_never_a_silent_wait(
 
 
 def test_the_bar_is_bounded_and_honest() -> None:
-    from gatekeeper.progress import bar
+    from gatekeeper.core.progress import bar
 
     assert bar(0, 10) == "[------------------------]   0%"
     assert bar(5, 10) == "[############------------]  50%"

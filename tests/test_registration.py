@@ -8,8 +8,8 @@ import datetime as dt
 import duckdb
 import polars as pl
 
-from gatekeeper.policy import registration
-from gatekeeper.registry import record_checks, rpo_status
+from gatekeeper.decide.policy import registration
+from gatekeeper.registers import record_checks, rpo_status
 from gatekeeper.store import Store
 from gatekeeper.store.rpo import check_summary
 

@@ -14,10 +14,10 @@ import polars as pl
 import pytest
 
 from gatekeeper.config import Workspace, parse_config
-from gatekeeper.errors import ConfigError
+from gatekeeper.core.errors import ConfigError
 from gatekeeper.jurisdictions import IT, JURISDICTIONS, Register
-from gatekeeper.registry import record_checks
-from gatekeeper.registry.adapters import (
+from gatekeeper.registers import record_checks
+from gatekeeper.registers.adapters import (
     ADAPTERS,
     FileExchange,
     RegistryAdapter,

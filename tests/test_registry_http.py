@@ -190,7 +190,7 @@ def test_a_job_that_stays_pending_is_never_bought_again(demo: Workspace,
 def test_the_client_retries_through_its_transport_seam() -> None:
     """RegistryClient takes its transport: a MockTransport answering 503, then 429 with
     Retry-After, then the job; every retry is said to the person watching."""
-    from gatekeeper.registry.http import HttpSettings, RegistryClient
+    from gatekeeper.registers.http import HttpSettings, RegistryClient
 
     answers = iter([httpx.Response(503, json={"error": {"message": "down"}}),
                     httpx.Response(429, headers={"Retry-After": "0"}, json={}),

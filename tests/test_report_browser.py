@@ -93,7 +93,7 @@ def test_agent_logs_an_optout_through_the_page(scrubbed: Workspace, browser: Any
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    from gatekeeper.policy import IT_REASON_TEXT as REASON_TEXT
+    from gatekeeper.decide.policy import IT_REASON_TEXT as REASON_TEXT
 
     from .conftest import DIAL_AT
     from .service_helper import running_service
@@ -163,8 +163,8 @@ def test_agent_logs_a_call_outcome_and_sees_when_a_number_may_be_called(
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    from gatekeeper.ledger import Ledger
-    from gatekeeper.policy import it_reason_text as reason_text
+    from gatekeeper.decide.policy import it_reason_text as reason_text
+    from gatekeeper.dial.ledger import Ledger
 
     from .conftest import AS_OF
     from .service_helper import running_service

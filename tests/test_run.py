@@ -13,12 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatekeeper.config import Workspace
-from gatekeeper.errors import RegistryError
+from gatekeeper.core.errors import RegistryError
+from gatekeeper.core.timeutil import parse_instant
+from gatekeeper.decide.run import run_campaign
 from gatekeeper.jurisdictions import IT
-from gatekeeper.registry import ImportResult, import_exchange
-from gatekeeper.run import run_campaign
+from gatekeeper.registers import ImportResult, import_exchange
 from gatekeeper.store import Store
-from gatekeeper.timeutil import parse_instant
 
 from .conftest import AS_OF, DIAL_AT, WorkspaceMaker
 from .conftest import gk as _gk
@@ -163,8 +163,8 @@ def test_check_answers_now_with_exit_codes(scrubbed: Workspace) -> None:
     dialable = pl.read_csv(scrubbed.report_dir("demo") / "dialable.csv")
     phone = dialable.filter(pl.col("basis") == "THIRD_PARTY_CONSENT")["phone"][0]
     # Pinned at the demo's date through the library; the CLI answers for the real now.
-    from gatekeeper.dialing import check_number
-    from gatekeeper.timeutil import parse_instant
+    from gatekeeper.core.timeutil import parse_instant
+    from gatekeeper.dial.check import check_number
 
     assert check_number(scrubbed, phone, "telemarketing", at=parse_instant(DIAL_AT, ZONE)
                         ).answer.dialable

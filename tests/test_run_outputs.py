@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from gatekeeper.config import Workspace
-from gatekeeper.timeutil import read_iso
+from gatekeeper.core.timeutil import read_iso
 
 from .conftest import AS_OF, gk
 

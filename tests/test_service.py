@@ -210,14 +210,14 @@ def test_deeply_nested_json_is_a_bad_request(service: Service) -> None:
 def _policy_reason_codes() -> set[str]:
     """Every reason code the policy's decision table can give, read from its rules (not
     from the texts), so a rule added without words is caught."""
-    from gatekeeper import policy as P
+    from gatekeeper.decide import policy as P
 
     rules = [*P.STEPS, *(r for b in P.BASES for r in b.rules)]
     return {r.code for r in rules} | {P.NO_RUN, P.NO_SOURCE}
 
 
 def test_every_reason_the_service_gives_has_italian_words(scrubbed: Workspace) -> None:
-    from gatekeeper import policy as P
+    from gatekeeper.decide import policy as P
 
     codes = _policy_reason_codes()
     assert len(codes) >= 16
@@ -331,7 +331,7 @@ def test_service_optout_rule_is_the_journals_rule(
     import datetime as dt
     from pathlib import Path
 
-    from gatekeeper.optouts import Journal, active_optouts, events_frame
+    from gatekeeper.privacy.optouts import Journal, active_optouts, events_frame
     from gatekeeper.service.index import OptoutTail
 
     phone = "+393331234567"
@@ -355,8 +355,8 @@ def test_a_killed_service_loses_no_acknowledged_call_or_objection(scrubbed: Work
     import signal
     import threading
 
-    from gatekeeper.ledger import Ledger
-    from gatekeeper.optouts import Journal
+    from gatekeeper.dial.ledger import Ledger
+    from gatekeeper.privacy.optouts import Journal
 
     scrub = subprocess.Popen([sys.executable, "-m", "gatekeeper.cli", "--home", str(
         scrubbed.root), "run", "--campaign", "during", "--purpose", "telemarketing",

@@ -20,12 +20,12 @@ from openpyxl import Workbook
 
 from gatekeeper.cli import cli
 from gatekeeper.config import parse_config
-from gatekeeper.errors import ConfigError, ManifestError, SourceFileError, StoreError
+from gatekeeper.core.errors import ConfigError, ManifestError, SourceFileError, StoreError
+from gatekeeper.intake.fields import to_canonical
+from gatekeeper.intake.load import load_source, load_sources
+from gatekeeper.intake.manifest import Manifest, discover
+from gatekeeper.intake.readers import REJECT_SCHEMA, RawTable, read_source
 from gatekeeper.jurisdictions import IT
-from gatekeeper.load import load_source, load_sources
-from gatekeeper.sources.fields import to_canonical
-from gatekeeper.sources.manifest import Manifest, discover
-from gatekeeper.sources.readers import REJECT_SCHEMA, RawTable, read_source
 from gatekeeper.store import Store
 from gatekeeper.store.schema import SCHEMA_VERSION
 from gatekeeper.store.sources import all_versions

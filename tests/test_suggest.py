@@ -19,13 +19,8 @@ from openpyxl import Workbook
 
 from gatekeeper.cli import cli
 from gatekeeper.config import Workspace, parse_config
-from gatekeeper.errors import InputError, SourceFileError
-from gatekeeper.sources.suggest import (
-    ControllerInfo,
-    init_workspace,
-    suggest,
-    write_suggestion,
-)
+from gatekeeper.core.errors import InputError, SourceFileError
+from gatekeeper.intake.suggest import ControllerInfo, init_workspace, suggest, write_suggestion
 
 from .conftest import SUPPLIER, gk
 

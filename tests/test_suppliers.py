@@ -11,11 +11,11 @@ import polars as pl
 import pytest
 
 from gatekeeper.config import Workspace
-from gatekeeper.errors import ManifestError
-from gatekeeper.sources.supplier import parse_supplier
+from gatekeeper.core.errors import ManifestError
 from gatekeeper.store import Store
 from gatekeeper.store import evidence as evidence_store
 from gatekeeper.store import suppliers as supplier_store
+from gatekeeper.suppliers.supplier import parse_supplier
 
 from .conftest import AS_OF, WorkspaceMaker, gk
 

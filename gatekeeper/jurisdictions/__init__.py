@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, cast
 
 import polars as pl
 
-from ..errors import ConfigError
+from gatekeeper.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..policy.table import DecisionTable
+    from gatekeeper.decide.policy.table import DecisionTable
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class Jurisdiction:
         return pl.lit(self.prefix) + national
 
 
-from .it import IT  # noqa: E402  (the module needs Jurisdiction first)
+from gatekeeper.jurisdictions.it import IT  # noqa: E402  (the module needs Jurisdiction first)
 
 JURISDICTIONS: dict[str, Jurisdiction] = {j.code: j for j in (IT,)}
 # The code a gatekeeper.toml without [policy] jurisdiction means (PRODUCT.md: Italy alone),

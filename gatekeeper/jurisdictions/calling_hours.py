@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from ..errors import ConfigError
-from ..timeutil import UTC
-from . import Jurisdiction
+from gatekeeper.core.errors import ConfigError
+from gatekeeper.core.timeutil import UTC
+from gatekeeper.jurisdictions import Jurisdiction
 
 TABLE = "calling_hours"
 DAY_KINDS = ("weekday", "saturday", "pre_holiday", "sunday", "holiday")

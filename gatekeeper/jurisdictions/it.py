@@ -13,7 +13,7 @@ by L. 151/2025), Europe/Rome time.
 
 from __future__ import annotations
 
-from . import Jurisdiction, Register
+from gatekeeper.jurisdictions import Jurisdiction, Register
 
 RPO = Register(name="RPO", validity_days=15,
                validity_law="art. 1 c.12 L. 5/2018, DPR 26/2022", adapters=("file", "http"))
@@ -38,5 +38,5 @@ IT = Jurisdiction(
     foreign_prefixes=("06698",),
     keeps_leading_zero=True,
     fixed_lines_start_with_zero=True,
-    table_module="gatekeeper.policy.table",
+    table_module="gatekeeper.decide.policy.table",
 )

@@ -29,11 +29,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ..agencies import Agency
-from ..columns import OPTOUT_CHANNELS, OPTOUT_SCOPES, PURPOSES
-from ..config import Workspace
-from ..disclosure import disclose
-from ..errors import (
+from gatekeeper.config import Workspace
+from gatekeeper.core.columns import OPTOUT_CHANNELS, OPTOUT_SCOPES, PURPOSES
+from gatekeeper.core.errors import (
     EvidenceError,
     GatekeeperError,
     InputError,
@@ -43,19 +41,21 @@ from ..errors import (
     StoreDamaged,
     StoreError,
 )
-from ..jurisdictions import Jurisdiction
-from ..ledger import DIRECTIONS, OUTCOMES
-from ..normalise import key_of, normalise, phone_of
-from ..optouts import Journal, add_optout
-from ..timeutil import local_iso, now_utc, parse_instant
-from .console import Console, console_error, for_people
-from .console.auth import COOKIE, Sessions, same_token
-from .console.jobs import Jobs
-from .console.routes import console_routes
-from .index import CheckIndex
-from .openapi import OPENAPI
-from .page import agent_page as agent_page_html
-from .tokens import Caller, TokenFile
+from gatekeeper.core.timeutil import local_iso, now_utc, parse_instant
+from gatekeeper.dial.agencies import Agency
+from gatekeeper.dial.ledger import DIRECTIONS, OUTCOMES
+from gatekeeper.intake.normalise import key_of, normalise, phone_of
+from gatekeeper.jurisdictions import Jurisdiction
+from gatekeeper.privacy.disclosure import disclose
+from gatekeeper.privacy.optouts import Journal, add_optout
+from gatekeeper.service.console import Console, console_error, for_people
+from gatekeeper.service.console.auth import COOKIE, Sessions, same_token
+from gatekeeper.service.console.jobs import Jobs
+from gatekeeper.service.console.routes import console_routes
+from gatekeeper.service.index import CheckIndex
+from gatekeeper.service.openapi import OPENAPI
+from gatekeeper.service.page import agent_page as agent_page_html
+from gatekeeper.service.tokens import Caller, TokenFile
 
 log = logging.getLogger("gatekeeper.access")
 

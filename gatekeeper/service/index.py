@@ -30,11 +30,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from .. import policy as P
-from ..agencies import Agency, discover_agencies
-from ..columns import PURPOSES
-from ..config import Workspace
-from ..dialing import (
+from gatekeeper.config import Workspace
+from gatekeeper.core.columns import PURPOSES
+from gatekeeper.core.errors import EvidenceError, JournalError, StoreBusy, StoreDamaged, StoreError
+from gatekeeper.core.timeutil import iso, now_utc
+from gatekeeper.decide import policy as P
+from gatekeeper.dial.agencies import Agency, discover_agencies
+from gatekeeper.dial.check import (
     RunSnapshot,
     asked_columns,
     asked_one,
@@ -42,22 +44,20 @@ from ..dialing import (
     dial_facts,
     load_snapshot,
 )
-from ..errors import EvidenceError, JournalError, StoreBusy, StoreDamaged, StoreError
-from ..ledger import Ledger, LedgerIndex
-from ..normalise import normalise_one
-from ..optouts import Checkpoint, Journal, checkpoint_problems
-from ..optouts.journal import (
+from gatekeeper.dial.ledger import Ledger, LedgerIndex
+from gatekeeper.intake.normalise import normalise_one
+from gatekeeper.privacy.optouts import Checkpoint, Journal, checkpoint_problems
+from gatekeeper.privacy.optouts.journal import (
     GENESIS,
     REPAIR_HINT,
     RESTORE_HINT,
     chain_link,
     journal_entry,
 )
-from ..store import Store
-from ..store import evidence as evidence_store
-from ..store import people as people_store
-from ..store import runs as run_store
-from ..timeutil import iso, now_utc
+from gatekeeper.store import Store
+from gatekeeper.store import evidence as evidence_store
+from gatekeeper.store import people as people_store
+from gatekeeper.store import runs as run_store
 
 log = logging.getLogger("gatekeeper.service")
 

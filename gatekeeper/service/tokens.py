@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, NotFound
-from ..timeutil import iso, now_utc
+from gatekeeper.core.errors import InputError, NotFound
+from gatekeeper.core.timeutil import iso, now_utc
 
 ROLES = ("agent", "dialer", "privacy", "manager")
 # What each role may do through the API (privacy: everything the API offers). A manager

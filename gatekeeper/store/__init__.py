@@ -35,10 +35,10 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from ..digest import sha256_file
-from ..errors import GatekeeperError, StoreBusy, StoreDamaged, StoreError
-from ..faults import fail_point
-from .schema import LEGACY_FILE, MIGRATIONS, SCHEMA_VERSION
+from gatekeeper.core.digest import sha256_file
+from gatekeeper.core.errors import GatekeeperError, StoreBusy, StoreDamaged, StoreError
+from gatekeeper.core.faults import fail_point
+from gatekeeper.store.schema import LEGACY_FILE, MIGRATIONS, SCHEMA_VERSION
 
 LOCK_WAIT_SECONDS = 30.0
 # DuckDB would otherwise take up to 80% of RAM for itself; past this it spills to disk.

@@ -16,9 +16,9 @@ from typing import Any
 
 import polars as pl
 
-from ..digest import sha256_file
-from ..timeutil import iso, now_utc
-from . import Store
+from gatekeeper.core.digest import sha256_file
+from gatekeeper.core.timeutil import iso, now_utc
+from gatekeeper.store import Store
 
 EVIDENCE_DIR = "evidence"
 

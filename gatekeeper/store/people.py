@@ -8,8 +8,8 @@ from typing import Any
 
 import polars as pl
 
-from . import Store
-from .sources import rows_of_phone, versions_of
+from gatekeeper.store import Store
+from gatekeeper.store.sources import rows_of_phone, versions_of
 
 # --- erasures (GDPR art. 17): the number stays only as a suppression entry ----------------
 

@@ -8,7 +8,7 @@ import json
 
 import polars as pl
 
-from . import Store
+from gatekeeper.store import Store
 
 
 def versions_used_since(store: Store, cutoff: dt.datetime) -> set[tuple[str, int]]:

@@ -14,9 +14,9 @@ from typing import Any
 
 import polars as pl
 
-from . import Store
-from .evidence import keep_file
-from .sources import newest_numbers
+from gatekeeper.store import Store
+from gatekeeper.store.evidence import keep_file
+from gatekeeper.store.sources import newest_numbers
 
 EXCHANGE_COLUMNS = ("exchange_id", "adapter", "request_file", "request_sha256",
                     "response_file", "response_sha256", "checked_at", "imported_at",

@@ -14,10 +14,10 @@ from typing import Any
 
 import polars as pl
 
-from ..config import campaign_key
-from ..normalise import key_of, phone_key
-from . import Store
-from .evidence import record_change
+from gatekeeper.config import campaign_key
+from gatekeeper.intake.normalise import key_of, phone_key
+from gatekeeper.store import Store
+from gatekeeper.store.evidence import record_change
 
 RUNS_DIR = "runs"
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from . import Store
+    from gatekeeper.store import Store
 
 Step = str | Callable[["Store"], None]
 SCHEMA_VERSION = 5
@@ -20,7 +20,7 @@ LEGACY_FILE = CATALOG_FILE  # data/gatekeeper.duckdb: the store before it was a 
 def _rows_to_parquet(store: Store) -> None:
     """Schema 4: each source version's rows leave DuckDB for an immutable zstd Parquet
     file (reading them back for a run costs ~6x less), sorted by number as before."""
-    from .sources import ROWS_DIR, write_rows
+    from gatekeeper.store.sources import ROWS_DIR, write_rows
 
     versions = store.con.execute(
         "SELECT source_id, version FROM source_versions ORDER BY 1, 2").fetchall()
@@ -39,7 +39,7 @@ def _rows_to_parquet(store: Store) -> None:
 
 def _run_lists_to_parquet(store: Store) -> None:
     """Schema 4: the numbers each run listed leave DuckDB for one Parquet file per run."""
-    from .runs import write_listed
+    from gatekeeper.store.runs import write_listed
 
     for (run_id,) in store.con.execute("SELECT DISTINCT run_id FROM runs").fetchall():
         listed = store.frame("SELECT phone, source_id, source_version, basis FROM "

@@ -17,10 +17,10 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
-from ..columns import PERSONAL_FIELDS
-from ..normalise import key_of
-from . import Store
-from .evidence import record_change
+from gatekeeper.core.columns import PERSONAL_FIELDS
+from gatekeeper.intake.normalise import key_of
+from gatekeeper.store import Store
+from gatekeeper.store.evidence import record_change
 
 ROWS_DIR = "rows"
 ROW_GROUP = 100_000

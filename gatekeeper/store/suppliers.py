@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from . import Store
+from gatekeeper.store import Store
 
 SUPPLIER_COLUMNS = (
     "supplier_id", "version", "name", "vat", "contact", "contract_ref", "eu_establishment",

@@ -2,11 +2,12 @@
 due diligence on its supplier, and its consents are checked on a sample and whenever a
 complaint or a rights request arrives.
 
-    (here)      suppliers recorded at load, listed with their status, the facts a run needs
-    audits.py   audit sample / answer / list; proof requests opened by complaints
-    bounds.py   Clopper–Pearson: the default sample size, the upper bound, the verdict
+    (here)             suppliers recorded at load, listed with their status, the facts a run needs
+    supplier.py        the supplier files (suppliers/<id>.toml) and their checks
+    consent_audits.py  audit sample / answer / list; proof requests opened by complaints
+    bounds.py          Clopper–Pearson: the default sample size, the upper bound, the verdict
 
-The supplier files themselves are read by sources/supplier.py; the rules that use these
+The rules that use these
 facts are rows of the policy table (SUPPLIER_NOT_APPROVED … CONSENT_SECTOR).
 """
 
@@ -19,17 +20,22 @@ from typing import Any
 
 import polars as pl
 
-from ..config import Workspace
-from ..digest import sha256_file
-from ..errors import ManifestError
-from ..policy.facts import diligence_status
-from ..sources.manifest import Manifest, discover_all
-from ..sources.supplier import SUPPLIERS_DIR, SupplierFile, discover_suppliers, inline_fix
-from ..store import Store
-from ..store import evidence as evidence_store
-from ..store import suppliers as supplier_store
-from ..timeutil import now_utc
-from .audits import latest_verdicts
+from gatekeeper.config import Workspace
+from gatekeeper.core.digest import sha256_file
+from gatekeeper.core.errors import ManifestError
+from gatekeeper.core.timeutil import now_utc
+from gatekeeper.decide.policy.facts import diligence_status
+from gatekeeper.intake.manifest import Manifest, discover_all
+from gatekeeper.store import Store
+from gatekeeper.store import evidence as evidence_store
+from gatekeeper.store import suppliers as supplier_store
+from gatekeeper.suppliers.consent_audits import latest_verdicts
+from gatekeeper.suppliers.supplier import (
+    SUPPLIERS_DIR,
+    SupplierFile,
+    discover_suppliers,
+    inline_fix,
+)
 
 # What the policy reads of a row's supplier and audit, beside each row of a run.
 ROW_FACTS: dict[str, pl.DataType] = {

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from ..errors import InputError
+from gatekeeper.core.errors import InputError
 
 
 def check_levels(confidence: float, max_rate: float) -> None:

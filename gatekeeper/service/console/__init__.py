@@ -25,11 +25,11 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from ...errors import GatekeeperError, StoreBusy
-from ...policy import it_reason_text
-from ..tokens import Caller
-from .auth import COOKIE, PAGES, TITLES, Session, Sessions, same_token
-from .jobs import Job, Jobs
+from gatekeeper.core.errors import GatekeeperError, StoreBusy
+from gatekeeper.decide.policy import it_reason_text
+from gatekeeper.service.console.auth import COOKIE, PAGES, TITLES, Session, Sessions, same_token
+from gatekeeper.service.console.jobs import Job, Jobs
+from gatekeeper.service.tokens import Caller
 
 ROLE_WORDS = {"manager": "responsabile campagne", "privacy": "privacy",
               "agent": "operatore", "dialer": "dialer"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.responses import HTMLResponse, Response
 
-from ..page import console_agent_page
-from . import Visit, page
+from gatekeeper.service.console import Visit, page
+from gatekeeper.service.page import console_agent_page
 
 # The page's one script and style are inline (it is also served alone at "/"); it talks
 # to the service only.

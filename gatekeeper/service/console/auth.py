@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from ..tokens import Caller, TokenFile
+from gatekeeper.service.tokens import Caller, TokenFile
 
 COOKIE = "gk_session"
 SIGNIN_COOKIE = "gk_signin"  # the sign-in form's own CSRF token, before any session exists

@@ -12,15 +12,15 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
-from ...columns import PURPOSES
-from ...config import Workspace
-from ...errors import InputError
-from ...load import loaded_sources
-from ...store import Store
-from ...store.runs import all_runs
-from ...timeutil import local_words, parse_instant
-from . import DOWNLOAD_POLICY, Visit, page, started
-from .lists import PURPOSE_WORDS
+from gatekeeper.config import Workspace
+from gatekeeper.core.columns import PURPOSES
+from gatekeeper.core.errors import InputError
+from gatekeeper.core.timeutil import local_words, parse_instant
+from gatekeeper.intake.load import loaded_sources
+from gatekeeper.service.console import DOWNLOAD_POLICY, Visit, page, started
+from gatekeeper.service.console.lists import PURPOSE_WORDS
+from gatekeeper.store import Store
+from gatekeeper.store.runs import all_runs
 
 # What a campaign's folder holds that a manager may download, with its media type.
 DOWNLOADS = {

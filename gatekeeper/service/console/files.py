@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ...errors import InputError
+from gatekeeper.core.errors import InputError
 
 LISTS = (".xlsx", ".csv", ".txt", ".parquet")
 ANSWERS = (".txt", ".csv")

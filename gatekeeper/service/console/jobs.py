@@ -24,9 +24,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...config import Workspace
-from ...errors import InputError
-from ...timeutil import now_utc
+from gatekeeper.config import Workspace
+from gatekeeper.core.errors import InputError
+from gatekeeper.core.timeutil import now_utc
 
 KEEP = 50  # finished jobs remembered for their pages
 JOB_LIMIT = 4 * 3600.0  # a 10M-row load and run take minutes; hours means it is stuck

@@ -16,17 +16,17 @@ import polars as pl
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ...columns import CANONICAL_FIELDS, PURPOSES, SOURCE_KINDS
-from ...config import Workspace
-from ...digest import sha256_file
-from ...errors import InputError
-from ...load import loaded_sources, select_manifests, source_rejects
-from ...sources.suggest import Guess, Suggestion, suggest, write_suggestion
-from ...sources.supplier import discover_suppliers
-from ...store import Store
-from ...timeutil import local_date
-from . import Visit, page, started
-from .files import LISTS, listed, save_upload
+from gatekeeper.config import Workspace
+from gatekeeper.core.columns import CANONICAL_FIELDS, PURPOSES, SOURCE_KINDS
+from gatekeeper.core.digest import sha256_file
+from gatekeeper.core.errors import InputError
+from gatekeeper.core.timeutil import local_date
+from gatekeeper.intake.load import loaded_sources, select_manifests, source_rejects
+from gatekeeper.intake.suggest import Guess, Suggestion, suggest, write_suggestion
+from gatekeeper.service.console import Visit, page, started
+from gatekeeper.service.console.files import LISTS, listed, save_upload
+from gatekeeper.store import Store
+from gatekeeper.suppliers.supplier import discover_suppliers
 
 KIND_WORDS = {"third_party": "lista acquistata da un fornitore",
               "internal_archive": "archivio clienti dell'azienda",

@@ -16,19 +16,19 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ...config import Workspace
-from ...disclosure import disclose
-from ...disclosure.erasure import erase_plan
-from ...disclosure.letter import letter_bytes
-from ...disclosure.preview import preview_letter
-from ...disclosure.requests import list_requests
-from ...errors import InputError
-from ...normalise import phone_of
-from ...store import Store
-from ...suppliers import listing as supplier_listing
-from ...suppliers.audits import statuses
-from ...timeutil import local_date
-from . import Visit, page, started
+from gatekeeper.config import Workspace
+from gatekeeper.core.errors import InputError
+from gatekeeper.core.timeutil import local_date
+from gatekeeper.intake.normalise import phone_of
+from gatekeeper.privacy.disclosure import disclose
+from gatekeeper.privacy.disclosure.letter import letter_bytes
+from gatekeeper.privacy.disclosure.preview import preview_letter
+from gatekeeper.privacy.erasure.erase import erase_plan
+from gatekeeper.privacy.requests import list_requests
+from gatekeeper.service.console import Visit, page, started
+from gatekeeper.store import Store
+from gatekeeper.suppliers import listing as supplier_listing
+from gatekeeper.suppliers.consent_audits import statuses
 
 LANGS = {"it": "italiano", "en": "inglese"}
 

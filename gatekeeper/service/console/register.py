@@ -14,14 +14,14 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
-from ...errors import InputError
-from ...registry import candidates
-from ...registry.adapters import configured
-from ...store import Store
-from ...store.rpo import all_exchanges
-from ...timeutil import local_words, now_utc, parse_instant
-from . import Visit, page, started
-from .files import ANSWERS, listed, save_upload
+from gatekeeper.core.errors import InputError
+from gatekeeper.core.timeutil import local_words, now_utc, parse_instant
+from gatekeeper.registers import candidates
+from gatekeeper.registers.adapters import configured
+from gatekeeper.service.console import Visit, page, started
+from gatekeeper.service.console.files import ANSWERS, listed, save_upload
+from gatekeeper.store import Store
+from gatekeeper.store.rpo import all_exchanges
 
 REQUESTS = Path("data/registry/requests")
 ANSWERS_DIR = Path("data/registry/answers")

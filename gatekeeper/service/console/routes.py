@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import job_retry, job_state, job_view, static
-from .agent import agent
-from .campaigns import campaigns
-from .campaigns import download as campaign_file
-from .campaigns import start as start_run
-from .lists import lists, load_again, rejects
-from .lists import save as save_list
-from .lists import upload as upload_list
-from .privacy import erase, letter, privacy, search
-from .register import answer, make_request, register, web_check
-from .register import download as request_file
-from .signin import home, signin, signin_page, signout
+from gatekeeper.service.console import job_retry, job_state, job_view, static
+from gatekeeper.service.console.agent import agent
+from gatekeeper.service.console.campaigns import campaigns
+from gatekeeper.service.console.campaigns import download as campaign_file
+from gatekeeper.service.console.campaigns import start as start_run
+from gatekeeper.service.console.lists import lists, load_again, rejects
+from gatekeeper.service.console.lists import save as save_list
+from gatekeeper.service.console.lists import upload as upload_list
+from gatekeeper.service.console.privacy import erase, letter, privacy, search
+from gatekeeper.service.console.register import answer, make_request, register, web_check
+from gatekeeper.service.console.register import download as request_file
+from gatekeeper.service.console.signin import home, signin, signin_page, signout
 
 FORM_LIMIT = 64 * 1024  # a form without a file
 

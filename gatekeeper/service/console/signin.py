@@ -7,9 +7,9 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..tokens import token_digest
-from . import Console, form_refused, render
-from .auth import COOKIE, PAGES, SIGNIN_COOKIE, same_token
+from gatekeeper.service.console import Console, form_refused, render
+from gatekeeper.service.console.auth import COOKIE, PAGES, SIGNIN_COOKIE, same_token
+from gatekeeper.service.tokens import token_digest
 
 
 def _home(role: str) -> str:

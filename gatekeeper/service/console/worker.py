@@ -21,10 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ...config import Workspace
-from ...errors import GatekeeperError
-from ...progress import Progress
-from ...timeutil import local_iso, now_utc, parse_instant
+from gatekeeper.config import Workspace
+from gatekeeper.core.errors import GatekeeperError
+from gatekeeper.core.progress import Progress
+from gatekeeper.core.timeutil import local_iso, now_utc, parse_instant
 
 
 def _now(args: dict[str, Any]) -> dt.datetime:
@@ -34,14 +34,14 @@ def _now(args: dict[str, Any]) -> dt.datetime:
 
 
 def _load(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
-    from ...load import load_sources
+    from gatekeeper.intake.load import load_sources
 
     return load_sources(ws, tuple(args.get("sources", ())), progress)
 
 
 def _request(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
-    from ...registry.adapters import for_files
-    from ...store import Store
+    from gatekeeper.registers.adapters import for_files
+    from gatekeeper.store import Store
 
     out = ws.root / args["out"]
     as_of = parse_instant(args["as_of"], args["zone"]) if args.get("as_of") else _now(args)
@@ -54,8 +54,8 @@ def _request(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
 
 
 def _import(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
-    from ...registry.adapters import for_files
-    from ...store import Store
+    from gatekeeper.registers.adapters import for_files
+    from gatekeeper.store import Store
 
     checked_at = parse_instant(args["checked_at"], args["zone"]) if args.get("checked_at") else None
     config = ws.config()
@@ -67,7 +67,7 @@ def _import(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
 
 
 def _check(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
-    from ...registry.adapters import CheckOptions, configured
+    from gatekeeper.registers.adapters import CheckOptions, configured
 
     return configured(ws.config()).check(
         ws, _now(args), CheckOptions(poll_timeout=float(args.get("wait", 600))),
@@ -75,7 +75,7 @@ def _check(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
 
 
 def _run(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
-    from ...run import run_campaign
+    from gatekeeper.decide.run import run_campaign
 
     as_of = parse_instant(args["as_of"], args["zone"]) if args.get("as_of") else args.get("now")
     return run_campaign(ws, args["campaign"], args["purpose"], tuple(args.get("sources", ())),
@@ -83,7 +83,7 @@ def _run(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
 
 
 def _erase(ws: Workspace, args: dict[str, Any], progress: Progress) -> Any:
-    from ...disclosure import erase
+    from gatekeeper.privacy.disclosure import erase
 
     return erase(ws, args["phone"], args["ref"], by=args.get("by") or "privacy officer",
                  progress=progress)

@@ -1,0 +1,242 @@
+"""The facts the decision table's rules test, as polars expressions over every row at once.
+
+Each is written so that what cannot be proven is false: a missing date, RPO answer or
+proof makes the check fail (Gatekeeper fails closed). Date rules count whole local
+calendar days of the context's jurisdiction (its zone), because consent forms and contracts
+are dated in local time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from gatekeeper.config import Policy
+from gatekeeper.core.columns import EVIDENCE_FIELDS
+from gatekeeper.core.timeutil import local_date, local_midnight
+from gatekeeper.jurisdictions import Jurisdiction
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a rule may compare with: the run's purpose, as_of, policy knobs and
+    the jurisdiction whose numbers, law and table apply (required: nothing is Italian by
+    default). At dial time as_of is only the moment asked: the dial rules read each row's
+    own instant (`at`) through facts the gatherer took at it, never as_of."""
+
+    purpose: str
+    as_of: dt.datetime  # naive UTC
+    policy: Policy
+    jurisdiction: Jurisdiction
+    sector: str | None = None  # the campaign's sector (exprs.sector_name form); None: unsaid
+
+    @property
+    def as_of_date(self) -> dt.date:
+        return local_date(self.as_of, self.jurisdiction.timezone_name)
+
+    @property
+    def checks_rpo(self) -> bool:
+        """Telemarketing always; surveys only when the company policy says so."""
+        return self.purpose == "telemarketing" or self.policy.survey_checks_rpo
+
+
+def days_since(column: str, ctx: Context) -> pl.Expr:
+    """Whole local calendar days (the jurisdiction's) from a date column to as_of."""
+    return (pl.lit(ctx.as_of_date) - pl.col(column)).dt.total_days()
+
+
+def valid_number(ctx: Context) -> pl.Expr:
+    return pl.col("valid").fill_null(False)
+
+
+def in_jurisdiction(ctx: Context) -> pl.Expr:
+    return (pl.col("region") == ctx.jurisdiction.region).fill_null(False)
+
+
+def callable_type(ctx: Context) -> pl.Expr:
+    return pl.col("number_type").is_in(ctx.jurisdiction.dialable_types).fill_null(False)
+
+
+def not_erased(ctx: Context) -> pl.Expr:
+    return ~pl.col("erased").fill_null(False)
+
+
+def not_opted_out(ctx: Context) -> pl.Expr:
+    return ~pl.col("opted_out").fill_null(False)
+
+
+def purpose_allowed(ctx: Context) -> pl.Expr:
+    return pl.col("purposes").list.contains(pl.lit(ctx.purpose)).fill_null(False)
+
+
+def own_archive(ctx: Context) -> pl.Expr:
+    return (pl.col("kind") == "internal_archive").fill_null(False)
+
+
+def registered() -> pl.Expr:
+    return pl.col("registered").fill_null(True)  # no answer proves nothing: fail closed
+
+
+def rpo_valid(ctx: Context) -> pl.Expr:
+    age = pl.lit(ctx.as_of) - pl.col("rpo_checked_at")
+    limit = pl.duration(days=ctx.policy.rpo_validity_days)
+    return pl.col("rpo_checked_at").is_not_null() & (age >= pl.duration()) & (age < limit)
+
+
+def not_registered(ctx: Context) -> pl.Expr:
+    return ~registered()
+
+
+def in_relationship(ctx: Context) -> pl.Expr:
+    """Contract in force, or ended no more than contract_grace_days ago."""
+    ended = pl.col("contract_end")
+    in_force = (pl.col("contract_status") == "active") & (
+        ended.is_null() | (ended >= pl.lit(ctx.as_of_date)))
+    grace = ended.is_not_null() & (days_since("contract_end", ctx)
+                                   <= ctx.policy.contract_grace_days)
+    return (in_force | grace).fill_null(False)
+
+
+def contract_consent(ctx: Context) -> pl.Expr:
+    """Internal archive: consent within a contract in force or just ended."""
+    return pl.col("consent_marketing").fill_null(False) & in_relationship(ctx)
+
+
+def consent_dated(flag: str, ctx: Context) -> pl.Expr:
+    """Consent given (true), dated, and not dated in the future."""
+    return (pl.col(flag).fill_null(False) & pl.col("consent_date").is_not_null()
+            & (pl.col("consent_date") <= pl.lit(ctx.as_of_date))).fill_null(False)
+
+
+def third_party_consent(ctx: Context) -> pl.Expr:
+    return consent_dated("consent_third_party", ctx)
+
+
+def own_consent(ctx: Context) -> pl.Expr:
+    return consent_dated("consent_marketing", ctx)
+
+
+def consent_fresh(ctx: Context) -> pl.Expr:
+    return (days_since("consent_date", ctx) < ctx.policy.consent_max_age_days).fill_null(False)
+
+
+def consent_after_registration(ctx: Context) -> pl.Expr:
+    """Not registered, or consent provably given after the registration."""
+    later = (local_midnight("consent_date", ctx.jurisdiction.timezone_name)
+             > pl.col("registration_bound"))
+    return (~registered() | later).fill_null(False)
+
+
+def collected_by_supplier(ctx: Context) -> pl.Expr:
+    collector = pl.col("consent_collector").str.strip_chars().str.to_lowercase()
+    own = (collector == pl.col("supplier_name").str.strip_chars().str.to_lowercase()) | (
+        collector == pl.col("supplier_vat").str.strip_chars().str.to_lowercase())
+    return (collector.is_null() | (collector == "") | own).fill_null(False)
+
+
+# --- suppliers and consent evidence (code of conduct art. 6) ------------------------------
+
+REVIEW_NOTICE_DAYS = 30  # an approval this close to next_review shows as due_for_review
+APPROVED = ("approved", "due_for_review")
+
+
+def diligence_status(day: dt.date) -> pl.Expr:
+    """A supplier's due-diligence status on a day, from supplier_outcome, _reviewed_on and
+    _next_review: approved (or due_for_review, still approved) only when the outcome is
+    approved, the review was on or before the day and next_review is not past. The one
+    definition `gatekeeper suppliers`, the reports and the rule all use."""
+    outcome, on = pl.col("supplier_outcome"), pl.lit(day)
+    reviewed, following = pl.col("supplier_reviewed_on"), pl.col("supplier_next_review")
+    return (pl.when(outcome.is_null() | (reviewed > on) | following.is_null())
+            .then(pl.lit("not_reviewed"))
+            .when(outcome != "approved").then(outcome)
+            .when(following < on).then(pl.lit("review_overdue"))
+            .when(following <= on + pl.duration(days=REVIEW_NOTICE_DAYS))
+            .then(pl.lit("due_for_review"))
+            .otherwise(pl.lit("approved")))
+
+
+def supplier_approved(ctx: Context) -> pl.Expr:
+    return diligence_status(ctx.as_of_date).is_in(APPROVED).fill_null(False)
+
+
+def audit_not_failed(ctx: Context) -> pl.Expr:
+    """The version's latest consent audit as of as_of did not fail (none yet: it did not)."""
+    return (pl.col("audit_verdict") != "failed").fill_null(True)
+
+
+def consent_evidenced(ctx: Context) -> pl.Expr:
+    """Every evidence field [policy] consent_evidence asks for is there; an instant after
+    as_of proves nothing yet."""
+    present = [pl.col(EVIDENCE_FIELDS[name]).is_not_null()
+               for name in ctx.policy.consent_evidence]
+    if "at" in ctx.policy.consent_evidence:
+        present.append(pl.col("consent_at") <= pl.lit(ctx.as_of))
+    return pl.all_horizontal(present).fill_null(False) if present else pl.lit(True)
+
+
+def sectors_chosen(ctx: Context) -> pl.Expr:
+    """The supplier lets people choose the sectors they consent to (not "omnibus")."""
+    return pl.col("supplier_sector_choice").fill_null(False)
+
+
+def sector_consented(ctx: Context) -> pl.Expr:
+    """Where the row names the consent's sectors, the campaign's is one of them; a campaign
+    whose sector is not said cannot be shown to be (fail closed)."""
+    named = pl.col("consent_sectors").list.len().fill_null(0) > 0
+    if ctx.sector is None:
+        return ~named
+    return (~named | pl.col("consent_sectors").list.contains(pl.lit(ctx.sector))
+            ).fill_null(False)
+
+
+def always(ctx: Context) -> pl.Expr:
+    return pl.lit(True)
+
+
+def date_text(column: str) -> pl.Expr:
+    return pl.col(column).dt.strftime("%d/%m/%Y")
+
+
+# --- at dial time: facts gathered per number at its instant T (dialing.dial_facts) -------
+
+def has_run(ctx: Context) -> pl.Expr:
+    return pl.col("run_id").is_not_null()
+
+
+def listed(ctx: Context) -> pl.Expr:
+    return pl.col("listed").fill_null(False)
+
+
+def run_dialable(ctx: Context) -> pl.Expr:
+    return pl.col("basis").is_not_null()
+
+
+def rpo_still_valid(ctx: Context) -> pl.Expr:
+    """The run's RPO checks for the number are still valid at T (taken by the gatherer,
+    as the calling hours are, so that one answer per combination of facts serves every
+    instant)."""
+    return pl.col("rpo_valid_at").fill_null(False)
+
+
+def calling_hours_open(ctx: Context) -> pl.Expr:
+    return pl.col("open").fill_null(False)  # hours not asked: no call (fail closed)
+
+
+def under_attempt_limit(ctx: Context) -> pl.Expr:
+    return (pl.col("attempts") < pl.col("max_attempts")).fill_null(False)
+
+
+def no_recent_refusal(ctx: Context) -> pl.Expr:
+    return ~pl.col("refused_recently").fill_null(True)
+
+
+def agency_authorised(ctx: Context) -> pl.Expr:
+    """No agency named, or the one named is authorised (an unknown one is not)."""
+    return (pl.col("agency").is_null() | pl.col("agency_authorised")).fill_null(False)
+
+
+def caller_id_declared(ctx: Context) -> pl.Expr:
+    return (pl.col("caller_id").is_null() | pl.col("caller_id_declared")).fill_null(False)

@@ -1,1 +1,0 @@
-"""Where numbers come from: source manifests and the readers for their files."""
