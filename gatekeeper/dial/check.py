@@ -173,7 +173,7 @@ def dial_facts(asked: Mapping[str, Sequence[Any]], sources: DialSources, config:
     a fraction of a millisecond (a GET), 10,000 a few dozen (a POST)."""
     q = {c: list(asked[c]) for c in ASKED_SCHEMA}
     phones, at = q["phone"], q["at"]
-    keys = np.array([int(p[1:]) if p else -1 for p in phones], np.int64)
+    keys = np.array([key_of(p) if p else -1 for p in phones], np.int64)
     erased_at = sources.erased_at(phones)
     if question == "now":
         erased = [e is not None for e in erased_at]
