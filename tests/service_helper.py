@@ -57,8 +57,19 @@ def running_service(ws: Workspace, as_of: str | None = None, timeout: float = 30
     log = ws.root / "service.log"
     args = [sys.executable, "-m", "gatekeeper.cli", "--home", str(ws.root), "serve",
             "--port", str(port), *options] + (["--as-of", as_of] if as_of else [])
+    with serving(args, port, log, timeout=timeout) as (url, pid):
+        yield Service(url, made, log, pid)
+
+
+@contextmanager
+def serving(args: list[str], port: int, log: Path, *, timeout: float = 30,
+            env: dict[str, str] | None = None, cwd: Path | None = None
+            ) -> Iterator[tuple[str, int]]:
+    """A `serve` command line started with its output in `log`: (its URL, its pid) once
+    /healthz answers; stopped on the way out. A test that launches the CLI otherwise (a
+    country registered first) shares the wait and the stop."""
     with log.open("w") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -71,7 +82,7 @@ def running_service(ws: Workspace, as_of: str | None = None, timeout: float = 30
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"service did not start: {log.read_text()}")
             time.sleep(0.1)
-        yield Service(url, made, log, proc.pid)
+        yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(10)

@@ -18,10 +18,8 @@ import contextlib
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,7 +34,7 @@ from gatekeeper.jurisdictions import JURISDICTIONS, Jurisdiction, Register
 from gatekeeper.service.tokens import TokenFile
 
 from .conftest import REPO, gk
-from .service_helper import free_port
+from .service_helper import free_port, serving
 
 # --- the country: numbering, zone, hours, holidays, register, table ------------------------
 
@@ -157,27 +155,10 @@ def zz_service(ws: Workspace, as_of: str) -> Iterator[tuple[str, str]]:
               "from gatekeeper.cli import cli; cli(sys.argv[1:])")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
-    log = ws.root / "service.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-c", launch, "--home", str(ws.root),
-                                 "serve", "--port", str(port), "--as-of", as_of],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"service did not start: {log.read_text()}")
-            time.sleep(0.1)
+    args = [sys.executable, "-c", launch, "--home", str(ws.root), "serve", "--port",
+            str(port), "--as-of", as_of]
+    with serving(args, port, ws.root / "service.log", env=env, cwd=REPO) as (url, _):
         yield url, token
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_a_fictional_country_is_decided_end_to_end_by_its_own_rules(

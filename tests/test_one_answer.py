@@ -110,15 +110,21 @@ def _workspace(maker: WorkspaceMaker, seed: int) -> tuple[Workspace, list[str]]:
     return ws, numbers
 
 
+def _batch_answers(ws: Workspace) -> tuple[dict[str, str], dict[str, str]]:
+    """What campaign c's run said of each number: the basis of each dialable one
+    (dialable.csv), the reason of each number's first row (decisions.parquet; select.py)."""
+    dialable = pl.read_csv(ws.report_dir("c") / "dialable.csv", infer_schema=False)
+    decisions = pl.read_parquet(ws.report_dir("c") / "decisions.parquet")
+    first = (decisions.filter(pl.col("phone").is_not_null()).sort("source_id", "row")
+             .unique("phone", keep="first", maintain_order=True))
+    return (dict(zip(dialable["phone"], dialable["basis"], strict=True)),
+            dict(zip(first["phone"], first["reason"], strict=True)))
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_batch_check_and_service_give_the_same_answer(maker: WorkspaceMaker, seed: int) -> None:
     ws, numbers = _workspace(maker, seed)
-    dialable = pl.read_csv(ws.report_dir("c") / "dialable.csv", infer_schema=False)
-    decisions = pl.read_parquet(ws.report_dir("c") / "decisions.parquet")
-    basis = dict(zip(dialable["phone"], dialable["basis"], strict=True))
-    first = (decisions.filter(pl.col("phone").is_not_null()).sort("source_id", "row")
-             .unique("phone", keep="first", maintain_order=True))
-    reason = dict(zip(first["phone"], first["reason"], strict=True))
+    basis, reason = _batch_answers(ws)
     at = parse_instant(DIAL_AT, ZONE)
     answers = {}
     # An unbound token asks without an agency, as the CLI does here (a bound token asks
@@ -202,12 +208,7 @@ def test_five_doors_give_one_answer(maker: WorkspaceMaker, seed: int, at: str,
     asked: one answer (dialable, reason, basis; a replay has no basis to say). Contact
     rules included: a number over the attempt limit, one in its cooldown, a Sunday."""
     ws, numbers = _workspace(maker, seed)
-    dialable = pl.read_csv(ws.report_dir("c") / "dialable.csv", infer_schema=False)
-    decisions = pl.read_parquet(ws.report_dir("c") / "decisions.parquet")
-    basis = dict(zip(dialable["phone"], dialable["basis"], strict=True))
-    first = (decisions.filter(pl.col("phone").is_not_null()).sort("source_id", "row")
-             .unique("phone", keep="first", maintain_order=True))
-    reason = dict(zip(first["phone"], first["reason"], strict=True))
+    basis, reason = _batch_answers(ws)
     listed = sorted(basis)
     over, resting = listed[0], listed[1]
     _import_calls(ws, [(f"n{d}", over, f"2026-11-{d} 10:00", "no_answer")
