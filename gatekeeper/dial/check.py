@@ -175,15 +175,12 @@ def dial_facts(asked: Mapping[str, Sequence[Any]], sources: DialSources, config:
     phones, at = q["phone"], q["at"]
     keys = np.array([key_of(p) if p else -1 for p in phones], np.int64)
     erased_at = sources.erased_at(phones)
-    if question == "now":
-        erased = [e is not None for e in erased_at]
-        objected = sources.objected(phones, [EVERY_ENTRY] * len(phones), purpose)
-    elif question == "at":
-        erased = [e is not None for e in erased_at]
-        objected = sources.objected(phones, at, purpose)
-    else:
+    if question == "replay":
         erased = [e is not None and e <= t for e, t in zip(erased_at, at, strict=True)]
-        objected = sources.objected(phones, at, purpose)
+    else:
+        erased = [e is not None for e in erased_at]
+    objected = sources.objected(
+        phones, [EVERY_ENTRY] * len(phones) if question == "now" else at, purpose)
     knobs = config.contact
     attempts, refused = sources.call_counts(keys, at, knobs.attempt_window_days,
                                             knobs.refusal_cooldown_days)
