@@ -25,7 +25,13 @@ if TYPE_CHECKING:
 from gatekeeper.core.errors import ConfigError, InputError
 from gatekeeper.core.exprs import sector_name
 from gatekeeper.core.textfile import bom_encoding
-from gatekeeper.jurisdictions import JURISDICTIONS, UNSAID, Jurisdiction, jurisdiction
+from gatekeeper.jurisdictions import (
+    JURISDICTIONS,
+    UNSAID,
+    Jurisdiction,
+    by_region,
+    jurisdiction,
+)
 
 CONFIG_FILE = "gatekeeper.toml"
 
@@ -94,6 +100,9 @@ class Controller:
 @dataclass(frozen=True)
 class Policy:
     jurisdiction: str = UNSAID
+    # Every country called, the first being the workspace's own (its zone and words on
+    # pages, its region for a bare number): [policy] jurisdictions, or jurisdiction alone.
+    jurisdictions: tuple[str, ...] = ()
     rpo_validity_days: int = 15
     consent_max_age_days: int = 730
     contract_grace_days: int = 30
@@ -118,6 +127,14 @@ class Contact:
     attempt_window_days: int = 30
     refusal_cooldown_days: int = 60
 
+    def under_law(self, j: Jurisdiction) -> Contact:
+        """The company's knobs, never looser than the country's law: a longer rest after
+        a refusal wins; the law's attempt limits apply beside these (ContactLaw.limits)."""
+        law = j.contact_law
+        if law is None or law.refusal_rest_days <= self.refusal_cooldown_days:
+            return self
+        return Contact(self.max_attempts, self.attempt_window_days, law.refusal_rest_days)
+
 
 @dataclass(frozen=True)
 class Config:
@@ -129,26 +146,56 @@ class Config:
     calling_hours_table: dict[str, Any] = field(default_factory=dict)
     trace_days: int = 30
     path: Path | None = None
+    # [contact.FR], [calling_hours.RO]: a country's own knobs, over the common ones.
+    contact_by_country: dict[str, Contact] = field(default_factory=dict)
+    calling_hours_by_country: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _hours: dict[str, CallingHours] = field(default_factory=dict, compare=False, repr=False)
 
     @functools.cached_property
     def calling_hours(self) -> CallingHours:
-        """When calls may be made: the jurisdiction's hours, as [calling_hours] adjusts
-        (validated when the config is read, so a bad window stops every command)."""
+        """When calls may be made to the workspace's own country: its hours, as
+        [calling_hours] adjusts (validated when the config is read, so a bad window stops
+        every command)."""
+        return self.calling_hours_of(self.jurisdiction)
+
+    def calling_hours_of(self, j: Jurisdiction) -> CallingHours:
+        """A country's hours: [calling_hours] and [calling_hours.<CC>] over its defaults;
+        where a statute sets them (FR, ES, DE), the company's only narrow them."""
         from gatekeeper.jurisdictions.calling_hours import CallingHours
 
-        return CallingHours.from_table(self.calling_hours_table, self.path,
-                                       self.jurisdiction)
+        if j.code not in self._hours:
+            table = {**self.calling_hours_table, **self.calling_hours_by_country.get(j.code, {})}
+            self._hours[j.code] = CallingHours.from_table(table, self.path, j)
+        return self._hours[j.code]
+
+    def contact_of(self, j: Jurisdiction) -> Contact:
+        """A country's contact knobs ([contact.<CC>] over [contact]), never looser than
+        its law."""
+        return self.contact_by_country.get(j.code, self.contact).under_law(j)
 
     @property
     def jurisdiction(self) -> Jurisdiction:
-        """The country whose numbers, register and law apply ([policy] jurisdiction)."""
+        """The workspace's own country: the first of [policy] jurisdictions (its zone and
+        words are the pages', its region a bare number's)."""
         return jurisdiction(self.policy.jurisdiction)
+
+    @property
+    def jurisdictions(self) -> tuple[Jurisdiction, ...]:
+        """Every country called, the workspace's own first."""
+        codes = self.policy.jurisdictions or (self.policy.jurisdiction,)
+        return tuple(jurisdiction(c) for c in codes)
+
+    def jurisdiction_of(self, region: str | None) -> Jurisdiction:
+        """The country whose rules decide a number of this region: one called, else the
+        workspace's own (whose table answers OUT_OF_JURISDICTION)."""
+        return by_region(region, self.jurisdictions) or self.jurisdiction
 
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "controller": {"name": str, "vat": str, "address": str, "dpo_email": str},
     "policy": {
         "jurisdiction": str,
+        "jurisdictions": list,
         "rpo_validity_days": int,
         "consent_max_age_days": int,
         "contract_grace_days": int,
@@ -284,6 +331,25 @@ def _policy(path: Path, table: dict[str, Any]) -> Policy:
     """[policy] as a Policy: the evidence list checked word by word (a misspelt "IP" would
     otherwise ask for nothing), the sector in its compared form."""
     values = dict(table)
+    if "jurisdictions" in values:
+        codes = values["jurisdictions"]
+        if not codes or not all(isinstance(c, str) for c in codes):
+            raise ConfigError('[policy] jurisdictions must list country codes, e.g. '
+                              'jurisdictions = ["IT", "RO"]', file=path,
+                              key="policy.jurisdictions")
+        for code in codes:
+            if code not in JURISDICTIONS:
+                raise ConfigError(f"[policy] jurisdictions: '{code}' has no policy; "
+                                  f"accepted: {', '.join(JURISDICTIONS)}", file=path,
+                                  key="policy.jurisdictions")
+        first = values.get("jurisdiction", codes[0])
+        if first != codes[0]:
+            raise ConfigError(f"[policy] jurisdiction = \"{first}\" but jurisdictions "
+                              f"begins with \"{codes[0]}\": the first of jurisdictions is "
+                              "the workspace's own country; give one of the two",
+                              file=path, key="policy.jurisdictions")
+        values["jurisdictions"] = tuple(dict.fromkeys(codes))
+        values["jurisdiction"] = codes[0]
     if "consent_evidence" in values:
         evidence = values["consent_evidence"]
         for item in evidence:
@@ -335,6 +401,8 @@ def parse_config(path: Path) -> Config:
                           f"{policy.rpo_validity_days} (a register answer is valid for {limit} "
                           f"days at most: {law}; a smaller number is stricter)", file=path,
                           key="policy.rpo_validity_days")
+    contact_by, contact_common = _per_country(path, "contact", raw.get("contact", {}))
+    hours_by, hours_common = _per_country(path, "calling_hours", raw.get("calling_hours", {}))
     reg = dict(_check_table(path, "registry", raw.get("registry", {})))
     from gatekeeper.registers.adapters import ADAPTERS
 
@@ -352,15 +420,33 @@ def parse_config(path: Path) -> Config:
         policy=policy,
         registry=RegistryConfig(adapter=adapter, price_per_number=price, options=reg),
         retention=_check_table(path, "retention", raw.get("retention", {})),
-        contact=Contact(**_check_table(path, "contact", raw.get("contact", {}))),
-        calling_hours_table=dict(_check_table(path, "calling_hours",
-                                              raw.get("calling_hours", {}))),
+        contact=Contact(**contact_common),
+        calling_hours_table=hours_common,
+        contact_by_country={c: Contact(**{**contact_common, **t})
+                            for c, t in contact_by.items()},
+        calling_hours_by_country=hours_by,
         trace_days=int(_check_table(path, "contracts", raw.get("contracts", {}))
                        .get("trace_days", 30)),
         path=path,
     )
-    config.calling_hours  # noqa: B018 - raises the ConfigError now, not at the first call
+    for j in config.jurisdictions:  # raises the ConfigError now, not at the first call
+        config.calling_hours_of(j)
     return config
+
+
+def _per_country(path: Path, name: str, table: Any) -> tuple[dict[str, dict[str, Any]],
+                                                            dict[str, Any]]:
+    """[contact.FR] / [calling_hours.RO]: a country's own table beside the common one."""
+    if not isinstance(table, dict):
+        return {}, _check_table(path, name, table)
+    by_country = {k: v for k, v in table.items() if isinstance(v, dict)}
+    for code in by_country:
+        if code not in JURISDICTIONS:
+            raise ConfigError(f"[{name}.{code}]: '{code}' is no country code; accepted: "
+                              + ", ".join(JURISDICTIONS), file=path, key=f"{name}.{code}")
+    common = _check_table(path, name, {k: v for k, v in table.items()
+                                       if k not in by_country})
+    return {c: dict(_check_table(path, name, t)) for c, t in by_country.items()}, dict(common)
 
 
 @dataclass(frozen=True)

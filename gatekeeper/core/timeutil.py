@@ -73,6 +73,12 @@ def local_midnight(column: str | pl.Expr, zone: Zone) -> pl.Expr:
             .dt.convert_time_zone("UTC").dt.replace_time_zone(None))
 
 
+def local_midnight_of(day: dt.date, zone: Zone) -> dt.datetime:
+    """One day's 00:00 local time as a naive UTC instant (a dated rule's first instant)."""
+    local = dt.datetime.combine(day, dt.time()).replace(tzinfo=zone_info(zone))
+    return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+
 ISO_LOCAL = "%Y-%m-%dT%H:%M:%S%:z"  # 2026-11-22T10:00:00+01:00 (strftime, polars/chrono)
 WORDS = "%d/%m/%Y %H:%M"  # 22/11/2026 10:00, as people in Italy write it
 

@@ -164,14 +164,37 @@ def _rows_with_facts(store: Store, versions: pl.DataFrame, facts: Facts,
 
 
 def _decide(rows: pl.DataFrame, ctx: P.Context) -> pl.DataFrame:
+    """Every row decided by its own country's table (its region among [policy]
+    jurisdictions), in that country's time; a number of no country called by the
+    workspace's own, whose table answers OUT_OF_JURISDICTION. One country: one pass."""
+    if len(ctx.countries) == 1:
+        return _decide_country(rows, ctx)
+    indexed = rows.with_row_index("_at")
+    parts, rest = [], indexed
+    for country in ctx.countries[1:]:
+        mine = pl.col("region") == country.jurisdiction.region
+        parts.append(_decide_country(rest.filter(mine), country))
+        rest = rest.filter(~mine.fill_null(False))
+    parts.append(_decide_country(rest, ctx.countries[0]))
+    return pl.concat(parts, how="vertical_relaxed").sort("_at").drop("_at")
+
+
+def _decide_country(rows: pl.DataFrame, ctx: P.Context) -> pl.DataFrame:
     decided = P.decide(rows, ctx)
-    uses_rpo = ctx.checks_rpo
-    valid_until = pl.col("rpo_checked_at") + pl.duration(days=ctx.policy.rpo_validity_days)
+    valid_until = pl.col("rpo_checked_at") + pl.duration(days=ctx.register_validity_days)
+    relying = P.register_bases(ctx)
+    relies = (pl.lit(True) if relying is None
+              else pl.col("basis").is_in(list(relying)))
+    until = pl.when(pl.col("basis").is_not_null() & relies).then(valid_until)
+    change = ctx.table_ends_at
+    if change is not None:  # the version in force ends: no answer outlives it
+        until = pl.when(pl.col("basis").is_not_null()).then(
+            pl.min_horizontal(until.otherwise(None), pl.lit(change)))
     return decided.with_columns(
-        pl.when(pl.col("basis").is_not_null() & pl.lit(uses_rpo)).then(valid_until)
-        .alias("valid_until"),
+        until.alias("valid_until"),
         pl.when(pl.col("reason").is_null()).then(pl.lit("dialable")).otherwise(
-            pl.lit("suppressed")).alias("decision"))
+            pl.lit("suppressed")).alias("decision"),
+        pl.lit(ctx.table_version).alias("rules"))
 
 
 def _summary(sources: pl.DataFrame, reasons: pl.DataFrame, dialable: pl.DataFrame,
@@ -213,7 +236,7 @@ def _run_id(campaign: str, ctx: P.Context, versions: pl.DataFrame, exchanges: li
 DECISION_SCHEMA = pl.Schema({"source_id": pl.String, "row": pl.Int64, "raw": pl.String,
                              "phone": pl.String, "decision": pl.String, "reason": pl.String,
                              "basis": pl.String, "source_version": pl.Int32,
-                             "repaired": pl.String})
+                             "repaired": pl.String, "rules": pl.String})
 
 
 def _record_run(ws: Workspace, run_id: str, campaign: str, ctx: P.Context,
@@ -239,7 +262,7 @@ def _context(config: Config, purpose: str, as_of: dt.datetime | None,
         if not sector or any(c in sector for c in ";,/"):
             raise InputError("--sector must be one sector's name, e.g. --sector energia")
     return P.Context(purpose, as_of or now_utc(), config.policy, config.jurisdiction,
-                     sector or config.policy.sector)
+                     sector or config.policy.sector, called=config.jurisdictions)
 
 
 def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequence[str] = (),
@@ -329,7 +352,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
           pq.ParquetWriter(folder / "decisions.parquet", schema, compression="zstd",
                            write_statistics=False, use_dictionary=[
                                "source_id", "decision", "reason", "basis", "source_version",
-                               "repaired"]
+                               "repaired", "rules"]
                            ) as decisions,
           SpillWriter(waiting) as spill, WriteBehind() as behind):
         total, done = int(versions["rows_loaded"].sum()), 0

@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import polars as pl
@@ -24,10 +24,10 @@ import polars as pl
 from gatekeeper.config import Config, Workspace
 from gatekeeper.core.digest import sha256_file
 from gatekeeper.core.errors import InputError, StoreDamaged
-from gatekeeper.core.timeutil import local_words, now_utc
+from gatekeeper.core.timeutil import local_date, local_words, now_utc
 from gatekeeper.decide import policy as P
 from gatekeeper.dial.agencies import Agency, discover_agencies
-from gatekeeper.dial.ledger import LEDGER_SCHEMA, Ledger, facts_many
+from gatekeeper.dial.ledger import LEDGER_SCHEMA, Ledger, abandoned_many, facts_many
 from gatekeeper.dial.ledger.index import key_bounds
 from gatekeeper.intake.normalise import key_of, normalise_one
 from gatekeeper.privacy.optouts import EVENT_SCHEMA, Journal, optouts_at, trusted_state
@@ -35,6 +35,10 @@ from gatekeeper.store import Store
 from gatekeeper.store import evidence as evidence_store
 from gatekeeper.store import people as people_store
 from gatekeeper.store import runs as run_store
+
+if TYPE_CHECKING:
+    from gatekeeper.jurisdictions import Jurisdiction
+    from gatekeeper.jurisdictions.calling_hours import CallingHours
 
 ERASURES_SCHEMA = {"phone": pl.String(), "erased_at": pl.Datetime("us")}
 OUTCOME_SCHEMA: dict[str, pl.DataType] = {
@@ -142,6 +146,9 @@ class DialSources(Protocol):
         """Per (phone_key, instant): outbound attempts in the window before it, and
         whether a refusal falls within the cooldown (ledger/index.py counts)."""
 
+    def abandoned(self, keys: np.ndarray, at: list[dt.datetime], hours: int) -> np.ndarray:
+        """Per (phone_key, instant): an abandoned call in the `hours` before it."""
+
 
 def asked_one(phone: str | None, region: str | None, number_type: str | None,
               at: dt.datetime, run_id: str | None, campaign: str | None,
@@ -181,9 +188,6 @@ def dial_facts(asked: Mapping[str, Sequence[Any]], sources: DialSources, config:
         erased = [e is not None for e in erased_at]
     objected = sources.objected(
         phones, [EVERY_ENTRY] * len(phones) if question == "now" else at, purpose)
-    knobs = config.contact
-    attempts, refused = sources.call_counts(keys, at, knobs.attempt_window_days,
-                                            knobs.refusal_cooldown_days)
     run = _run_facts(q["run_id"], keys, sources)
     valid_until = run["valid_until"]
     given = {c: [v or None for v in q[c]] for c in ("agency", "caller_id")}
@@ -192,12 +196,77 @@ def dial_facts(asked: Mapping[str, Sequence[Any]], sources: DialSources, config:
         "region": q["region"], "number_type": q["number_type"], "erased": erased,
         "opted_out": objected, **run,
         "rpo_valid_at": [u is None or u > t for u, t in zip(valid_until, at, strict=True)],
-        **_hours_facts(at, config), "attempts": attempts.tolist(),
-        "max_attempts": [knobs.max_attempts] * len(phones),
-        "refused_recently": refused.tolist(), **given,
+        **_country_facts(q["region"], phones, keys, at, run["run_as_of"], sources, config),
+        **given,
         **_agency_facts(given["agency"], given["caller_id"], q["campaign"], at,
-                        sources.agencies, config)}
+                        sources.agencies, config),
+        "caller_id_allowed": _caller_ids_allowed(given["caller_id"], q["region"], config)}
     return _frame(columns, len(phones))
+
+
+def _caller_ids_allowed(caller_ids: list[str | None], regions: list[str | None],
+                        config: Config) -> list[bool | None]:
+    """Per row: the caller id shown is not a mobile number of the callee's country (Spain
+    refuses those: Orden TDF/149/2025); no caller id given: nothing to refuse."""
+    said: dict[tuple[str | None, str | None], bool | None] = {}
+    for pair in set(zip(caller_ids, regions, strict=True)):
+        shown, region = pair
+        if not shown:
+            said[pair] = None
+            continue
+        j = config.jurisdiction_of(region)
+        _, valid, where, kind = normalise_one(shown, j)
+        said[pair] = not (valid and where == region and kind == "mobile")
+    return [said[p] for p in zip(caller_ids, regions, strict=True)]
+
+
+def _country_facts(regions: list[str | None], phones: list[str | None], keys: np.ndarray,
+                   at: list[dt.datetime], run_as_of: list[dt.datetime | None],
+                   sources: DialSources, config: Config) -> dict[str, list[Any]]:
+    """The facts that depend on the callee's country: its calling hours in its zone, its
+    contact limits (the company's, never looser than its law's), an abandoned call within
+    its law's rest, and whether the run decided by the version of its rules in force at T.
+    Rows are grouped by country: one country (the common case) is one group."""
+    n = len(keys)
+    out: dict[str, list[Any]] = {c: [None] * n for c in (
+        "open", "next_open", "attempts", "max_attempts", "refused_recently", "limits_ok",
+        "abandoned_recently", "rules_current")}
+    groups: dict[str, list[int]] = {}
+    for i, region in enumerate(regions):
+        groups.setdefault(config.jurisdiction_of(region).code, []).append(i)
+    for code, rows in groups.items():
+        j = next(c for c in (config.jurisdiction, *config.jurisdictions) if c.code == code)
+        every = len(rows) == n
+        mine_keys = keys if every else keys[rows]
+        mine_at = at if every else [at[i] for i in rows]
+        knobs = config.contact_of(j)
+        attempts, refused = sources.call_counts(mine_keys, mine_at, knobs.attempt_window_days,
+                                                knobs.refusal_cooldown_days)
+        law = j.contact_law
+        ok = np.ones(len(rows), np.bool_)
+        for limit, days in (law.limits if law else ()):
+            counted, _ = sources.call_counts(mine_keys, mine_at, days, 0)
+            ok &= counted < limit
+        rest = law.abandoned_rest_hours if law else 0
+        abandoned = (sources.abandoned(mine_keys, mine_at, rest) if rest
+                     else np.zeros(len(rows), np.bool_))
+        hours = config.calling_hours_of(j)
+        zones = ([j.zone_of(phones[i]) for i in rows] if j.zones_by_prefix
+                 else [j.timezone_name] * len(rows))
+        opened = _hours_facts(mine_at, zones, hours)
+        current = _rules_current([run_as_of[i] for i in rows], mine_at, j)
+        values = {"open": opened["open"], "next_open": opened["next_open"],
+                  "attempts": attempts.tolist(), "max_attempts": [knobs.max_attempts] * len(rows),
+                  "refused_recently": refused.tolist(), "limits_ok": ok.tolist(),
+                  "abandoned_recently": abandoned.tolist(), "rules_current": current}
+        for name, column in values.items():
+            if every:
+                out[name] = list(column)
+            else:
+                target = out[name]
+                for i, value in zip(rows, column, strict=True):
+                    target[i] = value
+    return out
 
 
 def _frame(columns: Mapping[str, Sequence[Any]], n: int) -> pl.DataFrame:
@@ -268,12 +337,35 @@ def outcomes_of(run: RunSnapshot, keys: np.ndarray) -> dict[str, list[Any]]:
                                      zip(got[c], listed, strict=True)] for c in columns}}
 
 
-def _hours_facts(at: list[dt.datetime], config: Config) -> dict[str, list[Any]]:
-    """open and next_open at each instant (asked once per distinct instant)."""
-    hours = config.calling_hours
-    opened = {t: hours.is_open(t) for t in dict.fromkeys(at) if t is not None}
-    following = {t: None if is_open else hours.next_open(t) for t, is_open in opened.items()}
-    return {"open": [opened.get(t) for t in at], "next_open": [following.get(t) for t in at]}
+def _rules_current(run_as_of: list[dt.datetime | None], at: list[dt.datetime],
+                   j: Jurisdiction) -> list[bool | None]:
+    """Per row: the run decided by the version of j's rules in force at T (its local
+    days); no run: nothing to say (NO_RUN answers first)."""
+    table = j.table
+    if not table.changes:
+        return [True] * len(at)
+    versions: dict[dt.datetime, str] = {}
+
+    def version(when: dt.datetime) -> str:
+        if when not in versions:
+            versions[when] = table.version_at(local_date(when, j.timezone_name))
+        return versions[when]
+
+    return [None if ran is None else version(ran) == version(t)
+            for ran, t in zip(run_as_of, at, strict=True)]
+
+
+def _hours_facts(at: list[dt.datetime], zones: list[str], hours: CallingHours
+                 ) -> dict[str, list[Any]]:
+    """open and next_open at each instant on each callee's wall clock (asked once per
+    distinct instant and zone)."""
+    pairs = list(zip(at, zones, strict=True))
+    opened = {p: hours.in_zone(p[1]).is_open(p[0]) for p in dict.fromkeys(pairs)
+              if p[0] is not None}
+    following = {p: None if is_open else hours.in_zone(p[1]).next_open(p[0])
+                 for p, is_open in opened.items()}
+    return {"open": [opened.get(p) for p in pairs],
+            "next_open": [following.get(p) for p in pairs]}
 
 
 def _agency_facts(agency: list[str | None], caller_id: list[str | None],
@@ -342,11 +434,17 @@ class RecordedSources:
         return (np.array([c.attempts for c in counted], np.int64),
                 np.array([c.last_refusal is not None for c in counted], np.bool_))
 
+    def abandoned(self, keys: np.ndarray, at: list[dt.datetime], hours: int) -> np.ndarray:
+        asked = pl.DataFrame({"phone_key": keys, "at": at},
+                             schema={"phone_key": pl.Int64, "at": pl.Datetime("us")})
+        return abandoned_many(self.calls, asked, hours)
+
 
 def dial_context(config: Config, purpose: str, asked_at: dt.datetime) -> P.Context:
     """The context of a dial-time question: the workspace's policy and jurisdiction (the
     dial rules read each row's instant, not as_of)."""
-    return P.Context(purpose, asked_at, config.policy, config.jurisdiction)
+    return P.Context(purpose, asked_at, config.policy, config.jurisdiction,
+                     called=config.jurisdictions)
 
 
 @dataclass

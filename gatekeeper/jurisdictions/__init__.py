@@ -11,6 +11,7 @@ in JURISDICTIONS, not an edit in every layer.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
@@ -34,6 +35,30 @@ class Register:
     validity_days: int | None
     validity_law: str
     adapters: tuple[str, ...]  # names in registry.adapters.ADAPTERS; the first is the default
+    # Its name in `gatekeeper register ... --register NAME` (PRODUCT.md "Countries").
+    code: str = "rpo"
+    # How its answers come: "exchange" (a request file of numbers, an answer file) or
+    # "snapshot" (a licensed file of every registered number, dated: TPS).
+    delivery: str = "exchange"
+    # What an exchange's answer file lists: the numbers "kept" (not registered: the RPO's
+    # cleansed list) or the numbers "registered".
+    answer: str = "kept"
+    # The last day the law makes the register the rule (France: Bloctel until 2026-08-10,
+    # when opt-in replaces it); None: no end known.
+    until: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ContactLaw:
+    """What a country's law (or its industry code) says of how often a number may be
+    called: each limit is (attempts, days), all apply; the rest after a refusal; the
+    hours after an abandoned call before the next (Ofcom). A company's [contact] may be
+    stricter, never looser (config.Contact)."""
+
+    limits: tuple[tuple[int, int], ...] = ()
+    refusal_rest_days: int = 0
+    abandoned_rest_hours: int = 0
+    law: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +95,26 @@ class Jurisdiction:
     fixed_lines_start_with_zero: bool = False
     # The module whose TABLE is its decision table (a `policy.table.DecisionTable`).
     table_module: str = ""
+    # Its name in Italian, for what people read ("Francia").
+    name_words: str = ""
+    # The `holidays` package's subdivision for its calendar (GB: "ENG"), None: national.
+    holidays_subdivision: str | None = None
+    # The law behind its calling hours; "" when no statute sets them (a company default:
+    # then [calling_hours] replaces them, else it may only narrow them).
+    hours_law: str = ""
+    # What its law says of how often a number may be called (None: the company's
+    # [contact] alone).
+    contact_law: ContactLaw | None = None
+    # The evidence fields its law asks of a consent (config.CONSENT_EVIDENCE's names),
+    # besides [policy] consent_evidence.
+    consent_evidence: tuple[str, ...] = ()
+    # Zones of parts of the country by national number prefix (Spain's Canary Islands:
+    # 928, 922 in Atlantic/Canary): calling hours are the callee's wall clock.
+    zones_by_prefix: tuple[tuple[str, str], ...] = ()
+    # What its numbers begin with when dialled inside the country (France: 0142685300
+    # for +33 1 42 68 53 00): the registers' files write numbers so. Italy has none (the
+    # 0 of its fixed lines is part of the number).
+    trunk_prefix: str = ""
 
     @property
     def table(self) -> DecisionTable:
@@ -97,23 +142,69 @@ class Jurisdiction:
 
     def national(self, phones: pl.Expr) -> pl.Expr:
         """E.164 numbers of this country in national form (the register's format)."""
-        return phones.str.strip_prefix(self.prefix)
+        return pl.lit(self.trunk_prefix) + phones.str.strip_prefix(self.prefix)
 
     def national_one(self, phone: str) -> str:
-        return phone.removeprefix(self.prefix)
+        return self.trunk_prefix + phone.removeprefix(self.prefix)
 
     def international(self, national: pl.Expr) -> pl.Expr:
         """National numbers (as the register writes them) back to E.164."""
+        if self.trunk_prefix:
+            national = national.str.strip_prefix(self.trunk_prefix)
         return pl.lit(self.prefix) + national
 
+    def zone_of(self, phone: str | None) -> str:
+        """The wall clock of the callee of this number (its zone by prefix, else the
+        country's)."""
+        if phone and self.zones_by_prefix:
+            national = phone.removeprefix(self.prefix)
+            for prefix, zone in self.zones_by_prefix:
+                if national.startswith(prefix):
+                    return zone
+        return self.timezone_name
 
-from gatekeeper.jurisdictions.it import IT  # noqa: E402  (the module needs Jurisdiction first)
 
-JURISDICTIONS: dict[str, Jurisdiction] = {j.code: j for j in (IT,)}
+from gatekeeper.jurisdictions.de import DE  # noqa: E402  (the modules need Jurisdiction first)
+from gatekeeper.jurisdictions.es import ES  # noqa: E402
+from gatekeeper.jurisdictions.fr import FR  # noqa: E402
+from gatekeeper.jurisdictions.it import IT  # noqa: E402
+from gatekeeper.jurisdictions.ro import RO  # noqa: E402
+from gatekeeper.jurisdictions.uk import UK  # noqa: E402
+
+JURISDICTIONS: dict[str, Jurisdiction] = {j.code: j for j in (IT, RO, FR, ES, UK, DE)}
 # The code a gatekeeper.toml without [policy] jurisdiction means (PRODUCT.md: Italy alone),
 # and whose table `gatekeeper rules` prints outside a workspace. A code, not a
 # Jurisdiction: nothing takes a jurisdiction by default, the configuration names one.
 UNSAID = IT.code
+
+
+def by_region(region: str | None, configured: tuple[Jurisdiction, ...]
+              ) -> Jurisdiction | None:
+    """The configured jurisdiction whose numbers are of this libphonenumber region (None:
+    a country the controller does not call, or no number)."""
+    for j in configured:
+        if j.region == region:
+            return j
+    return None
+
+
+def register_named(code: str, configured: tuple[Jurisdiction, ...]
+                   ) -> tuple[Jurisdiction, Register]:
+    """`--register NAME`: the register and its country, among the countries called."""
+    for j in configured:
+        for r in j.registers:
+            if r.code == code:
+                return j, r
+    known = [r.code for j in configured for r in j.registers]
+    every = [r.code for j in JURISDICTIONS.values() for r in j.registers]
+    if code in every:
+        owner = next(j.code for j in JURISDICTIONS.values()
+                     for r in j.registers if r.code == code)
+        raise ConfigError(f"register '{code}' is {owner}'s, and {owner} is not among the "
+                          f"countries called; add it to [policy] jurisdictions",
+                          key="policy.jurisdictions")
+    raise ConfigError(f"unknown register '{code}'; accepted: " + (", ".join(known) or "none"),
+                      key="register")
 
 
 def jurisdiction(code: str) -> Jurisdiction:

@@ -17,7 +17,7 @@ import difflib
 import functools
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -90,6 +90,10 @@ class CallingHours:
     country: str  # the `holidays` package's country code for the national holidays
     zone: str  # the IANA zone the windows are wall-clock times of (the jurisdiction's)
     every_year: tuple[tuple[int, int], ...] = ()  # (month, day): a patron saint, yearly
+    subdivision: str | None = None  # the `holidays` package's (GB: "ENG")
+    # The hours a statute sets (France, Spain, Germany): the company's may only narrow
+    # them, so a call must be inside both. None: the company's hours are the rule.
+    law: CallingHours | None = None
 
     @classmethod
     def from_table(cls, table: Any, file: Path | None,
@@ -109,13 +113,23 @@ class CallingHours:
         values: dict[str, Any] = {**dict(jurisdiction.calling_hours), **table}
         windows = {kind: _window(values.get(kind, ""), file, kind) for kind in DAY_KINDS}
         dates, every_year = _dates(values.get("extra_holidays", []), file)
+        law = (cls.from_table({}, None, replace(jurisdiction, hours_law=""))
+               if jurisdiction.hours_law and table else None)
         return cls(**windows, extra_holidays=dates, every_year=every_year,
-                   country=jurisdiction.holidays_country, zone=jurisdiction.timezone_name)
+                   country=jurisdiction.holidays_country, zone=jurisdiction.timezone_name,
+                   subdivision=jurisdiction.holidays_subdivision, law=law)
+
+    def in_zone(self, zone: str) -> CallingHours:
+        """The same hours on another wall clock (Spain's Canary Islands)."""
+        if zone == self.zone:
+            return self
+        return replace(self, zone=zone,
+                       law=self.law.in_zone(zone) if self.law is not None else None)
 
     def is_holiday(self, day: dt.date) -> bool:
         """A national public holiday of the country or one of `extra_holidays`."""
         return (day in self.extra_holidays or (day.month, day.day) in self.every_year
-                or day in _national(self.country, day.year))
+                or day in _national(self.country, day.year, self.subdivision))
 
     def kind_of(self, day: dt.date) -> str:
         """Which of DAY_KINDS a local calendar day is, holidays first (see the module)."""
@@ -136,7 +150,8 @@ class CallingHours:
         """May a person be called at this instant (naive UTC)?"""
         local = _local(at, self.zone)
         window = self.window_of(local.date())
-        return window is not None and window.contains(local.replace(tzinfo=None))
+        return (window is not None and window.contains(local.replace(tzinfo=None))
+                and (self.law is None or self.law.is_open(at)))
 
     def next_open(self, at: dt.datetime) -> dt.datetime | None:
         """The first instant at or after `at` (naive UTC) inside the hours, naive UTC; None
@@ -162,7 +177,11 @@ class CallingHours:
         if window is None:
             return None
         midnight = dt.datetime.combine(day, dt.time())
-        starts = [midnight + dt.timedelta(minutes=start) for start, _ in window.spans]
+        spans = list(window.spans)
+        law_window = self.law.window_of(day) if self.law is not None else None
+        if law_window is not None:  # inside both: an opening may be either's start
+            spans += law_window.spans
+        starts = [midnight + dt.timedelta(minutes=start) for start, _ in spans]
         candidates = [*(_utc(start.replace(fold=fold), self.zone)
                         for start in starts for fold in (0, 1)),
                       *_offset_changes(day, self.zone)]
@@ -206,10 +225,11 @@ def _offset_changes(day: dt.date, zone: str) -> list[dt.datetime]:
 
 
 @functools.cache
-def _national(country: str, year: int) -> frozenset[dt.date]:
+def _national(country: str, year: int, subdivision: str | None = None) -> frozenset[dt.date]:
     """The country's national public holidays of one year, as the `holidays` package keeps
-    them (it follows new laws, e.g. Italy's 4 October again from 2026)."""
-    return frozenset(holidays.country_holidays(country, years=year))
+    them (it follows new laws, e.g. Italy's 4 October again from 2026; Romania's Orthodox
+    Easter), for a subdivision where the calendar has one (England's bank holidays)."""
+    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
 
 
 def _window(value: Any, file: Path | None, key: str) -> Window | None:

@@ -197,6 +197,13 @@ class HeldSources:
             return np.zeros(0, np.int64), np.zeros(0, np.bool_)
         return self.ledger.facts_of(keys, at[0], window_days, cooldown_days)
 
+    def abandoned(self, keys: np.ndarray, at: list[dt.datetime], hours: int) -> np.ndarray:
+        if len(set(at)) > 1:
+            raise ValueError("the service answers at one instant")
+        if not len(keys):
+            return np.zeros(0, np.bool_)
+        return self.ledger.abandoned_of(keys, at[0], hours)
+
 
 class CheckIndex:
     """Answers check questions from memory; refreshes itself when the store changes."""

@@ -20,6 +20,7 @@ from gatekeeper.decide.policy.decide import (
     decide,
     first_failure,
     generic_basis_text,
+    register_bases,
     with_basis_text,
 )
 from gatekeeper.decide.policy.dialtime import (
@@ -161,6 +162,7 @@ __all__ = [
     "it_reason_text",
     "may_dial",
     "pick_strongest",
+    "register_bases",
     "row_order",
     "strongest_mask",
     "strongest_per_number",

@@ -13,7 +13,7 @@ import polars as pl
 
 from gatekeeper.core.exprs import when_chain
 from gatekeeper.decide.policy.facts import Context
-from gatekeeper.decide.policy.table import PURPOSE_NOT_ALLOWED, Basis, DecisionTable, Rule
+from gatekeeper.decide.policy.table import Basis, DecisionTable, Rule
 
 
 def first_failure(rules: Sequence[Rule], ctx: Context) -> pl.Expr:
@@ -24,7 +24,22 @@ def first_failure(rules: Sequence[Rule], ctx: Context) -> pl.Expr:
 
 
 def bases_for(ctx: Context) -> tuple[Basis, ...]:
-    return ctx.jurisdiction.table.bases_for(ctx.purpose)
+    return ctx.table.bases_for(ctx.purpose)
+
+
+REGISTER_CODES = ("RPO_NOT_CHECKED", "REGISTER_NOT_CHECKED")
+
+
+def register_bases(ctx: Context) -> frozenset[str] | None:
+    """The bases whose rows rely on a register answer (their valid_until is the answer's
+    age limit): every basis when a step asks the register of every row (Italy's rule 7,
+    France's Bloctel), else those that ask it themselves (Spain's Robinson for bought
+    lists and legitimate interest); none when the register is not asked at all."""
+    table = ctx.table
+    if any(r.code in REGISTER_CODES and r.applies(ctx) for r in table.steps):
+        return None
+    return frozenset(b.code for b in table.bases_for(ctx.purpose)
+                     if any(r.code in REGISTER_CODES and r.applies(ctx) for r in b.rules))
 
 
 def _step8(ctx: Context) -> tuple[pl.Expr, pl.Expr]:
@@ -32,7 +47,7 @@ def _step8(ctx: Context) -> tuple[pl.Expr, pl.Expr]:
     A row no basis fits is not dialable (fail closed)."""
     fits = [(pl.col("kind").is_in(b.kinds) & b.when(ctx), b) for b in bases_for(ctx)]
     reason = when_chain([(f, first_failure(b.rules, ctx)) for f, b in fits],
-                        pl.lit(PURPOSE_NOT_ALLOWED))
+                        pl.lit(ctx.table.no_basis))
     basis = when_chain([(f, pl.lit(b.code)) for f, b in fits], pl.lit(None, pl.String))
     return reason, basis
 
@@ -40,14 +55,14 @@ def _step8(ctx: Context) -> tuple[pl.Expr, pl.Expr]:
 def decide(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """Add reason (null when dialable) and basis (null when suppressed) to every row."""
     step8, basis = _step8(ctx)
-    steps = first_failure(ctx.jurisdiction.table.steps, ctx)
+    steps = first_failure(ctx.table.steps, ctx)
     decided = rows.with_columns(pl.coalesce(steps, step8).alias("reason"))
     return decided.with_columns(pl.when(pl.col("reason").is_null()).then(basis).alias("basis"))
 
 
 def _basis_texts(ctx: Context) -> dict[str, pl.Expr]:
     """The rule each basis relies on, in words: its law, then the row's specifics."""
-    table = ctx.jurisdiction.table
+    table = ctx.table
     return {b.code: pl.concat_str([pl.lit(f"{table.codes[b.code].law}: "), b.detail(ctx)])
             for b in table.bases}
 

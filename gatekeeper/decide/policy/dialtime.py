@@ -47,8 +47,14 @@ DIAL_SCHEMA: dict[str, pl.DataType] = {
     # The call itself at T.
     "open": pl.Boolean(), "next_open": pl.Datetime("us"),
     "attempts": pl.Int64(), "max_attempts": pl.Int64(), "refused_recently": pl.Boolean(),
+    # Every attempt limit of the callee's law holds (FR 4 in 30 days; DE 3 a day, 15 a
+    # week); an abandoned call within its law's rest (UK: 72 hours).
+    "limits_ok": pl.Boolean(), "abandoned_recently": pl.Boolean(),
+    # The run decided by the version of the country's rules in force at T.
+    "rules_current": pl.Boolean(),
     "agency": pl.String(), "agency_authorised": pl.Boolean(),
     "caller_id": pl.String(), "caller_id_declared": pl.Boolean(),
+    "caller_id_allowed": pl.Boolean(),  # not a mobile of the callee's country (ES)
 }
 
 

@@ -9,14 +9,19 @@ are dated in local time.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import functools
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from gatekeeper.config import Policy
 from gatekeeper.core.columns import EVIDENCE_FIELDS
-from gatekeeper.core.timeutil import local_date, local_midnight
+from gatekeeper.core.timeutil import local_date, local_midnight, local_midnight_of
 from gatekeeper.jurisdictions import Jurisdiction
+
+if TYPE_CHECKING:
+    from gatekeeper.decide.policy.table import DecisionTable
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,9 @@ class Context:
     policy: Policy
     jurisdiction: Jurisdiction
     sector: str | None = None  # the campaign's sector (exprs.sector_name form); None: unsaid
+    # Every country the controller calls ([policy] jurisdictions); () : the jurisdiction
+    # alone. Each number is decided in the context of its own (`countries`).
+    called: tuple[Jurisdiction, ...] = ()
 
     @property
     def as_of_date(self) -> dt.date:
@@ -38,8 +46,59 @@ class Context:
 
     @property
     def checks_rpo(self) -> bool:
-        """Telemarketing always; surveys only when the company policy says so."""
+        """Telemarketing always; surveys only when the company policy says so; and only
+        while the country's register is the law (Bloctel ends on 2026-08-10)."""
+        register = self.jurisdiction.register
+        if register is None or (register.until is not None
+                                and self.as_of_date > register.until):
+            return False
         return self.purpose == "telemarketing" or self.policy.survey_checks_rpo
+
+    @property
+    def register_validity_days(self) -> int:
+        """How long a register answer is relied on: [policy] rpo_validity_days for the RPO
+        (the company may shorten the law's 15 days), the law's days for the others."""
+        register = self.jurisdiction.register
+        if register is None or register.code == "rpo" or register.validity_days is None:
+            return self.policy.rpo_validity_days
+        return register.validity_days
+
+    @property
+    def countries(self) -> tuple[Context, ...]:
+        """This context for each country called, the workspace's own first."""
+        others = tuple(j for j in self.called if j != self.jurisdiction)
+        return (self, *(replace(self, jurisdiction=j) for j in others))
+
+    def of(self, region: str | None) -> Context:
+        """The context of a number of this region: its country's, if called."""
+        for ctx in self.countries:
+            if ctx.jurisdiction.region == region:
+                return ctx
+        return self
+
+    @property
+    def table_version(self) -> str:
+        """The name of the table's version in force on as_of's day (recorded per row)."""
+        return self.jurisdiction.table.version_at(self.as_of_date)
+
+    @property
+    def table_ends_at(self) -> dt.datetime | None:
+        """The instant (naive UTC) the version in force on as_of's day ends: the local
+        midnight the next one begins (None: none known)."""
+        day = self.jurisdiction.table.next_change(self.as_of_date)
+        if day is None:
+            return None
+        return local_midnight_of(day, self.jurisdiction.timezone_name)
+
+    @property
+    def table(self) -> DecisionTable:
+        """The jurisdiction's table in force on as_of's day (its dated rules)."""
+        return _in_force(self.jurisdiction.table, self.as_of_date)
+
+
+@functools.lru_cache(maxsize=256)
+def _in_force(table: DecisionTable, day: dt.date) -> DecisionTable:
+    return table.in_force(day)
 
 
 def days_since(column: str, ctx: Context) -> pl.Expr:
@@ -81,7 +140,7 @@ def registered() -> pl.Expr:
 
 def rpo_valid(ctx: Context) -> pl.Expr:
     age = pl.lit(ctx.as_of) - pl.col("rpo_checked_at")
-    limit = pl.duration(days=ctx.policy.rpo_validity_days)
+    limit = pl.duration(days=ctx.register_validity_days)
     return pl.col("rpo_checked_at").is_not_null() & (age >= pl.duration()) & (age < limit)
 
 
@@ -168,11 +227,22 @@ def audit_not_failed(ctx: Context) -> pl.Expr:
 
 
 def consent_evidenced(ctx: Context) -> pl.Expr:
-    """Every evidence field [policy] consent_evidence asks for is there; an instant after
-    as_of proves nothing yet."""
-    present = [pl.col(EVIDENCE_FIELDS[name]).is_not_null()
-               for name in ctx.policy.consent_evidence]
-    if "at" in ctx.policy.consent_evidence:
+    """Every evidence field [policy] consent_evidence and the country's law ask for is
+    there; an instant after as_of proves nothing yet."""
+    return _evidenced((*ctx.policy.consent_evidence, *ctx.jurisdiction.consent_evidence),
+                      ctx)
+
+
+def consent_evidenced_by_law(ctx: Context) -> pl.Expr:
+    """Every evidence field the country's law asks of any consent (the company's own
+    archive too) is there."""
+    return _evidenced(ctx.jurisdiction.consent_evidence, ctx)
+
+
+def _evidenced(names: tuple[str, ...], ctx: Context) -> pl.Expr:
+    names = tuple(dict.fromkeys(n for n in names if n != "date"))  # dated: CONSENT_MISSING
+    present = [pl.col(EVIDENCE_FIELDS[name]).is_not_null() for name in names]
+    if "at" in names:
         present.append(pl.col("consent_at") <= pl.lit(ctx.as_of))
     return pl.all_horizontal(present).fill_null(False) if present else pl.lit(True)
 
@@ -190,6 +260,35 @@ def sector_consented(ctx: Context) -> pl.Expr:
         return ~named
     return (~named | pl.col("consent_sectors").list.contains(pl.lit(ctx.sector))
             ).fill_null(False)
+
+
+def contract_in_force(ctx: Context) -> pl.Expr:
+    """A contract in force at as_of (no grace after it ends)."""
+    ended = pl.col("contract_end")
+    return ((pl.col("contract_status") == "active")
+            & (ended.is_null() | (ended >= pl.lit(ctx.as_of_date)))).fill_null(False)
+
+
+INTERACTION_DAYS = 365  # Spain: AEPD Circular 1/2023
+
+
+def recent_interaction(ctx: Context) -> pl.Expr:
+    """A customer with a contract in force or one that ended in the last 365 days (Spain's
+    legitimate interest: an interaction in the last year)."""
+    ended = pl.col("contract_end")
+    recent = ended.is_not_null() & (days_since("contract_end", ctx) <= INTERACTION_DAYS)
+    return (contract_in_force(ctx) | recent).fill_null(False)
+
+
+BANNED_SECTORS = ("renovation_energetique",)  # France: L. 2020-901, Code conso L. 223-1
+
+
+def sector_allowed(ctx: Context) -> pl.Expr:
+    """The campaign's sector is not one the law bans from calls, or the person has a
+    contract in force (France: energy renovation)."""
+    if ctx.sector not in BANNED_SECTORS:
+        return pl.lit(True)
+    return contract_in_force(ctx)
 
 
 def always(ctx: Context) -> pl.Expr:
@@ -226,7 +325,23 @@ def calling_hours_open(ctx: Context) -> pl.Expr:
 
 
 def under_attempt_limit(ctx: Context) -> pl.Expr:
-    return (pl.col("attempts") < pl.col("max_attempts")).fill_null(False)
+    """Under the company's limit and every limit of the country's law (counted by the
+    gatherer: limits_ok)."""
+    return ((pl.col("attempts") < pl.col("max_attempts"))
+            & pl.col("limits_ok")).fill_null(False)
+
+
+def no_recent_abandoned(ctx: Context) -> pl.Expr:
+    return ~pl.col("abandoned_recently").fill_null(True)
+
+
+def caller_id_allowed(ctx: Context) -> pl.Expr:
+    return pl.col("caller_id_allowed").fill_null(False)
+
+
+def rules_current(ctx: Context) -> pl.Expr:
+    """The run decided by the version of the country's rules in force at T."""
+    return pl.col("rules_current").fill_null(False)
 
 
 def no_recent_refusal(ctx: Context) -> pl.Expr:

@@ -18,8 +18,9 @@ A jurisdiction owns its table (`DecisionTable`): Italy's is TABLE, below.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -37,6 +38,7 @@ class Code:
     kind: str  # "reason" | "basis" | "decision" (the run's decision at dial time)
     law: str  # the citation, written here once
     text: str  # plain Italian words, for the people reading reports and the agents' page
+    text_en: str = ""  # the same in English (disclose --lang en); "" where not yet written
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,14 @@ class Rule:
     cites: str = ""
     # Which rows `applies` lets the rule see, in words (`gatekeeper rules`).
     rows: str = "every row"
+    # The days the rule is in force, inclusive (None: since ever, until further notice):
+    # France's Bloctel rule ends on 2026-08-10, its opt-in starts on 2026-08-11.
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    def in_force(self, day: dt.date) -> bool:
+        return ((self.since is None or self.since <= day)
+                and (self.until is None or day <= self.until))
 
     def says(self, ctx: Context) -> pl.Expr:
         return self.gives(ctx) if self.gives else pl.lit(self.code)
@@ -106,6 +116,12 @@ class Basis:
     rules: tuple[Rule, ...]  # checked in order; all must hold
     detail: Fact  # the specifics basis_text adds after the law
     when: Fact = F.always  # further facts that select this basis (contract in force)
+    since: dt.date | None = None  # the days the basis is lawful, inclusive (Rule.in_force)
+    until: dt.date | None = None
+
+    def in_force(self, day: dt.date) -> bool:
+        return ((self.since is None or self.since <= day)
+                and (self.until is None or day <= self.until))
 
 
 def _codes(*codes: Code) -> dict[str, Code]:
@@ -140,6 +156,15 @@ ATTEMPT_LIMIT = "ATTEMPT_LIMIT"
 COOLDOWN = "COOLDOWN"
 AGENCY_NOT_AUTHORISED = "AGENCY_NOT_AUTHORISED"
 CALLER_ID_UNDECLARED = "CALLER_ID_UNDECLARED"
+# The countries beside Italy (PRODUCT.md "Countries").
+CONSENT_REQUIRED = "CONSENT_REQUIRED"
+REGISTER_NOT_CHECKED = "REGISTER_NOT_CHECKED"
+REGISTERED = "REGISTERED"
+ABANDONED_RECENTLY = "ABANDONED_RECENTLY"
+CALLER_ID_NOT_ALLOWED = "CALLER_ID_NOT_ALLOWED"
+SECTOR_BANNED = "SECTOR_BANNED"
+RULES_CHANGED = "RULES_CHANGED"
+CUSTOMER_CONTRACT = "CUSTOMER_CONTRACT"
 
 CONTRACT_CONSENT = "CONTRACT_CONSENT"
 OWN_CONSENT = "OWN_CONSENT"
@@ -396,7 +421,11 @@ class DecisionTable:
     """A jurisdiction's whole table: its codes, the steps every row passes, the legal
     bases, the dial-time rules and the order of bases (strongest first). decide, select
     and the dial-time answer read it from `ctx.jurisdiction.table`, so a second country
-    is a second table, not an edit of the code that applies it."""
+    is a second table, not an edit of the code that applies it.
+
+    Rules and bases may be dated (`since`, `until`): `in_force(day)` is the table a run of
+    that day decides by, and `version_at(day)` names it ("FR 2026-08-11": the first day
+    of that version), which the run records."""
 
     name: str
     codes: Mapping[str, Code]
@@ -404,6 +433,11 @@ class DecisionTable:
     bases: tuple[Basis, ...]
     dial_rules: tuple[Rule, ...]
     basis_rank: Mapping[str, int]
+    # The reason of a row no basis of its purpose fits: a source the purpose does not
+    # allow (opt-out countries), or no consent to this controller (opt-in countries).
+    no_basis: str = PURPOSE_NOT_ALLOWED
+    # The regime in words, as PRODUCT.md's table says it (`gatekeeper rules`).
+    regime: str = ""
 
     def bases_for(self, purpose: str) -> tuple[Basis, ...]:
         return tuple(b for b in self.bases if b.purpose == purpose)
@@ -420,11 +454,47 @@ class DecisionTable:
         return entry.text if entry else None
 
     @property
+    def changes(self) -> tuple[dt.date, ...]:
+        """The days a version begins (a rule's since, the day after a rule's until)."""
+        days: set[dt.date] = set()
+        items: list[Rule | Basis] = [*self.steps, *self.bases, *self.dial_rules,
+                                     *(r for b in self.bases for r in b.rules)]
+        for item in items:
+            if item.since is not None:
+                days.add(item.since)
+            if item.until is not None:
+                days.add(item.until + dt.timedelta(days=1))
+        return tuple(sorted(days))
+
+    def version_at(self, day: dt.date) -> str:
+        """The name of the version in force on a day: the country, and the first day of
+        the version when its rules are dated."""
+        begun = [d for d in self.changes if d <= day]
+        if begun:
+            return f"{self.name} from {begun[-1].isoformat()}"
+        if self.changes:
+            return f"{self.name} until {(self.changes[0] - dt.timedelta(days=1)).isoformat()}"
+        return self.name
+
+    def next_change(self, day: dt.date) -> dt.date | None:
+        """The first day after `day` a new version begins (None: none known)."""
+        return next((d for d in self.changes if d > day), None)
+
+    def in_force(self, day: dt.date) -> DecisionTable:
+        """The table of one day: its rules and bases in force then."""
+        if not self.changes:
+            return self
+        bases = tuple(replace(b, rules=tuple(r for r in b.rules if r.in_force(day)))
+                      for b in self.bases if b.in_force(day))
+        return replace(self, steps=tuple(r for r in self.steps if r.in_force(day)),
+                       bases=bases)
+
+    @property
     def reason_text(self) -> dict[str, str]:
         """The reasons a row of a run can get (reports count rows by these), in the
         codes' order, with their words: the dial-time ones are not among them."""
         row_codes = {r.code for r in self.steps} | {
-            r.code for b in self.bases for r in b.rules}
+            r.code for b in self.bases for r in b.rules} | {self.no_basis}
         return {c.code: c.text for c in self.codes.values()
                 if c.kind == "reason" and c.code in row_codes}
 

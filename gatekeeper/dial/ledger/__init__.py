@@ -651,9 +651,15 @@ def _chunks(pending: list[_Request], wanted: list[tuple[int, pl.DataFrame]]
         yield group
 
 
-from gatekeeper.dial.ledger.index import CallFacts, LedgerIndex, call_facts, facts_many  # noqa: E402
+from gatekeeper.dial.ledger.index import (  # noqa: E402
+    CallFacts,
+    LedgerIndex,
+    abandoned_many,
+    call_facts,
+    facts_many,
+)
 
 __all__ = ["CALL_FIELDS", "DIRECTIONS", "FIRST", "KEY", "LEDGER_SCHEMA", "LEG_SPAN", "OUTCOMES",
            "REQUIRED_CALL_FIELDS", "SERVICE", "CallFacts", "Follower", "Ledger", "LedgerIndex",
-           "Recorded", "Segment", "call_facts", "conform", "facts_many", "sorted_out",
-           "wal_calls"]
+           "Recorded", "Segment", "abandoned_many", "call_facts", "conform", "facts_many",
+           "sorted_out", "wal_calls"]

@@ -35,7 +35,9 @@ def contact_facts() -> list[pl.Expr]:
     return [pl.col("started_at").dt.epoch("us").fill_null(UNKNOWN_TIME).alias("t"),
             ((pl.col("direction") != "inbound").fill_null(True)
              & (~known | (outcome != "failed"))).alias("counted"),
-            (~known | (outcome == "refused")).fill_null(True).alias("refused")]
+            (~known | (outcome == "refused")).fill_null(True).alias("refused"),
+            # Ofcom: the person answered and no agent was there (an odd record: fail closed)
+            (~known | (outcome == "abandoned")).fill_null(True).alias("abandoned")]
 
 
 # built once: building them was a good part of what a request's few calls cost
@@ -73,9 +75,10 @@ class LedgerIndex:
         self.times = np.empty(0, np.int64)  # started_at, µs
         self.counted = np.empty(0, np.bool_)  # outbound and not failed
         self.refused = np.empty(0, np.bool_)
-        # calls.jsonl's calls per number (t, counted, refused): a few a request, appended
-        # without re-sorting the arrays above
-        self.tail: dict[int, list[tuple[int, bool, bool]]] = {}
+        self.abandoned = np.empty(0, np.bool_)
+        # calls.jsonl's calls per number (t, counted, refused, abandoned): a few a request,
+        # appended without re-sorting the arrays above
+        self.tail: dict[int, list[tuple[int, bool, bool, bool]]] = {}
 
     def _seen(self, hashes: pl.Series) -> np.ndarray:
         """Which of these calls the index already holds."""
@@ -101,11 +104,13 @@ class LedgerIndex:
             [self.seen_sorted, hashes.to_numpy().astype(np.uint64)]))
         merged = pl.concat([pl.DataFrame({"phone_key": self.keys, "t": self.times,
                                           "counted": self.counted,
-                                          "refused": self.refused}), facts]
+                                          "refused": self.refused,
+                                          "abandoned": self.abandoned}), facts]
                            ).drop_nulls("phone_key").sort("phone_key", "t")
         self.keys, self.times = merged["phone_key"].to_numpy(), merged["t"].to_numpy()
         self.counted = merged["counted"].to_numpy()
         self.refused = merged["refused"].to_numpy()
+        self.abandoned = merged["abandoned"].to_numpy()
 
     def refresh(self) -> None:
         """Pick up segments and calls.jsonl lines written since the last look."""
@@ -157,14 +162,14 @@ class LedgerIndex:
         request's few, kept apart from the sorted arrays so no request re-sorts 10M."""
         facts = calls.select(pl.col("phone_key"), *_FACTS, _HASH)
         seen = self._seen(facts["_hash"]).tolist()
-        for row, (key, t, counted, refused, value), held in zip(
+        for row, (key, t, counted, refused, abandoned, value), held in zip(
                 calls.iter_rows(named=True), facts.iter_rows(), seen, strict=True):
             self.first.setdefault(value, row)
             if held:  # a compaction moved it into a segment already read
                 continue
             self.seen_new.add(value)
             if key is not None:
-                self.tail.setdefault(int(key), []).append((t, counted, refused))
+                self.tail.setdefault(int(key), []).append((t, counted, refused, abandoned))
 
     def took(self, calls: pl.DataFrame, start: int, end: int) -> None:
         """Ledger.record appended these calls to calls.jsonl at [start, end): held
@@ -202,6 +207,24 @@ class LedgerIndex:
         attempts, last = self._counts(phone_keys, at, window_days, cooldown_days)
         return attempts, last >= 0
 
+    def abandoned_of(self, phone_keys: np.ndarray, at: dt.datetime, hours: int
+                     ) -> np.ndarray:
+        """Whether an abandoned call to each number falls in the `hours` before `at`."""
+        with self.lock:
+            owner, at_rows = _rows_of(self.keys, phone_keys)
+            times, abandoned = self.times[at_rows], self.abandoned[at_rows]
+            held = self.tail.keys() & set(phone_keys.tolist())
+            tail = [(int(k), list(self.tail[k])) for k in held]
+        found = _abandoned_within(owner, times, abandoned,
+                                  np.full(len(phone_keys), _us(at), np.int64), hours)
+        for k, calls in tail:
+            for n in np.flatnonzero(phone_keys == k).tolist():
+                found[n] |= bool(_abandoned_within(
+                    np.zeros(len(calls), np.int64), np.array([c[0] for c in calls], np.int64),
+                    np.array([c[3] for c in calls], np.bool_),
+                    np.array([_us(at)], np.int64), hours)[0])
+        return found
+
     def _counts(self, phone_keys: np.ndarray, at: dt.datetime, window_days: int,
                 cooldown_days: int) -> tuple[np.ndarray, np.ndarray]:
         """`_count_many` of the numbers asked, over the sorted arrays and the tail."""
@@ -217,7 +240,8 @@ class LedgerIndex:
             asked = np.flatnonzero(np.isin(phone_keys, np.fromiter(held, np.int64)))
             for n in asked.tolist():  # only the numbers that have such calls
                 where.setdefault(int(phone_keys[n]), []).append(n)
-            extra = [(n, t, c, r) for k, calls in tail for n in where[k] for t, c, r in calls]
+            extra = [(n, t, c, r) for k, calls in tail for n in where[k]
+                     for t, c, r, _ in calls]
             owner = np.concatenate([owner, np.array([e[0] for e in extra], np.int64)])
             times = np.concatenate([times, np.array([e[1] for e in extra], np.int64)])
             counted = np.concatenate([counted, np.array([e[2] for e in extra], np.bool_)])
@@ -298,6 +322,30 @@ def _count_many(owner: np.ndarray, times: np.ndarray, counted: np.ndarray,
     recent = before & refused & (unknown | (times > at - cooldown_days * _DAY_US))
     np.maximum.at(last, owner[recent], np.where(unknown, at - 1, times)[recent])
     return attempts.astype(np.int64), last
+
+
+def _abandoned_within(owner: np.ndarray, times: np.ndarray, abandoned: np.ndarray,
+                      at_us: np.ndarray, hours: int) -> np.ndarray:
+    """Per (number, instant): an abandoned call strictly before the instant and less than
+    `hours` before it (a call of unknown instant counts, as just before)."""
+    found = np.zeros(len(at_us), np.bool_)
+    if not hours or not len(owner):
+        return found
+    at = at_us[owner]
+    unknown = times == UNKNOWN_TIME
+    recent = abandoned & (unknown | ((times < at) & (times > at - hours * 3_600_000_000)))
+    found[owner[recent]] = True
+    return found
+
+
+def abandoned_many(calls: pl.DataFrame, asked: pl.DataFrame, hours: int) -> np.ndarray:
+    """`abandoned_of` over the calls given, for each (phone_key, at) asked."""
+    ordered = calls.select(pl.col("phone_key"), *contact_facts()).drop_nulls(
+        "phone_key").sort("phone_key", "t")
+    owner, rows = _rows_of(ordered["phone_key"].to_numpy(), asked["phone_key"].to_numpy())
+    at_us = asked.select(pl.col("at").dt.epoch("us")).to_series().to_numpy()
+    return _abandoned_within(owner, ordered["t"].to_numpy()[rows],
+                             ordered["abandoned"].to_numpy()[rows], at_us, hours)
 
 
 def facts_many(calls: pl.DataFrame, asked: pl.DataFrame, window_days: int,
