@@ -291,8 +291,10 @@ def _instant(value: str | None, what: str) -> Any:
                    "workspace's [policy] jurisdiction, IT outside a workspace).")
 @click.option("--format", "fmt", default="md", show_default=True,
               type=click.Choice(["md", "json"]), help="A Markdown table or JSON rows.")
+@click.option("--at", "at", help="Only the version in force at this instant (ISO 8601, the "
+              "country's local time if no offset); default: every version with its dates.")
 @click.pass_context
-def rules(ctx: click.Context, jurisdiction: str | None, fmt: str) -> None:
+def rules(ctx: click.Context, jurisdiction: str | None, fmt: str, at: str | None) -> None:
     """The decision table in the order it is applied: step, code, what must hold, the law
     and the words people see (docs/rules.md is this output)."""
     from gatekeeper.core.errors import ConfigError
@@ -307,8 +309,17 @@ def rules(ctx: click.Context, jurisdiction: str | None, fmt: str) -> None:
             jurisdiction = UNSAID
         else:  # a workspace whose gatekeeper.toml is wrong says so, as everywhere
             jurisdiction = found.config().policy.jurisdiction
-    table = named(jurisdiction).table
-    click.echo(table_markdown(table) if fmt == "md" else table_json(table), nl=False)
+    from gatekeeper.core.timeutil import local_date
+
+    country = named(jurisdiction)
+    day = None
+    if at is not None:
+        from gatekeeper.core.timeutil import parse_instant
+
+        instant = parse_instant(at, country.timezone_name, what="--at")
+        day = local_date(instant, country.timezone_name)
+    table = country.table
+    click.echo(table_markdown(table, day) if fmt == "md" else table_json(table, day), nl=False)
 
 
 # --- RPO ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from click.testing import CliRunner
 
 from gatekeeper.cli import cli
@@ -60,3 +61,30 @@ def test_the_readme_map_is_the_packages_own_docstrings() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert readme == readme_with_map(readme), (
         "the README's map is behind the tree: python -m tests.readme_map")
+
+
+@pytest.mark.parametrize("code", ["RO", "FR", "ES", "UK", "DE"])
+def test_each_countrys_rules_page_is_gatekeeper_rules(code: str) -> None:
+    """docs/rules-<cc>.md is `gatekeeper rules --jurisdiction CC`: a lawyer reviewing a
+    country reads the table the code runs."""
+    printed = CliRunner().invoke(cli, ["rules", "--jurisdiction", code])
+    assert printed.exit_code == 0, printed.output
+    page = REPO / "docs" / f"rules-{code.lower()}.md"
+    assert page.read_text(encoding="utf-8") == printed.output, (
+        f"{page.name} is out of date: gatekeeper rules --jurisdiction {code} > docs/{page.name}")
+
+
+def test_france_prints_both_dated_versions_and_at_picks_one() -> None:
+    both = CliRunner().invoke(cli, ["rules", "--jurisdiction", "FR"]).output
+    assert "## FR until 2026-08-10" in both and "## FR from 2026-08-11" in both
+    before, after = both.split("## FR from 2026-08-11")
+    assert "`PUBLIC_DIRECTORY`" in before and "`PUBLIC_DIRECTORY`" not in after
+    assert "`REGISTER_NOT_CHECKED`" in before.split("| dial time")[0]
+    rows = json.loads(CliRunner().invoke(cli, ["rules", "--jurisdiction", "FR", "--format",
+                                               "json", "--at", "2026-08-11T00:00"]).output)
+    assert {r["version"] for r in rows} == {"FR from 2026-08-11"}
+    assert "PUBLIC_DIRECTORY" not in {r["code"] for r in rows}
+    last = json.loads(CliRunner().invoke(cli, ["rules", "--jurisdiction", "FR", "--format",
+                                               "json", "--at", "2026-08-10T23:59"]).output)
+    assert {r["version"] for r in last} == {"FR until 2026-08-10"}
+    assert "PUBLIC_DIRECTORY" in {r["code"] for r in last}

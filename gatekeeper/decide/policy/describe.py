@@ -7,6 +7,7 @@ same), so the page a lawyer reviews is the table the code runs, never a copy of 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -49,6 +50,11 @@ def table_rows(table: DecisionTable) -> list[dict[str, Any]]:
         rows.append({"step": "8", "applies_to": where, "code": basis.code,
                      "requirement": basis.requirement, "taken": "as of the run's as_of",
                      "law": code.law, "words": code.text})
+    code = table.codes[table.no_basis]
+    rows.append({"step": "8", "applies_to": "a row no basis of its purpose fits",
+                 "code": table.no_basis, "requirement": "a legal basis of the purpose fits the "
+                 "row's source kind", "taken": "as of the run's as_of", "law": code.law,
+                 "words": code.text})
     for rule in table.dial_rules:
         shared = next((n for n, step in zip(numbers, table.steps, strict=True)
                        if step is rule), None)
@@ -77,7 +83,32 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def table_markdown(table: DecisionTable) -> str:
+def versions(table: DecisionTable, at: dt.date | None = None
+             ) -> list[tuple[str, DecisionTable]]:
+    """(name, table in force) of every version of a dated table, oldest first, or of the
+    one in force on `at`; an undated table is its one version."""
+    if not table.changes:
+        return [(table.name, table)]
+    if at is not None:
+        return [(table.version_at(at), table.in_force(at))]
+    firsts = [table.changes[0] - dt.timedelta(days=1), *table.changes]
+    return [(table.version_at(day), table.in_force(day)) for day in firsts]
+
+
+def table_markdown(table: DecisionTable, at: dt.date | None = None) -> str:
+    """The table as Markdown: every version with its dates (one section each) unless `at`
+    picks the one in force that day."""
+    found = versions(table, at)
+    if len(found) == 1 and found[0][0] == table.name:
+        return _markdown(table)
+    text = INTRO.format(name=table.name) + (
+        f"\nRegime: {table.regime}.\n" if table.regime else "")
+    for name, version in found:
+        text += f"\n## {name}\n\n" + _markdown(version).split("\n", INTRO.count("\n") + 1)[-1]
+    return text
+
+
+def _markdown(table: DecisionTable) -> str:
     lines = [INTRO.format(name=table.name),
              "| step | applies to | code | what must hold | taken | law | words (it) |",
              "|---|---|---|---|---|---|---|"]
@@ -88,5 +119,10 @@ def table_markdown(table: DecisionTable) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table_json(table: DecisionTable) -> str:
-    return json.dumps(table_rows(table), indent=2, ensure_ascii=False) + "\n"
+def table_json(table: DecisionTable, at: dt.date | None = None) -> str:
+    """JSON rows; a dated table's rows say their version (`version`)."""
+    found = versions(table, at)
+    if len(found) == 1 and found[0][0] == table.name:
+        return json.dumps(table_rows(table), indent=2, ensure_ascii=False) + "\n"
+    rows = [{"version": name, **row} for name, version in found for row in table_rows(version)]
+    return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"

@@ -108,6 +108,12 @@ def codes(country_law: Mapping[str, tuple[str, str, str]]) -> dict[str, Code]:
                           CODES[CONSENT_EXPIRED].text, "consent too old"),
         NO_RELATIONSHIP: (f"art. 6(1)(f) {GDPR}", CODES[NO_RELATIONSHIP].text,
                           "no contract in force"),
+        REGISTER_NOT_CHECKED: ("art. 13(3) dir. 2002/58/CE: il registro delle opposizioni del "
+                               "paese", "nessuna verifica valida del registro delle "
+                               "opposizioni del paese", "no valid check of the country's "
+                               "do-not-call register"),
+        REGISTERED: ("art. 13(3) dir. 2002/58/CE", "iscritto al registro delle opposizioni "
+                     "del paese", "registered in the country's do-not-call register"),
         CONSENT_REQUIRED: ("art. 13 dir. 2002/58/CE; la legge del paese chiede il consenso",
                            "serve il consenso dell'interessato a essere chiamato da noi",
                            "consent to calls from this controller is required"),
