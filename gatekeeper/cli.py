@@ -1075,7 +1075,11 @@ def purge(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
                f"{local_words(plan.rows_cutoff, zone)} and unused since; evidence before "
                f"{local_words(plan.evidence_cutoff, zone)}")
     for v in plan.source_versions:
-        click.echo(f"  {verb} rows of {v['source_id']} version {v['version']}: {v['rows']:,}")
+        kept = plan.kept_as_evidence.get((str(v["source_id"]), int(str(v["version"]))), 0)
+        click.echo(f"  {verb} rows of {v['source_id']} version {v['version']}: "
+                   f"{int(str(v['rows'])) - kept:,}" + (
+                       f" (kept {kept:,}: consents a call relied on, kept as evidence after "
+                       "the call, UWG §7a)" if kept else ""))
     click.echo(f"  {verb} {plan.rows:,} list rows, {plan.rejects:,} rejects, "
                f"{plan.rpo_checks:,} RPO checks in {plan.rpo_exchanges:,} exchanges, "
                f"{plan.runs:,} run records, {plan.calls:,} calls (before "

@@ -115,6 +115,10 @@ class Jurisdiction:
     # for +33 1 42 68 53 00): the registers' files write numbers so. Italy has none (the
     # 0 of its fixed lines is part of the number).
     trunk_prefix: str = ""
+    # Years a consent that a call relied on is kept as evidence after that call (Germany:
+    # 5, UWG §7a); `purge` keeps those rows however old the list. 0: no such rule.
+    evidence_years_after_call: int = 0
+    evidence_law: str = ""
 
     @property
     def table(self) -> DecisionTable:

@@ -7,6 +7,9 @@
   telemarketing code of conduct, GU 27/3/2024) are deleted.
 - Opt-outs (the journal) and erasure suppression entries are never purged: they must be
   honoured for every later campaign.
+- A consent a call relied on, in a country whose law keeps it after each call (Germany:
+  5 years, UWG §7a), stays: of a version otherwise purged, the rows of numbers with a
+  consent and a call in those years are kept (the rest go), and `disclose` still shows them.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ class PurgePlan:
     calls: int = 0
     calls_cutoff: dt.datetime | None = None
     applied: bool = False
+    # Rows kept as consent evidence after a call (UWG §7a), per (source_id, version).
+    kept_as_evidence: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 def purge(store: Store, config: Config, as_of: dt.datetime, *, dry_run: bool = False,
@@ -76,12 +81,47 @@ def purge(store: Store, config: Config, as_of: dt.datetime, *, dry_run: bool = F
         old = ledger.calls(columns=["started_at"]).filter(
             pl.col("started_at") < plan.calls_cutoff).height
         plan.calls = old
+    held = _evidence_after_calls(store, config, stale, as_of, ledger)
+    plan.kept_as_evidence = {k: v.height for k, v in held.items()}
+    plan.rows -= sum(plan.kept_as_evidence.values())
     if dry_run:
         return plan
-    for file in retention_store.purge(store, plan.source_versions, plan.evidence_cutoff):
+    for file in retention_store.purge(store, plan.source_versions, plan.evidence_cutoff,
+                                      held, as_of):
         store.remove_file(file)
     if ledger is not None and plan.calls:
         cutoff = plan.calls_cutoff
         ledger.rewrite(lambda calls: calls.filter(pl.col("started_at") >= cutoff), "retention")
     plan.applied = True
     return plan
+
+
+CONSENTED = pl.col("consent_marketing").fill_null(False) | pl.col(
+    "consent_third_party").fill_null(False)
+
+
+def _evidence_after_calls(store: Store, config: Config, stale: pl.DataFrame,
+                          as_of: dt.datetime, ledger: Ledger | None
+                          ) -> dict[tuple[str, int], pl.DataFrame]:
+    """Of the versions about to be purged, the rows a country's law keeps after a call:
+    a number of such a country (its region), with a consent, called within its years
+    before as_of. Without the ledger no call is known, and nothing is held back."""
+    keeping = [j for j in config.jurisdictions if j.evidence_years_after_call]
+    if not keeping or ledger is None or not stale.height:
+        return {}
+    calls = ledger.calls(columns=["phone_key", "started_at"]).drop_nulls("phone_key")
+    held: dict[tuple[str, int], pl.DataFrame] = {}
+    for version in stale.select("source_id", "version", "rows_file").to_dicts():
+        if not version["rows_file"]:
+            continue
+        rows = pl.read_parquet(store.file_path(str(version["rows_file"])))
+        kept = []
+        for j in keeping:
+            since = months_before(as_of, 12 * j.evidence_years_after_call)
+            called = calls.filter(pl.col("started_at") >= since)["phone_key"].unique()
+            kept.append(rows.filter((pl.col("region") == j.region) & CONSENTED
+                                    & pl.col("phone_key").is_in(called.implode())))
+        found = pl.concat(kept)
+        if found.height:
+            held[(str(version["source_id"]), int(version["version"]))] = found
+    return held

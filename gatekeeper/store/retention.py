@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import polars as pl
 
 from gatekeeper.store import Store
+from gatekeeper.store.evidence import record_change
+from gatekeeper.store.sources import write_rows
 
 
 def versions_used_since(store: Store, cutoff: dt.datetime) -> set[tuple[str, int]]:
@@ -41,21 +44,38 @@ def evidence_before(store: Store, cutoff: dt.datetime) -> tuple[int, int, int]:
             int(store.scalar("SELECT count(*) FROM runs WHERE executed_at < ?", [cutoff])))
 
 
-def purge(store: Store, versions: list[dict[str, object]], evidence_cutoff: dt.datetime
-          ) -> list[str]:
+def purge(store: Store, versions: list[dict[str, object]], evidence_cutoff: dt.datetime,
+          held: dict[tuple[str, int], pl.DataFrame] | None = None,
+          at: dt.datetime | None = None) -> list[str]:
     """Delete the versions' rows and rejects (their catalog rows stay, as evidence of the
     supply chain) and evidence older than the cutoff, in one transaction; returns the
-    files to delete once it commits."""
+    files to delete once it commits. A version with rows `held` as evidence keeps those
+    rows alone, in a new file (its change recorded)."""
     retired: list[str] = []
+    held = held or {}
     with store.transaction():
         for version in versions:
             key = [version["source_id"], version["version"]]
             file = store.scalar("SELECT rows_file FROM source_versions WHERE source_id = ? "
                                 "AND version = ?", key)
+            old_sha = store.scalar("SELECT rows_sha256 FROM source_versions WHERE "
+                                   "source_id = ? AND version = ?", key)
             if file:
                 retired.append(str(file))
-            store.con.execute("UPDATE source_versions SET rows_file = NULL WHERE source_id = ? "
-                              "AND version = ?", key)
+            kept = held.get((str(version["source_id"]), int(str(version["version"]))))
+            if kept is not None and file:
+                relative, digest, _ = write_rows(store, str(Path(str(file)).parent),
+                                                 int(str(version["version"])), kept)
+                store.con.execute("UPDATE source_versions SET rows_file = ?, rows_sha256 = ? "
+                                  "WHERE source_id = ? AND version = ?",
+                                  [relative, digest, *key])
+                record_change(store, at or dt.datetime(1970, 1, 1), "retention",
+                              f"rows {version['source_id']} v{version['version']}: "
+                              f"{kept.height} kept as consent evidence after a call",
+                              old_sha, digest, None)
+            else:
+                store.con.execute("UPDATE source_versions SET rows_file = NULL WHERE "
+                                  "source_id = ? AND version = ?", key)
             store.con.execute("DELETE FROM source_rejects WHERE source_id = ? AND "
                               "source_version = ?", key)
         retired += [str(r[0]) for r in store.con.execute(

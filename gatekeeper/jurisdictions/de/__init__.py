@@ -29,6 +29,6 @@ DE = Jurisdiction(
     contact_law=ContactLaw(limits=((3, 1), (15, 7)),
                            law="DDV Ehrenkodex Telefonmarketing (codice di settore)"),
     consent_evidence=("proof", "date", "method", "text"),
+    evidence_years_after_call=5,
+    evidence_law="UWG §7a",
 )
-# UWG §7a: a consent that a call relied on is kept as evidence 5 years after that call.
-EVIDENCE_YEARS_AFTER_CALL = 5
