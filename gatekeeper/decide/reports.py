@@ -19,7 +19,7 @@ from gatekeeper.decide import policy as P
 from gatekeeper.intake.manifest import Supplier
 from gatekeeper.suppliers.supplier import SUPPLIERS_DIR, inline_fix
 
-REASONS = tuple(P.IT_REASON_TEXT)  # table order
+REASONS = tuple(P.IT_REASON_TEXT)  # table order (Italy alone; reason_codes for several)
 # Consent evidence whose coverage each source shows (code of conduct art. 6).
 EVIDENCE = ("consent_proof", "consent_ip", "consent_at", "consent_method", "consent_text_id",
             "consent_sectors")
@@ -42,14 +42,43 @@ KIND_TEXT = {"internal_archive": "archivio clienti", "third_party": "lista di te
              "public_directory": "elenco pubblico"}
 
 
-def source_counts(decided: pl.DataFrame) -> pl.DataFrame:
+def reason_codes(ctx: P.Context) -> tuple[str, ...]:
+    """The reasons a run's rows can get: the countries' tables' together (the workspace's
+    own first, in table order), so a source's counts have a column for each."""
+    codes: dict[str, None] = {}
+    for country in ctx.countries:
+        codes.update(dict.fromkeys(country.jurisdiction.table.reason_text))
+    return tuple(codes)
+
+
+def _words(code: str) -> str:
+    """A reason's words: Italy's where it has the code, else the first country's that
+    does (a summary names no country; its codes are unique across the tables)."""
+    from gatekeeper.jurisdictions import JURISDICTIONS
+
+    for j in JURISDICTIONS.values():
+        words = j.table.words(code)
+        if words:
+            return words
+    return code
+
+
+def source_columns(reasons: tuple[str, ...]) -> tuple[str, ...]:
+    """sources.csv's columns, a suppressed_ column per reason the run can give."""
+    start = SOURCE_COLUMNS.index(f"suppressed_{REASONS[0]}")
+    end = SOURCE_COLUMNS.index(f"suppressed_{REASONS[-1]}") + 1
+    return (*SOURCE_COLUMNS[:start], *(f"suppressed_{r}" for r in reasons),
+            *SOURCE_COLUMNS[end:])
+
+
+def source_counts(decided: pl.DataFrame, reasons: tuple[str, ...] = REASONS) -> pl.DataFrame:
     """What became of the decided rows, per source (a run adds these up source by source)."""
     return decided.group_by("source_id").agg(
         pl.len().alias("rows_loaded"),
         pl.col("repaired").is_not_null().sum().alias("rows_repaired"),
         pl.col("valid").fill_null(False).sum().alias("rows_valid"),
         pl.col("reason").is_null().sum().alias("rows_dialable"),
-        *((pl.col("reason") == r).sum().alias(f"suppressed_{r}") for r in REASONS),
+        *((pl.col("reason") == r).sum().alias(f"suppressed_{r}") for r in reasons),
         *(pl.col(f).is_not_null().sum().alias(f"{f}_held") for f in EVIDENCE),
         pl.col("consent_date").min().alias("oldest_consent"),
         pl.col("consent_date").max().alias("newest_consent"),
@@ -65,7 +94,7 @@ def add_counts(parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def source_report(counts: pl.DataFrame, dialable: pl.DataFrame,
-                  versions: pl.DataFrame) -> pl.DataFrame:
+                  versions: pl.DataFrame, reasons: tuple[str, ...] = REASONS) -> pl.DataFrame:
     """One row per source version used by the run (counts: source_counts of each source);
     the figures add up to summary.json."""
     numbers = dialable.group_by("source_id").agg(pl.len().alias("numbers_dialable"))
@@ -73,10 +102,11 @@ def source_report(counts: pl.DataFrame, dialable: pl.DataFrame,
               .join(numbers, on="source_id", how="left")
               .with_columns((pl.col(f"{f}_held") / pl.col("rows_loaded")).round(4)
                             .alias(f"{f}_coverage") for f in EVIDENCE))
-    columns = [c for c in SOURCE_COLUMNS if c.startswith(("rows_", "numbers_", "suppressed_"))]
+    every = source_columns(reasons)
+    columns = [c for c in every if c.startswith(("rows_", "numbers_", "suppressed_"))]
     return report.with_columns(
         pl.col(c).fill_null(0).cast(pl.Int64) for c in columns
-    ).with_columns(pl.col("audit_bound").round(6)).select(SOURCE_COLUMNS).sort("source_id")
+    ).with_columns(pl.col("audit_bound").round(6)).select(every).sort("source_id")
 
 
 EVIDENCE_WORDS = {"consent_proof": "prova", "consent_ip": "IP", "consent_at": "data e ora",
@@ -147,8 +177,9 @@ def sources_html(report: pl.DataFrame, summary: dict[str, Any], zone: str) -> st
     origin, outcome = [], []
     for s in report.to_dicts():
         source = f"{s['source_id']} (v{s['version']})"
-        suppressed = "<br>".join(f"{e(r)}: {num(s[f'suppressed_{r}'])}" for r in REASONS
-                                 if s[f"suppressed_{r}"])
+        suppressed = "<br>".join(f"{e(c.removeprefix('suppressed_'))}: {num(s[c])}"
+                                 for c in report.columns
+                                 if c.startswith("suppressed_") and s[c])
         origin.append([
             source, KIND_TEXT.get(s["kind"], s["kind"]),
             " · ".join(str(x) for x in (s["supplier_name"], s["supplier_vat"],
@@ -228,7 +259,7 @@ def campaign_html(summary: dict[str, Any], report: pl.DataFrame, zone: str) -> s
                 "le verifiche nel Registro delle Opposizioni "
                 "non sono più valide e la campagna va rielaborata.</p>" if until else
                 '<p data-testid="valid-until">Nessun numero chiamabile.</p>')
-    reasons = [[code, num(count), pct(count, rows), P.IT_REASON_TEXT.get(code, code)]
+    reasons = [[code, num(count), pct(count, rows), _words(code)]
                for code, count in sorted(summary["suppressed"].items(),
                                          key=lambda kv: (-kv[1], kv[0]))]
     yields = [[s["source_id"], KIND_TEXT.get(s["kind"], s["kind"]),

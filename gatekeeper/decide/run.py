@@ -37,7 +37,7 @@ from gatekeeper.decide.campaign_files import (
     write_rejects,
     write_small_files,
 )
-from gatekeeper.decide.reports import add_counts, source_counts, source_report
+from gatekeeper.decide.reports import add_counts, reason_codes, source_counts, source_report
 from gatekeeper.intake.normalise import phone_key
 from gatekeeper.next_steps import after_run
 from gatekeeper.privacy.optouts import Journal, JournalState, active_optouts, trusted_state
@@ -290,7 +290,7 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
             counts, reasons, dialable, not_listed, invalid = _decide_and_list(
                 store, versions, ctx, journal, folder, batch_rows, progress)
             rejected = write_rejects(store, versions, invalid, folder, ctx)
-            sources = source_report(counts, dialable, versions)
+            sources = source_report(counts, dialable, versions, reason_codes(ctx))
             summary = _summary(sources, reasons, dialable, ctx, campaign, run_id)
             # Every row the lists held: loaded, unreadable (rejected), blank or a total
             # (skipped); and how many rows rejects.csv sends back.
@@ -339,9 +339,12 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
     reason, and the rows whose number is no number: source, version, row, raw).
     """
     facts = Facts.read(store, ctx, journal)
-    order = P.basis_order(versions["source_id"].to_list(), ctx.jurisdiction.table)
+    order = P.basis_order(versions["source_id"].to_list(), ctx.jurisdiction.table,
+                          tuple((c.jurisdiction.region, c.jurisdiction.table)
+                                for c in ctx.countries[1:]))
     first = P.row_order(versions["source_id"].to_list())
     counts, reasons, ranks, suppressed, invalid = [], [], [], [], []
+    reasons_given = reason_codes(ctx)
     waiting = folder / ".dialable-rows.parquet"
     schema = DECISION_SCHEMA.to_arrow(compat_level=pl.CompatLevel.oldest())
     # The next batch is read from the store while this one is decided, and written while
@@ -361,7 +364,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
             done += rows.height
             if progress:
                 progress(f"deciding {done:,} of {total:,} rows", done, total)
-            counts.append(source_counts(decided))
+            counts.append(source_counts(decided, reasons_given))
             reasons.append(decided.drop_nulls("reason").group_by("reason").len())
             dialable = P.dialable_rows(decided)
             ranks.append(dialable.select("phone_key", order.alias("order")))

@@ -79,18 +79,31 @@ BASIS_TEXT_INPUTS = ("rpo_checked_at", "consent_date", "supplier_name", "consent
 
 
 def with_basis_text(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    """rows plus basis_text, each text built only over the rows of its basis.
+    """rows plus basis_text, each text built only over the rows of its basis (and its
+    country: each cites its own law).
 
     The same words as basis_text, for millions of rows: a when-chain builds every text for
     every row and keeps one (3.6-4.2 s per 6.4M rows); this builds each once (1.2-1.3 s)."""
-    indexed = rows.select("basis", *BASIS_TEXT_INPUTS).with_row_index("_i")
+    several = len(ctx.countries) > 1
+    indexed = rows.select("basis", *BASIS_TEXT_INPUTS, *(("region",) if several else ())
+                          ).with_row_index("_i")
+    parts, done = [], pl.lit(False)
+    for country in (ctx.countries[1:] if several else ()):
+        mine = pl.col("region") == country.jurisdiction.region
+        parts += _texts_over(indexed.filter(mine), country)
+        done = done | mine.fill_null(False)
+    parts += _texts_over(indexed.filter(~done), ctx)
+    ordered = pl.concat(parts).sort("_i")
+    return rows.with_columns(ordered.get_column("basis_text"))
+
+
+def _texts_over(indexed: pl.DataFrame, ctx: Context) -> list[pl.DataFrame]:
     texts = _basis_texts(ctx)
     parts = [indexed.filter(pl.col("basis") == code).select("_i", text.alias("basis_text"))
              for code, text in texts.items()]
     others = indexed.filter(~pl.col("basis").is_in(list(texts)) | pl.col("basis").is_null())
     parts.append(others.select("_i", pl.lit(None, pl.String).alias("basis_text")))
-    ordered = pl.concat(parts).sort("_i")
-    return rows.with_columns(ordered.get_column("basis_text"))
+    return parts
 
 
 def generic_basis_text(code: str, table: DecisionTable) -> str:

@@ -141,8 +141,20 @@ _REMEMBERED = _Remembered()
 
 def dial_reasons(facts: pl.DataFrame, ctx: Context) -> list[str | None]:
     """The first dial rule each row of facts (DIAL_SCHEMA) fails, in order (None: it may be
-    dialled): the table evaluated once per distinct combination of the facts its rules
-    read, each combination remembered."""
+    dialled): each row by its own country's table (ctx.of its region), the table evaluated
+    once per distinct combination of the facts its rules read, each remembered."""
+    if len(ctx.countries) == 1:
+        return _reasons(facts, ctx)
+    regions = facts.get_column("region").to_list()
+    said: list[str | None] = [None] * facts.height
+    for country in {ctx.of(r) for r in regions}:
+        rows = [i for i, r in enumerate(regions) if ctx.of(r) == country]
+        for i, reason in zip(rows, _reasons(facts[rows], country), strict=True):
+            said[i] = reason
+    return said
+
+
+def _reasons(facts: pl.DataFrame, ctx: Context) -> list[str | None]:
     key_ctx = dial_key(ctx)
     reason, inputs = _compiled(key_ctx)
     groups = (facts.select(inputs).with_row_index("_n")
@@ -175,10 +187,10 @@ def answer_of(row: Mapping[str, Any], reason: str | None, table: DecisionTable
 
 
 def dial_answers(facts: pl.DataFrame, ctx: Context) -> list[DialAnswer]:
-    """The answer for every row of facts, in order."""
-    table = ctx.jurisdiction.table
-    return [answer_of(row, reason, table) for row, reason in
-            zip(facts.iter_rows(named=True), dial_reasons(facts, ctx), strict=True)]
+    """The answer for every row of facts, in order (the reason in its country's words)."""
+    return [answer_of(row, reason, ctx.of(row["region"]).jurisdiction.table)
+            for row, reason in zip(facts.iter_rows(named=True), dial_reasons(facts, ctx),
+                                   strict=True)]
 
 
 def may_dial(facts: pl.DataFrame, ctx: Context) -> DialAnswer:
@@ -187,6 +199,7 @@ def may_dial(facts: pl.DataFrame, ctx: Context) -> DialAnswer:
     if facts.height != 1:
         raise ValueError(f"may_dial answers one number, not {facts.height}")
     row = facts.row(0, named=True)
+    ctx = ctx.of(row["region"])
     key_ctx = dial_key(ctx)
     found, reason = _REMEMBERED.get((key_ctx, tuple(row[c] for c in _compiled(key_ctx)[1])))
     if not found:

@@ -336,7 +336,8 @@ def no_recent_abandoned(ctx: Context) -> pl.Expr:
 
 
 def caller_id_allowed(ctx: Context) -> pl.Expr:
-    return pl.col("caller_id_allowed").fill_null(False)
+    """No caller id given (nothing to refuse), or one the callee's law allows."""
+    return (pl.col("caller_id").is_null() | pl.col("caller_id_allowed")).fill_null(False)
 
 
 def rules_current(ctx: Context) -> pl.Expr:

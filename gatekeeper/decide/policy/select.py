@@ -20,7 +20,7 @@ from gatekeeper.decide.policy.table import DecisionTable
 # What a dialable number carries on: its identity, provenance and the facts basis_text cites.
 _DIALABLE_KEEP = ("phone", "name", "source_id", "source_version", "row", "basis", "reason",
                   "rpo_checked_at", "valid_until", "consent_date", "supplier_name",
-                  "consent_proof", "supplier_reviewed_on")
+                  "consent_proof", "supplier_reviewed_on", "region")
 
 
 def dialable_rows(decided: pl.DataFrame) -> pl.DataFrame:
@@ -33,12 +33,18 @@ def source_order(source_ids: list[str]) -> dict[str, int]:
     return {s: i for i, s in enumerate(sorted(source_ids))}
 
 
-def basis_order(source_ids: list[str], table: DecisionTable) -> pl.Expr:
+def basis_order(source_ids: list[str], table: DecisionTable,
+                others: tuple[tuple[str, DecisionTable], ...] = ()) -> pl.Expr:
     """One integer that orders a number's dialable rows: basis rank (strongest first, in
-    the jurisdiction's table), then source id, then row."""
-    return (pl.col("basis").replace_strict(dict(table.basis_rank), return_dtype=pl.Int64)
-            * (1 << 50)
-            + row_order(source_ids))
+    the table of the number's country: `others` by region, else `table`), then source id,
+    then row. A number is of one country, so its rows are ranked by one table."""
+    rank = pl.col("basis").replace_strict(dict(table.basis_rank), default=None,
+                                          return_dtype=pl.Int64)
+    for region, other in others:
+        rank = pl.when(pl.col("region") == region).then(
+            pl.col("basis").replace_strict(dict(other.basis_rank), default=None,
+                                           return_dtype=pl.Int64)).otherwise(rank)
+    return rank * (1 << 50) + row_order(source_ids)
 
 
 def row_order(source_ids: list[str]) -> pl.Expr:
