@@ -157,6 +157,28 @@ def codes(country_law: Mapping[str, tuple[str, str, str]]) -> dict[str, Code]:
                        law, text, en) for code, (law, text, en) in merged.items()}
 
 
+COMPANY_HOURS = {OUTSIDE_CALLING_HOURS: (
+    "predefinito aziendale: nessuna norma fissa le fasce orarie ([calling_hours])",
+    "fuori dalle fasce orarie dell'azienda (predefinite dall'azienda: nessuna norma le "
+    "fissa in questo paese)",
+    "outside the company's calling hours (a company default: no statute sets them)")}
+COMPANY_CONTACT = {
+    ATTEMPT_LIMIT: ("predefinito aziendale: [contact] max_attempts (nessuna norma)",
+                    "troppi tentativi di chiamata nel periodo (limite dell'azienda: nessuna "
+                    "norma lo fissa in questo paese)",
+                    "too many attempts in the period (the company's limit: no statute)"),
+    COOLDOWN: ("predefinito aziendale: [contact] refusal_cooldown_days (nessuna norma)",
+               "ha rifiutato di recente: pausa dell'azienda prima di richiamare (nessuna "
+               "norma la fissa in questo paese)",
+               "refused recently: the company's rest before calling again (no statute)")}
+
+
+def hours_law(law: str) -> dict[str, tuple[str, str, str]]:
+    """OUTSIDE_CALLING_HOURS citing the statute that sets a country's hours."""
+    return {OUTSIDE_CALLING_HOURS: (law, CODES[OUTSIDE_CALLING_HOURS].text,
+                                    "outside the hours the person may be called")}
+
+
 # --- rules ------------------------------------------------------------------------------
 
 STEPS: tuple[Rule, ...] = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from gatekeeper.decide.policy import europe as E
 from gatekeeper.decide.policy.table import (
+    ATTEMPT_LIMIT,
     CONSENT_REQUIRED,
     CONSENT_UNPROVEN,
     CONTRACT_CONSENT,
@@ -17,7 +18,10 @@ from gatekeeper.decide.policy.table import (
 
 UWG = "UWG §7(2) Nr. 1"
 
-CODES = E.codes({
+CODES = E.codes({**E.hours_law("DDV Ehrenkodex Telefonmarketing (codice di settore)"),
+    ATTEMPT_LIMIT: ("DDV Ehrenkodex Telefonmarketing (codice di settore): 3 al giorno, 15 "
+                    "alla settimana", "troppi tentativi: in Germania al massimo 3 al giorno "
+                    "e 15 alla settimana", "Germany: at most 3 a day and 15 a week"),
     CONSENT_REQUIRED: (UWG, "in Germania serve il consenso espresso e preventivo a essere "
                        "chiamati", "Germany: prior express consent to calls is required"),
     CONSENT_UNPROVEN: ("UWG §7a (Dokumentation der Einwilligung)",

@@ -29,7 +29,7 @@ from gatekeeper.decide.policy.table import (
 LGTEL = "Ley 11/2022 General de Telecomunicaciones art. 66.1.b"
 ROBINSON_LAW = "LOPDGDD (LO 3/2018) art. 23.4; AEPD Circular 1/2023"
 
-CODES = E.codes({
+CODES = E.codes({**E.hours_law("TRLGDCU (RDL 1/2007) art. 96.2"), **E.COMPANY_CONTACT,
     REGISTER_NOT_CHECKED: (f"{ROBINSON_LAW} (30 días)",
                            "nessuna verifica della Lista Robinson valida (più recente di 30 "
                            "giorni)", "no valid Lista Robinson check (younger than 30 days)"),

@@ -17,8 +17,10 @@ from gatekeeper.decide.policy import europe as E
 from gatekeeper.decide.policy import facts as F
 from gatekeeper.decide.policy.table import (
     AS_OF,
+    ATTEMPT_LIMIT,
     CONSENT_REQUIRED,
     CONTRACT_CONSENT,
+    COOLDOWN,
     CUSTOMER_CONTRACT,
     LEGITIMATE_INTEREST,
     OWN_CONSENT,
@@ -37,7 +39,14 @@ OPT_IN = dt.date(2026, 8, 11)
 BLOCTEL_LAW = "Code de la consommation art. L. 223-1 (Bloctel)"
 OPT_IN_LAW = "L. 2025-594 art. 13 (Code de la consommation art. L. 223-1 modifié)"
 
-CODES = E.codes({
+CODES = E.codes({**E.hours_law("décret 2022-1313 (Code de la consommation art. D. 223-8)"),
+    ATTEMPT_LIMIT: ("décret 2022-1313 (Code de la consommation art. D. 223-9): 4 appels en "
+                    "30 jours", "troppi tentativi: in Francia al massimo 4 chiamate in 30 "
+                    "giorni (anche da altri call center per noi)",
+                    "France: at most 4 calls in 30 days"),
+    COOLDOWN: ("décret 2022-1313 (Code de la consommation art. D. 223-9): 60 jours après un "
+               "refus", "ha rifiutato: in Francia 60 giorni prima di richiamare",
+               "France: 60 days after a refusal"),
     REGISTER_NOT_CHECKED: (f"{BLOCTEL_LAW}, art. D. 223-3 (30 jours)",
                            "nessuna verifica Bloctel valida (più recente di 30 giorni)",
                            "no valid Bloctel check (younger than 30 days)"),

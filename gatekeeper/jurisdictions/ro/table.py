@@ -15,7 +15,7 @@ from gatekeeper.decide.policy.table import (
 
 LAW = "L. 506/2004 art. 12 (comunicări nesolicitate)"
 
-CODES = E.codes({
+CODES = E.codes({**E.COMPANY_HOURS, **E.COMPANY_CONTACT,
     CONSENT_REQUIRED: (f"{LAW}: consimțământ prealabil per ogni chiamata di marketing",
                        "in Romania serve il consenso preventivo a ogni chiamata di marketing",
                        "Romania: prior consent is required for every marketing call"),

@@ -23,7 +23,7 @@ from gatekeeper.decide.policy.table import (
 
 PECR = "PECR 2003 (SI 2003/2426) reg. 21"
 
-CODES = E.codes({
+CODES = E.codes({**E.COMPANY_HOURS, **E.COMPANY_CONTACT,
     REGISTER_NOT_CHECKED: (f"{PECR}, reg. 26 (28 days)",
                            "nessuna verifica TPS/CTPS valida (più recente di 28 giorni)",
                            "no valid TPS/CTPS check (younger than 28 days)"),
