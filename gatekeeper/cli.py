@@ -855,7 +855,7 @@ def check(ctx: click.Context, phone: str, purpose: str, campaign: str | None, at
         _emit_json({**answer.as_json(zone), "purpose": purpose, "rows": result.rows}, zone)
     elif answer.dialable:
         until = (f"{local_words(answer.valid_until, zone)} {words}" if answer.valid_until
-                 else "no RPO limit")  # as next_allowed_at is said: a person reads it
+                 else "no register limit")  # as next_allowed_at is said: a person reads it
         click.echo(f"DIALABLE {answer.phone}: {answer.basis} — {answer.basis_text}; "
                    f"valid until {until}")
     else:
