@@ -131,7 +131,7 @@ def test_restore_reads_the_landline_and_says_so(maker: WorkspaceMaker) -> None:
         assert by_name[raw]["phone"] is None and by_name[raw]["repaired"] is None
         assert by_name[raw]["reason"] == "INVALID_NUMBER"
     assert decisions.columns == ["source_id", "row", "raw", "phone", "decision", "reason",
-                                 "basis", "source_version", "repaired"]
+                                 "basis", "source_version", "repaired", "rules"]
     assert decisions.filter(pl.col("raw") == "612345678")["row"].to_list() == [
         _data_row("Bruno")]
     # The evidence keeps the value as received; the number is the repaired one.

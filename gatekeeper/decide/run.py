@@ -228,6 +228,8 @@ def _run_id(campaign: str, ctx: P.Context, versions: pl.DataFrame, exchanges: li
         "rpo_exchanges": exchanges, "journal_position": journal.position,
         "journal_hash": journal.last_hash, "erasures": erasures,
         "sector": ctx.sector, "suppliers": run_inputs(versions),
+        # The version of each country's rules the run decided by (dated tables).
+        "rules": {c.jurisdiction.code: c.table_version for c in ctx.countries},
     }
     text = json.dumps(inputs, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20], inputs

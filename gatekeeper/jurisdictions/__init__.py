@@ -1,12 +1,15 @@
-"""A country is a module: its numbering, its do-not-call register and its calling rules.
+"""A country is a module: its numbering, its do-not-call registers and its calling rules.
 
-Everything that makes Gatekeeper Italian lives in `it.py`; the normaliser, the policy, the
-registry and the disclosure receive a `Jurisdiction` instead of knowing a country code.
-Adding Romania, France, Spain, the UK or Germany means a module beside `it.py` (its
-numbering facts, its time zone, its registers (name, validity and its law, the adapters
-that obtain their answers), its calling hours (several windows a day if its law says so)
-and holiday calendar, which calling_hours.py applies, and its decision table) and one line
-in JURISDICTIONS, not an edit in every layer.
+Italy is `it.py` (its table in decide/policy/table.py); Romania, France, Spain, the UK and
+Germany are packages `ro/ fr/ es/ uk/ de/`, each a `Jurisdiction` in `__init__.py` and its
+decision table in `table.py` (written from decide/policy/europe.py's pieces). The
+normaliser, the policy, the registers and the disclosure receive a `Jurisdiction` instead
+of knowing a country code; a workspace calls several (`[policy] jurisdictions`) and each
+number is decided by its own (`by_region`). A country's facts: numbering, time zone (and
+zones of its parts), registers (name, validity and its law, how answers come, the adapters
+that obtain them), calling hours (several windows a day if its law says so) and holiday
+calendar, which calling_hours.py applies, its law on contacts and consent evidence, and
+its dated decision table. Adding one is a module and a line in JURISDICTIONS.
 """
 
 from __future__ import annotations
