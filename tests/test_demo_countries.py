@@ -220,3 +220,20 @@ def test_a_country_not_called_fails_that_list_alone(maker: WorkspaceMaker, value
     assert "Traceback" not in loaded.output
     assert "other (version 1, loaded)" in loaded.output  # the other list still loads
     assert set(stored_rows(maker.ws)["source_id"]) == {"other"}
+
+
+def test_erasure_finds_a_bare_number_where_the_list_wrote_it(tmp_path: Path) -> None:
+    """A Romanian archive's 0721 234 567 is erased from the list file too: the file is
+    searched as the load read it (its `country`), not as the workspace's own country."""
+    ws = copy_europa(tmp_path / "europa")
+    assert gk(ws, "load").exit_code == 0
+    archive = ws.root / "data" / "lists" / "clienti-bucuresti.csv"
+    bought = ws.root / "data" / "lists" / "prospects-2026-08.csv"
+    assert "0721 234 567" in archive.read_text(encoding="utf-8")
+    for phone, ref in (("+40721234567", "ER-1"), ("+33645221890", "ER-2")):
+        erased = gk(ws, "erase", phone, "--ref", ref)
+        assert erased.exit_code == 0, erased.output
+    rows = archive.read_text(encoding="utf-8").splitlines()
+    assert rows[1] == ";" * 6 and "0721 234 567" not in archive.read_text(encoding="utf-8")
+    rows = bought.read_text(encoding="utf-8").splitlines()
+    assert rows[2] == "," * 6 and "45 22 18 90" not in bought.read_text(encoding="utf-8")
