@@ -3,8 +3,11 @@
 `python -m gatekeeper.demo [DIR]` rewrites gatekeeper.toml, sources/, data/lists/, the
 bundled RPO exchange, agencies/, a day of calls (data/calls/) and the contracts signed
 that day (data/contracts/) in DIR
-(default: the current folder). Same seed, same files.
-Numbers are random but well formed; names are common Italian names, not people.
+(default: the current folder), and the second workspace DIR/europa/: the same controller
+calling Romania and France too (a Romanian archive, a French bought list and directory,
+a Bloctel exchange from before France's opt-in of 2026-08-11). Same seed, same files.
+Numbers are random but well formed; names are common Italian, Romanian and French
+names, not people.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import datetime as dt
 import io
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import phonenumbers
 
 from gatekeeper.jurisdictions.it import IT  # the demo is an Italian call centre
 
@@ -474,6 +480,8 @@ def generate(
     _contracts(root, showcase)
     _suppliers(root)
     _audit_reply(root)
+    # Its own generator too: the Italian files above stay byte for byte what they were.
+    europa(root / EUROPA, seed)
 
 
 def _pdf(lines: list[str]) -> bytes:
@@ -628,6 +636,350 @@ def _contracts(root: Path, showcase: list[str]) -> None:
              "demo"]]
     with (folder / "2026-11-23.csv").open("w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(rows)
+
+
+# --- europa/: the same controller calling Romania and France (PRODUCT.md "Countries") ---
+
+EUROPA = "europa"
+# The day France's Bloctel rule ends and the opt-in starts (L. 2025-594 art. 13): the
+# README's two runs stand either side of it.
+BLOCTEL_ASKED = dt.date(2026, 8, 3)
+
+EUROPA_CONFIG = """[controller]
+name = "Connecto S.r.l."
+vat = "IT08606060963"
+address = "Piazza Eleonora Duse 2, 20122 Milano (MI)"
+dpo_email = "dpo@connecto.example"
+
+[policy]
+jurisdictions = ["IT", "RO", "FR"]  # Italy first: the workspace's own country
+rpo_validity_days = 15
+consent_max_age_days = 730
+contract_grace_days = 30
+
+[registry]
+adapter = "file"
+"""
+
+EUROPA_MANIFESTS = {
+    "clienti-bucuresti": """id = "clienti-bucuresti"
+kind = "internal_archive"
+country = "RO"                      # bare numbers are Romanian: 0721 234 567, 021 312 4567
+file = "data/lists/clienti-bucuresti.csv"
+received_on = 2026-07-15
+purposes = ["telemarketing"]
+
+[columns]
+phone = "Telefon"
+name = "Nume"
+customer_id = "Cod client"
+consent_marketing = "Acord marketing"
+consent_date = "Data acord"
+consent_proof = "Dovada acord"
+consent_channel = "Canal"
+""",
+    "prospects-2026-08": """id = "prospects-2026-08"
+kind = "third_party"
+country = "FR"                      # bare numbers are French: 06 12 34 56 78
+file = "data/lists/prospects-2026-08.csv"
+received_on = 2026-08-03
+purposes = ["telemarketing"]
+supplier = "prospects-directs"      # suppliers/prospects-directs.toml
+
+[columns]
+phone = "Téléphone"
+name = "Nom"
+consent_third_party = "Consentement partenaires"
+consent_date = "Date consentement"
+consent_method = "Méthode"
+consent_proof = "Preuve"
+consent_collector = "Collecté par"
+""",
+    "annuaire-2026": """id = "annuaire-2026"
+kind = "public_directory"
+country = "FR"
+file = "data/lists/annuaire-2026.csv"
+received_on = 2026-08-01
+purposes = ["telemarketing"]
+supplier = "annuaire-services"
+
+[columns]
+phone = "Numéro"
+name = "Abonné"
+""",
+}
+
+EUROPA_SUPPLIERS = {
+    "prospects-directs": """id = "prospects-directs"
+name = "Prospects Directs SAS"
+vat = "FR40123456789"
+contact = "dpo@prospects-directs.example"
+contract_ref = "PD-2026-08"
+eu_establishment = true
+
+[due_diligence]
+reviewed_on = 2026-07-20
+reviewed_by = "dpo"
+privacy_notice = "data/suppliers/prospects-directs-notice.pdf"
+collection = ["double_opt_in", "sms_otp"]
+sector_choice = true
+outcome = "approved"
+next_review = 2027-07-20
+""",
+    "annuaire-services": """id = "annuaire-services"
+name = "Annuaire Services SA"
+vat = "FR62987654321"
+contact = "donnees@annuaire-services.example"
+contract_ref = "AS-2026-112"
+eu_establishment = true
+
+[due_diligence]
+reviewed_on = 2026-07-01
+reviewed_by = "dpo"
+privacy_notice = "data/suppliers/annuaire-services-notice.pdf"
+collection = ["paper"]              # entries of the public directory (no consent)
+sector_choice = false
+outcome = "approved"
+next_review = 2027-07-01
+""",
+}
+EUROPA_NOTICES = {
+    "prospects-directs": [
+        "Prospects Directs SAS - Politique de confidentialité (art. 13 RGPD)",
+        "Responsable: Prospects Directs SAS, TVA FR40123456789.",
+        "Avec votre consentement (double opt-in, confirmé par SMS), vos coordonnées",
+        "peuvent être transmises à des partenaires des secteurs que vous choisissez.",
+        "Preuve, date et méthode de chaque consentement sont conservées."],
+    "annuaire-services": [
+        "Annuaire Services SA - Annuaire universel",
+        "Données issues de l'annuaire des abonnés (art. R. 10 CPCE).",
+        "Pour ne plus être démarché par téléphone: bloctel.gouv.fr."],
+}
+EUROPA_IGNORE = """# the store, the opt-out journal and run outputs hold personal data: never committed
+data/store/
+data/*.duckdb
+data/*.duckdb.wal
+data/optouts.jsonl*
+data/optouts.checkpoints
+data/*.lock
+data/tokens.json
+reports/
+"""
+
+RO_FIRST = ("Andrei", "Maria", "Ion", "Elena", "Mihai", "Ioana", "Alexandru", "Ana",
+            "Gabriel", "Cristina", "Florin", "Mihaela", "Adrian", "Andreea", "Vasile",
+            "Daniela")
+RO_LAST = ("Popescu", "Ionescu", "Popa", "Pop", "Niculescu", "Stan", "Dumitru", "Stoica",
+           "Gheorghe", "Matei", "Ciobanu", "Rusu", "Munteanu", "Constantin", "Marin", "Tudor")
+FR_FIRST = ("Jean", "Marie", "Pierre", "Nathalie", "Michel", "Isabelle", "Philippe",
+            "Sylvie", "Alain", "Catherine", "Nicolas", "Sophie", "Julien", "Camille",
+            "Thomas", "Léa")
+FR_LAST = ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand",
+           "Leroy", "Moreau", "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "Fournier")
+
+# The rows the README names, first in their lists (fixed, so their decisions can be told):
+# Romania: a consent with proof and date; none; a premium and a toll-free number; a
+# consent without the proof Romanian law asks.
+RO_SHOWCASE = [
+    ["RO-10001", "Andrei Popescu", "0721 234 567", "1", "12.03.2026", "REC-2026-0311",
+     "telefon"],
+    ["RO-10002", "Elena Ionescu", "0744 555 210", "0", "", "", ""],
+    ["RO-10003", "Mihai Stan", "021 312 4567", "1", "02.02.2026", "FORM-2026-0042",
+     "magazin"],
+    ["RO-10004", "Info Premium SRL", "0900 123 456", "1", "10.01.2026", "REC-2026-0007",
+     "telefon"],
+    ["RO-10005", "Linie Verde", "0800 801 234", "1", "10.01.2026", "REC-2026-0008",
+     "telefon"],
+    ["RO-10006", "Ioana Matei", "+40 733 918 402", "1", "20.05.2026", "", "web"],
+]
+# France (the bought list): consent dated before the opt-in, not in Bloctel; consent dated
+# 11 August 2026, the first day of the opt-in; a consent to a number in Bloctel; a
+# consent without its method.
+FR_SHOWCASE = [
+    ["06 12 34 56 78", "Jean Martin", "1", "14/05/2026", "double opt-in", "PD-2026-000101",
+     "Prospects Directs SAS"],
+    ["+33 6 45 22 18 90", "Sophie Bernard", "1", "11/08/2026", "SMS OTP", "PD-2026-000102",
+     ""],
+    ["0033 7 81 44 02 36", "Pierre Dubois", "1", "02/06/2026", "double opt-in",
+     "PD-2026-000103", ""],
+    ["01 53 27 90 14", "Nathalie Petit", "1", "21/04/2026", "", "PD-2026-000104", ""],
+]
+FR_SHOWCASE_BLOCTEL = {"0781440236"}  # Pierre Dubois: registered in Bloctel
+# France (the directory): one number not in Bloctel, one registered.
+DIRECTORY_SHOWCASE = [["01 45 87 63 21", "Dupont Alain", "Paris"],
+                      ["04 91 23 45 67", "Garcia Marc", "Marseille"]]
+DIRECTORY_SHOWCASE_BLOCTEL = {"0491234567"}
+
+
+class Europe:
+    """Seeded Romanian and French numbers, written as those countries' lists write them."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(f"europa-{seed}")
+
+    def _valid(self, draw: Callable[[], str], region: str, kinds: tuple[int, ...]) -> str:
+        """A drawn national number that libphonenumber calls valid and of one of kinds
+        (a random tail may fall in an unassigned block)."""
+        while True:
+            national = draw()
+            number = phonenumbers.parse(national, region)
+            if (phonenumbers.is_valid_number(number)
+                    and phonenumbers.number_type(number) in kinds):
+                return national
+
+    def romanian(self) -> str:
+        """07xx xxx xxx mobiles; Bucharest's 021/031 and county 02xx fixed lines."""
+        r = self.rng
+        if r.random() < 0.7:
+            return self._valid(lambda: f"07{r.choice('2345678')}{r.randrange(10**7):07d}",
+                               "RO", (phonenumbers.PhoneNumberType.MOBILE,))
+        area = r.choice(("21", "31", "264", "232", "256", "241"))
+        tail = 9 - len(area)
+        return self._valid(lambda: f"0{area}{r.randrange(10 ** tail):0{tail}d}", "RO",
+                           (phonenumbers.PhoneNumberType.FIXED_LINE,))
+
+    def french(self, mobile_share: float) -> str:
+        """06/07 mobiles and 01-05 fixed lines, ten digits with the trunk 0."""
+        r = self.rng
+        lead = r.choice("67") if r.random() < mobile_share else r.choice("12345")
+        return self._valid(lambda: f"0{lead}{r.randrange(10**8):08d}", "FR",
+                           (phonenumbers.PhoneNumberType.MOBILE,
+                            phonenumbers.PhoneNumberType.FIXED_LINE))
+
+    def ro_written(self, n: str) -> str:
+        cut = 3 if n.startswith(("021", "031")) else 4  # Bucharest: 021 312 4567
+        shapes = [f"{n[:cut]} {n[cut:cut + 3]} {n[cut + 3:]}", n, n,
+                  f"{n[:cut]}.{n[cut:cut + 3]}.{n[cut + 3:]}", f"{n[:cut]}-{n[cut:]}",
+                  f"+40 {n[1:cut]} {n[cut:cut + 3]} {n[cut + 3:]}", f"0040{n[1:]}",
+                  f"+40{n[1:]}"]
+        return self.rng.choice(shapes)
+
+    def fr_written(self, n: str) -> str:
+        pairs = " ".join(n[i:i + 2] for i in range(0, 10, 2))
+        shapes = [pairs, pairs, n, ".".join(n[i:i + 2] for i in range(0, 10, 2)),
+                  f"+33 {n[1]} {pairs[3:]}", f"+33{n[1:]}", f"0033 {n[1]} {pairs[3:]}",
+                  f"0033{n[1:]}"]
+        return self.rng.choice(shapes)
+
+    def name(self, first: tuple[str, ...], last: tuple[str, ...]) -> str:
+        return f"{self.rng.choice(first)} {self.rng.choice(last)}"
+
+    def day(self, start: dt.date, end: dt.date) -> dt.date:
+        return start + dt.timedelta(days=self.rng.randrange((end - start).days + 1))
+
+
+def _national(written: str, region: str) -> str:
+    """A number as the register's files write it (national, trunk 0): 0612345678."""
+    number = phonenumbers.parse(written, region)
+    return "0" + str(number.national_number)
+
+
+def _ro_archive(e: Europe, size: int) -> str:
+    """The Bucharest centre's customer archive as its CRM exports it: semicolons, UTF-8
+    with BOM, dates dd.mm.yyyy, consent 1/0 with the proof (a recorded call, a signed
+    form) and its date, as Romanian law asks."""
+    r = e.rng
+    rows = [list(row) for row in RO_SHOWCASE]
+    seen = {_national(row[2], "RO") for row in rows}
+    while len(rows) < size:
+        n = e.romanian()
+        if n in seen:
+            continue
+        seen.add(n)
+        roll = r.random()
+        consent = roll >= 0.22
+        proof = "" if 0.22 <= roll < 0.27 else (
+            f"{r.choice(['REC', 'FORM'])}-2026-{len(rows):04d}" if consent else "")
+        when = e.day(dt.date(2024, 10, 1), dt.date(2026, 7, 10)) if consent else None
+        rows.append([f"RO-{10000 + len(rows) + 1}", e.name(RO_FIRST, RO_LAST),
+                     e.ro_written(n), "1" if consent else r.choice(["0", ""]),
+                     when.strftime("%d.%m.%Y") if when else "", proof,
+                     r.choice(["telefon", "web", "magazin"]) if consent else ""])
+    header = ["Cod client", "Nume", "Telefon", "Acord marketing", "Data acord",
+              "Dovada acord", "Canal"]
+    return "\ufeff" + _csv_text(header, rows, ";")
+
+
+def _fr_bought(e: Europe, size: int) -> tuple[str, set[str]]:
+    """Prospects Directs' August delivery: consents to partners with proof, date and
+    method (what French law asks); a few dated 11 August 2026, the opt-in's first day,
+    which prove nothing before it; a few without consent or without method; two
+    premium-rate numbers."""
+    r = e.rng
+    rows = [list(row) for row in FR_SHOWCASE]
+    seen = {_national(row[0], "FR") for row in rows}
+    while len(rows) < size - 2:
+        n = e.french(0.75)
+        if n in seen:
+            continue
+        seen.add(n)
+        roll = r.random()
+        when = (dt.date(2026, 8, 11) if roll < 0.06
+                else e.day(dt.date(2025, 1, 10), dt.date(2026, 7, 31)))
+        rows.append([e.fr_written(n), e.name(FR_FIRST, FR_LAST),
+                     "0" if 0.06 <= roll < 0.10 else "1", when.strftime("%d/%m/%Y"),
+                     "" if 0.10 <= roll < 0.14 else r.choice(["double opt-in", "SMS OTP"]),
+                     f"PD-2026-{len(rows) + 101:06d}",
+                     r.choice(["", "Prospects Directs SAS"])])
+    rows += [["08 92 68 02 40", "Service Info", "1", "03/03/2026", "SMS OTP",
+              "PD-2026-900001", ""],
+             ["+33 8 99 23 11 47", "Conseil Plus", "1", "03/03/2026", "SMS OTP",
+              "PD-2026-900002", ""]]
+    header = ["Téléphone", "Nom", "Consentement partenaires", "Date consentement",
+              "Méthode", "Preuve", "Collecté par"]
+    return _csv_text(header, rows, ","), seen
+
+
+def _fr_directory(e: Europe, size: int) -> tuple[str, set[str]]:
+    """Annuaire Services' extract of the public directory: mostly fixed lines."""
+    rows = [list(row) for row in DIRECTORY_SHOWCASE]
+    seen = {_national(row[0], "FR") for row in rows}
+    while len(rows) < size:
+        n = e.french(0.2)
+        if n in seen:
+            continue
+        seen.add(n)
+        rows.append([e.fr_written(n), e.name(FR_LAST, FR_FIRST),
+                     e.rng.choice(["Paris", "Lyon", "Marseille", "Lille", "Nantes"])])
+    return _csv_text(["Numéro", "Abonné", "Ville"], rows, ";"), seen
+
+
+def _bloctel_exchange(e: Europe, folder: Path, asked: set[str]) -> None:
+    """What Bloctel answered on 2026-08-03, before the opt-in: the request holds every
+    French number of the lists that could be called (national form, one a line, as
+    Bloctel's files), the answer the numbers kept (about one in five is registered)."""
+    ordered = sorted(asked)
+    fixed = FR_SHOWCASE_BLOCTEL | DIRECTORY_SHOWCASE_BLOCTEL
+    showcase = {_national(row[0], "FR") for row in FR_SHOWCASE + DIRECTORY_SHOWCASE}
+    registered = {n for n in ordered if n in fixed
+                  or (n not in showcase and e.rng.random() < 0.2)}
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"bloctel-{BLOCTEL_ASKED.isoformat()}"
+    (folder / f"{stem}-request.txt").write_text("\n".join(ordered) + "\n")
+    (folder / f"{stem}-response.txt").write_text(
+        "\n".join(n for n in ordered if n not in registered) + "\n")
+
+
+def europa(root: Path, seed: int = 20261122) -> None:
+    """Write the europa/ workspace under root (seeded: the same files every time)."""
+    e = Europe(seed)
+    for folder in ("sources", "suppliers", "data/lists", "data/suppliers"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / "gatekeeper.toml").write_text(EUROPA_CONFIG, encoding="utf-8")
+    (root / ".gitignore").write_text(EUROPA_IGNORE, encoding="utf-8")
+    for source_id, text in EUROPA_MANIFESTS.items():
+        (root / "sources" / f"{source_id}.toml").write_text(text, encoding="utf-8")
+    for supplier_id, text in EUROPA_SUPPLIERS.items():
+        (root / "suppliers" / f"{supplier_id}.toml").write_text(text, encoding="utf-8")
+        (root / "data" / "suppliers" / f"{supplier_id}-notice.pdf").write_bytes(
+            _pdf(EUROPA_NOTICES[supplier_id]))
+    lists = root / "data" / "lists"
+    (lists / "clienti-bucuresti.csv").write_text(_ro_archive(e, 300), encoding="utf-8")
+    bought, bought_numbers = _fr_bought(e, 400)
+    (lists / "prospects-2026-08.csv").write_text(bought, encoding="utf-8")
+    directory, listed = _fr_directory(e, 150)
+    (lists / "annuaire-2026.csv").write_text(directory, encoding="utf-8")
+    _bloctel_exchange(e, root / "data" / "registers", bought_numbers | listed)
 
 
 if __name__ == "__main__":

@@ -101,9 +101,11 @@ class _Prepared:
 
 
 def _prepare(manifest: Manifest, latest: tuple[int, str, str] | None,
-             erased: pl.DataFrame, jurisdiction: Jurisdiction) -> _Prepared:
+             erased: pl.DataFrame, called: tuple[Jurisdiction, ...]) -> _Prepared:
     """Everything a load does before the store: no connection needed, so the next source
-    is prepared while this one is written."""
+    is prepared while this one is written. `called`: the countries called, the
+    workspace's own first; the manifest's `country` picks the one its list is read as."""
+    jurisdiction = manifest.country_in(called)
     file_sha = sha256_file(manifest.file) if manifest.file.is_file() else ""
     manifest_json, manifest_sha = manifest_fingerprint(manifest)
     if latest and latest[1] == file_sha and latest[2] == manifest_sha:
@@ -164,10 +166,11 @@ def _commit(store: Store, prepared: _Prepared) -> LoadResult:
         table.lines_before)
 
 
-def load_source(store: Store, manifest: Manifest, jurisdiction: Jurisdiction) -> LoadResult:
-    """Load one source as one transaction; unchanged input is a no-op."""
+def load_source(store: Store, manifest: Manifest, *called: Jurisdiction) -> LoadResult:
+    """Load one source as one transaction; unchanged input is a no-op. `called`: the
+    countries called, the workspace's own first."""
     return _commit(store, _prepare(manifest, source_store.latest_version(store, manifest.id),
-                                   people_store.erased_numbers(store), jurisdiction))
+                                   people_store.erased_numbers(store), called))
 
 
 @dataclass
@@ -203,16 +206,25 @@ def select_manifests(workspace: Workspace, ids: Sequence[str] = ()
     chosen = [manifests[i] for i in dict.fromkeys(ids) if i in manifests] if ids else [
         manifests[i] for i in sorted(manifests)]
     chosen, unnamed = resolve(chosen, workspace.root)  # supplier = "<id>": its file
-    return chosen, failures + unnamed
+    called = workspace.config().jurisdictions
+    readable: list[Manifest] = []
+    for manifest in chosen:  # country = "XX" of a country not called: that list fails
+        try:
+            manifest.country_in(called)
+        except ManifestError as exc:
+            unnamed.append(exc)
+            continue
+        readable.append(manifest)
+    return readable, failures + unnamed
 
 
 def _prepare_or_fail(manifest: Manifest, latest: tuple[int, str, str] | None,
                      erased: pl.DataFrame, progress: Progress | None,
-                     jurisdiction: Jurisdiction) -> _Prepared | GatekeeperError:
+                     called: tuple[Jurisdiction, ...]) -> _Prepared | GatekeeperError:
     if progress:
         progress(f"{manifest.id}: reading {manifest.file.name}")
     try:
-        return _prepare(manifest, latest, erased, jurisdiction)
+        return _prepare(manifest, latest, erased, called)
     except GatekeeperError as exc:
         return exc
 
@@ -231,8 +243,8 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = (),
         latest = {m.id: source_store.latest_version(store, m.id) for m in manifests}
         # Source by source, in order: the next is read and normalised while this one is
         # written; a source that fails is reported and the next one still loads.
-        jurisdiction = workspace.config().jurisdiction
-        prepared = (_prepare_or_fail(m, latest[m.id], erased, progress, jurisdiction)
+        called = workspace.config().jurisdictions
+        prepared = (_prepare_or_fail(m, latest[m.id], erased, progress, called)
                     for m in manifests)
         with closing(read_ahead(prepared)) as ready:
             for done, item in enumerate(ready, 1):

@@ -17,11 +17,12 @@ from typing import Any, Protocol, TypeVar
 from gatekeeper.config import read_toml
 from gatekeeper.core.columns import CANONICAL_FIELDS, PURPOSES, SOURCE_KINDS
 from gatekeeper.core.errors import ManifestError
+from gatekeeper.jurisdictions import JURISDICTIONS, Jurisdiction
 
 TOP_KEYS = (
     "id", "kind", "file", "received_on", "purposes", "supplier", "columns", "defaults",
     "sheet", "delimiter", "encoding", "header_row", "skip_rows", "outside_workspace",
-    "leading_zero",
+    "leading_zero", "country",
 )
 SUPPLIER_KEYS = ("name", "vat", "contact", "contract_ref")
 # What to do with a landline stored as a number, its leading 0 lost (212345678): reject
@@ -58,11 +59,29 @@ class Manifest:
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
     supplier_id: str | None = None  # supplier = "<id>": suppliers/<id>.toml (due diligence)
     leading_zero: str = "reject"  # one of LEADING_ZERO_MODES
+    # country = "RO": the country whose numbers the list writes without a prefix (a
+    # Romanian archive writes 0721 234 567); None: the workspace's own country.
+    country: str | None = None
 
     @property
     def restores_leading_zero(self) -> bool:
         """Is a landline that lost its leading 0 read as that landline (else rejected)?"""
         return self.leading_zero == "restore"
+
+    def country_in(self, called: tuple[Jurisdiction, ...]) -> Jurisdiction:
+        """The country the list is read as (its bare numbers, its leading zeros, its
+        instants without an offset), among the countries called (the first: the
+        workspace's own, the default). A country not called is refused rather than
+        guessed: read as another country, a bare number is another person's number."""
+        if self.country is None:
+            return called[0]
+        for j in called:
+            if j.code == self.country:
+                return j
+        accepted = ", ".join(j.code for j in called)
+        raise _fail(self.path, "country", f"'{self.country}' is not a country called; "
+                    f"accepted: {accepted} ([policy] jurisdictions in gatekeeper.toml: "
+                    "write one of them, or add this one there)")
 
 
 def _fail(path: Path, key: str, message: str) -> ManifestError:
@@ -193,6 +212,17 @@ def _leading_zero(path: Path, value: Any) -> str:
     return str(value)
 
 
+def _country(path: Path, value: Any) -> str | None:
+    """country = "RO": a code Gatekeeper has a policy for; whether the workspace calls that
+    country is Manifest.country_in's question (it needs the workspace's config)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.strip() not in JURISDICTIONS:
+        raise _fail(path, "country", f"{value!r} is not a country code; accepted: "
+                    f"{', '.join(JURISDICTIONS)} (and only those in [policy] jurisdictions)")
+    return value.strip()
+
+
 def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
     """Validate one manifest; every error names the file and the key to fix."""
     raw = read_toml(path, ManifestError)
@@ -244,6 +274,7 @@ def parse_manifest(path: Path, workspace_root: Path) -> Manifest:
         supplier_id=(_supplier_id(path, raw["supplier"])
                      if isinstance(raw.get("supplier"), str) else None),
         leading_zero=_leading_zero(path, raw.get("leading_zero", "reject")),
+        country=_country(path, raw.get("country")),
     )
 
 

@@ -28,12 +28,12 @@ import polars as pl
 
 from gatekeeper.config import Workspace
 from gatekeeper.core.digest import sha256_file
-from gatekeeper.core.errors import InputError
+from gatekeeper.core.errors import InputError, ManifestError
 from gatekeeper.core.progress import Progress
 from gatekeeper.core.timeutil import iso, now_utc
 from gatekeeper.dial.ledger import Ledger
 from gatekeeper.intake.manifest import Manifest, discover_all
-from gatekeeper.intake.normalise import key_of, phone_of
+from gatekeeper.intake.normalise import key_of, normalise_one, phone_of
 from gatekeeper.jurisdictions import Jurisdiction
 from gatekeeper.privacy.erasure.list_files import FileErasure, erase_from_list
 from gatekeeper.privacy.optouts import Journal
@@ -247,8 +247,21 @@ def _copies(ws: Workspace, survey: _Survey, *, rows: int, listed: int, ref: str,
                  f"run this erase again (--ref {ref})", "backups")]
 
 
-def _dry_list_file(manifest: Manifest, phone: str, jurisdiction: Jurisdiction
-                   ) -> FileErasure:
+def _list_reading(ws: Workspace, manifest: Manifest, phone: str) -> tuple[str, Jurisdiction]:
+    """How a list file is searched for a number: the digits after its country code (in
+    every way a list writes it: 0721 234 567, +40 721 234 567; for Italy its national
+    number) and the country the list's cells are read as (its manifest's `country`), so
+    a Romanian archive's 0721 234 567 is found as the load read it."""
+    config = ws.config()
+    owner = config.jurisdiction_of(normalise_one(phone, config.jurisdiction)[2])
+    try:
+        country = manifest.country_in(config.jurisdictions)
+    except ManifestError:  # a country not called: never loaded, read as the workspace's
+        country = config.jurisdiction
+    return phone.removeprefix(owner.prefix), country
+
+
+def _dry_list_file(ws: Workspace, manifest: Manifest, phone: str) -> FileErasure:
     """What erasing would do to a list file, found by erasing a scratch copy of it with
     the very code erase runs (so the plan cannot disagree with the erasure)."""
     if not manifest.file.is_file():
@@ -257,7 +270,7 @@ def _dry_list_file(manifest: Manifest, phone: str, jurisdiction: Jurisdiction
         copy = Path(scratch) / manifest.file.name
         shutil.copyfile(manifest.file, copy)
         done = erase_from_list(dataclasses.replace(manifest, file=copy), phone,
-                               jurisdiction.national_one(phone), jurisdiction)
+                               *_list_reading(ws, manifest, phone))
     return dataclasses.replace(done, path=manifest.file)
 
 
@@ -269,7 +282,7 @@ def erase_plan(ws: Workspace, value: str, ref: str | None = None) -> ErasePlan:
     with Store(ws.store_path, read_only=True) as store:
         survey = _survey(ws, store, phone)
         prior = people_store.erasure_of(store, phone)
-    lists = [_dry_list_file(m, phone, jurisdiction) for m in survey.list_files]
+    lists = [_dry_list_file(ws, m, phone) for m in survey.list_files]
     return ErasePlan(phone, iso(prior["erased_at"][0]) if prior.height else None,
                      _copies(ws, survey, rows=survey.rows.height, listed=survey.listed,
                              ref=ref or "REF", lists=lists))
@@ -338,12 +351,10 @@ def _edit_list_files(ws: Workspace, store: Store, manifests: list[Manifest], pho
                      ref: str, at: dt.datetime, say: Progress) -> list[FileErasure]:
     """Every received list file a manifest points to, edited where it holds the number;
     each edit is recorded as evidence and the versions read from it follow the new bytes."""
-    jurisdiction = ws.config().jurisdiction
-    national = jurisdiction.national_one(phone)
     done = []
     for manifest in manifests:
         say(f"looking through list file {_relative(ws, manifest.file)}")
-        edited = erase_from_list(manifest, phone, national, jurisdiction)
+        edited = erase_from_list(manifest, phone, *_list_reading(ws, manifest, phone))
         if edited.new_sha:
             with store.transaction():
                 source_store.list_file_edited(store, edited.old_sha, edited.new_sha)
