@@ -83,3 +83,29 @@ def test_without_germany_called_nothing_is_held_back(maker: WorkspaceMaker) -> N
     done = gk(ws, "purge", "--as-of", "2033-06-01")
     assert "removed 5 list rows" in done.output, done.output
     assert stored_rows(ws).height == 0
+
+
+def test_the_countries_yes_and_no_are_read(maker: WorkspaceMaker) -> None:
+    """A Romanian, French or German list writes da/nu, oui/non, ja/nein: read, not refused."""
+    config = maker.root / "gatekeeper.toml"
+    config.write_text(config.read_text() + '\n[policy]\njurisdictions = ["IT", "RO", "FR", '
+                      '"DE"]\n')
+    maker.source("words", """
+        Telefono,Consenso,Stato
+        +40721234567,da,activ
+        +40721234568,nu,încetat
+        +33612345678,oui,actif
+        +33612345679,non,résilié
+        +4915123456789,ja,aktiv
+        +4915123456788,nein,beendet
+        """, kind="internal_archive", columns="""
+        phone = "Telefono"
+        consent_marketing = "Consenso"
+        contract_status = "Stato"
+        """)
+    assert gk(maker.ws, "load").exit_code == 0
+    rows = stored_rows(maker.ws).sort("phone")
+    # in number order: FR oui, FR non, RO da, RO nu, DE nein (…788), DE ja (…789)
+    assert rows["consent_marketing"].to_list() == [True, False, True, False, False, True]
+    assert rows["contract_status"].to_list() == ["active", "ceased", "active", "ceased",
+                                                 "ceased", "active"]

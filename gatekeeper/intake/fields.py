@@ -29,11 +29,18 @@ from gatekeeper.intake.normalise import normalise, restore_leading_zero
 from gatekeeper.intake.readers import REJECT_SCHEMA, RawTable, header_hint_text
 from gatekeeper.jurisdictions import Jurisdiction
 
-TRUE_WORDS = ("si", "sì", "sí", "s", "yes", "y", "true", "vero", "1", "x", "ok")
-FALSE_WORDS = ("no", "n", "false", "falso", "0")
+# Yes and no as the lists of the countries called write them (Romanian da/nu, French
+# oui/non, German ja/nein, Spanish sí/no): a word not here is refused, never guessed.
+TRUE_WORDS = ("si", "sì", "sí", "s", "yes", "y", "true", "vero", "1", "x", "ok", "da",
+              "oui", "ja")
+FALSE_WORDS = ("no", "n", "false", "falso", "0", "nu", "non", "nein")
 STATUS_WORDS = {
     "active": "active", "attivo": "active", "attiva": "active", "in essere": "active",
+    "activ": "active", "actif": "active", "en cours": "active", "activo": "active",
+    "aktiv": "active",
     "ceased": "ceased", "cessato": "ceased", "cessata": "ceased", "chiuso": "ceased",
+    "încetat": "ceased", "incetat": "ceased", "résilié": "ceased", "resilie": "ceased",
+    "terminado": "ceased", "beendet": "ceased", "gekündigt": "ceased",
 }
 LOST_ZERO = ("looks like a landline whose leading zero was lost (the column was stored as a "
              "number); format the column as text and export again")
