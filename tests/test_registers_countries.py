@@ -7,6 +7,7 @@ Italy's spelling. Real workspaces, real files, the real CLI and store."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import phonenumbers
 import polars as pl
@@ -303,3 +304,21 @@ def test_every_register_is_named_in_the_help() -> None:
     for j in COUNTRIES:
         for r in j.registers:
             assert r.code in help_text
+
+
+def test_a_store_of_before_the_countries_reads_its_exchanges_as_the_rpos(
+        tmp_path: Path) -> None:
+    """Schema 6 adds the register and the answer's reading; an older store's exchanges
+    were all the RPO's, answered with the numbers kept, and audit reads them so."""
+    path = tmp_path / "store" / "gatekeeper.duckdb"
+    with Store(path) as store:  # a schema-5 store holding one exchange
+        store.con.execute("ALTER TABLE rpo_exchanges DROP COLUMN answer")
+        store.con.execute("ALTER TABLE rpo_exchanges DROP COLUMN register")
+        store.con.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+        store.con.execute("INSERT INTO rpo_exchanges (exchange_id, adapter, checked_at, "
+                          "imported_at) VALUES ('file-old', 'file', TIMESTAMP '2026-11-20 "
+                          "09:00', TIMESTAMP '2026-11-20 09:05')")
+    with Store(path) as store:
+        assert store.schema_version() == 6
+        assert store.frame("SELECT register, answer FROM rpo_exchanges").rows() == [
+            ("rpo", "kept")]
