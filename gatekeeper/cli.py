@@ -336,23 +336,7 @@ def rpo() -> None:
 @click.pass_context
 def rpo_request(ctx: click.Context, out: str, as_of: str | None) -> None:
     """Write the numbers that have no valid RPO result yet."""
-    from pathlib import Path
-
-    from gatekeeper.core.timeutil import now_utc
-    from gatekeeper.next_steps import run_command
-    from gatekeeper.registers.adapters import for_files
-    from gatekeeper.store import Store
-
-    ws = _workspace(ctx)
-    config = ws.config()
-    with Store(ws.store_path, read_only=True) as store:
-        count = for_files(config).request(store, Path(out),
-                                          _instant(as_of, "--as-of") or now_utc(),
-                                          config.policy.rpo_validity_days, config.jurisdiction)
-    click.echo(f"{count:,} numbers to check written to {out}")
-    _print_next_steps([f"upload {out} to the RPO, then record its answer: gatekeeper rpo "
-                       f"import --request {out} --response ANSWER_FILE"] if count else
-                      [f"every number has a valid answer: {run_command()}"])
+    _register_request(ctx, "rpo", out, as_of)
 
 
 @rpo.command("import")
@@ -369,42 +353,7 @@ def rpo_request(ctx: click.Context, out: str, as_of: str | None) -> None:
 def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str | None,
                same_as_request: bool) -> None:
     """Record the RPO's answer: numbers missing from the response are registered."""
-    import datetime as dt
-    from pathlib import Path
-
-    from gatekeeper.core.timeutil import local_words, now_utc
-    from gatekeeper.registers.adapters import for_files
-    from gatekeeper.store import Store
-
-    ws = _workspace(ctx)
-    config = ws.config()
-    zone = config.jurisdiction.timezone_name
-    with Store(ws.store_path) as store, TerminalProgress() as progress:
-        result = for_files(config).record(store, Path(request), Path(response),
-                                          config.jurisdiction,
-                                          checked_at=_instant(checked_at, "--checked-at"),
-                                          progress=progress, same_as_request=same_as_request)
-    if result.already_imported:
-        click.echo(f"already imported as {result.exchange_id}; nothing changed")
-    elif not checked_at:
-        click.echo(f"warning: no --checked-at: the check time is taken from {request}'s "
-                   f"modification time ({local_words(result.checked_at, zone)}); if the file "
-                   "was copied since, import again with --checked-at", err=True)
-    click.echo(f"{result.numbers:,} numbers checked at {local_words(result.checked_at, zone)}: "
-               f"{result.registered:,} registered, {result.numbers - result.registered:,} "
-               f"not registered (exchange {result.exchange_id})")
-    days = ws.config().policy.rpo_validity_days
-    if result.checked_at + dt.timedelta(days=days) <= now_utc():
-        click.echo(f"warning: this answer was checked more than {days} days ago, so it is no "
-                   "longer valid: a run as of now finds its numbers RPO_NOT_CHECKED; ask the "
-                   "register again (gatekeeper rpo request) or run with an earlier --as-of",
-                   err=True)
-    if result.numbers > 1 and result.registered == result.numbers:
-        click.echo(f"warning: {response} lists none of the {result.numbers:,} numbers asked, so "
-                   "every one is recorded as registered and none will be dialled; if the RPO "
-                   "answered otherwise this is the wrong file: import the right one with a "
-                   "later --checked-at", err=True)
-    _print_next_steps(result.next_steps)
+    _register_import(ctx, "rpo", request, response, checked_at, same_as_request, None)
 
 
 @rpo.command("check")
@@ -420,41 +369,7 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
 def rpo_check(ctx: click.Context, as_of: str | None, dry_run: bool, base_url: str | None,
               tls_dir: str | None, batch_size: int | None, poll_timeout: float) -> None:
     """The RPO round trip through the web service: only numbers without a valid result."""
-    from pathlib import Path
-
-    from gatekeeper.core.timeutil import now_utc
-    from gatekeeper.registers.adapters import CheckOptions, for_check
-
-    ws = _workspace(ctx)
-    options = CheckOptions(base_url=base_url, tls_dir=Path(tls_dir) if tls_dir else None,
-                           batch_size=batch_size, poll_timeout=poll_timeout)
-    adapter = for_check(ws.config(), base_url=base_url)
-    with TerminalProgress() as progress:
-        report = adapter.check(ws, _instant(as_of, "--as-of") or now_utc(), options,
-                               dry_run=dry_run, progress=progress)
-    price = report.price_per_number
-    if dry_run:
-        click.echo(f"would submit {report.to_submit:,} of {report.candidates:,} numbers "
-                   f"(cost {report.cost:,.2f} at {price:g} per number); "
-                   f"{report.saved:,} already have a valid result or a job")
-        if report.resumed_jobs:
-            click.echo(f"{report.resumed_jobs} unfinished job(s) would be resumed")
-        _print_next_steps(report.next_steps)
-        return
-    click.echo(f"submitted {report.submitted:,} numbers in {report.batches} new job(s)"
-               + (f", resumed {report.resumed_jobs} job(s)" if report.resumed_jobs else "")
-               + (f", {report.retries} retries" if report.retries else ""))
-    click.echo(f"recorded {report.recorded_numbers:,} results: {report.registered:,} "
-               f"registered ({len(report.exchanges)} exchange(s))")
-    click.echo(f"saved: {report.saved:,} numbers not bought again "
-               f"({report.saved * price:,.2f} at {price:g} per number)")
-    if report.pending_jobs:
-        click.echo(f"{report.pending_jobs} job(s) still pending at the registry; run "
-                   "'gatekeeper rpo check' again later to fetch them (nothing is bought "
-                   "twice)", err=True)
-    _print_next_steps(report.next_steps)
-    if report.pending_jobs:
-        ctx.exit(1)
+    _register_check(ctx, "rpo", as_of, dry_run, base_url, tls_dir, batch_size, poll_timeout)
 
 
 @rpo.command("emulator")
@@ -496,6 +411,304 @@ def rpo_emulator(ctx: click.Context, registry_file: str, host: str, port: int, t
     run_emulator(Path(registry_file), tls, host, port,
                  Faults(fail_rate, http_429, drop_rate, slow, pending_forever, retry_after,
                         seed), job_seconds, _instant(checked_at, "--checked-at"), token)
+
+
+# --- every country's register: `register ... --register NAME` (`rpo` is Italy's spelling) --
+
+def _register_of(config: Any, code: str) -> Any:
+    """(country, register) of `--register NAME`, among the countries called."""
+    from gatekeeper.jurisdictions import register_named
+
+    return register_named(code, config.jurisdictions)
+
+
+def _spelled(register: Any, verb: str) -> str:
+    """The command a person types for this register ("gatekeeper rpo import" for Italy's,
+    as it always was)."""
+    if register.code == "rpo":
+        return f"gatekeeper rpo {verb}"
+    return f"gatekeeper register {verb} --register {register.code}"
+
+
+def _snapshot_usage(register: Any) -> str:
+    return (f"the {register.name} is delivered whole, as a licensed file: import it as a "
+            f"dated snapshot: {_spelled(register, 'import')} --snapshot FILE --as-of DATE")
+
+
+def _files_adapter(config: Any, j: Any, register: Any) -> Any:
+    """The file exchange of this register: the configured adapter for the workspace's own
+    register (as `rpo` always did), the register's file exchange for the others."""
+    from gatekeeper.core.errors import ConfigError
+    from gatekeeper.registers.adapters import ADAPTERS, FileExchange, for_files
+
+    if register == config.jurisdiction.register:
+        return for_files(config)
+    if FileExchange.name not in register.adapters:
+        raise ConfigError(f"the {register.name} takes no file exchange; its adapters: "
+                          f"{', '.join(register.adapters)}", key="register")
+    return ADAPTERS[FileExchange.name]
+
+
+def _register_request(ctx: click.Context, code: str, out: str, as_of: str | None) -> None:
+    from pathlib import Path
+
+    from gatekeeper.core.errors import InputError
+    from gatekeeper.core.timeutil import now_utc, parse_instant
+    from gatekeeper.next_steps import run_command
+    from gatekeeper.registers import validity_days
+    from gatekeeper.store import Store
+
+    ws = _workspace(ctx)
+    config = ws.config()
+    j, register = _register_of(config, code)
+    if register.delivery == "snapshot":
+        raise InputError(f"nothing to request: {_snapshot_usage(register)}")
+    when = parse_instant(as_of, j.timezone_name, what="--as-of") if as_of else now_utc()
+    with Store(ws.store_path, read_only=True) as store:
+        count = _files_adapter(config, j, register).request(
+            store, Path(out), when, validity_days(config, register), j)
+    click.echo(f"{count:,} numbers to check written to {out}")
+    _print_next_steps([f"upload {out} to the {register.name}, then record its answer: "
+                       f"{_spelled(register, 'import')} --request {out} --response "
+                       "ANSWER_FILE"] if count else
+                      [f"every number has a valid answer: {run_command()}"])
+
+
+def _register_import(ctx: click.Context, code: str, request: str, response: str,
+                     checked_at: str | None, same_as_request: bool, answer: str | None
+                     ) -> None:
+    from pathlib import Path
+
+    from gatekeeper.core.timeutil import local_words, parse_instant
+    from gatekeeper.registers import validity_days
+    from gatekeeper.store import Store
+
+    ws = _workspace(ctx)
+    config = ws.config()
+    j, register = _register_of(config, code)
+    zone = j.timezone_name
+    when = parse_instant(checked_at, zone, what="--checked-at") if checked_at else None
+    with Store(ws.store_path) as store, TerminalProgress() as progress:
+        result = _files_adapter(config, j, register).record(
+            store, Path(request), Path(response), j, checked_at=when, progress=progress,
+            same_as_request=same_as_request, register=register, answer=answer)
+    reads = answer or register.answer
+    if result.already_imported:
+        click.echo(f"already imported as {result.exchange_id}; nothing changed")
+    elif not checked_at:
+        click.echo(f"warning: no --checked-at: the check time is taken from {request}'s "
+                   f"modification time ({local_words(result.checked_at, zone)}); if the file "
+                   "was copied since, import again with --checked-at", err=True)
+    click.echo(f"{result.numbers:,} numbers checked at {local_words(result.checked_at, zone)}: "
+               f"{result.registered:,} registered, {result.numbers - result.registered:,} "
+               f"not registered (exchange {result.exchange_id})")
+    if result.ignored:
+        click.echo(f"{result.ignored:,} number(s) in {response} were not asked: ignored (an "
+                   "answer of the numbers registered says nothing of numbers not asked)")
+    _stale_warning(register, result.checked_at, validity_days(config, register))
+    if reads == "kept" and result.numbers > 1 and result.registered == result.numbers:
+        click.echo(f"warning: {response} lists none of the {result.numbers:,} numbers asked, so "
+                   "every one is recorded as registered and none will be dialled; if the "
+                   f"{register.name} answered otherwise this is the wrong file: import the "
+                   "right one with a later --checked-at", err=True)
+    if reads == "registered" and result.numbers > 1 and result.registered == 0:
+        click.echo(f"warning: {response} lists none of the {result.numbers:,} numbers asked, so "
+                   "every one is recorded as not registered and may be dialled; if the "
+                   f"{register.name} answered otherwise this is the wrong file: import the "
+                   "right one with a later --checked-at", err=True)
+    _print_next_steps(result.next_steps)
+
+
+def _stale_warning(register: Any, checked_at: Any, days: int) -> None:
+    """An answer already past its validity protects nothing a run as of now decides."""
+    import datetime as dt
+
+    from gatekeeper.core.timeutil import now_utc
+
+    if checked_at + dt.timedelta(days=days) > now_utc():
+        return
+    code = "RPO_NOT_CHECKED" if register.code == "rpo" else "REGISTER_NOT_CHECKED"
+    again = (_spelled(register, "import") + " --snapshot FILE --as-of DATE"
+             if register.delivery == "snapshot" else _spelled(register, "request"))
+    click.echo(f"warning: this answer was checked more than {days} days ago, so it is no "
+               f"longer valid: a run as of now finds its numbers {code}; ask the "
+               f"register again ({again}) or run with an earlier --as-of", err=True)
+
+
+def _register_snapshot(ctx: click.Context, code: str, snapshots: tuple[str, ...],
+                       as_of: str | None) -> None:
+    from pathlib import Path
+
+    from gatekeeper.core.timeutil import local_words, parse_instant
+    from gatekeeper.next_steps import run_command
+    from gatekeeper.registers import import_snapshot, validity_days
+    from gatekeeper.store import Store
+
+    ws = _workspace(ctx)
+    config = ws.config()
+    j, register = _register_of(config, code)
+    if not as_of:
+        raise click.UsageError(f"--as-of is required with --snapshot: the day the "
+                               f"{register.name} file is of (e.g. 2026-11-20)")
+    when = parse_instant(as_of, j.timezone_name, what="--as-of")
+    with Store(ws.store_path) as store, TerminalProgress() as progress:
+        results = import_snapshot(store, [Path(s) for s in snapshots], when, j, register,
+                                  progress=progress)
+    if all(r.already_imported for r in results):
+        click.echo("already imported as " + ", ".join(r.exchange_id for r in results)
+                   + "; nothing changed")
+    numbers = sum(r.numbers for r in results)
+    registered = sum(r.registered for r in results)
+    click.echo(f"{numbers:,} {j.code} numbers of the lists checked against the "
+               f"{register.name} as of {local_words(when, j.timezone_name)}: "
+               f"{registered:,} registered, {numbers - registered:,} not registered "
+               f"(exchange {', '.join(r.exchange_id for r in results)})")
+    _stale_warning(register, when, validity_days(config, register))
+    files = " ".join(f"--snapshot {s}" for s in snapshots)
+    _print_next_steps(
+        [f"numbers loaded after this import have no {register.name} answer: after each "
+         f"load import the snapshot again ({_spelled(register, 'import')} {files} --as-of "
+         f"{as_of}); a newer snapshot or a delta is imported the same way, at its own date",
+         f"decide the campaign with these answers: {run_command()}"])
+
+
+def _register_check(ctx: click.Context, code: str, as_of: str | None, dry_run: bool,
+                    base_url: str | None, tls_dir: str | None, batch_size: int | None,
+                    poll_timeout: float) -> None:
+    from pathlib import Path
+
+    from gatekeeper.core.errors import ConfigError
+    from gatekeeper.core.timeutil import now_utc, parse_instant
+    from gatekeeper.registers.adapters import ADAPTERS, CheckOptions, for_check
+
+    ws = _workspace(ctx)
+    config = ws.config()
+    j, register = _register_of(config, code)
+    if not any(ADAPTERS[a].automatic for a in register.adapters if a in ADAPTERS):
+        how = (_snapshot_usage(register) if register.delivery == "snapshot" else
+               f"exchange files: {_spelled(register, 'request')} --out FILE, then "
+               f"{_spelled(register, 'import')} --request FILE --response ANSWER_FILE")
+        raise ConfigError(f"the {register.name} has no web service to check through (its "
+                          f"adapters: {', '.join(register.adapters)}); {how}",
+                          key="register")
+    options = CheckOptions(base_url=base_url, tls_dir=Path(tls_dir) if tls_dir else None,
+                           batch_size=batch_size, poll_timeout=poll_timeout, jurisdiction=j)
+    adapter = for_check(config, base_url=base_url)
+    when = parse_instant(as_of, j.timezone_name, what="--as-of") if as_of else now_utc()
+    with TerminalProgress() as progress:
+        report = adapter.check(ws, when, options, dry_run=dry_run, progress=progress)
+    price = report.price_per_number
+    if dry_run:
+        click.echo(f"would submit {report.to_submit:,} of {report.candidates:,} numbers "
+                   f"(cost {report.cost:,.2f} at {price:g} per number); "
+                   f"{report.saved:,} already have a valid result or a job")
+        if report.resumed_jobs:
+            click.echo(f"{report.resumed_jobs} unfinished job(s) would be resumed")
+        _print_next_steps(report.next_steps)
+        return
+    click.echo(f"submitted {report.submitted:,} numbers in {report.batches} new job(s)"
+               + (f", resumed {report.resumed_jobs} job(s)" if report.resumed_jobs else "")
+               + (f", {report.retries} retries" if report.retries else ""))
+    click.echo(f"recorded {report.recorded_numbers:,} results: {report.registered:,} "
+               f"registered ({len(report.exchanges)} exchange(s))")
+    click.echo(f"saved: {report.saved:,} numbers not bought again "
+               f"({report.saved * price:,.2f} at {price:g} per number)")
+    if report.pending_jobs:
+        click.echo(f"{report.pending_jobs} job(s) still pending at the registry; run "
+                   f"'{_spelled(register, 'check')}' again later to fetch them (nothing is "
+                   "bought twice)", err=True)
+    _print_next_steps(report.next_steps)
+    if report.pending_jobs:
+        ctx.exit(1)
+
+
+REGISTER_OPTION = click.option(
+    "--register", "code", required=True, metavar="NAME",
+    help="The register: rpo (IT), bloctel (FR), robinson (ES), tps (UK); its country must "
+         "be in [policy] jurisdictions.")
+
+
+@cli.group()
+def register() -> None:
+    """Every called country's do-not-call register: request files, answers, snapshots."""
+
+
+@register.command("request")
+@REGISTER_OPTION
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="File to write, one national number per line, for upload to the register.")
+@click.option("--as-of", "as_of", help="Which results count as still valid (default: now).")
+@click.pass_context
+def register_request(ctx: click.Context, code: str, out: str, as_of: str | None) -> None:
+    """Write the register's country's numbers that have no valid answer yet."""
+    _register_request(ctx, code, out, as_of)
+
+
+@register.command("import")
+@REGISTER_OPTION
+@click.option("--request", "request", type=click.Path(dir_okay=False),
+              help="The file that was submitted to the register.")
+@click.option("--response", "response", type=click.Path(dir_okay=False),
+              help="The file the register sent back.")
+@click.option("--checked-at", "checked_at",
+              help="When the register checked (ISO 8601; default: the request file's time).")
+@click.option("--same-as-request", is_flag=True,
+              help="The register's answer really is the request unchanged; without it such "
+              "a file is refused as a mistake (answers of the numbers kept).")
+@click.option("--answer", type=click.Choice(["kept", "registered"]),
+              help="What the answer file lists: the numbers kept (not registered) or the "
+              "numbers registered (default: the register's own: kept for rpo and bloctel, "
+              "registered for robinson).")
+@click.option("--snapshot", "snapshots", multiple=True, type=click.Path(dir_okay=False),
+              help="A register delivered whole (tps): its file as of --as-of; give TPS and "
+              "CTPS as one file or two (--snapshot twice).")
+@click.option("--as-of", "as_of",
+              help="The day (or instant) a --snapshot is of; a date is 00:00 local time.")
+@click.pass_context
+def register_import(ctx: click.Context, code: str, request: str | None,
+                    response: str | None, checked_at: str | None, same_as_request: bool,
+                    answer: str | None, snapshots: tuple[str, ...], as_of: str | None) -> None:
+    """Record a register's answer to a request, or a snapshot of a register delivered
+    whole."""
+    from gatekeeper.core.errors import InputError
+
+    _, register_ = _register_of(_workspace(ctx).config(), code)
+    exchange_options = [name for name, given in (
+        ("--request", request), ("--response", response), ("--checked-at", checked_at),
+        ("--same-as-request", same_as_request), ("--answer", answer)) if given]
+    if register_.delivery == "snapshot":
+        if exchange_options or not snapshots:
+            given = f" ({', '.join(exchange_options)} is for registers that answer a request)"
+            raise InputError(_snapshot_usage(register_) + (given if exchange_options else ""))
+        _register_snapshot(ctx, code, snapshots, as_of)
+        return
+    if snapshots or as_of:
+        raise InputError(f"the {register_.name} answers a request, it is not delivered "
+                         f"whole: {_spelled(register_, 'import')} --request FILE --response "
+                         "ANSWER_FILE [--checked-at T]")
+    if not request or not response:
+        raise InputError(f"give both files of the exchange with the {register_.name}: "
+                         f"{_spelled(register_, 'import')} --request FILE --response "
+                         "ANSWER_FILE")
+    _register_import(ctx, code, request, response, checked_at, same_as_request, answer)
+
+
+@register.command("check")
+@REGISTER_OPTION
+@click.option("--as-of", "as_of", help="Which results count as still valid (default: now).")
+@click.option("--dry-run", is_flag=True, help="Only say how many numbers would be bought.")
+@click.option("--base-url", help="Registry web service (default: [registry] base_url).")
+@click.option("--tls-dir", type=click.Path(file_okay=False),
+              help="Folder with ca.pem, client.pem, client.key (e.g. the emulator's).")
+@click.option("--batch-size", type=int, help="Numbers per job (default: [registry]).")
+@click.option("--poll-timeout", type=float, default=600.0, show_default=True,
+              help="Seconds to wait for jobs; unfinished ones are fetched by the next check.")
+@click.pass_context
+def register_check(ctx: click.Context, code: str, as_of: str | None, dry_run: bool,
+                   base_url: str | None, tls_dir: str | None, batch_size: int | None,
+                   poll_timeout: float) -> None:
+    """The register's round trip through its web service (only the RPO has one)."""
+    _register_check(ctx, code, as_of, dry_run, base_url, tls_dir, batch_size, poll_timeout)
 
 
 # --- opt-outs ---------------------------------------------------------------------------

@@ -36,9 +36,9 @@ from gatekeeper.core.digest import sha256_file
 from gatekeeper.core.timeutil import iso, local_words, now_utc
 from gatekeeper.dial.ledger import conform
 from gatekeeper.evidence.backup import ledger_view
-from gatekeeper.jurisdictions import Jurisdiction
 from gatekeeper.privacy.optouts import Checkpoint, Journal
 from gatekeeper.privacy.retention import DEFAULT_EVIDENCE_YEARS, months_before
+from gatekeeper.registers import country_of
 from gatekeeper.registers.adapters import ADAPTERS
 from gatekeeper.store import Store
 from gatekeeper.store import evidence as evidence_store
@@ -98,7 +98,7 @@ def _file_matches(store: Store, sha: str | None) -> bytes | None:
     return data if hashlib.sha256(data).hexdigest() == sha else None
 
 
-def _rpo(store: Store, report: AuditReport, jurisdiction: Jurisdiction) -> None:
+def _rpo(store: Store, report: AuditReport) -> None:
     for exchange in rpo_store.all_exchanges(store).to_dicts():
         subject = f"exchange {exchange['exchange_id']}"
         report.exchanges += 1
@@ -119,7 +119,11 @@ def _rpo(store: Store, report: AuditReport, jurisdiction: Jurisdiction) -> None:
                                            "does not know; its checks cannot be derived "
                                            "again: upgrade gatekeeper"))
             continue
-        derived = made_by.rederive(request, response, jurisdiction)
+        # The exchange's own register says whose numbers its files hold (Bloctel's are
+        # French, read in France's national format) and how its answer file reads.
+        country, _ = country_of(exchange.get("register") or "rpo")
+        derived = made_by.rederive(request, response, country,
+                                   answer=exchange.get("answer") or "kept")
         stored = rpo_store.checks_of_exchange(store, exchange["exchange_id"])
         report.checks += stored.height
         _compare_checks(report, subject, derived, stored, exchange["checked_at"])
@@ -423,7 +427,7 @@ def verify(ws: Workspace, anchor: str | None = None) -> AuditReport:
     with Store(ws.store_path, read_only=True) as store:
         extra = _against_anchor(ws, store, anchor, report) if anchor else []
         _journal(ws, store, report, extra)
-        _rpo(store, report, ws.config().jurisdiction)
+        _rpo(store, report)
         _sources_and_runs(store, report)
         _notices(store, report)
         unsettled = _reports(ws, store, report)

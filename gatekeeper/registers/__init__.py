@@ -1,4 +1,5 @@
-"""The Registro Pubblico delle Opposizioni: what needs checking, and what it answered.
+"""Do-not-call registers (Italy's RPO, France's Bloctel, Spain's Lista Robinson, the UK's
+TPS/CTPS): what needs checking, and what they answered.
 
 Every answer is kept as evidence (number, when checked, registered or not, which
 exchange and its sha256) for five years (telemarketing code of conduct, GU 27/3/2024).
@@ -8,16 +9,16 @@ results land, so the file round trip and a web service produce the same rows.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from gatekeeper.core.digest import sha256_file
 from gatekeeper.core.errors import InputError, RegistryError
@@ -25,11 +26,17 @@ from gatekeeper.core.outfile import output_path
 from gatekeeper.core.progress import Progress
 from gatekeeper.core.timeutil import iso, local_words, now_utc
 from gatekeeper.decide.policy import registration
-from gatekeeper.intake.normalise import normalise, phone_key
-from gatekeeper.jurisdictions import Jurisdiction
+from gatekeeper.intake.normalise import phone_key
+from gatekeeper.jurisdictions import JURISDICTIONS, Jurisdiction, Register
+from gatekeeper.registers.numbers import numbers, read_lines, refuse_foreign, refuse_invalid
 from gatekeeper.store import Store
 from gatekeeper.store import rpo as rpo_store
 
+if TYPE_CHECKING:
+    from gatekeeper.config import Config
+
+# What an exchange's answer file lists: the numbers kept (not registered) or registered.
+ANSWERS = ("kept", "registered")
 CHECK_SCHEMA = {"phone": pl.String, "registered": pl.Boolean, "registered_at": pl.Datetime("us")}
 
 
@@ -81,139 +88,225 @@ def write_request(store: Store, out: Path, as_of: dt.datetime, validity_days: in
     return needed.height
 
 
-def _lines(path: Path, role: str) -> pl.DataFrame:
-    """The non-blank lines of an exchange file (line = 1-based line number), stripped.
-
-    Split by pyarrow's CSV reader as one text column, blank lines kept so line numbers
-    stay true (9.5M lines: 0.8-1.0 s -> about 0.5 s); a file that is not valid UTF-8
-    takes the slow road, where the bad bytes become a line the import then refuses by
-    number."""
-    if not path.is_file():
-        raise RegistryError(f"{role} file not found; give the path of the file exchanged "
-                            "with the RPO", file=path)
-    try:
-        table = pacsv.read_csv(
-            path, read_options=pacsv.ReadOptions(column_names=["raw"], block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter="\x1f", quote_char=False,
-                                             ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types={"raw": pa.string()},
-                                                 strings_can_be_null=False))
-        series = pl.Series("raw", table.column("raw"))
-    except pa.ArrowInvalid:
-        text = path.read_bytes().decode("utf-8-sig", errors="replace")
-        series = pl.Series("raw", [text]).str.split("\n").explode()
-        if text.endswith("\n"):
-            series = series.head(-1)
-    raw = series.str.strip_chars()
-    return raw.to_frame().with_row_index("line", 1).filter(pl.col("raw") != "")
+def validity_days(config: Config, register: Register) -> int:
+    """How long the register's answer is relied on: [policy] rpo_validity_days for the RPO
+    (a company may shorten the law's 15 days), the law's days for the others (what a run
+    reads: policy/facts.py `register_validity_days`)."""
+    if register.code == "rpo" or register.validity_days is None:
+        return config.policy.rpo_validity_days
+    return register.validity_days
 
 
-def _with_phones(lines: pl.DataFrame, path: Path, jurisdiction: Jurisdiction
-                 ) -> pl.DataFrame:
-    """lines plus their E.164 phone; any line that is not a valid number stops the import."""
-    phones = lines.with_columns(normalise(lines["raw"], jurisdiction)["phone"])
-    bad = phones.filter(pl.col("phone").is_null())
-    if bad.height:
-        raise RegistryError(f"{bad.height} line(s) are not valid phone numbers (first: "
-                            f"'{bad['raw'][0]}'); is this an RPO exchange file?", file=path,
-                            row=int(bad["line"][0]))
-    return phones
+def country_of(register: str) -> tuple[Jurisdiction, Register]:
+    """The country and register of a register code, whatever the workspace calls now: an
+    exchange recorded when France was called is proven again after it no longer is."""
+    for j in JURISDICTIONS.values():
+        for r in j.registers:
+            if r.code == register:
+                return j, r
+    raise RegistryError(f"register '{register}' is unknown to this gatekeeper; upgrade it")
 
 
-def _answered(asked_keys: pl.Series, response: Path, jurisdiction: Jurisdiction
-              ) -> pl.Series:
-    """The numbers (as keys) the cleansed response kept; each must have been asked.
+def _asked(request: Path, jurisdiction: Jurisdiction, register: Register) -> pl.DataFrame:
+    """The request's numbers (phone, key), each once: every line a real number of the
+    register's country, or the import stops at that line."""
+    read = numbers(read_lines(request, "request", register), jurisdiction, valid_only=True)
+    refuse_invalid(read, request, register)
+    refuse_foreign(read, request, jurisdiction, register)
+    asked = read.select("phone", phone_key(pl.col("phone")).alias("key"))
+    if asked["key"].n_unique() < asked.height:  # counting is 20x cheaper than deduplicating
+        asked = asked.unique("key", keep="first", maintain_order=True)
+    return asked
 
-    The response repeats the request's national numbers, so a line is first read as a
-    national number; only a line that is then not a number asked is normalised (the
-    register never sends many of those)."""
-    lines = _lines(response, "response")
-    asked_set = asked_keys.implode()
-    lines = lines.with_columns(
-        phone_key(jurisdiction.international(pl.col("raw")), strict=False).alias("key"))
-    hit = pl.col("key").is_in(asked_set).fill_null(False)
-    kept = lines.filter(hit)["key"]
-    other = lines.filter(~hit).drop("key")
-    if other.height:
-        other_keys = _with_phones(other, response, jurisdiction).select(
-            phone_key(pl.col("phone")))["phone"]
-        extra = other.filter(~other_keys.is_in(asked_set))
-        if extra.height:
-            raise RegistryError(
-                f"{extra.height} number(s) in the response were not in the request (first: "
-                f"'{extra['raw'][0]}'); is this the answer to that request?", file=response,
-                row=int(extra["line"][0]))
-        kept = pl.concat([kept, other_keys])
-    return kept
+
+def _listed(asked_keys: pl.Series, response: Path, jurisdiction: Jurisdiction,
+            register: Register, answer: str) -> tuple[pl.Series, int]:
+    """The numbers asked (as keys) that the answer lists, and how many numbers it lists
+    that were not asked.
+
+    An answer that lists the numbers kept must only repeat numbers asked: one more is
+    another request's answer, refused. An answer that lists the numbers registered
+    (Lista Robinson, TPS) may hold others (the register's own extract): they say nothing
+    of the numbers asked and are ignored, counted."""
+    read = numbers(read_lines(response, "response", register), jurisdiction)
+    refuse_invalid(read, response, register)
+    refuse_foreign(read, response, jurisdiction, register)
+    keys = read.select("line", "raw", phone_key(pl.col("phone")).alias("key"))
+    hit = pl.col("key").is_in(asked_keys.implode())
+    extra = keys.filter(~hit)
+    if extra.height and answer == "kept":
+        raise RegistryError(
+            f"{extra.height} number(s) in the response were not in the request (first: "
+            f"'{extra['raw'][0]}'); is this the answer to that request?", file=response,
+            row=int(extra["line"][0]))
+    return keys.filter(hit)["key"], extra["key"].n_unique()
+
+
+def _registered(listed: pl.Series, answer: str) -> pl.Expr:
+    """Registered, as the answer file says it: listed (registered answers) or missing
+    (kept answers)."""
+    found = pl.col("key").is_in(listed.implode())
+    return (found if answer == "registered" else ~found).alias("registered")
+
+
+def _answer_of(register: Register, answer: str | None) -> str:
+    chosen = answer or register.answer
+    if chosen not in ANSWERS:
+        raise RegistryError(f"answer '{chosen}' is not one of {', '.join(ANSWERS)}: say "
+                            "whether the answer file lists the numbers kept (not registered) "
+                            "or the numbers registered")
+    return chosen
 
 
 def import_exchange(store: Store, request: Path, response: Path, jurisdiction: Jurisdiction,
                     *, checked_at: dt.datetime | None = None,
                     progress: Progress | None = None,
-                    same_as_request: bool = False) -> ImportResult:
-    """Record an RPO answer: in the request but not in the cleansed response = registered.
+                    same_as_request: bool = False, register: Register | None = None,
+                    answer: str | None = None) -> ImportResult:
+    """Record a register's answer: with an answer of the numbers kept (the RPO's cleansed
+    list, Bloctel's), a number asked and missing is registered; with an answer of the
+    numbers registered (Lista Robinson), a number asked and listed is.
 
     Without --checked-at the check time is the request file's modification time (a copy
     of the file looks newer than the check: the CLI says so), and files imported before
     are a repeat. With it, the same files at a new time are a new check.
 
-    A response with the request's very bytes says "none registered" for every number,
+    A kept answer with the request's very bytes says "none registered" for every number,
     and is far more often the request picked by mistake than the register's answer: it is
-    refused unless `same_as_request` says the register really answered so.
+    refused unless `same_as_request` says the register really answered so. (A registered
+    answer equal to the request says every number is registered: fail closed, and the
+    CLI warns.)
     """
     say = progress or (lambda *_: None)
-    if not same_as_request and sha256_file(request) == sha256_file(response):
+    register = register or _own_register(jurisdiction)
+    answer = _answer_of(register, answer)
+    if (answer == "kept" and not same_as_request
+            and sha256_file(request) == sha256_file(response)):
         raise RegistryError(
             f"{response.name} is byte for byte the request {request.name}: recording it "
             "would make every number 'not registered'. Import the file the register sent "
             "back; if its answer really is the request unchanged (none registered), "
             "import again with --same-as-request")
     say(f"reading the request {request.name}")
-    asked = (_with_phones(_lines(request, "request"), request, jurisdiction)
-             .select("phone", phone_key(pl.col("phone")).alias("key")))
+    asked = _asked(request, jurisdiction, register)
     say(f"matching the response {response.name} against {asked.height:,} numbers asked")
-    if asked["key"].n_unique() < asked.height:  # counting is 20x cheaper than deduplicating
-        asked = asked.unique("key", keep="first", maintain_order=True)
-    kept = _answered(asked["key"], response, jurisdiction)
+    listed, ignored = _listed(asked["key"], response, jurisdiction, register, answer)
     req_sha, resp_sha = sha256_file(request), sha256_file(response)
     if checked_at is None:
-        prior = rpo_store.exchange_of_files(store, req_sha, resp_sha)
+        prior = rpo_store.exchange_of_files(store, req_sha, resp_sha, answer)
         if prior:  # no time given: the files' time is a guess, never a new check
-            return ImportResult(*prior, already_imported=True)
+            return ImportResult(*prior, already_imported=True, ignored=ignored)
     when = checked_at or dt.datetime.fromtimestamp(
         request.stat().st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)
     # The same files checked again later (an unchanged list re-checked a month on, the
     # same answer) are a new check; only the same files at the same time are a repeat.
+    # (The answer's reading is part of the exchange: the RPO's ids stay as they were.)
+    reading = "" if answer == "kept" else f":{answer}"
     exchange_id = "file-" + hashlib.sha256(
-        f"{req_sha}:{resp_sha}:{iso(when)}".encode()).hexdigest()[:16]
+        f"{req_sha}:{resp_sha}:{iso(when)}{reading}".encode()).hexdigest()[:16]
     known = rpo_store.exchange(store, exchange_id)
     if known:
-        return ImportResult(exchange_id, *known, already_imported=True)
-    results = asked.select(
-        "phone", (~pl.col("key").is_in(kept.implode())).alias("registered"),
-        pl.lit(None, pl.Datetime("us")).alias("registered_at"))
-    _refuse_future(when, jurisdiction.timezone_name)
+        return ImportResult(exchange_id, *known, already_imported=True, ignored=ignored)
+    results = asked.select("phone", _registered(listed, answer),
+                           pl.lit(None, pl.Datetime("us")).alias("registered_at"))
+    _refuse_future(when, jurisdiction.timezone_name, register)
     say(f"recording {results.height:,} checks and keeping both files as evidence")
     meta = {"request_file": str(request.resolve()), "request_sha256": req_sha,
             "response_file": str(response.resolve()), "response_sha256": resp_sha}
-    return record_checks(store, results, when, exchange_id, "file", meta,
-                         [(request, "rpo request"), (response, "rpo response")])
+    kind = register.code
+    recorded = record_checks(store, results, when, exchange_id, "file", meta,
+                             [(request, f"{kind} request"), (response, f"{kind} response")],
+                             register=register.code, answer=answer)
+    return dataclasses.replace(recorded, ignored=ignored)
 
 
-def _refuse_future(checked_at: dt.datetime, zone: str) -> None:
-    """A register answer dated in the future is a mistyped --checked-at: relied on, it
-    would stay valid two weeks too long."""
+def _own_register(jurisdiction: Jurisdiction) -> Register:
+    if jurisdiction.register is None:
+        raise RegistryError(f"{jurisdiction.code} has no do-not-call register to exchange "
+                            "files with")
+    return jurisdiction.register
+
+
+def import_snapshot(store: Store, snapshots: Sequence[Path], as_of: dt.datetime,
+                    jurisdiction: Jurisdiction, register: Register, *,
+                    progress: Progress | None = None) -> list[ImportResult]:
+    """Record a register delivered whole (TPS and CTPS: one file, or one each) as it was
+    on one day: every number of the newest lists of its country is checked at as_of,
+    registered iff a snapshot file lists it.
+
+    Each file is one exchange whose request is the lists' numbers it answers for, kept
+    as evidence beside the file, so audit verify re-derives every check from two kept
+    files as it does a file exchange's (registered answers). A number listed by several
+    files is answered by the first that lists it, a number listed by none by the first
+    file: every number gets one check, and two checks at one instant never disagree (a
+    disagreement would read as registered, and leave no registration date). Numbers
+    loaded after the import have no check: the snapshot is imported again (the CLI says
+    so); a later snapshot, or a delta, is a further import at its own date."""
+    say = progress or (lambda *_: None)
+    if not snapshots:
+        raise RegistryError(f"give the {register.name} file with --snapshot FILE")
+    _refuse_future(as_of, jurisdiction.timezone_name, register)
+    lists = rpo_store.candidates(store, jurisdiction.region, jurisdiction.dialable_types)
+    called = lists.select("phone", phone_key(pl.col("phone")).alias("key"))
+    owner = pl.Series("file", [0] * called.height, dtype=pl.Int64)
+    unowned = pl.Series([True] * called.height)
+    files = []
+    for index, path in enumerate(snapshots):
+        say(f"reading the snapshot {path.name}")
+        listed, _ = _listed(called["key"], path, jurisdiction, register, "registered")
+        mine = called["key"].is_in(listed.implode()) & unowned
+        owner = owner.zip_with(~mine, pl.Series([index] * called.height))
+        unowned = unowned & ~mine
+        files.append((path, listed, sha256_file(path)))
+    results = []
+    for index, (path, listed, snap_sha) in enumerate(files):
+        asked = called.filter(owner == index)
+        request = _national_lines(asked, jurisdiction)
+        req_sha = hashlib.sha256(request).hexdigest()
+        exchange_id = "snapshot-" + hashlib.sha256(
+            f"{req_sha}:{snap_sha}:{iso(as_of)}".encode()).hexdigest()[:16]
+        known = rpo_store.exchange(store, exchange_id)
+        if known:
+            results.append(ImportResult(exchange_id, *known, already_imported=True))
+            continue
+        checks = asked.select("phone", _registered(listed, "registered"),
+                              pl.lit(None, pl.Datetime("us")).alias("registered_at"))
+        say(f"recording {checks.height:,} checks against {path.name}, keeping it as evidence")
+        meta = {"request_file": None, "request_sha256": req_sha,
+                "response_file": str(path.resolve()), "response_sha256": snap_sha}
+        results.append(record_checks(
+            store, checks, as_of, exchange_id, "file", meta,
+            [(request, f"{register.code} snapshot numbers"),
+             (path, f"{register.code} snapshot")],
+            register=register.code, answer="registered"))
+    return results
+
+
+def _national_lines(phones: pl.DataFrame, jurisdiction: Jurisdiction) -> bytes:
+    """The numbers one a line in national format, as a request file is written."""
+    return phones.select(jurisdiction.national(pl.col("phone"))).write_csv(
+        include_header=False).encode()
+
+
+def _refuse_future(checked_at: dt.datetime, zone: str, register: Register | None = None
+                   ) -> None:
+    """A register answer dated in the future is a mistyped --checked-at (or a snapshot's
+    --as-of): relied on, it would stay valid weeks too long."""
     if checked_at > now_utc() + dt.timedelta(minutes=5):
+        name, option = ((register.name, "--as-of" if register.delivery == "snapshot"
+                         else "--checked-at") if register else ("RPO", "--checked-at"))
         raise RegistryError(f"check time {local_words(checked_at, zone)}"
                             f"{' UTC' if zone == 'UTC' else ''} is in the future; give the "
-                            "time the RPO answered with --checked-at")
+                            f"time the {name} answered with {option}")
 
 
 def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
-                  exchange_id: str, adapter: str, meta: dict[str, str] | None = None,
-                  files: Sequence[tuple[Path | bytes, str]] = ()) -> ImportResult:
+                  exchange_id: str, adapter: str, meta: Mapping[str, str | None] | None = None,
+                  files: Sequence[tuple[Path | bytes, str]] = (), *, register: str = "rpo",
+                  answer: str = "kept") -> ImportResult:
     """Store one exchange's results as evidence, with the files they came from kept byte
-    for byte (audit verify re-derives the checks from them), in one transaction."""
+    for byte (audit verify re-derives the checks from them), in one transaction; the
+    register asked and how its answer file reads say how."""
     _refuse_future(checked_at, "UTC")  # a last guard: the callers said it in local time
     meta = meta or {}
     rows = results.select(
@@ -227,25 +320,25 @@ def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
               "request_sha256": meta.get("request_sha256"),
               "response_file": meta.get("response_file"),
               "response_sha256": meta.get("response_sha256"), "checked_at": checked_at,
-              "imported_at": now_utc(), "numbers": rows.height, "registered": registered}
+              "imported_at": now_utc(), "numbers": rows.height, "registered": registered,
+              "register": register, "answer": answer}
     rpo_store.record_exchange(store, record, rows, files)
     return ImportResult(exchange_id, checked_at, rows.height, registered)
 
 
-def rederive_files(request: bytes, response: bytes, jurisdiction: Jurisdiction
-                   ) -> pl.DataFrame:
-    """The checks a file exchange's kept files prove (phone, registered): what audit
-    verify compares the stored checks with (adapters.FileExchange)."""
+def rederive_files(request: bytes, response: bytes, jurisdiction: Jurisdiction,
+                   answer: str = "kept") -> pl.DataFrame:
+    """The checks a file exchange's (or a snapshot's) kept files prove (phone,
+    registered), read as the import read them: what audit verify compares the stored
+    checks with (adapters.FileExchange)."""
+    register = _own_register(jurisdiction)
     with tempfile.TemporaryDirectory(prefix="gk-audit-") as folder:
         req, resp = Path(folder) / "request", Path(folder) / "response"
         req.write_bytes(request)
         resp.write_bytes(response)
-        numbers = (_with_phones(_lines(req, "request"), req, jurisdiction)
-                   .select("phone", phone_key(pl.col("phone")).alias("key"))
-                   .unique("key", keep="first", maintain_order=True))
-        kept = _answered(numbers["key"], resp, jurisdiction)
-        return numbers.select("phone", (~pl.col("key").is_in(kept.implode())).alias(
-            "registered"))
+        asked = _asked(req, jurisdiction, register)
+        listed, _ = _listed(asked["key"], resp, jurisdiction, register, answer)
+        return asked.select("phone", _registered(listed, answer))
 
 
 def rpo_status(store: Store, as_of: dt.datetime, phone: str | None = None) -> pl.DataFrame:

@@ -27,7 +27,7 @@ from gatekeeper.core.errors import ConfigError
 if TYPE_CHECKING:
     from gatekeeper.config import Config, Workspace
     from gatekeeper.core.progress import Progress
-    from gatekeeper.jurisdictions import Jurisdiction
+    from gatekeeper.jurisdictions import Jurisdiction, Register
     from gatekeeper.registers import ImportResult
     from gatekeeper.registers.http import CheckReport
     from gatekeeper.store import Store
@@ -41,6 +41,8 @@ class CheckOptions:
     tls_dir: Path | None = None
     batch_size: int | None = None
     poll_timeout: float = 600.0
+    # Whose register is checked (None: the workspace's own country, as `rpo check` means).
+    jurisdiction: Jurisdiction | None = None
 
 
 class RegistryAdapter(Protocol):
@@ -58,8 +60,12 @@ class RegistryAdapter(Protocol):
 
     def record(self, store: Store, request: Path, response: Path,
                jurisdiction: Jurisdiction, *, checked_at: dt.datetime | None,
-               progress: Progress | None, same_as_request: bool) -> ImportResult:
-        """Record the register's answer to a request, both files kept as evidence."""
+               progress: Progress | None, same_as_request: bool,
+               register: Register | None = None, answer: str | None = None
+               ) -> ImportResult:
+        """Record the register's answer to a request, both files kept as evidence
+        (register: which of the country's registers, default its first; answer: what its
+        answer file lists, "kept" or "registered", default the register's)."""
         ...
 
     def check(self, ws: Workspace, as_of: dt.datetime, options: CheckOptions, *,
@@ -67,9 +73,10 @@ class RegistryAdapter(Protocol):
         """Ask the register for every number that needs it and record the answers."""
         ...
 
-    def rederive(self, request: bytes, response: bytes, jurisdiction: Jurisdiction
-                 ) -> pl.DataFrame:
-        """The checks (phone, registered) an exchange's kept files prove."""
+    def rederive(self, request: bytes, response: bytes, jurisdiction: Jurisdiction, *,
+                 answer: str = "kept") -> pl.DataFrame:
+        """The checks (phone, registered) an exchange's kept files prove, its answer file
+        read as recorded ("kept" or "registered")."""
         ...
 
 
@@ -90,12 +97,15 @@ class FileExchange:
 
     def record(self, store: Store, request: Path, response: Path,
                jurisdiction: Jurisdiction, *, checked_at: dt.datetime | None,
-               progress: Progress | None, same_as_request: bool) -> ImportResult:
+               progress: Progress | None, same_as_request: bool,
+               register: Register | None = None, answer: str | None = None
+               ) -> ImportResult:
         from gatekeeper.registers import import_exchange
 
         return import_exchange(store, request, response, jurisdiction,
                                checked_at=checked_at, progress=progress,
-                               same_as_request=same_as_request)
+                               same_as_request=same_as_request, register=register,
+                               answer=answer)
 
     def check(self, ws: Workspace, as_of: dt.datetime, options: CheckOptions, *,
               dry_run: bool, progress: Progress | None) -> CheckReport:
@@ -103,11 +113,11 @@ class FileExchange:
                           "adapter = \"http\" (or pass --base-url)",
                           file=ws.config_path, key="registry.adapter")
 
-    def rederive(self, request: bytes, response: bytes, jurisdiction: Jurisdiction
-                 ) -> pl.DataFrame:
+    def rederive(self, request: bytes, response: bytes, jurisdiction: Jurisdiction, *,
+                 answer: str = "kept") -> pl.DataFrame:
         from gatekeeper.registers import rederive_files
 
-        return rederive_files(request, response, jurisdiction)
+        return rederive_files(request, response, jurisdiction, answer)
 
 
 class WebService:
@@ -127,7 +137,9 @@ class WebService:
 
     def record(self, store: Store, request: Path, response: Path,
                jurisdiction: Jurisdiction, *, checked_at: dt.datetime | None,
-               progress: Progress | None, same_as_request: bool) -> ImportResult:
+               progress: Progress | None, same_as_request: bool,
+               register: Register | None = None, answer: str | None = None
+               ) -> ImportResult:
         raise ConfigError(f"adapter '{self.name}' exchanges no files: {self.how}",
                           key="registry.adapter")
 
@@ -139,10 +151,11 @@ class WebService:
                                             tls_dir=options.tls_dir,
                                             batch_size=options.batch_size,
                                             poll_timeout=options.poll_timeout)
-        return rpo_check(ws, settings, as_of, dry_run=dry_run, progress=progress)
+        return rpo_check(ws, settings, as_of, dry_run=dry_run, progress=progress,
+                         jurisdiction=options.jurisdiction)
 
-    def rederive(self, request: bytes, response: bytes, jurisdiction: Jurisdiction
-                 ) -> pl.DataFrame:
+    def rederive(self, request: bytes, response: bytes, jurisdiction: Jurisdiction, *,
+                 answer: str = "kept") -> pl.DataFrame:
         from gatekeeper.registers.http import rederive
 
         return rederive(request, response, jurisdiction)

@@ -221,8 +221,8 @@ class CheckReport:
         return self.to_submit * self.price_per_number
 
 
-def _plan(ws: Workspace, as_of: dt.datetime, config: Config) -> tuple[pl.DataFrame, int]:
-    j = config.jurisdiction
+def _plan(ws: Workspace, as_of: dt.datetime, config: Config, j: Jurisdiction
+          ) -> tuple[pl.DataFrame, int]:
     with Store(ws.store_path, read_only=True) as store:
         needed = numbers_needing_check(store, as_of, config.policy.rpo_validity_days, j)
         in_jobs = rpo_store.numbers_in_open_jobs(store)
@@ -270,7 +270,8 @@ def _record(ws: Workspace, client: RegistryClient, key: str, job_id: str,
                  "request_sha256": hashlib.sha256(request).hexdigest(),
                  "response_file": f"{client.settings.base_url}{wire.result_path(job_id)}",
                  "response_sha256": hashlib.sha256(body).hexdigest()},
-                [(request, "rpo request (numbers submitted)"), (body, "rpo response")])
+                [(request, "rpo request (numbers submitted)"), (body, "rpo response")],
+                register=jurisdiction.register.code if jurisdiction.register else "rpo")
             report.recorded_numbers += recorded.numbers
             report.registered += recorded.registered
         rpo_store.job_done(store, key, exchange_id)
@@ -285,10 +286,13 @@ def _status(done: int, total: int, pending: int | None, elapsed: float) -> str:
 
 def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
               dry_run: bool = False, progress: Progress | None = None,
-              http: httpx.Client | None = None) -> CheckReport:
-    """Check every number that needs it through the web service; resume unfinished jobs."""
+              http: httpx.Client | None = None,
+              jurisdiction: Jurisdiction | None = None) -> CheckReport:
+    """Check every number that needs it through the web service; resume unfinished jobs.
+    jurisdiction: whose register (None: the workspace's own country's)."""
     config = ws.config()
-    needed, candidates = _plan(ws, as_of, config)
+    j = jurisdiction or config.jurisdiction
+    needed, candidates = _plan(ws, as_of, config, j)
     report = CheckReport(candidates=candidates, to_submit=needed.height,
                          price_per_number=config.registry.price_per_number, dry_run=dry_run)
     report.resumed_jobs = len(_jobs(ws, settings, "submitting", "submitted"))
@@ -304,7 +308,7 @@ def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
             with Store(ws.store_path, read_only=True) as store:
                 numbers = rpo_store.job_numbers(store, key)
             job = client.submit(key, numbers.to_frame().select(
-                config.jurisdiction.national(pl.col("phone"))).to_series().to_list())
+                j.national(pl.col("phone"))).to_series().to_list())
             with Store(ws.store_path) as store:
                 rpo_store.job_submitted(store, key, job.job_id, now_utc())
             crash_point("rpo.after_submit")
@@ -319,7 +323,7 @@ def rpo_check(ws: Workspace, settings: HttpSettings, as_of: dt.datetime, *,
             for key, job_id, count in left:
                 assert job_id is not None
                 if client.poll(job_id).done:
-                    _record(ws, client, key, job_id, report, config.jurisdiction)
+                    _record(ws, client, key, job_id, report, j)
                 else:
                     still.append((key, job_id, count))
             left = still

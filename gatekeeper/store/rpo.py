@@ -1,4 +1,9 @@
-"""RPO evidence: exchanges (with their files kept byte for byte), checks and web jobs.
+"""Register evidence: exchanges (with their files kept byte for byte), checks and web jobs.
+
+The RPO's tables hold every register's answers (Bloctel, the Lista Robinson, TPS/CTPS):
+a number belongs to one country, so its checks come from its country's register alone,
+and an exchange records which register it asked (`register`, the code of
+`--register NAME`) and what its answer file listed (`answer`: "kept" or "registered").
 
 Every answer is kept as evidence (number, when checked, registered or not, which exchange
 and the sha256 of the files it came from) for five years (telemarketing code of conduct,
@@ -20,7 +25,7 @@ from gatekeeper.store.sources import newest_numbers
 
 EXCHANGE_COLUMNS = ("exchange_id", "adapter", "request_file", "request_sha256",
                     "response_file", "response_sha256", "checked_at", "imported_at",
-                    "numbers", "registered")
+                    "numbers", "registered", "register", "answer")
 
 
 def candidates(store: Store, region: str, types: Sequence[str]) -> pl.DataFrame:
@@ -49,12 +54,12 @@ def exchange(store: Store, exchange_id: str) -> tuple[dt.datetime, int, int] | N
     return None if row is None else (row[0], int(row[1]), int(row[2]))
 
 
-def exchange_of_files(store: Store, request_sha: str, response_sha: str
-                      ) -> tuple[str, dt.datetime, int, int] | None:
-    """The latest exchange recorded from these two files, or None."""
+def exchange_of_files(store: Store, request_sha: str, response_sha: str,
+                      answer: str = "kept") -> tuple[str, dt.datetime, int, int] | None:
+    """The latest exchange recorded from these two files read so, or None."""
     row = store.one("SELECT exchange_id, checked_at, numbers, registered FROM rpo_exchanges "
-                    "WHERE request_sha256 = ? AND response_sha256 = ? "
-                    "ORDER BY checked_at DESC LIMIT 1", [request_sha, response_sha])
+                    "WHERE request_sha256 = ? AND response_sha256 = ? AND answer = ? "
+                    "ORDER BY checked_at DESC LIMIT 1", [request_sha, response_sha, answer])
     return None if row is None else (row[0], row[1], int(row[2]), int(row[3]))
 
 
@@ -124,11 +129,18 @@ def exchanges_until(store: Store, as_of: dt.datetime) -> list[str]:
 
 
 def checks_of(store: Store, phone: str) -> pl.DataFrame:
-    """Every check of one number, with the adapter that made it (disclosure)."""
-    return store.frame(
-        """SELECT c.checked_at, c.registered, c.registered_at, c.exchange_id, e.adapter
+    """Every check of one number, with the adapter that made it and the register it asked
+    by the name people know it by ("Bloctel"), so a disclosure says which register
+    answered (disclosure)."""
+    from gatekeeper.jurisdictions import JURISDICTIONS
+
+    names = {r.code: r.name for j in JURISDICTIONS.values() for r in j.registers}
+    checks = store.frame(
+        """SELECT c.checked_at, c.registered, c.registered_at, c.exchange_id, e.adapter,
+                  coalesce(e.register, 'rpo') AS register
            FROM rpo_checks c LEFT JOIN rpo_exchanges e USING (exchange_id)
            WHERE c.phone = ? ORDER BY c.checked_at, c.exchange_id""", [phone])
+    return checks.with_columns(pl.col("register").replace(names))
 
 
 def all_exchanges(store: Store) -> pl.DataFrame:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from gatekeeper.store import Store
 
 Step = str | Callable[["Store"], None]
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 CATALOG_FILE = "gatekeeper.duckdb"  # the catalog, in the store folder (data/store/)
 LEGACY_FILE = CATALOG_FILE  # data/gatekeeper.duckdb: the store before it was a folder
 
@@ -177,5 +177,16 @@ MIGRATIONS: dict[int, list[Step]] = {
             document VARCHAR, document_sha256 VARCHAR, answered_at TIMESTAMP NOT NULL,
             reply_sha256 VARCHAR NOT NULL, recorded_at TIMESTAMP NOT NULL,
             PRIMARY KEY (audit_id, "row"))""",
+    ],
+
+    6: [
+        # Which register an exchange asked (countries beside Italy: Bloctel, the Lista
+        # Robinson, TPS/CTPS): its checks are its country's numbers, read in its national
+        # format, and disclosure names it. Every older exchange was the RPO's.
+        "ALTER TABLE rpo_exchanges ADD COLUMN register VARCHAR DEFAULT 'rpo'",
+        # What its answer file listed: the numbers "kept" (not registered: the RPO's,
+        # Bloctel's) or the numbers "registered" (Lista Robinson, TPS): audit verify
+        # re-derives the checks with the same reading.
+        "ALTER TABLE rpo_exchanges ADD COLUMN answer VARCHAR DEFAULT 'kept'",
     ],
 }
