@@ -15,7 +15,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from gatekeeper.cli import cli
 from gatekeeper.config import Workspace
 from gatekeeper.jurisdictions.fr import FR
 from gatekeeper.registers import import_exchange
@@ -140,8 +139,6 @@ def test_the_dialable_lists_show_the_french_directory_only_before_the_opt_in(
     assert "REGISTERED" not in summary["apres"]["suppressed"]  # Bloctel ended 2026-08-10
 
 
-@pytest.mark.skipif("register" not in cli.commands,
-                    reason="gatekeeper register lands with branch reg: enabled then")
 def test_the_bloctel_exchange_through_the_cli(tmp_path: Path) -> None:
     """The README's command records the same answer as the library's exchange."""
     ws = copy_europa(tmp_path / "europa")
