@@ -234,3 +234,22 @@ def test_erasure_finds_a_bare_number_where_the_list_wrote_it(tmp_path: Path) -> 
     assert rows[1] == ";" * 6 and "0721 234 567" not in archive.read_text(encoding="utf-8")
     rows = bought.read_text(encoding="utf-8").splitlines()
     assert rows[2] == "," * 6 and "45 22 18 90" not in bought.read_text(encoding="utf-8")
+
+
+def test_the_letter_to_a_french_person_names_bloctel_not_the_rpo(tmp_path: Path) -> None:
+    """A DPO answering a French person cites France's register and law, not Italy's."""
+    ws = copy_europa(tmp_path / "europa")
+    assert gk(ws, "load").exit_code == 0
+    assert gk(ws, "register", "import", "--register", "bloctel", "--request", REQUEST,
+              "--response", RESPONSE, "--checked-at", BLOCTEL_AT).exit_code == 0
+    assert gk(ws, "run", "--campaign", "avant", "--purpose", "telemarketing", "--as-of",
+              BEFORE).exit_code == 0
+    letter = gk(ws, "disclose", "+33145876321", "--format", "text")
+    assert letter.exit_code == 0, letter.output
+    text = " ".join(letter.output.split())
+    assert "registro delle opposizioni (Bloctel)" in text
+    assert "Code de la consommation" in text
+    assert "Registro Pubblico delle Opposizioni" not in text
+    english = " ".join(gk(ws, "disclose", "+33145876321", "--format", "text", "--lang",
+                          "en").output.split())
+    assert "do-not-call register (Bloctel)" in english and "RPO" not in english

@@ -12,10 +12,13 @@ import datetime as dt
 import textwrap
 from typing import Any
 
+import phonenumbers
+
 from gatekeeper.config import Controller
 from gatekeeper.core.htmlpage import e, page
 from gatekeeper.core.timeutil import Zone, zone_info
 from gatekeeper.decide.policy import IT_TABLE, OWN_CONSENT, PUBLIC_DIRECTORY, THIRD_PARTY_CONSENT
+from gatekeeper.jurisdictions import JURISDICTIONS, Jurisdiction, by_region
 from gatekeeper.privacy.erasure.erase import (
     KEPT_BACKUPS,
     KEPT_OPTOUT,
@@ -106,6 +109,10 @@ T: dict[str, dict[str, str]] = {
         "outcome_optout": "ha chiesto di non essere più chiamato",
         "outcome_wrong_number": "numero errato", "outcome_sale": "contratto concluso",
         "h_rpo": "Verifiche nel Registro Pubblico delle Opposizioni",
+        "h_register": "Verifiche nel registro delle opposizioni ({register})",
+        "public_rule_other": "Base giuridica: un numero pubblicato in un elenco pubblico può "
+                             "essere chiamato per offerte commerciali solo se non è iscritto "
+                             "al registro delle opposizioni del paese ({register}; {law}).",
         "rpo_yes": "{date}: il numero risultava iscritto (non chiamabile)",
         "rpo_no": "{date}: il numero non risultava iscritto",
         "no_rpo": "Non abbiamo ancora verificato il numero nel Registro.",
@@ -239,6 +246,10 @@ T: dict[str, dict[str, str]] = {
         "outcome_callback": "to call back", "outcome_optout": "asked not to be called again",
         "outcome_wrong_number": "wrong number", "outcome_sale": "contract signed",
         "h_rpo": "Checks in the do-not-call register (RPO)",
+        "h_register": "Checks in the do-not-call register ({register})",
+        "public_rule_other": "Legal basis: a number published in a public directory may be "
+                             "called with offers only if it is not registered in the "
+                             "country's do-not-call register ({register}; {law}).",
         "rpo_yes": "{date}: the number was registered (not callable)",
         "rpo_no": "{date}: the number was not registered",
         "no_rpo": "We have not yet checked the number in the register.",
@@ -376,8 +387,24 @@ def _evidence(consent: dict[str, Any], supplier: dict[str, Any], t: dict[str, st
     return parts
 
 
+def country_of(phone: str) -> Jurisdiction:
+    """The country whose law and register the letter cites for this number: its own
+    (libphonenumber's region), Italy where none of Gatekeeper's is."""
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(phone))
+    except phonenumbers.NumberParseException:
+        region = None
+    return by_region(region, tuple(JURISDICTIONS.values())) or JURISDICTIONS["IT"]
+
+
+def _law(country: Jurisdiction, code: str) -> str:
+    """A basis's citation in the number's country's table (Italy's where it has none)."""
+    table = country.table
+    return table.law(code) if code in table.codes else IT_TABLE.law(code)
+
+
 def _source_blocks(records: list[dict[str, Any]], t: dict[str, str], lang: str,
-                   zone: Zone) -> list[str]:
+                   zone: Zone, country: Jurisdiction) -> list[str]:
     """One paragraph per source (its newest version), in the person's words: who supplied
     it and when, the kind of list, the consent and the legal basis. No list id, row or
     checksum (the DPO's, in the JSON); the name only when it is the number's only one."""
@@ -409,14 +436,14 @@ def _source_blocks(records: list[dict[str, Any]], t: dict[str, str], lang: str,
                 parts += [t["tp_consent"].format(
                     collector=c.get("collector") or sup.get("name") or "—",
                     date=_day(c.get("date"), lang), channel=channel, proof=proof),
-                    t["tp_basis"].format(law=IT_TABLE.law(THIRD_PARTY_CONSENT))]
+                    t["tp_basis"].format(law=_law(country, THIRD_PARTY_CONSENT))]
             else:
                 parts.append(t["no_consent"])
             parts += _evidence(c, sup, t, lang, zone)
         elif rec["kind"] == "internal_archive":
             parts += ([t["own_consent"].format(date=_day(c.get("date"), lang),
                                                channel=channel, proof=proof),
-                        t["own_basis"].format(law=IT_TABLE.law(OWN_CONSENT))]
+                        t["own_basis"].format(law=_law(country, OWN_CONSENT))]
                       if c.get("marketing") else [t["no_consent"]])
             if rec.get("contract_status") == "active":
                 parts.append(t["contract_active"])
@@ -424,8 +451,11 @@ def _source_blocks(records: list[dict[str, Any]], t: dict[str, str], lang: str,
                 end = rec.get("contract_end")
                 parts.append(t["contract_ceased"].format(
                     end=t["ended_on"].format(date=_day(end, lang)) if end else ""))
-        else:
+        elif country.code == "IT" or country.register is None:
             parts.append(t["public_rule"].format(law=IT_TABLE.law(PUBLIC_DIRECTORY)))
+        else:
+            parts.append(t["public_rule_other"].format(
+                register=country.register.name, law=_law(country, PUBLIC_DIRECTORY)))
         if sup.get("contact") and rec["kind"] == "third_party":
             parts.append(t["supplier_contact"].format(contact=sup["contact"]))
         out.append(" ".join(parts))
@@ -437,6 +467,7 @@ def letter_blocks(data: dict[str, Any], controller: Controller, lang: str = "it"
     """The letter as blocks (headings, paragraphs, lists), independent of the format."""
     t = T[lang]
     phone = data["phone"]
+    country = country_of(phone)
     blocks: list[Block] = [
         ("head", f"{controller.name}\n{controller.address}\n"
                  f"{'P.IVA' if lang == 'it' else 'VAT'} {controller.vat}"),
@@ -450,7 +481,7 @@ def letter_blocks(data: dict[str, Any], controller: Controller, lang: str = "it"
         blocks.append(("p", t["none"].format(phone=phone)))
     if data["sources"]:
         blocks += [("h", t["h_sources"]), ("ul", _source_blocks(data["sources"], t, lang,
-                                                                data["timezone"]))]
+                                                                data["timezone"], country))]
     if data["erased"]:
         er = data["erased"]
         blocks += [("h", t["h_erased"]), ("p", t["erased"].format(
@@ -480,7 +511,10 @@ def letter_blocks(data: dict[str, Any], controller: Controller, lang: str = "it"
             blocks += [("h", t["h_calls"]), ("ul", calls)]
         checks = [t["rpo_yes" if c["registered"] else "rpo_no"].format(
             date=_day(c["checked_at"], lang)) for c in data["rpo_checks"]]
-        blocks += [("h", t["h_rpo"]), ("ul", checks) if checks else ("p", t["no_rpo"])]
+        heading = (t["h_rpo"] if country.code == "IT" or country.register is None
+                   else t["h_register"].format(register=country.register.name))
+        if country.code == "IT" or country.register is not None:
+            blocks += [("h", heading), ("ul", checks) if checks else ("p", t["no_rpo"])]
     if data["optouts"]:
         items = [t["withdraw"].format(date=_day(o["at"], lang)) if o["type"] == "withdraw"
                  else t["optout"].format(date=_day(o["at"], lang),
@@ -492,7 +526,7 @@ def letter_blocks(data: dict[str, Any], controller: Controller, lang: str = "it"
         ("h", t["h_object"]), ("p", t["object"]),
         ("ul", [t["object_a"], t["object_b"].format(email=controller.dpo_email),
                 t["object_c"].format(name=controller.name, address=controller.address)]),
-        ("p", t["rpo_hint"]),
+        *((("p", t["rpo_hint"]),) if country.code == "IT" else ()),
         ("h", t["h_complaint"]), ("p", t["complaint"]),
         ("p", t["regards"]),
         ("sign", f"{controller.name}\n{t['dpo'].format(email=controller.dpo_email)}"),
