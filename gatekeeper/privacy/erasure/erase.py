@@ -55,6 +55,14 @@ KEPT_BACKUPS = "backups"  # backups made before the erasure, until they expire
 
 
 
+
+
+def _national(ws: Workspace, phone: str) -> str:
+    """The number as its own country writes it (France: 0145876321), to find it in files
+    and rejects: the workspace's own country's form is another number's for a foreign one."""
+    config = ws.config()
+    return config.jurisdiction_of(normalise_one(phone, config.jurisdiction)[2]).national_one(
+        phone)
 def _quiet(message: str, done: int | None = None, total: int | None = None) -> None:
     """No one is watching."""
 
@@ -136,7 +144,7 @@ def _recorded(path: Path, outputs: dict[str, str]) -> bool:
 def _rejects_quoting(ws: Workspace, phone: str) -> pl.Expr:
     """Rows of rejects.csv whose value holds the number's digits (as the list wrote it)."""
     holds = pl.col("valore").fill_null("").str.replace_all(r"\D", "")
-    national = ws.config().jurisdiction.national_one(phone)
+    national = _national(ws, phone)
     return (holds.str.contains(phone.removeprefix("+"), literal=True)
             | holds.str.contains(national, literal=True))
 
@@ -186,7 +194,7 @@ def _survey(ws: Workspace, store: Store, phone: str) -> _Survey:
     """Where the number is: the one list both the plan and the erasure work from."""
     rows = people_store.source_rows_of(store, phone).select("source_id", "source_version",
                                                              "row")
-    national = ws.config().jurisdiction.national_one(phone)
+    national = _national(ws, phone)
     rejects = int(store.scalar("SELECT count(*) FROM source_rejects WHERE "
                                "contains(reason, ?)", [national]))
     listed = run_store.campaigns_of(store, phone).height
@@ -380,7 +388,7 @@ def _digits_pattern(national: str) -> re.Pattern[bytes]:
 def _other_copies(ws: Workspace, store: Store, phone: str, managed: set[Path]) -> list[Copy]:
     """Files under data/ that gatekeeper does not edit on erasure but that hold the number
     (the store and the call ledger are erased through their own code, never searched)."""
-    pattern = _digits_pattern(ws.config().jurisdiction.national_one(phone))
+    pattern = _digits_pattern(_national(ws, phone))
     journal = Journal(ws.journal_path)
     skip = {ws.journal_path, journal.checkpoints_path, Path(f"{ws.journal_path}.torn"),
             *managed}
@@ -436,7 +444,7 @@ def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
         say("blanking the number in the store (list rows, rejects, campaign lists)")
         with store.transaction():
             rows, retired = source_store.erase_rows(store, phone, ref, now)
-            rejects = source_store.erase_rejects(store, jurisdiction.national_one(phone))
+            rejects = source_store.erase_rejects(store, _national(ws, phone))
             campaigns, retired_lists = run_store.erase_listed(store, phone, ref, now)
             if not prior:
                 people_store.record_erasure(store, phone, now, ref, by)
