@@ -181,3 +181,63 @@ def calls(ws: Workspace, rows: Sequence[tuple[str, str, str]], name: str = "call
 
 def utc(text: str) -> dt.datetime:
     return parse_instant(text, "UTC")
+
+
+# --- a list of every country, decided in one run -------------------------------------------
+
+IT_FIXED, CH_FIXED = "+390212345678", "+41446681800"
+FR_CUSTOMER, ES_CUSTOMER = "+33145678901", "+34913456789"
+DE_UNPROVEN, FR_BLOCTEL_ERA = "+4915223456789", "+33155667788"
+MIXED_AS_OF = "2026-09-18T05:00:00Z"  # a Friday, before the lines open
+EVIDENCE = {"consent_marketing": "yes", "consent_date": "2026-06-01", "consent_proof": "P1",
+            "consent_method": "web_form", "consent_text_id": "T1"}
+
+# What the run decides of each number, by its own country's rules: (reason, basis).
+MIXED_DECISIONS: dict[str, tuple[str | None, str | None]] = {
+    IT_MOBILE: (None, "OWN_CONSENT"),
+    IT_FIXED: (None, "PUBLIC_DIRECTORY"),
+    RO_MOBILE: (None, "OWN_CONSENT"),
+    RO_FIXED: ("CONSENT_REQUIRED", None),
+    FR_MOBILE: (None, "OWN_CONSENT"),
+    FR_CUSTOMER: (None, "CUSTOMER_CONTRACT"),
+    FR_FIXED: ("CONSENT_REQUIRED", None),  # after 11 August: opt-in
+    ES_FIXED: (None, "OWN_CONSENT"),
+    ES_CUSTOMER: (None, "CUSTOMER_CONTRACT"),
+    ES_MOBILE: ("CONSENT_REQUIRED", None),
+    UK_MOBILE: (None, "OWN_CONSENT"),
+    UK_FIXED: (None, "PUBLIC_DIRECTORY"),
+    DE_MOBILE: (None, "OWN_CONSENT"),
+    DE_UNPROVEN: ("CONSENT_UNPROVEN", None),
+    DE_FIXED: ("CONSENT_REQUIRED", None),
+    CH_FIXED: ("OUT_OF_JURISDICTION", None),
+}
+MIXED_RULES = {"+39": "IT", "+40": "RO", "+33": "FR from 2026-08-11", "+34": "ES",
+               "+44": "UK", "+49": "DE", "+41": "IT"}
+
+
+def mixed_workspace(root: Path, campaign: str = "c") -> Workspace:
+    """Customers and a directory of six countries (and a Swiss number, a country not
+    called), their registers answered (the RPO through its CLI, the Lista Robinson and
+    the TPS in the store), decided in one run of `campaign` on MIXED_AS_OF."""
+    ws = workspace(root)
+    source(ws, "crm", "internal_archive", [
+        *({"phone": p, **EVIDENCE} for p in (IT_MOBILE, RO_MOBILE, FR_MOBILE, ES_FIXED,
+                                             UK_MOBILE, DE_MOBILE)),
+        {"phone": FR_CUSTOMER, "contract_status": "active"},
+        {"phone": ES_CUSTOMER, "contract_status": "active"},
+        {"phone": DE_UNPROVEN, **EVIDENCE, "consent_text_id": ""},
+    ])
+    source(ws, "directory", "public_directory", [
+        {"phone": p} for p in (IT_FIXED, RO_FIXED, FR_FIXED, ES_MOBILE, UK_FIXED, DE_FIXED,
+                               CH_FIXED)])
+    load(ws)
+    request = ws.root / "data" / "rpo-q.txt"
+    ok(ws, "rpo", "request", "--out", str(request), "--as-of", MIXED_AS_OF)
+    assert sorted(request.read_text().split()) == ["0212345678", "3331234567"]
+    answer = ws.root / "data" / "rpo-r.txt"
+    answer.write_text(request.read_text())
+    ok(ws, "rpo", "import", "--request", str(request), "--response", str(answer),
+       "--checked-at", "2026-09-17T10:00:00+02:00", "--same-as-request")
+    register_answers(ws, {ES_CUSTOMER: False, UK_FIXED: False}, "2026-09-17T08:00:00Z")
+    run(ws, MIXED_AS_OF, campaign)
+    return ws
