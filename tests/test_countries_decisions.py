@@ -139,7 +139,7 @@ def test_spain_robinson_thirty_days_and_legitimate_interest_365_days(tmp_path: P
         {"phone": "+34913456789", "contract_status": "active"},
         {"phone": "+34914567890", "contract_status": "active"},  # in the Lista Robinson
         consented(ES_MOBILE),  # consent to us: no Robinson needed
-        {"phone": "+34915678901"},  # neither a customer nor a consent
+        {"phone": "+34915678901"},  # neither a customer nor a consent to us
         consented("+34916789012", date=""),  # a consent without its date
     ])
     load(ws)
@@ -151,7 +151,7 @@ def test_spain_robinson_thirty_days_and_legitimate_interest_365_days(tmp_path: P
     assert decision(decided, "+34913456789") == (None, "CUSTOMER_CONTRACT")
     assert decision(decided, "+34914567890") == ("REGISTERED", None)
     assert decision(decided, ES_MOBILE) == (None, "OWN_CONSENT")
-    assert decision(decided, "+34915678901") == ("CONSENT_REQUIRED", None)
+    assert decision(decided, "+34915678901") == ("CONSENT_MISSING", None)
     assert decision(decided, "+34916789012") == ("CONSENT_MISSING", None)
     later = run(ws, "2026-09-15T12:00:00Z")  # 30 days after the Robinson answer
     assert decision(later, "+34913456789") == ("REGISTER_NOT_CHECKED", None)
@@ -202,7 +202,9 @@ def test_the_tps_answer_is_relied_on_for_28_days(tmp_path: Path) -> None:
     ({"consent_method": ""}, "CONSENT_UNPROVEN"),
     ({"consent_text_id": ""}, "CONSENT_UNPROVEN"),
     ({"consent_date": ""}, "CONSENT_MISSING"),
-    ({"consent_marketing": "no"}, "CONSENT_REQUIRED"),
+    # No consent: the own archive's basis fits and its consent is missing (an opt-in
+    # country's CONSENT_REQUIRED is for rows no basis fits: docs/decisions.md).
+    ({"consent_marketing": "no"}, "CONSENT_MISSING"),
 ])
 def test_germany_asks_proof_date_method_and_text(tmp_path: Path, missing: dict[str, str],
                                                  reason: str | None) -> None:
@@ -237,7 +239,7 @@ def test_romania_needs_consent_for_every_marketing_call(tmp_path: Path) -> None:
     decided = run(ws, "2026-09-01T10:00:00Z")  # no register to check: none exists
     assert decision(decided, RO_FIXED) == ("CONSENT_REQUIRED", None)
     assert decision(decided, RO_MOBILE) == (None, "OWN_CONSENT")
-    assert decision(decided, "+40723456789") == ("CONSENT_REQUIRED", None)
+    assert decision(decided, "+40723456789") == ("CONSENT_MISSING", None)
     assert decision(decided, "+40724567890") == (None, "CONTRACT_CONSENT")
     assert decision(decided, "+40725678901") == (None, "THIRD_PARTY_CONSENT")
     assert decision(decided, "+40726789012") == ("CONSENT_UNPROVEN", None)

@@ -269,13 +269,6 @@ def contract_in_force(ctx: Context) -> pl.Expr:
             & (ended.is_null() | (ended >= pl.lit(ctx.as_of_date)))).fill_null(False)
 
 
-def consent_said(ctx: Context) -> pl.Expr:
-    """The row says the person consented to our marketing (dated or not: an undated
-    consent is CONSENT_MISSING, its basis's own rule). In an opt-in country a row that
-    does not say so has no basis at all: CONSENT_REQUIRED, the table's no_basis."""
-    return pl.col("consent_marketing").fill_null(False)
-
-
 def a_customer(ctx: Context) -> pl.Expr:
     """The row is of a customer (a contract's status or end is known), whose legitimate
     interest Spain's law may allow."""

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from gatekeeper.decide.policy import europe as E
-from gatekeeper.decide.policy import facts as F
 from gatekeeper.decide.policy.table import (
     ATTEMPT_LIMIT,
     CONSENT_REQUIRED,
@@ -40,8 +39,7 @@ BASES = (
     E.contract_consent(),
     Basis(OWN_CONSENT, "telemarketing", ("internal_archive",),
           "own archive: express consent, documented (proof, date, method, text)", E.own(),
-          E.own_detail,
-          when=F.consent_said),
+          E.own_detail),
     Basis(THIRD_PARTY_CONSENT, "telemarketing", ("third_party",),
           "bought list: approved supplier, express consent documented", E.bought(),
           E.third_party_detail),

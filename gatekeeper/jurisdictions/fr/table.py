@@ -88,8 +88,7 @@ BASES = (
                              "contratto"), when=F.contract_in_force),
     Basis(OWN_CONSENT, "telemarketing", ("internal_archive",),
           "own archive: marketing consent, dated, proven (proof, method), not expired; "
-          "until 2026-08-10 also not in Bloctel", E.own(NOT_IN_BLOCTEL), E.own_detail,
-          when=F.consent_said),
+          "until 2026-08-10 also not in Bloctel", E.own(NOT_IN_BLOCTEL), E.own_detail),
     Basis(THIRD_PARTY_CONSENT, "telemarketing", ("third_party",),
           "bought list: approved supplier, consent proven (proof, method); until "
           "2026-08-10 also not in Bloctel", E.bought(NOT_IN_BLOCTEL), E.third_party_detail),

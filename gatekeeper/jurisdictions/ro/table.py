@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from gatekeeper.decide.policy import europe as E
-from gatekeeper.decide.policy import facts as F
 from gatekeeper.decide.policy.table import (
     CONSENT_REQUIRED,
     CONTRACT_CONSENT,
@@ -34,8 +33,7 @@ BASES = (
     E.contract_consent(),
     Basis(OWN_CONSENT, "telemarketing", ("internal_archive",),
           "own archive: marketing consent, dated, proven, not expired", E.own(),
-          E.own_detail,
-          when=F.consent_said),
+          E.own_detail),
     Basis(THIRD_PARTY_CONSENT, "telemarketing", ("third_party",),
           "bought list: approved supplier, consent to third parties, proven", E.bought(),
           E.third_party_detail),
