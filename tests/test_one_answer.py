@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import random
 import shutil
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -22,6 +23,7 @@ from gatekeeper.jurisdictions import IT
 
 from .conftest import AS_OF, DIAL_AT, REPO, WorkspaceMaker, gk
 from .service_helper import running_service
+from .test_countries_workspace import MIXED_DECISIONS, calls, mixed_workspace
 
 ZONE = IT.timezone_name  # local times in these tests are Italy's
 
@@ -284,3 +286,41 @@ def test_a_run_whose_file_in_the_store_was_altered_answers_nothing(
     stored.write_bytes(stored.read_bytes()[:-1] + b"x")
     with pytest.raises(StoreDamaged, match="not the one recorded"):
         check_number(ws, listed[0], "telemarketing", campaign="c", at=at)
+
+
+@pytest.mark.parametrize(("at", "closed"), [
+    # Friday 18 September 2026, 09:30 UTC: every country's lines are open.
+    ("2026-09-18T09:30:00Z", set()),
+    # 06:30 UTC: Bucharest (09:30) and Berlin (08:30) open; Rome, Paris, Madrid, London not.
+    ("2026-09-18T06:30:00Z", {"+39", "+33", "+34", "+44"})])
+def test_five_doors_give_one_answer_in_every_country(tmp_path: Path, at: str,
+                                                     closed: set[str]) -> None:
+    """The same numbers of six countries (and one not called) through the batch run,
+    `gatekeeper check`, GET and POST /v1/check and the replay of a contract whose call was
+    made at the instant asked: one answer each, by its own country's rules and clock."""
+    ws = mixed_workspace(tmp_path / "ws")
+    basis, reason = _batch_answers(ws)
+    numbers = list(MIXED_DECISIONS)
+    calls(ws, [(p, at, "answered") for p in numbers], "at-t")
+    signed = (parse_instant(at, "UTC") + dt.timedelta(minutes=20)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    replay = _replayed(ws, numbers, signed, "countries")
+    when = parse_instant(at, "UTC")
+    context = {"purpose": "telemarketing", "campaign": "c", "agency": "connecto"}
+    with running_service(ws, at) as service, service.client("agent") as dialer:
+        posted = dialer.post("/v1/check", json={**context, "numbers": numbers}).json()
+        for value, post in zip(numbers, posted, strict=True):
+            cli = check_number(ws, value, "telemarketing", campaign="c", at=when,
+                               agency="connecto").answer
+            one = (cli.dialable, cli.reason, cli.basis)
+            assert (post["dialable"], post["reason"], post["basis"]) == one, value
+            get = dialer.get("/v1/check", params={**context, "phone": value}).json()
+            assert get == post, value
+            assert replay[value] == one[:2], value
+            if value[:3] in closed and cli.phone in basis:
+                assert cli.reason == P.OUTSIDE_CALLING_HOURS, value
+            else:
+                batch = ((True, None, basis[value]) if value in basis
+                         else (False, reason[value], None))
+                assert one == batch, value
+            assert (post["reason"] is None) is (value in basis and value[:3] not in closed)

@@ -277,14 +277,20 @@ def survey() -> Basis:
 
 def run_rules(dated: bool) -> tuple[Rule, ...]:
     """The run's decision at dial time; the register rule gives REGISTER_NOT_CHECKED; a
-    country with dated rules also asks that the run's version be the one in force at T."""
+    country with dated rules also asks that the run's version be the one in force at T.
+
+    That question comes right after the number is found in the run: a run decided by a
+    version no longer in force says nothing that still holds (neither its reason nor its
+    register answer, whose validity ends with the version), and the one useful answer is
+    to run it again (RULES_CHANGED), not REGISTER_NOT_CHECKED."""
     rules = tuple(Rule(REGISTER_NOT_CHECKED, r.requirement.replace("RPO", "register"),
                        r.holds, r.taken, step=r.step) if r.code == "RPO_NOT_CHECKED" else r
                   for r in RUN_RULES)
     if dated:
-        rules = (*rules, Rule(RULES_CHANGED, "the run decided by the version of the "
-                              "country's rules in force at T", F.rules_current, THE_RUN,
-                              step="6-8"))
+        at = next(i for i, r in enumerate(rules) if r.code == NO_SOURCE) + 1
+        rules = (*rules[:at], Rule(RULES_CHANGED, "the run decided by the version of the "
+                                   "country's rules in force at T", F.rules_current,
+                                   THE_RUN, step="6-8"), *rules[at:])
     return rules
 
 

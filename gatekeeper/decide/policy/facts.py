@@ -269,6 +269,13 @@ def contract_in_force(ctx: Context) -> pl.Expr:
             & (ended.is_null() | (ended >= pl.lit(ctx.as_of_date)))).fill_null(False)
 
 
+def a_customer(ctx: Context) -> pl.Expr:
+    """The row is of a customer (a contract's status or end is known), whose legitimate
+    interest Spain's law may allow."""
+    return (pl.col("contract_status").is_not_null() | pl.col("contract_end").is_not_null()
+            ).fill_null(False)
+
+
 INTERACTION_DAYS = 365  # Spain: AEPD Circular 1/2023
 
 

@@ -59,11 +59,11 @@ CODES = E.codes({**E.hours_law("TRLGDCU (RDL 1/2007) art. 96.2"), **E.COMPANY_CO
 
 ROBINSON = (E.register_checked("Lista Robinson"), E.not_registered("Lista Robinson"))
 
+# A row fits the first basis whose kinds and `when` it meets: a customer without a consent
+# to us is asked the legitimate interest's questions (365 days, the Robinson); every other
+# own-archive row the consent's (none: CONSENT_MISSING, docs/decisions.md).
 BASES = (
     E.contract_consent(),
-    Basis(OWN_CONSENT, "telemarketing", ("internal_archive",),
-          "own archive: marketing consent to this controller, dated, proven", E.own(),
-          E.own_detail),
     Basis(CUSTOMER_CONTRACT, "telemarketing", ("internal_archive",),
           "a customer with a contract in force or one ended in the last 365 days (similar "
           "products), not in the Lista Robinson",
@@ -71,7 +71,10 @@ BASES = (
                 F.recent_interaction, AS_OF), *ROBINSON),
           lambda ctx: pl.lit("interesse legittimo verso un cliente (contatto negli ultimi "
                              "365 giorni), prodotti simili"),
-          when=lambda ctx: ~F.own_consent(ctx)),
+          when=lambda ctx: ~F.own_consent(ctx) & F.a_customer(ctx)),
+    Basis(OWN_CONSENT, "telemarketing", ("internal_archive",),
+          "own archive: marketing consent to this controller, dated, proven", E.own(),
+          E.own_detail),
     Basis(THIRD_PARTY_CONSENT, "telemarketing", ("third_party",),
           "bought list: approved supplier, consent proven; not consent to this controller, "
           "so the Lista Robinson too", E.bought(*ROBINSON), E.third_party_detail),
