@@ -1034,7 +1034,11 @@ def run(ctx: click.Context, campaign: str, purpose: str, sources_: tuple[str, ..
     for reason, count in s["suppressed"].items():
         click.echo(f"  suppressed {reason:<22}{count:>10,}")
     if s["valid_until"]:
-        click.echo(f"  dial before {local_words(s['valid_until'], zone)} (RPO checks expire)")
+        # Italy alone: its register's words, as ever; several countries: any register's
+        # answers, or a country's rules, may be what ends the list.
+        why = ("RPO checks expire" if len(_workspace(ctx).config().jurisdictions) == 1 else
+               "register checks expire, or a country's rules change")
+        click.echo(f"  dial before {local_words(s['valid_until'], zone)} ({why})")
     click.echo(f"  written to {result.report_dir}")
     _print_next_steps(result.next_steps)
 

@@ -250,6 +250,7 @@ def test_the_letter_to_a_french_person_names_bloctel_not_the_rpo(tmp_path: Path)
     assert "registro delle opposizioni (Bloctel)" in text
     assert "Code de la consommation" in text
     assert "Registro Pubblico delle Opposizioni" not in text
+    assert "Registro delle Opposizioni" not in text  # the campaign's basis too
     english = " ".join(gk(ws, "disclose", "+33145876321", "--format", "text", "--lang",
                           "en").output.split())
     assert "do-not-call register (Bloctel)" in english and "RPO" not in english

@@ -110,6 +110,8 @@ T: dict[str, dict[str, str]] = {
         "outcome_wrong_number": "numero errato", "outcome_sale": "contratto concluso",
         "h_rpo": "Verifiche nel Registro Pubblico delle Opposizioni",
         "h_register": "Verifiche nel registro delle opposizioni ({register})",
+        "public_other": "elenco pubblico, numero non iscritto al registro delle opposizioni "
+                        "({register})",
         "public_rule_other": "Base giuridica: un numero pubblicato in un elenco pubblico può "
                              "essere chiamato per offerte commerciali solo se non è iscritto "
                              "al registro delle opposizioni del paese ({register}; {law}).",
@@ -247,6 +249,8 @@ T: dict[str, dict[str, str]] = {
         "outcome_wrong_number": "wrong number", "outcome_sale": "contract signed",
         "h_rpo": "Checks in the do-not-call register (RPO)",
         "h_register": "Checks in the do-not-call register ({register})",
+        "public_other": "public directory, number not in the do-not-call register "
+                        "({register})",
         "public_rule_other": "Legal basis: a number published in a public directory may be "
                              "called with offers only if it is not registered in the "
                              "country's do-not-call register ({register}; {law}).",
@@ -397,6 +401,14 @@ def country_of(phone: str) -> Jurisdiction:
     return by_region(region, tuple(JURISDICTIONS.values())) or JURISDICTIONS["IT"]
 
 
+def _basis_words(t: dict[str, str], basis: str, country: Jurisdiction) -> str:
+    """A campaign's basis in the person's words; a directory number of another country was
+    checked in that country's register, not Italy's."""
+    if basis == PUBLIC_DIRECTORY and country.code != "IT" and country.register is not None:
+        return t["public_other"].format(register=country.register.name)
+    return t[basis]
+
+
 def _law(country: Jurisdiction, code: str) -> str:
     """A basis's citation in the number's country's table (Italy's where it has none)."""
     table = country.table
@@ -494,7 +506,8 @@ def letter_blocks(data: dict[str, Any], controller: Controller, lang: str = "it"
         # the same reason: one line for the person (the JSON keeps every execution).
         campaigns = list(dict.fromkeys(
             t["campaign"].format(campaign=c["campaign"], purpose=t[c["purpose"]],
-                                 date=_day(c["as_of"], lang), basis=t[c["basis"]])
+                                 date=_day(c["as_of"], lang), basis=_basis_words(
+                                     t, c["basis"], country))
             for c in data["campaigns"]))
         blocks += [("h", t["h_campaigns"]),
                    ("ul", campaigns) if campaigns else ("p", t["no_campaigns"])]
