@@ -108,6 +108,12 @@ EDGES = [
     (RO_MOBILE, "2026-09-18T20:00:00+03:00", False),
     (RO_MOBILE, "2026-09-19T10:00:00+03:00", False),
     (RO_MOBILE, "2026-09-19T12:00:00+03:00", False),
+    # A Saturday before a holiday stays a Saturday where no rule makes eves a day kind
+    # (Italy's code of conduct does): Romania's Pentecost Sunday 2026-05-31, France's All
+    # Saints' Sunday 2026-11-01. A weekday eve stays a weekday.
+    (RO_MOBILE, "2026-05-30T11:00:00+03:00", False),
+    (FR_MOBILE, "2026-10-31T11:00:00+01:00", False),
+    (FR_MOBILE, "2026-11-10T19:30:00+01:00", True),  # the eve of 11 November
 ]
 
 

@@ -91,6 +91,10 @@ class CallingHours:
     zone: str  # the IANA zone the windows are wall-clock times of (the jurisdiction's)
     every_year: tuple[tuple[int, int], ...] = ()  # (month, day): a patron saint, yearly
     subdivision: str | None = None  # the `holidays` package's (GB: "ENG")
+    # The day before a holiday is a kind of its own (Italy's code of conduct). Where no
+    # rule says so (the other countries, unless [calling_hours] sets pre_holiday) an eve
+    # is the weekday or Saturday it is: a Saturday eve stays closed where Saturdays are.
+    eves: bool = True
     # The hours a statute sets (France, Spain, Germany): the company's may only narrow
     # them, so a call must be inside both. None: the company's hours are the rule.
     law: CallingHours | None = None
@@ -117,7 +121,8 @@ class CallingHours:
                if jurisdiction.hours_law and table else None)
         return cls(**windows, extra_holidays=dates, every_year=every_year,
                    country=jurisdiction.holidays_country, zone=jurisdiction.timezone_name,
-                   subdivision=jurisdiction.holidays_subdivision, law=law)
+                   subdivision=jurisdiction.holidays_subdivision, law=law,
+                   eves="pre_holiday" in values)
 
     def in_zone(self, zone: str) -> CallingHours:
         """The same hours on another wall clock (Spain's Canary Islands)."""
@@ -137,7 +142,7 @@ class CallingHours:
             return "holiday"
         if day.weekday() == 6:
             return "sunday"
-        if self.is_holiday(day + _DAY):
+        if self.eves and self.is_holiday(day + _DAY):
             return "pre_holiday"
         return "saturday" if day.weekday() == 5 else "weekday"
 

@@ -19,7 +19,7 @@ RO = Jurisdiction(
     dialable_types=("fixed_line", "mobile", "fixed_line_or_mobile"),
     registers=(),
     number_examples="0721 234 567 or +40 21 234 5678",
-    calling_hours=(("weekday", "09:00-20:00"), ("saturday", ""), ("pre_holiday", "09:00-20:00"),
+    calling_hours=(("weekday", "09:00-20:00"), ("saturday", ""),
                    ("sunday", ""), ("holiday", "")),
     holidays_country="RO",
     timezone_name="Europe/Bucharest",
