@@ -20,7 +20,6 @@ from gatekeeper.decide.policy.table import (
     ABANDONED_RECENTLY,
     AGENCY_NOT_AUTHORISED,
     AS_OF,
-    AT_T,
     ATTEMPT_LIMIT,
     CALLER_ID_NOT_ALLOWED,
     CALLER_ID_UNDECLARED,
@@ -301,15 +300,7 @@ ABANDONED_RULE = Rule(ABANDONED_RECENTLY, "no abandoned call to the number in th
 
 
 def dial_rules(dated: bool = False, *extra: Rule) -> tuple[Rule, ...]:
-    contact = tuple(r for r in CONTACT_RULES)
-    return (*NUMBER_RULES, *run_rules(dated), *contact, *extra)
+    """Steps 1-5, the run's decision, the call's rules 9-13, then the country's own (the
+    UK's 72 hours, Spain's caller ids)."""
+    return (*NUMBER_RULES, *run_rules(dated), *CONTACT_RULES, *extra)
 
-
-__all__ = [
-    "AGENCY_NOT_AUTHORISED",
-    "ATTEMPT_LIMIT",
-    "AT_T",
-    "CALLER_ID_UNDECLARED",
-    "COOLDOWN",
-    "OUTSIDE_CALLING_HOURS",
-]

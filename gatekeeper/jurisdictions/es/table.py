@@ -89,4 +89,3 @@ TABLE = DecisionTable(
     regime=f"opt-in since 2023-06-29 ({LGTEL}); legitimate interest only for own "
            "customers, similar products, an interaction in the last 365 days (AEPD "
            "Circular 1/2023)")
-_ = CALLER_ID_NOT_ALLOWED

@@ -68,4 +68,3 @@ TABLE = DecisionTable(
                                  PUBLIC_DIRECTORY, LEGITIMATE_INTEREST))},
     regime=f"opt-out: no call to a number in the TPS/CTPS unless the person told this "
            f"controller they do not object ({PECR})")
-_ = ABANDONED_RECENTLY
