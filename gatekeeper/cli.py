@@ -455,7 +455,6 @@ def _register_request(ctx: click.Context, code: str, out: str, as_of: str | None
     from gatekeeper.core.errors import InputError
     from gatekeeper.core.timeutil import now_utc, parse_instant
     from gatekeeper.next_steps import run_command
-    from gatekeeper.registers import validity_days
     from gatekeeper.store import Store
 
     ws = _workspace(ctx)
@@ -466,7 +465,7 @@ def _register_request(ctx: click.Context, code: str, out: str, as_of: str | None
     when = parse_instant(as_of, j.timezone_name, what="--as-of") if as_of else now_utc()
     with Store(ws.store_path, read_only=True) as store:
         count = _files_adapter(config, j, register).request(
-            store, Path(out), when, validity_days(config, register), j)
+            store, Path(out), when, config.policy.register_days(register), j)
     click.echo(f"{count:,} numbers to check written to {out}")
     _print_next_steps([f"upload {out} to the {register.name}, then record its answer: "
                        f"{_spelled(register, 'import')} --request {out} --response "
@@ -480,7 +479,6 @@ def _register_import(ctx: click.Context, code: str, request: str, response: str,
     from pathlib import Path
 
     from gatekeeper.core.timeutil import local_words, parse_instant
-    from gatekeeper.registers import validity_days
     from gatekeeper.store import Store
 
     ws = _workspace(ctx)
@@ -505,7 +503,7 @@ def _register_import(ctx: click.Context, code: str, request: str, response: str,
     if result.ignored:
         click.echo(f"{result.ignored:,} number(s) in {response} were not asked: ignored (an "
                    "answer of the numbers registered says nothing of numbers not asked)")
-    _stale_warning(register, result.checked_at, validity_days(config, register))
+    _stale_warning(register, result.checked_at, config.policy.register_days(register))
     if reads == "kept" and result.numbers > 1 and result.registered == result.numbers:
         click.echo(f"warning: {response} lists none of the {result.numbers:,} numbers asked, so "
                    "every one is recorded as registered and none will be dialled; if the "
@@ -541,7 +539,7 @@ def _register_snapshot(ctx: click.Context, code: str, snapshots: tuple[str, ...]
 
     from gatekeeper.core.timeutil import local_words, parse_instant
     from gatekeeper.next_steps import run_command
-    from gatekeeper.registers import import_snapshot, validity_days
+    from gatekeeper.registers import import_snapshot
     from gatekeeper.store import Store
 
     ws = _workspace(ctx)
@@ -563,7 +561,7 @@ def _register_snapshot(ctx: click.Context, code: str, snapshots: tuple[str, ...]
                f"{register.name} as of {local_words(when, j.timezone_name)}: "
                f"{registered:,} registered, {numbers - registered:,} not registered "
                f"(exchange {', '.join(r.exchange_id for r in results)})")
-    _stale_warning(register, when, validity_days(config, register))
+    _stale_warning(register, when, config.policy.register_days(register))
     files = " ".join(f"--snapshot {s}" for s in snapshots)
     _print_next_steps(
         [f"numbers loaded after this import have no {register.name} answer: after each "

@@ -29,6 +29,7 @@ from gatekeeper.jurisdictions import (
     JURISDICTIONS,
     UNSAID,
     Jurisdiction,
+    Register,
     by_region,
     jurisdiction,
 )
@@ -110,6 +111,14 @@ class Policy:
     sector: str | None = None  # the campaigns' sector when `run --sector` is not given
     consent_evidence: tuple[str, ...] = ("proof",)  # fields a bought consent must carry
     audit_answer_days: int = 15  # days a supplier has to answer a consent audit
+
+    def register_days(self, register: Register | None) -> int:
+        """How long a register's answer is relied on: rpo_validity_days for the RPO (a
+        company may shorten the law's 15 days), the law's days for the others. The one
+        rule a run, a request and an import's warning all read."""
+        if register is None or register.code == "rpo" or register.validity_days is None:
+            return self.rpo_validity_days
+        return register.validity_days
 
 
 @dataclass(frozen=True)

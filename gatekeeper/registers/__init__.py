@@ -16,7 +16,6 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -31,9 +30,6 @@ from gatekeeper.jurisdictions import JURISDICTIONS, Jurisdiction, Register
 from gatekeeper.registers.numbers import numbers, read_lines, refuse_foreign, refuse_invalid
 from gatekeeper.store import Store
 from gatekeeper.store import rpo as rpo_store
-
-if TYPE_CHECKING:
-    from gatekeeper.config import Config
 
 # What an exchange's answer file lists: the numbers kept (not registered) or registered.
 ANSWERS = ("kept", "registered")
@@ -86,15 +82,6 @@ def write_request(store: Store, out: Path, as_of: dt.datetime, validity_days: in
         raise InputError(f"cannot be written ({exc.strerror}); choose another --out",
                          file=out) from None
     return needed.height
-
-
-def validity_days(config: Config, register: Register) -> int:
-    """How long the register's answer is relied on: [policy] rpo_validity_days for the RPO
-    (a company may shorten the law's 15 days), the law's days for the others (what a run
-    reads: policy/facts.py `register_validity_days`)."""
-    if register.code == "rpo" or register.validity_days is None:
-        return config.policy.rpo_validity_days
-    return register.validity_days
 
 
 def country_of(register: str) -> tuple[Jurisdiction, Register]:

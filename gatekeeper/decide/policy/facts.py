@@ -56,12 +56,8 @@ class Context:
 
     @property
     def register_validity_days(self) -> int:
-        """How long a register answer is relied on: [policy] rpo_validity_days for the RPO
-        (the company may shorten the law's 15 days), the law's days for the others."""
-        register = self.jurisdiction.register
-        if register is None or register.code == "rpo" or register.validity_days is None:
-            return self.policy.rpo_validity_days
-        return register.validity_days
+        """How long the country's register answer is relied on (Policy.register_days)."""
+        return self.policy.register_days(self.jurisdiction.register)
 
     @property
     def countries(self) -> tuple[Context, ...]:
