@@ -170,12 +170,7 @@ def _decide(rows: pl.DataFrame, ctx: P.Context) -> pl.DataFrame:
     if len(ctx.countries) == 1:
         return _decide_country(rows, ctx)
     indexed = rows.with_row_index("_at")
-    parts, rest = [], indexed
-    for country in ctx.countries[1:]:
-        mine = pl.col("region") == country.jurisdiction.region
-        parts.append(_decide_country(rest.filter(mine), country))
-        rest = rest.filter(~mine.fill_null(False))
-    parts.append(_decide_country(rest, ctx.countries[0]))
+    parts = [_decide_country(indexed.filter(mine), country) for country, mine in ctx.parts()]
     return pl.concat(parts, how="vertical_relaxed").sort("_at").drop("_at")
 
 

@@ -231,11 +231,10 @@ def _country_facts(regions: list[str | None], phones: list[str | None], keys: np
     out: dict[str, list[Any]] = {c: [None] * n for c in (
         "open", "next_open", "attempts", "max_attempts", "refused_recently", "limits_ok",
         "abandoned_recently", "rules_current")}
-    groups: dict[str, list[int]] = {}
+    groups: dict[Jurisdiction, list[int]] = {}
     for i, region in enumerate(regions):
-        groups.setdefault(config.jurisdiction_of(region).code, []).append(i)
-    for code, rows in groups.items():
-        j = next(c for c in (config.jurisdiction, *config.jurisdictions) if c.code == code)
+        groups.setdefault(config.jurisdiction_of(region), []).append(i)
+    for j, rows in groups.items():
         every = len(rows) == n
         mine_keys = keys if every else keys[rows]
         mine_at = at if every else [at[i] for i in rows]

@@ -87,12 +87,8 @@ def with_basis_text(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     several = len(ctx.countries) > 1
     indexed = rows.select("basis", *BASIS_TEXT_INPUTS, *(("region",) if several else ())
                           ).with_row_index("_i")
-    parts, done = [], pl.lit(False)
-    for country in (ctx.countries[1:] if several else ()):
-        mine = pl.col("region") == country.jurisdiction.region
-        parts += _texts_over(indexed.filter(mine), country)
-        done = done | mine.fill_null(False)
-    parts += _texts_over(indexed.filter(~done), ctx)
+    parts = [part for country, mine in (ctx.parts() if several else [(ctx, pl.lit(True))])
+             for part in _texts_over(indexed.filter(mine), country)]
     ordered = pl.concat(parts).sort("_i")
     return rows.with_columns(ordered.get_column("basis_text"))
 

@@ -145,10 +145,11 @@ def dial_reasons(facts: pl.DataFrame, ctx: Context) -> list[str | None]:
     once per distinct combination of the facts its rules read, each remembered."""
     if len(ctx.countries) == 1:
         return _reasons(facts, ctx)
-    regions = facts.get_column("region").to_list()
+    rows_of: dict[Context, list[int]] = {}
+    for i, region in enumerate(facts.get_column("region").to_list()):
+        rows_of.setdefault(ctx.of(region), []).append(i)
     said: list[str | None] = [None] * facts.height
-    for country in {ctx.of(r) for r in regions}:
-        rows = [i for i, r in enumerate(regions) if ctx.of(r) == country]
+    for country, rows in rows_of.items():
         for i, reason in zip(rows, _reasons(facts[rows], country), strict=True):
             said[i] = reason
     return said

@@ -65,6 +65,16 @@ class Context:
         others = tuple(j for j in self.called if j != self.jurisdiction)
         return (self, *(replace(self, jurisdiction=j) for j in others))
 
+    def parts(self) -> list[tuple[Context, pl.Expr]]:
+        """Each country's context and which rows are its numbers (their region); the
+        workspace's own takes every other row (no number, a country not called), whose
+        table answers for them. The one split of a frame of rows by country (a run's
+        decisions, its basis texts)."""
+        others = [(c, (pl.col("region") == c.jurisdiction.region).fill_null(False))
+                  for c in self.countries[1:]]
+        rest = ~pl.any_horizontal([mine for _, mine in others]) if others else pl.lit(True)
+        return [*others, (self, rest)]
+
     def of(self, region: str | None) -> Context:
         """The context of a number of this region: its country's, if called."""
         for ctx in self.countries:
