@@ -194,6 +194,13 @@ class Config:
         codes = self.policy.jurisdictions or (self.policy.jurisdiction,)
         return tuple(jurisdiction(c) for c in codes)
 
+    def country_of_number(self, phone: str) -> Jurisdiction:
+        """The country whose law and national form apply to a number as typed (a bare
+        number is the workspace's own)."""
+        from gatekeeper.intake.normalise import normalise_one
+
+        return self.jurisdiction_of(normalise_one(phone, self.jurisdiction)[2])
+
     def jurisdiction_of(self, region: str | None) -> Jurisdiction:
         """The country whose rules decide a number of this region: one called, else the
         workspace's own (whose table answers OUT_OF_JURISDICTION)."""

@@ -110,18 +110,18 @@ def _evidence_after_calls(store: Store, config: Config, stale: pl.DataFrame,
     if not keeping or ledger is None or not stale.height:
         return {}
     calls = ledger.calls(columns=["phone_key", "started_at"]).drop_nulls("phone_key")
+    # Per country: the numbers called within its years (the same for every version).
+    called = [(j, calls.filter(pl.col("started_at") >= months_before(
+        as_of, 12 * j.evidence_years_after_call))["phone_key"].unique().implode())
+        for j in keeping]
     held: dict[tuple[str, int], pl.DataFrame] = {}
     for version in stale.select("source_id", "version", "rows_file").to_dicts():
         if not version["rows_file"]:
             continue
         rows = pl.read_parquet(store.file_path(str(version["rows_file"])))
-        kept = []
-        for j in keeping:
-            since = months_before(as_of, 12 * j.evidence_years_after_call)
-            called = calls.filter(pl.col("started_at") >= since)["phone_key"].unique()
-            kept.append(rows.filter((pl.col("region") == j.region) & CONSENTED
-                                    & pl.col("phone_key").is_in(called.implode())))
-        found = pl.concat(kept)
+        found = pl.concat([rows.filter((pl.col("region") == j.region) & CONSENTED
+                                       & pl.col("phone_key").is_in(keys))
+                           for j, keys in called])
         if found.height:
             held[(str(version["source_id"]), int(version["version"]))] = found
     return held

@@ -56,10 +56,9 @@ def purge(store: Store, versions: list[dict[str, object]], evidence_cutoff: dt.d
     with store.transaction():
         for version in versions:
             key = [version["source_id"], version["version"]]
-            file = store.scalar("SELECT rows_file FROM source_versions WHERE source_id = ? "
-                                "AND version = ?", key)
-            old_sha = store.scalar("SELECT rows_sha256 FROM source_versions WHERE "
-                                   "source_id = ? AND version = ?", key)
+            file, old_sha = store.con.execute(
+                "SELECT rows_file, rows_sha256 FROM source_versions WHERE source_id = ? AND "
+                "version = ?", key).fetchone() or (None, None)
             if file:
                 retired.append(str(file))
             kept = held.get((str(version["source_id"]), int(str(version["version"]))))

@@ -33,7 +33,7 @@ from gatekeeper.core.progress import Progress
 from gatekeeper.core.timeutil import iso, now_utc
 from gatekeeper.dial.ledger import Ledger
 from gatekeeper.intake.manifest import Manifest, discover_all
-from gatekeeper.intake.normalise import key_of, normalise_one, phone_of
+from gatekeeper.intake.normalise import key_of, phone_of
 from gatekeeper.jurisdictions import Jurisdiction
 from gatekeeper.privacy.erasure.list_files import FileErasure, erase_from_list
 from gatekeeper.privacy.optouts import Journal
@@ -60,9 +60,7 @@ KEPT_BACKUPS = "backups"  # backups made before the erasure, until they expire
 def _national(ws: Workspace, phone: str) -> str:
     """The number as its own country writes it (France: 0145876321), to find it in files
     and rejects: the workspace's own country's form is another number's for a foreign one."""
-    config = ws.config()
-    return config.jurisdiction_of(normalise_one(phone, config.jurisdiction)[2]).national_one(
-        phone)
+    return ws.config().country_of_number(phone).national_one(phone)
 def _quiet(message: str, done: int | None = None, total: int | None = None) -> None:
     """No one is watching."""
 
@@ -261,7 +259,7 @@ def _list_reading(ws: Workspace, manifest: Manifest, phone: str) -> tuple[str, J
     number) and the country the list's cells are read as (its manifest's `country`), so
     a Romanian archive's 0721 234 567 is found as the load read it."""
     config = ws.config()
-    owner = config.jurisdiction_of(normalise_one(phone, config.jurisdiction)[2])
+    owner = config.country_of_number(phone)
     try:
         country = manifest.country_in(config.jurisdictions)
     except ManifestError:  # a country not called: never loaded, read as the workspace's
