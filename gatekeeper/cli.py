@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -324,6 +325,28 @@ def rules(ctx: click.Context, jurisdiction: str | None, fmt: str, at: str | None
 
 # --- RPO ---------------------------------------------------------------------------------
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _web_check_options(command: F) -> F:
+    """The options of a register's web round trip (`rpo check`, `register check`)."""
+    options = [
+        click.option("--as-of", "as_of",
+                     help="Which results count as still valid (default: now)."),
+        click.option("--dry-run", is_flag=True,
+                     help="Only say how many numbers would be bought."),
+        click.option("--base-url", help="Registry web service (default: [registry] base_url)."),
+        click.option("--tls-dir", type=click.Path(file_okay=False),
+                     help="Folder with ca.pem, client.pem, client.key (e.g. the emulator's)."),
+        click.option("--batch-size", type=int, help="Numbers per job (default: [registry])."),
+        click.option("--poll-timeout", type=float, default=600.0, show_default=True,
+                     help="Seconds to wait for jobs; unfinished ones are fetched by the next "
+                          "check.")]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @cli.group()
 def rpo() -> None:
     """Registro Pubblico delle Opposizioni: request files, answers, checks."""
@@ -357,14 +380,7 @@ def rpo_import(ctx: click.Context, request: str, response: str, checked_at: str 
 
 
 @rpo.command("check")
-@click.option("--as-of", "as_of", help="Which results count as still valid (default: now).")
-@click.option("--dry-run", is_flag=True, help="Only say how many numbers would be bought.")
-@click.option("--base-url", help="Registry web service (default: [registry] base_url).")
-@click.option("--tls-dir", type=click.Path(file_okay=False),
-              help="Folder with ca.pem, client.pem, client.key (e.g. the emulator's).")
-@click.option("--batch-size", type=int, help="Numbers per job (default: [registry]).")
-@click.option("--poll-timeout", type=float, default=600.0, show_default=True,
-              help="Seconds to wait for jobs; unfinished ones are fetched by the next check.")
+@_web_check_options
 @click.pass_context
 def rpo_check(ctx: click.Context, as_of: str | None, dry_run: bool, base_url: str | None,
               tls_dir: str | None, batch_size: int | None, poll_timeout: float) -> None:
@@ -693,14 +709,7 @@ def register_import(ctx: click.Context, code: str, request: str | None,
 
 @register.command("check")
 @REGISTER_OPTION
-@click.option("--as-of", "as_of", help="Which results count as still valid (default: now).")
-@click.option("--dry-run", is_flag=True, help="Only say how many numbers would be bought.")
-@click.option("--base-url", help="Registry web service (default: [registry] base_url).")
-@click.option("--tls-dir", type=click.Path(file_okay=False),
-              help="Folder with ca.pem, client.pem, client.key (e.g. the emulator's).")
-@click.option("--batch-size", type=int, help="Numbers per job (default: [registry]).")
-@click.option("--poll-timeout", type=float, default=600.0, show_default=True,
-              help="Seconds to wait for jobs; unfinished ones are fetched by the next check.")
+@_web_check_options
 @click.pass_context
 def register_check(ctx: click.Context, code: str, as_of: str | None, dry_run: bool,
                    base_url: str | None, tls_dir: str | None, batch_size: int | None,

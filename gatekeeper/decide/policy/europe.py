@@ -10,6 +10,7 @@ directive every one of them transposes.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 import polars as pl
@@ -190,15 +191,15 @@ STEPS: tuple[Rule, ...] = (
 )
 
 
-def register_checked(register: str, **dated: object) -> Rule:
+def register_checked(register: str, until: dt.date | None = None) -> Rule:
     return Rule(REGISTER_NOT_CHECKED, f"a {register} answer checked at or before as_of, "
                 "younger than the register's validity", F.rpo_valid, AS_OF,
-                applies=lambda ctx: ctx.checks_rpo, **dated)  # type: ignore[arg-type]
+                applies=lambda ctx: ctx.checks_rpo, until=until)
 
 
-def not_registered(register: str, **dated: object) -> Rule:
+def not_registered(register: str, until: dt.date | None = None) -> Rule:
     return Rule(REGISTERED, f"not registered in {register}", F.not_registered, AS_OF,
-                **dated)  # type: ignore[arg-type]
+                until=until)
 
 
 SECTOR_RULE = Rule(SECTOR_BANNED, "the campaign's sector is not one the law bans from calls, "
@@ -255,14 +256,14 @@ def own_detail(ctx: Context) -> pl.Expr:
                          ignore_nulls=True)
 
 
-def contract_consent(**dated: object) -> Basis:
+def contract_consent() -> Basis:
     return Basis(CONTRACT_CONSENT, "telemarketing", ("internal_archive",),
                  "customer: marketing consent within a contract in force or just ended, with "
                  "the evidence the country's law asks", (LAW_EVIDENCE,),
                  lambda ctx: pl.lit("consenso marketing del cliente, contratto in essere o "
                                     f"cessato da non più di {ctx.policy.contract_grace_days} "
                                     "giorni"),
-                 when=F.contract_consent, **dated)  # type: ignore[arg-type]
+                 when=F.contract_consent)
 
 
 def survey() -> Basis:

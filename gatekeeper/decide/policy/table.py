@@ -30,6 +30,11 @@ from gatekeeper.decide.policy.facts import Context
 Fact = Callable[[Context], pl.Expr]
 
 
+def in_force(since: dt.date | None, until: dt.date | None, day: dt.date) -> bool:
+    """A rule's or basis's days, inclusive (None: since ever, until further notice)."""
+    return (since is None or since <= day) and (until is None or day <= until)
+
+
 @dataclass(frozen=True)
 class Code:
     """A reason (why a row is not dialable) or a basis (why it is)."""
@@ -98,8 +103,7 @@ class Rule:
     until: dt.date | None = None
 
     def in_force(self, day: dt.date) -> bool:
-        return ((self.since is None or self.since <= day)
-                and (self.until is None or day <= self.until))
+        return in_force(self.since, self.until, day)
 
     def says(self, ctx: Context) -> pl.Expr:
         return self.gives(ctx) if self.gives else pl.lit(self.code)
@@ -120,8 +124,7 @@ class Basis:
     until: dt.date | None = None
 
     def in_force(self, day: dt.date) -> bool:
-        return ((self.since is None or self.since <= day)
-                and (self.until is None or day <= self.until))
+        return in_force(self.since, self.until, day)
 
 
 def _codes(*codes: Code) -> dict[str, Code]:

@@ -72,12 +72,11 @@ CODES = E.codes({**E.hours_law("décret 2022-1313 (Code de la consommation art. 
                           "consent to third parties' marketing given to the supplier"),
 })
 
-BLOCTEL_DAYS = {"until": BLOCTEL_ENDS}
 STEPS = (*E.STEPS,
          Rule(SECTOR_BANNED, E.SECTOR_RULE.requirement, F.sector_allowed, AS_OF, step="6",
               rows=E.SECTOR_RULE.rows),
-         E.register_checked("Bloctel", **BLOCTEL_DAYS))
-NOT_IN_BLOCTEL = E.not_registered("Bloctel", **BLOCTEL_DAYS)
+         E.register_checked("Bloctel", until=BLOCTEL_ENDS))
+NOT_IN_BLOCTEL = E.not_registered("Bloctel", until=BLOCTEL_ENDS)
 
 BASES = (
     E.contract_consent(),
