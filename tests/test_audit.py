@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 import duckdb
 import polars as pl
 
 from gatekeeper.config import Workspace
+from gatekeeper.core.digest import sha256_file
 from gatekeeper.store import Store
 from gatekeeper.store import evidence as evidence_store
+from gatekeeper.store import rpo as rpo_store
 from gatekeeper.store.sources import all_versions
 
 from .conftest import AS_OF, gk
@@ -22,6 +25,25 @@ def _sql(ws: Workspace, statement: str) -> None:
         con.execute(statement)
 
 
+def _edit_checks(ws: Workspace, edit: Callable[[pl.DataFrame], pl.DataFrame], *,
+                 status: bool = False) -> None:
+    """What someone with a shell and polars can do to the checks: rewrite each exchange's
+    checks file and record its new sha256 (and, careful, sum the status up again)."""
+    with Store(ws.store_path) as store:
+        for exchange_id, file in store.con.execute(
+                "SELECT exchange_id, checks_file FROM rpo_exchanges").fetchall():
+            path = store.file_path(file)
+            edit(pl.read_parquet(path)).write_parquet(path)
+            store.con.execute("UPDATE rpo_exchanges SET checks_sha256 = ? WHERE "
+                              "exchange_id = ?", [sha256_file(path), exchange_id])
+        if status:
+            rpo_store.rebuild_status(store)
+
+
+def _flip(checks: pl.DataFrame) -> pl.DataFrame:
+    return checks.with_columns(pl.lit(False).alias("registered"))
+
+
 def test_an_intact_workspace_verifies(scrubbed: Workspace) -> None:
     verified = gk(scrubbed, "audit", "verify")
     assert verified.exit_code == 0, verified.output
@@ -30,18 +52,41 @@ def test_an_intact_workspace_verifies(scrubbed: Workspace) -> None:
 
 def test_a_check_flipped_in_the_store_is_found_from_the_exchange_files(
         scrubbed: Workspace) -> None:
-    """UPDATE rpo_checks SET registered = false: an RPO-registered number would turn
-    dialable; the checks derived again from the kept files say otherwise."""
-    _sql(scrubbed, "UPDATE rpo_checks SET registered = false WHERE registered")
+    """Every check rewritten "not registered", its file's sha256 recorded again: an
+    RPO-registered number would turn dialable; the checks derived again from the kept
+    files say otherwise, and so does the status summed up again."""
+    _edit_checks(scrubbed, _flip)
     verified = gk(scrubbed, "audit", "verify")
     assert verified.exit_code == 1
     assert "differ from the exchange files" in verified.output
     assert "the files say registered" in verified.output
+    assert "register status is not what the exchanges' checks say" in verified.output
+
+
+def test_an_edited_checks_file_or_status_is_found(scrubbed: Workspace) -> None:
+    """A checks file edited without its sha256, and the status a run reads rewritten to
+    "nobody registered" with its sha256: both found."""
+    with Store(scrubbed.store_path, read_only=True) as store:
+        checks = store.file_path(store.one("SELECT checks_file FROM rpo_exchanges")[0])
+        status = store.file_path(store.one("SELECT status_file FROM register_status")[0])
+    _flip(pl.read_parquet(checks)).write_parquet(checks)
+    verified = gk(scrubbed, "audit", "verify")
+    assert verified.exit_code == 1 and "its checks file is missing or was altered" in (
+        verified.output)
+    _edit_checks(scrubbed, lambda c: c)  # the checks back as they were, sha256 recorded
+    pl.read_parquet(status).with_columns(pl.lit(None, pl.Datetime("us")).alias(
+        "newest_registered")).write_parquet(status)
+    verified = gk(scrubbed, "audit", "verify")
+    assert verified.exit_code == 1
+    assert "the register status file is missing or was altered" in verified.output
+    _sql(scrubbed, f"UPDATE register_status SET status_sha256 = '{sha256_file(status)}'")
+    verified = gk(scrubbed, "audit", "verify")
+    assert verified.exit_code == 1
+    assert "register status is not what the exchanges' checks say" in verified.output
 
 
 def test_checks_added_or_removed_in_the_store_are_found(scrubbed: Workspace) -> None:
-    _sql(scrubbed, "DELETE FROM rpo_checks WHERE phone IN (SELECT phone FROM rpo_checks "
-                   "ORDER BY phone LIMIT 3)")
+    _edit_checks(scrubbed, lambda checks: checks.slice(3), status=True)
     verified = gk(scrubbed, "audit", "verify")
     assert verified.exit_code == 1 and "3 check(s) the files prove are missing" in (
         verified.output)
@@ -90,7 +135,7 @@ def test_an_anchor_catches_a_consistent_rewrite_that_verify_alone_cannot(
     _sql(scrubbed, f"INSERT INTO evidence_files VALUES ('{sha}', 'evidence/{sha}', "
                    f"{len(forged)}, 'rpo response', now())")
     _sql(scrubbed, f"UPDATE rpo_exchanges SET response_sha256 = '{sha}', registered = 0")
-    _sql(scrubbed, "UPDATE rpo_checks SET registered = false")
+    _edit_checks(scrubbed, _flip, status=True)
     assert gk(scrubbed, "audit", "verify").exit_code == 0  # consistent: verify alone agrees
     anchored = gk(scrubbed, "audit", "verify", "--anchor", digest)
     assert anchored.exit_code == 1
@@ -127,7 +172,7 @@ def test_an_unknown_or_altered_anchor_is_a_problem(scrubbed: Workspace) -> None:
 
 
 def test_no_anchor_over_tampered_evidence(scrubbed: Workspace) -> None:
-    _sql(scrubbed, "UPDATE rpo_checks SET registered = false WHERE registered")
+    _edit_checks(scrubbed, _flip)
     made = gk(scrubbed, "audit", "anchor")
     assert made.exit_code == 1 and made.stdout == ""
     assert gk(scrubbed, "run", "--campaign", "x", "--purpose", "telemarketing",

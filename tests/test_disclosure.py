@@ -11,6 +11,8 @@ import pytest
 
 from gatekeeper.config import Workspace
 from gatekeeper.privacy.optouts import Journal
+from gatekeeper.store import Store
+from gatekeeper.store import rpo as rpo_store
 
 from .conftest import AS_OF, WorkspaceMaker, gk, stored_rows
 
@@ -18,9 +20,8 @@ from .conftest import AS_OF, WorkspaceMaker, gk, stored_rows
 def _in_two_supplied_sources(ws: Workspace) -> tuple[str, str]:
     """A demo number sold by Acme (with a consent proof) and listed by the directory."""
     rows = stored_rows(ws)
-    with duckdb.connect(str(ws.store_path), read_only=True) as con:
-        checked = pl.Series([r[0] for r in con.execute(
-            "SELECT DISTINCT phone FROM rpo_checks").fetchall()])
+    with Store(ws.store_path, read_only=True) as store:
+        checked = rpo_store.every_check(store)["phone"].unique()
     acme = rows.filter((pl.col("source_id") == "acme-2026-11")
                        & pl.col("consent_proof").is_not_null()
                        & pl.col("phone").is_in(checked.implode()))
@@ -203,7 +204,7 @@ def test_purge_removes_old_rows_and_keeps_optouts_and_erasures(scrubbed: Workspa
     with duckdb.connect(str(scrubbed.store_path), read_only=True) as con:
         counts = con.execute("SELECT (SELECT count(*) FROM erasures), "
                              "(SELECT count(*) FROM source_versions), "
-                             "(SELECT count(*) FROM rpo_checks)").fetchone()
+                             "(SELECT count(*) FROM rpo_exchanges)").fetchone()
     assert stored_rows(scrubbed).height == 0
     assert counts == (1, 3, 0)
     assert not list(scrubbed.store_dir.rglob("*.parquet"))  # the files are gone too

@@ -300,23 +300,31 @@ CHECK = st.tuples(st.sampled_from(["+393331234567", "+390612345678"]),
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(CHECK, min_size=1, max_size=8))
-def test_one_pass_rpo_status_matches_the_reference(history: list[Any]) -> None:
+def test_kept_rpo_status_matches_the_reference(history: list[Any]) -> None:
+    """Each check its own exchange, recorded in the history's order: later ones merge
+    into the kept status, backdated ones sum it up again. At AS_OF (some checks after it:
+    summed up from the files) and after every check (the kept status), the store must
+    agree with the reference over the same checks."""
     store = Store(duckdb.connect(":memory:"))
     start = AS_OF - 6 * DAY
     frame = pl.DataFrame(
         [(phone, start + day * DAY, registered,
-          None if reg_day is None or not registered else start - reg_day * DAY, "x")
-         for phone, day, registered, reg_day in history],
+          None if reg_day is None or not registered else start - reg_day * DAY, f"x{i}")
+         for i, (phone, day, registered, reg_day) in enumerate(history)],
         schema={"phone": pl.String, "checked_at": pl.Datetime("us"), "registered": pl.Boolean,
                 "registered_at": pl.Datetime("us"), "exchange_id": pl.String}, orient="row")
-    store.insert_frame("rpo_checks", frame)
-    expected = store.frame(REFERENCE_RPO_STATUS, [AS_OF])
+    for check in frame.iter_slices(1):
+        record_checks(store, check.select("phone", "registered", "registered_at"),
+                      check["checked_at"].item(), check["exchange_id"].item(), "file")
     key = pl.col("phone").str.strip_prefix("+").cast(pl.Int64).alias("phone_key")
-    every = rpo_status(store, AS_OF).sort("phone_key")  # keyed by integer only
-    assert every.rows() == expected.select(key, pl.exclude("phone")).sort("phone_key").rows()
-    for phone in expected["phone"]:
-        one = rpo_status(store, AS_OF, phone).select(expected.columns)
-        assert one.rows() == expected.filter(pl.col("phone") == phone).rows()
+    for as_of in (AS_OF, AS_OF + 7 * DAY):
+        with store.registered("rpo_checks", frame):
+            expected = store.frame(REFERENCE_RPO_STATUS, [as_of])
+        every = rpo_status(store, as_of).sort("phone_key")  # keyed by integer only
+        assert every.rows() == expected.select(key, pl.exclude("phone")).sort("phone_key").rows()
+        for phone in expected["phone"]:
+            one = rpo_status(store, as_of, phone).select(expected.columns)
+            assert one.rows() == expected.filter(pl.col("phone") == phone).rows()
 
 
 # --- opt-outs at as_of --------------------------------------------------------------------

@@ -6,6 +6,7 @@ Italy's spelling. Real workspaces, real files, the real CLI and store."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatekeeper.config import Workspace
+from gatekeeper.core.digest import sha256_file
 from gatekeeper.jurisdictions import ES, FR, IT, UK, Jurisdiction
 from gatekeeper.registers.numbers import numbers
 from gatekeeper.store import Store
+from gatekeeper.store import rpo as rpo_store
 
 from .conftest import CONFIG, WorkspaceMaker, gk
 
@@ -65,8 +68,9 @@ def write(ws: Workspace, name: str, *lines: str) -> str:
 def checks(ws: Workspace) -> dict[str, tuple[bool, str, str]]:
     """phone -> (registered, register, answer) of every check the store holds."""
     with Store(ws.store_path, read_only=True) as store:
-        rows = store.frame("SELECT c.phone, c.registered, e.register, e.answer FROM rpo_checks c "
-                           "JOIN rpo_exchanges e USING (exchange_id)").rows()
+        exchanges = store.frame("SELECT exchange_id, register, answer FROM rpo_exchanges")
+        rows = rpo_store.every_check(store).join(exchanges, on="exchange_id").select(
+            "phone", "registered", "register", "answer").rows()
     return {phone: (registered, register, answer) for phone, registered, register, answer in rows}
 
 
@@ -153,8 +157,9 @@ def test_bloctel_answers_with_the_numbers_kept_and_robinson_with_the_registered(
        "--response", write(ws, "es-kept.txt", "612345678"), "--answer", "kept",
        "--checked-at", "2026-11-21T10:00")
     with Store(ws.store_path, read_only=True) as store:
-        newest = store.frame("SELECT phone, registered FROM rpo_checks WHERE checked_at = "
-                             "(SELECT max(checked_at) FROM rpo_checks)").rows()
+        every = rpo_store.every_check(store)
+        newest = every.filter(pl.col("checked_at") == pl.col("checked_at").max()).select(
+            "phone", "registered").rows()
     assert sorted(newest) == [(ES_MOBILE, False), (ES_FIXED, True)]
     # A kept answer lists only numbers asked: one more is another request's answer.
     said = refused(ws, "register", "import", "--register", "bloctel", "--request", fr_request,
@@ -220,16 +225,22 @@ def test_tps_and_ctps_in_two_files_give_each_number_one_check(maker: WorkspaceMa
              "--snapshot", ctps, "--as-of", "2026-11-20T09:00Z")
     assert "1 registered, 1 not registered" in out
     with Store(ws.store_path, read_only=True) as store:
-        uk = store.frame("SELECT phone, registered, exchange_id FROM rpo_checks "
-                         "WHERE phone LIKE '+44%' ORDER BY phone").rows()
+        uk = rpo_store.every_check(store).filter(pl.col("phone").str.starts_with("+44")).sort(
+            "phone").select("phone", "registered", "exchange_id").rows()
     assert [(p, r) for p, r, _ in uk] == [(UK_FIXED, True), (UK_MOBILE, False)]
     assert uk[0][2] != uk[1][2]  # the CTPS file proves the fixed line, the TPS the mobile
     assert decided(ws, "uk", "2026-11-25T12:00")[UK_FIXED] == ("suppressed", "REGISTERED")
     assert "problem" not in ok(ws, "audit", "verify")
-    # Tampering with a stored snapshot check is found.
+    # Tampering with a stored snapshot check is found (its file rewritten, sha256 too).
     with Store(ws.store_path) as store:
-        store.con.execute("UPDATE rpo_checks SET registered = NOT registered "
-                          "WHERE phone = ?", [UK_FIXED])
+        for exchange_id, file in store.con.execute(
+                "SELECT exchange_id, checks_file FROM rpo_exchanges").fetchall():
+            path = store.file_path(file)
+            pl.read_parquet(path).with_columns(
+                pl.when(pl.col("phone_key") == int(UK_FIXED[1:])).then(~pl.col("registered"))
+                .otherwise(pl.col("registered")).alias("registered")).write_parquet(path)
+            store.con.execute("UPDATE rpo_exchanges SET checks_sha256 = ? WHERE "
+                              "exchange_id = ?", [sha256_file(path), exchange_id])
     assert "differ from the exchange files" in gk(ws, "audit", "verify").output
 
 
@@ -312,6 +323,7 @@ def test_a_store_of_before_the_countries_reads_its_exchanges_as_the_rpos(
     were all the RPO's, answered with the numbers kept, and audit reads them so."""
     path = tmp_path / "store" / "gatekeeper.duckdb"
     with Store(path) as store:  # a schema-5 store holding one exchange
+        _back_to_schema_6(store)
         store.con.execute("ALTER TABLE rpo_exchanges DROP COLUMN answer")
         store.con.execute("ALTER TABLE rpo_exchanges DROP COLUMN register")
         store.con.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
@@ -319,6 +331,52 @@ def test_a_store_of_before_the_countries_reads_its_exchanges_as_the_rpos(
                           "imported_at) VALUES ('file-old', 'file', TIMESTAMP '2026-11-20 "
                           "09:00', TIMESTAMP '2026-11-20 09:05')")
     with Store(path) as store:
-        assert store.schema_version() == 6
+        assert store.schema_version() == 7
         assert store.frame("SELECT register, answer FROM rpo_exchanges").rows() == [
             ("rpo", "kept")]
+
+
+def _back_to_schema_6(store: Store) -> None:
+    """A store as schema 6 made it: checks as rows of a table, no status."""
+    store.con.execute("ALTER TABLE rpo_exchanges DROP COLUMN checks_file")
+    store.con.execute("ALTER TABLE rpo_exchanges DROP COLUMN checks_sha256")
+    store.con.execute("DROP TABLE register_status")
+    store.con.execute("""CREATE TABLE rpo_checks (
+        phone VARCHAR NOT NULL, checked_at TIMESTAMP NOT NULL, registered BOOLEAN NOT NULL,
+        registered_at TIMESTAMP, exchange_id VARCHAR NOT NULL)""")
+    store.con.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+
+
+def test_a_schema_6_stores_checks_move_into_files_and_the_status_is_kept(
+        tmp_path: Path) -> None:
+    """Schema 7: each exchange's checks leave the table for a file, the status is summed
+    up from them, and every reader answers as before (status, disclosure, audit)."""
+    path = tmp_path / "store" / "gatekeeper.duckdb"
+    at = [dt.datetime(2026, 10, 1, 8), dt.datetime(2026, 11, 20, 9)]
+    with Store(path) as store:
+        _back_to_schema_6(store)
+        for i, when in enumerate(at):
+            store.con.execute("INSERT INTO rpo_exchanges (exchange_id, adapter, checked_at, "
+                              "imported_at, numbers, registered) VALUES (?, 'file', ?, ?, 2, ?)",
+                              [f"x{i}", when, when, i])
+        store.con.execute("""INSERT INTO rpo_checks VALUES
+            ('+393331234567', TIMESTAMP '2026-10-01 08:00', false, NULL, 'x0'),
+            ('+390612345678', TIMESTAMP '2026-10-01 08:00', false, NULL, 'x0'),
+            ('+393331234567', TIMESTAMP '2026-11-20 09:00', true, NULL, 'x1'),
+            ('+390612345678', TIMESTAMP '2026-11-20 09:00', false, NULL, 'x1')""")
+    with Store(path) as store:
+        assert store.schema_version() == 7
+        every = rpo_store.every_check(store)
+        assert every.select("phone", "registered", "exchange_id").rows() == [
+            ("+390612345678", False, "x0"), ("+393331234567", False, "x0"),
+            ("+390612345678", False, "x1"), ("+393331234567", True, "x1")]
+        late = dt.datetime(2026, 11, 22)
+        status = rpo_store.check_summary(store, late).sort("phone_key")
+        assert status["phone_key"].to_list() == [390612345678, 393331234567]
+        assert status["newest_registered"].to_list() == [None, at[1]]
+        assert status["newest_not_registered"].to_list() == [at[1], at[0]]
+        assert status["first_registered_since"].to_list() == [None, at[1]]
+        early = rpo_store.check_summary(store, dt.datetime(2026, 11, 1))  # from the files
+        assert early["newest_registered"].null_count() == 2
+        assert rpo_store.status_problems(store) == []
+        assert len(rpo_store.checks_of(store, "+393331234567")) == 2

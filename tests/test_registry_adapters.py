@@ -119,7 +119,7 @@ def test_audit_refuses_an_exchange_no_adapter_can_derive_again(demo: Workspace) 
             dt.datetime(2026, 11, 20, 9), "fax-1", "fax",
             {"request_sha256": hashlib.sha256(request).hexdigest(),
              "response_sha256": hashlib.sha256(response).hexdigest()},
-            [(request, "rpo request"), (response, "rpo response")])
+            [(request, "rpo request", None), (response, "rpo response", None)])
     result = gk(demo, "audit", "verify")
     assert result.exit_code != 0
     assert "exchange fax-1" in result.output and "adapter 'fax'" in result.output, (

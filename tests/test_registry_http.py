@@ -16,6 +16,8 @@ import polars as pl
 import pytest
 
 from gatekeeper.config import Workspace
+from gatekeeper.store import Store
+from gatekeeper.store import rpo as rpo_store
 
 from .conftest import AS_OF, REPO, gk
 from .service_helper import free_port
@@ -139,10 +141,8 @@ def test_retries_through_faults_end_correct_and_never_double_billed(
     assert stats["faults"] > 5 and "retries" in out
     assert stats["jobs"] == 11 and stats["billed_numbers"] == 5293  # each number bought once
     registered = set((REPO / "data" / "rpo" / "registered.txt").read_text().split())
-    import duckdb
-
-    with duckdb.connect(str(demo.store_path), read_only=True) as con:
-        rows = con.execute("SELECT phone, registered FROM rpo_checks").fetchall()
+    with Store(demo.store_path, read_only=True) as store:
+        rows = rpo_store.every_check(store).select("phone", "registered").rows()
     assert len(rows) == 5293
     assert all(flag == (phone.removeprefix("+39") in registered) for phone, flag in rows)
 

@@ -19,6 +19,7 @@ from gatekeeper.decide.run import run_campaign
 from gatekeeper.jurisdictions import IT
 from gatekeeper.registers import ImportResult, import_exchange
 from gatekeeper.store import Store
+from gatekeeper.store import rpo as rpo_store
 
 from .conftest import AS_OF, DIAL_AT, WorkspaceMaker
 from .conftest import gk as _gk
@@ -242,7 +243,7 @@ def test_rpo_import_reads_a_response_however_its_numbers_are_written(
     # kept: one as asked, one in international form; 3471234567 is missing = registered
     result = _exchange(store, tmp_path, request, b"3331234567\n+39 06 1234 5678\n")
     assert (result.numbers, result.registered) == (3, 1)
-    checks = store.frame("SELECT phone, registered FROM rpo_checks ORDER BY phone")
+    checks = rpo_store.every_check(store).select("phone", "registered").sort("phone")
     assert checks.rows() == [("+390612345678", False), ("+393331234567", False),
                              ("+393471234567", True)]
     with pytest.raises(RegistryError) as bad:
@@ -284,7 +285,7 @@ def test_a_number_asked_twice_is_one_check(tmp_path: Path) -> None:
     result = _exchange(store, tmp_path, b"3331234567\n0612345678\n333 123 4567\n",
                        b"0612345678\n")
     assert (result.numbers, result.registered) == (2, 1)
-    assert store.frame("SELECT phone, registered FROM rpo_checks ORDER BY phone").rows() == [
+    assert rpo_store.every_check(store).select("phone", "registered").sort("phone").rows() == [
         ("+390612345678", False), ("+393331234567", True)]
 
 

@@ -99,6 +99,10 @@ def _file_matches(store: Store, sha: str | None) -> bytes | None:
 
 
 def _rpo(store: Store, report: AuditReport) -> None:
+    # The status a run reads instead of every check: a status edited to "not registered"
+    # would list a registered number, so it is summed up again and compared.
+    report.problems += [Finding("rpo", "register status", p)
+                        for p in rpo_store.status_problems(store)]
     for exchange in rpo_store.all_exchanges(store).to_dicts():
         subject = f"exchange {exchange['exchange_id']}"
         report.exchanges += 1
@@ -125,6 +129,10 @@ def _rpo(store: Store, report: AuditReport) -> None:
         derived = made_by.rederive(request, response, country,
                                    answer=exchange.get("answer") or "kept")
         stored = rpo_store.checks_of_exchange(store, exchange["exchange_id"])
+        if stored is None:
+            report.problems.append(Finding("rpo", subject, "its checks file is missing or "
+                                           "was altered; restore data/store from a backup"))
+            continue
         report.checks += stored.height
         _compare_checks(report, subject, derived, stored, exchange["checked_at"])
 

@@ -27,9 +27,16 @@ from gatekeeper.core.timeutil import iso, local_words, now_utc
 from gatekeeper.decide.policy import registration
 from gatekeeper.intake.normalise import phone_key
 from gatekeeper.jurisdictions import JURISDICTIONS, Jurisdiction, Register
-from gatekeeper.registers.numbers import numbers, read_lines, refuse_foreign, refuse_invalid
+from gatekeeper.registers.numbers import (
+    numbers,
+    read_lines,
+    refuse_foreign,
+    refuse_invalid,
+    shaped,
+)
 from gatekeeper.store import Store
 from gatekeeper.store import rpo as rpo_store
+from gatekeeper.store.sources import newest_keys
 
 # What an exchange's answer file lists: the numbers kept (not registered) or registered.
 ANSWERS = ("kept", "registered")
@@ -94,10 +101,27 @@ def country_of(register: str) -> tuple[Jurisdiction, Register]:
     raise RegistryError(f"register '{register}' is unknown to this gatekeeper; upgrade it")
 
 
-def _asked(request: Path, jurisdiction: Jurisdiction, register: Register) -> pl.DataFrame:
+def _asked(request: Path, jurisdiction: Jurisdiction, register: Register,
+           known: pl.Series | None = None) -> pl.DataFrame:
     """The request's numbers (phone, key), each once: every line a real number of the
-    register's country, or the import stops at that line."""
-    read = numbers(read_lines(request, "request", register), jurisdiction, valid_only=True)
+    register's country, or the import stops at that line.
+
+    `known`: keys of numbers the store's lists hold as valid numbers of the country. A
+    line that reads as one of them (its digits, in national or E.164 form) was proven
+    valid by libphonenumber when its list was loaded, so only the other lines go through
+    it again: a request Gatekeeper wrote is all such lines (9.5M lines: ~8 CPU-s of
+    libphonenumber -> ~1 s of columns), a request edited by hand is read line by line
+    where it differs."""
+    lines = read_lines(request, "request", register)
+    if known is None or not known.len():
+        read = numbers(lines, jurisdiction, valid_only=True)
+    else:
+        fast = lines.with_columns(shaped(lines, jurisdiction, pattern=False))
+        ours = phone_key(pl.col("phone"), strict=False).is_in(known.implode()).fill_null(False)
+        done = fast.filter(ours).with_columns(pl.lit(None, pl.String).alias("region"))
+        rest = fast.filter(~ours).drop("phone")
+        read = done if not rest.height else pl.concat(
+            [done, numbers(rest, jurisdiction, valid_only=True)]).sort("line")
     refuse_invalid(read, request, register)
     refuse_foreign(read, request, jurisdiction, register)
     asked = read.select("phone", phone_key(pl.col("phone")).alias("key"))
@@ -167,18 +191,22 @@ def import_exchange(store: Store, request: Path, response: Path, jurisdiction: J
     say = progress or (lambda *_: None)
     register = register or _own_register(jurisdiction)
     answer = _answer_of(register, answer)
-    if (answer == "kept" and not same_as_request
-            and sha256_file(request) == sha256_file(response)):
+    for path, role in ((request, "request"), (response, "response")):
+        if not path.is_file():
+            raise RegistryError(f"{role} file not found; give the path of the file "
+                                f"exchanged with the {register.name}", file=path)
+    req_sha, resp_sha = sha256_file(request), sha256_file(response)  # once: 100+ MB each
+    if answer == "kept" and not same_as_request and req_sha == resp_sha:
         raise RegistryError(
             f"{response.name} is byte for byte the request {request.name}: recording it "
             "would make every number 'not registered'. Import the file the register sent "
             "back; if its answer really is the request unchanged (none registered), "
             "import again with --same-as-request")
     say(f"reading the request {request.name}")
-    asked = _asked(request, jurisdiction, register)
+    asked = _asked(request, jurisdiction, register,
+                   newest_keys(store, jurisdiction.region))
     say(f"matching the response {response.name} against {asked.height:,} numbers asked")
     listed, ignored = _listed(asked["key"], response, jurisdiction, register, answer)
-    req_sha, resp_sha = sha256_file(request), sha256_file(response)
     if checked_at is None:
         prior = rpo_store.exchange_of_files(store, req_sha, resp_sha, answer)
         if prior:  # no time given: the files' time is a guess, never a new check
@@ -194,7 +222,7 @@ def import_exchange(store: Store, request: Path, response: Path, jurisdiction: J
     known = rpo_store.exchange(store, exchange_id)
     if known:
         return ImportResult(exchange_id, *known, already_imported=True, ignored=ignored)
-    results = asked.select("phone", _registered(listed, answer),
+    results = asked.select(pl.col("key").alias("phone_key"), _registered(listed, answer),
                            pl.lit(None, pl.Datetime("us")).alias("registered_at"))
     _refuse_future(when, jurisdiction.timezone_name, register)
     say(f"recording {results.height:,} checks and keeping both files as evidence")
@@ -202,7 +230,8 @@ def import_exchange(store: Store, request: Path, response: Path, jurisdiction: J
             "response_file": str(response.resolve()), "response_sha256": resp_sha}
     kind = register.code
     recorded = record_checks(store, results, when, exchange_id, "file", meta,
-                             [(request, f"{kind} request"), (response, f"{kind} response")],
+                             [(request, f"{kind} request", req_sha),
+                              (response, f"{kind} response", resp_sha)],
                              register=register.code, answer=answer)
     return dataclasses.replace(recorded, ignored=ignored)
 
@@ -263,8 +292,8 @@ def import_snapshot(store: Store, snapshots: Sequence[Path], as_of: dt.datetime,
                 "response_file": str(path.resolve()), "response_sha256": snap_sha}
         results.append(record_checks(
             store, checks, as_of, exchange_id, "file", meta,
-            [(request, f"{register.code} snapshot numbers"),
-             (path, f"{register.code} snapshot")],
+            [(request, f"{register.code} snapshot numbers", req_sha),
+             (path, f"{register.code} snapshot", snap_sha)],
             register=register.code, answer="registered"))
     return results
 
@@ -289,28 +318,28 @@ def _refuse_future(checked_at: dt.datetime, zone: str, register: Register | None
 
 def record_checks(store: Store, results: pl.DataFrame, checked_at: dt.datetime,
                   exchange_id: str, adapter: str, meta: Mapping[str, str | None] | None = None,
-                  files: Sequence[tuple[Path | bytes, str]] = (), *, register: str = "rpo",
-                  answer: str = "kept") -> ImportResult:
-    """Store one exchange's results as evidence, with the files they came from kept byte
-    for byte (audit verify re-derives the checks from them), in one transaction; the
+                  files: Sequence[tuple[Path | bytes, str, str | None]] = (), *,
+                  register: str = "rpo", answer: str = "kept") -> ImportResult:
+    """Store one exchange's results (phone or phone_key, registered, registered_at) as
+    evidence, with the files they came from (path or bytes, kind, sha256 if known) kept
+    byte for byte (audit verify re-derives the checks from them), in one transaction; the
     register asked and how its answer file reads say how."""
     _refuse_future(checked_at, "UTC")  # a last guard: the callers said it in local time
     meta = meta or {}
-    rows = results.select(
-        pl.col("phone"), pl.lit(checked_at, pl.Datetime("us")).alias("checked_at"),
-        pl.col("registered"), pl.col("registered_at").cast(pl.Datetime("us")),
-        pl.lit(exchange_id).alias("exchange_id")
-    ).sort(phone_key(pl.col("phone"), strict=False))  # number order: a lookup reads one block
-    registered = int(rows["registered"].sum())
+    key = (pl.col("phone_key") if "phone_key" in results.columns
+           else phone_key(pl.col("phone")).alias("phone_key"))
+    checks = results.select(key, pl.col("registered"),
+                            pl.col("registered_at").cast(pl.Datetime("us")))
+    registered = int(checks["registered"].sum())
     record = {"exchange_id": exchange_id, "adapter": adapter,
               "request_file": meta.get("request_file"),
               "request_sha256": meta.get("request_sha256"),
               "response_file": meta.get("response_file"),
               "response_sha256": meta.get("response_sha256"), "checked_at": checked_at,
-              "imported_at": now_utc(), "numbers": rows.height, "registered": registered,
+              "imported_at": now_utc(), "numbers": checks.height, "registered": registered,
               "register": register, "answer": answer}
-    rpo_store.record_exchange(store, record, rows, files)
-    return ImportResult(exchange_id, checked_at, rows.height, registered)
+    rpo_store.record_exchange(store, record, checks, files)
+    return ImportResult(exchange_id, checked_at, checks.height, registered)
 
 
 def rederive_files(request: bytes, response: bytes, jurisdiction: Jurisdiction,

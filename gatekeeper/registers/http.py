@@ -270,7 +270,8 @@ def _record(ws: Workspace, client: RegistryClient, key: str, job_id: str,
                  "request_sha256": hashlib.sha256(request).hexdigest(),
                  "response_file": f"{client.settings.base_url}{wire.result_path(job_id)}",
                  "response_sha256": hashlib.sha256(body).hexdigest()},
-                [(request, "rpo request (numbers submitted)"), (body, "rpo response")],
+                [(request, "rpo request (numbers submitted)", None),
+                 (body, "rpo response", None)],
                 register=jurisdiction.register.code if jurisdiction.register else "rpo")
             report.recorded_numbers += recorded.numbers
             report.registered += recorded.registered

@@ -26,6 +26,7 @@ import re
 import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,7 +96,7 @@ class Store:
 
     def __init__(self, target: str | Path | duckdb.DuckDBPyConnection, *,
                  read_only: bool = False, wait: float = LOCK_WAIT_SECONDS) -> None:
-        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._scratch: weakref.finalize[Any, Any] | None = None
         self.read_only = read_only
         self._folder: Path | None = None
         if isinstance(target, duckdb.DuckDBPyConnection):
@@ -169,14 +170,16 @@ class Store:
     def folder(self) -> Path:
         """Where the store's files live; an in-memory store gets a throwaway folder."""
         if self._folder is None:
-            self._scratch = tempfile.TemporaryDirectory(prefix="gk-store-")
-            self._folder = Path(self._scratch.name)
+            # Removed with the store, closed or not (an in-memory store in a test that
+            # records a check writes a file): no warning about an implicit clean-up.
+            self._folder = Path(tempfile.mkdtemp(prefix="gk-store-"))
+            self._scratch = weakref.finalize(self, shutil.rmtree, self._folder, True)
         return self._folder
 
     def close(self) -> None:
         self.con.close()
         if self._scratch is not None:
-            self._scratch.cleanup()
+            self._scratch()
             self._scratch = None
 
     def _close_quietly(self) -> None:
@@ -269,7 +272,7 @@ class Store:
         if self._folder is None:
             return  # an in-memory store that has written no file yet
         referenced = {str(p) for p in self.files_in_use()}
-        for kind in ("rows", "runs"):
+        for kind in ("rows", "runs", "checks", "status"):
             for file in (self.folder / kind).rglob("*"):
                 if file.is_file() and str(file.relative_to(self.folder)) not in referenced:
                     file.unlink()
@@ -277,7 +280,9 @@ class Store:
     def files_in_use(self) -> list[str]:
         rows = self.con.execute(
             "SELECT rows_file FROM source_versions WHERE rows_file IS NOT NULL UNION ALL "
-            "SELECT dialable_file FROM runs WHERE dialable_file IS NOT NULL").fetchall()
+            "SELECT dialable_file FROM runs WHERE dialable_file IS NOT NULL UNION ALL "
+            "SELECT checks_file FROM rpo_exchanges WHERE checks_file IS NOT NULL UNION ALL "
+            "SELECT status_file FROM register_status").fetchall()
         return [r[0] for r in rows]
 
     # --- helpers ------------------------------------------------------------------------

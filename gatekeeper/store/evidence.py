@@ -23,12 +23,14 @@ from gatekeeper.store import Store
 EVIDENCE_DIR = "evidence"
 
 
-def keep_file(store: Store, source: Path | bytes, kind: str) -> str:
-    """Keep a file (or bytes) by content; returns its sha256. Call inside a transaction."""
+def keep_file(store: Store, source: Path | bytes, kind: str, digest: str | None = None
+              ) -> str:
+    """Keep a file (or bytes) by content; returns its sha256 (`digest`, when the caller
+    has just read it: a register's answer file is 100+ MB). Call inside a transaction."""
     folder = store.folder / EVIDENCE_DIR
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    digest = (hashlib.sha256(source).hexdigest() if isinstance(source, bytes)
-              else sha256_file(source))
+    digest = digest or (hashlib.sha256(source).hexdigest() if isinstance(source, bytes)
+                        else sha256_file(source))
     target = folder / digest
     if not target.exists():
         tmp = folder / f".{digest}.tmp-{os.getpid()}"

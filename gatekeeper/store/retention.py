@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from gatekeeper.store import Store
+from gatekeeper.store import rpo as rpo_store
 from gatekeeper.store.evidence import record_change
 from gatekeeper.store.sources import write_rows
 
@@ -39,8 +40,7 @@ def evidence_before(store: Store, cutoff: dt.datetime) -> tuple[int, int, int]:
     """(RPO exchanges, RPO checks, runs) older than cutoff."""
     return (int(store.scalar("SELECT count(*) FROM rpo_exchanges WHERE checked_at < ?",
                              [cutoff])),
-            int(store.scalar("SELECT count(*) FROM rpo_checks WHERE checked_at < ?",
-                             [cutoff])),
+            rpo_store.checks_before(store, cutoff),
             int(store.scalar("SELECT count(*) FROM runs WHERE executed_at < ?", [cutoff])))
 
 
@@ -80,8 +80,7 @@ def purge(store: Store, versions: list[dict[str, object]], evidence_cutoff: dt.d
         retired += [str(r[0]) for r in store.con.execute(
             "SELECT dialable_file FROM runs WHERE executed_at < ? AND dialable_file IS NOT "
             "NULL", [evidence_cutoff]).fetchall()]
-        store.con.execute("DELETE FROM rpo_checks WHERE checked_at < ?", [evidence_cutoff])
-        store.con.execute("DELETE FROM rpo_exchanges WHERE checked_at < ?", [evidence_cutoff])
+        retired += rpo_store.purge_before(store, evidence_cutoff)
         store.con.execute("DELETE FROM runs WHERE executed_at < ?", [evidence_cutoff])
         unused = ("FROM evidence_files WHERE sha256 NOT IN (SELECT request_sha256 FROM "
                   "rpo_exchanges WHERE request_sha256 IS NOT NULL UNION SELECT "
