@@ -1,19 +1,23 @@
-"""End-to-end scrub benchmark: load -> rpo request/import -> run, rows/s and peak memory.
+"""End-to-end scrub benchmark: load -> rpo request -> opt-outs -> rpo import -> run, each
+stage in a process of its own as a user runs them, beside a floor measured in the same run.
 
-    python bench/scrub.py --rows 1000000
-    python bench/scrub.py --rows 10000000 --dir /tmp/gk-bench
+    python bench/scrub.py --rows 1000000 --runs 3
+    python bench/scrub.py --rows 10000000 --dir /tmp/gk-bench --keep --runs 2
 
 Builds a seeded workspace: 3 sources (internal archive, third-party list, public
 directory) in messy formats, 25% of numbers registered in the RPO, 1% opted out.
-Building the files is not timed; each stage and the total are.
+Building the files is not timed; each stage (wall, CPU of all its threads, peak RSS) and
+the total are. Ends with the report files' sha256, for a before/after check.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import resource
+import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,16 +28,10 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from normalise import typical_list
+from report_shas import shas
 
 from gatekeeper.config import Workspace
-from gatekeeper.core.timeutil import parse_instant
-from gatekeeper.decide.run import run_campaign
-from gatekeeper.intake.load import load_sources
-from gatekeeper.jurisdictions import IT
 from gatekeeper.privacy.disclosure import disclose
-from gatekeeper.privacy.optouts import Journal, import_optouts
-from gatekeeper.registers import import_exchange, write_request
-from gatekeeper.store import Store
 
 CONFIG = """[controller]
 name = "Bench S.r.l."
@@ -71,12 +69,6 @@ next_review = 2027-01-01
 """
 
 
-def _loaded(ws: Workspace) -> None:
-    report = load_sources(ws)
-    if report.failures:
-        raise SystemExit(f"load failed: {report.failures[0]}")
-
-
 def build(root: Path, rows: int, seed: int = 11) -> None:
     rng = np.random.default_rng(seed)
     (root / "sources").mkdir(parents=True)
@@ -110,42 +102,81 @@ def build(root: Path, rows: int, seed: int = 11) -> None:
             id=source_id, kind=kind, supplier=supplier, columns=columns))
 
 
-def _floor(root: Path) -> int:
-    """The least any scrub must do, as a yardstick measured in the same run: read the
-    lists, keep each value's digits, drop the numbers the register or an opt-out blocks,
-    write what is left. No validation, no evidence, no reasons, no reports."""
+# The floor is a script of its own that imports polars alone, as a script would.
+FLOOR = str(Path(__file__).resolve().parent / "scrub_floor.py")
+STAGES = ("load", "rpo request", "optouts", "rpo import", "run")
+CHECKED_AT, AS_OF = "2026-11-20T10:00", "2026-11-22T12:00"
+
+
+def command(name: str) -> list[str]:
+    """The command a user types for a stage (in the workspace): the bench times the CLI."""
+    return {
+        "load": ["load"],
+        "rpo request": ["rpo", "request", "--out", "data/rpo/req.txt", "--as-of", CHECKED_AT],
+        "optouts": ["optout", "import", "data/optouts.csv"],
+        "rpo import": ["rpo", "import", "--request", "data/rpo/req.txt", "--response",
+                       "data/rpo/resp.txt", "--checked-at", CHECKED_AT],
+        "run": ["run", "--campaign", "bench", "--purpose", "telemarketing", "--as-of", AS_OF],
+    }[name]
+
+
+def answer(root: Path) -> pl.Series:
+    """The register's answer to the request (25% registered) and the opt-outs (1%): what
+    the register and the agents send, made between two stages, not timed."""
     rpo = root / "data" / "rpo"
-    asked = pl.scan_csv(rpo / "req.txt", has_header=False, new_columns=["n"],
-                        schema_overrides={"n": pl.String})
-    kept = pl.scan_csv(rpo / "resp.txt", has_header=False, new_columns=["n"],
-                       schema_overrides={"n": pl.String})
-    blocked = pl.concat([
-        asked.join(kept, on="n", how="anti"),
-        pl.scan_csv(root / "data" / "optouts.csv", schema_overrides={"phone": pl.String})
-        .select(pl.col("phone").alias("n"))])
-    lists = pl.concat([pl.scan_csv(f, separator=";", infer_schema=False).select(
-        pl.col("Telefono").str.replace_all(r"\D", "").str.strip_prefix("39").alias("n"))
-        for f in sorted((root / "data" / "lists").glob("*.csv"))])
-    out = lists.join(blocked, on="n", how="anti").unique().collect()
-    out.write_csv(root / "floor.csv")
-    return out.height
+    rpo.mkdir(exist_ok=True)
+    numbers = pl.read_csv(rpo / "req.txt", has_header=False, new_columns=["n"],
+                          schema_overrides={"n": pl.String})["n"]
+    keep = np.random.default_rng(5).random(numbers.len()) >= 0.25  # 25% registered
+    (rpo / "resp.txt").write_text("\n".join(numbers.filter(pl.Series(keep)).to_list()) + "\n")
+    optouts = numbers.sample(fraction=0.01, seed=3)
+    pl.DataFrame({"phone": optouts, "channel": "operator", "received_at": "2026-11-01",
+                  "by": "bench"}).write_csv(root / "data" / "optouts.csv")
+    return numbers
 
 
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def timed(name: str, root: Path) -> tuple[float, float, float]:
+    """(wall s, CPU s of all its threads, peak RSS MB) of one stage in its own process."""
+    script = [FLOOR, str(root)] if name == "floor" else ["-m", "gatekeeper.cli",
+                                                         *command(name)]
+    with open(root / "bench.log", "ab") as log:
+        started = time.perf_counter()
+        child = subprocess.Popen([sys.executable, *script], cwd=root, stdout=log, stderr=log)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"stage {name} failed: see {root / 'bench.log'}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def timed(label: str, rows: int, fn):  # type: ignore[no-untyped-def]
-    """Wall time, and CPU time of both cores: on a shared machine the wall clock wanders
-    by several seconds between identical runs, the CPU time much less."""
-    started, cpu = time.perf_counter(), _cpu()
-    result = fn()
-    elapsed = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"  {label:<12}{elapsed:7.2f} s  {rows / elapsed:>12,.0f} rows/s  "
-          f"(cpu {_cpu() - cpu:6.2f} s, peak RSS so far {peak:,.0f} MB)")
-    return result, elapsed
+def clean(root: Path) -> None:
+    for stale in ("data/store", "data/gatekeeper.duckdb", "data/optouts.jsonl",
+                  "data/optouts.checkpoints", "data/rpo", "reports", "floor.csv", "bench.log"):
+        path = root / stale
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def one_run(root: Path, rows: int) -> dict[str, tuple[float, float, float]]:
+    """Every stage from an empty store, then the floor: each a process of its own."""
+    clean(root)
+    got = {}
+    (root / "data" / "rpo").mkdir(parents=True)
+    for name in STAGES:
+        if name == "optouts":
+            answer(root)  # the register's answer arrives (not timed)
+        got[name] = timed(name, root)
+        wall, cpu, peak = got[name]
+        print(f"  {name:<12}{wall:7.2f} s  {rows / wall:>12,.0f} rows/s  "
+              f"(cpu {cpu:6.2f} s, peak {peak:,.0f} MB)", flush=True)
+    got["floor"] = timed("floor", root)
+    total = [sum(got[n][i] for n in STAGES) for i in (0, 1)]
+    peak = max(got[n][2] for n in STAGES)
+    print(f"  {'floor':<12}{got['floor'][0]:7.2f} s  (cpu {got['floor'][1]:6.2f} s, peak "
+          f"{got['floor'][2]:,.0f} MB)")
+    print(f"  {'total':<12}{total[0]:7.2f} s  {rows / total[0]:>12,.0f} rows/s  (cpu "
+          f"{total[1]:6.2f} s, peak {peak:,.0f} MB)  {total[0] / got['floor'][0]:.1f}x the "
+          f"floor's wall, {total[1] / got['floor'][1]:.1f}x its CPU")
+    return got
 
 
 def main() -> None:
@@ -154,50 +185,31 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true",
                         help="reuse the list files already built in --dir (store rebuilt)")
+    parser.add_argument("--runs", type=int, default=1, help="repeat, print the medians")
     args = parser.parse_args()
     root = (args.dir or Path(tempfile.mkdtemp(prefix="gk-bench-"))) / "ws"
     if not (root / "gatekeeper.toml").exists() or not args.keep:
         shutil.rmtree(root, ignore_errors=True)
         build(root, args.rows)
+    print(f"scrub benchmark, {args.rows:,} rows in {root}: each stage a process of its own "
+          "(wall, CPU of all its threads, peak RSS)")
+    runs = []
+    for number in range(1, args.runs + 1):
+        print(f"run {number} of {args.runs}")
+        runs.append(one_run(root, args.rows))
+    if args.runs > 1:
+        print(f"medians of {args.runs}:")
+        for name in (*STAGES, "floor"):
+            wall, cpu, peak = (statistics.median(r[name][i] for r in runs) for i in range(3))
+            print(f"  {name:<12}{wall:7.2f} s  (cpu {cpu:6.2f} s, peak {peak:,.0f} MB)")
+        ratios = [sum(r[n][0] for n in STAGES) / r["floor"][0] for r in runs]
+        totals = [sum(r[n][0] for n in STAGES) for r in runs]
+        print(f"  {'total':<12}{statistics.median(totals):7.2f} s  (min {min(totals):.2f}, "
+              f"max {max(totals):.2f}); vs the floor of the same run: median "
+              f"{statistics.median(ratios):.1f}x (min {min(ratios):.1f}x, max {max(ratios):.1f}x)")
     ws = Workspace(root)
-    for stale in ("data/store", "data/gatekeeper.duckdb", "data/optouts.jsonl",
-                  "data/optouts.checkpoints", "data/rpo", "reports"):
-        path = root / stale
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    checked_at = parse_instant("2026-11-20T10:00", IT.timezone_name)
-    as_of = parse_instant("2026-11-22T12:00", IT.timezone_name)
-    rpo = root / "data" / "rpo"
-    rpo.mkdir()
-    print(f"scrub benchmark, {args.rows:,} rows in {root}")
-    total = 0.0
-    _, t = timed("load", args.rows, lambda: _loaded(ws))
-    total += t
-
-    def request() -> int:
-        with Store(ws.store_path, read_only=True) as store:
-            return write_request(store, rpo / "req.txt", checked_at, 15, IT)
-    count, t = timed("rpo request", args.rows, request)
-    total += t
-    numbers = pl.read_csv(rpo / "req.txt", has_header=False, new_columns=["n"],
-                          schema_overrides={"n": pl.String})["n"]
-    keep = np.random.default_rng(5).random(numbers.len()) >= 0.25  # 25% registered
-    (rpo / "resp.txt").write_text("\n".join(numbers.filter(pl.Series(keep)).to_list()) + "\n")
-    optouts = numbers.sample(fraction=0.01, seed=3)
-    pl.DataFrame({"phone": optouts, "channel": "operator", "received_at": "2026-11-01",
-                  "by": "bench"}).write_csv(root / "data" / "optouts.csv")
-    import_optouts(Journal(ws.journal_path), root / "data" / "optouts.csv", IT)
-
-    def rpo_import() -> object:
-        with Store(ws.store_path) as store:
-            return import_exchange(store, rpo / "req.txt", rpo / "resp.txt", IT,
-                                   checked_at=checked_at)
-    _, t = timed("rpo import", args.rows, rpo_import)
-    total += t
-    result, t = timed("run", args.rows,
-                      lambda: run_campaign(ws, "bench", "telemarketing", as_of=as_of))
-    total += t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    _, floor = timed("floor", args.rows, lambda: _floor(root))
+    numbers = pl.read_csv(root / "data" / "rpo" / "req.txt", has_header=False,
+                          new_columns=["n"], schema_overrides={"n": pl.String})["n"]
     # Disclosure of one number in the whole store (issue 4 target: under 200 ms).
     latencies = []
     for phone in numbers.sample(5, seed=9).to_list():
@@ -206,11 +218,9 @@ def main() -> None:
         latencies.append((time.perf_counter() - start) * 1000)
     print(f"  {'disclose':<12}median {sorted(latencies)[2]:.0f} ms, max {max(latencies):.0f} ms "
           "per number (opens the store, reads every table)")
-    print(f"  {'total':<12}{total:7.2f} s  {args.rows / total:>12,.0f} rows/s  "
-          f"({count:,} numbers checked, {result.summary['dialable']:,} dialable)  "
-          f"peak RSS {peak:,.0f} MB")
-    print(f"  {'vs floor':<12}{total / floor:7.1f} x  (the floor: read the lists, keep the "
-          "digits, anti-join the registered and opted-out numbers, write the rest)")
+    # The report files' sha256 (run id masked): the same before and after a change.
+    print("report files:")
+    print("\n".join(f"  {line}" for line in shas(root / "reports" / "bench")))
 
 
 if __name__ == "__main__":
