@@ -209,8 +209,8 @@ def merged(old: pl.DataFrame, checks: pl.DataFrame, at: dt.datetime) -> pl.DataF
     every = old.select("phone_key").merge_sorted(checks.select("phone_key"), "phone_key")
     every = _by_number(every.filter(pl.col("phone_key") != pl.col("phone_key").shift(1)
                                     .fill_null(-1)))
-    both = every.join(old, on="phone_key", how="left").join(checks, on="phone_key",
-                                                             how="left")
+    both = every.join(old, on="phone_key", how="left").with_columns(
+        pl.col("phone_key").set_sorted()).join(checks, on="phone_key", how="left")
     reg = pl.col("registered").fill_null(False)
     unreg = (~pl.col("registered")).fill_null(False)
     nnr = pl.col("newest_not_registered")
@@ -236,7 +236,7 @@ def merged(old: pl.DataFrame, checks: pl.DataFrame, at: dt.datetime) -> pl.DataF
         .when(starts_since).then(t)
         .when(reg | unreg).then(None)
         .otherwise(pl.col("first_registered_since")).alias("first_registered_since"),
-    ).sort("phone_key").select(pl.col(c).cast(t) for c, t in SUMMARY_SCHEMA.items())
+    ).select(pl.col(c).cast(t) for c, t in SUMMARY_SCHEMA.items())  # in number order
 
 
 def _by_number(frame: pl.DataFrame) -> pl.DataFrame:
