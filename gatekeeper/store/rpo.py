@@ -209,8 +209,9 @@ def merged(old: pl.DataFrame, checks: pl.DataFrame, at: dt.datetime) -> pl.DataF
     every = old.select("phone_key").merge_sorted(checks.select("phone_key"), "phone_key")
     every = _by_number(every.filter(pl.col("phone_key") != pl.col("phone_key").shift(1)
                                     .fill_null(-1)))
-    both = every.join(old, on="phone_key", how="left").with_columns(
-        pl.col("phone_key").set_sorted()).join(checks, on="phone_key", how="left")
+    both = every.join(old, on="phone_key", how="left", maintain_order="left").with_columns(
+        pl.col("phone_key").set_sorted()).join(checks, on="phone_key", how="left",
+                                                maintain_order="left")
     reg = pl.col("registered").fill_null(False)
     unreg = (~pl.col("registered")).fill_null(False)
     nnr = pl.col("newest_not_registered")
