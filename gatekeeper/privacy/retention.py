@@ -24,6 +24,7 @@ from gatekeeper.config import Config
 from gatekeeper.dial.ledger import Ledger
 from gatekeeper.store import Store
 from gatekeeper.store import retention as retention_store
+from gatekeeper.store import rpo as rpo_store
 
 DEFAULT_LIST_ROWS_MONTHS = 12
 DEFAULT_EVIDENCE_YEARS = 5
@@ -89,6 +90,7 @@ def purge(store: Store, config: Config, as_of: dt.datetime, *, dry_run: bool = F
     for file in retention_store.purge(store, plan.source_versions, plan.evidence_cutoff,
                                       held, as_of):
         store.remove_file(file)
+    rpo_store.forget_requests(store)  # the keys kept of requests written hold numbers
     if ledger is not None and plan.calls:
         cutoff = plan.calls_cutoff
         ledger.rewrite(lambda calls: calls.filter(pl.col("started_at") >= cutoff), "retention")

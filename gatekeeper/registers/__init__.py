@@ -9,6 +9,7 @@ results land, so the file round trip and a web service produce the same rows.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -28,11 +29,11 @@ from gatekeeper.decide.policy import registration
 from gatekeeper.intake.normalise import phone_key
 from gatekeeper.jurisdictions import JURISDICTIONS, Jurisdiction, Register
 from gatekeeper.registers.numbers import (
+    fast_keys,
     numbers,
     read_lines,
     refuse_foreign,
     refuse_invalid,
-    shaped,
 )
 from gatekeeper.store import Store
 from gatekeeper.store import rpo as rpo_store
@@ -76,18 +77,26 @@ def candidates(store: Store, jurisdiction: Jurisdiction) -> int:
     return rpo_store.candidates(store, jurisdiction.region, jurisdiction.dialable_types).height
 
 
+def _request_lines(keys: pl.Series, jurisdiction: Jurisdiction) -> pl.DataFrame:
+    """The numbers (keys) one a line in national form, as a request is written."""
+    return keys.to_frame("phone_key").select(jurisdiction.national(
+        pl.lit("+") + pl.col("phone_key").cast(pl.String)).alias("phone"))
+
+
 def write_request(store: Store, out: Path, as_of: dt.datetime, validity_days: int,
                   jurisdiction: Jurisdiction) -> int:
     """Write the numbers that need a check, one national number per line (the register's
-    format); returns how many."""
+    format); returns how many. The keys are kept by the file's sha256, so its answer's
+    import need not read the numbers back (rpo_store.keep_request_keys)."""
     needed = numbers_needing_check(store, as_of, validity_days, jurisdiction)
     output_path(out, make_folder=True)
     try:
-        needed.select(jurisdiction.national(pl.col("phone"))).write_csv(out,
-                                                                         include_header=False)
+        _request_lines(needed["phone_key"], jurisdiction).write_csv(out, include_header=False)
     except OSError as exc:
         raise InputError(f"cannot be written ({exc.strerror}); choose another --out",
                          file=out) from None
+    with contextlib.suppress(OSError):  # a speed-up only: the import reads the file without
+        rpo_store.keep_request_keys(store, sha256_file(out), needed["phone_key"])
     return needed.height
 
 
@@ -102,29 +111,37 @@ def country_of(register: str) -> tuple[Jurisdiction, Register]:
 
 
 def _asked(request: Path, jurisdiction: Jurisdiction, register: Register,
-           known: pl.Series | None = None) -> pl.DataFrame:
-    """The request's numbers (phone, key), each once: every line a real number of the
+           known: pl.Series | None = None, kept: pl.Series | None = None,
+           request_sha: str | None = None) -> pl.DataFrame:
+    """The request's numbers (key), each once: every line a real number of the
     register's country, or the import stops at that line.
 
+    `kept`: the keys Gatekeeper wrote the request from (write_request), taken when they
+    spell the file's very bytes (its sha256), so 9.5M lines are not read back (~5 CPU-s).
     `known`: keys of numbers the store's lists hold as valid numbers of the country. A
-    line that reads as one of them (its digits, in national or E.164 form) was proven
-    valid by libphonenumber when its list was loaded, so only the other lines go through
-    it again: a request Gatekeeper wrote is all such lines (9.5M lines: ~8 CPU-s of
-    libphonenumber -> ~1 s of columns), a request edited by hand is read line by line
-    where it differs."""
-    lines = read_lines(request, "request", register)
-    if known is None or not known.len():
-        read = numbers(lines, jurisdiction, valid_only=True)
+    line that spells one of them was proven valid by libphonenumber when its list was
+    loaded, so only the other lines go through it again: a request edited by hand is
+    read line by line only where it differs."""
+    if kept is not None and request_sha is not None and hashlib.sha256(
+            _request_lines(kept, jurisdiction).write_csv(include_header=False).encode()
+    ).hexdigest() == request_sha:
+        asked = kept.to_frame("key")
     else:
-        fast = lines.with_columns(shaped(lines, jurisdiction, pattern=False))
-        ours = phone_key(pl.col("phone"), strict=False).is_in(known.implode()).fill_null(False)
-        done = fast.filter(ours).with_columns(pl.lit(None, pl.String).alias("region"))
-        rest = fast.filter(~ours).drop("phone")
-        read = done if not rest.height else pl.concat(
-            [done, numbers(rest, jurisdiction, valid_only=True)]).sort("line")
-    refuse_invalid(read, request, register)
-    refuse_foreign(read, request, jurisdiction, register)
-    asked = read.select("phone", phone_key(pl.col("phone")).alias("key"))
+        lines = read_lines(request, "request", register)
+        if known is None or not known.len():
+            read = numbers(lines, jurisdiction, valid_only=True)
+        else:
+            key = fast_keys(lines, jurisdiction)
+            ours = key.is_in(known.implode()).fill_null(False)
+            done = lines.filter(ours).with_columns(
+                (pl.lit("+") + key.filter(ours).cast(pl.String)).alias("phone"),
+                pl.lit(None, pl.String).alias("region"))
+            rest = lines.filter(~ours)
+            read = done if not rest.height else pl.concat(
+                [done, numbers(rest, jurisdiction, valid_only=True)]).sort("line")
+        refuse_invalid(read, request, register)
+        refuse_foreign(read, request, jurisdiction, register)
+        asked = read.select(phone_key(pl.col("phone")).alias("key"))
     if asked["key"].n_unique() < asked.height:  # counting is 20x cheaper than deduplicating
         asked = asked.unique("key", keep="first", maintain_order=True)
     return asked
@@ -139,12 +156,21 @@ def _listed(asked_keys: pl.Series, response: Path, jurisdiction: Jurisdiction,
     another request's answer, refused. An answer that lists the numbers registered
     (Lista Robinson, TPS) may hold others (the register's own extract): they say nothing
     of the numbers asked and are ignored, counted."""
-    read = numbers(read_lines(response, "response", register), jurisdiction)
+    lines = read_lines(response, "response", register)
+    # A line that spells a number asked is that number (the numbers asked are valid ones
+    # of the country): only the others are read the slow way, for what they are.
+    fast = fast_keys(lines, jurisdiction)
+    asked = fast.is_in(asked_keys.implode()).fill_null(False)
+    if asked.all():  # the usual answer: every line a number asked
+        return fast, 0
+    read = numbers(lines.filter(~asked), jurisdiction)
     refuse_invalid(read, response, register)
     refuse_foreign(read, response, jurisdiction, register)
-    keys = read.select("line", "raw", phone_key(pl.col("phone")).alias("key"))
+    keys = pl.concat([
+        lines.filter(asked).with_columns(fast.filter(asked).alias("key")),
+        read.select("line", "raw", phone_key(pl.col("phone")).alias("key"))])
     hit = pl.col("key").is_in(asked_keys.implode())
-    extra = keys.filter(~hit)
+    extra = keys.filter(~hit).sort("line")
     if extra.height and answer == "kept":
         raise RegistryError(
             f"{extra.height} number(s) in the response were not in the request (first: "
@@ -203,8 +229,8 @@ def import_exchange(store: Store, request: Path, response: Path, jurisdiction: J
             "back; if its answer really is the request unchanged (none registered), "
             "import again with --same-as-request")
     say(f"reading the request {request.name}")
-    asked = _asked(request, jurisdiction, register,
-                   newest_keys(store, jurisdiction.region))
+    asked = _asked(request, jurisdiction, register, newest_keys(store, jurisdiction.region),
+                   rpo_store.request_keys(store, req_sha), req_sha)
     say(f"matching the response {response.name} against {asked.height:,} numbers asked")
     listed, ignored = _listed(asked["key"], response, jurisdiction, register, answer)
     if checked_at is None:
@@ -354,7 +380,8 @@ def rederive_files(request: bytes, response: bytes, jurisdiction: Jurisdiction,
         resp.write_bytes(response)
         asked = _asked(req, jurisdiction, register)
         listed, _ = _listed(asked["key"], resp, jurisdiction, register, answer)
-        return asked.select("phone", _registered(listed, answer))
+        return asked.select((pl.lit("+") + pl.col("key").cast(pl.String)).alias("phone"),
+                            _registered(listed, answer))
 
 
 def rpo_status(store: Store, as_of: dt.datetime, phone: str | None = None) -> pl.DataFrame:

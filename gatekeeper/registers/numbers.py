@@ -99,6 +99,26 @@ def shaped(lines: pl.DataFrame, j: Jurisdiction, *, pattern: bool = True) -> pl.
                         .alias("phone"))["phone"]
 
 
+def fast_keys(lines: pl.DataFrame, j: Jurisdiction) -> pl.Series:
+    """Each line (column raw) as the integer key of the number it spells when it is only
+    digits, in national form (j's trunk prefix, if any, first) or as +CC / 00CC..., else
+    null. No validity and no country: a caller keeps only the keys it already holds as
+    numbers of j (the numbers asked, the lists' valid numbers) and reads every other line
+    the slow way. Arithmetic on the digits, no new strings: 9.5M lines ~0.6 s."""
+    raw = pl.col("raw")
+    trunk = j.trunk_prefix
+    digits = raw.str.contains(r"^\+?[0-9]{1,17}$")
+    national = (pl.lit(j.calling_code, pl.Int64)
+                * pl.lit(10, pl.Int64).pow(raw.str.len_bytes().cast(pl.Int64) - len(trunk))
+                + raw.cast(pl.Int64, strict=False))
+    return lines.select(
+        pl.when(~digits).then(None)
+        .when(raw.str.starts_with("+")).then(raw.str.slice(1).cast(pl.Int64, strict=False))
+        .when(raw.str.starts_with("00")).then(raw.str.slice(2).cast(pl.Int64, strict=False))
+        .when(raw.str.starts_with(trunk)).then(national)
+        .alias("key"))["key"]
+
+
 def numbers(lines: pl.DataFrame, j: Jurisdiction, *, valid_only: bool = False
             ) -> pl.DataFrame:
     """lines (line, raw) with `phone`: the line's number of j in E.164, or null; and

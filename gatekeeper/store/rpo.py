@@ -13,6 +13,8 @@ GU 27/3/2024), so `audit verify` can re-derive each check from its files.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -97,6 +99,41 @@ def checked_between(store: Store, after: dt.datetime, until: dt.datetime) -> pl.
                       for f, _ in files]).unique().collect()["phone_key"]
 
 
+REQUESTS_DIR = "requests"  # the keys of each request written, by the request's sha256
+KEPT_REQUESTS = 3
+
+
+def keep_request_keys(store: Store, request_sha: str, keys: pl.Series) -> None:
+    """The keys a request was written from, in its line order, found again by the
+    request's sha256 when its answer is imported (reading 9.5M lines back costs ~5 s).
+    Not evidence and not in the catalog: the newest few are kept, an erasure or a purge
+    drops them all (they hold numbers), and an import without one reads the file."""
+    folder = store.folder / REQUESTS_DIR
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = folder / f".{request_sha}.tmp-{os.getpid()}"
+    keys.rename("phone_key").to_frame().write_parquet(tmp, compression="zstd",
+                                                      compression_level=1)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, folder / f"{request_sha}.parquet")
+    kept = sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in kept[KEPT_REQUESTS:]:
+        old.unlink(missing_ok=True)
+
+
+def request_keys(store: Store, request_sha: str) -> pl.Series | None:
+    """The keys kept for the request with this sha256, or None."""
+    path = store.folder / REQUESTS_DIR / f"{request_sha}.parquet"
+    try:
+        return pl.read_parquet(path)["phone_key"]
+    except (OSError, pl.exceptions.PolarsError):  # none kept, or damaged: read the file
+        return None
+
+
+def forget_requests(store: Store) -> None:
+    """Drop every request's kept keys (an erasure or a purge: they hold numbers)."""
+    shutil.rmtree(store.folder / REQUESTS_DIR, ignore_errors=True)
+
+
 def exchange(store: Store, exchange_id: str) -> tuple[dt.datetime, int, int] | None:
     """(checked_at, numbers, registered) of a recorded exchange, or None."""
     row = store.one("SELECT checked_at, numbers, registered FROM rpo_exchanges "
@@ -126,6 +163,11 @@ def record_exchange(store: Store, record: dict[str, Any], checks: pl.DataFrame,
             f"({', '.join('?' for _ in EXCHANGE_COLUMNS)})",
             [record[c] for c in EXCHANGE_COLUMNS])
         sorted_checks = checks.select(CHECK_COLUMNS).sort("phone_key")
+        if sorted_checks["phone_key"].n_unique() < sorted_checks.height:
+            # One answer per number and exchange; a number twice is registered if either
+            # answer says so (fail closed), as the old table of checks was read.
+            sorted_checks = sorted_checks.group_by("phone_key", maintain_order=True).agg(
+                pl.col("registered").any(), pl.col("registered_at").max())
         write_checks(store, record["exchange_id"], sorted_checks)
         retired = _merge_status(store, record["checked_at"], sorted_checks)
     store.remove_file(retired)
@@ -203,6 +245,17 @@ def merged(old: pl.DataFrame, checks: pl.DataFrame, at: dt.datetime) -> pl.DataF
     (checks: phone_key, registered, registered_at; one per number): what summarise gives
     over every check, computed from the old status alone (a test holds the two equal)."""
     t = pl.lit(at, _AT)
+    if old.is_empty():  # the first exchange: its answers are the status
+        reg = pl.col("registered")
+        return checks.select(
+            "phone_key", t.alias("rpo_checked_at"),
+            pl.when(reg).then(t).alias("newest_registered"),
+            pl.when(~reg).then(t).alias("newest_not_registered"),
+            pl.when(reg).then(pl.col("registered_at")).alias("adapter_date"),
+            pl.when(reg).then(t).alias("first_registered"),
+            pl.lit(None, _AT).alias("adapter_date_since"),
+            pl.lit(None, _AT).alias("first_registered_since"),
+        ).select(pl.col(c).cast(t) for c, t in SUMMARY_SCHEMA.items())
     # Both sorted by number: every number once, then two left joins that polars does as
     # sorted merges (9.5M and 9.5M: 3.5 s as one full join -> 0.7 s).
     old, checks = _by_number(old), _by_number(checks)
