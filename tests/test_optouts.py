@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -118,6 +119,47 @@ def test_bad_phone_and_bad_import_rows_are_clear_errors(tmp_path: Path) -> None:
         import_optouts(journal, csv, IT)
     assert err.value.row == 2
     assert not journal.path.exists() or journal.read().events.height == 0  # all or nothing
+
+
+
+@pytest.mark.parametrize(("rows", "row", "message"), [
+    # The first row with a problem, with the first of its problems (who, when, channel,
+    # scope), whatever comes after it: each distinct value is checked once.
+    (["3331234567,fax,2026-11-01,a,", "3331234568,operator,2026-11-01, ,"], 1,
+     "unknown channel 'fax'"),
+    (["3331234567,operator,2026-11-01,a,", "3331234568,fax,2099-01-01, ,"], 2,
+     "'by' is empty"),
+    (["3331234567,operator,2026-11-01,a,", "3331234568,fax,2099-01-01,a,"], 2,
+     "is in the future"),
+    (["3331234567,operator,1/11/2026,a,", "3331234568,fax,2026-11-01,a,"], 1,
+     "is not ISO 8601"),
+    (["3331234567,operator,2026-11-01,a,all", "3331234568,operator,2026-11-01,a,tutto"], 2,
+     "unknown scope 'tutto'"),
+])
+def test_an_import_names_its_first_bad_row_and_records_nothing(
+        tmp_path: Path, rows: list[str], row: int, message: str) -> None:
+    journal = Journal(tmp_path / "optouts.jsonl")
+    csv = tmp_path / "o.csv"
+    csv.write_text("phone,channel,received_at,by,scope\n" + "\n".join(rows) + "\n")
+    with pytest.raises(InputError, match=message) as err:
+        import_optouts(journal, csv, IT)
+    assert err.value.row == row
+    assert not journal.path.exists() or journal.read().events.height == 0
+
+
+def test_an_import_records_each_row_as_one_objection_would(tmp_path: Path) -> None:
+    """Blank scope is "all"; the instant is the local time given, in UTC, as add_optout
+    writes it."""
+    journal = Journal(tmp_path / "optouts.jsonl")
+    csv = tmp_path / "o.csv"
+    csv.write_text("phone,channel,received_at,by,scope,note\n"
+                   "3331234567,operator,2026-11-01T10:30,ada,,first\n"
+                   "+39 06 1234 5678,letter,2026-11-02,bo,telemarketing,\n")
+    import_optouts(journal, csv, IT)
+    events = journal.read().events.select("phone", "channel", "scope", "recorded_by", "at")
+    assert events.rows() == [
+        ("+393331234567", "operator", "all", "ada", dt.datetime(2026, 11, 1, 9, 30)),
+        ("+390612345678", "letter", "telemarketing", "bo", dt.datetime(2026, 11, 1, 23, 0))]
 
 
 HOLDER = textwrap.dedent("""
