@@ -78,26 +78,37 @@ def candidates(store: Store, jurisdiction: Jurisdiction) -> int:
 
 
 def _request_lines(keys: pl.Series, jurisdiction: Jurisdiction) -> pl.DataFrame:
-    """The numbers (keys) one a line in national form, as a request is written."""
-    return keys.to_frame("phone_key").select(jurisdiction.national(
-        pl.lit("+") + pl.col("phone_key").cast(pl.String)).alias("phone"))
+    """The numbers (keys) one a line in national form, as a request is written: the
+    digits after the calling code, behind the trunk prefix."""
+    cc = len(str(jurisdiction.calling_code))
+    return keys.to_frame("phone_key").select(
+        (pl.lit(jurisdiction.trunk_prefix) + pl.col("phone_key").cast(pl.String).str.slice(cc))
+        .alias("phone"))
 
 
 def write_request(store: Store, out: Path, as_of: dt.datetime, validity_days: int,
                   jurisdiction: Jurisdiction) -> int:
     """Write the numbers that need a check, one national number per line (the register's
-    format); returns how many. The keys are kept by the file's sha256, so its answer's
-    import need not read the numbers back (rpo_store.keep_request_keys)."""
-    needed = numbers_needing_check(store, as_of, validity_days, jurisdiction)
+    format), each once, in text order (the same numbers always make the same file);
+    returns how many. The keys are kept by the file's sha256, so its answer's import need
+    not read the numbers back (rpo_store.keep_request_keys).
+
+    Sorted as the lines they are, not as E.164 text first: the same order (one country,
+    one prefix), one string sort of 9.5M instead of two passes (2.0 -> ~1.2 CPU-s)."""
+    keys = rpo_store.keys_needing_check(store, as_of, validity_days, jurisdiction.region,
+                                        jurisdiction.dialable_types)
+    lines = keys.to_frame("phone_key").with_columns(
+        _request_lines(keys, jurisdiction)["phone"]).sort("phone")
+    lines = lines.filter(pl.col("phone") != pl.col("phone").shift(1).fill_null(""))
     output_path(out, make_folder=True)
     try:
-        _request_lines(needed["phone_key"], jurisdiction).write_csv(out, include_header=False)
+        lines.select("phone").write_csv(out, include_header=False)
     except OSError as exc:
         raise InputError(f"cannot be written ({exc.strerror}); choose another --out",
                          file=out) from None
     with contextlib.suppress(OSError):  # a speed-up only: the import reads the file without
-        rpo_store.keep_request_keys(store, sha256_file(out), needed["phone_key"])
-    return needed.height
+        rpo_store.keep_request_keys(store, sha256_file(out), lines["phone_key"])
+    return lines.height
 
 
 def country_of(register: str) -> tuple[Jurisdiction, Register]:

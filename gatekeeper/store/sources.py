@@ -185,10 +185,12 @@ def newest_numbers(store: Store, where: str) -> pl.DataFrame:
     return _read_files(store, files, where, [], "DISTINCT phone")
 
 
-def newest_keys(store: Store, region: str, types: Sequence[str] | None = None) -> pl.Series:
+def newest_keys(store: Store, region: str, types: Sequence[str] | None = None, *,
+                distinct: bool = True) -> pl.Series:
     """Distinct keys (phone_key) of the valid numbers of a region (of these types, or any)
-    in the newest versions' rows, in no particular order: read as integers, the register
-    request's candidates cost a fraction of a DISTINCT over their text."""
+    in the newest versions' rows, in no particular order (each once, or as often as the
+    rows hold it): read as integers, the register request's candidates cost a fraction of
+    a DISTINCT over their text."""
     files = _newest_files(store)
     if not files:
         return pl.Series("phone_key", [], pl.Int64)
@@ -196,7 +198,8 @@ def newest_keys(store: Store, region: str, types: Sequence[str] | None = None) -
         pl.col("valid").fill_null(False) & (pl.col("region") == region)
         & (pl.lit(True) if types is None else pl.col("number_type").is_in(list(types)))
     ).select("phone_key") for f in files]
-    return pl.concat(scans).unique().collect()["phone_key"]
+    keys = pl.concat(scans)
+    return (keys.unique() if distinct else keys).collect()["phone_key"]
 
 
 def versions_of(store: Store, pairs: pl.DataFrame) -> pl.DataFrame:
