@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,28 +122,29 @@ def country_of(register: str) -> tuple[Jurisdiction, Register]:
 
 
 def _asked(request: Path, jurisdiction: Jurisdiction, register: Register,
-           known: pl.Series | None = None, kept: pl.Series | None = None,
-           request_sha: str | None = None) -> pl.DataFrame:
-    """The request's numbers (key), each once: every line a real number of the
+           known: Callable[[], pl.Series] | None = None, kept: pl.Series | None = None,
+           request_sha: str | None = None) -> pl.Series:
+    """The request's numbers as keys, each once, sorted: every line a real number of the
     register's country, or the import stops at that line.
 
     `kept`: the keys Gatekeeper wrote the request from (write_request), taken when they
     spell the file's very bytes (its sha256), so 9.5M lines are not read back (~5 CPU-s).
-    `known`: keys of numbers the store's lists hold as valid numbers of the country. A
-    line that spells one of them was proven valid by libphonenumber when its list was
-    loaded, so only the other lines go through it again: a request edited by hand is
-    read line by line only where it differs."""
+    `known`: the keys of the numbers the store's lists hold as valid numbers of the
+    country (asked for only when needed). A line that spells one of them was proven valid
+    by libphonenumber when its list was loaded, so only the other lines go through it
+    again: a request edited by hand is read line by line only where it differs."""
     if kept is not None and request_sha is not None and hashlib.sha256(
             _request_lines(kept, jurisdiction).write_csv(include_header=False).encode()
     ).hexdigest() == request_sha:
-        asked = kept.to_frame("key")
+        keys = kept
     else:
         lines = read_lines(request, "request", register)
-        if known is None or not known.len():
+        valid = known() if known is not None else None
+        if valid is None or not valid.len():
             read = numbers(lines, jurisdiction, valid_only=True)
         else:
             key = fast_keys(lines, jurisdiction)
-            ours = key.is_in(known.implode()).fill_null(False)
+            ours = key.is_in(valid.implode()).fill_null(False)
             done = lines.filter(ours).with_columns(
                 (pl.lit("+") + key.filter(ours).cast(pl.String)).alias("phone"),
                 pl.lit(None, pl.String).alias("region"))
@@ -152,49 +153,61 @@ def _asked(request: Path, jurisdiction: Jurisdiction, register: Register,
                 [done, numbers(rest, jurisdiction, valid_only=True)]).sort("line")
         refuse_invalid(read, request, register)
         refuse_foreign(read, request, jurisdiction, register)
-        asked = read.select(phone_key(pl.col("phone")).alias("key"))
-    if asked["key"].n_unique() < asked.height:  # counting is 20x cheaper than deduplicating
-        asked = asked.unique("key", keep="first", maintain_order=True)
-    return asked
+        keys = read.select(phone_key(pl.col("phone")))["phone"]
+    keys = keys.sort()
+    if keys.len() > 1 and not bool((keys.diff().slice(1) > 0).all()):  # a number twice
+        keys = keys.unique(maintain_order=True)
+    return keys.rename("key").set_sorted()
 
 
-def _listed(asked_keys: pl.Series, response: Path, jurisdiction: Jurisdiction,
+def _member(values: pl.Series, keys: pl.Series) -> pl.Series:
+    """Whether each of values (sorted) is one of keys (sorted): two sorted runs searched
+    in step, ~3x cheaper than hashing 9.5M keys to look 7M values up (is_in)."""
+    if not keys.len():
+        return pl.Series([False] * values.len(), dtype=pl.Boolean)
+    at = keys.search_sorted(values).clip(0, keys.len() - 1)
+    return (keys.gather(at) == values).fill_null(False)
+
+
+def _listed(asked: pl.Series, response: Path, jurisdiction: Jurisdiction,
             register: Register, answer: str) -> tuple[pl.Series, int]:
-    """The numbers asked (as keys) that the answer lists, and how many numbers it lists
-    that were not asked.
+    """The numbers asked (keys, sorted) that the answer lists (keys, sorted), and how many
+    numbers it lists that were not asked.
 
     An answer that lists the numbers kept must only repeat numbers asked: one more is
     another request's answer, refused. An answer that lists the numbers registered
     (Lista Robinson, TPS) may hold others (the register's own extract): they say nothing
     of the numbers asked and are ignored, counted."""
+    asked = asked.sort()
     lines = read_lines(response, "response", register)
     # A line that spells a number asked is that number (the numbers asked are valid ones
     # of the country): only the others are read the slow way, for what they are.
     fast = fast_keys(lines, jurisdiction)
-    asked = fast.is_in(asked_keys.implode()).fill_null(False)
-    if asked.all():  # the usual answer: every line a number asked
-        return fast, 0
-    read = numbers(lines.filter(~asked), jurisdiction)
+    spelled = fast.sort(nulls_last=True)
+    if not spelled.null_count() and _member(spelled, asked).all():
+        return spelled, 0  # the usual answer: every line a number asked
+    hit_asked = fast.is_in(asked.implode()).fill_null(False)
+    read = numbers(lines.filter(~hit_asked), jurisdiction)
     refuse_invalid(read, response, register)
     refuse_foreign(read, response, jurisdiction, register)
     keys = pl.concat([
-        lines.filter(asked).with_columns(fast.filter(asked).alias("key")),
+        lines.filter(hit_asked).with_columns(fast.filter(hit_asked).alias("key")),
         read.select("line", "raw", phone_key(pl.col("phone")).alias("key"))])
-    hit = pl.col("key").is_in(asked_keys.implode())
+    hit = pl.col("key").is_in(asked.implode())
     extra = keys.filter(~hit).sort("line")
     if extra.height and answer == "kept":
         raise RegistryError(
             f"{extra.height} number(s) in the response were not in the request (first: "
             f"'{extra['raw'][0]}'); is this the answer to that request?", file=response,
             row=int(extra["line"][0]))
-    return keys.filter(hit)["key"], extra["key"].n_unique()
+    return keys.filter(hit)["key"].sort(), extra["key"].n_unique()
 
 
-def _registered(listed: pl.Series, answer: str) -> pl.Expr:
-    """Registered, as the answer file says it: listed (registered answers) or missing
-    (kept answers)."""
-    found = pl.col("key").is_in(listed.implode())
-    return (found if answer == "registered" else ~found).alias("registered")
+def _registered(asked: pl.Series, listed: pl.Series, answer: str) -> pl.Series:
+    """For each number asked (sorted), registered as the answer file says it: listed
+    (registered answers) or missing (kept answers)."""
+    found = _member(asked.sort(), listed.sort())
+    return (found if answer == "registered" else ~found).rename("registered")
 
 
 def _answer_of(register: Register, answer: str | None) -> str:
@@ -240,10 +253,11 @@ def import_exchange(store: Store, request: Path, response: Path, jurisdiction: J
             "back; if its answer really is the request unchanged (none registered), "
             "import again with --same-as-request")
     say(f"reading the request {request.name}")
-    asked = _asked(request, jurisdiction, register, newest_keys(store, jurisdiction.region),
+    asked = _asked(request, jurisdiction, register,
+                   lambda: newest_keys(store, jurisdiction.region),
                    rpo_store.request_keys(store, req_sha), req_sha)
-    say(f"matching the response {response.name} against {asked.height:,} numbers asked")
-    listed, ignored = _listed(asked["key"], response, jurisdiction, register, answer)
+    say(f"matching the response {response.name} against {asked.len():,} numbers asked")
+    listed, ignored = _listed(asked, response, jurisdiction, register, answer)
     if checked_at is None:
         prior = rpo_store.exchange_of_files(store, req_sha, resp_sha, answer)
         if prior:  # no time given: the files' time is a guess, never a new check
@@ -259,8 +273,8 @@ def import_exchange(store: Store, request: Path, response: Path, jurisdiction: J
     known = rpo_store.exchange(store, exchange_id)
     if known:
         return ImportResult(exchange_id, *known, already_imported=True, ignored=ignored)
-    results = asked.select(pl.col("key").alias("phone_key"), _registered(listed, answer),
-                           pl.lit(None, pl.Datetime("us")).alias("registered_at"))
+    results = pl.DataFrame([asked.rename("phone_key"), _registered(asked, listed, answer)]
+                           ).with_columns(pl.lit(None, pl.Datetime("us")).alias("registered_at"))
     _refuse_future(when, jurisdiction.timezone_name, register)
     say(f"recording {results.height:,} checks and keeping both files as evidence")
     meta = {"request_file": str(request.resolve()), "request_sha256": req_sha,
@@ -322,8 +336,9 @@ def import_snapshot(store: Store, snapshots: Sequence[Path], as_of: dt.datetime,
         if known:
             results.append(ImportResult(exchange_id, *known, already_imported=True))
             continue
-        checks = asked.select("phone", _registered(listed, "registered"),
-                              pl.lit(None, pl.Datetime("us")).alias("registered_at"))
+        keys = asked["key"].sort()
+        checks = pl.DataFrame([keys.rename("phone_key"), _registered(keys, listed, "registered")]
+                              ).with_columns(pl.lit(None, pl.Datetime("us")).alias("registered_at"))
         say(f"recording {checks.height:,} checks against {path.name}, keeping it as evidence")
         meta = {"request_file": None, "request_sha256": req_sha,
                 "response_file": str(path.resolve()), "response_sha256": snap_sha}
@@ -390,9 +405,9 @@ def rederive_files(request: bytes, response: bytes, jurisdiction: Jurisdiction,
         req.write_bytes(request)
         resp.write_bytes(response)
         asked = _asked(req, jurisdiction, register)
-        listed, _ = _listed(asked["key"], resp, jurisdiction, register, answer)
-        return asked.select((pl.lit("+") + pl.col("key").cast(pl.String)).alias("phone"),
-                            _registered(listed, answer))
+        listed, _ = _listed(asked, resp, jurisdiction, register, answer)
+        return pl.DataFrame([asked, _registered(asked, listed, answer)]).select(
+            (pl.lit("+") + pl.col("key").cast(pl.String)).alias("phone"), "registered")
 
 
 def rpo_status(store: Store, as_of: dt.datetime, phone: str | None = None) -> pl.DataFrame:
