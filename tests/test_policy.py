@@ -377,9 +377,13 @@ def test_basis_text_built_per_basis_reads_as_the_plain_rule(rows: list[Any]) -> 
         "supplier_name": pl.String, "consent_proof": pl.String,
         "supplier_reviewed_on": pl.Date})
     ctx = P.Context("telemarketing", AS_OF, Policy(), IT)
-    fast = P.with_basis_text(frame, ctx)
-    assert fast.columns == [*frame.columns, "basis_text"]
-    assert fast.rows() == frame.with_columns(P.basis_text(ctx).alias("basis_text")).rows()
+    # Once as they come (texts built row by row), once repeated and chunked as a run's
+    # batches leave them (each distinct text built once and joined back).
+    for rows_given in (frame, pl.concat([frame, frame.reverse(), frame], rechunk=False)):
+        fast = P.with_basis_text(rows_given, ctx)
+        assert fast.columns == [*frame.columns, "basis_text"]
+        assert fast.rows() == rows_given.with_columns(
+            P.basis_text(ctx).alias("basis_text")).rows()
 
 
 # --- step 8: third party, suppliers and consent evidence (code of conduct art. 6) -------------
