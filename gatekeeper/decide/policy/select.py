@@ -26,7 +26,9 @@ _DIALABLE_KEEP = ("phone", "name", "source_id", "source_version", "row", "basis"
 def dialable_rows(decided: pl.DataFrame) -> pl.DataFrame:
     """The dialable rows, with only what the dialable list and its basis_text need."""
     keep = [c for c in decided.columns if c in _DIALABLE_KEEP or c == "phone_key"]
-    return decided.filter(pl.col("reason").is_null()).select(keep)
+    # Columns chosen before rows: filtering the ~45 columns of a decided batch to keep 15
+    # cost 1.5 s of a 10M-row run.
+    return decided.select(keep).filter(pl.col("reason").is_null())
 
 
 def source_order(source_ids: list[str]) -> dict[str, int]:
@@ -54,12 +56,20 @@ def row_order(source_ids: list[str]) -> pl.Expr:
             + pl.col("row").cast(pl.Int64))
 
 
-def strongest_mask(ranks: pl.DataFrame) -> pl.Series:
-    """ranks: (number key, order) rows; True where a row is its number's first."""
+def first_rows(ranks: pl.DataFrame) -> pl.Series:
+    """ranks: (number key, order) rows; the index of each number's first row, in number
+    order.
+
+    One sort of the two integers: a windowed minimum of order over the key picks the same
+    rows but cost more (1.6 against 1.1 CPU-s for 6.6M rows)."""
     key, order = ranks.columns
     ordered = ranks.with_row_index("_at").sort(key, order)
-    first = ordered.filter(pl.col(key).ne_missing(pl.col(key).shift(1)))["_at"]
-    return pl.repeat(False, ranks.height, eager=True).scatter(first, True)
+    return ordered.filter(pl.col(key).ne_missing(pl.col(key).shift(1)))["_at"]
+
+
+def strongest_mask(ranks: pl.DataFrame) -> pl.Series:
+    """ranks: (number key, order) rows; True where a row is its number's first."""
+    return pl.repeat(False, ranks.height, eager=True).scatter(first_rows(ranks), True)
 
 
 def pick_strongest(dialable: pl.DataFrame, table: DecisionTable) -> pl.DataFrame:
