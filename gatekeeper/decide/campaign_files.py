@@ -106,7 +106,7 @@ def write_dialable(folder: Path, waiting: WaitingRows, dialable: pl.DataFrame,
     # list in a spreadsheet, and writing it costs ~10 s a million rows (a 10M-row scrub's
     # 6.4M dialable would cost a minute for a file no one opens); dialable.csv has them.
     excel = (XlsxTable(folder / "dialable.xlsx", "Chiamabili", DIALABLE_WIDTHS, INSTANTS,
-                       ctx.as_of) if firsts.len() < EXCEL_ROWS else None)
+                       ctx.as_of, rows=firsts.len()) if firsts.len() < EXCEL_ROWS else None)
     codes, texts, known = [], [], 0  # each row's basis_text as a place among the texts
     with (open(folder / "dialable.csv", "wb") as handle,
           excel if excel is not None else contextlib.nullcontext() as sheet):
@@ -167,6 +167,7 @@ def write_rejects(store: Store, versions: pl.DataFrame, invalid: pl.DataFrame,
     rows = reject_rows(run_store.load_rejects(store, versions), invalid,
                        places(store, versions))
     safe_for_spreadsheets(rows).write_csv(folder / "rejects.csv")
-    with XlsxTable(folder / "rejects.xlsx", "Scarti", REJECT_WIDTHS, set(), ctx.as_of) as sheet:
+    with XlsxTable(folder / "rejects.xlsx", "Scarti", REJECT_WIDTHS, set(), ctx.as_of,
+                   rows=rows.height) as sheet:
         sheet.write(rows)
     return rows.height
