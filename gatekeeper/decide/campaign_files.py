@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
 from gatekeeper.core.digest import sha256_file
 from gatekeeper.core.outfile import EXCEL_ROWS, XlsxTable, excel_instants
+from gatekeeper.core.overlap import WriteBehind
 from gatekeeper.core.spreadsheet import neutralised, safe_for_spreadsheets
 from gatekeeper.core.timeutil import local_iso_expr
 from gatekeeper.decide import policy as P
@@ -108,24 +109,22 @@ def write_dialable(folder: Path, waiting: WaitingRows, dialable: pl.DataFrame,
     excel = (XlsxTable(folder / "dialable.xlsx", "Chiamabili", DIALABLE_WIDTHS, INSTANTS,
                        ctx.as_of, rows=firsts.len()) if firsts.len() < EXCEL_ROWS else None)
     codes, texts, known = [], [], 0  # each row's basis_text as a place among the texts
+    # The CSV is written by a second thread while the next rows are made ready.
     with (open(folder / "dialable.csv", "wb") as handle,
-          excel if excel is not None else contextlib.nullcontext() as sheet):
+          excel if excel is not None else contextlib.nullcontext() as sheet,
+          WriteBehind() as behind):
         handle.write((",".join(DIALABLE_COLUMNS) + "\n").encode())
         for offset in range(0, dialable.height, batch_rows):
             best = waiting.shown(dialable.slice(offset, batch_rows).filter(
                 strongest.slice(offset, batch_rows)))
             code, text = basis_text_codes(best, ctx)
-            # The two instants in local time with their offset, each distinct value
-            # formatted once (a list has a few check times): cheaper than the CSV writer.
-            # Only the name comes from the list as typed; ids are checked, basis_text
-            # starts with the law it cites.
             rows = best.with_columns(text.gather(code).alias("basis_text")).select(
                 DIALABLE_COLUMNS)
-            rows.with_columns(neutralised("name"), *(local_iso_expr(c, zone) for c in INSTANTS)
-                              ).write_csv(handle, include_header=False)
-            # A text cell is never a formula: the name goes to Excel as the list wrote it.
+            # The Excel copy first: its compression is the longest task of a list that
+            # has one. A text cell is never a formula: the name goes as the list wrote it.
             if sheet is not None:
                 sheet.write(rows.with_columns(excel_instants(c, zone) for c in INSTANTS))
+            behind.write(_csv_rows, handle, rows, zone)
             codes.append(code.cast(pl.UInt32) + known)
             texts.append(text)
             known += text.len()
@@ -140,6 +139,15 @@ def write_dialable(folder: Path, waiting: WaitingRows, dialable: pl.DataFrame,
         "phone_key", pl.col("source_id").cast(pl.String), "source_version",
         pl.col("basis").cast(pl.String), "valid_until").gather(firsts).with_columns(
         words.gather(at).alias("basis_text"))
+
+
+def _csv_rows(handle: BinaryIO, rows: pl.DataFrame, zone: str) -> None:
+    """Rows of dialable.csv. The two instants in local time with their offset, each
+    distinct value formatted once (a list has a few check times): cheaper than the CSV
+    writer. Only the name comes from the list as typed; ids are checked, basis_text
+    starts with the law it cites."""
+    rows.with_columns(neutralised("name"), *(local_iso_expr(c, zone) for c in INSTANTS)
+                      ).write_csv(handle, include_header=False)
 
 
 def places(store: Store, versions: pl.DataFrame) -> pl.DataFrame:
