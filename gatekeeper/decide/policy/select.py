@@ -88,7 +88,7 @@ def strongest_per_number(decided: pl.DataFrame, ctx: Context) -> pl.DataFrame:
 
 
 def first_reasons(suppressed: pl.DataFrame) -> pl.DataFrame:
-    """(phone_key, order, reason, …) rows of suppressed numbers -> each number's first."""
-    if suppressed.is_empty():
-        return suppressed
-    return suppressed.filter(strongest_mask(suppressed.select("phone_key", "order")))
+    """(phone_key, order, reason, …) rows of suppressed numbers -> each number's first,
+    in number order."""
+    return suppressed.select(pl.all().gather(first_rows(suppressed.select("phone_key",
+                                                                           "order"))))
