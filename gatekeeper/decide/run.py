@@ -330,7 +330,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
 
     Rows stream through in batches: memory holds three (the one read ahead, the one
     decided, the one being written), plus the dialable rows' few short columns (the list
-    is written from them once each number's strongest row is known) and two integers
+    is written from them once each number's strongest row is known) and a few integers
     per suppressed row (each number's first reason).
     Returns (per-source counts, reason counts, the listed numbers' phone_key, source,
     version, basis, valid_until and basis_text, the other numbers' phone_key, source,
@@ -379,7 +379,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
                            .filter(pl.col("reason") == P.INVALID_NUMBER).drop("reason")
                            .shrink_to_fit())  # keeps its own texts, not the batch's
             # Only what decisions.parquet holds waits for the writer, and the batch goes
-            # before the next is decided: two whole batches in memory at once were ~0.4 GB
+            # before the next is decided: two whole batches in memory at once were ~0.15 GB
             # of a 10M-row run's peak.
             behind.write(_write_batch, decisions, decided.select(DECISION_SCHEMA.names()))
             del decided, rows
