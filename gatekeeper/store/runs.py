@@ -70,7 +70,8 @@ def write_listed(store: Store, run_id: str, listed: pl.DataFrame) -> tuple[str, 
     keyed = listed if "phone_key" in listed.columns else listed.with_columns(
         phone_key(pl.col("phone"), strict=False).alias("phone_key"))
     # Sorted and written by polars' streaming engine: the same file, with half the memory
-    # of a sorted copy of a 10M-row run's 9.5M outcomes (+0.6 GB instead of +1.4 GB).
+    # of a sorted copy of a 10M-row run's 9.5M outcomes (+0.6 GB instead of +1.4 GB, for
+    # ~1 CPU-s more: 4.7 against 3.7).
     frame = keyed.lazy().select((pl.col(c).cast(LISTED_SCHEMA[c]) if c in keyed.columns
                                  else pl.lit(None, LISTED_SCHEMA[c]).alias(c))
                                 for c in _STORED).sort("phone_key")
