@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -125,6 +125,9 @@ def _prepare(manifest: Manifest, latest: tuple[int, str, str] | None,
                              pl.lit(version, pl.Int32).alias(SOURCE_VERSION))
     rejects = rejects.with_columns(pl.lit(manifest.id).alias(SOURCE_ID),
                                    pl.lit(version, pl.Int32).alias(SOURCE_VERSION))
+    # The text columns read are not needed past here: 160 MB of a 3.3M-row list, no
+    # longer held while it waits to be written and while it is.
+    table = replace(table, frame=table.frame.clear())
     return _Prepared(manifest, version, file_sha, manifest_json, manifest_sha, table, rows,
                      rejects)
 

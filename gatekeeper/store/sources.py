@@ -101,6 +101,9 @@ def _write_parquet(frame: pl.DataFrame, path: Path) -> None:
     Polars' own Arrow types go to the writer as they are (no copy), so a file declares
     strings as string views; every reader takes them as strings.
     """
+    # A column in several chunks (concatenated pieces) makes each gather look up its
+    # chunk row by row: 33 row groups of a 3.3M-row list took 1.5 s more than one copy.
+    frame = frame.rechunk()
     order = _number_order(frame)
     empty = {c for c in frame.columns if frame.get_column(c).null_count() == frame.height}
     filled = frame.drop(empty)
