@@ -146,11 +146,15 @@ def _once_per_value(column: pl.Series, value: pl.Expr, error: pl.Expr, *, clean:
     rows by position: the column cast to an Enum of its values numbers them, and the
     numbers pick the answers. A join back on the text gathered every column of the frame
     each time (2 such fields of a 3.3M-row list: 0.6 -> 0.2 CPU-s)."""
-    distinct = column.unique().drop_nulls()
+    empty = column.null_count() == column.len()  # a field the list leaves blank
+    distinct = column.head(0) if empty else column.unique().drop_nulls()
     cells = pl.concat([distinct, pl.Series([None], dtype=column.dtype)]).to_frame()
     if clean:
         cells = cells.select(_cleaned(pl.col(column.name)))
     answers = cells.select(value, error)
+    if empty:  # every row has the answer for null: no pass over the rows (0.08 s a field)
+        return (answers.to_series(0).new_from_index(0, column.len()),
+                answers.to_series(1).new_from_index(0, column.len()))
     at = column.cast(pl.Enum(distinct)).to_physical().cast(pl.UInt32).fill_null(
         distinct.len())  # a null cell: the answer for null, last in `answers`
     return answers.to_series(0).gather(at), answers.to_series(1).gather(at)
