@@ -56,7 +56,9 @@ def conform(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 def _types(rows: pl.DataFrame) -> dict[str, int]:
-    counts = rows.filter(pl.col("valid").fill_null(False)).group_by("number_type").len()
+    # The two columns first: filtering every column copied them all (0.3 s per 3.3M rows).
+    counts = rows.select("valid", "number_type").filter(
+        pl.col("valid").fill_null(False)).group_by("number_type").len()
     return dict(sorted(zip(counts["number_type"].to_list(), counts["len"].to_list(),
                            strict=True)))
 
