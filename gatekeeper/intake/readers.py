@@ -33,6 +33,7 @@ SKIPPED_SCHEMA = {ROW: pl.Int64, "reason": pl.String}
 DELIMITERS = (";", ",", "\t", "|")
 # A spreadsheet's closing row ("Totale" and a count): not a person, so not a list row.
 TOTAL_WORDS = r"(?i)^(?:totale|totali|total|somma)\s*:?$"
+ASCII_DIGITS = list("0123456789")
 
 
 def _empty_skipped() -> pl.DataFrame:
@@ -71,9 +72,11 @@ def _split_skipped(frame: pl.DataFrame, manifest: Manifest) -> tuple[pl.DataFram
     # Both kinds have no digit in the phone cell: only those rows pay for the rest. (A
     # file without the phone column fails in to_canonical; only blank rows are told here.)
     has_phone = phone in cells
-    no_digit = (~pl.col(phone).cast(pl.String).str.contains(r"\d").fill_null(False)
-                if has_phone else pl.lit(True))
-    suspects = frame.filter(no_digit)
+    suspects = frame
+    if has_phone:  # an ASCII digit settles most rows (3.3M: 0.06 s, \d everywhere: 0.16 s)
+        text = pl.col(phone).cast(pl.String)
+        suspects = frame.filter(~text.str.contains_any(ASCII_DIGITS).fill_null(False)
+                                ).filter(~text.str.contains(r"\d").fill_null(False))
     filled = [pl.col(c).cast(pl.String).str.strip_chars() for c in cells]
     first = pl.coalesce([pl.when(c != "").then(c) for c in filled])
     total = first.str.contains(TOTAL_WORDS) if has_phone else pl.lit(False)
@@ -135,7 +138,8 @@ def _decode(data: bytes, manifest: Manifest) -> tuple[bytes, str]:
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
     try:
-        data.decode("utf-8")
+        if not data.isascii():  # ASCII is UTF-8: a scan without building a 160 MB str
+            data.decode("utf-8")
         return data, "utf-8"
     except UnicodeDecodeError:
         pass
@@ -279,6 +283,55 @@ def _quote_rejects(start: np.ndarray, span: np.ndarray, open_at_end: np.ndarray,
                     .otherwise("later").alias("reason")))
 
 
+def _read_plain(utf8: bytes, offset: int, header_row: int, names: list[str],
+                delimiter: str) -> pl.DataFrame | None:
+    """The data rows (from `offset`, after `header_row` lines) of a CSV without quotes, read
+    by polars' parser, or None unless each line provably reads as pyarrow's parser below
+    reads it: lines end in \n or \r\n (a lone \r ends one for pyarrow only), and each
+    has the header's fields. Polars fails on a line with more; it would fill a short or
+    blank one with empty values, so the file's delimiters must number exactly one less
+    than the fields on every line. The usual export takes this road: 3.3M rows in ~0.35
+    CPU-s and ~450 MB less than by pyarrow and the copy to polars.
+    """
+    separator = delimiter.encode()
+    if len(names) < 2 or len(separator) != 1 or not _ends_only_in_newline(utf8):
+        return None
+    try:
+        frame = pl.read_csv(utf8, has_header=False, skip_lines=header_row, quote_char=None,
+                            separator=delimiter, schema=dict.fromkeys(names, pl.String),
+                            empty_string_is_null=False, raise_if_empty=False)
+    except pl.exceptions.PolarsError:  # a line with more fields than the header
+        return None
+    # Counted with numpy: bytes.count takes ~0.1 s per 160 MB, numpy ~0.05.
+    body = np.frombuffer(utf8, np.uint8)[offset:]
+    lines = int(np.count_nonzero(body == ord("\n"))) + bool(
+        body.size and body[-1] != ord("\n"))
+    if (frame.height != lines or frame.width != len(names)
+            or int(np.count_nonzero(body == separator[0])) != lines * (len(names) - 1)
+            or any(frame.null_count().row(0))):
+        return None
+    return frame
+
+
+def _ends_only_in_newline(utf8: bytes) -> bool:
+    """Is every \r of the file the start of a \r\n?"""
+    if b"\r" not in utf8:
+        return True
+    data = np.frombuffer(utf8, np.uint8)
+    returns = np.flatnonzero(data == ord("\r"))
+    return bool(returns[-1] + 1 < data.size and (data[returns + 1] == ord("\n")).all())
+
+
+def _plain_table(frame: pl.DataFrame, manifest: Manifest, encoding: str, delimiter: str,
+                 hint: int | None, header_row: int) -> RawTable:
+    """_read_plain's rows as read_csv hands on any file's: each line a row, none rejected."""
+    frame = _without_own_row_column(frame, manifest).with_columns(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW))
+    frame, skipped = _split_skipped(frame, manifest)
+    return RawTable(frame, _empty_rejects(), encoding, delimiter, hint, skipped,
+                    lines_before=header_row)
+
+
 def read_csv(manifest: Manifest) -> RawTable:
     """CSV with any common delimiter and encoding, quoted fields; ragged rows are rejects.
 
@@ -288,29 +341,33 @@ def read_csv(manifest: Manifest) -> RawTable:
     rejected row by row, and later rows keep the numbers they have in the file.
     """
     data = manifest.file.read_bytes()
-    if not data.strip():
+    if data.isspace() or not data:  # not data.strip(): that copies the whole file
         raise SourceFileError("the file is empty; it needs a header row and data rows",
                               file=manifest.file)
     utf8, encoding = _decode(data, manifest)
     header_row = manifest.header_row or 1
     head, offset = _split_lines(utf8, header_row)
-    body = utf8[offset:]
+    # A view, not a copy: a copy of a 160 MB list costs ~0.1 s and as much memory again.
+    body = memoryview(utf8)[offset:]
     if len(head) < header_row:
         raise SourceFileError(f"header_row = {header_row}, but the file has only {len(head)} "
                               "lines", file=manifest.path, key="header_row")
     # Lines past the header are only read for a hint, when the header lacks the phone.
-    look, _ = _split_lines(body[:1 << 20], max(0, HINT_ROWS - header_row))
+    look, _ = _split_lines(bytes(body[:1 << 20]), max(0, HINT_ROWS - header_row))
     names, delimiter, hint = _header(
         [line.decode("utf-8", "replace") for line in head + look], manifest)
     fields = len(names)
-    quoted = b'"' in body
+    quoted = utf8.find(b'"', offset) != -1
+    plain = None if quoted else _read_plain(utf8, offset, header_row, names, delimiter)
+    if plain is not None:
+        return _plain_table(plain, manifest, encoding, delimiter, hint, header_row)
     # A line after the data that a still-open quote would swallow: where it ends up tells
     # whether the file ends inside a quote (pyarrow reads that without complaint).
     end_mark = f"\x1fgatekeeper-end-{uuid.uuid4().hex}"
-    source = body
+    source: bytes | memoryview = body
     if quoted:
-        source = (body + (b"" if body.endswith((b"\n", b"\r")) else b"\n")
-                  + (end_mark + delimiter * (fields - 1)).encode())
+        source = b"".join([body, b"" if utf8.endswith((b"\n", b"\r")) else b"\n",
+                           (end_mark + delimiter * (fields - 1)).encode()])
     bad: list[tuple[int | None, int, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -320,7 +377,7 @@ def read_csv(manifest: Manifest) -> RawTable:
     def parse(threads: bool) -> pa.Table:
         bad.clear()
         return pacsv.read_csv(
-            pa.BufferReader(source),
+            pa.BufferReader(pa.py_buffer(source)),
             read_options=pacsv.ReadOptions(use_threads=threads, column_names=names,
                                            block_size=1 << 24),
             # Quoted newlines force a serial parse: only pay for it when there are quotes.
@@ -328,7 +385,7 @@ def read_csv(manifest: Manifest) -> RawTable:
                                              invalid_row_handler=on_invalid,
                                              ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                column_types={n: pa.large_string() for n in names}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False),
         )
 
@@ -370,7 +427,7 @@ def read_csv(manifest: Manifest) -> RawTable:
             values = [text]
         swallows[at] = _quote_swallows(values, delimiter, fields)
     if open_at_end.any():  # runs to the end of the file: as many lines as are left
-        lines[-1] = _physical_lines(body) - int(lines[:-1].sum())
+        lines[-1] = _physical_lines(utf8[offset:]) - int(lines[:-1].sum())
     stray = swallows | open_at_end
     span = np.where(stray, lines, 1)
     start = np.cumsum(span) - span + 1  # data row of each record, as the file numbers it
