@@ -23,6 +23,7 @@ from gatekeeper.core.timeutil import local_iso_expr
 from gatekeeper.decide import policy as P
 from gatekeeper.decide.policy.decide import basis_text_codes
 from gatekeeper.decide.reports import REJECT_COLUMNS, campaign_html, reject_rows, sources_html
+from gatekeeper.intake.normalise import phone_of_key
 from gatekeeper.intake.readers import data_place
 from gatekeeper.store import Store
 from gatekeeper.store import runs as run_store
@@ -83,7 +84,7 @@ class WaitingRows:
 
     def shown(self, rows: pl.DataFrame) -> pl.DataFrame:
         """Held rows with the phone and the ids as text again."""
-        return rows.with_columns((pl.lit("+") + pl.col("phone_key").cast(pl.String))
+        return rows.with_columns(phone_of_key(pl.col("phone_key"))
                                  .alias("phone"), *(pl.col(c).cast(pl.String)
                                                     for c in self.types))
 

@@ -386,6 +386,11 @@ def key_of(phone: str) -> int:
     return int(phone.removeprefix("+"))
 
 
+def phone_of_key(keys: pl.Expr) -> pl.Expr:
+    """Keys (phone_key) back to E.164 numbers: the inverse of phone_key."""
+    return pl.lit("+") + keys.cast(pl.String)
+
+
 def phone_key(phones: pl.Expr, *, strict: bool = True) -> pl.Expr:
     """E.164 numbers as integers (the digits after "+"): sorting, hashing and joining
     millions of them is far cheaper than of their text. strict=False gives null for a

@@ -26,7 +26,7 @@ from gatekeeper.core.outfile import output_path
 from gatekeeper.core.progress import Progress
 from gatekeeper.core.timeutil import iso, local_words, now_utc
 from gatekeeper.decide.policy import registration
-from gatekeeper.intake.normalise import phone_key
+from gatekeeper.intake.normalise import phone_key, phone_of_key
 from gatekeeper.jurisdictions import JURISDICTIONS, Jurisdiction, Register
 from gatekeeper.registers.numbers import (
     fast_keys,
@@ -407,7 +407,7 @@ def rederive_files(request: bytes, response: bytes, jurisdiction: Jurisdiction,
         asked = _asked(req, jurisdiction, register)
         listed, _ = _listed(asked, resp, jurisdiction, register, answer)
         return pl.DataFrame([asked, _registered(asked, listed, answer)]).select(
-            (pl.lit("+") + pl.col("key").cast(pl.String)).alias("phone"), "registered")
+            phone_of_key(pl.col("key")).alias("phone"), "registered")
 
 
 def rpo_status(store: Store, as_of: dt.datetime, phone: str | None = None) -> pl.DataFrame:

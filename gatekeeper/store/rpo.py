@@ -23,6 +23,7 @@ import polars as pl
 
 from gatekeeper.core.digest import sha256_file
 from gatekeeper.core.errors import StoreError
+from gatekeeper.intake.normalise import phone_of_key
 from gatekeeper.store import RESTORE_HINT, Store
 from gatekeeper.store.evidence import keep_file
 from gatekeeper.store.sources import newest_keys
@@ -61,7 +62,7 @@ def candidate_keys(store: Store, region: str, types: Sequence[str], *,
 def _phones(keys: pl.Series) -> pl.DataFrame:
     """Keys as E.164 numbers (phone, phone_key), in text order."""
     return keys.to_frame("phone_key").select(
-        (pl.lit("+") + pl.col("phone_key").cast(pl.String)).alias("phone"), "phone_key"
+        phone_of_key(pl.col("phone_key")).alias("phone"), "phone_key"
     ).sort("phone")
 
 
@@ -211,6 +212,11 @@ def _exchange_files(store: Store, where: str, params: list[Any]
         f"AND {where} ORDER BY checked_at, exchange_id", params).fetchall()]
 
 
+def _exchange_count(store: Store) -> int:
+    """How many exchanges have a checks file (what the kept status must cover)."""
+    return int(store.scalar("SELECT count(*) FROM rpo_exchanges WHERE checks_file IS NOT NULL"))
+
+
 def _all_checks(store: Store, files: list[tuple[str, dt.datetime]],
                 key: int | None = None) -> pl.LazyFrame:
     """Every check of the files (of one number's key, if given), with its check time."""
@@ -314,8 +320,7 @@ def _set_status(store: Store, summary: pl.DataFrame, through: dt.datetime) -> st
         STATUS_DIR, "status", lambda path: summary.write_parquet(
             path, compression="zstd", compression_level=1, statistics=True,
             row_group_size=100_000))
-    count = int(store.scalar("SELECT count(*) FROM rpo_exchanges WHERE checks_file IS NOT "
-                             "NULL"))
+    count = _exchange_count(store)
     store.con.execute("DELETE FROM register_status")
     store.con.execute("INSERT INTO register_status VALUES (?, ?, ?, ?)",
                       [relative, digest, through, count])
@@ -326,8 +331,7 @@ def _merge_status(store: Store, at: dt.datetime, checks: pl.DataFrame) -> str | 
     """The status with a new exchange's checks (already recorded): merged when no check
     kept is later (the usual import), else summed up again from every exchange."""
     kept = _status_record(store)
-    others = int(store.scalar("SELECT count(*) FROM rpo_exchanges WHERE checks_file IS "
-                              "NOT NULL"))
+    others = _exchange_count(store)
     if kept is not None and kept[1] <= at and kept[2] == others - 1:
         old = pl.read_parquet(store.file_path(kept[0]))
         return _set_status(store, merged(old, checks, at), at)
@@ -422,7 +426,7 @@ def every_check(store: Store) -> pl.DataFrame:
     exchanges = store.frame("SELECT exchange_id, checks_file, checked_at FROM rpo_exchanges "
                             "WHERE checks_file IS NOT NULL ORDER BY checked_at, exchange_id")
     parts = [pl.scan_parquet(store.file_path(f)).select(
-        (pl.lit("+") + pl.col("phone_key").cast(pl.String)).alias("phone"),
+        phone_of_key(pl.col("phone_key")).alias("phone"),
         pl.lit(at, _AT).alias("checked_at"), "registered", "registered_at",
         pl.lit(e).alias("exchange_id")) for e, f, at in exchanges.iter_rows()]
     return pl.concat(parts).collect() if parts else pl.DataFrame(schema={
@@ -447,7 +451,7 @@ def checks_of_exchange(store: Store, exchange_id: str) -> pl.DataFrame | None:
     if not path.is_file() or sha256_file(path) != row[1]:
         return None
     return pl.read_parquet(path).select(
-        (pl.lit("+") + pl.col("phone_key").cast(pl.String)).alias("phone"), "registered",
+        phone_of_key(pl.col("phone_key")).alias("phone"), "registered",
         pl.lit(row[2], _AT).alias("checked_at"))
 
 

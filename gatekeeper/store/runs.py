@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from gatekeeper.config import campaign_key
-from gatekeeper.intake.normalise import key_of, phone_key
+from gatekeeper.intake.normalise import key_of, phone_key, phone_of_key
 from gatekeeper.store import Store
 from gatekeeper.store.evidence import record_change
 
@@ -82,7 +82,7 @@ def write_listed(store: Store, run_id: str, listed: pl.DataFrame) -> tuple[str, 
 
 def _with_phone(frame: pl.DataFrame) -> pl.DataFrame:
     """The phone text back from its key (E.164 is "+" and the key's digits)."""
-    return frame.with_columns((pl.lit("+") + pl.col("phone_key").cast(pl.String))
+    return frame.with_columns(phone_of_key(pl.col("phone_key"))
                               .alias("phone"))
 
 
