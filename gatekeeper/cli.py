@@ -726,9 +726,9 @@ def optout() -> None:
 
 
 def _journal(ctx: click.Context) -> Any:
-    from gatekeeper.privacy.optouts import Journal
+    from gatekeeper.privacy.optouts import open_journal
 
-    return Journal(_workspace(ctx).journal_path)
+    return open_journal(_workspace(ctx))
 
 
 def _print_next_steps(steps: list[str]) -> None:
@@ -870,7 +870,7 @@ def audit_verify(ctx: click.Context, anchor: str | None) -> None:
     from gatekeeper.core.errors import InputError, StoreBusy
     from gatekeeper.core.timeutil import now_utc
     from gatekeeper.evidence.audit import verify
-    from gatekeeper.privacy.optouts import Journal
+    from gatekeeper.privacy.optouts import open_journal
     from gatekeeper.store import Store
     from gatekeeper.store import evidence as evidence_store
 
@@ -885,7 +885,7 @@ def audit_verify(ctx: click.Context, anchor: str | None) -> None:
     for problem in report.problems:
         click.echo(f"problem: {problem}", err=True)
     if report.intact:  # a verified head is a checkpoint too (skipped if a run holds the store)
-        position, head = Journal(ws.journal_path).head()
+        position, head = open_journal(ws).head()
         with contextlib.suppress(StoreBusy), Store(ws.store_path, wait=0) as store:
             evidence_store.note_journal_head(store, position, head, "audit verify",
                                              now_utc())
@@ -1433,6 +1433,47 @@ def contracts_verify(ctx: click.Context, file: str, name: str, map_file: str | N
         click.echo(f"    UNLAWFUL_CONTACT because {reason}: {count:,}")
     click.echo(f"  written to {result.folder} (contracts.csv, summary.json, contracts.html)")
     ctx.exit(0 if result.all_lawful else 1)
+
+
+@cli.group()
+def shared() -> None:
+    """The shared PostgreSQL store of several service instances ([shared] url)."""
+
+
+@shared.command("init")
+@click.pass_context
+def shared_init(ctx: click.Context) -> None:
+    """Create the shared store's tables (or bring them up to date); safe to run again."""
+    from gatekeeper.shared.admin import init
+
+    result = init(_workspace(ctx))
+    if result.before == result.after:
+        click.echo(f"{result.url}: up to date (schema version {result.after})")
+    else:
+        click.echo(f"{result.url}: schema version {result.before} -> {result.after}")
+    _print_next_steps(["gatekeeper shared migrate --from-files   (move this workspace's "
+                       "opt-out journal into it)", "gatekeeper serve   (on each instance)"])
+
+
+@shared.command("migrate")
+@click.option("--from-files", "from_files", is_flag=True, required=True,
+              help="Move data/optouts.jsonl and its receipts into the shared store.")
+@click.pass_context
+def shared_migrate(ctx: click.Context, from_files: bool) -> None:
+    """Move this workspace's opt-out journal into the shared store, its chain verified
+    before and after; the file is then renamed *.moved-to-shared (kept as evidence)."""
+    from gatekeeper.shared.admin import migrate_from_files
+
+    result = migrate_from_files(_workspace(ctx))
+    if not result.position and not result.already:
+        click.echo(f"{result.url}: no opt-out journal in data/ to move")
+        return
+    click.echo(f"{result.url}: {result.entries} journal entries "
+               f"({'already there' if result.already else 'moved'}), chain verified before "
+               f"and after; head {result.head[:16]}… at byte {result.position}; "
+               f"{result.receipts} receipts")
+    for path in result.moved_aside:
+        click.echo(f"set aside (kept as evidence, no longer read): {path.name}")
 
 
 @cli.command("backup")

@@ -155,6 +155,7 @@ class Config:
     calling_hours_table: dict[str, Any] = field(default_factory=dict)
     trace_days: int = 30
     path: Path | None = None
+    shared_url: str | None = None  # [shared] url: postgresql://… (None: the files)
     # [contact.FR], [calling_hours.RO]: a country's own knobs, over the common ones.
     contact_by_country: dict[str, Contact] = field(default_factory=dict)
     calling_hours_by_country: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -237,6 +238,9 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "contact": {"max_attempts": int, "attempt_window_days": int,
                 "refusal_cooldown_days": int},
     "contracts": {"trace_days": int},
+    # What every service instance must agree on at once, in PostgreSQL (PRODUCT.md "Beyond
+    # one machine"); without it, the files of data/ (one host).
+    "shared": {"url": str},
     # Checked by the jurisdiction's CallingHours (its keys, its formats).
     "calling_hours": {"weekday": str, "saturday": str, "pre_holiday": str, "sunday": str,
                       "holiday": str, "extra_holidays": list},
@@ -444,10 +448,24 @@ def parse_config(path: Path) -> Config:
         trace_days=int(_check_table(path, "contracts", raw.get("contracts", {}))
                        .get("trace_days", 30)),
         path=path,
+        shared_url=_shared_url(path, _check_table(path, "shared", raw.get("shared", {}))),
     )
     for j in config.jurisdictions:  # raises the ConfigError now, not at the first call
         config.calling_hours_of(j)
     return config
+
+
+def _shared_url(path: Path, table: dict[str, Any]) -> str | None:
+    """[shared] url, when given: a PostgreSQL connection URL. Its password belongs in
+    ~/.pgpass or PGPASSWORD, not in a file kept beside the lists (and in backups)."""
+    url = table.get("url")
+    if url is None:
+        return None
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"[shared] url must be a PostgreSQL URL, e.g. "
+                          f"\"postgresql://gatekeeper@db.example/gatekeeper\", got {url!r}",
+                          file=path, key="shared.url")
+    return str(url)
 
 
 def _per_country(path: Path, name: str, table: Any) -> tuple[dict[str, dict[str, Any]],

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import tempfile
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +15,8 @@ from click.testing import CliRunner, Result
 
 from gatekeeper.cli import cli
 from gatekeeper.config import Workspace
+
+from .postgres import Postgres
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -164,3 +168,28 @@ def scrubbed(demo: Workspace) -> Workspace:
     ran = gk(demo, "run", "--campaign", "demo", "--purpose", "telemarketing", "--as-of", AS_OF)
     assert ran.exit_code == 0, ran.output
     return demo
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL server for the session (tests/postgres.py), on a unix socket."""
+    server = Postgres(Path(tempfile.mkdtemp(prefix="gk-pg-")))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def shared_url(postgres: Postgres) -> str:
+    """A new empty database of that server, for one test."""
+    return postgres.database()
+
+
+def use_shared(ws: Workspace, url: str) -> Workspace:
+    """Point a workspace at a shared store, create its tables and move its journal in, as
+    the README's two-instance set-up says."""
+    with ws.config_path.open("a") as config:
+        config.write(f'\n[shared]\nurl = "{url}"\n')
+    for args in (("shared", "init"), ("shared", "migrate", "--from-files")):
+        done = gk(ws, *args)
+        assert done.exit_code == 0, done.output
+    return ws

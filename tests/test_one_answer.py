@@ -42,8 +42,11 @@ def test_the_dial_time_rules_are_the_batch_rules() -> None:
 
     table = IT.table
     assert table is P.TABLE and table.dial_rules is P.DIAL_RULES
-    assert all(d is s for d, s in zip(table.dial_rules[:5], table.steps[:5], strict=True))
-    assert [r.code for r in table.dial_rules[5:]] == [
+    # First whether the objections can be known at all (a shared register out of reach),
+    # then the batch's very steps 1-5, then the run's decision and the call.
+    assert table.dial_rules[0].code == P.OPTOUTS_UNAVAILABLE
+    assert all(d is s for d, s in zip(table.dial_rules[1:6], table.steps[:5], strict=True))
+    assert [r.code for r in table.dial_rules[6:]] == [
         P.NO_RUN, P.NO_SOURCE, P.RUN_DECISION, P.RPO_NOT_CHECKED, *sorted(
             CALL_CODES, key=[r.code for r in table.dial_rules].index)]
     early, late = (P.Context("telemarketing", at, Policy(), IT) for at in (

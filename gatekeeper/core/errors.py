@@ -97,6 +97,15 @@ class StoreDamaged(StoreError):
     exit_code = 5
 
 
+class SharedUnavailable(StoreError):
+    """The shared PostgreSQL store cannot be reached: what every instance must agree on
+    (opt-outs, calls) cannot be read or written now. Checks answer not dialable, writes
+    are refused (503) and retried by the caller; nothing is decided from a stale copy
+    (exit 4, as when the store is busy: try again)."""
+
+    exit_code = 4
+
+
 class RegistryError(GatekeeperError):
     pass
 

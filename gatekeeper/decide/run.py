@@ -41,7 +41,12 @@ from gatekeeper.decide.policy.select import first_rows
 from gatekeeper.decide.reports import add_counts, reason_codes, source_counts, source_report
 from gatekeeper.intake.normalise import phone_key
 from gatekeeper.next_steps import after_run
-from gatekeeper.privacy.optouts import Journal, JournalState, active_optouts, trusted_state
+from gatekeeper.privacy.optouts import (
+    JournalState,
+    active_optouts,
+    open_journal,
+    trusted_state,
+)
 from gatekeeper.registers import rpo_status
 from gatekeeper.registers.adapters import configured
 from gatekeeper.store import Store
@@ -277,7 +282,7 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
     with Store(ws.store_path, read_only=True) as store:
         campaign, renamed = _recorded_name(store, campaign)
         target = ws.report_dir(campaign)
-        journal = trusted_state(Journal(ws.journal_path),
+        journal = trusted_state(open_journal(ws),
                                 evidence_store.journal_checkpoints(store))
         versions = with_diligence(store, _source_versions(store, source_ids), ctx.as_of,
                                   ctx.as_of_date, ctx.jurisdiction.timezone_name)

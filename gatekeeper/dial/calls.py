@@ -21,7 +21,7 @@ from gatekeeper.dial.agencies import discover_agencies
 from gatekeeper.dial.ledger import Ledger
 from gatekeeper.dial.ledger.imports import read_export
 from gatekeeper.intake.normalise import key_of, phone_of
-from gatekeeper.privacy.optouts import Journal
+from gatekeeper.privacy.optouts import open_journal
 
 
 @dataclass
@@ -51,7 +51,7 @@ def import_calls(ws: Workspace, file: Path, agency_id: str) -> CallImport:
     source = sha256_file(file)
     export = read_export(file, agency, jurisdiction=ws.config().jurisdiction)
     recorded = Ledger(ws.ledger_dir).record(
-        export.calls, Journal(ws.journal_path), source=f"import:{source}",
+        export.calls, open_journal(ws), source=f"import:{source}",
         objections=export.objections,
         zone=ws.config().jurisdiction.timezone_name)
     return CallImport(file, agency.id, export.rows, recorded.stored.height,

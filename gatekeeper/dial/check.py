@@ -30,7 +30,12 @@ from gatekeeper.dial.agencies import Agency, discover_agencies
 from gatekeeper.dial.ledger import LEDGER_SCHEMA, Ledger, abandoned_many, facts_many
 from gatekeeper.dial.ledger.index import key_bounds
 from gatekeeper.intake.normalise import key_of, normalise_one
-from gatekeeper.privacy.optouts import EVENT_SCHEMA, Journal, optouts_at, trusted_state
+from gatekeeper.privacy.optouts import (
+    EVENT_SCHEMA,
+    open_journal,
+    optouts_at,
+    trusted_state,
+)
 from gatekeeper.store import Store
 from gatekeeper.store import evidence as evidence_store
 from gatekeeper.store import people as people_store
@@ -138,8 +143,9 @@ class DialSources(Protocol):
         """When each number was first erased (None: never), in order."""
 
     def objected(self, phones: list[str | None], at: list[dt.datetime], purpose: str
-                 ) -> list[bool]:
-        """Whether an objection covering the purpose stood at each (phone, instant)."""
+                 ) -> list[bool | None]:
+        """Whether an objection covering the purpose stood at each (phone, instant); None
+        where it cannot be known (a shared register out of reach): never dialable."""
 
     def call_counts(self, keys: np.ndarray, at: list[dt.datetime], window_days: int,
                     cooldown_days: int) -> tuple[np.ndarray, np.ndarray]:
@@ -194,7 +200,8 @@ def dial_facts(asked: Mapping[str, Sequence[Any]], sources: DialSources, config:
     columns: dict[str, Sequence[Any]] = {
         "phone": phones, "at": at, "valid": [p is not None for p in phones],
         "region": q["region"], "number_type": q["number_type"], "erased": erased,
-        "opted_out": objected, **run,
+        "opted_out": [bool(o) for o in objected],
+        "optouts_readable": [o is not None for o in objected], **run,
         "rpo_valid_at": [u is None or u > t for u, t in zip(valid_until, at, strict=True)],
         **_country_facts(q["region"], phones, keys, at, run["run_as_of"], sources, config),
         **given,
@@ -420,7 +427,7 @@ class RecordedSources:
         return [first.get(p) if p else None for p in phones]
 
     def objected(self, phones: list[str | None], at: list[dt.datetime], purpose: str
-                 ) -> list[bool]:
+                 ) -> list[bool | None]:
         asked = pl.DataFrame({"phone": phones, "at": at},
                              schema={"phone": pl.String, "at": pl.Datetime("us")})
         return optouts_at(self.events, purpose, asked)["optout_at"].is_not_null().to_list()
@@ -483,7 +490,7 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
                                   pl.DataFrame(schema=LEDGER_SCHEMA))
     else:
         with Store(ws.store_path, read_only=True) as store:
-            journal = trusted_state(Journal(ws.journal_path),
+            journal = trusted_state(open_journal(ws),
                                     evidence_store.journal_checkpoints(store))
             record = run_store.run_for(store, purpose, campaign, when)
             snapshot = load_snapshot(ws, record) if record else None

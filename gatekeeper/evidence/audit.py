@@ -36,7 +36,7 @@ from gatekeeper.core.digest import sha256_file
 from gatekeeper.core.timeutil import iso, local_words, now_utc
 from gatekeeper.dial.ledger import conform
 from gatekeeper.evidence.backup import ledger_view
-from gatekeeper.privacy.optouts import Checkpoint, Journal
+from gatekeeper.privacy.optouts import Checkpoint, open_journal
 from gatekeeper.privacy.retention import DEFAULT_EVIDENCE_YEARS, months_before
 from gatekeeper.registers import country_of
 from gatekeeper.registers.adapters import ADAPTERS
@@ -81,7 +81,7 @@ class AuditReport:
 
 def _journal(ws: Workspace, store: Store, report: AuditReport,
              extra: list[Checkpoint]) -> None:
-    journal = Journal(ws.journal_path)
+    journal = open_journal(ws)
     stored = [Checkpoint(p, h, b) for p, h, b in evidence_store.journal_checkpoints(store)]
     state, problems = journal.verify([*stored, *extra])
     report.journal_entries = state.entries
@@ -318,7 +318,7 @@ def _calls_problem(data: bytes) -> str | None:
 
 def _state(ws: Workspace, store: Store) -> dict[str, Any]:
     """The evidence state an anchor pins down, in a canonical form."""
-    position, head = Journal(ws.journal_path).head()
+    position, head = open_journal(ws).head()
     exchanges = rpo_store.all_exchanges(store).select(
         "exchange_id", "request_sha256", "response_sha256", "checked_at", "numbers",
         "registered")

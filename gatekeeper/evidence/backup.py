@@ -38,7 +38,7 @@ from gatekeeper.config import CONFIG_FILE, Workspace
 from gatekeeper.core.errors import InputError, StoreError
 from gatekeeper.core.timeutil import iso, now_utc
 from gatekeeper.dial.ledger import Ledger
-from gatekeeper.privacy.optouts import Journal
+from gatekeeper.privacy.optouts import Journal, open_journal
 from gatekeeper.store import Store
 from gatekeeper.store import people as people_store
 
@@ -242,7 +242,7 @@ def backup(ws: Workspace, dest: Path) -> BackupResult:
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     files: dict[str, str] = {}
     warnings: list[str] = []
-    journal = Journal(ws.journal_path)
+    journal = open_journal(ws)  # the file, or the shared register's rows
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with (os.fdopen(fd, "wb") as raw,
@@ -368,6 +368,9 @@ def _place_journal(ws: Workspace, staged: Workspace, manifest: dict[str, object]
                    ) -> tuple[str, Path | None]:
     """Keep the current journal when it already holds the backup's (it can only be
     newer); else put the backup's in place and keep the current one aside, named."""
+    url = staged.config().shared_url if staged.config_path.exists() else None
+    if url is not None:
+        return _place_shared_journal(staged, manifest, url, ws.data_dir)
     current = ws.journal_path
     backup_journal = staged.journal_path
     if not current.exists() or not backup_journal.exists():
@@ -383,6 +386,34 @@ def _place_journal(ws: Workspace, staged: Workspace, manifest: dict[str, object]
                               f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}")
     os.replace(current, aside)
     return "replaced", aside
+
+
+def _place_shared_journal(staged: Workspace, manifest: dict[str, object], url: str,
+                          data_dir: Path) -> tuple[str, Path | None]:
+    """The same rule for a shared register: kept when it already holds the backup's
+    entries, else its rows replaced by the backup's in one transaction, what it held set
+    aside as a file first (evidence). Nothing of the backup stays a file beside it."""
+    from gatekeeper.shared import shared_store
+    from gatekeeper.shared.journal import SharedJournal
+
+    shared = SharedJournal(shared_store(url), staged.journal_path)
+    backup_file = staged.journal_path
+    data = backup_file.read_bytes() if backup_file.exists() else b""
+    receipts_file = shared.checkpoints_path
+    receipts = receipts_file.read_bytes() if receipts_file.exists() else b""
+    backup_file.unlink(missing_ok=True)
+    receipts_file.unlink(missing_ok=True)
+    position = int(str(manifest.get("journal_position", 0)))
+    current, _ = shared.contents()
+    if len(current) >= position and current[:position] == data[:position]:
+        return ("kept (the shared register already holds every entry of the backup, and "
+                "newer ones)"), None
+    name = (f"{backup_file.name}.before-restore-"
+            f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}")
+    staged.data_dir.mkdir(parents=True, exist_ok=True)
+    (staged.data_dir / name).write_bytes(current)
+    shared.replace(data, receipts)
+    return "replaced", data_dir / name
 
 
 __all__ = ["BackupResult", "LedgerView", "RestoreResult", "backup", "ledger_view", "restore"]

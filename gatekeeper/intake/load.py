@@ -30,7 +30,7 @@ from gatekeeper.intake.normalise import normalise, phone_key
 from gatekeeper.intake.readers import RawTable, data_place, read_source
 from gatekeeper.jurisdictions import Jurisdiction
 from gatekeeper.next_steps import after_load
-from gatekeeper.privacy.optouts import Journal
+from gatekeeper.privacy.optouts import open_journal
 from gatekeeper.registers.adapters import configured
 from gatekeeper.store import Store
 from gatekeeper.store import evidence as evidence_store
@@ -257,7 +257,7 @@ def load_sources(workspace: Workspace, ids: Sequence[str] = (),
                     progress(f"{item.manifest.id}: storing {item.rows.height:,} rows "
                              f"(source {done} of {len(manifests)})", done, len(manifests))
                 results.append(_commit(store, item))
-        evidence_store.note_journal_head(store, *Journal(workspace.journal_path).head(),
+        evidence_store.note_journal_head(store, *open_journal(workspace).head(),
                                          "load", now_utc())
     inline = inline_suppliers(manifests, workspace.root,
                               local_date(now_utc(), workspace.config().jurisdiction.timezone_name))

@@ -37,6 +37,7 @@ from gatekeeper.core.errors import (
     InputError,
     JournalError,
     NotFound,
+    SharedUnavailable,
     StoreBusy,
     StoreDamaged,
     StoreError,
@@ -481,6 +482,8 @@ async def gatekeeper_error(request: Request, exc: Exception) -> Response:
         return _error(503, "journal_damaged", exc.message)
     if isinstance(exc, StoreDamaged):
         return _error(503, "store_damaged", exc.message)
+    if isinstance(exc, SharedUnavailable):  # nothing was written: the caller retries
+        return _error(503, "shared_store_unavailable", exc.message, {"Retry-After": "1"})
     status = 503 if isinstance(exc, StoreError) else 500
     return _error(status, "unavailable", exc.message)
 
@@ -766,7 +769,8 @@ def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
     # The numbers a request names are read as the workspace's country's (bare ones).
     app.state.jurisdiction = ws.config().jurisdiction
     app.state.index = index
-    app.state.journal = Journal(ws.journal_path)
+    app.state.journal = index.optouts.journal
+    app.state.journal.start_following()  # a shared register: its notifications from now
     app.state.tokens = TokenFile(ws.data_dir / "tokens.json")
     app.state.console = Console(Sessions(app.state.tokens), jobs, upload_limit)
     return app

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,7 +31,14 @@ import polars as pl
 
 from gatekeeper.config import Workspace
 from gatekeeper.core.columns import PURPOSES
-from gatekeeper.core.errors import EvidenceError, JournalError, StoreBusy, StoreDamaged, StoreError
+from gatekeeper.core.errors import (
+    EvidenceError,
+    JournalError,
+    SharedUnavailable,
+    StoreBusy,
+    StoreDamaged,
+    StoreError,
+)
 from gatekeeper.core.timeutil import iso, now_utc
 from gatekeeper.decide import policy as P
 from gatekeeper.dial.agencies import Agency, discover_agencies
@@ -46,7 +52,7 @@ from gatekeeper.dial.check import (
 )
 from gatekeeper.dial.ledger import Ledger, LedgerIndex
 from gatekeeper.intake.normalise import normalise_one
-from gatekeeper.privacy.optouts import Checkpoint, Journal, checkpoint_problems
+from gatekeeper.privacy.optouts import Checkpoint, Journal, checkpoint_problems, open_journal
 from gatekeeper.privacy.optouts.journal import (
     GENESIS,
     REPAIR_HINT,
@@ -79,27 +85,25 @@ class OptoutTail:
         self.damaged: dict[int, str] = {}  # line -> sha256 of its bytes
         self.broken: dict[int, str] = {}  # line -> the link of the line before it
         self.shrunk = False
+        self.token: object = ()  # the journal's follow_token when last read (never ())
         self.lock = threading.Lock()
 
     def refresh(self) -> None:
-        path = self.journal.path
-        try:
-            size = os.stat(path).st_size
-        except FileNotFoundError:
-            self.shrunk = self.shrunk or self.position > 0
+        """Read what was appended since the last refresh. A file journal says so by its
+        size; the shared register by a notification (LISTEN/NOTIFY), so a check costs no
+        query; while it cannot be reached this raises SharedUnavailable (fail closed)."""
+        token = self.journal.follow_token()
+        if token == self.token:
             return
         with self.lock:
-            if size < self.position:
+            data = self.journal.tail_from(self.position)
+            if data is None:
                 self.shrunk = True  # cut while we were reading it: nothing can be trusted
-            if size <= self.position:
                 return
-            with open(path, "rb") as handle:
-                handle.seek(self.position)
-                data = handle.read(size - self.position)
-            end = data.rfind(b"\n") + 1  # a line being written is read next time
-            for raw in data[:end].split(b"\n")[:-1]:
+            for raw in data.split(b"\n")[:-1]:
                 self._take(raw)
-            self.position += end
+            self.position += len(data)
+            self.token = token
 
     def _take(self, raw: bytes) -> None:
         self.lines += 1
@@ -169,6 +173,7 @@ class HeldSources:
     erased: Mapping[str, dt.datetime]
     optouts: OptoutTail
     ledger: LedgerIndex
+    optouts_readable: bool = True  # False: the shared register is out of reach
 
     def run(self, run_id: str) -> RunSnapshot | None:
         return self.snapshot if self.snapshot and self.snapshot.ref.run_id == run_id else None
@@ -177,9 +182,12 @@ class HeldSources:
         return [self.erased.get(p) if p else None for p in phones]
 
     def objected(self, phones: list[str | None], at: list[dt.datetime], purpose: str
-                 ) -> list[bool]:
+                 ) -> list[bool | None]:
         """The tail's rule (optouts.active_optouts over one number's entries, in plain
-        Python) for the few numbers asked that have any entry."""
+        Python) for the few numbers asked that have any entry; unknown (None) for every
+        number while the shared register cannot be read."""
+        if not self.optouts_readable:
+            return [None] * len(phones)
         self.optouts.require_whole()
         with_entries = self.optouts.events.keys() & set(phones)
         return [p in with_entries and self.optouts.opted_out(p, purpose, t, refresh=False)
@@ -213,7 +221,7 @@ class CheckIndex:
         self.clock = clock  # fixed instant for demos and tests; None = real time
         self.config = ws.config()
         self.hours = self.config.calling_hours
-        self.optouts = OptoutTail(Journal(ws.journal_path))
+        self.optouts = OptoutTail(open_journal(ws))
         self.ledger = LedgerIndex(Ledger(ws.ledger_dir))
         self.runs: dict[str, RunSnapshot | None] = dict.fromkeys(PURPOSES)
         self.campaigns: dict[tuple[str, str], RunSnapshot | None] = {}
@@ -229,6 +237,7 @@ class CheckIndex:
         self.generation = 0  # bumped when runs are re-read: a slower read is not cached
         self.last_error: str | None = None
         self.journal_problem: str | None = None
+        self.unverified_checkpoints: list[Checkpoint] | None = None
         self.store_problem: str | None = None
         self._lock = threading.Lock()
 
@@ -270,6 +279,8 @@ class CheckIndex:
         now = self.now()
         due = self.next_due is not None and now >= self.next_due  # a run prepared ahead
         if stamp == self.loaded_stamp and not due:
+            if self.unverified_checkpoints is not None:  # the shared register is back
+                self._check_journal(self.unverified_checkpoints)
             return compacted
         try:
             with Store(self.ws.store_path, read_only=True, wait=0) as store:
@@ -295,22 +306,33 @@ class CheckIndex:
                 self.loaded_stamp = None
                 self.store_problem, self.last_error = exc.message, exc.message
             return False
-        # The journal against every checkpoint the store recorded (the tail then follows
-        # the chain line by line): a journal cut behind a run is refused from the start.
-        # Journal and receipts from one view: read apart, an opt-out recorded in between
-        # looks like a cut and every check would answer 503 until the next refresh.
-        state, receipts = self.optouts.journal.view()
-        cut = checkpoint_problems(state, [
-            *(Checkpoint(p, h, b) for p, h, b in checkpoints), *receipts])
         with self._lock:
             self.runs, self.erased, self.loaded_stamp = runs, erased, stamp
             self.next_due = next_due
             self.run_records = records
             self.campaigns = {}  # read again when asked
             self.generation += 1
-            self.journal_problem = f"{cut[0]}; {RESTORE_HINT}" if cut else None
             self.last_error = self.store_problem = None
+        self._check_journal([Checkpoint(p, h, b) for p, h, b in checkpoints])
         return True
+
+    def _check_journal(self, checkpoints: list[Checkpoint]) -> None:
+        """The journal against every checkpoint the store recorded (the tail then follows
+        the chain line by line): a journal cut behind a run is refused from the start.
+        Journal and receipts from one view: read apart, an opt-out recorded in between
+        looks like a cut and every check would answer 503 until the next refresh. A
+        shared register out of reach is compared at a later refresh (its checks answer
+        OPTOUTS_UNAVAILABLE meanwhile)."""
+        try:
+            state, receipts = self.optouts.journal.view()
+        except SharedUnavailable as exc:
+            with self._lock:
+                self.unverified_checkpoints, self.last_error = checkpoints, exc.message
+            return
+        cut = checkpoint_problems(state, [*checkpoints, *receipts])
+        with self._lock:
+            self.journal_problem = f"{cut[0]}; {RESTORE_HINT}" if cut else None
+            self.unverified_checkpoints = None
 
     def _run(self, purpose: str, campaign: str | None) -> RunSnapshot | None:
         """The run an answer rests on: the purpose's latest, or the campaign's."""
@@ -364,11 +386,16 @@ class CheckIndex:
         self._trusted()
         run = self._run(purpose, campaign)
         # Opt-outs count from the moment they are recorded, whatever the clock says: the
-        # journal is read before the answer (the dial-time question, policy/table.py).
-        self.optouts.refresh()
+        # journal is read before the answer (the dial-time question, policy/table.py). A
+        # shared register out of reach leaves them unknown: OPTOUTS_UNAVAILABLE.
+        try:
+            self.optouts.refresh()
+            readable = True
+        except SharedUnavailable as exc:
+            readable, self.last_error = False, exc.message
         with self._lock:
             erased, agencies = self.erased, self.agencies
-        return now, HeldSources(agencies, run, erased, self.optouts, self.ledger)
+        return now, HeldSources(agencies, run, erased, self.optouts, self.ledger, readable)
 
     def _facts(self, numbers: pl.DataFrame, purpose: str, campaign: str | None,
                agency: str | None, caller_id: str | None) -> tuple[pl.DataFrame, P.Context]:

@@ -1,4 +1,4 @@
-"""The store: the only package that speaks DuckDB or SQL.
+"""The store: the only package that speaks DuckDB (PostgreSQL, when shared, is shared/'s).
 
 A store is a folder (data/store/): a DuckDB catalog (gatekeeper.duckdb) of sources, RPO
 evidence, runs, requests and erasures, beside immutable zstd Parquet files of list rows,

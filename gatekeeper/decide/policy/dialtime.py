@@ -39,6 +39,7 @@ DIAL_SCHEMA: dict[str, pl.DataType] = {
     "at": pl.Datetime("us"),  # T, naive UTC
     "valid": pl.Boolean(), "region": pl.String(), "number_type": pl.String(),
     "erased": pl.Boolean(), "opted_out": pl.Boolean(),
+    "optouts_readable": pl.Boolean(),  # false: a shared register that cannot be reached
     # The run valid at T (null: none) and what it decided for the number.
     "run_id": pl.String(), "run_campaign": pl.String(), "run_as_of": pl.Datetime("us"),
     "listed": pl.Boolean(), "run_reason": pl.String(), "basis": pl.String(),

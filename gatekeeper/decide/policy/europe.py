@@ -48,6 +48,8 @@ from gatekeeper.decide.policy.table import (
     NUMBER_RULES,
     NUMBER_TYPE,
     OPTED_OUT,
+    OPTOUTS_READ,
+    OPTOUTS_UNAVAILABLE,
     OUT_OF_JURISDICTION,
     OUTSIDE_CALLING_HOURS,
     OWN_CONSENT,
@@ -86,6 +88,10 @@ def codes(country_law: Mapping[str, tuple[str, str, str]]) -> dict[str, Code]:
         ERASED: (f"art. 17 {GDPR}", CODES[ERASED].text, "erased at the person's request"),
         OPTED_OUT: (f"art. 21 {GDPR}", CODES[OPTED_OUT].text,
                     "the person objected to calls"),
+        OPTOUTS_UNAVAILABLE: (f"art. 21 e artt. 5(2) e 24 {GDPR}",
+                              CODES[OPTOUTS_UNAVAILABLE].text,
+                              "the shared opt-out register cannot be reached: an objection "
+                              "cannot be ruled out"),
         PURPOSE_NOT_ALLOWED: (f"art. 5(1)(b) {GDPR} (limitazione della finalità)",
                               CODES[PURPOSE_NOT_ALLOWED].text,
                               "the source does not allow this purpose"),
@@ -303,5 +309,5 @@ ABANDONED_RULE = Rule(ABANDONED_RECENTLY, "no abandoned call to the number in th
 def dial_rules(dated: bool = False, *extra: Rule) -> tuple[Rule, ...]:
     """Steps 1-5, the run's decision, the call's rules 9-13, then the country's own (the
     UK's 72 hours, Spain's caller ids)."""
-    return (*NUMBER_RULES, *run_rules(dated), *CONTACT_RULES, *extra)
+    return (OPTOUTS_READ, *NUMBER_RULES, *run_rules(dated), *CONTACT_RULES, *extra)
 

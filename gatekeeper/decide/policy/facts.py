@@ -128,6 +128,10 @@ def not_erased(ctx: Context) -> pl.Expr:
     return ~pl.col("erased").fill_null(False)
 
 
+def optouts_readable(ctx: Context) -> pl.Expr:
+    return pl.col("optouts_readable").fill_null(False)
+
+
 def not_opted_out(ctx: Context) -> pl.Expr:
     return ~pl.col("opted_out").fill_null(False)
 

@@ -138,6 +138,7 @@ OUT_OF_JURISDICTION = "OUT_OF_JURISDICTION"
 NUMBER_TYPE = "NUMBER_TYPE"
 ERASED = "ERASED"
 OPTED_OUT = "OPTED_OUT"
+OPTOUTS_UNAVAILABLE = "OPTOUTS_UNAVAILABLE"
 PURPOSE_NOT_ALLOWED = "PURPOSE_NOT_ALLOWED"
 RPO_NOT_CHECKED = "RPO_NOT_CHECKED"
 RPO_REGISTERED = "RPO_REGISTERED"
@@ -185,6 +186,9 @@ CODES: dict[str, Code] = _codes(
     Code(ERASED, "reason", "art. 17 GDPR", "dati cancellati su richiesta dell'interessato"),
     Code(OPTED_OUT, "reason", "art. 21 GDPR, art. 130 c.4 Codice Privacy; Garante, Edison "
          "2022", "l'interessato si è opposto alle chiamate"),
+    Code(OPTOUTS_UNAVAILABLE, "reason", "art. 21 GDPR, art. 130 c.4 Codice Privacy; artt. 5(2) "
+         "e 24 GDPR (responsabilizzazione)", "registro delle opposizioni condiviso non "
+         "raggiungibile: non si può escludere un'opposizione"),
     Code(PURPOSE_NOT_ALLOWED, "reason", "art. 5(1)(b) GDPR (limitazione della finalità)",
          "la fonte non consente questa finalità"),
     Code(RPO_NOT_CHECKED, "reason", "art. 1 c.12 L. 5/2018; DPR 26/2022 (validità 15 gg)",
@@ -412,7 +416,14 @@ CONTACT_RULES: tuple[Rule, ...] = (
          step="13"),
 )
 
-DIAL_RULES: tuple[Rule, ...] = (*NUMBER_RULES, *RUN_RULES, *CONTACT_RULES)
+# At dial time the objections are read as they stand when asked; a service instance whose
+# shared opt-out register (PostgreSQL, "Beyond one machine") cannot be reached cannot
+# know them, and answers nothing else until it can (fail closed).
+OPTOUTS_READ = Rule(OPTOUTS_UNAVAILABLE, "the opt-out register could be read when asked (a "
+                    "shared one: its PostgreSQL reached)", F.optouts_readable, OBJECTIONS,
+                    step="0")
+
+DIAL_RULES: tuple[Rule, ...] = (OPTOUTS_READ, *NUMBER_RULES, *RUN_RULES, *CONTACT_RULES)
 
 BASIS_RANK = {b: i for i, b in enumerate(
     (CONTRACT_CONSENT, OWN_CONSENT, THIRD_PARTY_CONSENT, PUBLIC_DIRECTORY,

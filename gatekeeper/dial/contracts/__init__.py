@@ -41,7 +41,7 @@ from gatekeeper.dial.check import (
 )
 from gatekeeper.dial.contracts.reading import read_contracts
 from gatekeeper.dial.ledger import Ledger
-from gatekeeper.privacy.optouts import Journal, trusted_state
+from gatekeeper.privacy.optouts import open_journal, trusted_state
 from gatekeeper.store import Store
 from gatekeeper.store import evidence as evidence_store
 from gatekeeper.store import people as people_store
@@ -150,7 +150,7 @@ def _replay(ws: Workspace, chosen: pl.DataFrame, calls: pl.DataFrame,
     at = chosen["out_started_at"]
     campaign = chosen.select(pl.coalesce("out_campaign", "campaign")).to_series()
     with Store(ws.store_path, read_only=True) as store:
-        journal = trusted_state(Journal(ws.journal_path),
+        journal = trusted_state(open_journal(ws),
                                 evidence_store.journal_checkpoints(store))
         runs = run_store.runs_at(store, PURPOSE, pl.DataFrame({"campaign": campaign, "at": at}))
         snapshots: dict[str, RunSnapshot] = {

@@ -22,7 +22,7 @@ from gatekeeper.intake.normalise import key_of, phone_of
 from gatekeeper.jurisdictions import Jurisdiction
 from gatekeeper.privacy.disclosure.letter import held_names
 from gatekeeper.privacy.erasure.erase import ErasePlan, EraseResult, erase, erase_plan
-from gatekeeper.privacy.optouts import Journal
+from gatekeeper.privacy.optouts import open_journal
 from gatekeeper.privacy.requests import record_request
 from gatekeeper.store import Store
 from gatekeeper.store import people as people_store
@@ -138,7 +138,7 @@ def disclose(ws: Workspace, value: str, *, ref: str | None = None,
     jurisdiction = ws.config().jurisdiction  # read once: parsing it costs ~10 ms
     phone = phone_of(value, jurisdiction)
     zone = jurisdiction.timezone_name
-    events, holding, unreadable = Journal(ws.journal_path).about(phone)
+    events, holding, unreadable = open_journal(ws).about(phone)
     optouts = _optouts(events, zone)
     with Store(ws.store_path, read_only=ref is None) as store:
         data: dict[str, Any] = {

@@ -36,7 +36,7 @@ from gatekeeper.intake.manifest import Manifest, discover_all
 from gatekeeper.intake.normalise import key_of, phone_of
 from gatekeeper.jurisdictions import Jurisdiction
 from gatekeeper.privacy.erasure.list_files import FileErasure, erase_from_list
-from gatekeeper.privacy.optouts import Journal
+from gatekeeper.privacy.optouts import open_journal
 from gatekeeper.privacy.requests import record_request
 from gatekeeper.store import Store
 from gatekeeper.store import evidence as evidence_store
@@ -201,7 +201,7 @@ def _survey(ws: Workspace, store: Store, phone: str) -> _Survey:
         phone, rows, rejects, listed, _reports(ws, store, phone),
         Ledger(ws.ledger_dir).calls(key_of(phone)).height, manifests,
         not rpo_store.checks_of(store, phone).is_empty(),
-        not Journal(ws.journal_path).events_of(phone).is_empty(),
+        not open_journal(ws).events_of(phone).is_empty(),
         _other_copies(ws, store, phone, {m.file for m in manifests}))
 
 
@@ -387,7 +387,7 @@ def _other_copies(ws: Workspace, store: Store, phone: str, managed: set[Path]) -
     """Files under data/ that gatekeeper does not edit on erasure but that hold the number
     (the store and the call ledger are erased through their own code, never searched)."""
     pattern = _digits_pattern(_national(ws, phone))
-    journal = Journal(ws.journal_path)
+    journal = open_journal(ws)
     skip = {ws.journal_path, journal.checkpoints_path, Path(f"{ws.journal_path}.torn"),
             *managed}
     exchanges = rpo_store.all_exchanges(store)
@@ -450,7 +450,7 @@ def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
             store.fault("erase.before_commit")
             record_request(store, ref, "erasure", phone, received_on,
                            jurisdiction.timezone_name, answered=True)
-            evidence_store.note_journal_head(store, *Journal(ws.journal_path).head(),
+            evidence_store.note_journal_head(store, *open_journal(ws).head(),
                                              "erase", now)
         for file in retired + retired_lists:  # the old files held the person's data
             store.remove_file(file)

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from gatekeeper.config import Workspace
 from gatekeeper.core.columns import OPTOUT_CHANNELS, OPTOUT_SCOPES
 from gatekeeper.core.errors import InputError, JournalError
 from gatekeeper.core.textfile import bom_encoding
@@ -33,6 +34,24 @@ from gatekeeper.privacy.optouts.journal import (
     events_frame,
     require_whole,
 )
+
+
+def open_journal(ws: Workspace) -> Journal:
+    """The workspace's opt-out journal: data/optouts.jsonl, or the shared register's rows
+    when gatekeeper.toml has [shared] url (every command and the service alike)."""
+    url = ws.config().shared_url
+    if url is None:
+        return Journal(ws.journal_path)
+    if ws.journal_path.exists():
+        # Read from the shared store, its objections would be ignored: fail closed.
+        raise JournalError("holds opt-outs while gatekeeper.toml names a shared store, "
+                           "which would ignore them; move them in with 'gatekeeper shared "
+                           "migrate --from-files'", file=ws.journal_path)
+    from gatekeeper.shared import shared_store
+    from gatekeeper.shared.journal import SharedJournal
+
+    return SharedJournal(shared_store(url), ws.journal_path)
+
 
 # A device clock a little ahead of ours is not an objection dated in the future.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -291,7 +310,24 @@ def optouts_at(events: pl.DataFrame, purpose: str, asked: pl.DataFrame) -> pl.Da
             .select("phone", "at", "optout_at"))
 
 
-__all__ = ["EVENT_SCHEMA", "AppendResult", "BadLine", "Checkpoint", "Journal", "JournalError",
-           "JournalState", "active_optouts", "add_optout", "checkpoint_problems",
-           "events_frame", "import_optouts", "optouts_at", "optouts_from_calls", "repair_journal",
-           "require_whole", "trusted_state", "withdraw_optout"]
+__all__ = [
+    "EVENT_SCHEMA",
+    "AppendResult",
+    "BadLine",
+    "Checkpoint",
+    "Journal",
+    "JournalError",
+    "JournalState",
+    "active_optouts",
+    "add_optout",
+    "checkpoint_problems",
+    "events_frame",
+    "import_optouts",
+    "open_journal",
+    "optouts_at",
+    "optouts_from_calls",
+    "repair_journal",
+    "require_whole",
+    "trusted_state",
+    "withdraw_optout",
+]

@@ -202,6 +202,31 @@ def _missing_field(entry: dict[str, Any]) -> str:
     return ("a valid " + " or ".join(empty)) if empty else "valid fields"
 
 
+def chain_lines(events: Sequence[dict[str, Any]], prev: str, seq: int
+                ) -> tuple[list[dict[str, Any]], list[str]]:
+    """(entries, lines without their newline) for events appended after a journal whose
+    last link is prev and last seq is seq: the one way an entry is made, whether the line
+    goes to the file or to the shared register's rows."""
+    lines, written = [], []
+    for event in events:
+        seq += 1
+        body = {**event, "seq": seq, "prev": prev}
+        prev = digest(prev, body)
+        entry = {**body, "hash": prev}
+        # The entry as a reader will see it (its values are JSON's own types, so checking
+        # the dict is checking the line, without parsing it back: 95,000 objections ~1.5
+        # CPU-s less).
+        if not _is_entry(entry):
+            # Written, it would be a damaged line stopping every decision (an objection
+            # without a number did): refused before anything is written.
+            raise InputError(f"a journal {event.get('type')} event without "
+                             f"{_missing_field(entry)} cannot be recorded; nothing was "
+                             "written")
+        written.append(entry)
+        lines.append(json.dumps(entry, ensure_ascii=False, sort_keys=True))
+    return written, lines
+
+
 def chain_link(raw: bytes, entry: dict[str, Any] | None) -> str:
     """What the next line chains to: the entry's hash, or the bad line's own bytes."""
     return str(entry["hash"]) if entry is not None else hashlib.sha256(raw).hexdigest()
@@ -300,25 +325,10 @@ class Journal:
                 if handle.read(1) != b"\n":
                     size, warnings = self._set_torn_tail_aside(handle, size)
             prev, seq = self._tail(handle, size)
-            lines, written = [], []
-            for event in events:
-                seq += 1
-                body = {**event, "seq": seq, "prev": prev}
-                prev = digest(prev, body)
-                entry = {**body, "hash": prev}
-                line = json.dumps(entry, ensure_ascii=False, sort_keys=True)
-                # The entry as a reader will see it (its values are JSON's own types, so
-                # checking the dict is checking the line, without parsing it back: 95,000
-                # objections ~1.5 CPU-s less).
-                if not _is_entry(entry):
-                    # Written, it would be a damaged line stopping every decision (an
-                    # objection without a number did): refused before anything is written.
-                    raise InputError(f"a journal {event.get('type')} event without "
-                                     f"{_missing_field(entry)} cannot be recorded; nothing "
-                                     "was written")
-                written.append(entry)
-                lines.append(line + "\n")
-            data = "".join(lines).encode()
+            written, lines = chain_lines(events, prev, seq)
+            if written:
+                prev, seq = str(written[-1]["hash"]), int(written[-1]["seq"])
+            data = "".join(line + "\n" for line in lines).encode()
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -383,6 +393,15 @@ class Journal:
         data, receipts = self._bytes_and_receipts()
         return parse(data), self._receipts(receipts)
 
+    def contents(self) -> tuple[bytes, bytes]:
+        """(the journal's bytes, its receipts' bytes) read together: what a migration or a
+        restore moves whole."""
+        data, receipts = self._bytes_and_receipts()
+        if isinstance(receipts, OSError):
+            self._receipts(receipts)  # raises, in words
+            receipts = b""
+        return data, receipts
+
     def read(self) -> JournalState:
         """Every complete line: events, damaged lines and chain links. Never raises for
         what it finds; `require_whole` decides whether decisions may rely on it."""
@@ -437,6 +456,38 @@ class Journal:
         # acknowledged may be the person's, those holding the digits named as such.
         damaged = {b.line for b in self.read().damaged}
         return events_frame(found), sorted(holding & damaged), sorted(damaged - holding)
+
+    # --- following (the service reads only what was appended since it last asked) -----
+
+    def start_following(self) -> None:
+        """Nothing to start for a file: its size says when it grew."""
+
+    def follow_token(self) -> object:
+        """Changes whenever the journal may hold lines not read yet: the file's size."""
+        try:
+            return os.stat(self.path).st_size
+        except FileNotFoundError:
+            return None
+
+    def tail_from(self, position: int) -> bytes | None:
+        """The complete lines after position; None when the journal is now shorter than
+        position (cut while it was followed: nothing read from it can be trusted)."""
+        try:
+            size = os.stat(self.path).st_size
+        except FileNotFoundError:
+            return None if position else b""
+        if size < position:
+            return None
+        if size == position:
+            return b""
+        with open(self.path, "rb") as handle:
+            handle.seek(position)
+            data = handle.read(size - position)
+        return data[:data.rfind(b"\n") + 1]  # a line being written is read next time
+
+    def describe(self) -> str:
+        """Where the journal is, for people: the file."""
+        return str(self.path)
 
     def checkpoints(self) -> list[Checkpoint]:
         """The receipts of every append (optouts.checkpoints). To compare them with the

@@ -1,0 +1,386 @@
+"""The shared store (PostgreSQL): the opt-out journal as rows keeps every promise the file
+keeps, and several service instances agree on an objection within a second.
+
+The journal tests run over both implementations (`journal` is parametrised): the same
+events make the same bytes, the same chain and the same receipts in a file and in
+PostgreSQL, and the same tampering is found in both. PostgreSQL is a real server
+(tests/postgres.py), never a mock.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from gatekeeper.config import Workspace
+from gatekeeper.core.errors import SharedUnavailable
+from gatekeeper.privacy.optouts import Journal, open_journal
+from gatekeeper.privacy.optouts.journal import GENESIS
+from gatekeeper.shared import shared_store
+from gatekeeper.shared.journal import SharedJournal
+from gatekeeper.shared.schema import migrate
+
+from .conftest import gk, use_shared
+from .postgres import Postgres
+from .service_helper import running_service
+
+EVENT = {"type": "optout", "phone": "+393331234567", "at": "2026-11-20T09:00:00Z",
+         "channel": "operator", "recorded_by": "anna", "scope": "all", "note": "",
+         "recorded_at": "2026-11-20T09:00:01Z"}
+
+
+def _event(n: int, **changes: str) -> dict[str, str]:
+    return {**EVENT, "phone": f"+39333{1000000 + n:07d}", **changes}
+
+
+def _shared_journal(url: str, folder: Path) -> SharedJournal:
+    store = shared_store(url)
+    with store.connection() as conn:
+        migrate(conn)
+    return SharedJournal(store, folder / "optouts.jsonl")
+
+
+@pytest.fixture(params=["files", "postgresql"])
+def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Journal:
+    if request.param == "files":
+        return Journal(tmp_path / "optouts.jsonl")
+    url = request.getfixturevalue("shared_url")
+    return _shared_journal(url, tmp_path)
+
+
+def _tamper(journal: Journal, line: int, body: bytes | None) -> None:
+    """Edit (or, with None, remove) a complete line as someone with access would."""
+    if isinstance(journal, SharedJournal):
+        with journal.store.connection() as conn:
+            if body is None:
+                conn.execute("DELETE FROM optout_lines WHERE line = %s", (line,))
+            else:
+                conn.execute("UPDATE optout_lines SET body = %s WHERE line = %s", (body, line))
+        return
+    lines = journal.path.read_bytes().split(b"\n")
+    if body is None:
+        del lines[line - 1]
+    else:
+        lines[line - 1] = body
+    journal.path.write_bytes(b"\n".join(lines))
+
+
+def test_the_same_events_make_the_same_bytes_chain_and_receipts(journal: Journal,
+                                                                tmp_path: Path) -> None:
+    reference = Journal(tmp_path / "reference.jsonl")
+    for batch in ([_event(1)], [_event(2), _event(3, scope="telemarketing")]):
+        mine, theirs = journal.append(batch), reference.append(batch)
+        assert (mine.position, mine.hash) == (theirs.position, theirs.hash)
+        assert mine.entries == theirs.entries
+    assert journal.contents() == reference.contents()
+    assert journal.head() == reference.head() == (mine.position, mine.hash)
+    state, problems = journal.verify()
+    assert problems == [] and state.entries == 3
+    assert [c.position for c in journal.checkpoints()] == [
+        c.position for c in reference.checkpoints()]
+    events = journal.events_of("+393331000002")
+    assert events["seq"].to_list() == [2]
+    assert journal.snapshot()[:2] == (mine.position, mine.hash)
+
+
+def test_an_empty_journal_is_the_genesis(journal: Journal) -> None:
+    assert journal.head() == (0, GENESIS)
+    assert journal.read().entries == 0 and journal.verify()[1] == []
+
+
+def test_an_edited_entry_and_a_removed_one_are_found(journal: Journal) -> None:
+    journal.append([_event(n) for n in range(1, 5)])
+    edited = journal.contents()[0].split(b"\n")[1].replace(b"+393331000002", b"+393331000009")
+    _tamper(journal, 2, edited)
+    problems = journal.verify()[1]
+    assert any("line 2" in p and "does not match its hash" in p for p in problems), problems
+    _tamper(journal, 3, None)
+    assert any("chain broken" in p for p in journal.verify()[1])
+
+
+def test_a_damaged_line_blocks_decisions_until_repaired(journal: Journal) -> None:
+    from gatekeeper.privacy.optouts import repair_journal, require_whole
+
+    journal.append([_event(1), _event(2)])
+    first = journal.contents()[0].split(b"\n")[0]
+    _tamper(journal, 1, b"\xff" * len(first))  # a disk error: same length, not an entry
+    state, receipts = journal.view()
+    with pytest.raises(Exception, match="not a journal entry"):
+        require_whole(state, receipts)
+    damaged, result = repair_journal(journal, "dpo", "disk error, checked")
+    assert [b.line for b in damaged] == [1] and result is not None
+    state, receipts = journal.view()
+    require_whole(state, receipts)  # acknowledged: decisions resume
+    assert "+393331000002" in state.events["phone"].to_list()
+
+
+def test_concurrent_appenders_keep_one_chain(journal: Journal) -> None:
+    def agent(worker: int) -> None:
+        for n in range(15):
+            journal.append([_event(worker * 100 + n)])
+
+    threads = [threading.Thread(target=agent, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    state, problems = journal.verify()
+    assert problems == [] and state.entries == 60
+    assert sorted(state.events["seq"].to_list()) == list(range(1, 61))
+
+
+BURST = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from gatekeeper.jurisdictions import IT
+    from gatekeeper.privacy.optouts import Journal, add_optout
+    from gatekeeper.shared import shared_store
+    from gatekeeper.shared.journal import SharedJournal
+    url, folder, worker = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+    journal = (SharedJournal(shared_store(url), folder / "optouts.jsonl") if url != "-"
+               else Journal(folder / "optouts.jsonl"))
+    i = 0
+    while True:
+        phone = f"+39333{worker * 1000000 + i:07d}"
+        add_optout(journal, IT, phone=phone, channel="operator", by="agent")
+        print(phone, flush=True)   # acknowledged only after add returned
+        i += 1
+""")
+
+
+def test_kill_during_a_burst_loses_no_acknowledged_optout(journal: Journal) -> None:
+    url = journal.store.url if isinstance(journal, SharedJournal) else "-"
+    workers = [subprocess.Popen([sys.executable, "-c", BURST, url, str(journal.path.parent),
+                                 str(w)], stdout=subprocess.PIPE, text=True)
+               for w in range(3)]
+    acknowledged: list[str] = []
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 90 and time.monotonic() < deadline:
+        for proc in workers:
+            assert proc.stdout is not None
+            acknowledged.append(proc.stdout.readline().strip())
+    for proc in workers:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert proc.stdout is not None
+        acknowledged += [line.strip() for line in proc.stdout if line.strip()]
+        proc.stdout.close()
+    state, problems = journal.verify()
+    stored = state.events["phone"].to_list()
+    assert len(acknowledged) >= 90 and set(acknowledged) <= set(stored)
+    assert len(stored) == len(set(stored))  # none twice
+    assert [p for p in problems if "torn" not in p] == []
+
+
+# --- the workspace: init, migrate, and every command reading the shared register -----
+
+def test_init_migrate_and_commands_read_the_shared_register(scrubbed: Workspace,
+                                                           shared_url: str) -> None:
+    before = Journal(scrubbed.journal_path)
+    state = before.read()
+    data, receipts = before.contents()
+    use_shared(scrubbed, shared_url)
+    assert not scrubbed.journal_path.exists()  # set aside, kept as evidence
+    assert Path(f"{scrubbed.journal_path}.moved-to-shared").read_bytes() == data
+    shared = open_journal(scrubbed)
+    assert isinstance(shared, SharedJournal)
+    assert shared.contents() == (data, receipts)
+    again = gk(scrubbed, "shared", "init")
+    assert again.exit_code == 0 and "up to date" in again.output
+    # Every door reads the rows: list, check, run, audit, disclosure.
+    added = gk(scrubbed, "optout", "add", "3331112222", "--channel", "operator", "--by", "bo")
+    assert added.exit_code == 0, added.output
+    listed = gk(scrubbed, "optout", "list")
+    assert "+393331112222" in listed.output
+    assert f"{state.entries + 1} journal entries" in gk(scrubbed, "audit", "verify").output
+    first = state.events["phone"][0]
+    checked = gk(scrubbed, "check", first, "--purpose", "telemarketing")
+    assert "OPTED_OUT" in checked.output, checked.output
+    ran = gk(scrubbed, "run", "--campaign", "again", "--purpose", "telemarketing",
+             "--as-of", "2026-11-22T12:00")
+    assert ran.exit_code == 0, ran.output
+    letter = gk(scrubbed, "disclose", "3331112222")
+    assert letter.exit_code == 0 and "opposizione" in letter.output.lower(), letter.output
+
+
+def test_a_journal_file_left_beside_a_shared_store_stops_every_decision(
+        scrubbed: Workspace, shared_url: str) -> None:
+    with scrubbed.config_path.open("a") as config:
+        config.write(f'\n[shared]\nurl = "{shared_url}"\n')
+    assert gk(scrubbed, "shared", "init").exit_code == 0
+    for args in (("run", "--campaign", "x", "--purpose", "telemarketing"),
+                 ("check", "3331234567", "--purpose", "telemarketing"), ("optout", "list")):
+        refused = gk(scrubbed, *args)
+        assert refused.exit_code != 0
+        assert "shared migrate --from-files" in refused.output, refused.output
+
+
+def test_migrate_refuses_a_register_holding_other_entries(scrubbed: Workspace,
+                                                          shared_url: str) -> None:
+    other = _shared_journal(shared_url, scrubbed.data_dir)
+    other.append([_event(1)])
+    with scrubbed.config_path.open("a") as config:
+        config.write(f'\n[shared]\nurl = "{shared_url}"\n')
+    refused = gk(scrubbed, "shared", "migrate", "--from-files")
+    assert refused.exit_code != 0 and "already holds other entries" in refused.output
+    assert scrubbed.journal_path.exists()  # the file stays authoritative
+
+
+def test_migrate_refuses_a_journal_whose_chain_does_not_verify(scrubbed: Workspace,
+                                                               shared_url: str) -> None:
+    journal = Journal(scrubbed.journal_path)
+    lines = journal.path.read_bytes().split(b"\n")
+    lines[0] = lines[0].replace(b'"scope": "all"', b'"scope": "survey"')
+    journal.path.write_bytes(b"\n".join(lines))
+    with scrubbed.config_path.open("a") as config:
+        config.write(f'\n[shared]\nurl = "{shared_url}"\n')
+    refused = gk(scrubbed, "shared", "migrate", "--from-files")
+    assert refused.exit_code != 0 and "only when its chain verifies" in refused.output
+    assert _shared_journal(shared_url, scrubbed.data_dir).is_empty()
+
+
+def test_a_url_that_is_not_postgresql_is_a_config_error(scrubbed: Workspace) -> None:
+    with scrubbed.config_path.open("a") as config:
+        config.write('\n[shared]\nurl = "mysql://db/gk"\n')
+    refused = gk(scrubbed, "shared", "init")
+    assert refused.exit_code != 0 and "[shared] url must be a PostgreSQL URL" in refused.output
+
+
+# --- several instances --------------------------------------------------------------
+
+def _second_host(ws: Workspace, root: Path) -> Workspace:
+    """The same workspace on another machine: its files copied, the shared store the
+    same."""
+    shutil.copytree(ws.root, root, ignore=shutil.ignore_patterns("service.log"))
+    return Workspace(root)
+
+
+def _check(client: httpx.Client, phone: str) -> dict[str, object]:
+    answer = client.get("/v1/check", params={"phone": phone, "purpose": "telemarketing"})
+    assert answer.status_code == 200, answer.text
+    result: dict[str, object] = answer.json()
+    return result
+
+
+def test_an_optout_at_one_instance_is_answered_by_the_other_within_a_second(
+        scrubbed: Workspace, shared_url: str, tmp_path: Path) -> None:
+    use_shared(scrubbed, shared_url)
+    other = _second_host(scrubbed, tmp_path / "host-b")
+    dialable = gk(scrubbed, "optout", "list")  # numbers not in it were dialable in the run
+    assert dialable.exit_code == 0
+    phones = [f"+39347{n:07d}" for n in range(20)]
+    waits = []
+    with (running_service(scrubbed, as_of="2026-11-22T12:00") as a,
+          running_service(other, as_of="2026-11-22T12:00") as b,
+          a.client("agent") as agent, b.client("dialer") as dialer):
+        for phone in phones:
+            before = _check(dialer, phone)
+            assert before["reason"] != "OPTED_OUT"
+            posted = agent.post("/v1/optouts", json={"phone": phone})
+            assert posted.status_code == 201, posted.text
+            start = time.monotonic()
+            while _check(dialer, phone)["reason"] != "OPTED_OUT":
+                assert time.monotonic() - start < 1.0, "not blocked within 1 s"
+                time.sleep(0.005)
+            waits.append(time.monotonic() - start)
+    assert max(waits) < 1.0
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[Postgres]:
+    """A server of its own, for a test that stops it."""
+    server = Postgres(Path(tempfile.mkdtemp(prefix="gk-pg-")))
+    yield server
+    server.close()
+
+
+def test_postgresql_away_checks_fail_closed_writes_503_and_all_resume(
+        scrubbed: Workspace, own_postgres: Postgres) -> None:
+    use_shared(scrubbed, own_postgres.database())
+    opted = open_journal(scrubbed).read().events["phone"][0]
+    with (running_service(scrubbed, as_of="2026-11-22T12:00") as service,
+          service.client("dialer") as dialer, service.client("agent") as agent):
+        assert _check(dialer, "+393471234567")["reason"] != "OPTOUTS_UNAVAILABLE"
+        own_postgres.stop()
+        deadline = time.monotonic() + 3
+        while _check(dialer, "+393471234567")["reason"] != "OPTOUTS_UNAVAILABLE":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        for phone in ("+393471234567", opted):
+            answer = _check(dialer, phone)
+            assert answer["dialable"] is False and answer["reason"] == "OPTOUTS_UNAVAILABLE"
+            assert "non raggiungibile" in str(answer["reason_text"])
+        batch = dialer.post("/v1/check", json={"purpose": "telemarketing",
+                                               "numbers": ["3471234567", "3471234568"]})
+        assert {a["reason"] for a in batch.json()} == {"OPTOUTS_UNAVAILABLE"}
+        refused = agent.post("/v1/optouts", json={"phone": "3471234567"})
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "shared_store_unavailable"
+        own_postgres.start()
+        back = time.monotonic()
+        while _check(dialer, opted)["reason"] == "OPTOUTS_UNAVAILABLE":
+            assert time.monotonic() - back < 5, "not resumed within 5 s"
+            time.sleep(0.05)
+        assert _check(dialer, opted)["reason"] == "OPTED_OUT"
+        posted = agent.post("/v1/optouts", json={"phone": "3471234567"})
+        assert posted.status_code == 201, posted.text
+        assert _check(dialer, "+393471234567")["reason"] == "OPTED_OUT"
+
+
+def test_a_command_while_postgresql_is_away_says_so(scrubbed: Workspace,
+                                                    own_postgres: Postgres) -> None:
+    use_shared(scrubbed, own_postgres.database())
+    own_postgres.stop()
+    try:
+        refused = gk(scrubbed, "optout", "add", "3471234567", "--channel", "operator",
+                     "--by", "bo")
+        assert refused.exit_code == SharedUnavailable.exit_code, refused.output
+        assert "cannot be reached" in refused.output and "Traceback" not in refused.output
+    finally:
+        own_postgres.start()
+
+
+def test_the_schema_refuses_a_newer_database(shared_url: str, tmp_path: Path) -> None:
+    journal = _shared_journal(shared_url, tmp_path)
+    with psycopg.connect(shared_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO gatekeeper_schema (version) VALUES (99)")
+    fresh = SharedJournal(journal.store, tmp_path / "optouts.jsonl")
+    with pytest.raises(Exception, match="newer than this gatekeeper knows"):
+        fresh.head()
+
+
+def test_backup_and_restore_keep_or_put_back_the_shared_register(scrubbed: Workspace,
+                                                                  shared_url: str,
+                                                                  tmp_path: Path) -> None:
+    use_shared(scrubbed, shared_url)
+    saved = tmp_path / "backup.tar"
+    assert gk(scrubbed, "backup", str(saved)).exit_code == 0
+    journal = open_journal(scrubbed)
+    at_backup = journal.contents()
+    assert gk(scrubbed, "optout", "add", "3339998877", "--channel", "operator",
+              "--by", "bo").exit_code == 0
+    kept = gk(scrubbed, "restore", str(saved), "--force")
+    assert kept.exit_code == 0, kept.output
+    assert "+393339998877" in journal.read().events["phone"].to_list()  # newer one kept
+    # The database lost its rows (restored from an older dump): the backup puts them back.
+    with psycopg.connect(shared_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM optout_lines")
+        conn.execute("DELETE FROM optout_receipts")
+    replaced = gk(scrubbed, "restore", str(saved), "--force")
+    assert replaced.exit_code == 0, replaced.output
+    assert journal.contents() == at_backup
+    assert not scrubbed.journal_path.exists()  # nothing of the backup left as a file
+    assert gk(scrubbed, "audit", "verify").exit_code == 0
