@@ -1285,7 +1285,7 @@ def requests_extend(ctx: click.Context, ref: str, reason: str) -> None:
 def purge(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
     """Apply [retention]: old list rows and expired evidence go; opt-outs never do."""
     from gatekeeper.core.timeutil import local_words, now_utc
-    from gatekeeper.dial.ledger import Ledger
+    from gatekeeper.dial.ledger import open_ledger
     from gatekeeper.privacy.retention import purge as do_purge
     from gatekeeper.store import Store
 
@@ -1293,7 +1293,7 @@ def purge(ctx: click.Context, as_of: str | None, dry_run: bool) -> None:
     zone = ws.config().jurisdiction.timezone_name
     with Store(ws.store_path) as store:
         plan = do_purge(store, ws.config(), _instant(as_of, "--as-of") or now_utc(),
-                        dry_run=dry_run, ledger=Ledger(ws.ledger_dir))
+                        dry_run=dry_run, ledger=open_ledger(ws))
     verb = "would remove" if dry_run else "removed"
     click.echo(f"retention as of {local_words(plan.as_of, zone)}: list rows loaded before "
                f"{local_words(plan.rows_cutoff, zone)} and unused since; evidence before "
@@ -1457,14 +1457,19 @@ def shared_init(ctx: click.Context) -> None:
 
 @shared.command("migrate")
 @click.option("--from-files", "from_files", is_flag=True, required=True,
-              help="Move data/optouts.jsonl and its receipts into the shared store.")
+              help="Move data/optouts.jsonl (and receipts) and data/ledger/ into the shared "
+              "store.")
 @click.pass_context
 def shared_migrate(ctx: click.Context, from_files: bool) -> None:
-    """Move this workspace's opt-out journal into the shared store, its chain verified
-    before and after; the file is then renamed *.moved-to-shared (kept as evidence)."""
+    """Move this workspace's opt-out journal and contact ledger into the shared store, the
+    journal's chain verified before and after, the ledger compared after; the files are
+    then renamed *.moved-to-shared (kept as evidence)."""
     from gatekeeper.shared.admin import migrate_from_files
 
     result = migrate_from_files(_workspace(ctx))
+    if result.calls is not None:
+        click.echo(f"{result.url}: contact ledger moved ({result.calls} calls), segments "
+                   "and calls compared after")
     if not result.position and not result.already:
         click.echo(f"{result.url}: no opt-out journal in data/ to move")
         return

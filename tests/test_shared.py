@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import polars as pl
 import psycopg
 import pytest
 
@@ -33,7 +34,7 @@ from gatekeeper.shared import shared_store
 from gatekeeper.shared.journal import SharedJournal
 from gatekeeper.shared.schema import migrate
 
-from .conftest import gk, use_shared
+from .conftest import DIAL_AT, gk, use_shared
 from .postgres import Postgres
 from .service_helper import running_service
 
@@ -384,3 +385,110 @@ def test_backup_and_restore_keep_or_put_back_the_shared_register(scrubbed: Works
     assert journal.contents() == at_backup
     assert not scrubbed.journal_path.exists()  # nothing of the backup left as a file
     assert gk(scrubbed, "audit", "verify").exit_code == 0
+
+
+# --- the contact ledger ---------------------------------------------------------------
+
+def _call(call_id: str, phone: str, at: str = "2026-11-23 10:00",
+          outcome: str = "no_answer") -> dict[str, str]:
+    return {"call_id": call_id, "agency": "connecto", "phone": phone, "started_at": at,
+            "outcome": outcome, "agent": "a1"}
+
+
+def test_a_call_retried_at_the_other_instance_is_stored_once(
+        scrubbed: Workspace, shared_url: str, tmp_path: Path) -> None:
+    from gatekeeper.dial.ledger import open_ledger
+
+    imported = gk(scrubbed, "calls", "import", "data/calls/connecto-2026-11-23.csv",
+                  "--agency", "connecto")
+    assert imported.exit_code == 0, imported.output
+    before = open_ledger(scrubbed).calls().height
+    use_shared(scrubbed, shared_url)  # the imported segment moves in with the journal
+    assert Path(f"{scrubbed.ledger_dir}/segments.jsonl.moved-to-shared").exists()
+    ledger = open_ledger(scrubbed)
+    assert ledger.calls().height == before
+    other = _second_host(scrubbed, tmp_path / "host-b")
+    phone = str(pl.read_csv(scrubbed.root / "reports" / "demo" / "dialable.csv",
+                            infer_schema=False)["phone"][0])
+    free = gk(other, "check", phone, "--purpose", "telemarketing", "--at", "2026-11-23T10:30")
+    assert free.exit_code == 0, free.output  # dialable before the calls
+    with (running_service(scrubbed, as_of=DIAL_AT) as a,
+          running_service(other, as_of=DIAL_AT) as b,
+          a.client("agent") as at_a, b.client("agent") as at_b):
+        first = at_a.post("/v1/calls", json=_call("r1", phone))
+        assert first.status_code == 201, first.text
+        again = at_b.post("/v1/calls", json=_call("r1", phone))
+        assert again.status_code == 200, again.text  # known: stored once
+        for n in range(2, 5):  # three more attempts, alternating instances
+            client = at_a if n % 2 else at_b
+            assert client.post("/v1/calls", json=_call(f"r{n}", phone,
+                                                        f"2026-11-23 10:0{n}")).status_code == 201
+        objection = at_b.post("/v1/calls", json=_call("r9", "+393471112244",
+                                                      outcome="optout"))
+        assert objection.status_code == 201
+    calls = open_ledger(other).calls()
+    assert calls.height == before + 5
+    assert calls.filter(calls["call_id"] == "r1").height == 1
+    assert "+393471112244" in open_journal(scrubbed).read().events["phone"].to_list()
+    # Every door counts the calls of both instances: the fourth attempt reaches the limit.
+    checked = gk(other, "check", phone, "--purpose", "telemarketing", "--at",
+                 "2026-11-23T10:30")
+    assert "ATTEMPT_LIMIT" in checked.output, checked.output
+    verified = gk(scrubbed, "audit", "verify")
+    assert verified.exit_code == 0, verified.output
+
+
+def test_kill_an_instance_during_calls_loses_nothing_acknowledged(
+        scrubbed: Workspace, shared_url: str, tmp_path: Path) -> None:
+    from gatekeeper.dial.ledger import open_ledger
+
+    use_shared(scrubbed, shared_url)
+    other = _second_host(scrubbed, tmp_path / "host-b")
+    acknowledged: list[str] = []
+    objections: list[str] = []
+    with (running_service(scrubbed, as_of=DIAL_AT) as a,
+          running_service(other, as_of=DIAL_AT) as b,
+          a.client("agent") as at_a, b.client("agent") as at_b):
+        killer = threading.Timer(1.0, os.kill, (a.pid, signal.SIGKILL))
+        killer.start()
+        dead = False
+        for i in range(400):
+            outcome = ("no_answer", "optout", "busy")[i % 3]
+            phone = f"+39347{2000000 + i}"
+            client = at_b if dead or i % 2 else at_a
+            try:
+                answer = client.post("/v1/calls", json=_call(f"k{i}", phone, outcome=outcome))
+            except httpx.TransportError:
+                dead = True  # not acknowledged: the dialer retries it at the other
+                answer = at_b.post("/v1/calls", json=_call(f"k{i}", phone, outcome=outcome))
+            assert answer.status_code in (200, 201), answer.text
+            acknowledged.append(f"k{i}")
+            if outcome == "optout":
+                objections.append(phone)
+            if dead and len(acknowledged) > 60 and i % 50 == 0:
+                break
+        killer.join()
+        assert dead, "instance A was never killed"
+    ids = open_ledger(other).calls(columns=["call_id"])["call_id"].to_list()
+    assert set(acknowledged) <= set(ids) and len(ids) == len(set(ids))
+    events = open_journal(other).read().events["phone"].to_list()
+    assert set(objections) <= set(events) and len(events) == len(set(events))
+
+
+def test_an_erasure_at_one_host_is_answered_by_the_other_instance(
+        scrubbed: Workspace, shared_url: str, tmp_path: Path) -> None:
+    use_shared(scrubbed, shared_url)
+    other = _second_host(scrubbed, tmp_path / "host-b")
+    phone = str(pl.read_csv(scrubbed.root / "reports" / "demo" / "dialable.csv",
+                            infer_schema=False)["phone"][1])
+    with running_service(other, as_of=DIAL_AT) as b, b.client("dialer") as dialer:
+        assert _check(dialer, phone)["reason"] != "ERASED"
+        erased = gk(scrubbed, "erase", phone, "--ref", "REQ-7")  # at host A
+        assert erased.exit_code == 0, erased.output
+        start = time.monotonic()
+        while _check(dialer, phone)["reason"] != "ERASED":
+            assert time.monotonic() - start < 3, "the erasure did not reach instance B"
+            time.sleep(0.05)
+    # The command line of host B, whose own store never saw the erasure, says so too.
+    checked = gk(other, "check", phone, "--purpose", "telemarketing", "--at", DIAL_AT)
+    assert "ERASED" in checked.output, checked.output

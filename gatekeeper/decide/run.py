@@ -41,6 +41,7 @@ from gatekeeper.decide.policy.select import first_rows
 from gatekeeper.decide.reports import add_counts, reason_codes, source_counts, source_report
 from gatekeeper.intake.normalise import phone_key
 from gatekeeper.next_steps import after_run
+from gatekeeper.privacy.erasure.register import erased_numbers
 from gatekeeper.privacy.optouts import (
     JournalState,
     active_optouts,
@@ -108,10 +109,11 @@ class Facts:
 
     @classmethod
     def read(cls, store: Store, ctx: P.Context, journal: JournalState,
-             phone: str | None = None) -> Facts:
+             phone: str | None = None, erased: pl.DataFrame | None = None) -> Facts:
         keys = phone_key(pl.col("phone")).alias("phone_key")
         rpo = rpo_status(store, ctx.as_of, phone).drop("phone", strict=False).sort("phone_key")
-        erased = people_store.erased_numbers(store)
+        if erased is None:
+            erased = people_store.erased_numbers(store)
         if phone:
             erased = erased.filter(pl.col("phone") == phone)
         optouts = active_optouts(journal.events, ctx.purpose, ctx.as_of)
@@ -291,7 +293,8 @@ def run_campaign(ws: Workspace, campaign: str, purpose: str, source_ids: Sequenc
         run_id, inputs = _run_id(campaign, ctx, versions, exchanges, journal, erasures)
         with report_folder(target) as folder:
             counts, reasons, dialable, not_listed, invalid = _decide_and_list(
-                store, versions, ctx, journal, folder, batch_rows, progress)
+                store, versions, ctx, journal, erased_numbers(ws, store), folder,
+                batch_rows, progress)
             rejected = write_rejects(store, versions, invalid, folder, ctx)
             sources = source_report(counts, dialable, versions, reason_codes(ctx))
             summary = _summary(sources, reasons, dialable, ctx, campaign, run_id)
@@ -327,7 +330,8 @@ def _recorded_name(store: Store, typed: str) -> tuple[str, list[str]]:
 
 
 def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
-                     journal: JournalState, folder: Path, batch_rows: int,
+                     journal: JournalState, erased: pl.DataFrame, folder: Path,
+                     batch_rows: int,
                      progress: Progress | None = None
                      ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame,
                                 pl.DataFrame]:
@@ -342,7 +346,7 @@ def _decide_and_list(store: Store, versions: pl.DataFrame, ctx: P.Context,
     version and reason, and the rows whose number is no number: source, version, row,
     raw).
     """
-    facts = Facts.read(store, ctx, journal)
+    facts = Facts.read(store, ctx, journal, erased=erased)
     order = P.basis_order(versions["source_id"].to_list(), ctx.jurisdiction.table,
                           tuple((c.jurisdiction.region, c.jurisdiction.table)
                                 for c in ctx.countries[1:]))

@@ -18,7 +18,7 @@ from gatekeeper.core.digest import sha256_file
 from gatekeeper.core.errors import InputError
 from gatekeeper.core.timeutil import local_iso
 from gatekeeper.dial.agencies import discover_agencies
-from gatekeeper.dial.ledger import Ledger
+from gatekeeper.dial.ledger import open_ledger
 from gatekeeper.dial.ledger.imports import read_export
 from gatekeeper.intake.normalise import key_of, phone_of
 from gatekeeper.privacy.optouts import open_journal
@@ -50,7 +50,7 @@ def import_calls(ws: Workspace, file: Path, agency_id: str) -> CallImport:
         raise InputError("file not found", file=file)
     source = sha256_file(file)
     export = read_export(file, agency, jurisdiction=ws.config().jurisdiction)
-    recorded = Ledger(ws.ledger_dir).record(
+    recorded = open_ledger(ws).record(
         export.calls, open_journal(ws), source=f"import:{source}",
         objections=export.objections,
         zone=ws.config().jurisdiction.timezone_name)
@@ -64,7 +64,7 @@ def calls_of(ws: Workspace, value: str) -> list[dict[str, Any]]:
     jurisdiction = ws.config().jurisdiction
     zone = jurisdiction.timezone_name
     phone = phone_of(value, jurisdiction)
-    calls = Ledger(ws.ledger_dir).calls(key_of(phone)).sort("started_at")
+    calls = open_ledger(ws).calls(key_of(phone)).sort("started_at")
     return [{**row, "started_at_utc": row["started_at"],
              "started_at": local_iso(row["started_at"], zone),
              "recorded_at": local_iso(row["recorded_at"], zone)}

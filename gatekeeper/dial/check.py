@@ -27,9 +27,10 @@ from gatekeeper.core.errors import InputError, StoreDamaged
 from gatekeeper.core.timeutil import local_date, local_words, now_utc
 from gatekeeper.decide import policy as P
 from gatekeeper.dial.agencies import Agency, discover_agencies
-from gatekeeper.dial.ledger import LEDGER_SCHEMA, Ledger, abandoned_many, facts_many
+from gatekeeper.dial.ledger import LEDGER_SCHEMA, abandoned_many, facts_many, open_ledger
 from gatekeeper.dial.ledger.index import key_bounds
 from gatekeeper.intake.normalise import key_of, normalise_one
+from gatekeeper.privacy.erasure.register import erased_numbers
 from gatekeeper.privacy.optouts import (
     EVENT_SCHEMA,
     open_journal,
@@ -38,7 +39,6 @@ from gatekeeper.privacy.optouts import (
 )
 from gatekeeper.store import Store
 from gatekeeper.store import evidence as evidence_store
-from gatekeeper.store import people as people_store
 from gatekeeper.store import runs as run_store
 
 if TYPE_CHECKING:
@@ -494,10 +494,10 @@ def check_number(ws: Workspace, value: str, purpose: str, *, campaign: str | Non
                                     evidence_store.journal_checkpoints(store))
             record = run_store.run_for(store, purpose, campaign, when)
             snapshot = load_snapshot(ws, record) if record else None
-            erasures = people_store.erased_numbers(store)
+            erasures = erased_numbers(ws, store)
         sources = RecordedSources(
             agencies, {record.run_id: snapshot} if record and snapshot else {}, erasures,
-            journal.events, Ledger(ws.ledger_dir).calls(key_of(phone)))
+            journal.events, open_ledger(ws).calls(key_of(phone)))
     asked = asked_one(phone, region, number_type, when, record.run_id if record else None,
                       campaign, agency, caller_id)
     facts = dial_facts(asked, sources, config, purpose, "now" if at is None else "at")

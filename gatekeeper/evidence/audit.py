@@ -35,7 +35,7 @@ from gatekeeper.config import Workspace
 from gatekeeper.core.digest import sha256_file
 from gatekeeper.core.timeutil import iso, local_words, now_utc
 from gatekeeper.dial.ledger import conform
-from gatekeeper.evidence.backup import ledger_view
+from gatekeeper.evidence.backup import workspace_ledger_view
 from gatekeeper.privacy.optouts import Checkpoint, open_journal
 from gatekeeper.privacy.retention import DEFAULT_EVIDENCE_YEARS, months_before
 from gatekeeper.registers import country_of
@@ -262,7 +262,7 @@ def _ledger(ws: Workspace, report: AuditReport) -> None:
     from one instant of the ledger (`ledger_view`): an import listing a segment, or a
     rewrite deleting old ones, while this reads is no damage."""
     listing = "data/ledger/segments.jsonl"
-    with ledger_view(ws.ledger_dir) as view:
+    with workspace_ledger_view(ws) as view:
         if view is None:
             return
         if view.unreadable:

@@ -37,7 +37,7 @@ from typing import BinaryIO
 from gatekeeper.config import CONFIG_FILE, Workspace
 from gatekeeper.core.errors import InputError, StoreError
 from gatekeeper.core.timeutil import iso, now_utc
-from gatekeeper.dial.ledger import Ledger
+from gatekeeper.dial.ledger import Ledger, open_ledger
 from gatekeeper.privacy.optouts import Journal, open_journal
 from gatekeeper.store import Store
 from gatekeeper.store import people as people_store
@@ -156,6 +156,23 @@ def _listed(listing: bytes) -> list[str] | None:
 
 
 @contextlib.contextmanager
+def workspace_ledger_view(ws: Workspace) -> Iterator[LedgerView | None]:
+    """The workspace's ledger at one instant: data/ledger/, or the shared store's as the
+    same files (written to a scratch folder, removed after)."""
+    ledger = open_ledger(ws)
+    mirror = getattr(ledger, "mirror", None)
+    if mirror is None:
+        with ledger_view(ws.ledger_dir) as view:
+            yield view
+        return
+    ws.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with tempfile.TemporaryDirectory(prefix=".ledger-", dir=ws.data_dir) as scratch:
+        mirror(Path(scratch))
+        with ledger_view(Path(scratch)) as view:
+            yield view
+
+
+@contextlib.contextmanager
 def ledger_view(folder: Path) -> Iterator[LedgerView | None]:
     """data/ledger/ as one instant of it (None: no ledger), for a copy or an audit.
 
@@ -213,7 +230,7 @@ def _add_ledger(ws: Workspace, tar: tarfile.TarFile, files: dict[str, str]) -> l
     every segment there is, for `audit verify` to name after a restore."""
     top = ws.ledger_dir.relative_to(ws.root)
     warnings: list[str] = []
-    with ledger_view(ws.ledger_dir) as view:
+    with workspace_ledger_view(ws) as view:
         if view is None:
             return []
         if view.unreadable:
@@ -344,6 +361,7 @@ def restore(ws_root: Path, backup_file: Path, *, force: bool = False) -> Restore
             tar.extractall(scratch, members=members, filter="data")
         staged = Workspace(Path(scratch))
         journal_state = _place_journal(ws, staged, manifest)
+        _place_shared_ledger(staged)
         ws_root.mkdir(parents=True, exist_ok=True, mode=0o700)
         if ws.store_dir.exists():
             shutil.rmtree(ws.store_dir)
@@ -386,6 +404,25 @@ def _place_journal(ws: Workspace, staged: Workspace, manifest: dict[str, object]
                               f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}")
     os.replace(current, aside)
     return "replaced", aside
+
+
+def _place_shared_ledger(staged: Workspace) -> None:
+    """A backup's ledger files under a shared store: put into it when it holds no ledger
+    (a new database), else the store's kept (its ledger only grows and is rewritten by
+    erasures, redone below); no ledger file stays beside it."""
+    url = staged.config().shared_url if staged.config_path.exists() else None
+    files = Ledger(staged.ledger_dir)
+    if url is None or not (files.manifest.exists() or files.wal.exists()):
+        return
+    from gatekeeper.shared import shared_store
+    from gatekeeper.shared.ledger import SharedLedger
+
+    shared = SharedLedger(shared_store(url), staged.ledger_dir)
+    if shared.is_empty():
+        shared.take_files(files)
+    for path in (files.manifest, files.wal):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(files.segments_dir, ignore_errors=True)
 
 
 def _place_shared_journal(staged: Workspace, manifest: dict[str, object], url: str,

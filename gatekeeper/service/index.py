@@ -50,8 +50,9 @@ from gatekeeper.dial.check import (
     dial_facts,
     load_snapshot,
 )
-from gatekeeper.dial.ledger import Ledger, LedgerIndex
+from gatekeeper.dial.ledger import LedgerIndex, open_ledger
 from gatekeeper.intake.normalise import normalise_one
+from gatekeeper.privacy.erasure.register import erased_numbers
 from gatekeeper.privacy.optouts import Checkpoint, Journal, checkpoint_problems, open_journal
 from gatekeeper.privacy.optouts.journal import (
     GENESIS,
@@ -62,7 +63,6 @@ from gatekeeper.privacy.optouts.journal import (
 )
 from gatekeeper.store import Store
 from gatekeeper.store import evidence as evidence_store
-from gatekeeper.store import people as people_store
 from gatekeeper.store import runs as run_store
 
 log = logging.getLogger("gatekeeper.service")
@@ -222,7 +222,7 @@ class CheckIndex:
         self.config = ws.config()
         self.hours = self.config.calling_hours
         self.optouts = OptoutTail(open_journal(ws))
-        self.ledger = LedgerIndex(Ledger(ws.ledger_dir))
+        self.ledger = LedgerIndex(open_ledger(ws))
         self.runs: dict[str, RunSnapshot | None] = dict.fromkeys(PURPOSES)
         self.campaigns: dict[tuple[str, str], RunSnapshot | None] = {}
         # Every run's record as last read: a campaign's check is answered from it (and the
@@ -238,6 +238,7 @@ class CheckIndex:
         self.last_error: str | None = None
         self.journal_problem: str | None = None
         self.unverified_checkpoints: list[Checkpoint] | None = None
+        self.erasures_token: object = None
         self.store_problem: str | None = None
         self._lock = threading.Lock()
 
@@ -278,9 +279,12 @@ class CheckIndex:
         stamp = self._store_stamp()
         now = self.now()
         due = self.next_due is not None and now >= self.next_due  # a run prepared ahead
+        erasures_token = self._erasures_token()
         if stamp == self.loaded_stamp and not due:
             if self.unverified_checkpoints is not None:  # the shared register is back
                 self._check_journal(self.unverified_checkpoints)
+            if erasures_token != self.erasures_token:  # erased at another host
+                self._reload_erasures(erasures_token)
             return compacted
         try:
             with Store(self.ws.store_path, read_only=True, wait=0) as store:
@@ -288,7 +292,7 @@ class CheckIndex:
                 latest = {purpose: run_store.run_for(store, purpose, None, now)
                           for purpose in PURPOSES}
                 next_due = run_store.next_as_of(store, now)
-                erasures = people_store.erased_numbers(store)
+                erasures = erased_numbers(self.ws, store)
                 erased = dict(zip(erasures["phone"].to_list(), erasures["erased_at"].to_list(),
                                   strict=True))
                 checkpoints = evidence_store.journal_checkpoints(store)
@@ -296,7 +300,9 @@ class CheckIndex:
                         for p, r in latest.items()}
                 records = store.frame(f"SELECT {run_store.RECORD_SQL}, purpose, executed_at, "
                                       "rowid AS n FROM runs")
-        except StoreBusy as exc:  # a load or run is writing: answer from what we have
+        except (StoreBusy, SharedUnavailable) as exc:  # a load or run is writing, or the
+            # shared store is away (its checks answer OPTOUTS_UNAVAILABLE): answer from
+            # what we have, read again at the next tick
             self.last_error = exc.message
             return False
         except StoreError as exc:  # damaged: what it holds cannot be relied on any more
@@ -307,6 +313,7 @@ class CheckIndex:
                 self.store_problem, self.last_error = exc.message, exc.message
             return False
         with self._lock:
+            self.erasures_token = erasures_token
             self.runs, self.erased, self.loaded_stamp = runs, erased, stamp
             self.next_due = next_due
             self.run_records = records
@@ -315,6 +322,30 @@ class CheckIndex:
             self.last_error = self.store_problem = None
         self._check_journal([Checkpoint(p, h, b) for p, h, b in checkpoints])
         return True
+
+    def _erasures_token(self) -> object:
+        """Changes when another host may have erased a number (a shared store's
+        notification); None without one. Unchanged while it cannot be reached."""
+        if self.ws.config().shared_url is None:
+            return None
+        from gatekeeper.shared import CHANNEL_ERASURES, shared_store
+
+        try:
+            return shared_store(str(self.ws.config().shared_url)).listener().generation(
+                CHANNEL_ERASURES)
+        except SharedUnavailable:
+            return self.erasures_token
+
+    def _reload_erasures(self, token: object) -> None:
+        try:
+            with Store(self.ws.store_path, read_only=True, wait=0) as store:
+                erasures = erased_numbers(self.ws, store)
+        except (StoreError, SharedUnavailable):
+            return  # busy, or away: the next tick tries again
+        erased = dict(zip(erasures["phone"].to_list(), erasures["erased_at"].to_list(),
+                          strict=True))
+        with self._lock:
+            self.erased, self.erasures_token = erased, token
 
     def _check_journal(self, checkpoints: list[Checkpoint]) -> None:
         """The journal against every checkpoint the store recorded (the tail then follows

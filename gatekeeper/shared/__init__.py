@@ -38,6 +38,7 @@ CONNECT_TIMEOUT = 2
 POOL_TIMEOUT = 2.0
 CHANNEL_OPTOUTS = "gatekeeper_optouts"
 CHANNEL_CALLS = "gatekeeper_calls"
+CHANNEL_ERASURES = "gatekeeper_erasures"
 
 
 def redacted(url: str) -> str:
@@ -80,7 +81,8 @@ class SharedStore:
         """The process's one listener (started on first use)."""
         with self._lock:
             if self._listener is None:
-                self._listener = Listener(self.url, (CHANNEL_OPTOUTS, CHANNEL_CALLS))
+                self._listener = Listener(self.url, (CHANNEL_OPTOUTS, CHANNEL_CALLS,
+                                                     CHANNEL_ERASURES))
             return self._listener
 
     def running_listener(self) -> Listener | None:

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from gatekeeper.config import Workspace
 from gatekeeper.core.errors import ConfigError, EvidenceError, InputError
+from gatekeeper.dial.ledger import Ledger
 from gatekeeper.privacy.optouts.journal import Journal
 from gatekeeper.shared import SharedStore, redacted, shared_store
 from gatekeeper.shared.journal import SharedJournal
+from gatekeeper.shared.ledger import SharedLedger
 from gatekeeper.shared.schema import migrate
 
 MOVED_SUFFIX = ".moved-to-shared"
@@ -58,6 +60,7 @@ class MoveResult:
     receipts: int = 0
     moved_aside: list[Path] = field(default_factory=list)
     already: bool = False
+    calls: int | None = None  # calls moved (None: no ledger in data/)
 
 
 def moved_aside(ws: Workspace) -> list[Path]:
@@ -67,14 +70,17 @@ def moved_aside(ws: Workspace) -> list[Path]:
 
 
 def migrate_from_files(ws: Workspace) -> MoveResult:
-    """Move data/optouts.jsonl (and its receipts) into the shared register."""
+    """Move data/optouts.jsonl (and its receipts) and data/ledger/ into the shared store,
+    and copy the store's erasures there (the store keeps its own)."""
     store = _store(ws)
     with store.connection() as conn:
         migrate(conn)
+    _copy_erasures(store, ws)
     shared = SharedJournal(store, ws.journal_path)
     result = MoveResult(redacted(store.url))
     source = Journal(ws.journal_path)
     if not source.path.exists():
+        result.calls = _move_ledger(store, ws)
         return result
     state, problems = source.verify()
     if problems:
@@ -100,6 +106,7 @@ def migrate_from_files(ws: Workspace) -> MoveResult:
     result.entries, result.position, result.head = state.entries, state.position, \
         state.last_hash
     result.receipts = len(shared.checkpoints())
+    result.calls = _move_ledger(store, ws)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     for path, aside in zip((source.path, source.checkpoints_path), moved_aside(ws),
                            strict=True):
@@ -108,3 +115,42 @@ def migrate_from_files(ws: Workspace) -> MoveResult:
             os.replace(path, target)
             result.moved_aside.append(target)
     return result
+
+
+def _move_ledger(store: SharedStore, ws: Workspace) -> int | None:
+    """data/ledger/ into the shared store: every segment byte for byte and calls.jsonl's
+    lines, compared after; the files then set aside (renamed, kept as evidence)."""
+    files = Ledger(ws.ledger_dir)
+    if not files.manifest.exists() and not files.wal.exists():
+        return None
+    shared = SharedLedger(store, ws.ledger_dir)
+    listed, lines = files.segments(), files.wal_read()[0]
+    if shared.is_empty():
+        moved = shared.take_files(files)
+    elif shared.segments() == listed and shared.wal_read()[0] == lines:
+        moved = sum(s.rows for s in listed) + lines.count(b"\n")
+    else:
+        raise InputError(f"the shared contact ledger at {redacted(store.url)} already holds "
+                         "other calls; a workspace's ledger is moved only into an empty one")
+    if shared.segments() != listed or shared.wal_read()[0] != lines:
+        raise EvidenceError("the contact ledger as the shared store holds it differs from "
+                            f"{files.folder}; the files are left in place")
+    for path in (files.manifest, files.wal, files.segments_dir):
+        if path.exists():
+            os.replace(path, Path(f"{path}{MOVED_SUFFIX}"))
+    return moved
+
+
+def _copy_erasures(store: SharedStore, ws: Workspace) -> None:
+    """Every erasure the workspace's store records, into the shared store (each number's
+    first stands; running this again changes nothing)."""
+    if not ws.store_path.exists():
+        return
+    from gatekeeper.shared import erasures
+    from gatekeeper.store import Store
+    from gatekeeper.store import people as people_store
+
+    with Store(ws.store_path, read_only=True) as local:
+        rows = people_store.erased_numbers(local).to_dicts()
+    for row in rows:
+        erasures.record(store, row["phone"], row["erased_at"], row["erased_ref"])

@@ -36,6 +36,34 @@ MIGRATIONS: tuple[str, ...] = (
         seq         bigint NOT NULL,
         recorded_at timestamptz NOT NULL DEFAULT now()
     );
+    -- The contact ledger: the service's calls.jsonl as rows (positions only grow; a
+    -- compaction folds them into a segment and deletes them), and the immutable Parquet
+    -- segments as blobs each instance keeps a copy of (verified by sha256).
+    CREATE TABLE ledger_wal (
+        n              bigserial PRIMARY KEY,
+        end_position   bigint NOT NULL UNIQUE,
+        body           bytea  NOT NULL
+    );
+    CREATE TABLE ledger_segments (
+        n      bigserial PRIMARY KEY,
+        name   text   NOT NULL UNIQUE,
+        sha256 text   NOT NULL,
+        rows   bigint NOT NULL,
+        source text   NOT NULL,
+        data   bytea  NOT NULL
+    );
+    CREATE TABLE ledger_state (
+        one       boolean PRIMARY KEY DEFAULT true CHECK (one),
+        wal_start bigint NOT NULL DEFAULT 0,   -- where the calls not yet folded begin
+        wal_end   bigint NOT NULL DEFAULT 0    -- where they end
+    );
+    INSERT INTO ledger_state DEFAULT VALUES;
+    -- Erasures (art. 17 GDPR): a number erased at any host is erased at every instance.
+    CREATE TABLE erasures (
+        phone      text PRIMARY KEY,
+        erased_at  timestamptz NOT NULL,
+        erased_ref text NOT NULL
+    );
     """,
 )
 VERSION = len(MIGRATIONS)

@@ -40,11 +40,11 @@ from gatekeeper.dial.check import (
     load_snapshot,
 )
 from gatekeeper.dial.contracts.reading import read_contracts
-from gatekeeper.dial.ledger import Ledger
+from gatekeeper.dial.ledger import open_ledger
+from gatekeeper.privacy.erasure.register import erased_numbers
 from gatekeeper.privacy.optouts import open_journal, trusted_state
 from gatekeeper.store import Store
 from gatekeeper.store import evidence as evidence_store
-from gatekeeper.store import people as people_store
 from gatekeeper.store import runs as run_store
 
 PURPOSE = "telemarketing"  # a contract signed by phone is a sale
@@ -79,7 +79,7 @@ def trace(ws: Workspace, contracts: pl.DataFrame) -> pl.DataFrame:
         pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
         pl.col("agency").str.to_lowercase().replace_strict(known, default=None)
         .alias("agency_id"))
-    calls = Ledger(ws.ledger_dir).calls_of(frame["phone_key"])
+    calls = open_ledger(ws).calls_of(frame["phone_key"])
     window = frame.select("_i", "phone_key", "agency_id", "signed_end").join(
         calls, on="phone_key", how="inner").filter(
         (pl.col("started_at") <= pl.col("signed_end"))
@@ -157,7 +157,7 @@ def _replay(ws: Workspace, chosen: pl.DataFrame, calls: pl.DataFrame,
             r["run_id"]: load_snapshot(ws, run_store.record_of(r, PURPOSE))
             for r in runs.filter(pl.col("run_id").is_not_null())
             .unique("run_id").iter_rows(named=True)}
-        erasures = people_store.erased_numbers(store)
+        erasures = erased_numbers(ws, store)
     sources = RecordedSources(agencies, snapshots, erasures, journal.events, calls)
     # Each call as things stood at its instant: the replay question of the table (an
     # erasure or objection recorded after the call does not make it unlawful).

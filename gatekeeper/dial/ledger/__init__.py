@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 import polars as pl
 
+from gatekeeper.config import Workspace
 from gatekeeper.core.digest import sha256_file
 from gatekeeper.core.errors import JournalError
 from gatekeeper.core.timeutil import iso, now_utc
@@ -184,6 +185,15 @@ def _parsed(frame: pl.DataFrame) -> pl.DataFrame:
         for c in ("started_at", "recorded_at") if c in frame.columns))
 
 
+def wal_lines(calls: Sequence[dict[str, Any]]) -> list[str]:
+    """calls.jsonl's lines (without newlines) for these calls, whichever medium keeps them.
+    A request's few calls: json in Python costs a fraction of a frame's writer."""
+    return [json.dumps({**{c: row.get(c) for c in LEDGER_SCHEMA},
+                        "started_at": iso(row["started_at"]),
+                        "recorded_at": iso(row["recorded_at"])}, ensure_ascii=False)
+            for row in calls]
+
+
 class Ledger:
     """The contact ledger of one workspace (data/ledger/)."""
 
@@ -233,11 +243,37 @@ class Ledger:
         self._listed = (stamp, out)
         return list(out)
 
+    def segment_path(self, segment: Segment) -> Path:
+        """Where a listed segment is read from (a shared ledger fetches it first)."""
+        return self.segments_dir / segment.name
+
+    def wal_start(self) -> int:
+        """Where calls.jsonl's calls not yet folded into a segment begin (a file: 0, a
+        compaction empties it)."""
+        return 0
+
+    def wal_size(self) -> int:
+        """How far calls.jsonl goes (it only grows, until a compaction empties it)."""
+        try:
+            return self.wal.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def wal_read(self, start: int = 0) -> tuple[bytes, int]:
+        """calls.jsonl's complete lines from start, and where they end (a torn last line:
+        never acknowledged)."""
+        try:
+            with open(self.wal, "rb") as handle:
+                handle.seek(start)
+                data = handle.read()
+        except FileNotFoundError:
+            return b"", start
+        data = data[:data.rfind(b"\n") + 1]
+        return data, start + len(data)
+
     def _wal_frame(self) -> pl.DataFrame:
-        if not self.wal.is_file():
-            return conform(pl.DataFrame())
-        data = self.wal.read_bytes()
-        return wal_calls(data[:data.rfind(b"\n") + 1])  # a torn last line: never acknowledged
+        data = self.wal_read()[0]
+        return wal_calls(data) if data else conform(pl.DataFrame())
 
     def calls(self, phone_key: int | None = None, until: dt.datetime | None = None,
               columns: Sequence[str] | None = None) -> pl.DataFrame:
@@ -247,7 +283,7 @@ class Ledger:
         wanted = list(columns or LEDGER_SCHEMA)
         needed = list(dict.fromkeys([*wanted, *KEY]))
         for segment in self.segments():
-            scan = pl.scan_parquet(self.segments_dir / segment.name)
+            scan = pl.scan_parquet(self.segment_path(segment))
             if phone_key is not None:
                 scan = scan.filter(pl.col("phone_key") == phone_key)
             parts.append(scan.select(needed).collect())
@@ -267,7 +303,7 @@ class Ledger:
         not every call id (4.3 s and ~2 GB before)."""
         agencies = keys["agency"].unique().implode()
         ids = keys["call_id"].unique().implode()
-        paths = [self.segments_dir / s.name for s in self.segments()]
+        paths = [self.segment_path(s) for s in self.segments()]
         parts = [self._wal_frame().lazy().select(KEY)]
         if paths:
             parts.insert(0, pl.scan_parquet(paths).select(KEY))
@@ -278,7 +314,7 @@ class Ledger:
         """Every call to these numbers (each (agency, call_id) once): a replay reads the
         ledger once for all its contracts."""
         wanted = phone_keys.unique().cast(pl.Int64)
-        parts = [pl.scan_parquet(self.segments_dir / s.name)
+        parts = [pl.scan_parquet(self.segment_path(s))
                  .filter(pl.col("phone_key").is_in(wanted)).collect()
                  for s in self.segments()]
         wal = self._wal_frame().filter(pl.col("phone_key").is_in(wanted))
@@ -294,7 +330,7 @@ class Ledger:
     def first_of(self, keys: pl.DataFrame) -> pl.DataFrame:
         """These calls (agency, call_id) as first stored, filtered as the files are read."""
         agencies, ids = keys["agency"].unique().implode(), keys["call_id"].unique().implode()
-        paths = [self.segments_dir / s.name for s in self.segments()]
+        paths = [self.segment_path(s) for s in self.segments()]
         parts = [self._wal_frame().lazy()]
         if paths:
             parts.insert(0, pl.scan_parquet(paths).select(list(LEDGER_SCHEMA)))
@@ -306,12 +342,7 @@ class Ledger:
     def write_wal(self, calls: Sequence[dict[str, Any]]) -> tuple[int, int]:
         """Append calls (LEDGER_SCHEMA's fields) to calls.jsonl, fsynced (call inside
         `writing`); returns where they start and end in the file."""
-        # A request's few calls: json in Python costs a fraction of a frame's writer.
-        lines = "".join(
-            json.dumps({**{c: row.get(c) for c in LEDGER_SCHEMA},
-                        "started_at": iso(row["started_at"]),
-                        "recorded_at": iso(row["recorded_at"])}, ensure_ascii=False)
-            + "\n" for row in calls).encode()
+        lines = "".join(line + "\n" for line in wal_lines(calls)).encode()
         fd = os.open(self.wal, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "r+b") as handle:
             size = os.fstat(fd).st_size
@@ -544,6 +575,25 @@ class Ledger:
             for segment in old:
                 (self.segments_dir / segment.name).unlink(missing_ok=True)
         return kept.height
+
+
+def open_ledger(ws: Workspace) -> Ledger:
+    """The workspace's contact ledger: data/ledger/, or the shared store's when
+    gatekeeper.toml has [shared] url (every command and the service alike)."""
+    url = ws.config().shared_url
+    if url is None:
+        return Ledger(ws.ledger_dir)
+    files = Ledger(ws.ledger_dir)
+    for path in (files.manifest, files.wal):
+        if path.exists():
+            # Read from the shared store, these calls would not count: fail closed.
+            raise JournalError("holds calls while gatekeeper.toml names a shared store, "
+                               "which would not count them; move them in with 'gatekeeper "
+                               "shared migrate --from-files'", file=path)
+    from gatekeeper.shared import shared_store
+    from gatekeeper.shared.ledger import SharedLedger
+
+    return SharedLedger(shared_store(url), ws.ledger_dir)
 
 
 def _first(column: str) -> pl.Expr:

@@ -121,7 +121,7 @@ class LedgerIndex:
             new = listed[len(self.segments):]
             if new:  # merged into the sorted arrays once, however many (start-up: all)
                 calls = pl.concat([
-                    pl.read_parquet(self.ledger.segments_dir / segment.name, columns=INDEXED)
+                    pl.read_parquet(self.ledger.segment_path(segment), columns=INDEXED)
                     for segment in new], how="diagonal_relaxed")
                 hashes = _hashes(calls)
                 first = hashes.is_first_distinct()  # a crash mid-compaction lists calls twice
@@ -133,28 +133,22 @@ class LedgerIndex:
         """Have the ledger fold calls.jsonl into a segment once it passes `limit_bytes`
         (Ledger.compact writes; this index then reads the segment), so a restart reads a
         few Parquet files, not millions of JSON lines."""
-        wal = self.ledger.wal
-        if not wal.exists() or wal.stat().st_size < limit_bytes:
+        if self.ledger.wal_size() - self.ledger.wal_start() < limit_bytes:
             return False
         self.ledger.compact()
         self.refresh()
         return True
 
     def _read_wal(self) -> None:
-        wal = self.ledger.wal
-        size = wal.stat().st_size if wal.exists() else 0
+        size = self.ledger.wal_size()
         if size < self.wal_position:  # compacted into a segment, already read above
             self.wal_position, self.first = 0, {}
         if size == self.wal_position:
             return
-        with open(wal, "rb") as handle:
-            handle.seek(self.wal_position)
-            data = handle.read(size - self.wal_position)
-        end = data.rfind(b"\n") + 1
-        if not end:
-            return
-        self._hold(wal_calls(data[:end]))
-        self.wal_position += end
+        data, end = self.ledger.wal_read(self.wal_position)
+        if data:
+            self._hold(wal_calls(data))
+        self.wal_position = end
 
     def _hold(self, calls: pl.DataFrame) -> None:
         """calls.jsonl's calls join the index, each also kept as first stored. Their

@@ -17,7 +17,7 @@ import polars as pl
 
 from gatekeeper.config import Workspace
 from gatekeeper.core.timeutil import local_iso, local_iso_expr, now_utc
-from gatekeeper.dial.ledger import Ledger
+from gatekeeper.dial.ledger import open_ledger
 from gatekeeper.intake.normalise import key_of, phone_of
 from gatekeeper.jurisdictions import Jurisdiction
 from gatekeeper.privacy.disclosure.letter import held_names
@@ -99,7 +99,7 @@ def _calls(ws: Workspace, phone: str, jurisdiction: Jurisdiction) -> list[dict[s
 
     agencies, _ = discover_agencies(ws.root / "agencies", jurisdiction)
     zone = jurisdiction.timezone_name
-    calls = Ledger(ws.ledger_dir).calls(key_of(phone)).sort("started_at")
+    calls = open_ledger(ws).calls(key_of(phone)).sort("started_at")
     return [{"started_at": local_iso(c["started_at"], zone), "direction": c["direction"],
              "campaign": c["campaign"], "agency": c["agency"],
              "agency_name": agencies[c["agency"]].name if c["agency"] in agencies else None,

@@ -31,11 +31,12 @@ from gatekeeper.core.digest import sha256_file
 from gatekeeper.core.errors import InputError, ManifestError
 from gatekeeper.core.progress import Progress
 from gatekeeper.core.timeutil import iso, now_utc
-from gatekeeper.dial.ledger import Ledger
+from gatekeeper.dial.ledger import open_ledger
 from gatekeeper.intake.manifest import Manifest, discover_all
 from gatekeeper.intake.normalise import key_of, phone_of
 from gatekeeper.jurisdictions import Jurisdiction
 from gatekeeper.privacy.erasure.list_files import FileErasure, erase_from_list
+from gatekeeper.privacy.erasure.register import share_erasure
 from gatekeeper.privacy.optouts import open_journal
 from gatekeeper.privacy.requests import record_request
 from gatekeeper.store import Store
@@ -199,7 +200,7 @@ def _survey(ws: Workspace, store: Store, phone: str) -> _Survey:
     manifests = _list_manifests(ws)
     return _Survey(
         phone, rows, rejects, listed, _reports(ws, store, phone),
-        Ledger(ws.ledger_dir).calls(key_of(phone)).height, manifests,
+        open_ledger(ws).calls(key_of(phone)).height, manifests,
         not rpo_store.checks_of(store, phone).is_empty(),
         not open_journal(ws).events_of(phone).is_empty(),
         _other_copies(ws, store, phone, {m.file for m in manifests}))
@@ -413,7 +414,7 @@ def _other_copies(ws: Workspace, store: Store, phone: str, managed: set[Path]) -
 def _erase_calls(ws: Workspace, phone: str) -> int:
     """The person's number leaves every call of the ledger (what was called when, by which
     call centre and with what outcome stays: evidence of the calls themselves)."""
-    ledger = Ledger(ws.ledger_dir)
+    ledger = open_ledger(ws)
     key = key_of(phone)
     hits = ledger.calls(key).height
     if hits:
@@ -439,6 +440,9 @@ def erase(ws: Workspace, value: str, ref: str, *, by: str = "privacy officer",
     with Store(ws.store_path) as store:
         survey = _survey(ws, store, phone)
         prior = people_store.erasure_under(store, phone, ref)
+        # First where every service instance reads it (a shared store): a failure after
+        # it leaves the number erased everywhere, never only here.
+        share_erasure(ws, phone, prior or now, ref)
         say("blanking the number in the store (list rows, rejects, campaign lists)")
         rpo_store.forget_requests(store)  # the keys kept of requests written: a speed-up
         with store.transaction():
