@@ -1559,9 +1559,9 @@ def token() -> None:
 
 
 def _tokens(ctx: click.Context) -> Any:
-    from gatekeeper.service.tokens import TokenFile
+    from gatekeeper.service.tokens import open_tokens
 
-    return TokenFile(_workspace(ctx).data_dir / "tokens.json")
+    return open_tokens(_workspace(ctx))
 
 
 @token.command("add")

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from gatekeeper.config import Workspace
-from gatekeeper.service.tokens import TokenFile
+from gatekeeper.service.tokens import TokenFile, open_tokens
 
 
 def free_port() -> int:
@@ -50,7 +50,7 @@ def running_service(ws: Workspace, as_of: str | None = None, timeout: float = 30
     (`timeout`: a 10M-call ledger takes seconds to read before it does). The dialer's
     token is bound to `dialer_agency` (the demo's VICIdial centre, whose calls the benches
     post); `options` go to `serve` (e.g. its timeouts)."""
-    tokens = TokenFile(ws.data_dir / "tokens.json")
+    tokens = open_tokens(ws)
     made = {role: _token(tokens, role, dialer_agency if role == "dialer" else None)
             for role in ("agent", "dialer", "privacy", "manager")}
     port = free_port()

@@ -492,3 +492,27 @@ def test_an_erasure_at_one_host_is_answered_by_the_other_instance(
     # The command line of host B, whose own store never saw the erasure, says so too.
     checked = gk(other, "check", phone, "--purpose", "telemarketing", "--at", DIAL_AT)
     assert "ERASED" in checked.output, checked.output
+
+
+def test_a_token_made_or_revoked_at_one_host_holds_at_every_instance(
+        scrubbed: Workspace, shared_url: str, tmp_path: Path) -> None:
+    from gatekeeper.service.tokens import TokenFile
+
+    local = TokenFile(scrubbed.data_dir / "tokens.json").add("old-agent", "agent")
+    use_shared(scrubbed, shared_url)  # the file's tokens move in
+    assert Path(f"{scrubbed.data_dir}/tokens.json.moved-to-shared").exists()
+    other = _second_host(scrubbed, tmp_path / "host-b")
+    made = gk(scrubbed, "token", "add", "anna", "--role", "agent")  # at host A
+    assert made.exit_code == 0, made.output
+    token = next(w for w in made.output.split() if w.startswith("gk_"))
+    with running_service(other, as_of=DIAL_AT) as b:
+        for secret in (token, local):
+            answer = httpx.get(f"{b.url}/v1/check", params={"phone": "3471234567"},
+                               headers={"Authorization": f"Bearer {secret}"})
+            assert answer.status_code == 200, answer.text
+        assert gk(scrubbed, "token", "revoke", "anna").exit_code == 0
+        start = time.monotonic()
+        while httpx.get(f"{b.url}/v1/check", params={"phone": "3471234567"},
+                        headers={"Authorization": f"Bearer {token}"}).status_code != 401:
+            assert time.monotonic() - start < 2, "the revocation did not reach instance B"
+            time.sleep(0.05)

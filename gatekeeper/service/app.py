@@ -56,7 +56,7 @@ from gatekeeper.service.console.routes import console_routes
 from gatekeeper.service.index import CheckIndex
 from gatekeeper.service.openapi import OPENAPI
 from gatekeeper.service.page import agent_page as agent_page_html
-from gatekeeper.service.tokens import Caller, TokenFile
+from gatekeeper.service.tokens import Caller, open_tokens
 
 log = logging.getLogger("gatekeeper.access")
 
@@ -771,7 +771,7 @@ def create_app(ws: Workspace, *, clock: dt.datetime | None = None,
     app.state.index = index
     app.state.journal = index.optouts.journal
     app.state.journal.start_following()  # a shared register: its notifications from now
-    app.state.tokens = TokenFile(ws.data_dir / "tokens.json")
+    app.state.tokens = open_tokens(ws)
     app.state.console = Console(Sessions(app.state.tokens), jobs, upload_limit)
     return app
 

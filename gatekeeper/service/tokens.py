@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gatekeeper.config import Workspace
 from gatekeeper.core.errors import InputError, NotFound
 from gatekeeper.core.timeutil import iso, now_utc
 
@@ -137,3 +138,15 @@ class TokenFile:
                              for t in self._read()["tokens"] if not t.get("revoked_at")}
             self._stamp = stamp
         return self._by_hash.get(digest)
+
+
+def open_tokens(ws: Workspace) -> TokenFile:
+    """The workspace's tokens: data/tokens.json, or the shared store's ([shared] url)."""
+    path = ws.data_dir / "tokens.json"
+    url = ws.config().shared_url
+    if url is None:
+        return TokenFile(path)
+    from gatekeeper.shared import shared_store
+    from gatekeeper.shared.tokens import SharedTokens
+
+    return SharedTokens(shared_store(url), path)

@@ -39,6 +39,7 @@ POOL_TIMEOUT = 2.0
 CHANNEL_OPTOUTS = "gatekeeper_optouts"
 CHANNEL_CALLS = "gatekeeper_calls"
 CHANNEL_ERASURES = "gatekeeper_erasures"
+CHANNEL_TOKENS = "gatekeeper_tokens"
 
 
 def redacted(url: str) -> str:
@@ -70,7 +71,12 @@ class SharedStore:
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A connection in autocommit mode; `with conn.transaction():` for atomic work.
-        Any failure to reach the server becomes SharedUnavailable."""
+        Any failure to reach the server becomes SharedUnavailable. In the service, while
+        its listener has lost the server, this fails at once instead of waiting for the
+        pool's timeout: a 2 s wait held the ledger's index, and with it every check."""
+        listener = self._listener
+        if listener is not None:
+            listener.require_connected()
         try:
             with self._pool.connection() as conn:
                 yield conn
@@ -82,7 +88,7 @@ class SharedStore:
         with self._lock:
             if self._listener is None:
                 self._listener = Listener(self.url, (CHANNEL_OPTOUTS, CHANNEL_CALLS,
-                                                     CHANNEL_ERASURES))
+                                                     CHANNEL_ERASURES, CHANNEL_TOKENS))
             return self._listener
 
     def running_listener(self) -> Listener | None:
@@ -142,9 +148,16 @@ class Listener:
 
     def generation(self, channel: str) -> int:
         with self._cond:
-            if not self._connected:
-                raise unavailable(self.url, self._error or RuntimeError("not connected"))
+            self._require_connected()
             return self._generations[channel]
+
+    def require_connected(self) -> None:
+        with self._cond:
+            self._require_connected()
+
+    def _require_connected(self) -> None:
+        if not self._connected:
+            raise unavailable(self.url, self._error or RuntimeError("not connected"))
 
     def bump(self, channel: str) -> None:
         """What this process wrote itself: read at once, not when its notification

@@ -76,6 +76,7 @@ def migrate_from_files(ws: Workspace) -> MoveResult:
     with store.connection() as conn:
         migrate(conn)
     _copy_erasures(store, ws)
+    _move_tokens(store, ws)
     shared = SharedJournal(store, ws.journal_path)
     result = MoveResult(redacted(store.url))
     source = Journal(ws.journal_path)
@@ -154,3 +155,25 @@ def _copy_erasures(store: SharedStore, ws: Workspace) -> None:
         rows = people_store.erased_numbers(local).to_dicts()
     for row in rows:
         erasures.record(store, row["phone"], row["erased_at"], row["erased_ref"])
+
+
+def _move_tokens(store: SharedStore, ws: Workspace) -> None:
+    """data/tokens.json into the shared store (when it holds none), then set aside."""
+    import json
+
+    from gatekeeper.service.tokens import TokenFile
+    from gatekeeper.shared.tokens import SharedTokens
+
+    path = ws.data_dir / "tokens.json"
+    if not path.exists():
+        return
+    data = TokenFile(path)._read()
+    shared = SharedTokens(store, path)
+    current = shared._read()
+    if not current["tokens"]:
+        shared._write(data)
+    elif json.dumps(current, sort_keys=True) != json.dumps(data, sort_keys=True):
+        raise InputError(f"the shared store at {redacted(store.url)} already holds other "
+                         f"service tokens; {path} is left in place (make this workspace's "
+                         "tokens again with 'gatekeeper token add')")
+    os.replace(path, Path(f"{path}{MOVED_SUFFIX}"))

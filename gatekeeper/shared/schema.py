@@ -58,6 +58,12 @@ MIGRATIONS: tuple[str, ...] = (
         wal_end   bigint NOT NULL DEFAULT 0    -- where they end
     );
     INSERT INTO ledger_state DEFAULT VALUES;
+    -- The service tokens (their sha256 only), as data/tokens.json holds them: one
+    -- document, changed under a lock, so every instance accepts the same tokens.
+    CREATE TABLE tokens (
+        one  boolean PRIMARY KEY DEFAULT true CHECK (one),
+        body text NOT NULL
+    );
     -- Erasures (art. 17 GDPR): a number erased at any host is erased at every instance.
     CREATE TABLE erasures (
         phone      text PRIMARY KEY,
