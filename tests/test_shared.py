@@ -9,6 +9,7 @@ PostgreSQL, and the same tampering is found in both. PostgreSQL is a real server
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -516,3 +517,37 @@ def test_a_token_made_or_revoked_at_one_host_holds_at_every_instance(
                         headers={"Authorization": f"Bearer {token}"}).status_code != 401:
             assert time.monotonic() - start < 2, "the revocation did not reach instance B"
             time.sleep(0.05)
+
+
+def test_an_instance_started_while_postgresql_is_away_comes_up_and_resumes(
+        scrubbed: Workspace, own_postgres: Postgres) -> None:
+    """It starts and stays up; it can authenticate nobody until it has read the tokens
+    (401: no answer at all, so nothing is dialled), then answers as any other."""
+    from gatekeeper.service.tokens import open_tokens
+
+    from .service_helper import free_port, serving
+
+    use_shared(scrubbed, own_postgres.database())
+    opted = open_journal(scrubbed).read().events["phone"][0]
+    token = open_tokens(scrubbed).add("dialer-x", "dialer", "callpro")
+    own_postgres.stop()
+    port = free_port()
+    args = [sys.executable, "-m", "gatekeeper.cli", "--home", str(scrubbed.root), "serve",
+            "--port", str(port), "--as-of", DIAL_AT]
+    try:
+        with (serving(args, port, scrubbed.root / "service.log") as (url, _),
+              httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                           timeout=10) as dialer):
+            assert dialer.get("/v1/check", params={"phone": opted}).status_code == 401
+            own_postgres.start()
+            back = time.monotonic()
+            while True:
+                answer = dialer.get("/v1/check", params={"phone": opted,
+                                                         "purpose": "telemarketing"})
+                if answer.status_code == 200 and answer.json()["reason"] == "OPTED_OUT":
+                    break
+                assert time.monotonic() - back < 5, f"not resumed within 5 s: {answer.text}"
+                time.sleep(0.05)
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            own_postgres.start()  # already running: pg_ctl says so

@@ -239,6 +239,7 @@ class CheckIndex:
         self.journal_problem: str | None = None
         self.unverified_checkpoints: list[Checkpoint] | None = None
         self.erasures_token: object = None
+        self.ledger_ready = True  # False while a shared ledger could not be read
         self.store_problem: str | None = None
         self._lock = threading.Lock()
 
@@ -273,8 +274,15 @@ class CheckIndex:
         """Re-read runs and erasures if the store changed; keep the old answers if busy.
         The ledger and the agencies are followed on every tick. True when what it holds
         was rebuilt (the store re-read, calls.jsonl compacted)."""
-        self.ledger.refresh()
-        compacted = self.ledger.compact_if_over(WAL_LIMIT)
+        try:
+            self.ledger.refresh()
+            compacted = self.ledger.compact_if_over(WAL_LIMIT)
+            self.ledger_ready = True
+        except SharedUnavailable as exc:
+            # A shared ledger not read (at start, or since the server went away): calls
+            # other instances recorded may be missing from the counts, so no answer is
+            # "dialable" until it is (OPTOUTS_UNAVAILABLE, with the register's own).
+            self.ledger_ready, self.last_error, compacted = False, exc.message, False
         self._refresh_agencies()
         stamp = self._store_stamp()
         now = self.now()
@@ -421,7 +429,7 @@ class CheckIndex:
         # shared register out of reach leaves them unknown: OPTOUTS_UNAVAILABLE.
         try:
             self.optouts.refresh()
-            readable = True
+            readable = self.ledger_ready
         except SharedUnavailable as exc:
             readable, self.last_error = False, exc.message
         with self._lock:
