@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from gatekeeper.cli import cli
 from gatekeeper.config import Workspace
+from gatekeeper.privacy.optouts import Journal
 
 from .postgres import Postgres
 
@@ -193,3 +194,19 @@ def use_shared(ws: Workspace, url: str) -> Workspace:
         done = gk(ws, *args)
         assert done.exit_code == 0, done.output
     return ws
+
+
+@pytest.fixture(params=["files", "postgresql"])
+def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Journal:
+    """An empty opt-out journal: data/optouts.jsonl, or the shared store's rows (every
+    test taking it passes on both)."""
+    if request.param == "files":
+        return Journal(tmp_path / "optouts.jsonl")
+    from gatekeeper.shared import shared_store
+    from gatekeeper.shared.journal import SharedJournal
+    from gatekeeper.shared.schema import migrate
+
+    store = shared_store(request.getfixturevalue("shared_url"))
+    with store.connection() as conn:
+        migrate(conn)
+    return SharedJournal(store, tmp_path / "optouts.jsonl")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,43 @@ from gatekeeper.jurisdictions import IT
 from gatekeeper.privacy.optouts import Journal
 
 ROME = ZoneInfo(IT.timezone_name)
+
+
+class Medium:
+    """Where a test's ledger and journal live: data/ files, or a shared PostgreSQL store
+    (both pass every test here but the torn line, which only a file can have)."""
+
+    def __init__(self, folder: Path, url: str | None) -> None:
+        self.folder, self.url = folder, url
+
+    def ledger(self) -> Ledger:
+        if self.url is None:
+            return Ledger(self.folder / "ledger")
+        from gatekeeper.shared import shared_store
+        from gatekeeper.shared.ledger import SharedLedger
+
+        return SharedLedger(shared_store(self.url), self.folder / "ledger")
+
+    def journal(self) -> Journal:
+        if self.url is None:
+            return Journal(self.folder / "optouts.jsonl")
+        from gatekeeper.shared import shared_store
+        from gatekeeper.shared.journal import SharedJournal
+
+        return SharedJournal(shared_store(self.url), self.folder / "optouts.jsonl")
+
+
+@pytest.fixture(params=["files", "postgresql"])
+def medium(request: pytest.FixtureRequest, tmp_path: Path) -> Medium:
+    if request.param == "files":
+        return Medium(tmp_path, None)
+    from gatekeeper.shared import shared_store
+    from gatekeeper.shared.schema import migrate
+
+    url = request.getfixturevalue("shared_url")
+    with shared_store(url).connection() as conn:
+        migrate(conn)
+    return Medium(tmp_path, url)
 
 T0 = dt.datetime(2026, 11, 20, 9, 0)  # naive UTC
 DAY = dt.timedelta(days=1)
@@ -33,10 +71,10 @@ def _calls(*rows: tuple[str, str, dt.datetime, str], agency: str = "callpro",
 
 
 def test_a_call_reported_twice_is_stored_once_and_answered_as_first_stored(
-        tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path / "ledger")
+        tmp_path: Path, medium: Medium) -> None:
+    ledger = medium.ledger()
     LedgerIndex(ledger)  # the service's: the writer asks it what is held
-    journal = Journal(tmp_path / "optouts.jsonl")
+    journal = medium.journal()
     first = ledger.record(_calls(("c1", "+393331234567", T0, "answered")), journal)
     assert first.stored.height == 1 and first.repeated.is_empty()
     again = ledger.record(_calls(("c1", "+393331234567", T0 + DAY, "sale"),
@@ -47,12 +85,13 @@ def test_a_call_reported_twice_is_stored_once_and_answered_as_first_stored(
     other = ledger.record(_calls(("c1", "+393331234567", T0, "answered"), agency="connecto"),
                           journal)
     assert other.stored.height == 1
-    assert Ledger(tmp_path / "ledger").calls().height == 3
+    assert medium.ledger().calls().height == 3
 
 
-def test_an_optout_outcome_records_the_objection_first(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "optouts.jsonl")
-    Ledger(tmp_path / "ledger").record(_calls(("c9", "+393331234567", T0, "optout")), journal)
+def test_an_optout_outcome_records_the_objection_first(
+        tmp_path: Path, medium: Medium) -> None:
+    journal = medium.journal()
+    medium.ledger().record(_calls(("c9", "+393331234567", T0, "optout")), journal)
     event = journal.read().events.row(0, named=True)
     assert (event["phone"], event["channel"], event["recorded_by"]) == (
         "+393331234567", "operator", "a7")
@@ -60,12 +99,12 @@ def test_an_optout_outcome_records_the_objection_first(tmp_path: Path) -> None:
 
 
 def test_an_objection_under_a_reused_call_id_is_recorded_once_and_the_clash_said(
-        tmp_path: Path) -> None:
+        tmp_path: Path, medium: Medium) -> None:
     """A dialer that reuses call ids: the other person's "don't call me" must not be lost
     as a mere repeat, and resending it must not record it again (a withdrawal since would
     be undone); a true retry of a call is no clash at all."""
-    journal = Journal(tmp_path / "optouts.jsonl")
-    ledger = Ledger(tmp_path / "ledger")
+    journal = medium.journal()
+    ledger = medium.ledger()
     LedgerIndex(ledger)
 
     def record(*rows: tuple[str, str, dt.datetime, str]) -> Any:
@@ -94,7 +133,7 @@ def test_an_objection_under_a_reused_call_id_is_recorded_once_and_the_clash_said
     assert both.stored.height == 1 and both.optouts == 1 and phones()[-1] == "+393332222222"
     # An export does the same: a reused id's objection (in the ledger, or earlier in the
     # file) is recorded, once, however often the export is sent again.
-    files = Ledger(tmp_path / "ledger")  # `calls import`: no index, the files are asked
+    files = medium.ledger()  # `calls import`: no index, the files are asked
     rows = _calls(("c1", "+393334444444", T0, "optout"), ("c1", "+393331234567", T0, "answered"),
                   ("c5", "+393335555555", T0, "busy"), ("c5", "+393336666666", T0, "optout"))
     before = len(phones())
@@ -106,16 +145,16 @@ def test_an_objection_under_a_reused_call_id_is_recorded_once_and_the_clash_said
 
 
 def test_requests_written_together_are_each_told_what_became_of_their_own_calls(
-        tmp_path: Path) -> None:
+        tmp_path: Path, medium: Medium) -> None:
     """The service's requests arrive from many threads and are written together (one
     append, one fsync): each request is answered for its own calls only, a call two of
     them report is stored once (and repeated for the other, as first stored), and its
     objection is in the journal once."""
     from concurrent.futures import ThreadPoolExecutor
 
-    ledger = Ledger(tmp_path / "ledger")
+    ledger = medium.ledger()
     index = LedgerIndex(ledger)
-    journal = Journal(tmp_path / "optouts.jsonl")
+    journal = medium.journal()
     shared = ("shared", "+393330000001", T0, "optout")
 
     def post(n: int) -> Any:
@@ -136,7 +175,7 @@ def test_requests_written_together_are_each_told_what_became_of_their_own_calls(
 
 
 def test_a_batch_writes_its_objections_together_and_tells_each_request_its_own(
-        tmp_path: Path) -> None:
+        tmp_path: Path, medium: Medium) -> None:
     """Requests written together put their objections in the journal in one append where
     no number is in two of them; a number two requests share (a retry racing its original)
     is asked of the journal after the first is written, so it is recorded once, and each
@@ -144,9 +183,9 @@ def test_a_batch_writes_its_objections_together_and_tells_each_request_its_own(
     import threading
     import time
 
-    ledger = Ledger(tmp_path / "ledger")
+    ledger = medium.ledger()
     LedgerIndex(ledger)
-    journal = Journal(tmp_path / "optouts.jsonl")
+    journal = medium.journal()
     many = [(f"m{n}", f"+39333{2000000 + n}", T0, "optout") for n in range(9)]
     requests = [
         _calls(("a", "+393331000001", T0, "optout")),
@@ -175,14 +214,15 @@ def test_a_batch_writes_its_objections_together_and_tells_each_request_its_own(
     assert len(journal.checkpoints()) == 3  # the first two together; the retry adds none
 
 
-def test_compaction_and_imports_keep_every_call_once(tmp_path: Path) -> None:
-    service = Ledger(tmp_path / "ledger")
+def test_compaction_and_imports_keep_every_call_once(
+        tmp_path: Path, medium: Medium) -> None:
+    service = medium.ledger()
     index = LedgerIndex(service)
-    journal = Journal(tmp_path / "optouts.jsonl")
+    journal = medium.journal()
     service.record(_calls(("c1", "+393331234567", T0, "answered"),
                           ("c2", "+393331234568", T0, "busy")), journal)
-    ledger = Ledger(tmp_path / "ledger")  # `calls import`, another process
-    assert ledger.compact() == 2 and ledger.wal.stat().st_size == 0
+    ledger = medium.ledger()  # `calls import`, another process
+    assert ledger.compact() == 2 and ledger.wal_size() == ledger.wal_start()
     imported = ledger.record(
         _calls(("c2", "+393331234568", T0, "busy"), ("c3", "+393331234569", T0, "refused")),
         journal, source="import:sha-1")
@@ -196,7 +236,8 @@ def test_compaction_and_imports_keep_every_call_once(tmp_path: Path) -> None:
     assert sorted(ledger.calls()["call_id"].to_list()) == ["c1", "c2", "c3"]
 
 
-def test_attempts_and_refusals_count_inside_their_windows_only(tmp_path: Path) -> None:
+def test_attempts_and_refusals_count_inside_their_windows_only(
+        tmp_path: Path, medium: Medium) -> None:
     """Outbound, not failed, within attempt_window_days; a refusal within the cooldown.
     The same answer from memory (the service) and from the files (check, replay)."""
     phone = "+393331234567"
@@ -210,10 +251,10 @@ def test_attempts_and_refusals_count_inside_their_windows_only(tmp_path: Path) -
     rows.append(("c9", phone, at + dt.timedelta(seconds=1), "answered"))  # after: not yet
     inbound = _calls(("in1", phone, at - DAY, "answered"), direction="inbound")
     refused = [("r1", phone, at - 60 * DAY, "refused")]  # exactly 60 days: over
-    ledger = Ledger(tmp_path / "ledger")
+    ledger = medium.ledger()
     index = LedgerIndex(ledger)
     ledger.record(pl.concat([_calls(*rows), inbound, _calls(*refused)]),
-                  Journal(tmp_path / "optouts.jsonl"))
+                  medium.journal())
     from_files = call_facts(ledger.calls(int(phone[1:])), at, 30, 60)
     from_memory = index.facts(int(phone[1:]), at, 30, 60)
     assert from_files == from_memory

@@ -108,8 +108,7 @@ def test_removed_entry_breaks_the_chain(tmp_path: Path) -> None:
     assert Journal(journal.path).verify()[1]
 
 
-def test_bad_phone_and_bad_import_rows_are_clear_errors(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "optouts.jsonl")
+def test_bad_phone_and_bad_import_rows_are_clear_errors(tmp_path: Path, journal: Journal) -> None:
     with pytest.raises(InputError, match="not a valid phone number"):
         add_optout(journal, IT, phone="n/d", channel="operator", by="a")
     csv = tmp_path / "o.csv"
@@ -137,8 +136,7 @@ def test_bad_phone_and_bad_import_rows_are_clear_errors(tmp_path: Path) -> None:
      "unknown scope 'tutto'"),
 ])
 def test_an_import_names_its_first_bad_row_and_records_nothing(
-        tmp_path: Path, rows: list[str], row: int, message: str) -> None:
-    journal = Journal(tmp_path / "optouts.jsonl")
+        tmp_path: Path, journal: Journal, rows: list[str], row: int, message: str) -> None:
     csv = tmp_path / "o.csv"
     csv.write_text("phone,channel,received_at,by,scope\n" + "\n".join(rows) + "\n")
     with pytest.raises(InputError, match=message) as err:
@@ -147,10 +145,10 @@ def test_an_import_names_its_first_bad_row_and_records_nothing(
     assert not journal.path.exists() or journal.read().events.height == 0
 
 
-def test_an_import_records_each_row_as_one_objection_would(tmp_path: Path) -> None:
+def test_an_import_records_each_row_as_one_objection_would(tmp_path: Path,
+                                                            journal: Journal) -> None:
     """Blank scope is "all"; the instant is the local time given, in UTC, as add_optout
     writes it."""
-    journal = Journal(tmp_path / "optouts.jsonl")
     csv = tmp_path / "o.csv"
     csv.write_text("phone,channel,received_at,by,scope,note\n"
                    "3331234567,operator,2026-11-01T10:30,ada,,first\n"

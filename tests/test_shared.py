@@ -55,14 +55,6 @@ def _shared_journal(url: str, folder: Path) -> SharedJournal:
     return SharedJournal(store, folder / "optouts.jsonl")
 
 
-@pytest.fixture(params=["files", "postgresql"])
-def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Journal:
-    if request.param == "files":
-        return Journal(tmp_path / "optouts.jsonl")
-    url = request.getfixturevalue("shared_url")
-    return _shared_journal(url, tmp_path)
-
-
 def _tamper(journal: Journal, line: int, body: bytes | None) -> None:
     """Edit (or, with None, remove) a complete line as someone with access would."""
     if isinstance(journal, SharedJournal):
