@@ -543,3 +543,33 @@ def test_an_instance_started_while_postgresql_is_away_comes_up_and_resumes(
     finally:
         with contextlib.suppress(subprocess.CalledProcessError):
             own_postgres.start()  # already running: pg_ctl says so
+
+
+def test_erase_backup_and_restore_with_a_shared_ledger(scrubbed: Workspace, shared_url: str,
+                                                       tmp_path: Path) -> None:
+    from gatekeeper.dial.ledger import open_ledger
+
+    imported = gk(scrubbed, "calls", "import", "data/calls/connecto-2026-11-23.csv",
+                  "--agency", "connecto")
+    assert imported.exit_code == 0, imported.output
+    use_shared(scrubbed, shared_url)
+    ledger = open_ledger(scrubbed)
+    calls = ledger.calls()
+    phone = str(calls.filter(pl.col("phone").is_not_null())["phone"][0])
+    saved = tmp_path / "backup.tar"
+    assert gk(scrubbed, "backup", str(saved)).exit_code == 0
+    erased = gk(scrubbed, "erase", phone, "--ref", "REQ-9")
+    assert erased.exit_code == 0, erased.output
+    after = ledger.calls()
+    assert after.height == calls.height  # the calls stay, as evidence of the calls
+    assert phone not in after["phone"].drop_nulls().to_list()  # the number leaves them
+    verified = gk(scrubbed, "audit", "verify")
+    assert verified.exit_code == 0, verified.output
+    # Restored into a new folder on the same database: the shared ledger (newer, erased)
+    # is kept and no ledger file is left beside it.
+    fresh = tmp_path / "restored"
+    restored = gk(scrubbed, "--home", str(fresh), "restore", str(saved))
+    assert restored.exit_code == 0, restored.output
+    assert not (fresh / "data" / "ledger" / "segments.jsonl").exists()
+    kept = open_ledger(Workspace(fresh)).calls()
+    assert kept.height == calls.height and phone not in kept["phone"].drop_nulls().to_list()
