@@ -24,7 +24,7 @@ from gatekeeper.privacy.optouts.journal import (
     Journal,
     chain_lines,
 )
-from gatekeeper.shared import CHANNEL_OPTOUTS, SharedStore, redacted
+from gatekeeper.shared import CHANNEL_OPTOUTS, SharedStore
 from gatekeeper.shared.schema import require_current
 
 _LINES = ("SELECT coalesce(string_agg(body || '\\x0a'::bytea, ''::bytea ORDER BY line), "
@@ -38,9 +38,6 @@ class SharedJournal(Journal):
         super().__init__(path)  # the file it replaces: named in hints, never written
         self.store = store
         self._checked = False
-
-    def describe(self) -> str:
-        return f"the shared opt-out register ({redacted(self.store.url)})"
 
     def _ready(self, conn: psycopg.Connection[Any]) -> None:
         if not self._checked:

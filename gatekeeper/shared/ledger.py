@@ -26,7 +26,7 @@ from gatekeeper.core.digest import sha256_file
 from gatekeeper.core.errors import JournalError
 from gatekeeper.core.timeutil import now_utc
 from gatekeeper.dial.ledger import KEY, Ledger, Segment, conform, wal_lines
-from gatekeeper.shared import CHANNEL_CALLS, SharedStore, redacted
+from gatekeeper.shared import CHANNEL_CALLS, SharedStore
 from gatekeeper.shared.schema import require_current
 
 _LOCK_KEY = 0x6C65_6467  # "ledg": the ledger's one writer at a time, across instances
@@ -41,9 +41,6 @@ class SharedLedger(Ledger):
         self.store = store
         self.cache = folder / CACHE
         self._checked = False
-
-    def describe(self) -> str:
-        return f"the shared contact ledger ({redacted(self.store.url)})"
 
     def _ready(self) -> None:
         if not self._checked:

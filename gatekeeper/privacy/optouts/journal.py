@@ -485,10 +485,6 @@ class Journal:
             data = handle.read(size - position)
         return data[:data.rfind(b"\n") + 1]  # a line being written is read next time
 
-    def describe(self) -> str:
-        """Where the journal is, for people: the file."""
-        return str(self.path)
-
     def checkpoints(self) -> list[Checkpoint]:
         """The receipts of every append (optouts.checkpoints). To compare them with the
         journal, take both from `view`: read apart, they may not agree."""
