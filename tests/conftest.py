@@ -210,3 +210,12 @@ def journal(request: pytest.FixtureRequest, tmp_path: Path) -> Journal:
     with store.connection() as conn:
         migrate(conn)
     return SharedJournal(store, tmp_path / "optouts.jsonl")
+
+
+@pytest.fixture(params=["files", "postgresql"])
+def scrubbed_anywhere(request: pytest.FixtureRequest, scrubbed: Workspace) -> Workspace:
+    """The scrubbed demo with its journal, ledger and tokens in data/, or moved into a
+    shared PostgreSQL store (tests taking it pass on both)."""
+    if request.param == "files":
+        return scrubbed
+    return use_shared(scrubbed, request.getfixturevalue("shared_url"))
