@@ -86,6 +86,9 @@ def test_a_call_reported_twice_is_stored_once_and_answered_as_first_stored(
                           journal)
     assert other.stored.height == 1
     assert medium.ledger().calls().height == 3
+    # One number's calls, some columns only (the service's calls.jsonl holds them).
+    mine = medium.ledger().calls(int("393331234567"), columns=["call_id"])
+    assert sorted(mine["call_id"].to_list()) == ["c1", "c1", "c2"]
 
 
 def test_an_optout_outcome_records_the_objection_first(

@@ -287,9 +287,10 @@ class Ledger:
             if phone_key is not None:
                 scan = scan.filter(pl.col("phone_key") == phone_key)
             parts.append(scan.select(needed).collect())
-        wal = self._wal_frame().select(needed)
-        if phone_key is not None:
+        wal = self._wal_frame()
+        if phone_key is not None:  # before the columns are narrowed: phone_key may not be one
             wal = wal.filter(pl.col("phone_key") == phone_key)
+        wal = wal.select(needed)
         frame = pl.concat([*parts, wal]) if parts else wal
         frame = frame.unique(KEY, keep="first", maintain_order=True)
         if until is not None:
