@@ -184,6 +184,31 @@ def dial_facts(asked: Mapping[str, Sequence[Any]], sources: DialSources, config:
 
     Built column by column in plain lists and arrays, made a frame once: one number costs
     a fraction of a millisecond (a GET), 10,000 a few dozen (a POST)."""
+    return _frame(_fact_columns(asked, sources, config, purpose, question),
+                  len(asked["phone"]))
+
+
+def dial_row(asked: Mapping[str, Sequence[Any]], sources: DialSources, config: Config,
+             purpose: str, question: Question) -> dict[str, Any]:
+    """One number's facts as `dial_facts(...).row(0, named=True)` gives them, without the
+    frame: a GET asks one number, and the frame cost more than gathering its facts. The
+    values are the frame's (naive UTC instants, Python ints and bools);
+    tests/test_one_answer.py holds the two to the same answers."""
+    columns = _fact_columns(asked, sources, config, purpose, question)
+    return {name: _plain(columns[name][0]) for name in P.DIAL_SCHEMA}
+
+
+def _plain(value: Any) -> Any:
+    """A value as a polars row gives it back."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def _fact_columns(asked: Mapping[str, Sequence[Any]], sources: DialSources, config: Config,
+                  purpose: str, question: Question) -> dict[str, Sequence[Any]]:
     q = {c: list(asked[c]) for c in ASKED_SCHEMA}
     phones, at = q["phone"], q["at"]
     keys = np.array([key_of(p) if p else -1 for p in phones], np.int64)
@@ -208,7 +233,7 @@ def dial_facts(asked: Mapping[str, Sequence[Any]], sources: DialSources, config:
         **_agency_facts(given["agency"], given["caller_id"], q["campaign"], at,
                         sources.agencies, config),
         "caller_id_allowed": _caller_ids_allowed(given["caller_id"], q["region"], config)}
-    return _frame(columns, len(phones))
+    return columns
 
 
 def _caller_ids_allowed(caller_ids: list[str | None], regions: list[str | None],

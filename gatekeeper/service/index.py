@@ -48,6 +48,7 @@ from gatekeeper.dial.check import (
     asked_one,
     dial_context,
     dial_facts,
+    dial_row,
     load_snapshot,
 )
 from gatekeeper.dial.ledger import LedgerIndex, open_ledger
@@ -462,8 +463,9 @@ class CheckIndex:
         asked = asked_one(phone, region, number_type, now,
                           sources.snapshot.ref.run_id if sources.snapshot else None,
                           campaign, agency, caller_id)
-        facts = dial_facts(asked, sources, self.config, purpose, "now")
-        return self._said(P.may_dial(facts, dial_context(self.config, purpose, now)), purpose)
+        facts = dial_row(asked, sources, self.config, purpose, "now")
+        return self._said(P.may_dial_row(facts, dial_context(self.config, purpose, now)),
+                          purpose)
 
     def invalid(self, purpose: str) -> dict[str, Any]:
         """The answer for a value that is no number (POST /v1/check answers it in place)."""

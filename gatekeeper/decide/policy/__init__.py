@@ -33,6 +33,7 @@ from gatekeeper.decide.policy.dialtime import (
     dial_key,
     dial_reasons,
     may_dial,
+    may_dial_row,
 )
 from gatekeeper.decide.policy.facts import Context
 from gatekeeper.decide.policy.select import (
@@ -163,6 +164,7 @@ __all__ = [
     "generic_basis_text",
     "it_reason_text",
     "may_dial",
+    "may_dial_row",
     "pick_strongest",
     "register_bases",
     "row_order",

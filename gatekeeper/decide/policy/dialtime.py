@@ -209,6 +209,18 @@ def may_dial(facts: pl.DataFrame, ctx: Context) -> DialAnswer:
     return answer_of(row, reason, ctx.jurisdiction.table)
 
 
+def may_dial_row(row: Mapping[str, Any], ctx: Context) -> DialAnswer:
+    """`may_dial` for one number's facts as a row (check.dial_row): the remembered answer
+    for its combination of facts, the one-row frame evaluated only the first time."""
+    ctx = ctx.of(row["region"])
+    key_ctx = dial_key(ctx)
+    found, reason = _REMEMBERED.get((key_ctx, tuple(row[c] for c in _compiled(key_ctx)[1])))
+    if not found:
+        frame = pl.from_dicts([dict(row)], schema=DIAL_SCHEMA)
+        reason = dial_reasons(frame, ctx)[0]
+    return answer_of(row, reason, ctx.jurisdiction.table)
+
+
 def answers_by_combination(facts: pl.DataFrame, ctx: Context
                            ) -> tuple[list[DialAnswer], np.ndarray]:
     """The answers for many numbers at one instant (POST /v1/check): one per distinct

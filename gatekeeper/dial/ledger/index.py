@@ -222,6 +222,8 @@ class LedgerIndex:
     def _counts(self, phone_keys: np.ndarray, at: dt.datetime, window_days: int,
                 cooldown_days: int) -> tuple[np.ndarray, np.ndarray]:
         """`_count_many` of the numbers asked, over the sorted arrays and the tail."""
+        if len(phone_keys) == 1:  # a GET: its rows are one slice (no argsort, no repeat)
+            return self._count_one(int(phone_keys[0]), at, window_days, cooldown_days)
         with self.lock:
             owner, at_rows = _rows_of(self.keys, phone_keys)
             times, counted = self.times[at_rows], self.counted[at_rows]
@@ -242,6 +244,22 @@ class LedgerIndex:
             refused = np.concatenate([refused, np.array([e[3] for e in extra], np.bool_)])
         at_us = np.full(len(phone_keys), _us(at), np.int64)
         return _count_many(owner, times, counted, refused, at_us, window_days, cooldown_days)
+
+
+    def _count_one(self, key: int, at: dt.datetime, window_days: int, cooldown_days: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        with self.lock:
+            low = int(np.searchsorted(self.keys, key, side="left"))
+            high = int(np.searchsorted(self.keys, key, side="right"))
+            times, counted = self.times[low:high], self.counted[low:high]
+            refused = self.refused[low:high]
+            tail = list(self.tail.get(key, ()))
+        if tail:
+            times = np.concatenate([times, np.array([c[0] for c in tail], np.int64)])
+            counted = np.concatenate([counted, np.array([c[1] for c in tail], np.bool_)])
+            refused = np.concatenate([refused, np.array([c[2] for c in tail], np.bool_)])
+        return _count_many(np.zeros(len(times), np.int64), times, counted, refused,
+                           np.array([_us(at)], np.int64), window_days, cooldown_days)
 
 
 @dataclass(frozen=True)
