@@ -219,3 +219,12 @@ def scrubbed_anywhere(request: pytest.FixtureRequest, scrubbed: Workspace) -> Wo
     if request.param == "files":
         return scrubbed
     return use_shared(scrubbed, request.getfixturevalue("shared_url"))
+
+
+@pytest.fixture(params=["files", "postgresql"])
+def demo_anywhere(request: pytest.FixtureRequest, demo: Workspace) -> Workspace:
+    """The demo workspace, its register, ledger and tokens in data/ or in a shared
+    PostgreSQL store."""
+    if request.param == "files":
+        return demo
+    return use_shared(demo, request.getfixturevalue("shared_url"))

@@ -183,7 +183,8 @@ def _prepared(demo: Workspace) -> None:
 AS_OF = parse_instant("2026-11-22T12:00", ZONE)
 
 
-def test_optout_while_another_process_holds_the_store(demo: Workspace) -> None:
+def test_optout_while_another_process_holds_the_store(demo_anywhere: Workspace) -> None:
+    demo = demo_anywhere
     _prepared(demo)
     first = run_campaign(demo, "before", "telemarketing", as_of=AS_OF)
     phone = (demo.report_dir("before") / "dialable.csv").read_text().splitlines()[1][:13]
@@ -208,7 +209,8 @@ def test_optout_while_another_process_holds_the_store(demo: Workspace) -> None:
     assert phone not in (demo.report_dir("after") / "dialable.csv").read_text()
 
 
-def test_optout_during_a_scrub_in_another_process(demo: Workspace) -> None:
+def test_optout_during_a_scrub_in_another_process(demo_anywhere: Workspace) -> None:
+    demo = demo_anywhere
     _prepared(demo)
     run_campaign(demo, "c0", "telemarketing", as_of=AS_OF)
     assert "+390101112725" in (demo.report_dir("c0") / "dialable.csv").read_text()
