@@ -573,3 +573,28 @@ def test_erase_backup_and_restore_with_a_shared_ledger(scrubbed: Workspace, shar
     assert not (fresh / "data" / "ledger" / "segments.jsonl").exists()
     kept = open_ledger(Workspace(fresh)).calls()
     assert kept.height == calls.height and phone not in kept["phone"].drop_nulls().to_list()
+
+
+def test_rows_deleted_behind_a_run_stop_runs_checks_and_the_audit(scrubbed: Workspace,
+                                                                  shared_url: str) -> None:
+    """The shared register's "cut": its last rows deleted (by hand, or a database restored
+    from an older dump) after a run recorded where the journal ended."""
+    use_shared(scrubbed, shared_url)
+    assert gk(scrubbed, "optout", "add", "3339990001", "--channel", "operator",
+              "--by", "bo").exit_code == 0
+    ran = gk(scrubbed, "run", "--campaign", "cut", "--purpose", "telemarketing",
+             "--as-of", "2026-11-22T12:00")
+    assert ran.exit_code == 0, ran.output
+    with psycopg.connect(shared_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM optout_lines WHERE line = (SELECT max(line) "
+                     "FROM optout_lines)")
+        conn.execute("DELETE FROM optout_receipts WHERE id = (SELECT max(id) "
+                     "FROM optout_receipts)")
+    for args in (("run", "--campaign", "cut", "--purpose", "telemarketing"),
+                 ("check", "3339990001", "--purpose", "telemarketing")):
+        refused = gk(scrubbed, *args)
+        assert refused.exit_code == 5, (args, refused.output)
+        assert "journal" in refused.output, refused.output
+    audit = gk(scrubbed, "audit", "verify")
+    assert audit.exit_code == 1 and "NOT intact" in audit.output
+    assert "shorter" in audit.output, audit.output
