@@ -17,17 +17,39 @@ from hypothesis import strategies as st
 from gatekeeper.config import Workspace
 from gatekeeper.core.timeutil import dialer_instants
 
-from .conftest import gk
-from .test_dial_rules import check, fresh, ws
+from .conftest import gk, use_shared
+from .test_dial_rules import check, fresh, rules_workspace
 
-__all__ = ["ws"]  # the module's workspace: the demo run, as in test_dial_rules
+
+@pytest.fixture(scope="module", params=["files", "postgresql"])
+def ws(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+       ) -> Workspace:
+    """The module's workspace (the demo run, as in test_dial_rules), its journal and
+    ledger in data/ or in a shared PostgreSQL store: every import rule holds on both."""
+    demo = rules_workspace(tmp_path_factory.mktemp("calls") / "demo")
+    if request.param == "postgresql":
+        use_shared(demo, request.getfixturevalue("postgres").database())
+    return demo
+
+
+@pytest.fixture(scope="module")
+def files_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """The same workspace with data/ files, for the tests that damage those files."""
+    return rules_workspace(tmp_path_factory.mktemp("calls-files") / "demo")
 
 HEADER = "call_id,phone,started_at,outcome,direction,agent,campaign,duration_s\n"
 
 
 def journal_lines(ws: Workspace) -> list[dict[str, object]]:
-    path = ws.journal_path
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    from gatekeeper.privacy.optouts import open_journal
+
+    return [json.loads(line) for line in open_journal(ws).contents()[0].splitlines()]
+
+
+def segment_names(ws: Workspace) -> list[str]:
+    from gatekeeper.dial.ledger import open_ledger
+
+    return sorted(s.name for s in open_ledger(ws).segments())
 
 
 def calls_held(ws: Workspace, phone: str) -> list[dict[str, object]]:
@@ -39,15 +61,13 @@ def calls_held(ws: Workspace, phone: str) -> list[dict[str, object]]:
 def refused(ws: Workspace, path: Path, *words: str, agency: str = "connecto") -> str:
     """Import a file that must be refused whole: exit 2, one line naming the file and the
     words given, no traceback, and neither a call nor an objection stored."""
-    before = (len(journal_lines(ws)), sorted((ws.ledger_dir / "segments").glob("*"))
-              if (ws.ledger_dir / "segments").exists() else [])
+    before = (len(journal_lines(ws)), segment_names(ws))
     result = gk(ws, "calls", "import", str(path), "--agency", agency)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and str(path) in result.output, result.output
     for word in words:
         assert word in result.output, result.output
-    after = (len(journal_lines(ws)), sorted((ws.ledger_dir / "segments").glob("*"))
-             if (ws.ledger_dir / "segments").exists() else [])
+    after = (len(journal_lines(ws)), segment_names(ws))
     assert after == before, "a refused import stored something"
     return result.output
 
@@ -141,10 +161,11 @@ def test_legs_of_one_call_are_stored_once_with_the_closers_outcome(
 
 
 def test_an_objection_on_any_leg_is_recorded_once_however_often_imported(
-        ws: Workspace, tmp_path: Path) -> None:
+        files_ws: Workspace, tmp_path: Path) -> None:
     """An import killed after its objections and run again (here: its segment gone, as a
     kill before the segment leaves it), or the call sent again in another file, never
     records the objection twice."""
+    ws = files_ws  # it edits data/ files itself
     phone = fresh(ws)
     path = tmp_path / "dnc.csv"
     path.write_text(HEADER + f"K1,{phone},2026-11-20 10:00:00,optout,outbound,op1,sat,30\n"
@@ -165,10 +186,11 @@ def test_an_objection_on_any_leg_is_recorded_once_however_often_imported(
     assert check(ws, phone, "2026-11-24T10:00")["reason"] == "OPTED_OUT"
 
 
-def test_an_odd_stored_call_fails_closed_for_its_number_only(ws: Workspace) -> None:
+def test_an_odd_stored_call_fails_closed_for_its_number_only(files_ws: Workspace) -> None:
     """A call stored without an outcome (an older writer, a damaged line): before, `check`
     exited 70 for every number. Now that number rests (it may have been a refusal), and
     every other number is answered as before."""
+    ws = files_ws  # it edits data/ files itself
     phone, other = fresh(ws), fresh(ws)
     odd = {"agency": "connecto", "call_id": "odd-1", "phone": phone,
            "phone_key": int(phone.removeprefix("+")), "campaign": None, "agent": None,
@@ -286,10 +308,11 @@ def test_every_instant_format_reads_the_same_instant(moment: dt.datetime, zone: 
 
 
 def test_an_inbound_call_stored_before_the_doors_checked_clears_no_contract(
-        ws: Workspace, tmp_path: Path) -> None:
+        files_ws: Workspace, tmp_path: Path) -> None:
     """A forged inbound call already in the ledger (any dialer token could post one before
     tokens were bound): a contract of an agency that answers no inbound line stays
     NO_CONTACT_RECORD; Connecto, which declares its inbound line, gets INBOUND."""
+    ws = files_ws  # it edits data/ files itself
     phone = fresh(ws)
     forged = {"agency": "callpro", "call_id": "forged-1", "phone": phone,
               "phone_key": int(phone.removeprefix("+")), "campaign": None, "agent": "x",
@@ -483,10 +506,11 @@ def test_a_campaign_check_is_answered_while_a_writer_holds_the_store(
             holder.communicate()  # reaped, its pipe closed
 
 
-def test_a_damaged_calls_log_line_rests_its_number_and_no_other(ws: Workspace) -> None:
+def test_a_damaged_calls_log_line_rests_its_number_and_no_other(files_ws: Workspace) -> None:
     """A line of calls.jsonl damaged on disk made every check and `calls list` exit 70 (and
     the service answer 500). Now the number still read from it rests (the line may have
     been a refusal), every other number is answered, and the service starts."""
+    ws = files_ws  # it edits data/ files itself
     phone, other = fresh(ws), fresh(ws)
     ws.ledger_dir.mkdir(parents=True, exist_ok=True)
     with (ws.ledger_dir / "calls.jsonl").open("ab") as wal:

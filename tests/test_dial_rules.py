@@ -34,9 +34,13 @@ _ids = itertools.count()
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    return rules_workspace(tmp_path_factory.mktemp("rules") / "demo")
+
+
+def rules_workspace(root: Path) -> Workspace:
     """The README's main job, plus survey campaigns 'sat' (as of AS_OF) and 'early' (as of
     5 November, for checks in the past), and an agency limited in time and campaign."""
-    demo = copy_demo(tmp_path_factory.mktemp("rules") / "demo")
+    demo = copy_demo(root)
     assert gk(demo, "load").exit_code == 0
     assert gk(demo, "rpo", "import", "--request", "data/rpo/2026-11-20-request.txt",
               "--response", "data/rpo/2026-11-20-response.txt",
