@@ -83,6 +83,17 @@ class SharedStore:
         except (PoolTimeout, psycopg.OperationalError) as exc:
             raise unavailable(self.url, exc) from None
 
+    @contextmanager
+    def advisory_lock(self, key: int) -> Iterator[None]:
+        """One holder at a time across every instance, for as long as the block runs: a
+        session's advisory lock, so a killed instance's ends with its session."""
+        with self.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
     def listener(self) -> Listener:
         """The process's one listener (started on first use)."""
         with self._lock:

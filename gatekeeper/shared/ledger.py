@@ -53,12 +53,8 @@ class SharedLedger(Ledger):
         """One writer at a time across every instance: a session's advisory lock (a
         killed instance's session ends, and its lock with it)."""
         self._ready()
-        with self.store.connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
-            try:
-                yield
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+        with self.store.advisory_lock(_LOCK_KEY):
+            yield
 
     # --- reading -----------------------------------------------------------------------
 

@@ -9,8 +9,6 @@ when notified; a command reads it every time.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,21 +40,12 @@ class SharedTokens(TokenFile):
         if listener is not None:
             listener.bump(CHANNEL_TOKENS)
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        with self.store.connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
-            try:
-                yield
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
-
     def add(self, name: str, role: str, agency: str | None = None) -> str:
-        with self._locked():
+        with self.store.advisory_lock(_LOCK_KEY):
             return super().add(name, role, agency)
 
     def revoke(self, name: str) -> int:
-        with self._locked():
+        with self.store.advisory_lock(_LOCK_KEY):
             return super().revoke(name)
 
     def holder(self, digest: str) -> Caller | None:
