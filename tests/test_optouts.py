@@ -32,24 +32,33 @@ BURST = textwrap.dedent("""
     from pathlib import Path
     from gatekeeper.jurisdictions import IT
     from gatekeeper.privacy.optouts import Journal, add_optout
-    journal = Journal(Path(sys.argv[1]))
+    url, path, worker = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+    if url == "-":
+        journal = Journal(path)
+    else:
+        from gatekeeper.shared import shared_store
+        from gatekeeper.shared.journal import SharedJournal
+        journal = SharedJournal(shared_store(url), path)
     i = 0
     while True:
-        phone = f"+39333{int(sys.argv[2]) * 1000000 + i:07d}"
+        phone = f"+39333{worker * 1000000 + i:07d}"
         add_optout(journal, IT, phone=phone, channel="operator", by="agent")
         print(phone, flush=True)   # acknowledged only after add returned
         i += 1
 """)
 
 
-def _burst(journal: Path, worker: int) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", BURST, str(journal), str(worker)],
+def _burst(journal: Journal, worker: int) -> subprocess.Popen[str]:
+    from gatekeeper.shared.journal import SharedJournal
+
+    url = journal.store.url if isinstance(journal, SharedJournal) else "-"
+    return subprocess.Popen([sys.executable, "-c", BURST, url, str(journal.path), str(worker)],
                             stdout=subprocess.PIPE, text=True)
 
 
-def test_kill_during_burst_loses_no_acknowledged_optout(tmp_path: Path) -> None:
-    path = tmp_path / "optouts.jsonl"
-    workers = [_burst(path, w) for w in range(3)]  # several agents at the same moment
+def test_kill_during_burst_loses_no_acknowledged_optout(journal: Journal) -> None:
+    """In the file and in the shared register alike (the `journal` fixture)."""
+    workers = [_burst(journal, w) for w in range(3)]  # several agents at the same moment
     acknowledged: list[str] = []
     deadline = time.monotonic() + 60
     while len(acknowledged) < 150 and time.monotonic() < deadline:
@@ -62,11 +71,13 @@ def test_kill_during_burst_loses_no_acknowledged_optout(tmp_path: Path) -> None:
         assert proc.stdout is not None
         acknowledged += [line.strip() for line in proc.stdout if line.strip()]
         proc.stdout.close()
-    state = Journal(path).read()
-    stored = set(state.events["phone"].to_list())
+    state = journal.read()
+    phones = state.events["phone"].to_list()
+    stored = set(phones)
     assert len(acknowledged) >= 150
     assert set(acknowledged) <= stored
-    verified, problems = Journal(path).verify()
+    assert len(phones) == len(stored)  # none twice
+    verified, problems = journal.verify()
     assert verified.entries == state.events.height
     assert [p for p in problems if "torn" not in p] == []
 

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -134,49 +133,6 @@ def test_concurrent_appenders_keep_one_chain(journal: Journal) -> None:
     state, problems = journal.verify()
     assert problems == [] and state.entries == 60
     assert sorted(state.events["seq"].to_list()) == list(range(1, 61))
-
-
-BURST = textwrap.dedent("""
-    import sys
-    from pathlib import Path
-    from gatekeeper.jurisdictions import IT
-    from gatekeeper.privacy.optouts import Journal, add_optout
-    from gatekeeper.shared import shared_store
-    from gatekeeper.shared.journal import SharedJournal
-    url, folder, worker = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
-    journal = (SharedJournal(shared_store(url), folder / "optouts.jsonl") if url != "-"
-               else Journal(folder / "optouts.jsonl"))
-    i = 0
-    while True:
-        phone = f"+39333{worker * 1000000 + i:07d}"
-        add_optout(journal, IT, phone=phone, channel="operator", by="agent")
-        print(phone, flush=True)   # acknowledged only after add returned
-        i += 1
-""")
-
-
-def test_kill_during_a_burst_loses_no_acknowledged_optout(journal: Journal) -> None:
-    url = journal.store.url if isinstance(journal, SharedJournal) else "-"
-    workers = [subprocess.Popen([sys.executable, "-c", BURST, url, str(journal.path.parent),
-                                 str(w)], stdout=subprocess.PIPE, text=True)
-               for w in range(3)]
-    acknowledged: list[str] = []
-    deadline = time.monotonic() + 60
-    while len(acknowledged) < 90 and time.monotonic() < deadline:
-        for proc in workers:
-            assert proc.stdout is not None
-            acknowledged.append(proc.stdout.readline().strip())
-    for proc in workers:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        assert proc.stdout is not None
-        acknowledged += [line.strip() for line in proc.stdout if line.strip()]
-        proc.stdout.close()
-    state, problems = journal.verify()
-    stored = state.events["phone"].to_list()
-    assert len(acknowledged) >= 90 and set(acknowledged) <= set(stored)
-    assert len(stored) == len(set(stored))  # none twice
-    assert [p for p in problems if "torn" not in p] == []
 
 
 # --- the workspace: init, migrate, and every command reading the shared register -----
