@@ -24,8 +24,7 @@ import polars as pl
 
 from gatekeeper.core.digest import sha256_file
 from gatekeeper.core.errors import JournalError
-from gatekeeper.core.timeutil import now_utc
-from gatekeeper.dial.ledger import KEY, Ledger, Segment, conform, wal_lines
+from gatekeeper.dial.ledger import KEY, Ledger, Segment, segment_file, wal_lines
 from gatekeeper.shared import CHANNEL_CALLS, SharedStore
 from gatekeeper.shared.schema import require_current
 
@@ -132,16 +131,9 @@ class SharedLedger(Ledger):
         return start, end
 
     def _segment_bytes(self, calls: pl.DataFrame, source: str) -> tuple[Segment, bytes]:
-        self.cache.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.cache / f".incoming-{os.getpid()}"
-        conform(calls).sort("phone_key", "started_at", nulls_last=True).write_parquet(
-            tmp, compression="zstd", statistics=True, row_group_size=100_000)
-        digest = sha256_file(tmp)
-        name = f"{now_utc().strftime('%Y%m%dT%H%M%S')}-{digest[:16]}.parquet"
-        data = tmp.read_bytes()
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.cache / name)
-        return Segment(name, digest, calls.height, source), data
+        """A segment written to this instance's cache, and its bytes for the database."""
+        segment = segment_file(calls, source, self.cache, durable=False)
+        return segment, (self.cache / segment.name).read_bytes()
 
     def _write_segment(self, calls: pl.DataFrame, source: str) -> Segment:
         segment, data = self._segment_bytes(calls, source)

@@ -194,6 +194,24 @@ def wal_lines(calls: Sequence[dict[str, Any]]) -> list[str]:
             for row in calls]
 
 
+def segment_file(calls: pl.DataFrame, source: str, folder: Path, *, durable: bool) -> Segment:
+    """The calls as an immutable Parquet segment in folder, named by time and sha256
+    (sorted by number, so one number's calls are a few row groups); `durable`: fsynced
+    before it is named (a file ledger's only copy; a shared ledger's is the database's)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = folder / f".incoming-{os.getpid()}"
+    conform(calls).sort("phone_key", "started_at", nulls_last=True).write_parquet(
+        tmp, compression="zstd", statistics=True, row_group_size=100_000)
+    if durable:
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+    digest = sha256_file(tmp)
+    name = f"{now_utc().strftime('%Y%m%dT%H%M%S')}-{digest[:16]}.parquet"
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, folder / name)
+    return Segment(name, digest, calls.height, source)
+
+
 class Ledger:
     """The contact ledger of one workspace (data/ledger/)."""
 
@@ -368,17 +386,7 @@ class Ledger:
         return handle.read().rfind(b"\n") + 1
 
     def _write_segment(self, calls: pl.DataFrame, source: str) -> Segment:
-        self.segments_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.segments_dir / f".incoming-{os.getpid()}"
-        conform(calls).sort("phone_key", "started_at", nulls_last=True).write_parquet(
-            tmp, compression="zstd", statistics=True, row_group_size=100_000)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        digest = sha256_file(tmp)
-        name = f"{now_utc().strftime('%Y%m%dT%H%M%S')}-{digest[:16]}.parquet"
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.segments_dir / name)
-        segment = Segment(name, digest, calls.height, source)
+        segment = segment_file(calls, source, self.segments_dir, durable=True)
         line = json.dumps(segment.__dict__) + "\n"
         fd = os.open(self.manifest, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a") as handle:  # listed only once the file is whole
