@@ -335,13 +335,13 @@ class CheckIndex:
     def _erasures_token(self) -> object:
         """Changes when another host may have erased a number (a shared store's
         notification); None without one. Unchanged while it cannot be reached."""
-        if self.ws.config().shared_url is None:
+        url = self.config.shared_url
+        if url is None:
             return None
         from gatekeeper.shared import CHANNEL_ERASURES, shared_store
 
         try:
-            return shared_store(str(self.ws.config().shared_url)).listener().generation(
-                CHANNEL_ERASURES)
+            return shared_store(url).listener().generation(CHANNEL_ERASURES)
         except SharedUnavailable:
             return self.erasures_token
 
