@@ -4,6 +4,8 @@ contract replay)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from gatekeeper.config import Workspace
@@ -24,14 +26,11 @@ def erased_numbers(ws: Workspace, store: Store) -> pl.DataFrame:
     return both.sort("erased_at").unique("phone", keep="first", maintain_order=True)
 
 
-def share_erasure(ws: Workspace, phone: str, at: object, ref: str) -> None:
+def share_erasure(ws: Workspace, phone: str, at: dt.datetime, ref: str) -> None:
     """Record the erasure in the shared store first, when there is one."""
-    import datetime as dt
-
     url = ws.config().shared_url
     if url is None:
         return
     from gatekeeper.shared import erasures, shared_store
 
-    assert isinstance(at, dt.datetime)
     erasures.record(shared_store(url), phone, at, ref)
