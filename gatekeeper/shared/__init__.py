@@ -42,6 +42,13 @@ CHANNEL_ERASURES = "gatekeeper_erasures"
 CHANNEL_TOKENS = "gatekeeper_tokens"
 
 
+def joined_lines(order: str) -> str:
+    """SQL: the rows' `body` as one file's bytes, each followed by its newline, in `order`
+    (empty bytes for no rows): how a journal's or ledger's rows are read back as lines."""
+    return (f"coalesce(string_agg(body || '\\x0a'::bytea, ''::bytea ORDER BY {order}), "
+            "''::bytea)")
+
+
 def redacted(url: str) -> str:
     """The URL without its password, for messages and logs."""
     return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)

@@ -24,11 +24,10 @@ from gatekeeper.privacy.optouts.journal import (
     Journal,
     chain_lines,
 )
-from gatekeeper.shared import CHANNEL_OPTOUTS, SharedStore
+from gatekeeper.shared import CHANNEL_OPTOUTS, SharedStore, joined_lines
 from gatekeeper.shared.schema import require_current
 
-_LINES = ("SELECT coalesce(string_agg(body || '\\x0a'::bytea, ''::bytea ORDER BY line), "
-          "''::bytea) FROM optout_lines")
+_LINES = f"SELECT {joined_lines('line')} FROM optout_lines"
 
 
 class SharedJournal(Journal):
@@ -147,8 +146,7 @@ class SharedJournal(Journal):
             self._ready(conn)
             row = conn.execute(
                 "SELECT (SELECT coalesce(max(end_position), 0) FROM optout_lines), "
-                "coalesce(string_agg(body || '\\x0a'::bytea, ''::bytea ORDER BY line), "
-                "''::bytea) FROM optout_lines WHERE end_position > %s",
+                f"{joined_lines('line')} FROM optout_lines WHERE end_position > %s",
                 (position,)).fetchone()
         assert row is not None
         if int(row[0]) < position:

@@ -25,7 +25,7 @@ import polars as pl
 from gatekeeper.core.digest import sha256_file
 from gatekeeper.core.errors import JournalError
 from gatekeeper.dial.ledger import KEY, Ledger, Segment, segment_file, wal_lines
-from gatekeeper.shared import CHANNEL_CALLS, SharedStore
+from gatekeeper.shared import CHANNEL_CALLS, SharedStore, joined_lines
 from gatekeeper.shared.schema import require_current
 
 _LOCK_KEY = 0x6C65_6467  # "ledg": the ledger's one writer at a time, across instances
@@ -104,8 +104,7 @@ class SharedLedger(Ledger):
         self._ready()
         with self.store.connection() as conn:
             row = conn.execute(
-                "SELECT coalesce(string_agg(body || '\\x0a'::bytea, ''::bytea ORDER BY n), "
-                "''::bytea), greatest(%s, coalesce(max(end_position), 0), "
+                f"SELECT {joined_lines('n')}, greatest(%s, coalesce(max(end_position), 0), "
                 "(SELECT wal_start FROM ledger_state)) FROM ledger_wal "
                 "WHERE end_position > %s", (start, start)).fetchone()
         assert row is not None
