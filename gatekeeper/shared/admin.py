@@ -77,12 +77,18 @@ def migrate_from_files(ws: Workspace) -> MoveResult:
         migrate(conn)
     _copy_erasures(store, ws)
     _move_tokens(store, ws)
-    shared = SharedJournal(store, ws.journal_path)
     result = MoveResult(redacted(store.url))
+    _move_journal(store, ws, result)
+    result.calls = _move_ledger(store, ws)
+    return result
+
+
+def _move_journal(store: SharedStore, ws: Workspace, result: MoveResult) -> None:
+    """data/optouts.jsonl and its receipts into the shared register, the chain verified
+    before and after; then the files set aside (renamed, kept as evidence)."""
     source = Journal(ws.journal_path)
     if not source.path.exists():
-        result.calls = _move_ledger(store, ws)
-        return result
+        return
     state, problems = source.verify()
     if problems:
         raise EvidenceError(f"{source.path}: {problems[0]}; the journal is moved only when "
@@ -90,6 +96,7 @@ def migrate_from_files(ws: Workspace) -> MoveResult:
                             "problem): repair it or restore it from a backup first")
     data, receipts = source.contents()
     data = data[:state.position]  # a torn tail was never acknowledged
+    shared = SharedJournal(store, ws.journal_path)
     if not shared.is_empty():
         if shared.contents()[0] == data:  # a migration that set nothing aside yet
             result.already = True
@@ -107,7 +114,6 @@ def migrate_from_files(ws: Workspace) -> MoveResult:
     result.entries, result.position, result.head = state.entries, state.position, \
         state.last_hash
     result.receipts = len(shared.checkpoints())
-    result.calls = _move_ledger(store, ws)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     for path, aside in zip((source.path, source.checkpoints_path), moved_aside(ws),
                            strict=True):
@@ -115,7 +121,6 @@ def migrate_from_files(ws: Workspace) -> MoveResult:
             target = aside if not aside.exists() else aside.with_name(f"{aside.name}-{stamp}")
             os.replace(path, target)
             result.moved_aside.append(target)
-    return result
 
 
 def _move_ledger(store: SharedStore, ws: Workspace) -> int | None:
